@@ -1,0 +1,119 @@
+/**
+ * One Floe broker: wires the coordinator, the object store, diskless storage, the topic registry and the
+ * Kafka listener. `startBroker` is what `floe start` and the tests call.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BrokerConfig, Listener, LoadedBrokerConfig } from '../config/broker-config.ts';
+import type { Coordinator } from '../coordinator/coordinator.ts';
+import { openPGliteCoordinator } from '../coordinator/pglite.ts';
+import { FsObjectStore } from '../objectstore/fs.ts';
+import type { ObjectStore } from '../objectstore/object-store.ts';
+import { KafkaServer } from '../network/server.ts';
+import { DisklessStorage } from '../storage/diskless/diskless-storage.ts';
+import { childLogger } from '../observability/log.ts';
+import { RequestDispatcher } from './dispatch.ts';
+import { HANDLERS } from './handlers/index.ts';
+import { TopicRegistry } from './topics.ts';
+
+const log = childLogger('broker');
+
+export interface BrokerNode {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+export class Broker {
+  readonly topics: TopicRegistry;
+  readonly storage: DisklessStorage;
+  /** The listener as clients should reach it; the port is known once listening. */
+  advertised: BrokerNode;
+  /** Set when shutdown begins: long polls answer at once. */
+  closing = false;
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly loaded: LoadedBrokerConfig | undefined,
+    readonly clusterId: string,
+    readonly coordinator: Coordinator,
+    readonly objectStore: ObjectStore,
+  ) {
+    this.topics = new TopicRegistry(coordinator, config);
+    this.storage = new DisklessStorage(coordinator, objectStore, {
+      brokerId: config.nodeId,
+      commitIntervalMs: config.disklessCommitIntervalMs,
+      bufferMaxBytes: config.disklessBufferMaxBytes,
+      cacheMaxBytes: config.disklessCacheMaxBytes,
+    });
+    const listener = config.advertisedListeners[0] ?? config.listeners[0]!;
+    this.advertised = { nodeId: config.nodeId, host: advertisedHost(listener), port: listener.port, rack: config.brokerRack };
+  }
+
+  /** Live brokers, as Metadata and DescribeCluster report them. One for now. */
+  liveBrokers(): BrokerNode[] {
+    return [this.advertised];
+  }
+}
+
+export interface RunningBroker {
+  broker: Broker;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedBrokerConfig } = {}): Promise<RunningBroker> {
+  await mkdir(config.dataDir, { recursive: true });
+  const clusterId = config.clusterId ?? (await loadOrCreateClusterId(config.dataDir));
+  const coordinator = await openPGliteCoordinator(join(config.dataDir, 'coordinator'));
+  const objectStore = new FsObjectStore(join(config.dataDir, 'objects'));
+  const broker = new Broker(config, opts.loaded, clusterId, coordinator, objectStore);
+  await broker.topics.load();
+
+  const listener = config.listeners[0]!;
+  const server = new KafkaServer(new RequestDispatcher(broker, HANDLERS), {
+    host: listener.host,
+    port: listener.port,
+    socketRequestMaxBytes: config.socketRequestMaxBytes,
+    connectionsMaxIdleMs: config.connectionsMaxIdleMs,
+    maxInFlightRequests: 64,
+  });
+  const port = await server.listen();
+  if (broker.advertised.port === 0 || broker.advertised.port === listener.port) broker.advertised.port = port;
+  log.info({ host: listener.host || '0.0.0.0', port, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
+
+  let closing: Promise<void> | null = null;
+  const close = () => (closing ??= (async () => {
+    log.info('shutting down: sealing and committing the open object');
+    broker.closing = true;
+    broker.storage.waiters.notifyAll();
+    await Promise.all([server.close(), broker.storage.flush()]);
+    await broker.storage.flush();
+    await objectStore.close();
+    await coordinator.close();
+    log.info('shut down');
+  })());
+  return { broker, port, close };
+}
+
+function advertisedHost(listener: Listener): string {
+  return listener.host === '' || listener.host === '0.0.0.0' || listener.host === '::' ? 'localhost' : listener.host;
+}
+
+/** Like Kafka's meta.properties: the cluster id is made once and kept with the data. */
+async function loadOrCreateClusterId(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'meta.properties');
+  try {
+    const text = await readFile(path, 'utf8');
+    const match = /^cluster\.id=(.+)$/m.exec(text);
+    if (match) return match[1]!.trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomBytes(16).toString('base64url');
+  await writeFile(`${path}.tmp`, `# Written by Floe\nversion=1\ncluster.id=${id}\n`);
+  await rename(`${path}.tmp`, path);
+  return id;
+}

@@ -1,0 +1,96 @@
+/**
+ * Dispatch: frame → header → handler → encoded response frame. Protocol violations (unknown API key,
+ * unsupported version, undecodable body) close the connection as Kafka does — except ApiVersions with a
+ * version too new, which is answered at v0 with UNSUPPORTED_VERSION so the client can fall back.
+ * A handler that throws gets its errorResponse with UNKNOWN_SERVER_ERROR; it never takes the broker down.
+ */
+import { ProtocolViolation, type Connection, type Dispatcher } from '../network/connection.ts';
+import { ApiKey } from '../protocol/gen/api-keys.ts';
+import { ErrorCode } from '../protocol/gen/errors.ts';
+import { decodeRequestHeader, encodeResponseHeader, requestHeaderVersion, responseHeaderVersion } from '../protocol/gen/headers.ts';
+import { MESSAGES } from '../protocol/gen/messages/index.ts';
+import { encodeApiVersionsResponse } from '../protocol/gen/messages/api-versions.ts';
+import { Reader } from '../protocol/reader.ts';
+import { Writer } from '../protocol/writer.ts';
+import type { Init } from '../protocol/gen/init.ts';
+import { childLogger } from '../observability/log.ts';
+import type { Broker } from './broker.ts';
+import type { AnyHandler, RequestContext } from './handler.ts';
+import { apiVersionsBody } from './handlers/18-api-versions.ts';
+
+const log = childLogger('dispatch');
+
+export class RequestDispatcher implements Dispatcher {
+  private readonly table: (AnyHandler | undefined)[] = [];
+
+  constructor(private readonly broker: Broker, handlers: readonly AnyHandler[]) {
+    for (const h of handlers) this.table[h.key] = h;
+  }
+
+  get paused(): boolean {
+    return this.broker.storage.writer.paused;
+  }
+
+  whenResumed(): Promise<void> {
+    return this.broker.storage.writer.whenResumed();
+  }
+
+  dispatch(conn: Connection, frame: Buffer): Promise<Buffer[] | null> {
+    const apiKey = frame.readInt16BE(0);
+    const apiVersion = frame.readInt16BE(2);
+    const correlationId = frame.readInt32BE(4);
+    const handler = this.table[apiKey];
+    if (!handler) throw new ProtocolViolation(`unsupported API key ${apiKey}`);
+    if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      if (apiKey === ApiKey.ApiVersions) return Promise.resolve(this.unsupportedApiVersions(correlationId));
+      throw new ProtocolViolation(`unsupported version ${apiVersion} of ${handler.name} (supported ${handler.minVersion}-${handler.maxVersion})`);
+    }
+    const codec = MESSAGES[apiKey]!;
+    let ctx: RequestContext;
+    let request: unknown;
+    try {
+      const reader = new Reader(frame);
+      const header = decodeRequestHeader(reader, requestHeaderVersion(apiKey, apiVersion));
+      request = codec.request.decode(reader, apiVersion);
+      ctx = { broker: this.broker, conn, apiKey, apiVersion, correlationId, clientId: header.clientId };
+    } catch (err) {
+      throw new ProtocolViolation(`malformed ${handler.name} v${apiVersion} request: ${(err as Error).message}`);
+    }
+    return this.run(handler, ctx, request);
+  }
+
+  private async run(handler: AnyHandler, ctx: RequestContext, request: unknown): Promise<Buffer[] | null> {
+    let response: Init<unknown> | null;
+    try {
+      // The handler's synchronous prefix runs here, in frame order (see network/connection.ts).
+      response = await handler.handle(ctx, request);
+    } catch (err) {
+      log.error({ err, api: handler.name, version: ctx.apiVersion }, 'handler failed');
+      response = handler.errorResponse(request, ErrorCode.UNKNOWN_SERVER_ERROR, ctx);
+    }
+    if (response === null) return null;
+    return encodeResponseFrame(ctx.apiKey, ctx.apiVersion, ctx.correlationId, response);
+  }
+
+  private unsupportedApiVersions(correlationId: number): Buffer[] {
+    const w = new Writer();
+    w.int32(0);
+    encodeResponseHeader(w, 0, { correlationId });
+    encodeApiVersionsResponse(w, 0, { ...apiVersionsBody(this.table), errorCode: ErrorCode.UNSUPPORTED_VERSION });
+    return finishFrame(w);
+  }
+}
+
+export function encodeResponseFrame(apiKey: number, apiVersion: number, correlationId: number, body: Init<unknown>): Buffer[] {
+  const w = new Writer();
+  w.int32(0);
+  encodeResponseHeader(w, responseHeaderVersion(apiKey, apiVersion), { correlationId });
+  MESSAGES[apiKey]!.response.encode(w, apiVersion, body);
+  return finishFrame(w);
+}
+
+function finishFrame(w: Writer): Buffer[] {
+  const chunks = w.finish();
+  chunks[0]!.writeInt32BE(w.length - 4, 0);
+  return chunks;
+}

@@ -1,0 +1,131 @@
+/**
+ * Produce (key 0), versions 3-13.
+ *
+ * Behavior: each partition's batches are validated (magic 2, CRC-32C, size against the topic's
+ * max.message.bytes, record count and offset deltas, timestamps against message.timestamp.before/after.max.ms)
+ * and placed in the open object synchronously — before the first await — so a pipelined connection's
+ * batches keep their order. The response waits until the object is stored and committed; acks=1 and
+ * acks=all are the same thing here (the object store is the replica). acks=0 answers nothing; a failed
+ * acks=0 produce closes the connection, as Kafka does.
+ * Not yet: idempotence checks (producer ids are recorded), transactions (transactional batches are
+ * refused with INVALID_RECORD), classic topics.
+ * Version notes: v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
+ */
+import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/gen/messages/produce.ts';
+import type { Init } from '../../protocol/gen/init.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { splitBatches, validateBatch } from '../../protocol/record-batch.ts';
+import type { AppendResult, ProducedBatch } from '../../storage/diskless/produce-buffer.ts';
+import { defineHandler } from '../handler.ts';
+import type { Topic } from '../topics.ts';
+
+type PartitionResponse = Init<ProduceResponsePartitionProduceResponse>;
+
+export const produce = defineHandler<ProduceRequest, ProduceResponse>({
+  key: 0,
+  name: 'Produce',
+  minVersion: 3,
+  maxVersion: 13,
+  async handle(ctx, req) {
+    const { broker } = ctx;
+    const byId = ctx.apiVersion >= 13;
+    const validAcks = req.acks === -1 || req.acks === 0 || req.acks === 1;
+    const now = Date.now();
+    const responses: Init<ProduceResponseTopicProduceResponse>[] = [];
+    const pending: { out: PartitionResponse; result: Promise<AppendResult>; topic: Topic }[] = [];
+    let failed = false;
+
+    for (const td of req.topicData) {
+      const topic = byId ? broker.topics.getById(td.topicId) : broker.topics.get(td.name);
+      const partitionResponses: PartitionResponse[] = [];
+      responses.push({ name: td.name, topicId: td.topicId, partitionResponses });
+      for (const pd of td.partitionData) {
+        const out: PartitionResponse = { index: pd.index, errorCode: ErrorCode.NONE, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: null };
+        partitionResponses.push(out);
+        const error = (code: number, message: string | null = null) => {
+          out.errorCode = code;
+          out.errorMessage = message;
+          failed = true;
+        };
+        if (!validAcks) { error(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${req.acks}`); continue; }
+        if (!topic) { error(byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION); continue; }
+        if (pd.index < 0 || pd.index >= topic.partitionCount) {
+          error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${pd.index} of topic ${topic.name} does not exist`);
+          continue;
+        }
+        const checked = checkBatches(pd.records, topic, now);
+        if ('errorCode' in checked) { error(checked.errorCode, checked.message); continue; }
+        // From here on the order of batches is fixed: this call is synchronous.
+        const result = broker.storage.writer.append({ topicId: topic.topicId, partition: pd.index, batches: checked.batches });
+        pending.push({ out, result, topic });
+      }
+    }
+
+    if (req.acks === 0) {
+      if (failed) ctx.conn.close('acks=0 produce failed');
+      return null;
+    }
+    for (const { out, result, topic } of pending) {
+      const r = await result;
+      out.errorCode = r.errorCode;
+      out.errorMessage = r.errorMessage;
+      if (r.errorCode !== ErrorCode.NONE) continue;
+      out.baseOffset = BigInt(r.baseOffset);
+      out.logStartOffset = BigInt(r.logStartOffset);
+      if (topic.config.messageTimestampType === 1) out.logAppendTimeMs = BigInt(r.logAppendTime);
+    }
+    return { responses, throttleTimeMs: 0 };
+  },
+  errorResponse: (req, errorCode) => ({
+    responses: req.topicData.map((td) => ({
+      name: td.name,
+      topicId: td.topicId,
+      partitionResponses: td.partitionData.map((pd) => ({ index: pd.index, errorCode, baseOffset: -1n })),
+    })),
+  }),
+});
+
+type Checked = { batches: ProducedBatch[] } | { errorCode: number; message: string };
+
+function checkBatches(records: Buffer | null, topic: Topic, now: number): Checked {
+  if (records === null || records.length === 0) {
+    return { errorCode: ErrorCode.INVALID_RECORD, message: 'Produce requests must have at least one record batch per partition' };
+  }
+  const split = splitBatches(records);
+  if ('errorCode' in split) return split;
+  const config = topic.config;
+  const batches: ProducedBatch[] = [];
+  for (const data of split.batches) {
+    const invalid = validateBatch(data, { maxMessageBytes: config.maxMessageBytes });
+    if (invalid) return invalid;
+    const attributes = data.readInt16BE(21);
+    if (attributes & 0x10) {
+      return { errorCode: ErrorCode.INVALID_RECORD, message: 'Transactional batches are not supported yet' };
+    }
+    const baseTimestamp = Number(data.readBigInt64BE(27));
+    const maxTimestamp = Number(data.readBigInt64BE(35));
+    if (config.messageTimestampType === 0) {
+      // Kafka checks each record; the batch's first and max timestamps bound them without decompressing.
+      if (now - baseTimestamp > config.messageTimestampBeforeMaxMs || maxTimestamp - now > config.messageTimestampAfterMaxMs) {
+        return {
+          errorCode: ErrorCode.INVALID_TIMESTAMP,
+          message: `Timestamp of a record is out of range: must be within [now - message.timestamp.before.max.ms, now + message.timestamp.after.max.ms]`,
+        };
+      }
+    }
+    const lastOffsetDelta = data.readInt32BE(23);
+    const baseSequence = data.readInt32BE(53);
+    batches.push({
+      data,
+      recordCount: lastOffsetDelta + 1,
+      baseTimestamp,
+      maxTimestamp,
+      timestampType: config.messageTimestampType,
+      producerId: Number(data.readBigInt64BE(43)),
+      producerEpoch: data.readInt16BE(51),
+      baseSequence,
+      lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,
+    });
+  }
+  return { batches };
+}

@@ -1,0 +1,102 @@
+/**
+ * Fetch (key 1), versions 4-18.
+ *
+ * Behavior: batches come from the diskless read path (batch index cache → object cache), headers patched
+ * with the assigned offsets. Partition and request byte limits hold, except that the first non-empty
+ * partition always gets at least one whole batch (KIP-74). With less than min.bytes available the request
+ * long-polls: it is woken by any commit touching one of its partitions, or answers when max.wait.ms ends.
+ * Both isolation levels see the high watermark (no transactions yet, so LSO = HWM).
+ * Fetch sessions (KIP-227) are not kept: every response carries session id 0, which tells clients to send
+ * full fetch requests; an unknown session id gets FETCH_SESSION_ID_NOT_FOUND.
+ * Leader epoch is 0: a request that carries a newer one gets UNKNOWN_LEADER_EPOCH.
+ * Version notes: v13+ addresses topics by id (UNKNOWN_TOPIC_ID); v12+ flexible.
+ */
+import type { FetchRequest, FetchResponse, FetchResponsePartitionData, FetchResponseFetchableTopicResponse } from '../../protocol/gen/messages/fetch.ts';
+import type { Init } from '../../protocol/gen/init.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { BatchIndexCache } from '../../storage/diskless/batch-index-cache.ts';
+import type { FetchPartitionRequest, FetchPartitionResult } from '../../storage/diskless/fetch-planner.ts';
+import { defineHandler } from '../handler.ts';
+
+type PartitionOut = Init<FetchResponsePartitionData>;
+
+const READ_COMMITTED = 1;
+// Kafka sends empty record sets, not null ones; some clients do not expect null.
+const EMPTY = Buffer.alloc(0);
+
+export const fetch = defineHandler<FetchRequest, FetchResponse>({
+  key: 1,
+  name: 'Fetch',
+  minVersion: 4,
+  maxVersion: 18,
+  async handle(ctx, req) {
+    const { broker } = ctx;
+    if (req.sessionId !== 0) return sessionError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, req.sessionId);
+    if (req.sessionEpoch !== -1 && req.sessionEpoch !== 0) return sessionError(ErrorCode.INVALID_FETCH_SESSION_EPOCH, 0);
+
+    const byId = ctx.apiVersion >= 13;
+    const responses: Init<FetchResponseFetchableTopicResponse>[] = [];
+    const reads: FetchPartitionRequest[] = [];
+    const readOuts: PartitionOut[] = [];
+    let anyError = false;
+    for (const ft of req.topics) {
+      const topic = byId ? broker.topics.getById(ft.topicId) : broker.topics.get(ft.topic);
+      const partitions: PartitionOut[] = [];
+      responses.push({ topic: ft.topic, topicId: ft.topicId, partitions });
+      for (const fp of ft.partitions) {
+        const out: PartitionOut = {
+          partitionIndex: fp.partition, errorCode: ErrorCode.NONE, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n,
+          abortedTransactions: req.isolationLevel === READ_COMMITTED ? [] : null, preferredReadReplica: -1, records: EMPTY,
+        };
+        partitions.push(out);
+        const errorCode = !topic ? (byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+          : fp.partition < 0 || fp.partition >= topic.partitionCount ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+          : fp.currentLeaderEpoch > 0 ? ErrorCode.UNKNOWN_LEADER_EPOCH
+          : ErrorCode.NONE;
+        if (errorCode !== ErrorCode.NONE) {
+          out.errorCode = errorCode;
+          anyError = true;
+          continue;
+        }
+        reads.push({ topicId: topic!.topicId, partition: fp.partition, offset: Number(fp.fetchOffset), maxBytes: Math.max(0, fp.partitionMaxBytes) });
+        readOuts.push(out);
+      }
+    }
+
+    const deadline = Date.now() + Math.max(0, req.maxWaitMs);
+    const keys = reads.map((r) => BatchIndexCache.key(r.topicId, r.partition));
+    for (;;) {
+      const results = await broker.storage.reader.read(reads, Math.max(0, req.maxBytes));
+      let bytes = 0;
+      let errors = anyError;
+      for (const r of results) {
+        bytes += r.bytes;
+        if (r.errorCode !== ErrorCode.NONE) errors = true;
+      }
+      const remaining = deadline - Date.now();
+      if (bytes >= req.minBytes || errors || remaining <= 0 || reads.length === 0 || broker.closing) {
+        fill(readOuts, results);
+        break;
+      }
+      await broker.storage.waiters.wait(keys, remaining);
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+  },
+  errorResponse: (_req, errorCode) => ({ errorCode, sessionId: 0, responses: [] }),
+});
+
+function sessionError(errorCode: number, sessionId: number): Init<FetchResponse> {
+  return { throttleTimeMs: 0, errorCode, sessionId, responses: [] };
+}
+
+function fill(outs: PartitionOut[], results: FetchPartitionResult[]): void {
+  for (let i = 0; i < outs.length; i++) {
+    const out = outs[i]!;
+    const r = results[i]!;
+    out.errorCode = r.errorCode;
+    out.highWatermark = BigInt(r.highWatermark);
+    out.lastStableOffset = BigInt(r.highWatermark);
+    out.logStartOffset = BigInt(r.logStartOffset);
+    out.records = r.records.length === 0 ? EMPTY : r.records.length === 1 ? r.records[0]! : Buffer.concat(r.records, r.bytes);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * DescribeConfigs (key 32), versions 1-4.
+ *
+ * Behavior: TOPIC resources list every topic config with its value and source (DYNAMIC_TOPIC_CONFIG when
+ * set on the topic, else the broker setting it inherits or the default), with synonyms on request (v1+)
+ * and types and documentation on request (v3+). BROKER resources name this broker's id and list the
+ * static broker configuration; "" (cluster-wide dynamic defaults) is an empty list, as no dynamic broker
+ * configs exist yet. BROKER_LOGGER and other types get INVALID_REQUEST.
+ */
+import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/gen/messages/describe-configs.ts';
+import type { Init } from '../../protocol/gen/init.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { describeBrokerConfigs } from '../../config/broker-config.ts';
+import { describeTopicConfigs } from '../../config/topic-config.ts';
+import { defineHandler } from '../handler.ts';
+import { configSourceCode } from '../config-sources.ts';
+import { topicNameError } from '../topic-names.ts';
+
+const TOPIC = 2;
+const BROKER = 4;
+
+const CONFIG_TYPE: Record<string, number> = { BOOLEAN: 1, STRING: 2, INT: 3, SHORT: 4, LONG: 5, DOUBLE: 6, LIST: 7, CLASS: 8, PASSWORD: 9 };
+
+interface Described {
+  name: string;
+  value: string | null;
+  source: string;
+  readOnly: boolean;
+  isSensitive: boolean;
+  type: string;
+  documentation: string | null;
+  synonyms?: { name: string; value: string | null; source: string }[];
+}
+
+type Result = Init<DescribeConfigsResponseDescribeConfigsResult>;
+
+export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeConfigsResponse>({
+  key: 32,
+  name: 'DescribeConfigs',
+  minVersion: 1,
+  maxVersion: 4,
+  async handle(ctx, req) {
+    const { broker } = ctx;
+    const results: Result[] = req.resources.map((resource) => {
+      const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+      const fail = (errorCode: number, errorMessage: string): Result => ({ ...base, errorCode, errorMessage, configs: [] });
+      let described: Described[];
+      if (resource.resourceType === TOPIC) {
+        if (topicNameError(resource.resourceName)) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, topicNameError(resource.resourceName)!);
+        const topic = broker.topics.get(resource.resourceName);
+        if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resource.resourceName}' does not exist.`);
+        described = describeTopicConfigs(topic.configs, broker.loaded ?? broker.config);
+      } else if (resource.resourceType === BROKER) {
+        if (resource.resourceName === '') described = [];
+        else if (resource.resourceName !== String(broker.config.nodeId)) {
+          return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.config.nodeId} or empty string, but received ${resource.resourceName}`);
+        } else described = describeBrokerConfigs(broker.loaded ?? broker.config);
+      } else {
+        return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);
+      }
+      const wanted = resource.configurationKeys && new Set(resource.configurationKeys);
+      return {
+        ...base,
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        configs: described.filter((c) => !wanted || wanted.has(c.name)).map((c) => ({
+          name: c.name,
+          value: c.isSensitive ? null : c.value,
+          readOnly: c.readOnly,
+          configSource: configSourceCode(c.source),
+          isSensitive: c.isSensitive,
+          synonyms: req.includeSynonyms
+            ? (c.synonyms ?? []).map((s) => ({ name: s.name, value: s.value, source: configSourceCode(s.source) }))
+            : [],
+          configType: CONFIG_TYPE[c.type.toUpperCase()] ?? 0,
+          documentation: req.includeDocumentation ? c.documentation : null,
+        })),
+      };
+    });
+    return { throttleTimeMs: 0, results };
+  },
+  errorResponse: (req, errorCode) => ({
+    results: req.resources.map((r) => ({ errorCode, errorMessage: null, resourceType: r.resourceType, resourceName: r.resourceName, configs: [] })),
+  }),
+});
