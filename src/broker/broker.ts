@@ -15,6 +15,7 @@ import { DisklessStorage } from '../storage/diskless/diskless-storage.ts';
 import { childLogger } from '../observability/log.ts';
 import { RequestDispatcher } from './dispatch.ts';
 import { HANDLERS } from './handlers/index.ts';
+import type { AnyHandler } from './handler.ts';
 import { TopicRegistry } from './topics.ts';
 
 const log = childLogger('broker');
@@ -31,6 +32,8 @@ export class Broker {
   readonly storage: DisklessStorage;
   /** The listener as clients should reach it; the port is known once listening. */
   advertised: BrokerNode;
+  /** The Kafka APIs this broker serves (ApiVersions reports them). */
+  readonly handlers: readonly AnyHandler[] = HANDLERS;
   /** Set when shutdown begins: long polls answer at once. */
   closing = false;
 

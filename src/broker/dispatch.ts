@@ -74,23 +74,22 @@ export class RequestDispatcher implements Dispatcher {
 
   private unsupportedApiVersions(correlationId: number): Buffer[] {
     const w = new Writer();
-    w.int32(0);
+    const at = w.reserveInt32();
     encodeResponseHeader(w, 0, { correlationId });
     encodeApiVersionsResponse(w, 0, { ...apiVersionsBody(this.table), errorCode: ErrorCode.UNSUPPORTED_VERSION });
-    return finishFrame(w);
+    return finishFrame(w, at);
   }
 }
 
 export function encodeResponseFrame(apiKey: number, apiVersion: number, correlationId: number, body: Init<unknown>): Buffer[] {
   const w = new Writer();
-  w.int32(0);
+  const at = w.reserveInt32();
   encodeResponseHeader(w, responseHeaderVersion(apiKey, apiVersion), { correlationId });
   MESSAGES[apiKey]!.response.encode(w, apiVersion, body);
-  return finishFrame(w);
+  return finishFrame(w, at);
 }
 
-function finishFrame(w: Writer): Buffer[] {
-  const chunks = w.finish();
-  chunks[0]!.writeInt32BE(w.length - 4, 0);
-  return chunks;
+function finishFrame(w: Writer, sizeAt: number): Buffer[] {
+  w.patchInt32(sizeAt, w.length - sizeAt - 4);
+  return w.finish();
 }

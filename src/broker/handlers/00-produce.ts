@@ -14,7 +14,7 @@
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/gen/messages/produce.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
-import { splitBatches, validateBatch } from '../../protocol/record-batch.ts';
+import { TRANSACTIONAL_FLAG_MASK, validateBatch, validateProduceRecords } from '../../protocol/record-batch.ts';
 import type { AppendResult, ProducedBatch } from '../../storage/diskless/produce-buffer.ts';
 import { defineHandler } from '../handler.ts';
 import type { Topic } from '../topics.ts';
@@ -53,7 +53,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
           error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${pd.index} of topic ${topic.name} does not exist`);
           continue;
         }
-        const checked = checkBatches(pd.records, topic, now);
+        const checked = checkBatches(pd.records, ctx.apiVersion, topic, now);
         if ('errorCode' in checked) { error(checked.errorCode, checked.message); continue; }
         // From here on the order of batches is fixed: this call is synchronous.
         const result = broker.storage.writer.append({ topicId: topic.topicId, partition: pd.index, batches: checked.batches });
@@ -87,19 +87,17 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
 
 type Checked = { batches: ProducedBatch[] } | { errorCode: number; message: string };
 
-function checkBatches(records: Buffer | null, topic: Topic, now: number): Checked {
-  if (records === null || records.length === 0) {
-    return { errorCode: ErrorCode.INVALID_RECORD, message: 'Produce requests must have at least one record batch per partition' };
-  }
-  const split = splitBatches(records);
-  if ('errorCode' in split) return split;
+function checkBatches(records: Buffer | null, apiVersion: number, topic: Topic, now: number): Checked {
+  // Kafka (produce v3+): exactly one batch per partition.
+  const one = validateProduceRecords(records, apiVersion);
+  if ('errorCode' in one) return one;
   const config = topic.config;
   const batches: ProducedBatch[] = [];
-  for (const data of split.batches) {
+  for (const data of [one.batch]) {
     const invalid = validateBatch(data, { maxMessageBytes: config.maxMessageBytes });
     if (invalid) return invalid;
     const attributes = data.readInt16BE(21);
-    if (attributes & 0x10) {
+    if (attributes & TRANSACTIONAL_FLAG_MASK) {
       return { errorCode: ErrorCode.INVALID_RECORD, message: 'Transactional batches are not supported yet' };
     }
     const baseTimestamp = Number(data.readBigInt64BE(27));

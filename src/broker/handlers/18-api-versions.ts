@@ -10,7 +10,6 @@ import type { ApiVersionsRequest, ApiVersionsResponse } from '../../protocol/gen
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { defineHandler, type AnyHandler } from '../handler.ts';
-import { HANDLERS } from './index.ts';
 
 // Kafka's rule for client software names and versions (ApiVersionsRequest.isValid).
 const SOFTWARE_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
@@ -28,7 +27,7 @@ export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse
   minVersion: 0,
   maxVersion: 4,
   async handle(ctx, req) {
-    const body = apiVersionsBody(HANDLERS);
+    const body = apiVersionsBody(ctx.broker.handlers);
     if (ctx.apiVersion >= 3 && !(SOFTWARE_PATTERN.test(req.clientSoftwareName) && SOFTWARE_PATTERN.test(req.clientSoftwareVersion))) {
       return { errorCode: ErrorCode.INVALID_REQUEST, apiKeys: [] };
     }

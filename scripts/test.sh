@@ -1,0 +1,66 @@
+#!/bin/sh
+# `npm test`: install what the tests need, then run them with node:test.
+#
+#   npm test                                   every *.test.ts under src/ and test/
+#   npm test -- test/cli/cli.test.ts           only these files
+#   npm test -- --test-name-pattern=listeners  every file, tests matching the pattern (use the = form)
+#
+# Needs: Debian's kcat and python3-confluent-kafka (client tests; installed with apt-get when missing, as
+# root or through sudo), and node_modules (npm install when missing). On a machine without apt-get the
+# missing packages are reported and the tests that need them are expected to skip.
+#
+# Files run FLOE_TEST_CONCURRENCY at a time (default 2, for the 2-core CI machines): every test broker
+# listens on port 0 and keeps its data in its own temporary folder, and most of a test's time is spent
+# waiting on commit intervals and sockets rather than on the CPU. A test that hangs fails after
+# FLOE_TEST_TIMEOUT_MS (default 120000) instead of hanging CI.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else return 1
+  fi
+}
+
+missing=""
+command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$missing python3-confluent-kafka"
+if [ -n "$missing" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086
+    if ! as_root apt-get install -y -q $missing >&2; then
+      as_root apt-get update -q >&2
+      # shellcheck disable=SC2086
+      as_root apt-get install -y -q $missing >&2 || { echo "test.sh: could not install$missing" >&2; exit 1; }
+    fi
+  else
+    echo "test.sh: warning: missing$missing and no apt-get; the client tests that need them will skip" >&2
+  fi
+fi
+
+if [ ! -d node_modules ]; then
+  echo "test.sh: node_modules is missing, running npm install" >&2
+  npm install --no-audit --no-fund >&2
+fi
+
+# Arguments that are not options are the test files; otherwise run every test file.
+# (On Node 20, `node --test DIR` finds no .ts file and passes; the list must be explicit.)
+files=""
+for a in "$@"; do
+  case "$a" in -*) ;; *) files="$files $a" ;; esac
+done
+if [ -z "$files" ]; then
+  files=$(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+  if [ -z "$files" ]; then echo "test.sh: no *.test.ts files found" >&2; exit 1; fi
+  set -- "$@" $files
+fi
+
+# shellcheck disable=SC2068
+exec node --import tsx --test \
+  --test-concurrency="${FLOE_TEST_CONCURRENCY:-2}" \
+  --test-timeout="${FLOE_TEST_TIMEOUT_MS:-120000}" \
+  "$@"

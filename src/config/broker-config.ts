@@ -1,0 +1,656 @@
+/**
+ * Broker configuration: one table of Kafka-style keys (`BROKER_CONFIG_KEYS`), the typed `BrokerConfig`
+ * the code reads, and `loadBrokerConfig`, which layers the sources, lowest first:
+ *   table default < `server.properties` file < env `FLOE_<KEY>` < `--override key=value`.
+ *
+ * Decisions (see also docs/configuration.md, generated from this table by tools/docs/config-doc.ts):
+ * - Env vars: `FLOE_` + the key upper-cased with `.` → `_` (`FLOE_NODE_ID`, `FLOE_LOG_DISKLESS_ENABLE`).
+ *   `KAFKA_*` variables are not read: KAFKA_OPTS/KAFKA_HEAP_OPTS and friends are commonly set for Kafka's own
+ *   scripts, and reading them would make a Floe broker depend on an unrelated environment. Variables in
+ *   NON_CONFIG_ENV_VARS (and `FLOE_TEST_*`) are not configs; any other unknown `FLOE_*` gets a warning.
+ * - Unknown keys warn and are ignored (a Kafka `server.properties` should start Floe). Keys of real Kafka
+ *   brokers that Floe does not implement get their own warning ("not supported by Floe, ignored").
+ * - Bad values throw ConfigError naming the key, the value, where it was set and what is accepted.
+ * - Longs are JS numbers clamped to ±Number.MAX_SAFE_INTEGER (config-def.ts explains why); the exact text is
+ *   kept in `raw`/`values`, so DescribeConfigs reports Kafka's `9223372036854775807`.
+ * - Listeners: `NAME://host:port`, NAME mapped to a security protocol by `listener.security.protocol.map`;
+ *   only PLAINTEXT is supported, others are refused. Empty host = all interfaces, port 0 = ephemeral.
+ *   Listeners named in `controller.listener.names` (Kafka's KRaft controller) are skipped with a warning.
+ * - advertised.listeners: when unset, each listener is advertised as bound, except that a wildcard host (empty,
+ *   0.0.0.0, ::) is advertised as `localhost`, with a warning. (Kafka advertises the machine's canonical host
+ *   name; `localhost` is right for the embedded single-machine default and for a port-mapped container, and a
+ *   multi-machine cluster sets advertised.listeners anyway.) Port 0 stays 0 and the broker substitutes the
+ *   port it bound. When advertised.listeners is set, exactly those listeners are advertised.
+ * - `log.retention.ms` > `log.retention.minutes` > `log.retention.hours`, as in Kafka; negative → -1.
+ * - `broker.id` is accepted as the old name of `node.id` (both set → they must agree).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import {
+  custom,
+  listOf,
+  LONG_MAX,
+  oneOf,
+  parseAndValidate,
+  range,
+  ConfigValueError,
+  type ConfigSource,
+  type ConfigType,
+  type ConfigValue,
+  type Validator,
+} from './config-def.ts';
+import { parseProperties, PropertiesSyntaxError } from './properties.ts';
+
+export { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from './config-def.ts';
+
+/** A configuration that cannot be used: one line naming the key, the value, its origin and what is accepted. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly key?: string,
+    readonly value?: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Listener {
+  /** Upper-case listener name, e.g. PLAINTEXT. */
+  name: string;
+  /** Host to bind or advertise; '' means all interfaces (bind only). */
+  host: string;
+  /** 0..65535; 0 = ephemeral (bind), replaced by the bound port when advertised. */
+  port: number;
+}
+
+export type TimestampTypeName = 'CreateTime' | 'LogAppendTime';
+export const COMPRESSION_TYPES = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'] as const;
+export type CompressionTypeName = (typeof COMPRESSION_TYPES)[number];
+
+export interface BrokerConfig {
+  listeners: Listener[];
+  advertisedListeners: Listener[];
+  nodeId: number;
+  brokerRack: string | null;
+  /** null: the broker generates one once and persists it under dataDir. */
+  clusterId: string | null;
+  /** Absolute. */
+  dataDir: string;
+  logDisklessEnable: boolean;
+  disklessCommitIntervalMs: number;
+  disklessBufferMaxBytes: number;
+  disklessCacheMaxBytes: number;
+  messageMaxBytes: number;
+  socketRequestMaxBytes: number;
+  autoCreateTopicsEnable: boolean;
+  numPartitions: number;
+  defaultReplicationFactor: number;
+  /** Negative: idle connections are never closed. */
+  connectionsMaxIdleMs: number;
+  /** Effective value of log.retention.ms/minutes/hours; -1 = no time limit. */
+  logRetentionMs: number;
+  /** -1 = no size limit. */
+  logRetentionBytes: number;
+  logMessageTimestampType: TimestampTypeName;
+  /** Number.MAX_SAFE_INTEGER stands for Kafka's Long.MAX_VALUE (no limit). */
+  logMessageTimestampBeforeMaxMs: number;
+  logMessageTimestampAfterMaxMs: number;
+  compressionType: CompressionTypeName;
+  logCleanupPolicy: string[];
+  groupInitialRebalanceDelayMs: number;
+  offsetsRetentionMinutes: number;
+  /** log.retention.check.interval.ms; always set by loadBrokerConfig (optional for hand-built configs). */
+  logRetentionCheckIntervalMs?: number;
+  /**
+   * Every table key → its normalised value (null when unset and without default). Always set by
+   * loadBrokerConfig; topic-config.ts reads the broker synonyms of topic configs from it and falls back to
+   * the table defaults for hand-built configs.
+   */
+  values?: Readonly<Record<string, string | null>>;
+}
+
+export type ConfigOrigin = 'default' | 'file' | 'env' | 'override';
+
+export interface RawConfigValue {
+  /** Normalised value (what DescribeConfigs shows). */
+  value: string;
+  source: ConfigOrigin;
+}
+
+export interface LoadedBrokerConfig {
+  config: BrokerConfig;
+  warnings: string[];
+  /** Every table key that has a value (set or defaulted), with where it came from. */
+  raw: Map<string, RawConfigValue>;
+}
+
+export interface BrokerConfigKey {
+  key: string;
+  type: ConfigType;
+  /** As text, like Kafka's ConfigDef; null = no default (the key is unset unless given). */
+  default: string | null;
+  doc: string;
+  validate?: Validator;
+  /** Section in docs/configuration.md and `floe config`. */
+  group: BrokerConfigGroup;
+}
+
+export type BrokerConfigGroup = 'Broker' | 'Listeners and network' | 'Diskless storage' | 'Topic defaults' | 'Groups';
+
+const NO_EFFECT_DISKLESS = 'Floe accepts it as the broker default of the topic config; it has no effect on diskless topics.';
+const INT_MAX = 2147483647;
+
+function gzipLevel(): Validator {
+  return custom('[1,...,9] or -1', (v) => {
+    const n = v as number;
+    return n === -1 || (n >= 1 && n <= 9) ? null : 'Value must be between 1 and 9, or -1 for the default level';
+  });
+}
+
+/** The broker keys, in documentation order. */
+export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
+  // ---- Broker ----
+  { group: 'Broker', key: 'node.id', type: 'INT', default: '1', validate: range(0, INT_MAX),
+    doc: 'The id of this broker, unique among the brokers that share one coordinator. Clients see it in Metadata.' },
+  { group: 'Broker', key: 'broker.id', type: 'INT', default: null, validate: range(0, INT_MAX),
+    doc: 'Older name of node.id, accepted so that old server.properties files work. If both are set they must be equal.' },
+  { group: 'Broker', key: 'broker.rack', type: 'STRING', default: null,
+    doc: 'The rack (availability zone) of this broker. For a diskless partition, Metadata names as leader a live broker in the client\'s zone, so no byte crosses zones.' },
+  { group: 'Broker', key: 'cluster.id', type: 'STRING', default: null,
+    validate: custom('a non-empty string without blanks', (v) => (/^\S+$/.test(v as string) ? null : 'Value must be a non-empty string without blanks')),
+    doc: 'The cluster id reported to clients. When unset, the broker generates one the first time it starts and keeps it under data.dir.' },
+  { group: 'Broker', key: 'data.dir', type: 'STRING', default: './data',
+    validate: custom('a non-empty path', (v) => ((v as string) === '' ? 'Value must be a non-empty path' : null)),
+    doc: 'Directory of this broker\'s local state: the embedded coordinator (PGlite) and the embedded object store when they are used, and the logs of classic (non-diskless) topics. A relative path is resolved against the working directory.' },
+
+  // ---- Listeners and network ----
+  { group: 'Listeners and network', key: 'listeners', type: 'LIST', default: 'PLAINTEXT://localhost:9092',
+    doc: 'Comma-separated list of NAME://host:port the broker listens on. An empty host binds all interfaces; port 0 picks a free port. NAME is mapped to a security protocol by listener.security.protocol.map; only PLAINTEXT is supported for now.' },
+  { group: 'Listeners and network', key: 'advertised.listeners', type: 'LIST', default: null,
+    doc: 'The NAME://host:port clients are told to connect to, when it differs from listeners. When unset, each listener is advertised as it is bound, and a listener on all interfaces is advertised as localhost.' },
+  { group: 'Listeners and network', key: 'listener.security.protocol.map', type: 'LIST', default: 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+    doc: 'Maps listener names to security protocols, as NAME:PROTOCOL pairs. Floe supports PLAINTEXT only; a listener mapped to another protocol is refused at start.' },
+  { group: 'Listeners and network', key: 'controller.listener.names', type: 'LIST', default: null,
+    doc: 'Names of Kafka KRaft controller listeners. Floe has no controller quorum: listeners with these names are skipped (with a warning), so a Kafka combined-mode server.properties can be used as is.' },
+  { group: 'Listeners and network', key: 'socket.request.max.bytes', type: 'INT', default: '104857600', validate: range(1),
+    doc: 'The largest request the broker reads; a larger request closes the connection.' },
+  { group: 'Listeners and network', key: 'connections.max.idle.ms', type: 'LONG', default: '600000',
+    doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
+
+  // ---- Diskless storage ----
+  { group: 'Diskless storage', key: 'log.diskless.enable', type: 'BOOLEAN', default: 'true',
+    doc: 'Default of the topic config diskless.enable: whether new topics keep their data in object storage (true) or in a log on the local disk of their leader (false).' },
+  { group: 'Diskless storage', key: 'diskless.commit.interval.ms', type: 'INT', default: '250', validate: range(1, 60000),
+    doc: 'The longest a produced batch waits in the broker\'s open object before the object is uploaded and committed. Lower means lower produce latency and more, smaller objects.' },
+  { group: 'Diskless storage', key: 'diskless.buffer.max.bytes', type: 'INT', default: '8388608', validate: range(1),
+    doc: 'The open object is sealed and uploaded as soon as it holds this many bytes, even before diskless.commit.interval.ms.' },
+  { group: 'Diskless storage', key: 'diskless.cache.max.bytes', type: 'LONG', default: '268435456', validate: range(0),
+    doc: 'Size of the broker\'s object cache (recently read or written objects, shared by every consumer). 0 disables the cache.' },
+
+  // ---- Topic defaults ----
+  { group: 'Topic defaults', key: 'auto.create.topics.enable', type: 'BOOLEAN', default: 'true',
+    doc: 'Create a topic when a client asks for metadata of, or produces to, a topic that does not exist.' },
+  { group: 'Topic defaults', key: 'num.partitions', type: 'INT', default: '1', validate: range(1),
+    doc: 'Partition count of auto-created topics and of topics created with numPartitions = -1.' },
+  { group: 'Topic defaults', key: 'default.replication.factor', type: 'INT', default: '1', validate: range(1, 32767),
+    doc: 'Replication factor of auto-created topics, as reported to clients. Diskless topics are as durable as the object store, whatever this says.' },
+  { group: 'Topic defaults', key: 'message.max.bytes', type: 'INT', default: '1048588', validate: range(0),
+    doc: 'Default of the topic config max.message.bytes: the largest record batch accepted (after compression).' },
+  { group: 'Topic defaults', key: 'compression.type', type: 'STRING', default: 'producer', validate: oneOf(...COMPRESSION_TYPES),
+    doc: 'Default of the topic config compression.type. "producer" keeps batches as the producer compressed them.' },
+  { group: 'Topic defaults', key: 'log.retention.ms', type: 'LONG', default: null,
+    doc: 'Default of retention.ms: how long data is kept. -1 keeps it forever. When unset, log.retention.minutes is used.' },
+  { group: 'Topic defaults', key: 'log.retention.minutes', type: 'INT', default: null,
+    doc: 'Retention in minutes, used when log.retention.ms is unset. When unset, log.retention.hours is used.' },
+  { group: 'Topic defaults', key: 'log.retention.hours', type: 'INT', default: '168',
+    doc: 'Retention in hours, used when log.retention.ms and log.retention.minutes are unset.' },
+  { group: 'Topic defaults', key: 'log.retention.bytes', type: 'LONG', default: '-1',
+    doc: 'Default of retention.bytes: the most bytes kept per partition before the oldest data is deleted. -1 means no limit.' },
+  { group: 'Topic defaults', key: 'log.retention.check.interval.ms', type: 'LONG', default: '300000', validate: range(1),
+    doc: 'How often retention (time and size) is enforced.' },
+  { group: 'Topic defaults', key: 'log.cleanup.policy', type: 'LIST', default: 'delete', validate: listOf(['compact', 'delete'], true),
+    doc: 'Default of cleanup.policy. compact is refused on diskless topics for now.' },
+  { group: 'Topic defaults', key: 'log.message.timestamp.type', type: 'STRING', default: 'CreateTime', validate: oneOf('CreateTime', 'LogAppendTime'),
+    doc: 'Default of message.timestamp.type: CreateTime keeps the producer\'s timestamps, LogAppendTime replaces them with the commit time.' },
+  { group: 'Topic defaults', key: 'log.message.timestamp.before.max.ms', type: 'LONG', default: LONG_MAX, validate: range(0),
+    doc: 'Default of message.timestamp.before.max.ms: with CreateTime, a batch whose timestamp is more than this before the broker\'s clock is rejected.' },
+  { group: 'Topic defaults', key: 'log.message.timestamp.after.max.ms', type: 'LONG', default: '3600000', validate: range(0),
+    doc: 'Default of message.timestamp.after.max.ms: with CreateTime, a batch whose timestamp is more than this after the broker\'s clock is rejected (Kafka 4.0 default: one hour).' },
+  { group: 'Topic defaults', key: 'log.segment.bytes', type: 'INT', default: '1073741824', validate: range(1048576),
+    doc: `Default of segment.bytes (classic topics: size of a log segment). ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.roll.ms', type: 'LONG', default: null,
+    doc: `Default of segment.ms; when unset, log.roll.hours is used. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.roll.hours', type: 'INT', default: '168', validate: range(1),
+    doc: `Default of segment.ms in hours, used when log.roll.ms is unset. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.roll.jitter.ms', type: 'LONG', default: null,
+    doc: `Default of segment.jitter.ms; when unset, log.roll.jitter.hours is used. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.roll.jitter.hours', type: 'INT', default: '0', validate: range(0),
+    doc: `Default of segment.jitter.ms in hours. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.index.size.max.bytes', type: 'INT', default: '10485760', validate: range(4),
+    doc: `Default of segment.index.bytes. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.index.interval.bytes', type: 'INT', default: '4096', validate: range(0),
+    doc: `Default of index.interval.bytes. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.flush.interval.messages', type: 'LONG', default: LONG_MAX, validate: range(1),
+    doc: `Default of flush.messages. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.flush.interval.ms', type: 'LONG', default: null,
+    doc: `Default of flush.ms; when unset, log.flush.scheduler.interval.ms is used. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.flush.scheduler.interval.ms', type: 'LONG', default: LONG_MAX,
+    doc: `Default of flush.ms when log.flush.interval.ms is unset. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.segment.delete.delay.ms', type: 'LONG', default: '60000', validate: range(0),
+    doc: `Default of file.delete.delay.ms. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.preallocate', type: 'BOOLEAN', default: 'false',
+    doc: `Default of preallocate. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.cleaner.delete.retention.ms', type: 'LONG', default: '86400000', validate: range(0),
+    doc: `Default of delete.retention.ms (compacted topics). ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.cleaner.min.compaction.lag.ms', type: 'LONG', default: '0', validate: range(0),
+    doc: `Default of min.compaction.lag.ms. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.cleaner.max.compaction.lag.ms', type: 'LONG', default: LONG_MAX, validate: range(1),
+    doc: `Default of max.compaction.lag.ms. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.cleaner.min.cleanable.ratio', type: 'DOUBLE', default: '0.5', validate: range(0, 1),
+    doc: `Default of min.cleanable.dirty.ratio. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.local.retention.ms', type: 'LONG', default: '-2', validate: range(-2),
+    doc: `Default of local.retention.ms (tiered storage). ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.local.retention.bytes', type: 'LONG', default: '-2', validate: range(-2),
+    doc: `Default of local.retention.bytes (tiered storage). ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'min.insync.replicas', type: 'INT', default: '1', validate: range(1),
+    doc: `Default of min.insync.replicas. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'unclean.leader.election.enable', type: 'BOOLEAN', default: 'false',
+    doc: `Default of unclean.leader.election.enable. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'compression.gzip.level', type: 'INT', default: '-1', validate: gzipLevel(),
+    doc: 'Default of compression.gzip.level, used when the broker recompresses with gzip.' },
+  { group: 'Topic defaults', key: 'compression.lz4.level', type: 'INT', default: '9', validate: range(1, 17),
+    doc: 'Default of compression.lz4.level, used when the broker recompresses with lz4.' },
+  { group: 'Topic defaults', key: 'compression.zstd.level', type: 'INT', default: '3', validate: range(-131072, 22),
+    doc: 'Default of compression.zstd.level, used when the broker recompresses with zstd.' },
+
+  // ---- Groups ----
+  { group: 'Groups', key: 'group.initial.rebalance.delay.ms', type: 'INT', default: '3000', validate: range(0),
+    doc: 'How long the group coordinator waits for more members to join a new (empty) classic group before the first rebalance.' },
+  { group: 'Groups', key: 'offsets.retention.minutes', type: 'INT', default: '10080', validate: range(1),
+    doc: 'Committed offsets of a group that has been empty this long are deleted.' },
+];
+
+const KEY_INDEX = new Map(BROKER_CONFIG_KEYS.map((k) => [k.key, k]));
+
+export function brokerConfigKey(key: string): BrokerConfigKey | undefined {
+  return KEY_INDEX.get(key);
+}
+
+/** `node.id` → `FLOE_NODE_ID`. */
+export function envVarName(key: string): string {
+  return 'FLOE_' + key.toUpperCase().replace(/\./g, '_');
+}
+
+/** FLOE_* variables that are not configs (no warning). `FLOE_TEST_*` is reserved for tests as well. */
+export const NON_CONFIG_ENV_VARS: readonly string[] = ['FLOE_LOG_LEVEL'];
+
+/** Keys of Kafka broker configs that Floe recognises but does not implement (a warning, not "unknown"). */
+const KAFKA_UNSUPPORTED_KEYS = new Set([
+  'process.roles', 'controller.quorum.voters', 'controller.quorum.bootstrap.servers', 'inter.broker.listener.name',
+  'security.inter.broker.protocol', 'num.network.threads', 'num.io.threads', 'num.replica.fetchers',
+  'socket.send.buffer.bytes', 'socket.receive.buffer.bytes', 'socket.listen.backlog.size', 'queued.max.requests',
+  'log.dir', 'log.dirs', 'metadata.log.dir', 'num.recovery.threads.per.data.dir', 'offsets.topic.replication.factor',
+  'offsets.topic.num.partitions', 'offsets.topic.segment.bytes', 'offsets.commit.timeout.ms', 'offsets.load.buffer.size',
+  'transaction.state.log.replication.factor', 'transaction.state.log.min.isr', 'transaction.state.log.num.partitions',
+  'share.coordinator.state.topic.replication.factor', 'share.coordinator.state.topic.min.isr', 'delete.topic.enable',
+  'auto.leader.rebalance.enable', 'leader.imbalance.check.interval.seconds', 'leader.imbalance.per.broker.percentage',
+  'log.cleaner.enable', 'log.cleaner.threads', 'log.cleaner.dedupe.buffer.size', 'log.cleaner.io.buffer.size',
+  'log.cleaner.backoff.ms', 'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms',
+  'replica.lag.time.max.ms', 'replica.fetch.max.bytes', 'replica.fetch.wait.max.ms', 'replica.socket.timeout.ms',
+  'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'authorizer.class.name',
+  'super.users', 'allow.everyone.if.no.acl.found', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
+  'metrics.recording.level', 'group.coordinator.rebalance.protocols', 'group.min.session.timeout.ms',
+  'group.max.session.timeout.ms', 'group.max.size', 'max.connections', 'max.connections.per.ip',
+  'max.connections.per.ip.overrides', 'max.incremental.fetch.session.cache.slots', 'fetch.max.bytes',
+  'producer.id.expiration.ms', 'transactional.id.expiration.ms', 'create.topic.policy.class.name',
+  'alter.config.policy.class.name', 'reserved.broker.max.id', 'request.timeout.ms', 'unstable.api.versions.enable',
+  'confluent.support.metrics.enable', 'confluent.balancer.enable',
+]);
+const KAFKA_UNSUPPORTED_PREFIXES = [
+  'ssl.', 'sasl.', 'listener.name.', 'remote.log.', 'log.cleaner.', 'controller.', 'replica.', 'transaction.',
+  'share.', 'group.', 'offsets.', 'quota.', 'metadata.', 'kafka.metrics.', 'zookeeper.', 'confluent.', 'delegation.token.',
+  'principal.builder.', 'connections.max.', 'log.local.', 'broker.heartbeat.', 'broker.session.', 'initial.broker.',
+];
+
+function isKnownKafkaKey(key: string): boolean {
+  return KAFKA_UNSUPPORTED_KEYS.has(key) || KAFKA_UNSUPPORTED_PREFIXES.some((p) => key.startsWith(p));
+}
+
+interface Setting {
+  value: string;
+  source: Exclude<ConfigOrigin, 'default'>;
+  /** "server.properties line 3", "env FLOE_NODE_ID", "--override node.id=abc" */
+  where: string;
+}
+
+export interface LoadBrokerConfigOptions {
+  /** Path of a server.properties file. */
+  file?: string;
+  /** `key=value` strings, as given to `--override`. */
+  overrides?: string[];
+  /** Defaults to no environment (pass process.env explicitly). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Loads, layers and validates the broker configuration. Throws ConfigError. */
+export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerConfig {
+  const warnings: string[] = [];
+  const settings = new Map<string, Setting>();
+  const set = (key: string, s: Setting): void => {
+    if (KEY_INDEX.has(key)) {
+      settings.set(key, s);
+    } else if (isKnownKafkaKey(key)) {
+      warnings.push(`config key '${key}' (${s.where}) is a Kafka broker config not supported by Floe, ignored`);
+    } else {
+      warnings.push(`unknown config key '${key}' (${s.where}) ignored`);
+    }
+  };
+
+  if (opts.file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError(`cannot read config file ${opts.file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    let entries;
+    try {
+      entries = parseProperties(text);
+    } catch (err) {
+      if (err instanceof PropertiesSyntaxError) throw new ConfigError(`${opts.file}:${err.line}: ${err.message}`);
+      throw err;
+    }
+    const seen = new Map<string, number>();
+    for (const e of entries) {
+      const prev = seen.get(e.key);
+      if (prev !== undefined) warnings.push(`config key '${e.key}' is set twice in ${opts.file} (lines ${prev} and ${e.line}); the last value is used`);
+      seen.set(e.key, e.line);
+      set(e.key, { value: e.value, source: 'file', where: `${opts.file} line ${e.line}` });
+    }
+  }
+
+  for (const [name, value] of Object.entries(opts.env ?? {})) {
+    if (!name.startsWith('FLOE_') || value === undefined) continue;
+    if (NON_CONFIG_ENV_VARS.includes(name) || name.startsWith('FLOE_TEST_')) continue;
+    const key = name.slice(5).toLowerCase().replace(/_/g, '.');
+    set(key, { value, source: 'env', where: `env ${name}` });
+  }
+
+  for (const o of opts.overrides ?? []) {
+    const eq = o.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--override expects key=value, got '${o}'`);
+    const key = o.slice(0, eq).trim();
+    set(key, { value: o.slice(eq + 1), source: 'override', where: `--override ${o}` });
+  }
+
+  // Parse every table key: the setting if any, else the default.
+  const raw = new Map<string, RawConfigValue>();
+  const parsed = new Map<string, ConfigValue | null>();
+  const where = (key: string): string => settings.get(key)?.where ?? 'default';
+  for (const def of BROKER_CONFIG_KEYS) {
+    const s = settings.get(def.key);
+    const text = s ? s.value : def.default;
+    if (text === null) {
+      parsed.set(def.key, null);
+      continue;
+    }
+    try {
+      const { value, normalized } = parseAndValidate(def.key, def.type, text, def.validate);
+      parsed.set(def.key, value);
+      raw.set(def.key, { value: normalized, source: s ? s.source : 'default' });
+    } catch (err) {
+      if (err instanceof ConfigValueError) {
+        const accepted = def.validate ? `${def.type} ${def.validate.describe}` : def.type;
+        throw new ConfigError(
+          `Invalid value ${err.value} for configuration ${def.key} (from ${where(def.key)}): ${err.reason}. Accepted: ${accepted}`,
+          def.key,
+          err.value,
+        );
+      }
+      throw err;
+    }
+  }
+
+  const int = (k: string): number => parsed.get(k) as number;
+  const optInt = (k: string): number | null => parsed.get(k) as number | null;
+  const bool = (k: string): boolean => parsed.get(k) as boolean;
+  const str = (k: string): string => parsed.get(k) as string;
+  const optStr = (k: string): string | null => parsed.get(k) as string | null;
+  const list = (k: string): string[] | null => parsed.get(k) as string[] | null;
+
+  // node.id / broker.id
+  let nodeId = int('node.id');
+  const brokerId = optInt('broker.id');
+  if (brokerId !== null) {
+    if (settings.has('node.id') && brokerId !== nodeId) {
+      throw new ConfigError(
+        `broker.id (${brokerId}, from ${where('broker.id')}) and node.id (${nodeId}, from ${where('node.id')}) must be equal; set only node.id`,
+        'broker.id',
+        String(brokerId),
+      );
+    }
+    nodeId = brokerId;
+    raw.set('node.id', { value: String(brokerId), source: settings.get('broker.id')!.source });
+  }
+
+  const { listeners, advertisedListeners } = resolveListeners(
+    list('listeners')!,
+    list('advertised.listeners'),
+    list('listener.security.protocol.map')!,
+    list('controller.listener.names') ?? [],
+    where,
+    warnings,
+  );
+
+  // Retention: ms > minutes > hours; any negative means "no limit" (-1).
+  const retMs = optInt('log.retention.ms');
+  const retMin = optInt('log.retention.minutes');
+  let logRetentionMs = retMs ?? (retMin !== null ? retMin * 60_000 : int('log.retention.hours') * 3_600_000);
+  if (logRetentionMs < 0) logRetentionMs = -1;
+  const retentionBytes = int('log.retention.bytes');
+
+  const cleanupPolicy = list('log.cleanup.policy')!;
+  if (bool('log.diskless.enable') && cleanupPolicy.includes('compact')) {
+    throw new ConfigError(
+      `Invalid value ${cleanupPolicy.join(',')} for configuration log.cleanup.policy (from ${where('log.cleanup.policy')}): compact cannot be the default cleanup policy while log.diskless.enable=true, because compaction of diskless topics is not implemented`,
+      'log.cleanup.policy',
+      cleanupPolicy.join(','),
+    );
+  }
+
+  const values: Record<string, string | null> = {};
+  for (const def of BROKER_CONFIG_KEYS) values[def.key] = raw.get(def.key)?.value ?? null;
+
+  const config: BrokerConfig = {
+    listeners,
+    advertisedListeners,
+    nodeId,
+    brokerRack: optStr('broker.rack') || null,
+    clusterId: optStr('cluster.id'),
+    dataDir: resolvePath(str('data.dir')),
+    logDisklessEnable: bool('log.diskless.enable'),
+    disklessCommitIntervalMs: int('diskless.commit.interval.ms'),
+    disklessBufferMaxBytes: int('diskless.buffer.max.bytes'),
+    disklessCacheMaxBytes: int('diskless.cache.max.bytes'),
+    messageMaxBytes: int('message.max.bytes'),
+    socketRequestMaxBytes: int('socket.request.max.bytes'),
+    autoCreateTopicsEnable: bool('auto.create.topics.enable'),
+    numPartitions: int('num.partitions'),
+    defaultReplicationFactor: int('default.replication.factor'),
+    connectionsMaxIdleMs: int('connections.max.idle.ms'),
+    logRetentionMs,
+    logRetentionBytes: retentionBytes < 0 ? -1 : retentionBytes,
+    logMessageTimestampType: str('log.message.timestamp.type') as TimestampTypeName,
+    logMessageTimestampBeforeMaxMs: int('log.message.timestamp.before.max.ms'),
+    logMessageTimestampAfterMaxMs: int('log.message.timestamp.after.max.ms'),
+    compressionType: str('compression.type') as CompressionTypeName,
+    logCleanupPolicy: cleanupPolicy,
+    groupInitialRebalanceDelayMs: int('group.initial.rebalance.delay.ms'),
+    offsetsRetentionMinutes: int('offsets.retention.minutes'),
+    logRetentionCheckIntervalMs: int('log.retention.check.interval.ms'),
+    values,
+  };
+  return { config, warnings, raw };
+}
+
+/** The configuration with every default, plus `overrides` (key → value); for tests and tools. Throws ConfigError. */
+export function defaultBrokerConfig(overrides: Record<string, string> = {}): BrokerConfig {
+  return loadBrokerConfig({ overrides: Object.entries(overrides).map(([k, v]) => `${k}=${v}`) }).config;
+}
+
+const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+const LISTENER_RE = /^([A-Za-z0-9_.-]+):\/\/(\[[0-9A-Fa-f:.%]*\]|[A-Za-z0-9._%-]*):(\d+)$/;
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]']);
+
+function parseListener(key: string, text: string, where: string): Listener {
+  const m = LISTENER_RE.exec(text);
+  if (!m) {
+    throw new ConfigError(
+      `Invalid value ${text} for configuration ${key} (from ${where}): expected NAME://host:port, e.g. PLAINTEXT://localhost:9092 or PLAINTEXT://:9092 or PLAINTEXT://[::1]:9092`,
+      key,
+      text,
+    );
+  }
+  const port = Number(m[3]);
+  if (port > 65535) {
+    throw new ConfigError(`Invalid value ${text} for configuration ${key} (from ${where}): port ${port} is not in [0,...,65535]`, key, text);
+  }
+  let host = m[2]!;
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { name: m[1]!.toUpperCase(), host, port };
+}
+
+function resolveListeners(
+  listenerTexts: string[],
+  advertisedTexts: string[] | null,
+  protocolMapTexts: string[],
+  controllerNames: string[],
+  where: (key: string) => string,
+  warnings: string[],
+): { listeners: Listener[]; advertisedListeners: Listener[] } {
+  const protocolMap = new Map<string, string>();
+  for (const entry of protocolMapTexts) {
+    const m = /^([A-Za-z0-9_.-]+):([A-Za-z_]+)$/.exec(entry);
+    if (!m || !SECURITY_PROTOCOLS.includes(m[2]!.toUpperCase())) {
+      throw new ConfigError(
+        `Invalid value ${entry} for configuration listener.security.protocol.map (from ${where('listener.security.protocol.map')}): expected NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(', ')}`,
+        'listener.security.protocol.map',
+        entry,
+      );
+    }
+    protocolMap.set(m[1]!.toUpperCase(), m[2]!.toUpperCase());
+  }
+  const controllers = new Set(controllerNames.map((n) => n.toUpperCase()));
+
+  const all = listenerTexts.map((t) => parseListener('listeners', t, where('listeners')));
+  const names = new Set<string>();
+  const ports = new Set<number>();
+  const listeners: Listener[] = [];
+  for (const l of all) {
+    if (names.has(l.name)) {
+      throw new ConfigError(`Invalid value ${listenerTexts.join(',')} for configuration listeners (from ${where('listeners')}): each listener must have a different name, ${l.name} is used twice`, 'listeners');
+    }
+    names.add(l.name);
+    if (controllers.has(l.name)) {
+      warnings.push(`listener ${l.name} is a KRaft controller listener (controller.listener.names); Floe has no controller quorum and does not open it`);
+      continue;
+    }
+    if (l.port !== 0 && ports.has(l.port)) {
+      throw new ConfigError(`Invalid value ${listenerTexts.join(',')} for configuration listeners (from ${where('listeners')}): each listener must have a different port, ${l.port} is used twice`, 'listeners');
+    }
+    ports.add(l.port);
+    const protocol = protocolMap.get(l.name);
+    if (protocol === undefined) {
+      throw new ConfigError(`listener ${l.name} (from ${where('listeners')}) has no security protocol: add ${l.name}:PLAINTEXT to listener.security.protocol.map`, 'listeners');
+    }
+    if (protocol !== 'PLAINTEXT') {
+      throw new ConfigError(`listener ${l.name} uses security protocol ${protocol}, which Floe does not support yet; only PLAINTEXT listeners are supported`, 'listeners', l.name);
+    }
+    listeners.push(l);
+  }
+  if (listeners.length === 0) {
+    throw new ConfigError(`configuration listeners (from ${where('listeners')}) must name at least one PLAINTEXT listener`, 'listeners');
+  }
+
+  let advertisedListeners: Listener[];
+  if (advertisedTexts === null) {
+    advertisedListeners = listeners.map((l) => {
+      if (!WILDCARD_HOSTS.has(l.host)) return { ...l };
+      warnings.push(
+        `listener ${l.name} binds all interfaces and advertised.listeners is not set: advertising it as localhost:${l.port || '<bound port>'}; set advertised.listeners if clients on other machines (or containers) connect to this broker`,
+      );
+      return { ...l, host: 'localhost' };
+    });
+  } else {
+    const listenerNames = new Set(listeners.map((l) => l.name));
+    const seen = new Set<string>();
+    advertisedListeners = [];
+    for (const t of advertisedTexts) {
+      const a = parseListener('advertised.listeners', t, where('advertised.listeners'));
+      if (controllers.has(a.name)) continue;
+      const bad = (reason: string): ConfigError =>
+        new ConfigError(`Invalid value ${t} for configuration advertised.listeners (from ${where('advertised.listeners')}): ${reason}`, 'advertised.listeners', t);
+      if (!listenerNames.has(a.name)) throw bad(`listener name ${a.name} is not one of the listeners (${[...listenerNames].join(', ')})`);
+      if (seen.has(a.name)) throw bad(`listener name ${a.name} is advertised twice`);
+      if (WILDCARD_HOSTS.has(a.host)) throw bad('an advertised listener needs a routable host, not an empty host or a wildcard address');
+      if (a.port === 0) throw bad('an advertised listener needs a port in [1,...,65535]');
+      seen.add(a.name);
+      advertisedListeners.push(a);
+    }
+    if (advertisedListeners.length === 0) throw new ConfigError(`configuration advertised.listeners (from ${where('advertised.listeners')}) must name at least one listener`, 'advertised.listeners');
+  }
+  return { listeners, advertisedListeners };
+}
+
+export interface DescribedBrokerConfig {
+  name: string;
+  value: string | null;
+  source: 'STATIC_BROKER_CONFIG' | 'DEFAULT_CONFIG';
+  readOnly: boolean;
+  type: ConfigType;
+  documentation: string;
+  isSensitive: boolean;
+}
+
+/**
+ * Every broker key with its value and source, for DescribeConfigs on a BROKER resource. All are read-only:
+ * Floe has no dynamic broker configs. Keys unset and without default have value null, like Kafka's.
+ */
+export function describeBrokerConfigs(loaded: LoadedBrokerConfig | BrokerConfig): DescribedBrokerConfig[] {
+  const raw = rawOf(loaded);
+  return BROKER_CONFIG_KEYS.map((def) => {
+    const r = raw.get(def.key);
+    const isSensitive = def.type === 'PASSWORD';
+    return {
+      name: def.key,
+      value: isSensitive ? null : (r?.value ?? null),
+      source: r && r.source !== 'default' ? 'STATIC_BROKER_CONFIG' : 'DEFAULT_CONFIG',
+      readOnly: true,
+      type: def.type,
+      documentation: def.doc,
+      isSensitive,
+    } satisfies DescribedBrokerConfig;
+  });
+}
+
+/**
+ * The per-key values and origins of a loaded config. For a BrokerConfig alone (built without the loader), the
+ * origins are unknown: its `values` (or the table defaults) are reported as defaults.
+ */
+export function rawOf(loaded: LoadedBrokerConfig | BrokerConfig): Map<string, RawConfigValue> {
+  if ('raw' in loaded && loaded.raw instanceof Map) return loaded.raw;
+  const config = loaded as BrokerConfig;
+  const raw = new Map<string, RawConfigValue>();
+  for (const def of BROKER_CONFIG_KEYS) {
+    const value = config.values ? config.values[def.key] : def.default;
+    if (value !== null && value !== undefined) raw.set(def.key, { value, source: 'default' });
+  }
+  return raw;
+}
+
+/** Maps a loader origin to the DescribeConfigs source. */
+export function describeSource(origin: ConfigOrigin): ConfigSource {
+  return origin === 'default' ? 'DEFAULT_CONFIG' : 'STATIC_BROKER_CONFIG';
+}

@@ -1,0 +1,98 @@
+/**
+ * The embedded coordinator: PGlite (PostgreSQL compiled to WASM, in-process) behind `SqlConnection`.
+ *
+ * PGlite is one connection. Every top-level statement and transaction goes through one promise queue,
+ * so a transaction's statements never interleave with anything else (statements inside a transaction
+ * use the transaction handle and bypass the queue).
+ */
+import { mkdir } from 'node:fs/promises';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { SqlCoordinator, type SqlConnection } from './sql-coordinator.ts';
+
+/** Runs tasks one at a time, in call order. A failed task does not stop the ones after it. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+class PGliteTxConnection implements SqlConnection {
+  constructor(private readonly tx: Transaction) {}
+
+  async query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> {
+    const res = await this.tx.query<T>(sql, params as unknown[] | undefined);
+    return { rows: res.rows };
+  }
+
+  /** Nested transactions run inside the enclosing one. */
+  transaction<T>(fn: (tx: SqlConnection) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+
+  close(): Promise<void> {
+    return Promise.reject(new Error('close() called on a transaction'));
+  }
+}
+
+export class PGliteConnection implements SqlConnection {
+  private readonly queue = new SerialQueue();
+  private closed = false;
+
+  constructor(readonly db: PGlite) {}
+
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> {
+    return this.queue.run(async () => {
+      this.checkOpen();
+      const res = await this.db.query<T>(sql, params as unknown[] | undefined);
+      return { rows: res.rows };
+    });
+  }
+
+  transaction<T>(fn: (tx: SqlConnection) => Promise<T>): Promise<T> {
+    return this.queue.run(async () => {
+      this.checkOpen();
+      return this.db.transaction((tx) => fn(new PGliteTxConnection(tx)));
+    });
+  }
+
+  close(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await this.db.close();
+    });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('coordinator connection is closed');
+  }
+}
+
+/**
+ * Opens (creating if needed) a PGlite database persisted in `dataDir` (e.g. `<data.dir>/coordinator`),
+ * or in memory when `dataDir` is null, and applies the migrations.
+ */
+export async function openPGliteCoordinator(dataDir: string | null): Promise<SqlCoordinator> {
+  let db: PGlite;
+  if (dataDir === null) {
+    db = await PGlite.create();
+  } else {
+    await mkdir(dataDir, { recursive: true });
+    db = await PGlite.create(dataDir);
+  }
+  const coordinator = new SqlCoordinator(new PGliteConnection(db));
+  try {
+    await coordinator.init();
+  } catch (err) {
+    await coordinator.close().catch(() => undefined);
+    throw err;
+  }
+  return coordinator;
+}

@@ -1,0 +1,212 @@
+/**
+ * Object store over a local folder (the embedded default, `<data.dir>/objects`).
+ *
+ * A key maps to a file under the root; `/` in a key makes subfolders. Writes are atomic and durable:
+ * temp file in the target folder → write → fsync → rename → fsync the folder (and the parents of any
+ * folder just created). Readers see a whole object or none. Temp files are named `.floe-tmp-*`; `list`
+ * never shows them, and keys may not use that name.
+ *
+ * Limits of a file system (not of S3): a key cannot also be a "folder" of another key ("a" and "a/b"
+ * cannot both exist), and empty folders are left behind by deletes.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { ObjectNotFoundError, type ByteRange, type ObjectInfo, type ObjectStore } from './object-store.ts';
+
+const TEMP_PREFIX = '.floe-tmp-';
+const DELETE_CONCURRENCY = 32;
+
+export class InvalidObjectKeyError extends Error {
+  constructor(readonly key: string, reason: string) {
+    super(`invalid object key ${JSON.stringify(key)}: ${reason}`);
+    this.name = 'InvalidObjectKeyError';
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class FsObjectStore implements ObjectStore {
+  /** Absolute path of the folder holding the objects. */
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  /** Path of `key`'s file, after checking the key cannot escape the root or clash with temp files. */
+  private pathOf(key: string): string {
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidObjectKeyError(key, 'empty');
+    if (key.includes('\0')) throw new InvalidObjectKeyError(key, 'contains NUL');
+    if (key.includes('\\')) throw new InvalidObjectKeyError(key, 'contains a backslash');
+    for (const segment of key.split('/')) {
+      if (segment === '') throw new InvalidObjectKeyError(key, 'empty path segment (leading, trailing or double /)');
+      if (segment === '.' || segment === '..') throw new InvalidObjectKeyError(key, `'${segment}' segment`);
+      if (segment.startsWith(TEMP_PREFIX)) throw new InvalidObjectKeyError(key, `segment starts with ${TEMP_PREFIX}`);
+    }
+    const path = resolve(this.root, key);
+    const rel = relative(this.root, path);
+    if (rel === '' || rel.startsWith('..') || rel.startsWith(sep) || resolve(this.root, rel) !== path) {
+      throw new InvalidObjectKeyError(key, 'escapes the store root');
+    }
+    return path;
+  }
+
+  async put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
+    const path = this.pathOf(key);
+    const dir = dirname(path);
+    const firstCreated = await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    const chunks = Buffer.isBuffer(body) ? [body] : body;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(tmp, 'wx', 0o644);
+      await writeAll(fh, chunks);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      await rename(tmp, path);
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    await fsyncDir(dir);
+    if (firstCreated !== undefined) {
+      // New folders: make their entries durable too, up to the first folder that already existed.
+      for (let d = dirname(dir); ; d = dirname(d)) {
+        await fsyncDir(d);
+        if (d === dirname(firstCreated) || d === this.root || d === dirname(d)) break;
+      }
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    const path = this.pathOf(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
+      throw err;
+    }
+    try {
+      if (range === undefined) return await fh.readFile();
+      const { start, end } = range;
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+        throw new RangeError(`invalid byte range [${start}, ${end}) for ${key}`);
+      }
+      if (start === end) return Buffer.alloc(0);
+      const size = (await fh.stat()).size;
+      if (start >= size) throw new RangeError(`byte range [${start}, ${end}) starts past the end of ${key} (${size} B)`);
+      // Like S3: a range running past the end is cut at the end.
+      const length = Math.min(end, size) - start;
+      const buf = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await fh.read(buf, filled, length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === length ? buf : buf.subarray(0, filled);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
+      throw err;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    const paths = keys.map((k) => this.pathOf(k));
+    for (let i = 0; i < paths.length; i += DELETE_CONCURRENCY) {
+      await Promise.all(
+        paths.slice(i, i + DELETE_CONCURRENCY).map(async (p) => {
+          try {
+            await unlink(p);
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (!isNotFound(err) && code !== 'EISDIR' && code !== 'EPERM') throw err;
+          }
+        }),
+      );
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the deepest folder the prefix fully names; filter the rest by string prefix.
+    const slash = prefix.lastIndexOf('/');
+    const baseKey = slash < 0 ? '' : prefix.slice(0, slash + 1);
+    const baseSegments = baseKey.split('/').filter((s) => s !== '');
+    if (baseSegments.some((s) => s === '.' || s === '..')) return;
+    const baseDir = baseSegments.length === 0 ? this.root : join(this.root, ...baseSegments);
+
+    const keys: string[] = [];
+    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        if (e.name.startsWith(TEMP_PREFIX)) continue;
+        const key = keyPrefix + e.name;
+        if (e.isDirectory()) {
+          // Descend only where keys can still match the prefix.
+          const asFolder = `${key}/`;
+          if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) await walk(join(dir, e.name), asFolder);
+        } else if (e.isFile() && key.startsWith(prefix)) {
+          keys.push(key);
+        }
+      }
+    };
+    await walk(baseDir, baseKey);
+    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const key of keys) {
+      let st;
+      try {
+        st = await stat(join(this.root, ...key.split('/')));
+      } catch (err) {
+        if (isNotFound(err)) continue; // deleted meanwhile
+        throw err;
+      }
+      yield { key, size: st.size, lastModified: st.mtime };
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open between calls.
+  }
+}
+
+async function writeAll(fh: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  let pending = chunks.filter((c) => c.length > 0);
+  while (pending.length > 0) {
+    // writev takes at most IOV_MAX (1024) buffers at a time; it may also write short.
+    const slice = pending.slice(0, 1024);
+    let { bytesWritten } = await fh.writev(slice);
+    let consumed = 0;
+    while (consumed < slice.length && bytesWritten >= slice[consumed]!.length) {
+      bytesWritten -= slice[consumed]!.length;
+      consumed++;
+    }
+    const rest = pending.slice(consumed);
+    if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
+    pending = rest;
+  }
+}

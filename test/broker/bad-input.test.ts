@@ -1,0 +1,283 @@
+/**
+ * Bad input, one case per test: each gets Kafka's error code, or — for framing errors — a closed
+ * connection, and the broker goes on serving everyone else.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { RawClient } from '../helpers/raw-client.ts';
+import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { buildLegacyMessageSet, buildRecordBatch } from '../helpers/record-batch.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+
+let broker: TestBroker;
+
+before(async () => {
+  broker = await startTestBroker({ 'socket.request.max.bytes': 1 << 20, 'auto.create.topics.enable': false });
+  const c = await RawClient.connect(broker.port);
+  const r = await c.request(ApiKey.CreateTopics, 7, {
+    topics: [
+      { name: 'bad-input', numPartitions: 2, replicationFactor: 1, configs: [] },
+      { name: 'small-messages', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'max.message.bytes', value: '1000' }] },
+    ],
+    timeoutMs: 10_000,
+  });
+  for (const t of r.topics) assert.equal(t.errorCode, 0, `${t.name}: ${t.errorMessage}`);
+  c.close();
+});
+
+/** The broker still answers a fresh client. */
+async function assertServing(): Promise<void> {
+  const c = await RawClient.connect(broker.port);
+  const r = await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'floe-test', clientSoftwareVersion: '1.0' });
+  assert.equal(r.errorCode, 0);
+  c.close();
+}
+
+async function produceOne(records: Buffer, topic = 'bad-input', partition = 0, acks = -1, version = 9) {
+  const c = await RawClient.connect(broker.port);
+  const r = await c.request(ApiKey.Produce, version, { acks, timeoutMs: 5000, transactionalId: null, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
+  c.close();
+  return r.responses[0].partitionResponses[0];
+}
+
+async function validBatch(value = 'hello'): Promise<Buffer> {
+  return buildRecordBatch({ records: [{ key: Buffer.from('k'), value: Buffer.from(value) }] });
+}
+
+test('a negative frame size closes the connection', async () => {
+  const c = await RawClient.connect(broker.port);
+  c.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+  assert.equal(await c.expectClosed(), true);
+  await assertServing();
+});
+
+test('a frame larger than socket.request.max.bytes closes the connection', async () => {
+  const c = await RawClient.connect(broker.port);
+  const header = Buffer.alloc(4);
+  header.writeInt32BE((1 << 20) + 1);
+  c.write(header);
+  assert.equal(await c.expectClosed(), true);
+  await assertServing();
+});
+
+test('a frame too short for a request header closes the connection', async () => {
+  const c = await RawClient.connect(broker.port);
+  c.write(Buffer.from([0, 0, 0, 3, 0, 18, 0]));
+  assert.equal(await c.expectClosed(), true);
+  await assertServing();
+});
+
+test('a truncated request body (length says more than the body holds) closes the connection', async () => {
+  const c = await RawClient.connect(broker.port);
+  const frame = RawClient.frame(ApiKey.Metadata, 12, { topics: [{ name: 'bad-input', topicId: '00000000-0000-0000-0000-000000000000' }] }, 1);
+  // Cut the body short but fix the size field so the frame itself is complete.
+  const cut = frame.subarray(0, frame.length - 6);
+  cut.writeInt32BE(cut.length - 4, 0);
+  c.write(cut);
+  assert.equal(await c.expectClosed(), true);
+  await assertServing();
+});
+
+test('garbage frames close the connection and never crash the broker', async () => {
+  let seed = 42;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let i = 0; i < 40; i++) {
+    const c = await RawClient.connect(broker.port);
+    const body = Buffer.alloc(8 + Math.floor(rand() * 200));
+    for (let j = 0; j < body.length; j++) body[j] = Math.floor(rand() * 256);
+    // Keep a known API key and version half the time, so the body decoder itself is fuzzed.
+    if (i % 2 === 0) { body.writeInt16BE([0, 1, 2, 3, 19, 32][i % 6]!, 0); body.writeInt16BE(4, 2); }
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(body.length);
+    c.write(Buffer.concat([size, body]));
+    try {
+      await c.readFrame(2000); // a decodable frame may get an answer; that is fine too
+    } catch {
+      // closed or no answer
+    }
+    c.close();
+  }
+  await assertServing();
+});
+
+test('an unknown API key closes the connection', async () => {
+  const c = await RawClient.connect(broker.port);
+  const frame = RawClient.frame(ApiKey.ApiVersions, 0, {}, 7);
+  frame.writeInt16BE(999, 4);
+  c.write(frame);
+  assert.equal(await c.expectClosed(), true);
+  await assertServing();
+});
+
+test('an unsupported version of a known API closes the connection', async () => {
+  const c = await RawClient.connect(broker.port);
+  const frame = RawClient.frame(ApiKey.Metadata, 12, { topics: null }, 7);
+  frame.writeInt16BE(99, 6);
+  c.write(frame);
+  assert.equal(await c.expectClosed(), true);
+  await assertServing();
+});
+
+test('ApiVersions with a too-new version is answered at v0 with UNSUPPORTED_VERSION and the API list', async () => {
+  const c = await RawClient.connect(broker.port);
+  const frame = RawClient.frame(ApiKey.ApiVersions, 3, { clientSoftwareName: 'x', clientSoftwareVersion: '1' }, 77);
+  frame.writeInt16BE(99, 6);
+  c.write(frame);
+  const r = await c.readResponse(ApiKey.ApiVersions, 0, 77);
+  assert.equal(r.errorCode, ErrorCode.UNSUPPORTED_VERSION);
+  assert.ok(r.apiKeys.some((k: any) => k.apiKey === ApiKey.ApiVersions && k.maxVersion >= 3));
+  c.close();
+});
+
+test('ApiVersions v3 with an invalid client software name gets INVALID_REQUEST', async () => {
+  const c = await RawClient.connect(broker.port);
+  const r = await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: '-bad name!', clientSoftwareVersion: '1.0' });
+  assert.equal(r.errorCode, ErrorCode.INVALID_REQUEST);
+  c.close();
+});
+
+test('a batch with a bad CRC gets CORRUPT_MESSAGE', async () => {
+  const batch = await validBatch();
+  batch[batch.length - 1] ^= 0xff;
+  assert.equal((await produceOne(batch)).errorCode, ErrorCode.CORRUPT_MESSAGE);
+});
+
+test('a truncated batch gets CORRUPT_MESSAGE', async () => {
+  const batch = await validBatch();
+  assert.equal((await produceOne(batch.subarray(0, batch.length - 3))).errorCode, ErrorCode.CORRUPT_MESSAGE);
+});
+
+test('magic 0 and magic 1 message sets get UNSUPPORTED_FOR_MESSAGE_FORMAT', async () => {
+  for (const magic of [0, 1] as const) {
+    assert.equal((await produceOne(buildLegacyMessageSet(magic))).errorCode, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+  }
+});
+
+test('a batch over the topic max.message.bytes gets MESSAGE_TOO_LARGE', async () => {
+  const batch = await validBatch('x'.repeat(2000));
+  assert.equal((await produceOne(batch, 'small-messages')).errorCode, ErrorCode.MESSAGE_TOO_LARGE);
+  assert.equal((await produceOne(await validBatch('small'), 'small-messages')).errorCode, ErrorCode.NONE);
+});
+
+test('a batch whose record count disagrees with its offset deltas gets INVALID_RECORD', async () => {
+  const batch = await buildRecordBatch({ records: [{ value: Buffer.from('a') }, { value: Buffer.from('b') }] });
+  batch.writeInt32BE(5, 23); // lastOffsetDelta
+  const { crc32c } = await import('@node-rs/crc32');
+  batch.writeUInt32BE(crc32c(batch.subarray(21)) >>> 0, 17);
+  assert.equal((await produceOne(batch)).errorCode, ErrorCode.INVALID_RECORD);
+});
+
+test('an empty records field gets INVALID_RECORD', async () => {
+  assert.equal((await produceOne(Buffer.alloc(0))).errorCode, ErrorCode.INVALID_RECORD);
+});
+
+test('acks other than -1, 0, 1 get INVALID_REQUIRED_ACKS', async () => {
+  assert.equal((await produceOne(await validBatch(), 'bad-input', 0, 5)).errorCode, ErrorCode.INVALID_REQUIRED_ACKS);
+});
+
+test('unknown topics and partitions get UNKNOWN_TOPIC_OR_PARTITION in Produce, Fetch and ListOffsets', async () => {
+  assert.equal((await produceOne(await validBatch(), 'no-such-topic')).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  assert.equal((await produceOne(await validBatch(), 'bad-input', 7)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  assert.equal((await produceOne(await validBatch(), 'bad-input', -1)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const c = await RawClient.connect(broker.port);
+  const f = await c.request(ApiKey.Fetch, 11, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: 'no-such-topic', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] },
+      { topic: 'bad-input', partitions: [{ partition: 9, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId: '',
+  });
+  assert.equal(f.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  assert.equal(f.responses[1].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const l = await c.request(ApiKey.ListOffsets, 7, {
+    replicaId: -1, isolationLevel: 0, topics: [{ name: 'no-such-topic', partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+  });
+  assert.equal(l.topics[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  c.close();
+});
+
+test('Fetch v13 with an unknown topic id gets UNKNOWN_TOPIC_ID', async () => {
+  const c = await RawClient.connect(broker.port);
+  const f = await c.request(ApiKey.Fetch, 13, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topicId: '11111111-2222-3333-4444-555555555555', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+  });
+  assert.equal(f.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
+  c.close();
+});
+
+test('fetch offsets beyond the high watermark or negative get OFFSET_OUT_OF_RANGE', async () => {
+  assert.equal((await produceOne(await validBatch(), 'bad-input', 1)).errorCode, 0);
+  const c = await RawClient.connect(broker.port);
+  for (const offset of [1000n, -5n]) {
+    const f = await c.request(ApiKey.Fetch, 11, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 'bad-input', partitions: [{ partition: 1, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [], rackId: '',
+    });
+    assert.equal(f.responses[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset}`);
+  }
+  c.close();
+});
+
+test('invalid topic names get INVALID_TOPIC_EXCEPTION in CreateTopics and Metadata', async () => {
+  const c = await RawClient.connect(broker.port);
+  const names = ['bad/name', '..', '', 'x'.repeat(250), 'space name'];
+  const r = await c.request(ApiKey.CreateTopics, 7, {
+    topics: names.map((name) => ({ name, numPartitions: 1, replicationFactor: 1, configs: [] })), timeoutMs: 5000,
+  });
+  for (const t of r.topics) assert.equal(t.errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION, `name ${JSON.stringify(t.name)}`);
+  const m = await c.request(ApiKey.Metadata, 12, { topics: [{ name: 'bad/name', topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: true });
+  assert.equal(m.topics[0].errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
+  c.close();
+});
+
+test('absurd partition counts, replication factors and config values are refused with Kafka codes', async () => {
+  const c = await RawClient.connect(broker.port);
+  const r = await c.request(ApiKey.CreateTopics, 7, {
+    topics: [
+      { name: 'zero-parts', numPartitions: 0, replicationFactor: 1, configs: [] },
+      { name: 'neg-parts', numPartitions: -7, replicationFactor: 1, configs: [] },
+      { name: 'huge-parts', numPartitions: 2_000_000_000, replicationFactor: 1, configs: [] },
+      { name: 'zero-rf', numPartitions: 1, replicationFactor: 0, configs: [] },
+      { name: 'bad-config', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'retention.ms', value: 'soon' }] },
+      { name: 'unknown-config', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'no.such.config', value: '1' }] },
+      { name: 'compact', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'cleanup.policy', value: 'compact' }] },
+    ],
+    timeoutMs: 5000,
+  });
+  const codes = Object.fromEntries(r.topics.map((t: any) => [t.name, t.errorCode]));
+  assert.deepEqual(codes, {
+    'zero-parts': ErrorCode.INVALID_PARTITIONS,
+    'neg-parts': ErrorCode.INVALID_PARTITIONS,
+    'huge-parts': ErrorCode.INVALID_PARTITIONS,
+    'zero-rf': ErrorCode.INVALID_REPLICATION_FACTOR,
+    'bad-config': ErrorCode.INVALID_CONFIG,
+    'unknown-config': ErrorCode.INVALID_CONFIG,
+    compact: ErrorCode.INVALID_CONFIG,
+  });
+  const compactMessage = r.topics.find((t: any) => t.name === 'compact').errorMessage;
+  assert.match(compactMessage, /diskless/);
+  const listed = await c.request(ApiKey.Metadata, 12, { topics: null, allowAutoTopicCreation: false });
+  assert.ok(!listed.topics.some((t: any) => Object.keys(codes).includes(t.name)), 'nothing was created');
+  c.close();
+});
+
+test('ListOffsets with an invalid negative timestamp gets INVALID_REQUEST', async () => {
+  const c = await RawClient.connect(broker.port);
+  const l = await c.request(ApiKey.ListOffsets, 9, {
+    replicaId: -1, isolationLevel: 0, topics: [{ name: 'bad-input', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -17n }] }],
+  });
+  assert.equal(l.topics[0].partitions[0].errorCode, ErrorCode.INVALID_REQUEST);
+  c.close();
+});
+
+test('a failed acks=0 produce closes the connection; a good one gets no response', async () => {
+  const c = await RawClient.connect(broker.port);
+  c.write(RawClient.frame(ApiKey.Produce, 9, { acks: 0, timeoutMs: 1000, transactionalId: null, topicData: [{ name: 'bad-input', partitionData: [{ index: 0, records: await validBatch() }] }] }, 1));
+  const meta = await c.request(ApiKey.Metadata, 12, { topics: null, allowAutoTopicCreation: false });
+  assert.ok(meta.brokers.length === 1, 'the next response is the metadata one: acks=0 got none');
+  c.write(RawClient.frame(ApiKey.Produce, 9, { acks: 0, timeoutMs: 1000, transactionalId: null, topicData: [{ name: 'no-such-topic', partitionData: [{ index: 0, records: await validBatch() }] }] }, 2));
+  assert.equal(await c.expectClosed(), true);
+  await assertServing();
+});

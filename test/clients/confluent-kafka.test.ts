@@ -1,0 +1,65 @@
+/**
+ * confluent-kafka (Python, librdkafka 2.0.2 from Debian) against a real broker over real sockets.
+ * The driver script is test/clients/confluent_client.py; it must run under /usr/bin/python3.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { startTestBroker } from '../helpers/broker.ts';
+
+const run = promisify(execFile);
+const SCRIPT = join(import.meta.dirname, 'confluent_client.py');
+
+export async function confluent(bootstrap: string, ...args: string[]): Promise<any> {
+  const { stdout } = await run('/usr/bin/python3', [SCRIPT, bootstrap, ...args], { maxBuffer: 512 << 20, timeout: 180_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+interface Msg { p: number; o: number; k: string; v: string; h?: string }
+
+export function checkRoundTrip(acked: Msg[], consumed: Msg[]): void {
+  const byPartition = (list: Msg[]) => {
+    const m = new Map<number, Msg[]>();
+    for (const x of list) m.set(x.p, [...(m.get(x.p) ?? []), x]);
+    return m;
+  };
+  const produced = byPartition(acked);
+  const got = byPartition(consumed);
+  for (const [p, list] of produced) {
+    const sortedAcks = [...list].sort((a, b) => a.o - b.o);
+    const read = got.get(p) ?? [];
+    assert.deepEqual(read.map((m) => m.o), sortedAcks.map((_, i) => i), `partition ${p}: offsets contiguous from 0`);
+    assert.deepEqual(read.map((m) => m.v), sortedAcks.map((m) => m.v), `partition ${p}: consumed order = produced order`);
+    for (const m of read) {
+      const i = m.v.slice('value-'.length);
+      assert.equal(m.k, `key-${i}`);
+      assert.equal(m.h, `header-${i}`);
+    }
+  }
+}
+
+test('confluent-kafka: produce (acks=all) and consume by assign() for every compression type', async () => {
+  const broker = await startTestBroker();
+  for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
+    const r = await confluent(broker.bootstrap, 'roundtrip', `ck-${compression}`, '3000', compression);
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.acked.length, 3000);
+    assert.equal(r.consumed.length, 3000, `${compression}: everything acknowledged is consumed`);
+    checkRoundTrip(r.acked, r.consumed);
+  }
+});
+
+test('confluent-kafka AdminClient: validate_only, configs, duplicate, invalid name, compact refused, delete', async () => {
+  const broker = await startTestBroker();
+  const r = await confluent(broker.bootstrap, 'admin', 'ck-admin');
+  assert.equal(r.validate_only_exists, false, 'validate_only creates nothing');
+  assert.equal(r['retention.ms'], '3600000');
+  assert.equal(r['retention.ms.source'], 1, 'DYNAMIC_TOPIC_CONFIG');
+  assert.equal(r['diskless.enable'], 'true');
+  assert.equal(r.duplicate, 'TOPIC_ALREADY_EXISTS');
+  assert.equal(r.bad_name, 'INVALID_TOPIC_EXCEPTION');
+  assert.equal(r.compact, 'INVALID_CONFIG');
+  assert.equal(r.after_delete_exists, false);
+});

@@ -1,0 +1,76 @@
+/**
+ * Brokers for tests: in-process (fast, inspectable) or as a child process (for kill -9 and restarts).
+ * Both listen on an ephemeral loopback port and keep their data in a fresh temporary folder.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after } from 'node:test';
+import { loadBrokerConfig } from '../../src/config/broker-config.ts';
+import { startBroker, type RunningBroker } from '../../src/broker/broker.ts';
+
+export interface TestBroker extends RunningBroker {
+  dataDir: string;
+  bootstrap: string;
+}
+
+export async function tempDir(prefix = 'floe-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts a broker in this process; it is closed when the test file ends. */
+export async function startTestBroker(overrides: Record<string, string | number | boolean> = {}, dataDir?: string): Promise<TestBroker> {
+  const dir = dataDir ?? (await tempDir());
+  const all: Record<string, string | number | boolean> = {
+    listeners: 'PLAINTEXT://127.0.0.1:0',
+    'data.dir': dir,
+    'diskless.commit.interval.ms': 50,
+    ...overrides,
+  };
+  const loaded = loadBrokerConfig({ overrides: Object.entries(all).map(([k, v]) => `${k}=${v}`), env: {} });
+  const running = await startBroker(loaded.config, { loaded });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await running.close();
+  };
+  after(close);
+  return { ...running, close, dataDir: dir, bootstrap: `127.0.0.1:${running.port}` };
+}
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface BrokerProcess {
+  child: ChildProcess;
+  port: number;
+  bootstrap: string;
+  output: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+}
+
+/** Starts `floe start` as a child process and waits until it listens. */
+export async function spawnBroker(dataDir: string, overrides: Record<string, string | number> = {}, port = 0): Promise<BrokerProcess> {
+  const args = [join(ROOT, 'bin/floe.js'), 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `data.dir=${dataDir}`];
+  for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOE_LOG_LEVEL: 'info' } });
+  let text = '';
+  const exited = new Promise<number | string>((res) => child.on('exit', (code, signal) => res(code ?? signal ?? -1)));
+  after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const listening = await new Promise<number>((res, rej) => {
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = /"port":(\d+)[^\n]*Floe broker started|Floe broker started[^\n]*"port":(\d+)/.exec(text);
+      if (m) res(Number(m[1] ?? m[2]));
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => rej(new Error(`broker exited (${code}) before listening:\n${text}`)));
+    setTimeout(() => rej(new Error(`broker did not start in 60 s:\n${text}`)), 60_000).unref();
+  });
+  return { child, port: listening, bootstrap: `127.0.0.1:${listening}`, output: () => text, exited };
+}
