@@ -18,8 +18,8 @@ function kafkaFor(bootstrap: string) {
 
 /** Reads a whole partition with kafkajs's own Fetch request and decoder. */
 async function readPartition(kafka: Kafka, topic: string, partition: number, until: number): Promise<FetchedMessage[]> {
-  const createCluster = Object.getOwnPropertySymbols(Kafka.prototype).find((s) => s.description === 'private:Kafka:createCluster')!;
-  const cluster = (kafka as any)[createCluster]();
+  const createCluster = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster')!;
+  const cluster = (kafka as any)[createCluster]({ metadataMaxAge: 300000 });
   await cluster.connect();
   await cluster.addTargetTopic(topic);
   const leader = cluster.findLeaderForPartitions(topic, [partition]);
