@@ -7,7 +7,7 @@
 #
 # Needs: Debian's kcat and python3-confluent-kafka (client tests; installed with apt-get when missing, as
 # root or through sudo), and node_modules (npm install when missing). On a machine without apt-get the
-# missing packages are reported and the tests that need them are expected to skip.
+# missing packages are reported and the client tests that need them fail.
 #
 # Files run FLOE_TEST_CONCURRENCY at a time (default 2, for the 2-core CI machines): every test broker
 # listens on port 0 and keeps its data in its own temporary folder, and most of a test's time is spent
@@ -38,7 +38,7 @@ if [ -n "$missing" ]; then
       as_root apt-get install -y -q $missing >&2 || { echo "test.sh: could not install$missing" >&2; exit 1; }
     fi
   else
-    echo "test.sh: warning: missing$missing and no apt-get; the client tests that need them will skip" >&2
+    echo "test.sh: warning: missing$missing and no apt-get; the client tests that need them will fail" >&2
   fi
 fi
 

@@ -3,9 +3,10 @@
  * every backend: PGlite (embedded, `pglite.ts`) and PostgreSQL (`pg.ts`). Backends only provide a
  * `SqlConnection`.
  *
- * Requests carrying many partitions are sent as one JSON array parameter (`$1::text::jsonb`, unpacked
- * with `jsonb_to_recordset`), so each operation is one statement and one round trip, whatever the
- * driver's array handling.
+ * Each operation is one statement (one round trip); the hot ones (commit, find batches, list offsets)
+ * call plpgsql functions created by the migrations, so their plans are cached. Requests carrying many
+ * batches or partitions are sent as parallel arrays (`$n::bigint[]`, one element per item): `pg` and
+ * PGlite both serialise JS arrays to PostgreSQL array literals.
  */
 import {
   CoordinatorError,
@@ -73,143 +74,66 @@ function toTopic(r: TopicRow): TopicInfo {
   };
 }
 
+/** Batch-location columns of `floe_find_batches` / `floe_list_offsets` results (null: no batch). */
 interface BatchRow {
-  object_key: string | null;
-  byte_offset: SqlInt;
-  byte_size: SqlInt;
-  base_offset: SqlInt | null;
-  last_offset: SqlInt;
-  max_timestamp: SqlInt;
-  log_append_time: SqlInt;
-  timestamp_type: SqlInt;
+  o_object_key: string | null;
+  o_byte_offset: SqlInt;
+  o_byte_size: SqlInt;
+  o_base_offset: SqlInt | null;
+  o_last_offset: SqlInt;
+  o_max_timestamp: SqlInt;
+  o_log_append_time: SqlInt;
+  o_timestamp_type: SqlInt;
+}
+
+/** Partition columns of results (null: unknown partition). */
+interface OffsetsRow {
+  o_idx: SqlInt;
+  o_log_start_offset: SqlInt | null;
+  o_high_watermark: SqlInt | null;
 }
 
 function toBatch(r: BatchRow): BatchLocation {
   return {
-    objectKey: r.object_key as string,
-    byteOffset: num(r.byte_offset),
-    byteSize: num(r.byte_size),
-    baseOffset: num(r.base_offset),
-    lastOffset: num(r.last_offset),
-    maxTimestamp: num(r.max_timestamp),
-    logAppendTime: num(r.log_append_time),
-    timestampType: num(r.timestamp_type) as TimestampType,
+    objectKey: r.o_object_key as string,
+    byteOffset: num(r.o_byte_offset),
+    byteSize: num(r.o_byte_size),
+    baseOffset: num(r.o_base_offset),
+    lastOffset: num(r.o_last_offset),
+    maxTimestamp: num(r.o_max_timestamp),
+    logAppendTime: num(r.o_log_append_time),
+    timestampType: num(r.o_timestamp_type) as TimestampType,
   };
 }
 
-/** Batch columns, qualified by `alias`, as read by `toBatch` (plus the object key joined as `o`). */
-function batchColumns(alias: string): string {
-  return [
-    'o.object_key',
-    `${alias}.byte_offset`,
-    `${alias}.byte_size`,
-    `${alias}.base_offset`,
-    `${alias}.last_offset`,
-    `${alias}.max_timestamp`,
-    `${alias}.log_append_time`,
-    `${alias}.timestamp_type`,
-  ].join(', ');
-}
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
-/** Effective timestamp of a batch row: log-append time for LogAppendTime batches, else max timestamp. */
-function effectiveTs(alias: string): string {
-  return `(CASE WHEN ${alias}.timestamp_type = 1 THEN ${alias}.log_append_time ELSE ${alias}.max_timestamp END)`;
+/** A malformed topic id cannot name a partition: send a valid uuid that matches none. */
+function topicIdParam(id: string): string {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : NIL_UUID;
 }
 
 const COMMIT_SQL = `
 SELECT o_idx, o_error_code, o_base_offset, o_log_append_time, o_log_start_offset
-  FROM floe_commit_object($1::text, $2::bigint, $3::integer, $4::text::jsonb)`;
+  FROM floe_commit_object($1::text, $2::bigint, $3::integer, $4::uuid[], $5::integer[], $6::bigint[],
+                          $7::bigint[], $8::integer[], $9::bigint[], $10::bigint[], $11::smallint[],
+                          $12::bigint[], $13::smallint[], $14::integer[], $15::integer[])`;
 
-/*
- * One statement for all partitions. `walk` follows each partition's batches in offset order, one index
- * probe per batch, and stops as soon as the sizes so far reach max_bytes (the first batch is always
- * taken), so a lagging consumer never makes the database read the whole tail of a partition.
- */
+const BATCH_RESULT_COLUMNS =
+  'o_object_key, o_byte_offset, o_byte_size, o_base_offset, o_last_offset, o_max_timestamp, o_log_append_time, o_timestamp_type';
+
 const FIND_BATCHES_SQL = `
-WITH RECURSIVE req AS (
-  SELECT r.i, r.topic_id, r.partition, r.fetch_offset, r.max_bytes,
-         p.log_start_offset, p.high_watermark
-    FROM jsonb_to_recordset($1::text::jsonb)
-           AS r(i integer, topic_id uuid, partition integer, fetch_offset bigint, max_bytes bigint)
-    LEFT JOIN partitions p ON p.topic_id = r.topic_id AND p.partition = r.partition
-), walk AS (
-  SELECT q.i, q.max_bytes, b.topic_id, b.partition, b.base_offset, b.last_offset, b.object_id,
-         b.byte_offset, b.byte_size, b.max_timestamp, b.log_append_time, b.timestamp_type,
-         b.byte_size AS total_bytes
-    FROM req q
-   CROSS JOIN LATERAL (
-           SELECT f.* FROM batches f
-            WHERE f.topic_id = q.topic_id AND f.partition = q.partition AND f.last_offset >= q.fetch_offset
-            ORDER BY f.last_offset
-            LIMIT 1) b
-   WHERE q.fetch_offset >= q.log_start_offset AND q.fetch_offset < q.high_watermark
-  UNION ALL
-  SELECT w.i, w.max_bytes, n.topic_id, n.partition, n.base_offset, n.last_offset, n.object_id,
-         n.byte_offset, n.byte_size, n.max_timestamp, n.log_append_time, n.timestamp_type,
-         w.total_bytes + n.byte_size
-    FROM walk w
-   CROSS JOIN LATERAL (
-           SELECT f.* FROM batches f
-            WHERE f.topic_id = w.topic_id AND f.partition = w.partition AND f.base_offset > w.last_offset
-            ORDER BY f.base_offset
-            LIMIT 1) n
-   WHERE w.total_bytes < w.max_bytes
-)
-SELECT q.i, q.fetch_offset, q.log_start_offset, q.high_watermark, ${batchColumns('w')}
-  FROM req q
-  LEFT JOIN walk w ON w.i = q.i
-  LEFT JOIN objects o ON o.object_id = w.object_id
- ORDER BY q.i, w.base_offset`;
+SELECT o_idx, o_log_start_offset, o_high_watermark, ${BATCH_RESULT_COLUMNS}
+  FROM floe_find_batches($1::uuid[], $2::integer[], $3::bigint[], $4::bigint[])`;
 
-/*
- * By timestamp T: the answer is the first batch (at or after log start) whose effective timestamp is
- * >= T. Since max_timestamp_so_far is a running maximum, no such batch lies before the first batch with
- * max_timestamp_so_far >= T: one index probe finds where to start, and the scan from there normally
- * stops at its first row.
- * Max timestamp (-3): the first batch holding the partition's largest timestamp. The first batch whose
- * running maximum reaches the partition's maximum is it, unless that batch is gone or before log
- * start (records deleted); then scan the retained batches.
- */
 const LIST_OFFSETS_SQL = `
-SELECT q.i, p.log_start_offset, p.high_watermark, ${batchColumns('b')}
-  FROM jsonb_to_recordset($1::text::jsonb) AS q(i integer, topic_id uuid, partition integer, ts bigint)
-  LEFT JOIN partitions p ON p.topic_id = q.topic_id AND p.partition = q.partition
-  LEFT JOIN LATERAL (
-    SELECT CASE
-      WHEN q.ts >= 0 THEN (
-        SELECT t.base_offset FROM batches t
-         WHERE t.topic_id = q.topic_id AND t.partition = q.partition
-           AND t.base_offset >= (
-                 SELECT s.base_offset FROM batches s
-                  WHERE s.topic_id = q.topic_id AND s.partition = q.partition AND s.max_timestamp_so_far >= q.ts
-                  ORDER BY s.max_timestamp_so_far, s.base_offset
-                  LIMIT 1)
-           AND t.last_offset >= p.log_start_offset
-           AND ${effectiveTs('t')} >= q.ts
-         ORDER BY t.base_offset
-         LIMIT 1)
-      WHEN q.ts = -3 THEN coalesce(
-        (SELECT CASE WHEN s.last_offset >= p.log_start_offset AND ${effectiveTs('s')} >= p.max_timestamp
-                     THEN s.base_offset END
-           FROM batches s
-          WHERE s.topic_id = q.topic_id AND s.partition = q.partition AND s.max_timestamp_so_far >= p.max_timestamp
-          ORDER BY s.max_timestamp_so_far, s.base_offset
-          LIMIT 1),
-        (SELECT t.base_offset FROM batches t
-          WHERE t.topic_id = q.topic_id AND t.partition = q.partition AND t.last_offset >= p.log_start_offset
-          ORDER BY ${effectiveTs('t')} DESC, t.base_offset
-          LIMIT 1))
-    END AS found_offset
-  ) x ON p.topic_id IS NOT NULL
-  LEFT JOIN batches b ON b.topic_id = q.topic_id AND b.partition = q.partition AND b.base_offset = x.found_offset
-  LEFT JOIN objects o ON o.object_id = b.object_id
- ORDER BY q.i`;
+SELECT o_idx, o_log_start_offset, o_high_watermark, ${BATCH_RESULT_COLUMNS}
+  FROM floe_list_offsets($1::uuid[], $2::integer[], $3::bigint[])`;
 
 const PARTITION_OFFSETS_SQL = `
-SELECT q.i, p.log_start_offset, p.high_watermark
-  FROM jsonb_to_recordset($1::text::jsonb) AS q(i integer, topic_id uuid, partition integer)
-  LEFT JOIN partitions p ON p.topic_id = q.topic_id AND p.partition = q.partition
- ORDER BY q.i`;
+SELECT (q.i - 1)::integer AS o_idx, p.log_start_offset AS o_log_start_offset, p.high_watermark AS o_high_watermark
+  FROM unnest($1::uuid[], $2::integer[]) WITH ORDINALITY AS q(topic_id, partition, i)
+  LEFT JOIN partitions p ON p.topic_id = q.topic_id AND p.partition = q.partition`;
 
 const CREATE_TOPIC_SQL = `
 WITH t AS (
@@ -222,10 +146,6 @@ WITH t AS (
   SELECT t.topic_id, g FROM t CROSS JOIN generate_series(0, $2::integer - 1) AS g
 )
 SELECT ${TOPIC_COLUMNS} FROM t`;
-
-function isUuid(s: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
-}
 
 export class SqlCoordinator implements Coordinator {
   constructor(private readonly db: SqlConnection) {}
@@ -314,30 +234,31 @@ export class SqlCoordinator implements Coordinator {
   }
 
   async commitObject(request: CommitObjectRequest): Promise<CommitBatchResult[]> {
-    const batches = request.batches.map((b, i) => ({
-      i,
-      // A malformed id cannot name a partition; send a valid uuid that matches none (error 3).
-      topic_id: isUuid(b.topicId) ? b.topicId : '00000000-0000-0000-0000-000000000000',
-      partition: b.partition,
-      byte_offset: b.byteOffset,
-      byte_size: b.byteSize,
-      record_count: b.recordCount,
-      base_timestamp: b.baseTimestamp,
-      max_timestamp: b.maxTimestamp,
-      timestamp_type: b.timestampType,
-      producer_id: b.producerId,
-      producer_epoch: b.producerEpoch,
-      base_sequence: b.baseSequence,
-      last_sequence: b.lastSequence,
-    }));
+    const bs = request.batches;
     const res = await this.db.query<{
       o_idx: SqlInt;
       o_error_code: SqlInt;
       o_base_offset: SqlInt;
       o_log_append_time: SqlInt;
       o_log_start_offset: SqlInt;
-    }>(COMMIT_SQL, [request.objectKey, request.objectSize, request.brokerId, JSON.stringify(batches)]);
-    const out = new Array<CommitBatchResult>(batches.length);
+    }>(COMMIT_SQL, [
+      request.objectKey,
+      request.objectSize,
+      request.brokerId,
+      bs.map((b) => topicIdParam(b.topicId)),
+      bs.map((b) => b.partition),
+      bs.map((b) => b.byteOffset),
+      bs.map((b) => b.byteSize),
+      bs.map((b) => b.recordCount),
+      bs.map((b) => b.baseTimestamp),
+      bs.map((b) => b.maxTimestamp),
+      bs.map((b) => b.timestampType),
+      bs.map((b) => b.producerId),
+      bs.map((b) => b.producerEpoch),
+      bs.map((b) => b.baseSequence),
+      bs.map((b) => b.lastSequence),
+    ]);
+    const out = new Array<CommitBatchResult>(bs.length);
     for (const r of res.rows) {
       out[num(r.o_idx)] = {
         errorCode: num(r.o_error_code),
@@ -351,16 +272,12 @@ export class SqlCoordinator implements Coordinator {
 
   async findBatches(requests: readonly FindBatchesRequest[]): Promise<FindBatchesResult[]> {
     if (requests.length === 0) return [];
-    const params = requests.map((r, i) => ({
-      i,
-      topic_id: isUuid(r.topicId) ? r.topicId : '00000000-0000-0000-0000-000000000000',
-      partition: r.partition,
-      fetch_offset: r.offset,
-      max_bytes: r.maxBytes,
-    }));
-    const res = await this.db.query<
-      BatchRow & { i: SqlInt; fetch_offset: SqlInt; log_start_offset: SqlInt | null; high_watermark: SqlInt | null }
-    >(FIND_BATCHES_SQL, [JSON.stringify(params)]);
+    const res = await this.db.query<OffsetsRow & BatchRow>(FIND_BATCHES_SQL, [
+      requests.map((r) => topicIdParam(r.topicId)),
+      requests.map((r) => r.partition),
+      requests.map((r) => r.offset),
+      requests.map((r) => r.maxBytes),
+    ]);
     const out: FindBatchesResult[] = requests.map(() => ({
       errorCode: UNKNOWN_TOPIC_OR_PARTITION,
       logStartOffset: -1,
@@ -368,28 +285,25 @@ export class SqlCoordinator implements Coordinator {
       batches: [],
     }));
     for (const r of res.rows) {
-      const o = out[num(r.i)]!;
-      if (r.log_start_offset === null || r.high_watermark === null) continue; // unknown partition
-      o.logStartOffset = num(r.log_start_offset);
-      o.highWatermark = num(r.high_watermark);
-      const offset = num(r.fetch_offset);
+      if (r.o_log_start_offset === null || r.o_high_watermark === null) continue; // unknown partition
+      const i = num(r.o_idx);
+      const o = out[i]!;
+      o.logStartOffset = num(r.o_log_start_offset);
+      o.highWatermark = num(r.o_high_watermark);
+      const offset = requests[i]!.offset;
       o.errorCode = offset < o.logStartOffset || offset > o.highWatermark ? OFFSET_OUT_OF_RANGE : 0;
-      if (r.base_offset !== null) o.batches.push(toBatch(r));
+      if (r.o_base_offset !== null) o.batches.push(toBatch(r));
     }
     return out;
   }
 
   async listOffsets(requests: readonly ListOffsetsRequest[]): Promise<ListOffsetsResult[]> {
     if (requests.length === 0) return [];
-    const params = requests.map((r, i) => ({
-      i,
-      topic_id: isUuid(r.topicId) ? r.topicId : '00000000-0000-0000-0000-000000000000',
-      partition: r.partition,
-      ts: r.timestamp,
-    }));
-    const res = await this.db.query<
-      BatchRow & { i: SqlInt; log_start_offset: SqlInt | null; high_watermark: SqlInt | null }
-    >(LIST_OFFSETS_SQL, [JSON.stringify(params)]);
+    const res = await this.db.query<OffsetsRow & BatchRow>(LIST_OFFSETS_SQL, [
+      requests.map((r) => topicIdParam(r.topicId)),
+      requests.map((r) => r.partition),
+      requests.map((r) => r.timestamp),
+    ]);
     const out: ListOffsetsResult[] = requests.map(() => ({
       errorCode: UNKNOWN_TOPIC_OR_PARTITION,
       logStartOffset: -1,
@@ -397,12 +311,12 @@ export class SqlCoordinator implements Coordinator {
       batch: null,
     }));
     for (const r of res.rows) {
-      if (r.log_start_offset === null || r.high_watermark === null) continue;
-      out[num(r.i)] = {
+      if (r.o_log_start_offset === null || r.o_high_watermark === null) continue;
+      out[num(r.o_idx)] = {
         errorCode: 0,
-        logStartOffset: num(r.log_start_offset),
-        highWatermark: num(r.high_watermark),
-        batch: r.base_offset === null ? null : toBatch(r),
+        logStartOffset: num(r.o_log_start_offset),
+        highWatermark: num(r.o_high_watermark),
+        batch: r.o_base_offset === null ? null : toBatch(r),
       };
     }
     return out;
@@ -410,19 +324,14 @@ export class SqlCoordinator implements Coordinator {
 
   async getPartitionOffsets(keys: readonly PartitionKey[]): Promise<(PartitionOffsets | null)[]> {
     if (keys.length === 0) return [];
-    const params = keys.map((k, i) => ({
-      i,
-      topic_id: isUuid(k.topicId) ? k.topicId : '00000000-0000-0000-0000-000000000000',
-      partition: k.partition,
-    }));
-    const res = await this.db.query<{ i: SqlInt; log_start_offset: SqlInt | null; high_watermark: SqlInt | null }>(
-      PARTITION_OFFSETS_SQL,
-      [JSON.stringify(params)],
-    );
+    const res = await this.db.query<OffsetsRow>(PARTITION_OFFSETS_SQL, [
+      keys.map((k) => topicIdParam(k.topicId)),
+      keys.map((k) => k.partition),
+    ]);
     const out: (PartitionOffsets | null)[] = keys.map(() => null);
     for (const r of res.rows) {
-      if (r.log_start_offset === null || r.high_watermark === null) continue;
-      out[num(r.i)] = { logStartOffset: num(r.log_start_offset), highWatermark: num(r.high_watermark) };
+      if (r.o_log_start_offset === null || r.o_high_watermark === null) continue;
+      out[num(r.o_idx)] = { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark) };
     }
     return out;
   }

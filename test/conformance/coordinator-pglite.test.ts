@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { openPGliteCoordinator } from '../../src/coordinator/pglite.ts';
-import { coordinatorConformance, sqlObjectStates } from './coordinator.conformance.ts';
+import { coordinatorConformance, sqlDeleteRecords, sqlObjectStates } from './coordinator.conformance.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'floe-coordinator-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -16,4 +16,5 @@ coordinatorConformance('PGlite', {
     return openPGliteCoordinator(join(dir, 'coordinator'));
   },
   objectStates: sqlObjectStates,
+  deleteRecords: sqlDeleteRecords,
 });

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import { openPostgresCoordinator } from '../../src/coordinator/pg.ts';
-import { coordinatorConformance, sqlObjectStates } from './coordinator.conformance.ts';
+import { coordinatorConformance, sqlDeleteRecords, sqlObjectStates } from './coordinator.conformance.ts';
 
 const url = process.env.FLOE_TEST_POSTGRES_URL;
 
@@ -19,5 +19,6 @@ if (url === undefined || url === '') {
       return openPostgresCoordinator(url);
     },
     objectStates: sqlObjectStates,
+    deleteRecords: sqlDeleteRecords,
   });
 }

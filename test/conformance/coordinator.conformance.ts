@@ -32,6 +32,11 @@ export interface CoordinatorHarness {
     c: Coordinator,
     keys: readonly string[],
   ): Promise<Record<string, { state: string; markedForDeletionAt: Date | null }>>;
+  /**
+   * Optional: moves a partition's log start offset to `logStartOffset` and drops the batches wholly
+   * before it, as DeleteRecords / retention will (not part of the Coordinator interface yet).
+   */
+  deleteRecords?(c: Coordinator, topicId: string, partition: number, logStartOffset: number): Promise<void>;
 }
 
 const OFFSET_OUT_OF_RANGE = 1;
@@ -421,6 +426,49 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
       assert.deepEqual(await c.listOffsets([]), []);
     });
 
+    test('log start moved (records deleted): findBatches and listOffsets respect it', { skip: harness.deleteRecords === undefined }, async () => {
+      const t = await topic('logstart', 1);
+      // [0..4] ts 9000, [5..9] ts 2000, [10..14] ts 3000, [15..19] ts 3000, [20..24] ts 1000
+      await commit([
+        batch(t, 0, 5, { maxTimestamp: 9000 }),
+        batch(t, 0, 5, { maxTimestamp: 2000 }),
+        batch(t, 0, 5, { maxTimestamp: 3000 }),
+        batch(t, 0, 5, { maxTimestamp: 3000 }),
+        batch(t, 0, 5, { maxTimestamp: 1000 }),
+      ]);
+      const tp = { topicId: t.topicId, partition: 0 };
+      // Log start inside the second batch: the first batch goes, the second stays (it straddles).
+      await harness.deleteRecords!(c, t.topicId, 0, 7);
+      const [before, at, straddle] = await c.findBatches([
+        { ...tp, offset: 6, maxBytes: 1 },
+        { ...tp, offset: 7, maxBytes: 1 },
+        { ...tp, offset: 8, maxBytes: 150 },
+      ]);
+      assert.deepEqual([before!.errorCode, before!.logStartOffset, before!.batches], [OFFSET_OUT_OF_RANGE, 7, []]);
+      assert.deepEqual([at!.errorCode, at!.batches.map((b) => b.baseOffset)], [0, [5]]);
+      assert.deepEqual(straddle!.batches.map((b) => b.baseOffset), [5, 10]);
+      const res = await c.listOffsets([
+        { ...tp, timestamp: -2 },
+        { ...tp, timestamp: -3 }, // the max (9000) is gone: 3000 is the largest left, first at 10
+        { ...tp, timestamp: 0 }, // the first retained batch
+        { ...tp, timestamp: 2500 },
+        { ...tp, timestamp: 5000 }, // only the deleted batch had one that late
+      ]);
+      assert.equal(res[0]!.logStartOffset, 7);
+      assert.deepEqual(res.slice(1).map((r) => r.batch?.baseOffset ?? null), [10, 5, 10, null]);
+      // Log start exactly at a batch boundary, past every batch holding 3000.
+      await harness.deleteRecords!(c, t.topicId, 0, 20);
+      const [max, hwm] = await c.listOffsets([{ ...tp, timestamp: -3 }, { ...tp, timestamp: -1 }]);
+      assert.equal(max!.batch?.baseOffset, 20);
+      assert.deepEqual([hwm!.logStartOffset, hwm!.highWatermark], [20, 25]);
+      // Everything deleted: log start = high watermark.
+      await harness.deleteRecords!(c, t.topicId, 0, 25);
+      const [none] = await c.listOffsets([{ ...tp, timestamp: -3 }]);
+      assert.equal(none!.batch, null);
+      const [empty] = await c.findBatches([{ ...tp, offset: 25, maxBytes: 1 }]);
+      assert.deepEqual([empty!.errorCode, empty!.logStartOffset, empty!.batches], [0, 25, []]);
+    });
+
     test('deleteTopic marks objects that lost their last batch as deleting', async () => {
       const a = await topic('del-a', 1);
       const b = await topic('del-b', 1);
@@ -496,4 +544,24 @@ export async function sqlObjectStates(
       },
     ]),
   );
+}
+
+/** `CoordinatorHarness.deleteRecords` for SQL backends (a stand-in until the coordinator has DeleteRecords). */
+export async function sqlDeleteRecords(
+  c: Coordinator,
+  topicId: string,
+  partition: number,
+  logStartOffset: number,
+): Promise<void> {
+  await (c as SqlCoordinator).connection.transaction(async (tx) => {
+    await tx.query(
+      'UPDATE partitions SET log_start_offset = greatest(log_start_offset, $3) WHERE topic_id = $1 AND partition = $2',
+      [topicId, partition, logStartOffset],
+    );
+    await tx.query('DELETE FROM batches WHERE topic_id = $1 AND partition = $2 AND last_offset < $3', [
+      topicId,
+      partition,
+      logStartOffset,
+    ]);
+  });
 }

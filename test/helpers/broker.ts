@@ -15,9 +15,20 @@ export interface TestBroker extends RunningBroker {
   bootstrap: string;
 }
 
+// Cleanups run when the test file ends. They are registered with one top-level `after` (at import time):
+// an `after` called from inside a `before` hook would run as soon as that hook finished.
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+export function onCleanup(cleanup: () => Promise<unknown> | unknown): void {
+  cleanups.push(cleanup);
+}
+
 export async function tempDir(prefix = 'floe-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  after(() => rm(dir, { recursive: true, force: true }));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -38,7 +49,7 @@ export async function startTestBroker(overrides: Record<string, string | number 
     closed = true;
     await running.close();
   };
-  after(close);
+  onCleanup(close);
   return { ...running, close, dataDir: dir, bootstrap: `127.0.0.1:${running.port}` };
 }
 
@@ -60,7 +71,7 @@ export async function spawnBroker(dataDir: string, overrides: Record<string, str
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOE_LOG_LEVEL: 'info' } });
   let text = '';
   const exited = new Promise<number | string>((res) => child.on('exit', (code, signal) => res(code ?? signal ?? -1)));
-  after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  onCleanup(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const listening = await new Promise<number>((res, rej) => {
     const onData = (chunk: Buffer) => {
       text += chunk.toString();
