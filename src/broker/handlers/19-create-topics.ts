@@ -14,7 +14,7 @@ import { describeTopicConfigs } from '../../config/topic-config.ts';
 import { defineHandler } from '../handler.ts';
 import type { Broker } from '../broker.ts';
 import { createTopic } from '../topic-admin.ts';
-import { configSourceCode } from '../config-sources.ts';
+import { CONFIG_SOURCE_CODES } from '../../config/config-def.ts';
 
 export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsResponse>({
   key: 19,
@@ -68,7 +68,7 @@ function describeCreated(broker: Broker, configs: Record<string, string | null>)
     name: c.name,
     value: c.value,
     readOnly: c.readOnly,
-    configSource: configSourceCode(c.source),
+    configSource: CONFIG_SOURCE_CODES[c.source],
     isSensitive: c.isSensitive,
   }));
 }

@@ -13,23 +13,21 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { describeBrokerConfigs } from '../../config/broker-config.ts';
 import { describeTopicConfigs } from '../../config/topic-config.ts';
 import { defineHandler } from '../handler.ts';
-import { configSourceCode } from '../config-sources.ts';
+import { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from '../../config/config-def.ts';
 import { topicNameError } from '../topic-names.ts';
 
 const TOPIC = 2;
 const BROKER = 4;
 
-const CONFIG_TYPE: Record<string, number> = { BOOLEAN: 1, STRING: 2, INT: 3, SHORT: 4, LONG: 5, DOUBLE: 6, LIST: 7, CLASS: 8, PASSWORD: 9 };
-
 interface Described {
   name: string;
   value: string | null;
-  source: string;
+  source: ConfigSource;
   readOnly: boolean;
   isSensitive: boolean;
-  type: string;
+  type: ConfigType;
   documentation: string | null;
-  synonyms?: { name: string; value: string | null; source: string }[];
+  synonyms?: { name: string; value: string | null; source: ConfigSource }[];
 }
 
 type Result = Init<DescribeConfigsResponseDescribeConfigsResult>;
@@ -67,12 +65,12 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
           name: c.name,
           value: c.isSensitive ? null : c.value,
           readOnly: c.readOnly,
-          configSource: configSourceCode(c.source),
+          configSource: CONFIG_SOURCE_CODES[c.source],
           isSensitive: c.isSensitive,
           synonyms: req.includeSynonyms
-            ? (c.synonyms ?? []).map((s) => ({ name: s.name, value: s.value, source: configSourceCode(s.source) }))
+            ? (c.synonyms ?? []).map((s) => ({ name: s.name, value: s.value, source: CONFIG_SOURCE_CODES[s.source] }))
             : [],
-          configType: CONFIG_TYPE[c.type.toUpperCase()] ?? 0,
+          configType: CONFIG_TYPE_CODES[c.type],
           documentation: req.includeDocumentation ? c.documentation : null,
         })),
       };
