@@ -163,7 +163,7 @@ test('validateProduceRecords: exactly one batch; no zstd before v7; null records
   assert.equal(errorCode(validateProduceRecords(Buffer.alloc(0), 3)), INVALID_RECORD);
   assert.equal(errorCode(validateProduceRecords(z, 6)), UNSUPPORTED_COMPRESSION_TYPE);
   assert.equal(errorCode(validateProduceRecords(z, 7)), 0);
-  assert.equal(errorCode(validateProduceRecords(buildLegacyMessageSet(1), 3)), INVALID_RECORD);
+  assert.equal(errorCode(validateProduceRecords(buildLegacyMessageSet(1), 3)), ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
 });
 
 // ---- validateBatch -------------------------------------------------------------------------------------
