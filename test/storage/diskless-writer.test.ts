@@ -1,0 +1,101 @@
+/**
+ * The diskless write path against a real coordinator (PGlite) and a store whose uploads the test holds
+ * and releases: commits happen in seal order even when a later upload finishes first, nothing is
+ * acknowledged before its object is stored and committed, a failed upload answers a retriable error, and
+ * back-pressure engages past the pending-bytes bound and releases when commits drain.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPGliteCoordinator } from '../../src/coordinator/pglite.ts';
+import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
+import type { ObjectStore, ObjectInfo, ByteRange } from '../../src/objectstore/object-store.ts';
+import { DisklessWriter, type ProducedBatch } from '../../src/storage/diskless/produce-buffer.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+
+/** An object store whose PUTs wait until the test releases them (in-memory: the real stores have their own conformance suite). */
+class GatedStore implements ObjectStore {
+  readonly objects = new Map<string, Buffer>();
+  readonly pending: { key: string; release: (fail?: Error) => void }[] = [];
+  put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        key,
+        release: (fail) => {
+          if (fail) return reject(fail);
+          this.objects.set(key, Buffer.isBuffer(body) ? body : Buffer.concat(body as Buffer[]));
+          resolve();
+        },
+      });
+    });
+  }
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    const body = this.objects.get(key)!;
+    return range ? body.subarray(range.start, range.end) : body;
+  }
+  async deleteMany(): Promise<void> {}
+  async *list(): AsyncIterable<ObjectInfo> {}
+  async close(): Promise<void> {}
+}
+
+let coordinator: SqlCoordinator;
+let topicId: string;
+
+before(async () => {
+  coordinator = await openPGliteCoordinator(null);
+  topicId = (await coordinator.createTopic({ name: 'writer', partitionCount: 1, diskless: true, configs: {} })).topicId;
+});
+after(() => coordinator.close());
+
+function batch(bytes: number): ProducedBatch {
+  return { data: Buffer.alloc(bytes, 1), recordCount: 1, baseTimestamp: 0, maxTimestamp: 0, timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1 };
+}
+
+const settled = async <T>(p: Promise<T>, ms = 100) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+
+test('commits follow seal order even when the second upload finishes first; no ack before commit', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 10_000, bufferMaxBytes: 100, maxPendingBytes: 10_000, keyPrefix: 't/', onCommitted: () => {},
+  });
+  const first = writer.append({ topicId, partition: 0, batches: [batch(100)] }); // seals by size
+  const second = writer.append({ topicId, partition: 0, batches: [batch(100)] });
+  assert.equal(store.pending.length, 2, 'both objects are uploading at once');
+  store.pending[1]!.release();
+  assert.equal(await settled(second), false, 'the second object waits for the first to commit');
+  assert.equal(await settled(first), false, 'nothing is acknowledged before its upload finishes');
+  store.pending[0]!.release();
+  const [a, b] = await Promise.all([first, second]);
+  assert.equal(a.errorCode, 0);
+  assert.equal(b.errorCode, 0);
+  assert.equal(b.baseOffset, a.baseOffset + 1, 'offsets in seal order');
+});
+
+test('a failed upload answers KAFKA_STORAGE_ERROR and commits nothing', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 10_000, bufferMaxBytes: 100, maxPendingBytes: 10_000, keyPrefix: 't/', onCommitted: () => {},
+  });
+  const before = (await coordinator.getPartitionOffsets([{ topicId, partition: 0 }]))[0]!.highWatermark;
+  const result = writer.append({ topicId, partition: 0, batches: [batch(100)] });
+  store.pending[0]!.release(new Error('store down'));
+  assert.equal((await result).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  const afterHwm = (await coordinator.getPartitionOffsets([{ topicId, partition: 0 }]))[0]!.highWatermark;
+  assert.equal(afterHwm, before);
+});
+
+test('back-pressure: paused past maxPendingBytes, resumed once commits drain', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 10_000, bufferMaxBytes: 100, maxPendingBytes: 300, keyPrefix: 't/', onCommitted: () => {},
+  });
+  const results = [0, 1, 2].map(() => writer.append({ topicId, partition: 0, batches: [batch(100)] }));
+  assert.equal(writer.paused, true);
+  assert.equal(writer.stats.backPressureEvents, 1);
+  let resumed = false;
+  const waiting = writer.whenResumed().then(() => { resumed = true; });
+  for (const p of store.pending) p.release();
+  await Promise.all(results);
+  await waiting;
+  assert.equal(resumed, true);
+  assert.equal(writer.paused, false);
+});
