@@ -13,6 +13,9 @@ import type { ObjectStore } from '../objectstore/object-store.ts';
 import { KafkaServer } from '../network/server.ts';
 import { DisklessStorage } from '../storage/diskless/diskless-storage.ts';
 import { childLogger } from '../observability/log.ts';
+import { BrokerMetrics } from '../observability/metrics.ts';
+import { instrumentBroker, meteredSeams } from '../observability/broker-metrics.ts';
+import { startMetricsServer } from '../observability/metrics-server.ts';
 import { RequestDispatcher } from './dispatch.ts';
 import { HANDLERS } from './handlers/index.ts';
 import type { AnyHandler } from './handler.ts';
@@ -43,6 +46,7 @@ export class Broker {
     readonly clusterId: string,
     readonly coordinator: Coordinator,
     readonly objectStore: ObjectStore,
+    readonly metrics: BrokerMetrics = new BrokerMetrics(),
   ) {
     this.topics = new TopicRegistry(coordinator, config);
     this.storage = new DisklessStorage(coordinator, objectStore, {
@@ -64,6 +68,8 @@ export class Broker {
 export interface RunningBroker {
   broker: Broker;
   port: number;
+  /** Where /metrics is served; null when metrics.listener is empty. */
+  metricsPort: number | null;
   close(): Promise<void>;
 }
 
@@ -72,7 +78,9 @@ export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedB
   const clusterId = config.clusterId ?? (await loadOrCreateClusterId(config.dataDir));
   const coordinator = await openPGliteCoordinator(join(config.dataDir, 'coordinator'));
   const objectStore = new FsObjectStore(join(config.dataDir, 'objects'));
-  const broker = new Broker(config, opts.loaded, clusterId, coordinator, objectStore);
+  const metrics = new BrokerMetrics();
+  const metered = meteredSeams(metrics, coordinator, objectStore);
+  const broker = new Broker(config, opts.loaded, clusterId, metered.coordinator, metered.objectStore, metrics);
   await broker.topics.load();
 
   const listener = config.listeners[0]!;
@@ -82,8 +90,11 @@ export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedB
     socketRequestMaxBytes: config.socketRequestMaxBytes,
     connectionsMaxIdleMs: config.connectionsMaxIdleMs,
     maxInFlightRequests: 64,
+    meter: metrics,
   });
   const port = await server.listen();
+  instrumentBroker(broker, server);
+  const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
   if (broker.advertised.port === 0 || broker.advertised.port === listener.port) broker.advertised.port = port;
   log.info({ host: listener.host || '0.0.0.0', port, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
@@ -92,13 +103,13 @@ export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedB
     log.info('shutting down: sealing and committing the open object');
     broker.closing = true;
     broker.storage.waiters.notifyAll();
-    await Promise.all([server.close(), broker.storage.flush()]);
+    await Promise.all([server.close(), broker.storage.flush(), metricsServer?.close()]);
     await broker.storage.flush();
     await objectStore.close();
     await coordinator.close();
     log.info('shut down');
   })());
-  return { broker, port, close };
+  return { broker, port, metricsPort: metricsServer?.port ?? null, close };
 }
 
 function advertisedHost(listener: Listener): string {

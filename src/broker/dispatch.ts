@@ -60,13 +60,20 @@ export class RequestDispatcher implements Dispatcher {
   }
 
   private async run(handler: AnyHandler, ctx: RequestContext, request: unknown): Promise<Buffer[] | null> {
+    const { metrics } = this.broker;
+    const labels = { request: handler.name };
+    const done = metrics.requestSeconds.startTimer(labels);
+    metrics.requests.inc(labels);
     let response: Init<unknown> | null;
     try {
       // The handler's synchronous prefix runs here, in frame order (see network/connection.ts).
       response = await handler.handle(ctx, request);
     } catch (err) {
       log.error({ err, api: handler.name, version: ctx.apiVersion }, 'handler failed');
+      metrics.requestErrors.inc(labels);
       response = handler.errorResponse(request, ErrorCode.UNKNOWN_SERVER_ERROR, ctx);
+    } finally {
+      done();
     }
     if (response === null) return null;
     return encodeResponseFrame(ctx.apiKey, ctx.apiVersion, ctx.correlationId, response);

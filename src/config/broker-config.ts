@@ -88,6 +88,8 @@ export interface BrokerConfig {
   defaultReplicationFactor: number;
   /** Negative: idle connections are never closed. */
   connectionsMaxIdleMs: number;
+  /** `http://host:port` for /metrics; empty when disabled. */
+  metricsListener?: string;
   /** Effective value of log.retention.ms/minutes/hours; -1 = no time limit. */
   logRetentionMs: number;
   /** -1 = no size limit. */
@@ -177,6 +179,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'The largest request the broker reads; a larger request closes the connection.' },
   { group: 'Listeners and network', key: 'connections.max.idle.ms', type: 'LONG', default: '600000',
     doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
+  { group: 'Listeners and network', key: 'metrics.listener', type: 'STRING', default: '',
+    doc: 'Where Prometheus metrics are served, as http://host:port (path /metrics); port 0 picks a free port. Empty disables the metrics endpoint.' },
 
   // ---- Diskless storage ----
   { group: 'Diskless storage', key: 'log.diskless.enable', type: 'BOOLEAN', default: 'true',
@@ -480,6 +484,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     numPartitions: int('num.partitions'),
     defaultReplicationFactor: int('default.replication.factor'),
     connectionsMaxIdleMs: int('connections.max.idle.ms'),
+    metricsListener: str('metrics.listener'),
     logRetentionMs,
     logRetentionBytes: retentionBytes < 0 ? -1 : retentionBytes,
     logMessageTimestampType: str('log.message.timestamp.type') as TimestampTypeName,

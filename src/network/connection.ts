@@ -17,6 +17,13 @@ export interface ConnectionLimits {
   socketRequestMaxBytes: number;
   connectionsMaxIdleMs: number;
   maxInFlightRequests: number;
+  meter?: ConnectionMeter;
+}
+
+/** Where byte counts go (the broker's metrics). */
+export interface ConnectionMeter {
+  networkBytesIn: { inc(n: number): void };
+  networkBytesOut: { inc(n: number): void };
 }
 
 export interface Dispatcher {
@@ -49,7 +56,7 @@ export class Connection {
   private closed = false;
   private waitingForDispatcher = false;
   private waitingForDrain = false;
-  private idleTimer: NodeJS.Timeout;
+  private idleTimer: NodeJS.Timeout | null;
 
   constructor(
     readonly socket: Socket,
@@ -66,7 +73,8 @@ export class Connection {
     });
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
     socket.on('close', () => this.close('closed by peer'));
-    this.idleTimer = setTimeout(() => this.close('idle'), limits.connectionsMaxIdleMs).unref();
+    // A negative connections.max.idle.ms disables idle reaping.
+    this.idleTimer = limits.connectionsMaxIdleMs < 0 ? null : setTimeout(() => this.close('idle'), limits.connectionsMaxIdleMs).unref();
   }
 
   get isClosed(): boolean {
@@ -76,7 +84,7 @@ export class Connection {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.idleTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.socket.destroy();
     this.pending = [];
     this.onClose(this, reason);
@@ -94,9 +102,10 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    this.idleTimer.refresh();
+    this.idleTimer?.refresh();
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    this.limits.meter?.networkBytesIn.inc(chunk.length);
     this.processFrames();
   }
 
@@ -213,11 +222,12 @@ export class Connection {
       wrote = true;
       for (const chunk of slot.chunks) {
         if (!this.socket.write(chunk)) this.waitingForDrain = true;
+        this.limits.meter?.networkBytesOut.inc(chunk.length);
       }
     }
     if (wrote) {
       this.socket.uncork();
-      this.idleTimer.refresh();
+      this.idleTimer?.refresh();
     }
     if (this.head > 1024 && this.head * 2 > this.slots.length) {
       this.slots = this.slots.slice(this.head);

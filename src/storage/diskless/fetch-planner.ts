@@ -43,6 +43,7 @@ interface Planned {
 
 export class DisklessReader {
   coordinatorQueries = 0;
+  bytesRead = 0;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -138,6 +139,7 @@ export class DisklessReader {
         }
         result.records.push(bytes);
         result.bytes += bytes.length;
+        this.bytesRead += bytes.length;
         i = j;
       }
     } catch (err) {

@@ -83,6 +83,8 @@ export interface WriterStats {
   commitFailures: number;
   pendingBytes: number;
   backPressureEvents: number;
+  recordsCommitted: number;
+  bytesCommitted: number;
 }
 
 export class DisklessWriter {
@@ -91,7 +93,7 @@ export class DisklessWriter {
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, pendingBytes: 0, backPressureEvents: 0 };
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0 };
 
   constructor(
     private readonly store: ObjectStore,
@@ -119,6 +121,7 @@ export class DisklessWriter {
       this.open.entries.push({ append, arrival: this.arrivals++, resolve });
       for (const batch of append.batches) this.open.bytes += batch.data.length;
       for (const batch of append.batches) this.pendingBytes += batch.data.length;
+      this.stats.pendingBytes = this.pendingBytes;
       if (!wasPaused && this.paused) this.stats.backPressureEvents++;
       if (this.open.bytes >= this.options.bufferMaxBytes) this.seal();
       else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal(), this.options.commitIntervalMs);
@@ -212,6 +215,8 @@ export class DisklessWriter {
       const b = batches[i]!;
       const r = results[i]!;
       if (r.errorCode !== 0) continue;
+      this.stats.recordsCommitted += b.recordCount;
+      this.stats.bytesCommitted += b.byteSize;
       committed.push({
         topicId: b.topicId,
         partition: b.partition,

@@ -1,0 +1,42 @@
+/**
+ * Wires a broker's parts to its metrics: the two seams are wrapped (every object store request and
+ * coordinator operation counted and timed), and the counters storage and the server keep anyway are read
+ * at scrape time.
+ */
+import type { Broker } from '../broker/broker.ts';
+import type { Coordinator } from '../coordinator/coordinator.ts';
+import type { KafkaServer } from '../network/server.ts';
+import { MeteredObjectStore } from '../objectstore/metered.ts';
+import type { ObjectStore } from '../objectstore/object-store.ts';
+import { meterAsyncMethods, type BrokerMetrics } from './metrics.ts';
+
+export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, objectStore: ObjectStore): { coordinator: Coordinator; objectStore: ObjectStore } {
+  return {
+    coordinator: meterAsyncMethods(coordinator, (op, seconds, failed) => {
+      metrics.coordinatorOps.inc({ op });
+      metrics.coordinatorSeconds.observe({ op }, seconds);
+      if (failed) metrics.coordinatorErrors.inc({ op });
+    }),
+    objectStore: new MeteredObjectStore(objectStore, metrics),
+  };
+}
+
+export function instrumentBroker(broker: Broker, server: KafkaServer): void {
+  const { metrics, storage } = broker;
+  metrics.observe('kafka_server_socketservermetrics_connection_count', 'Open client connections.', 'gauge', () => server.connections.size);
+  metrics.observe('floe_cache_hits_total', 'Cache hits, by cache (object, batch_index).', 'counter',
+    () => ({ object: storage.objectCache.stats.hits, batch_index: storage.index.hits }), 'cache');
+  metrics.observe('floe_cache_misses_total', 'Cache misses, by cache (object, batch_index).', 'counter',
+    () => ({ object: storage.objectCache.stats.misses, batch_index: storage.index.misses }), 'cache');
+  metrics.observe('floe_object_cache_bytes', 'Bytes held by the object cache.', 'gauge', () => storage.objectCache.snapshot().bytes);
+  metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
+  metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
+    () => storage.writer.stats.backPressureEvents);
+  metrics.observe('floe_diskless_objects_committed_total', 'WAL objects uploaded and committed.', 'counter', () => storage.writer.stats.objectsCommitted);
+  metrics.observe('floe_diskless_upload_failures_total', 'WAL object uploads that failed.', 'counter', () => storage.writer.stats.uploadFailures);
+  metrics.observe('floe_diskless_commit_failures_total', 'WAL object commits that failed or whose outcome is unknown.', 'counter', () => storage.writer.stats.commitFailures);
+  metrics.observe('kafka_server_brokertopicmetrics_messagesin_total', 'Records appended to diskless topics (committed).', 'counter', () => storage.writer.stats.recordsCommitted);
+  metrics.observe('kafka_server_brokertopicmetrics_bytesin_total', 'Record batch bytes appended to diskless topics (committed).', 'counter', () => storage.writer.stats.bytesCommitted);
+  metrics.observe('kafka_server_brokertopicmetrics_bytesout_total', 'Record batch bytes read for consumers from diskless topics.', 'counter', () => storage.reader.bytesRead);
+  metrics.observe('floe_fetch_coordinator_queries_total', 'Coordinator queries made by fetches (batch index cache misses).', 'counter', () => storage.reader.coordinatorQueries);
+}

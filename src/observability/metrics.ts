@@ -1,0 +1,96 @@
+/**
+ * Broker metrics in Prometheus form (prom-client), one registry per broker so several in-process brokers
+ * (tests) do not collide. Names follow Kafka's JMX names as the Prometheus JMX exporter renders them where
+ * Kafka has the metric (kafka_server_brokertopicmetrics_…, kafka_network_requestmetrics_…), and floe_… for
+ * what only Floe has (object store, coordinator, caches, the open object).
+ *
+ * Counters that storage keeps anyway (cache hits, back-pressure events) are read at scrape time through
+ * `collect`, so the hot paths carry no extra work for them.
+ */
+import client from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class BrokerMetrics {
+  readonly registry = new client.Registry();
+
+  readonly requests = new client.Counter({
+    name: 'kafka_network_requestmetrics_requests_total', help: 'Requests handled, by API.', labelNames: ['request'] as const, registers: [this.registry],
+  });
+  readonly requestSeconds = new client.Histogram({
+    name: 'kafka_network_requestmetrics_totaltime_seconds', help: 'Time from a request being read to its response being ready, by API.',
+    labelNames: ['request'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly requestErrors = new client.Counter({
+    name: 'floe_request_failures_total', help: 'Requests whose handler failed (answered UNKNOWN_SERVER_ERROR) or that broke the protocol (connection closed).',
+    labelNames: ['request'] as const, registers: [this.registry],
+  });
+  readonly networkBytesIn = new client.Counter({ name: 'floe_network_received_bytes_total', help: 'Bytes read from client sockets.', registers: [this.registry] });
+  readonly networkBytesOut = new client.Counter({ name: 'floe_network_sent_bytes_total', help: 'Bytes written to client sockets.', registers: [this.registry] });
+
+  readonly objectStoreRequests = new client.Counter({
+    name: 'floe_objectstore_requests_total', help: 'Object store requests, by operation (put, get, delete, list).', labelNames: ['op'] as const, registers: [this.registry],
+  });
+  readonly objectStoreErrors = new client.Counter({
+    name: 'floe_objectstore_errors_total', help: 'Failed object store requests, by operation.', labelNames: ['op'] as const, registers: [this.registry],
+  });
+  readonly objectStoreBytes = new client.Counter({
+    name: 'floe_objectstore_bytes_total', help: 'Bytes written (put) and read (get) from the object store.', labelNames: ['op'] as const, registers: [this.registry],
+  });
+  readonly objectStoreSeconds = new client.Histogram({
+    name: 'floe_objectstore_request_duration_seconds', help: 'Object store request latency, by operation.', labelNames: ['op'] as const,
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+
+  readonly coordinatorOps = new client.Counter({
+    name: 'floe_coordinator_operations_total', help: 'Coordinator operations (one transaction each), by operation.', labelNames: ['op'] as const, registers: [this.registry],
+  });
+  readonly coordinatorErrors = new client.Counter({
+    name: 'floe_coordinator_errors_total', help: 'Coordinator operations that failed, by operation.', labelNames: ['op'] as const, registers: [this.registry],
+  });
+  readonly coordinatorSeconds = new client.Histogram({
+    name: 'floe_coordinator_operation_duration_seconds', help: 'Coordinator operation latency, by operation.', labelNames: ['op'] as const,
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A gauge or counter read at scrape time. */
+  observe(name: string, help: string, type: 'gauge' | 'counter', read: () => number | Record<string, number>, label = 'kind'): void {
+    const Metric = type === 'gauge' ? client.Gauge : client.Counter;
+    new Metric({
+      name, help, labelNames: [label], registers: [this.registry],
+      collect(this: client.Gauge | client.Counter) {
+        const value = read();
+        this.reset();
+        if (typeof value === 'number') (this as client.Gauge).inc(value);
+        else for (const [k, v] of Object.entries(value)) (this as client.Gauge).inc({ [label]: k }, v);
+      },
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** Times every promise-returning method of `target` under its method name (used for the coordinator seam). */
+export function meterAsyncMethods<T extends object>(target: T, onCall: (op: string, seconds: number, failed: boolean) => void): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      return function (this: unknown, ...args: unknown[]) {
+        const start = performance.now();
+        const result = value.apply(obj, args);
+        if (!(result instanceof Promise)) return result;
+        return result.then(
+          (v) => { onCall(prop, (performance.now() - start) / 1000, false); return v; },
+          (err: unknown) => { onCall(prop, (performance.now() - start) / 1000, true); throw err; },
+        );
+      };
+    },
+  });
+}

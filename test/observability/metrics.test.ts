@@ -1,0 +1,49 @@
+/** /metrics is scraped over HTTP after real traffic, and the counters move with it. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestBroker } from '../helpers/broker.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+
+function value(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  assert.ok(line, `metric ${name}{${labels}} is exported`);
+  return Number(line.split(' ').pop());
+}
+
+test('GET /metrics exports request, object store, coordinator, cache and connection metrics', async () => {
+  const broker = await startTestBroker({ 'metrics.listener': 'http://127.0.0.1:0' });
+  assert.ok(broker.metricsPort);
+  const c = await RawClient.connect(broker.port);
+  await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'm', numPartitions: 1, replicationFactor: 1, configs: [] }], timeoutMs: 5000 });
+  const records = await buildRecordBatch({ records: [{ value: Buffer.from('a') }, { value: Buffer.from('b') }] });
+  const r = await c.request(ApiKey.Produce, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'm', partitionData: [{ index: 0, records }] }] });
+  assert.equal(r.responses[0].partitionResponses[0].errorCode, 0);
+  for (let i = 0; i < 2; i++) {
+    await c.request(ApiKey.Fetch, 11, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 'm', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '',
+    });
+  }
+
+  const res = await fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.equal(value(text, 'kafka_network_requestmetrics_requests_total', 'request="Produce"'), 1);
+  assert.equal(value(text, 'kafka_network_requestmetrics_requests_total', 'request="Fetch"'), 2);
+  assert.equal(value(text, 'kafka_server_brokertopicmetrics_messagesin_total'), 2);
+  assert.equal(value(text, 'kafka_server_brokertopicmetrics_bytesin_total'), records.length);
+  assert.equal(value(text, 'kafka_server_brokertopicmetrics_bytesout_total'), records.length * 2);
+  assert.equal(value(text, 'floe_objectstore_requests_total', 'op="put"'), 1);
+  assert.equal(value(text, 'floe_objectstore_bytes_total', 'op="put"'), records.length);
+  assert.equal(value(text, 'floe_coordinator_operations_total', 'op="commitObject"'), 1);
+  assert.equal(value(text, 'floe_diskless_objects_committed_total'), 1);
+  assert.equal(value(text, 'floe_fetch_coordinator_queries_total'), 0, 'tail fetches are answered from the batch index cache');
+  assert.equal(value(text, 'floe_cache_hits_total', 'cache="batch_index"'), 2);
+  assert.equal(value(text, 'kafka_server_socketservermetrics_connection_count'), 1);
+  assert.ok(value(text, 'floe_network_received_bytes_total') > records.length);
+  assert.match(text, /kafka_network_requestmetrics_totaltime_seconds_bucket\{le="0.001",request="Produce"\}/);
+  assert.equal((await fetch(`http://127.0.0.1:${broker.metricsPort}/other`)).status, 404);
+  c.close();
+});
