@@ -5,8 +5,9 @@
 #   npm test -- test/cli/cli.test.ts           only these files
 #   npm test -- --test-name-pattern=listeners  every file, tests matching the pattern (use the = form)
 #
-# Needs: Debian's kcat and python3-confluent-kafka (client tests; installed with apt-get when missing, as
-# root or through sudo), and node_modules (npm install when missing). On a machine without apt-get the
+# Needs: Debian's kcat and python3-confluent-kafka (client tests) and postgresql (the tests start their own
+# throwaway PostgreSQL servers with its initdb/pg_ctl; installed with apt-get when missing, as root or
+# through sudo), and node_modules (npm install when missing; s3rver, the S3 server the tests start, is in it). On a machine without apt-get the
 # missing packages are reported and the client tests that need them fail.
 #
 # Files run FLOE_TEST_CONCURRENCY at a time (default 2, for the 2-core CI machines): every test broker
@@ -27,6 +28,7 @@ as_root() {
 missing=""
 command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$missing python3-confluent-kafka"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing$missing" >&2

@@ -7,11 +7,15 @@ import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrokerConfig, Listener, LoadedBrokerConfig } from '../config/broker-config.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import { openPGliteCoordinator } from '../coordinator/pglite.ts';
-import { FsObjectStore } from '../objectstore/fs.ts';
+import { openCoordinator } from '../coordinator/open.ts';
+import { openObjectStore } from '../objectstore/open.ts';
+import { backendConfig } from '../config/backend-config.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import { KafkaServer } from '../network/server.ts';
 import { DisklessStorage } from '../storage/diskless/diskless-storage.ts';
+import { DisklessMaintenance, maintenanceSettings } from '../storage/diskless/maintenance.ts';
+import { ClassicStorage } from '../storage/classic/classic-storage.ts';
+import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordinator.ts';
 import { childLogger } from '../observability/log.ts';
 import { BrokerMetrics } from '../observability/metrics.ts';
 import { instrumentBroker, meteredSeams } from '../observability/broker-metrics.ts';
@@ -19,7 +23,7 @@ import { startMetricsServer } from '../observability/metrics-server.ts';
 import { RequestDispatcher } from './dispatch.ts';
 import { HANDLERS } from './handlers/index.ts';
 import type { AnyHandler } from './handler.ts';
-import { TopicRegistry } from './topics.ts';
+import { TopicRegistry, type Topic } from './topics.ts';
 
 const log = childLogger('broker');
 
@@ -33,6 +37,12 @@ export interface BrokerNode {
 export class Broker {
   readonly topics: TopicRegistry;
   readonly storage: DisklessStorage;
+  /** Retention, object cleaner, orphan reaper, log-start refresh (started by startBroker). */
+  readonly maintenance: DisklessMaintenance;
+  /** The local logs of the classic partitions this broker leads. */
+  readonly classic: ClassicStorage;
+  /** The consumer groups this broker coordinates (all of them, for now). */
+  readonly groups: GroupCoordinator;
   /** The listener as clients should reach it; the port is known once listening. */
   advertised: BrokerNode;
   /** The Kafka APIs this broker serves (ApiVersions reports them). */
@@ -54,9 +64,29 @@ export class Broker {
       commitIntervalMs: config.disklessCommitIntervalMs,
       bufferMaxBytes: config.disklessBufferMaxBytes,
       cacheMaxBytes: config.disklessCacheMaxBytes,
+      commitRetryTimeoutMs: backendConfig(config).coordinator.commitRetryTimeoutMs,
+      orphanMinAgeMs: maintenanceSettings(config).orphanMinAgeMs,
     });
+    this.maintenance = new DisklessMaintenance(coordinator, objectStore, this.storage, {
+      brokerId: config.nodeId,
+      config,
+      uploadAndCommitMs: backendConfig(config).objectStore.requestTimeoutMs + backendConfig(config).coordinator.commitRetryTimeoutMs,
+    });
+    this.classic = new ClassicStorage({
+      brokerId: config.nodeId,
+      logDirs: config.logDirs ?? [join(config.dataDir, 'logs')],
+      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs ?? 300_000,
+      topicConfig: (topicId) => this.topics.getById(topicId)?.config,
+      onVisible: (key) => this.storage.waiters.notify([key]),
+    });
+    this.groups = new GroupCoordinator(coordinator, groupOptionsFromConfig(config));
     const listener = config.advertisedListeners[0] ?? config.listeners[0]!;
     this.advertised = { nodeId: config.nodeId, host: advertisedHost(listener), port: listener.port, rack: config.brokerRack };
+  }
+
+  /** The broker leading a classic topic's partitions (recorded at creation; this one when unknown). */
+  classicLeader(topic: Topic): number {
+    return topic.leaderBrokerId ?? this.config.nodeId;
   }
 
   /** Live brokers, as Metadata and DescribeCluster report them. One for now. */
@@ -76,12 +106,17 @@ export interface RunningBroker {
 export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedBrokerConfig } = {}): Promise<RunningBroker> {
   await mkdir(config.dataDir, { recursive: true });
   const clusterId = config.clusterId ?? (await loadOrCreateClusterId(config.dataDir));
-  const coordinator = await openPGliteCoordinator(join(config.dataDir, 'coordinator'));
-  const objectStore = new FsObjectStore(join(config.dataDir, 'objects'));
+  const objectStore = openObjectStore(config);
+  const coordinator = await openCoordinator(config).catch(async (err: unknown) => {
+    await objectStore.close().catch(() => undefined);
+    throw err;
+  });
   const metrics = new BrokerMetrics();
   const metered = meteredSeams(metrics, coordinator, objectStore);
   const broker = new Broker(config, opts.loaded, clusterId, metered.coordinator, metered.objectStore, metrics);
   await broker.topics.load();
+  await broker.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.classicLeader(t) === config.nodeId));
+  await broker.groups.load();
 
   const listener = config.listeners[0]!;
   const server = new KafkaServer(new RequestDispatcher(broker, HANDLERS), {
@@ -93,18 +128,24 @@ export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedB
     meter: metrics,
   });
   const port = await server.listen();
+  broker.groups.start();
+  broker.maintenance.start();
   instrumentBroker(broker, server);
   const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
   if (broker.advertised.port === 0 || broker.advertised.port === listener.port) broker.advertised.port = port;
-  log.info({ host: listener.host || '0.0.0.0', port, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
+  log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
     log.info('shutting down: sealing and committing the open object');
     broker.closing = true;
     broker.storage.waiters.notifyAll();
+    await broker.groups.shutdown(); // answers waiting JoinGroup/SyncGroup requests before connections drain
     await Promise.all([server.close(), broker.storage.flush(), metricsServer?.close()]);
     await broker.storage.flush();
+    await broker.maintenance.stop();
+    await broker.storage.close(); // withdraws unused object-key registrations
+    await broker.classic.close();
     await objectStore.close();
     await coordinator.close();
     log.info('shut down');

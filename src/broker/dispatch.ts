@@ -28,11 +28,12 @@ export class RequestDispatcher implements Dispatcher {
   }
 
   get paused(): boolean {
-    return this.broker.storage.writer.paused;
+    return this.broker.storage.writer.paused || this.broker.classic.paused;
   }
 
-  whenResumed(): Promise<void> {
-    return this.broker.storage.writer.whenResumed();
+  async whenResumed(): Promise<void> {
+    await this.broker.storage.writer.whenResumed();
+    await this.broker.classic.whenResumed();
   }
 
   dispatch(conn: Connection, frame: Buffer): Promise<Buffer[] | null> {

@@ -2,7 +2,7 @@
  * Topic creation and deletion, shared by CreateTopics, DeleteTopics and Metadata's auto-creation.
  */
 import { CoordinatorError } from '../coordinator/coordinator.ts';
-import { validateTopicConfigs } from '../config/topic-config.ts';
+import { resolveTopicConfig, validateTopicConfigs } from '../config/topic-config.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { Broker } from './broker.ts';
 import type { Topic } from './topics.ts';
@@ -70,13 +70,32 @@ export async function createTopic(broker: Broker, input: CreateTopicInput): Prom
     ? validated.configs['diskless.enable'] === 'true'
     : broker.config.logDisklessEnable;
   if (!diskless) {
-    return fail(ErrorCode.INVALID_CONFIG, 'Classic (non-diskless) topics are not supported yet: create the topic with diskless.enable=true (the default when log.diskless.enable=true).');
+    // Classic: one local log per partition, on this broker (the leader chosen at creation), no replicas yet.
+    if (replicationFactor !== 1) {
+      return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Replication factor ${replicationFactor} is not supported for classic topics: replicated classic topics are not supported yet. Use replication factor 1, or a diskless topic (diskless.enable=true), which is as durable as its object store.`);
+    }
+    if (input.assignments.some((a) => a.brokerIds[0] !== broker.config.nodeId)) {
+      return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Classic partitions are placed on the broker that creates the topic (${broker.config.nodeId}) for now.`);
+    }
   }
   // Diskless data is as durable as the object store; the replication factor is recorded, not used.
   if (input.validateOnly) return { errorCode: ErrorCode.NONE, errorMessage: null, numPartitions, replicationFactor };
 
   try {
-    const info = await broker.coordinator.createTopic({ name: input.name, partitionCount: numPartitions, diskless, configs: validated.configs });
+    const info = await broker.coordinator.createTopic({
+      name: input.name, partitionCount: numPartitions, diskless, configs: validated.configs,
+      leaderBrokerId: diskless ? null : broker.config.nodeId,
+    });
+    if (!diskless) {
+      // The logs exist before the topic is visible, so the first produce finds them.
+      try {
+        await broker.classic.createTopic(info, resolveTopicConfig(info.configs, broker.config));
+      } catch (err) {
+        await broker.classic.dropTopic(info).catch(() => {});
+        await broker.coordinator.deleteTopic(info.name).catch(() => {});
+        return fail(ErrorCode.KAFKA_STORAGE_ERROR, `Could not create the logs of classic topic '${input.name}': ${(err as Error).message}`);
+      }
+    }
     const topic = broker.topics.remember(info);
     return { errorCode: ErrorCode.NONE, errorMessage: null, topic, numPartitions, replicationFactor };
   } catch (err) {
@@ -92,5 +111,6 @@ export async function deleteTopic(broker: Broker, topic: Topic): Promise<number>
   const deleted = await broker.coordinator.deleteTopic(topic.name);
   broker.topics.forget(topic);
   broker.storage.dropTopic(topic.topicId);
+  if (!topic.diskless) await broker.classic.dropTopic(topic);
   return deleted ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
 }

@@ -193,7 +193,7 @@ log.retention.check.interval.ms=300000
     assert.deepEqual(config.listeners, [{ name: 'PLAINTEXT', host: '', port: 9092 }]);
     assert.deepEqual(config.advertisedListeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 9092 }]);
     assert.ok(warnings.some((w) => /listener CONTROLLER is a KRaft controller listener/.test(w)));
-    assert.ok(warnings.some((w) => /'log\.dirs' .*not supported by Floe/.test(w)));
+    assert.deepEqual(config.logDirs, ['/tmp/kraft-combined-logs'], 'log.dirs is where classic topics keep their logs');
     assert.ok(warnings.every((w) => !/unknown config key/.test(w)), warnings.join('\n'));
   });
 
@@ -304,7 +304,18 @@ describe('describeBrokerConfigs', () => {
     assert.equal(by.get('num.partitions')?.source, 'DEFAULT_CONFIG');
     assert.equal(by.get('num.partitions')?.value, '1');
     assert.equal(by.get('log.retention.ms')?.value, null);
-    assert.ok(described.every((d) => d.readOnly && !d.isSensitive && d.documentation.length > 0));
+    assert.ok(described.every((d) => d.readOnly && d.isSensitive === (d.type === 'PASSWORD') && d.documentation.length > 0));
+  });
+
+  test('secrets (PASSWORD keys) are sensitive: described without their value', () => {
+    const loaded = loadBrokerConfig({ overrides: ['diskless.s3.access.key.id=AKIA1', 'diskless.s3.secret.access.key=s3cret', 'diskless.coordinator.password=pw'], env: {} });
+    const by = new Map(describeBrokerConfigs(loaded).map((d) => [d.name, d]));
+    for (const key of ['diskless.s3.secret.access.key', 'diskless.coordinator.password']) {
+      assert.equal(by.get(key)?.isSensitive, true, key);
+      assert.equal(by.get(key)?.value, null, key);
+      assert.equal(by.get(key)?.source, 'STATIC_BROKER_CONFIG', key);
+    }
+    assert.equal(by.get('diskless.s3.access.key.id')?.value, 'AKIA1');
   });
 
   test('a bare BrokerConfig describes its values as defaults', () => {

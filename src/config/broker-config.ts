@@ -25,7 +25,7 @@
  * - `broker.id` is accepted as the old name of `node.id` (both set → they must agree).
  */
 import { readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import {
   custom,
   listOf,
@@ -40,6 +40,7 @@ import {
   type Validator,
 } from './config-def.ts';
 import { parseProperties, PropertiesSyntaxError } from './properties.ts';
+import { BACKEND_CONFIG_KEYS } from './backend-config.ts';
 
 export { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from './config-def.ts';
 
@@ -77,10 +78,18 @@ export interface BrokerConfig {
   clusterId: string | null;
   /** Absolute. */
   dataDir: string;
+  /** log.dirs, absolute: where classic topics keep their logs. Always set by loadBrokerConfig (default `<dataDir>/logs`). */
+  logDirs?: string[];
   logDisklessEnable: boolean;
   disklessCommitIntervalMs: number;
   disklessBufferMaxBytes: number;
   disklessCacheMaxBytes: number;
+  /** Retention, cleaner, orphans and producer expiry (issue 5). Optional for hand-built configs; always set by loadBrokerConfig. */
+  disklessRetentionCheckIntervalMs?: number;
+  disklessObjectCleanerIntervalMs?: number;
+  disklessObjectDeletionGraceMs?: number;
+  disklessOrphanMinAgeMs?: number;
+  producerIdExpirationMs?: number;
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
   autoCreateTopicsEnable: boolean;
@@ -102,6 +111,12 @@ export interface BrokerConfig {
   logCleanupPolicy: string[];
   groupInitialRebalanceDelayMs: number;
   offsetsRetentionMinutes: number;
+  /** Optional for hand-built configs (Kafka's defaults apply); always set by loadBrokerConfig. */
+  offsetsRetentionCheckIntervalMs?: number;
+  offsetMetadataMaxBytes?: number;
+  groupMinSessionTimeoutMs?: number;
+  groupMaxSessionTimeoutMs?: number;
+  groupMaxSize?: number;
   /** log.retention.check.interval.ms; always set by loadBrokerConfig (optional for hand-built configs). */
   logRetentionCheckIntervalMs?: number;
   /**
@@ -138,9 +153,10 @@ export interface BrokerConfigKey {
   group: BrokerConfigGroup;
 }
 
-export type BrokerConfigGroup = 'Broker' | 'Listeners and network' | 'Diskless storage' | 'Topic defaults' | 'Groups';
+export type BrokerConfigGroup = 'Broker' | 'Listeners and network' | 'Diskless storage' | 'Coordinator' | 'Object store' | 'Topic defaults' | 'Groups';
 
 const NO_EFFECT_DISKLESS = 'Floe accepts it as the broker default of the topic config; it has no effect on diskless topics.';
+const CLASSIC_ONLY = 'Classic topics only; no effect on diskless topics.';
 const INT_MAX = 2147483647;
 
 function gzipLevel(): Validator {
@@ -165,6 +181,9 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Broker', key: 'data.dir', type: 'STRING', default: './data',
     validate: custom('a non-empty path', (v) => ((v as string) === '' ? 'Value must be a non-empty path' : null)),
     doc: 'Directory of this broker\'s local state: the embedded coordinator (PGlite) and the embedded object store when they are used, and the logs of classic (non-diskless) topics. A relative path is resolved against the working directory.' },
+  { group: 'Broker', key: 'log.dirs', type: 'LIST', default: null,
+    validate: custom('a list of non-empty paths', (v) => ((v as string[]).length === 0 || (v as string[]).some((d) => d === '') ? 'Value must be a list of non-empty paths' : null)),
+    doc: 'Comma-separated directories where classic (non-diskless) topics keep their partition logs, one folder `<topic>-<partition>` per partition, as in Kafka. A new partition goes to the directory holding the fewest partitions. When unset: `<data.dir>/logs`. Diskless topics never write here.' },
 
   // ---- Listeners and network ----
   { group: 'Listeners and network', key: 'listeners', type: 'LIST', default: 'PLAINTEXT://localhost:9092',
@@ -191,6 +210,18 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'The open object is sealed and uploaded as soon as it holds this many bytes, even before diskless.commit.interval.ms.' },
   { group: 'Diskless storage', key: 'diskless.cache.max.bytes', type: 'LONG', default: '268435456', validate: range(0),
     doc: 'Size of the broker\'s object cache (recently read or written objects, shared by every consumer). 0 disables the cache.' },
+  { group: 'Diskless storage', key: 'diskless.retention.check.interval.ms', type: 'LONG', default: '60000', validate: range(1),
+    doc: 'How often retention.ms and retention.bytes of diskless topics are enforced, and idle producer state expired. One broker of the cluster runs each pass (a lease in the coordinator); a pass deletes at most 10,000 batches per short transaction and never holds locks that stall commits.' },
+  { group: 'Diskless storage', key: 'diskless.object.cleaner.interval.ms', type: 'LONG', default: '60000', validate: range(1),
+    doc: 'How often the object cleaner runs (one broker of the cluster at a time): objects without batches are deleted from the store once diskless.object.deletion.grace.ms has passed, and orphans (objects uploaded but never committed) are reaped.' },
+  { group: 'Diskless storage', key: 'diskless.object.deletion.grace.ms', type: 'LONG', default: '120000', validate: range(0),
+    doc: 'How long an object that lost its last batch (retention, DeleteRecords, topic deletion) stays in the store before it is deleted, so fetches that already located it still read it. Brokers re-read the log starts of cached partitions four times per grace period, at most every diskless.retention.check.interval.ms.' },
+  { group: 'Diskless storage', key: 'diskless.orphan.min.age.ms', type: 'LONG', default: '3600000', validate: range(1000),
+    doc: 'An object that was uploaded but never committed (its broker died or failed in between) is deleted once it is this old. Brokers register each object key before uploading to it and never commit a key registered more than half this long ago, so uploads in flight are never taken.' },
+  { group: 'Diskless storage', key: 'producer.id.expiration.ms', type: 'LONG', default: '86400000', validate: range(1),
+    doc: 'The state of an idempotent producer (its last 5 batches per partition) is dropped after this long without a write from it; its next write must start a new sequence (clients re-initialise on UNKNOWN_PRODUCER_ID).' },
+  // ---- Coordinator, Object store (backend-config.ts) ----
+  ...BACKEND_CONFIG_KEYS,
 
   // ---- Topic defaults ----
   { group: 'Topic defaults', key: 'auto.create.topics.enable', type: 'BOOLEAN', default: 'true',
@@ -212,7 +243,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Topic defaults', key: 'log.retention.bytes', type: 'LONG', default: '-1',
     doc: 'Default of retention.bytes: the most bytes kept per partition before the oldest data is deleted. -1 means no limit.' },
   { group: 'Topic defaults', key: 'log.retention.check.interval.ms', type: 'LONG', default: '300000', validate: range(1),
-    doc: 'How often retention (time and size) is enforced.' },
+    doc: 'How often retention (time and size) is enforced. On classic topics it deletes whole log segments, oldest first (an expired active segment is rolled first, so the log keeps an empty active segment).' },
   { group: 'Topic defaults', key: 'log.cleanup.policy', type: 'LIST', default: 'delete', validate: listOf(['compact', 'delete'], true),
     doc: 'Default of cleanup.policy. compact is refused on diskless topics for now.' },
   { group: 'Topic defaults', key: 'log.message.timestamp.type', type: 'STRING', default: 'CreateTime', validate: oneOf('CreateTime', 'LogAppendTime'),
@@ -222,27 +253,27 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Topic defaults', key: 'log.message.timestamp.after.max.ms', type: 'LONG', default: '3600000', validate: range(0),
     doc: 'Default of message.timestamp.after.max.ms: with CreateTime, a batch whose timestamp is more than this after the broker\'s clock is rejected (Kafka 4.0 default: one hour).' },
   { group: 'Topic defaults', key: 'log.segment.bytes', type: 'INT', default: '1073741824', validate: range(1048576),
-    doc: `Default of segment.bytes (classic topics: size of a log segment). ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of segment.bytes: a classic partition rolls to a new log segment when the active one would grow past this size. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.roll.ms', type: 'LONG', default: null,
-    doc: `Default of segment.ms; when unset, log.roll.hours is used. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of segment.ms: a classic partition rolls to a new log segment on the first append after the active one is this old; when unset, log.roll.hours is used. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.roll.hours', type: 'INT', default: '168', validate: range(1),
-    doc: `Default of segment.ms in hours, used when log.roll.ms is unset. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of segment.ms in hours, used when log.roll.ms is unset. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.roll.jitter.ms', type: 'LONG', default: null,
-    doc: `Default of segment.jitter.ms; when unset, log.roll.jitter.hours is used. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of segment.jitter.ms (a random part of it is taken off segment.ms per segment); when unset, log.roll.jitter.hours is used. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.roll.jitter.hours', type: 'INT', default: '0', validate: range(0),
-    doc: `Default of segment.jitter.ms in hours. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of segment.jitter.ms in hours. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.index.size.max.bytes', type: 'INT', default: '10485760', validate: range(4),
-    doc: `Default of segment.index.bytes. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of segment.index.bytes: a classic log segment is rolled when its offset index reaches this size. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.index.interval.bytes', type: 'INT', default: '4096', validate: range(0),
-    doc: `Default of index.interval.bytes. ${NO_EFFECT_DISKLESS}` },
-  { group: 'Topic defaults', key: 'log.flush.interval.messages', type: 'LONG', default: LONG_MAX, validate: range(1),
-    doc: `Default of flush.messages. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of index.interval.bytes: bytes of batches between two entries of a classic segment\'s offset and time indexes. ${CLASSIC_ONLY}` },
+  { group: 'Topic defaults', key: 'log.flush.interval.messages', type: 'LONG', default: '1', validate: range(1),
+    doc: `Default of flush.messages. Floe's default is 1, not Kafka's Long.MAX_VALUE: a classic partition has no replicas, so with 1 an acks=all produce is answered only once its batch is fsynced (fsyncs are shared by every request waiting on the partition), and consumers see only fsynced data. A larger value relaxes that: produce is answered once the batch is written to the operating system, and the log is fsynced every flush.messages records or flush.ms. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.flush.interval.ms', type: 'LONG', default: null,
-    doc: `Default of flush.ms; when unset, log.flush.scheduler.interval.ms is used. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of flush.ms: with flush.messages > 1, the longest unflushed data stays in a classic log before an fsync; when unset, log.flush.scheduler.interval.ms is used. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.flush.scheduler.interval.ms', type: 'LONG', default: LONG_MAX,
-    doc: `Default of flush.ms when log.flush.interval.ms is unset. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of flush.ms when log.flush.interval.ms is unset. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.segment.delete.delay.ms', type: 'LONG', default: '60000', validate: range(0),
-    doc: `Default of file.delete.delay.ms. ${NO_EFFECT_DISKLESS}` },
+    doc: `Default of file.delete.delay.ms: how long the files of a classic log segment removed by retention stay on disk (renamed *.deleted) before they are unlinked. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.preallocate', type: 'BOOLEAN', default: 'false',
     doc: `Default of preallocate. ${NO_EFFECT_DISKLESS}` },
   { group: 'Topic defaults', key: 'log.cleaner.delete.retention.ms', type: 'LONG', default: '86400000', validate: range(0),
@@ -273,6 +304,16 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'How long the group coordinator waits for more members to join a new (empty) classic group before the first rebalance.' },
   { group: 'Groups', key: 'offsets.retention.minutes', type: 'INT', default: '10080', validate: range(1),
     doc: 'Committed offsets of a group that has been empty this long are deleted.' },
+  { group: 'Groups', key: 'offsets.retention.check.interval.ms', type: 'LONG', default: '600000', validate: range(1),
+    doc: 'How often the broker looks for expired committed offsets (offsets.retention.minutes) and removes empty groups without offsets.' },
+  { group: 'Groups', key: 'offset.metadata.max.bytes', type: 'INT', default: '4096', validate: range(0),
+    doc: 'The largest metadata string a consumer may commit with an offset; larger commits get OFFSET_METADATA_TOO_LARGE.' },
+  { group: 'Groups', key: 'group.min.session.timeout.ms', type: 'INT', default: '6000', validate: range(0),
+    doc: 'The smallest session timeout a group member may ask for (JoinGroup); smaller ones get INVALID_SESSION_TIMEOUT.' },
+  { group: 'Groups', key: 'group.max.session.timeout.ms', type: 'INT', default: '1800000', validate: range(0),
+    doc: 'The largest session timeout a group member may ask for (JoinGroup); larger ones get INVALID_SESSION_TIMEOUT.' },
+  { group: 'Groups', key: 'group.max.size', type: 'INT', default: '2147483647', validate: range(1),
+    doc: 'The most members a classic group may have; one more gets GROUP_MAX_SIZE_REACHED.' },
 ];
 
 const KEY_INDEX = new Map(BROKER_CONFIG_KEYS.map((k) => [k.key, k]));
@@ -294,7 +335,7 @@ const KAFKA_UNSUPPORTED_KEYS = new Set([
   'process.roles', 'controller.quorum.voters', 'controller.quorum.bootstrap.servers', 'inter.broker.listener.name',
   'security.inter.broker.protocol', 'num.network.threads', 'num.io.threads', 'num.replica.fetchers',
   'socket.send.buffer.bytes', 'socket.receive.buffer.bytes', 'socket.listen.backlog.size', 'queued.max.requests',
-  'log.dir', 'log.dirs', 'metadata.log.dir', 'num.recovery.threads.per.data.dir', 'offsets.topic.replication.factor',
+  'log.dir', 'metadata.log.dir', 'num.recovery.threads.per.data.dir', 'offsets.topic.replication.factor',
   'offsets.topic.num.partitions', 'offsets.topic.segment.bytes', 'offsets.commit.timeout.ms', 'offsets.load.buffer.size',
   'transaction.state.log.replication.factor', 'transaction.state.log.min.isr', 'transaction.state.log.num.partitions',
   'share.coordinator.state.topic.replication.factor', 'share.coordinator.state.topic.min.isr', 'delete.topic.enable',
@@ -304,10 +345,9 @@ const KAFKA_UNSUPPORTED_KEYS = new Set([
   'replica.lag.time.max.ms', 'replica.fetch.max.bytes', 'replica.fetch.wait.max.ms', 'replica.socket.timeout.ms',
   'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'authorizer.class.name',
   'super.users', 'allow.everyone.if.no.acl.found', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
-  'metrics.recording.level', 'group.coordinator.rebalance.protocols', 'group.min.session.timeout.ms',
-  'group.max.session.timeout.ms', 'group.max.size', 'max.connections', 'max.connections.per.ip',
+  'metrics.recording.level', 'group.coordinator.rebalance.protocols', 'max.connections', 'max.connections.per.ip',
   'max.connections.per.ip.overrides', 'max.incremental.fetch.session.cache.slots', 'fetch.max.bytes',
-  'producer.id.expiration.ms', 'transactional.id.expiration.ms', 'create.topic.policy.class.name',
+  'transactional.id.expiration.ms', 'create.topic.policy.class.name',
   'alter.config.policy.class.name', 'reserved.broker.max.id', 'request.timeout.ms', 'unstable.api.versions.enable',
   'confluent.support.metrics.enable', 'confluent.balancer.enable',
 ]);
@@ -474,10 +514,16 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     brokerRack: optStr('broker.rack') || null,
     clusterId: optStr('cluster.id'),
     dataDir: resolvePath(str('data.dir')),
+    logDirs: (list('log.dirs') ?? [join(str('data.dir'), 'logs')]).map((d) => resolvePath(d)),
     logDisklessEnable: bool('log.diskless.enable'),
     disklessCommitIntervalMs: int('diskless.commit.interval.ms'),
     disklessBufferMaxBytes: int('diskless.buffer.max.bytes'),
     disklessCacheMaxBytes: int('diskless.cache.max.bytes'),
+    disklessRetentionCheckIntervalMs: int('diskless.retention.check.interval.ms'),
+    disklessObjectCleanerIntervalMs: int('diskless.object.cleaner.interval.ms'),
+    disklessObjectDeletionGraceMs: int('diskless.object.deletion.grace.ms'),
+    disklessOrphanMinAgeMs: int('diskless.orphan.min.age.ms'),
+    producerIdExpirationMs: int('producer.id.expiration.ms'),
     messageMaxBytes: int('message.max.bytes'),
     socketRequestMaxBytes: int('socket.request.max.bytes'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
@@ -494,6 +540,11 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     logCleanupPolicy: cleanupPolicy,
     groupInitialRebalanceDelayMs: int('group.initial.rebalance.delay.ms'),
     offsetsRetentionMinutes: int('offsets.retention.minutes'),
+    offsetsRetentionCheckIntervalMs: int('offsets.retention.check.interval.ms'),
+    offsetMetadataMaxBytes: int('offset.metadata.max.bytes'),
+    groupMinSessionTimeoutMs: int('group.min.session.timeout.ms'),
+    groupMaxSessionTimeoutMs: int('group.max.session.timeout.ms'),
+    groupMaxSize: int('group.max.size'),
     logRetentionCheckIntervalMs: int('log.retention.check.interval.ms'),
     values,
   };

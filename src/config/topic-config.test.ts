@@ -117,7 +117,27 @@ describe('resolveTopicConfig', () => {
       messageTimestampAfterMaxMs: 3600000,
       cleanupPolicy: ['delete'],
       compressionType: 'producer',
+      segmentBytes: 1073741824,
+      segmentMs: 604800000,
+      segmentJitterMs: 0,
+      segmentIndexBytes: 10485760,
+      indexIntervalBytes: 4096,
+      flushMessages: 1, // Floe's default: acknowledged classic writes are fsynced
+      flushMs: Number.MAX_SAFE_INTEGER,
+      fileDeleteDelayMs: 60000,
     });
+  });
+
+  test('classic log settings flow through their synonyms (log.roll.hours → segment.ms, …)', () => {
+    const c = resolveTopicConfig({ 'flush.messages': '10000' }, defaultBrokerConfig({
+      'log.segment.bytes': '2097152', 'log.roll.hours': '2', 'log.roll.jitter.ms': '5', 'log.index.interval.bytes': '100', 'log.flush.interval.ms': '250',
+    }));
+    assert.equal(c.segmentBytes, 2097152);
+    assert.equal(c.segmentMs, 7_200_000);
+    assert.equal(c.segmentJitterMs, 5);
+    assert.equal(c.indexIntervalBytes, 100);
+    assert.equal(c.flushMs, 250);
+    assert.equal(c.flushMessages, 10000);
   });
 
   test('broker settings flow through their synonyms', () => {

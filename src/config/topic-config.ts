@@ -57,6 +57,17 @@ export interface TopicConfig {
   /** Subset of ['delete', 'compact']; empty = nothing is ever deleted. */
   cleanupPolicy: string[];
   compressionType: string;
+  // Classic topics only (their local log); no effect on diskless topics.
+  segmentBytes: number;
+  segmentMs: number;
+  segmentJitterMs: number;
+  segmentIndexBytes: number;
+  indexIntervalBytes: number;
+  /** Number.MAX_SAFE_INTEGER: never by count. 1 (Floe's default): every acknowledged write is fsynced first. */
+  flushMessages: number;
+  /** Number.MAX_SAFE_INTEGER: never by time. */
+  flushMs: number;
+  fileDeleteDelayMs: number;
 }
 
 interface Synonym {
@@ -82,6 +93,7 @@ export interface TopicConfigKey {
 
 const HOUR = 3_600_000;
 const NO_EFFECT = 'Accepted and stored for compatibility; no effect on diskless topics.';
+const CLASSIC = 'Classic topics only; no effect on diskless topics.';
 const s = (key: string, factor?: number): Synonym => (factor === undefined ? { key } : { key, factor });
 
 function throttledReplicas(): Validator {
@@ -111,15 +123,15 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
   { key: 'delete.retention.ms', type: 'LONG', synonyms: [s('log.cleaner.delete.retention.ms')], default: '86400000', validate: range(0), noEffectOnDiskless: true,
     doc: `How long delete tombstones are kept on compacted topics. ${NO_EFFECT}` },
   { key: 'file.delete.delay.ms', type: 'LONG', synonyms: [s('log.segment.delete.delay.ms')], default: '60000', validate: range(0), noEffectOnDiskless: true,
-    doc: `Wait before a deleted segment file is removed. ${NO_EFFECT}` },
+    doc: `Wait before the files of a log segment deleted by retention are removed. ${CLASSIC}` },
   { key: 'flush.messages', type: 'LONG', synonyms: [s('log.flush.interval.messages')], default: LONG_MAX, validate: range(1), noEffectOnDiskless: true,
-    doc: `Force an fsync of the log after this many messages. ${NO_EFFECT}` },
+    doc: `Force an fsync of the log after this many messages. 1 (Floe's default through log.flush.interval.messages): a produce is answered, and its records become visible to consumers, only once they are fsynced (group commit). ${CLASSIC}` },
   { key: 'flush.ms', type: 'LONG', synonyms: [s('log.flush.interval.ms'), s('log.flush.scheduler.interval.ms')], default: LONG_MAX, validate: range(0), noEffectOnDiskless: true,
-    doc: `Force an fsync of the log after this long. ${NO_EFFECT}` },
+    doc: `Force an fsync of the log after unflushed data is this old (matters when flush.messages > 1). ${CLASSIC}` },
   { key: 'follower.replication.throttled.replicas', type: 'LIST', synonyms: [], default: '', validate: throttledReplicas(), noEffectOnDiskless: true,
     doc: `Replicas whose follower replication is throttled. ${NO_EFFECT}` },
   { key: 'index.interval.bytes', type: 'INT', synonyms: [s('log.index.interval.bytes')], default: '4096', validate: range(0), noEffectOnDiskless: true,
-    doc: `Bytes between two entries of a segment's offset index. ${NO_EFFECT}` },
+    doc: `Bytes between two entries of a segment's offset and time indexes. ${CLASSIC}` },
   { key: 'leader.replication.throttled.replicas', type: 'LIST', synonyms: [], default: '', validate: throttledReplicas(), noEffectOnDiskless: true,
     doc: `Replicas whose leader replication is throttled. ${NO_EFFECT}` },
   { key: 'local.retention.bytes', type: 'LONG', synonyms: [s('log.local.retention.bytes')], default: '-2', validate: range(-2), noEffectOnDiskless: true,
@@ -155,13 +167,13 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
   { key: 'retention.ms', type: 'LONG', synonyms: [s('log.retention.ms'), s('log.retention.minutes', 60_000), s('log.retention.hours', HOUR)], default: '604800000', validate: range(-1),
     doc: 'How long data is kept (cleanup.policy=delete). -1 keeps it forever.' },
   { key: 'segment.bytes', type: 'INT', synonyms: [s('log.segment.bytes')], default: '1073741824', validate: range(1048576), noEffectOnDiskless: true,
-    doc: `Size of a log segment file. ${NO_EFFECT}` },
+    doc: `Size of a log segment file: the log rolls to a new segment before it would grow past this. ${CLASSIC}` },
   { key: 'segment.index.bytes', type: 'INT', synonyms: [s('log.index.size.max.bytes')], default: '10485760', validate: range(4), noEffectOnDiskless: true,
-    doc: `Size of a segment's offset index. ${NO_EFFECT}` },
+    doc: `Size of a segment's offset index: the log rolls to a new segment when it is full. ${CLASSIC}` },
   { key: 'segment.jitter.ms', type: 'LONG', synonyms: [s('log.roll.jitter.ms'), s('log.roll.jitter.hours', HOUR)], default: '0', validate: range(0), noEffectOnDiskless: true,
-    doc: `Random jitter subtracted from segment.ms. ${NO_EFFECT}` },
+    doc: `Random jitter subtracted from segment.ms, per segment. ${CLASSIC}` },
   { key: 'segment.ms', type: 'LONG', synonyms: [s('log.roll.ms'), s('log.roll.hours', HOUR)], default: '604800000', validate: range(1), noEffectOnDiskless: true,
-    doc: `Time after which a log segment is rolled. ${NO_EFFECT}` },
+    doc: `Time after which a log segment is rolled (on the next append). ${CLASSIC}` },
   { key: 'unclean.leader.election.enable', type: 'BOOLEAN', synonyms: [s('unclean.leader.election.enable')], default: 'false', noEffectOnDiskless: true,
     doc: `Allow an out-of-sync replica to become leader. ${NO_EFFECT}` },
 ];
@@ -259,6 +271,14 @@ export function resolveTopicConfig(topicConfigs: Record<string, string>, broker:
     messageTimestampAfterMaxMs: value('message.timestamp.after.max.ms') as number,
     cleanupPolicy: value('cleanup.policy') as string[],
     compressionType: value('compression.type') as string,
+    segmentBytes: value('segment.bytes') as number,
+    segmentMs: value('segment.ms') as number,
+    segmentJitterMs: value('segment.jitter.ms') as number,
+    segmentIndexBytes: value('segment.index.bytes') as number,
+    indexIntervalBytes: value('index.interval.bytes') as number,
+    flushMessages: value('flush.messages') as number,
+    flushMs: value('flush.ms') as number,
+    fileDeleteDelayMs: value('file.delete.delay.ms') as number,
   };
 }
 

@@ -18,6 +18,8 @@ export interface TopicInfo {
   diskless: boolean;
   /** Only the configs set explicitly on the topic (key → value as Kafka strings). */
   configs: Record<string, string>;
+  /** Classic topics: the broker whose local log holds the partitions (migration 5). null/absent: diskless. */
+  leaderBrokerId?: number | null;
 }
 
 export interface CreateTopicSpec {
@@ -25,6 +27,8 @@ export interface CreateTopicSpec {
   partitionCount: number;
   diskless: boolean;
   configs: Record<string, string>;
+  /** Classic topics: the broker that leads them (stored in topics.leader_broker_id). */
+  leaderBrokerId?: number | null;
 }
 
 export interface PartitionKey {
@@ -59,6 +63,11 @@ export interface CommitBatchResult {
   baseOffset: number; // -1 on error
   logAppendTime: number; // the commit's wall-clock time (ms); the same for every batch of the object
   logStartOffset: number;
+  /**
+   * An idempotent producer's retry of a batch committed before: not appended again; baseOffset and
+   * logAppendTime are the original's. Announce nothing for it (it is not in this object).
+   */
+  duplicate?: boolean;
 }
 
 export interface PartitionOffsets {
@@ -109,6 +118,95 @@ export interface ListOffsetsResult {
   batch: BatchLocation | null;
 }
 
+/** DeleteRecords: move the partition's log start to `offset` (-1: the high watermark). */
+export interface DeleteRecordsRequest extends PartitionKey {
+  offset: number;
+}
+
+export interface DeleteRecordsResult {
+  errorCode: number; // 0, UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE
+  /** The log start offset after the call (-1 for an unknown partition). */
+  logStartOffset: number;
+}
+
+/** One committed offset to store for a group. */
+export interface GroupOffsetCommit extends PartitionKey {
+  offset: number;
+  leaderEpoch: number; // -1: none
+  metadata: string | null;
+  /** ms since the epoch; -1: expiry by offsets.retention.minutes (only OffsetCommit v2-v4 set one). */
+  expireTimestamp: number;
+}
+
+export interface CommittedOffset {
+  groupId: string;
+  topicId: string;
+  topicName: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+  commitTimestamp: number;
+}
+
+/** A member of a stored group generation (what Kafka writes in its group metadata record). */
+export interface GroupMemberRecord {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  rebalanceTimeoutMs: number;
+  sessionTimeoutMs: number;
+  /** The member's metadata for the selected protocol. */
+  subscription: Buffer;
+  assignment: Buffer;
+}
+
+/** A group's last stored generation. */
+export interface GroupRecord {
+  groupId: string;
+  /** null: a group known only by simple (generation -1) offset commits. */
+  protocolType: string | null;
+  generation: number;
+  protocolName: string | null;
+  leader: string | null;
+  /** ms since the epoch when the generation was stored (an empty group: when it became empty); -1 unknown. */
+  stateTimestamp: number;
+  members: GroupMemberRecord[];
+}
+
+export interface ExpiredGroup {
+  groupId: string;
+  /** Offsets removed by this run. */
+  expiredOffsets: number;
+  /** The group has no members, no offsets and no stored generation any more. */
+  deleted: boolean;
+}
+
+// ---- Idempotent producers, retention and the object lifecycle (migration 3) ----
+
+export interface ProducerIdAndEpoch {
+  producerId: number;
+  producerEpoch: number;
+}
+
+/** A diskless topic's effective retention (topic config resolved with the broker defaults); -1: none. */
+export interface RetentionTopic {
+  topicId: string;
+  retentionMs: number;
+  retentionBytes: number;
+}
+
+export interface RetentionStepResult {
+  /** Partitions whose log start moved or that had batches deleted, with their log start now. */
+  logStarts: (PartitionKey & { logStartOffset: number })[];
+  batchesDeleted: number;
+  /** Objects that lost their last batch and became 'deleting'. */
+  objectsMarked: number;
+  /** The step stopped at its bound: call again. */
+  more: boolean;
+}
+
 export interface Coordinator {
   /** Applies migrations; safe to call on every start. */
   init(): Promise<void>;
@@ -128,6 +226,71 @@ export interface Coordinator {
   getPartitionOffsets(keys: readonly PartitionKey[]): Promise<(PartitionOffsets | null)[]>;
   /** Keys of all objects the coordinator knows (any state). */
   listObjectKeys(): Promise<string[]>;
+
+  // ---- Topic administration (AlterConfigs, CreatePartitions, DeleteRecords, DescribeLogDirs) ----
+  /** Replaces the topic's explicit configs; null when the topic does not exist. */
+  alterTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicInfo | null>;
+  /**
+   * Grows the topic to `partitionCount` partitions. Rejects with CoordinatorError UNKNOWN_TOPIC_OR_PARTITION,
+   * or INVALID_PARTITIONS when the count does not grow.
+   */
+  createPartitions(name: string, partitionCount: number): Promise<TopicInfo>;
+  /** Per request, in order. A partition named twice gets the larger of its offsets. */
+  deleteRecords(requests: readonly DeleteRecordsRequest[]): Promise<DeleteRecordsResult[]>;
+  /** Bytes of the batches each partition holds; null where the partition does not exist. */
+  getPartitionSizes(keys: readonly PartitionKey[]): Promise<(number | null)[]>;
+
+  // ---- Consumer groups (what Kafka keeps in __consumer_offsets) ----
+  /**
+   * Stores the offsets in one transaction, stamped with `commitTimestamp` (ms). Per commit, in order:
+   * 0, or UNKNOWN_TOPIC_OR_PARTITION when the partition does not exist.
+   */
+  commitGroupOffsets(groupId: string, commitTimestamp: number, commits: readonly GroupOffsetCommit[]): Promise<number[]>;
+  /** Every committed offset of these groups, by group, topic name and partition. */
+  fetchGroupOffsets(groupIds: readonly string[]): Promise<CommittedOffset[]>;
+  /** Removes these offsets of the group; returns how many existed. */
+  deleteGroupOffsets(groupId: string, keys: readonly PartitionKey[]): Promise<number>;
+  /** Stores a group's generation (replacing the previous one). */
+  saveGroup(group: GroupRecord): Promise<void>;
+  /** Removes the groups' stored generations and offsets. */
+  deleteGroups(groupIds: readonly string[]): Promise<void>;
+  /** Every stored group, plus (with protocolType null, generation 0) groups that only have offsets. */
+  loadGroups(): Promise<GroupRecord[]>;
+  /**
+   * Offset expiry (see floe_expire_group_offsets for Kafka's rules): groups in `activeGroupIds` (members in
+   * memory) are left alone; `emptyGroupIds` are reported deleted when nothing of them is stored.
+   */
+  expireGroupOffsets(nowMs: number, retentionMs: number, activeGroupIds: readonly string[], emptyGroupIds: readonly string[]): Promise<ExpiredGroup[]>;
+
+  // ---- Idempotent producers, retention and the object lifecycle ----
+  /**
+   * InitProducerId (non-transactional). (-1, -1): a new producer id, unique among every broker of the
+   * coordinator, epoch 0. The current (id, epoch) of a known producer: the same id with epoch + 1. Anything
+   * else: a new id.
+   */
+  initProducerId(producerId: number, producerEpoch: number): Promise<ProducerIdAndEpoch>;
+  /** Drops producer state idle for longer than `maxIdleMs` (and ids without state); how many states. */
+  expireProducers(maxIdleMs: number): Promise<number>;
+  /**
+   * One bounded retention step over every diskless partition (`topics`: the retentions; others: none):
+   * moves log starts, deletes at most `maxBatches` batches, releases emptied objects. One short transaction.
+   */
+  enforceRetention(topics: readonly RetentionTopic[], maxBatches: number): Promise<RetentionStepResult>;
+  /** Registers keys about to be uploaded, so an upload that is never committed is found and reaped. */
+  registerPendingObjects(brokerId: number, keys: readonly string[]): Promise<void>;
+  /** Withdraws registrations that will not be used (clean shutdown). */
+  forgetPendingObjects(keys: readonly string[]): Promise<void>;
+  /** Registrations older than `minAgeMs`: their objects are orphans, now 'deleting' (the cleaner deletes them). */
+  reapPendingObjects(minAgeMs: number): Promise<number>;
+  /** Keys of 'deleting' objects marked at least `graceMs` ago and holding no batch, oldest first. */
+  objectsToDelete(graceMs: number, limit: number): Promise<string[]>;
+  /** Forgets 'deleting' objects once deleted from the store; how many rows went. */
+  markObjectsDeleted(keys: readonly string[]): Promise<number>;
+  /** The given keys that the coordinator knows neither as an object nor as a registration. */
+  unknownObjectKeys(keys: readonly string[]): Promise<string[]>;
+  /** Takes (or renews) a cluster-wide job lease; false while another holder's lease runs. */
+  tryAcquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
 }
 
 export class CoordinatorError extends Error {

@@ -14,13 +14,22 @@ import {
   type CommitBatchResult,
   type CommitObjectRequest,
   type Coordinator,
+  type CommittedOffset,
   type CreateTopicSpec,
+  type DeleteRecordsRequest,
+  type DeleteRecordsResult,
+  type ExpiredGroup,
+  type GroupOffsetCommit,
+  type GroupRecord,
   type FindBatchesRequest,
   type FindBatchesResult,
   type ListOffsetsRequest,
   type ListOffsetsResult,
   type PartitionKey,
   type PartitionOffsets,
+  type ProducerIdAndEpoch,
+  type RetentionStepResult,
+  type RetentionTopic,
   type TimestampType,
   type TopicInfo,
 } from './coordinator.ts';
@@ -44,6 +53,8 @@ const OFFSET_OUT_OF_RANGE = 1;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const TOPIC_ALREADY_EXISTS = 36;
 const INVALID_PARTITIONS = 37;
+/** floe_commit_object's marker for an idempotent producer's duplicate (answered as a success). */
+const DUPLICATE_SEQUENCE_NUMBER = 46;
 
 type SqlInt = number | string | bigint;
 
@@ -59,9 +70,10 @@ interface TopicRow {
   partition_count: SqlInt;
   diskless: boolean;
   configs: Record<string, string> | string | null;
+  leader_broker_id?: SqlInt | null;
 }
 
-const TOPIC_COLUMNS = 'topic_id::text AS topic_id, name, partition_count, diskless, configs';
+const TOPIC_COLUMNS = 'topic_id::text AS topic_id, name, partition_count, diskless, configs, leader_broker_id';
 
 function toTopic(r: TopicRow): TopicInfo {
   const configs = typeof r.configs === 'string' ? (JSON.parse(r.configs) as Record<string, string>) : r.configs;
@@ -71,6 +83,7 @@ function toTopic(r: TopicRow): TopicInfo {
     partitionCount: num(r.partition_count),
     diskless: r.diskless,
     configs: { ...(configs ?? {}) },
+    leaderBrokerId: r.leader_broker_id === null || r.leader_broker_id === undefined ? null : num(r.leader_broker_id),
   };
 }
 
@@ -113,9 +126,10 @@ function topicIdParam(id: string): string {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : NIL_UUID;
 }
 
+// floe_commit_object_once (migration 4): idempotent by object key, so a commit whose outcome is unknown can be retried.
 const COMMIT_SQL = `
 SELECT o_idx, o_error_code, o_base_offset, o_log_append_time, o_log_start_offset
-  FROM floe_commit_object($1::text, $2::bigint, $3::integer, $4::uuid[], $5::integer[], $6::bigint[],
+  FROM floe_commit_object_once($1::text, $2::bigint, $3::integer, $4::uuid[], $5::integer[], $6::bigint[],
                           $7::bigint[], $8::integer[], $9::bigint[], $10::bigint[], $11::smallint[],
                           $12::bigint[], $13::smallint[], $14::integer[], $15::integer[])`;
 
@@ -137,15 +151,129 @@ SELECT (q.i - 1)::integer AS o_idx, p.log_start_offset AS o_log_start_offset, p.
 
 const CREATE_TOPIC_SQL = `
 WITH t AS (
-  INSERT INTO topics (name, partition_count, diskless, configs)
-  VALUES ($1::text, $2::integer, $3::boolean, $4::text::jsonb)
+  INSERT INTO topics (name, partition_count, diskless, configs, leader_broker_id)
+  VALUES ($1::text, $2::integer, $3::boolean, $4::text::jsonb, $5::integer)
   ON CONFLICT (name) DO NOTHING
-  RETURNING topic_id, name, partition_count, diskless, configs
+  RETURNING topic_id, name, partition_count, diskless, configs, leader_broker_id
 ), p AS (
   INSERT INTO partitions (topic_id, partition)
   SELECT t.topic_id, g FROM t CROSS JOIN generate_series(0, $2::integer - 1) AS g
 )
 SELECT ${TOPIC_COLUMNS} FROM t`;
+
+// ---- Topic administration and consumer groups (migration 2) ----
+
+const ALTER_TOPIC_CONFIGS_SQL = `
+UPDATE topics SET configs = $2::text::jsonb WHERE name = $1::text RETURNING ${TOPIC_COLUMNS}`;
+
+/** One row when the topic exists: its old count, and the topic after the change (nulls when unchanged). */
+const CREATE_PARTITIONS_SQL = `
+WITH cur AS (
+  SELECT topic_id, partition_count FROM topics WHERE name = $1::text FOR UPDATE
+), upd AS (
+  UPDATE topics t SET partition_count = $2::integer
+    FROM cur WHERE t.topic_id = cur.topic_id AND cur.partition_count < $2::integer
+  RETURNING t.topic_id::text AS topic_id, t.name, t.partition_count, t.diskless, t.configs
+), ins AS (
+  INSERT INTO partitions (topic_id, partition)
+  SELECT cur.topic_id, g FROM cur CROSS JOIN generate_series(cur.partition_count, $2::integer - 1) AS g
+   WHERE cur.partition_count < $2::integer
+)
+SELECT cur.partition_count AS old_count, upd.topic_id, upd.name, upd.partition_count, upd.diskless, upd.configs
+  FROM cur LEFT JOIN upd ON true`;
+
+const DELETE_RECORDS_SQL = `
+SELECT o_idx, o_error_code, o_low_watermark FROM floe_delete_records($1::uuid[], $2::integer[], $3::bigint[])`;
+
+const PARTITION_SIZES_SQL = `
+SELECT (q.i - 1)::integer AS o_idx, p.byte_size AS o_byte_size
+  FROM unnest($1::uuid[], $2::integer[]) WITH ORDINALITY AS q(topic_id, partition, i)
+  LEFT JOIN partitions p ON p.topic_id = q.topic_id AND p.partition = q.partition`;
+
+const COMMIT_GROUP_OFFSETS_SQL = `
+SELECT o_idx FROM floe_commit_group_offsets($1::text, $2::bigint, $3::uuid[], $4::integer[], $5::bigint[],
+                                            $6::integer[], $7::text[], $8::bigint[])`;
+
+const FETCH_GROUP_OFFSETS_SQL = `
+SELECT o.group_id, o.topic_id::text AS topic_id, t.name AS topic_name, o.partition, o.committed_offset,
+       o.leader_epoch, o.metadata, o.commit_timestamp
+  FROM group_offsets o
+  JOIN topics t ON t.topic_id = o.topic_id
+ WHERE o.group_id = ANY ($1::text[])
+ ORDER BY o.group_id, t.name, o.partition`;
+
+const DELETE_GROUP_OFFSETS_SQL = `
+DELETE FROM group_offsets o
+ USING unnest($2::uuid[], $3::integer[]) AS q(topic_id, partition)
+ WHERE o.group_id = $1::text AND o.topic_id = q.topic_id AND o.partition = q.partition
+RETURNING 1`;
+
+const SAVE_GROUP_SQL = `
+INSERT INTO groups (group_id, protocol_type, generation, protocol_name, leader, state_timestamp, members)
+VALUES ($1::text, $2::text, $3::integer, $4::text, $5::text, $6::bigint, $7::text::jsonb)
+ON CONFLICT (group_id) DO UPDATE
+   SET protocol_type = EXCLUDED.protocol_type, generation = EXCLUDED.generation,
+       protocol_name = EXCLUDED.protocol_name, leader = EXCLUDED.leader,
+       state_timestamp = EXCLUDED.state_timestamp, members = EXCLUDED.members`;
+
+const DELETE_GROUPS_SQL = `
+WITH o AS (DELETE FROM group_offsets WHERE group_id = ANY ($1::text[]))
+DELETE FROM groups WHERE group_id = ANY ($1::text[])`;
+
+const LOAD_GROUPS_SQL = `
+SELECT group_id, protocol_type, generation, protocol_name, leader, state_timestamp, members
+  FROM groups
+UNION ALL
+SELECT DISTINCT o.group_id, NULL, 0, NULL, NULL, -1::bigint, '[]'::jsonb
+  FROM group_offsets o
+ WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = o.group_id)`;
+
+const EXPIRE_GROUP_OFFSETS_SQL = `
+SELECT o_group_id, o_expired, o_deleted FROM floe_expire_group_offsets($1::bigint, $2::bigint, $3::text[], $4::text[])`;
+
+interface GroupRow {
+  group_id: string;
+  protocol_type: string | null;
+  generation: SqlInt;
+  protocol_name: string | null;
+  leader: string | null;
+  state_timestamp: SqlInt;
+  members: unknown;
+}
+
+/** Members as stored in `groups.members` (buffers as base64). */
+interface StoredMember {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  rebalanceTimeoutMs: number;
+  sessionTimeoutMs: number;
+  subscription: string;
+  assignment: string;
+}
+
+function toGroupRecord(r: GroupRow): GroupRecord {
+  const members = (typeof r.members === 'string' ? JSON.parse(r.members) : r.members) as StoredMember[] | null;
+  return {
+    groupId: r.group_id,
+    protocolType: r.protocol_type,
+    generation: num(r.generation),
+    protocolName: r.protocol_name,
+    leader: r.leader,
+    stateTimestamp: num(r.state_timestamp),
+    members: (members ?? []).map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId ?? null,
+      clientId: m.clientId ?? '',
+      clientHost: m.clientHost ?? '',
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      subscription: Buffer.from(m.subscription ?? '', 'base64'),
+      assignment: Buffer.from(m.assignment ?? '', 'base64'),
+    })),
+  };
+}
 
 export class SqlCoordinator implements Coordinator {
   constructor(private readonly db: SqlConnection) {}
@@ -190,6 +318,7 @@ export class SqlCoordinator implements Coordinator {
       spec.partitionCount,
       spec.diskless,
       JSON.stringify(spec.configs ?? {}),
+      spec.leaderBrokerId ?? null,
     ]);
     const row = res.rows[0];
     if (row === undefined) throw new CoordinatorError(TOPIC_ALREADY_EXISTS, `topic '${spec.name}' already exists`);
@@ -201,21 +330,21 @@ export class SqlCoordinator implements Coordinator {
       const t = await tx.query<TopicRow>(`SELECT ${TOPIC_COLUMNS} FROM topics WHERE name = $1 FOR UPDATE`, [name]);
       const row = t.rows[0];
       if (row === undefined) return null;
+      // Exclusive against record deletion (retention, DeleteRecords) on this topic (migration 3's locking).
+      await tx.query('SELECT floe_lock_topics(ARRAY[$1]::uuid[], true)', [row.topic_id]);
       // Same lock order as commits: partitions by (topic_id, partition).
       await tx.query('SELECT 1 FROM partitions WHERE topic_id = $1 ORDER BY partition FOR UPDATE', [row.topic_id]);
-      // Objects that lose their last batch become 'deleting' in this transaction. The NOT EXISTS sees
-      // the statement's snapshot (before the DELETE), hence the topic_id filter.
-      await tx.query(
+      // Objects that lose their last batch become 'deleting' in this transaction (floe_release_objects
+      // locks them first, so a concurrent deletion of their other batches cannot leave them behind).
+      const gone = await tx.query<{ ids: SqlInt[] }>(
         `WITH gone AS (
            DELETE FROM batches WHERE topic_id = $1 RETURNING object_id
          )
-         UPDATE objects o
-            SET state = 'deleting', marked_for_deletion_at = now()
-          WHERE o.object_id IN (SELECT DISTINCT object_id FROM gone)
-            AND o.state = 'uploaded'
-            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.object_id = o.object_id AND b.topic_id <> $1)`,
+         SELECT coalesce(array_agg(DISTINCT object_id), '{}'::bigint[]) AS ids FROM gone`,
         [row.topic_id],
       );
+      await tx.query('SELECT floe_release_objects($1::bigint[])', [(gone.rows[0]?.ids ?? []).map(String)]);
+      await tx.query('DELETE FROM producer_state WHERE topic_id = $1', [row.topic_id]);
       await tx.query('DELETE FROM partitions WHERE topic_id = $1', [row.topic_id]);
       await tx.query('DELETE FROM topics WHERE topic_id = $1', [row.topic_id]);
       return toTopic(row);
@@ -260,12 +389,18 @@ export class SqlCoordinator implements Coordinator {
     ]);
     const out = new Array<CommitBatchResult>(bs.length);
     for (const r of res.rows) {
-      out[num(r.o_idx)] = {
-        errorCode: num(r.o_error_code),
+      const errorCode = num(r.o_error_code);
+      const result: CommitBatchResult = {
+        errorCode,
         baseOffset: num(r.o_base_offset),
         logAppendTime: num(r.o_log_append_time),
         logStartOffset: num(r.o_log_start_offset),
       };
+      if (errorCode === DUPLICATE_SEQUENCE_NUMBER && result.baseOffset >= 0) {
+        result.errorCode = 0;
+        result.duplicate = true;
+      }
+      out[num(r.o_idx)] = result;
     }
     return out;
   }
@@ -339,5 +474,308 @@ export class SqlCoordinator implements Coordinator {
   async listObjectKeys(): Promise<string[]> {
     const res = await this.db.query<{ object_key: string }>('SELECT object_key FROM objects ORDER BY object_id');
     return res.rows.map((r) => r.object_key);
+  }
+
+  // ---- Topic administration ----
+
+  async alterTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicInfo | null> {
+    const res = await this.db.query<TopicRow>(ALTER_TOPIC_CONFIGS_SQL, [name, JSON.stringify(configs)]);
+    const row = res.rows[0];
+    return row === undefined ? null : toTopic(row);
+  }
+
+  async createPartitions(name: string, partitionCount: number): Promise<TopicInfo> {
+    if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 2 ** 31 - 1) {
+      throw new CoordinatorError(INVALID_PARTITIONS, `invalid partition count ${partitionCount}`);
+    }
+    const res = await this.db.query<TopicRow & { old_count: SqlInt }>(CREATE_PARTITIONS_SQL, [name, partitionCount]);
+    const row = res.rows[0];
+    if (row === undefined) throw new CoordinatorError(UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
+    if (row.topic_id === null) {
+      const old = num(row.old_count);
+      throw new CoordinatorError(
+        INVALID_PARTITIONS,
+        old === partitionCount
+          ? `Topic already has ${old} partitions.`
+          : `Topic currently has ${old} partitions, which is higher than the requested ${partitionCount}.`,
+      );
+    }
+    return toTopic(row);
+  }
+
+  async deleteRecords(requests: readonly DeleteRecordsRequest[]): Promise<DeleteRecordsResult[]> {
+    if (requests.length === 0) return [];
+    const res = await this.db.query<{ o_idx: SqlInt; o_error_code: SqlInt; o_low_watermark: SqlInt }>(DELETE_RECORDS_SQL, [
+      requests.map((r) => topicIdParam(r.topicId)),
+      requests.map((r) => r.partition),
+      requests.map((r) => r.offset),
+    ]);
+    const out: DeleteRecordsResult[] = requests.map(() => ({ errorCode: UNKNOWN_TOPIC_OR_PARTITION, logStartOffset: -1 }));
+    for (const r of res.rows) out[num(r.o_idx)] = { errorCode: num(r.o_error_code), logStartOffset: num(r.o_low_watermark) };
+    return out;
+  }
+
+  async getPartitionSizes(keys: readonly PartitionKey[]): Promise<(number | null)[]> {
+    if (keys.length === 0) return [];
+    const res = await this.db.query<{ o_idx: SqlInt; o_byte_size: SqlInt | null }>(PARTITION_SIZES_SQL, [
+      keys.map((k) => topicIdParam(k.topicId)),
+      keys.map((k) => k.partition),
+    ]);
+    const out: (number | null)[] = keys.map(() => null);
+    for (const r of res.rows) if (r.o_byte_size !== null) out[num(r.o_idx)] = num(r.o_byte_size);
+    return out;
+  }
+
+  // ---- Consumer groups ----
+
+  async commitGroupOffsets(groupId: string, commitTimestamp: number, commits: readonly GroupOffsetCommit[]): Promise<number[]> {
+    if (commits.length === 0) return [];
+    const res = await this.db.query<{ o_idx: SqlInt }>(COMMIT_GROUP_OFFSETS_SQL, [
+      groupId,
+      commitTimestamp,
+      commits.map((c) => topicIdParam(c.topicId)),
+      commits.map((c) => c.partition),
+      commits.map((c) => c.offset),
+      commits.map((c) => c.leaderEpoch),
+      commits.map((c) => c.metadata),
+      commits.map((c) => c.expireTimestamp),
+    ]);
+    const out = commits.map(() => UNKNOWN_TOPIC_OR_PARTITION);
+    for (const r of res.rows) out[num(r.o_idx)] = 0;
+    return out;
+  }
+
+  async fetchGroupOffsets(groupIds: readonly string[]): Promise<CommittedOffset[]> {
+    if (groupIds.length === 0) return [];
+    const res = await this.db.query<{
+      group_id: string;
+      topic_id: string;
+      topic_name: string;
+      partition: SqlInt;
+      committed_offset: SqlInt;
+      leader_epoch: SqlInt;
+      metadata: string | null;
+      commit_timestamp: SqlInt;
+    }>(FETCH_GROUP_OFFSETS_SQL, [[...groupIds]]);
+    return res.rows.map((r) => ({
+      groupId: r.group_id,
+      topicId: r.topic_id,
+      topicName: r.topic_name,
+      partition: num(r.partition),
+      offset: num(r.committed_offset),
+      leaderEpoch: num(r.leader_epoch),
+      metadata: r.metadata,
+      commitTimestamp: num(r.commit_timestamp),
+    }));
+  }
+
+  async deleteGroupOffsets(groupId: string, keys: readonly PartitionKey[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const res = await this.db.query(DELETE_GROUP_OFFSETS_SQL, [
+      groupId,
+      keys.map((k) => topicIdParam(k.topicId)),
+      keys.map((k) => k.partition),
+    ]);
+    return res.rows.length;
+  }
+
+  async saveGroup(group: GroupRecord): Promise<void> {
+    const members: StoredMember[] = group.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      subscription: m.subscription.toString('base64'),
+      assignment: m.assignment.toString('base64'),
+    }));
+    await this.db.query(SAVE_GROUP_SQL, [
+      group.groupId,
+      group.protocolType,
+      group.generation,
+      group.protocolName,
+      group.leader,
+      group.stateTimestamp,
+      JSON.stringify(members),
+    ]);
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length === 0) return;
+    await this.db.query(DELETE_GROUPS_SQL, [[...groupIds]]);
+  }
+
+  async loadGroups(): Promise<GroupRecord[]> {
+    const res = await this.db.query<GroupRow>(LOAD_GROUPS_SQL);
+    return res.rows.map(toGroupRecord);
+  }
+
+  async expireGroupOffsets(
+    nowMs: number,
+    retentionMs: number,
+    activeGroupIds: readonly string[],
+    emptyGroupIds: readonly string[],
+  ): Promise<ExpiredGroup[]> {
+    const res = await this.db.query<{ o_group_id: string; o_expired: SqlInt; o_deleted: boolean }>(EXPIRE_GROUP_OFFSETS_SQL, [
+      nowMs,
+      retentionMs,
+      [...activeGroupIds],
+      [...emptyGroupIds],
+    ]);
+    return res.rows.map((r) => ({ groupId: r.o_group_id, expiredOffsets: num(r.o_expired), deleted: r.o_deleted }));
+  }
+
+  // ---- Idempotent producers, retention and the object lifecycle (migration 3) ----
+
+  async initProducerId(producerId: number, producerEpoch: number): Promise<ProducerIdAndEpoch> {
+    const res = await this.db.query<{ o_producer_id: SqlInt; o_producer_epoch: SqlInt }>(
+      'SELECT o_producer_id, o_producer_epoch FROM floe_init_producer_id($1::bigint, $2::smallint)',
+      [producerId, producerEpoch],
+    );
+    const row = res.rows[0]!;
+    return { producerId: num(row.o_producer_id), producerEpoch: num(row.o_producer_epoch) };
+  }
+
+  async expireProducers(maxIdleMs: number): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const states = await tx.query<{ n: SqlInt }>(
+        `WITH gone AS (
+           DELETE FROM producer_state
+            WHERE last_update < floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1::bigint
+           RETURNING 1
+         )
+         SELECT count(*) AS n FROM gone`,
+        [maxIdleMs],
+      );
+      // An id is kept while any partition holds state for it (its epoch may still be bumped).
+      await tx.query(
+        `DELETE FROM producer_ids i
+          WHERE i.last_update < clock_timestamp() - $1::bigint * interval '1 millisecond'
+            AND NOT EXISTS (SELECT 1 FROM producer_state s WHERE s.producer_id = i.producer_id)`,
+        [maxIdleMs],
+      );
+      return num(states.rows[0]?.n);
+    });
+  }
+
+  async enforceRetention(topics: readonly RetentionTopic[], maxBatches: number): Promise<RetentionStepResult> {
+    const res = await this.db.query<{
+      o_topic_id: string | null;
+      o_partition: SqlInt | null;
+      o_log_start_offset: SqlInt | null;
+      o_batches_deleted: SqlInt | null;
+      o_objects_marked: SqlInt | null;
+      o_more: boolean | null;
+    }>(
+      `SELECT o_topic_id::text AS o_topic_id, o_partition, o_log_start_offset, o_batches_deleted, o_objects_marked, o_more
+         FROM floe_retention_step($1::uuid[], $2::bigint[], $3::bigint[], $4::integer)`,
+      [
+        topics.map((t) => topicIdParam(t.topicId)),
+        topics.map((t) => t.retentionMs),
+        topics.map((t) => t.retentionBytes),
+        maxBatches,
+      ],
+    );
+    const out: RetentionStepResult = { logStarts: [], batchesDeleted: 0, objectsMarked: 0, more: false };
+    for (const r of res.rows) {
+      if (r.o_topic_id === null) {
+        out.batchesDeleted = num(r.o_batches_deleted);
+        out.objectsMarked = num(r.o_objects_marked);
+        out.more = r.o_more === true;
+      } else {
+        out.logStarts.push({ topicId: r.o_topic_id, partition: num(r.o_partition), logStartOffset: num(r.o_log_start_offset) });
+      }
+    }
+    return out;
+  }
+
+  async registerPendingObjects(brokerId: number, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.query(
+      'INSERT INTO pending_objects (object_key, broker_id) SELECT k, $1::integer FROM unnest($2::text[]) AS k ON CONFLICT (object_key) DO NOTHING',
+      [brokerId, [...keys]],
+    );
+  }
+
+  async forgetPendingObjects(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.query('DELETE FROM pending_objects WHERE object_key = ANY ($1::text[])', [[...keys]]);
+  }
+
+  async reapPendingObjects(minAgeMs: number): Promise<number> {
+    // The DELETE takes each registration's row lock: a commit of the same key (which deletes it too) has
+    // either already happened (the row is gone, nothing to reap) or fails on the 'deleting' row made here.
+    const res = await this.db.query<{ n: SqlInt }>(
+      `WITH reaped AS (
+         DELETE FROM pending_objects
+          WHERE registered_at < clock_timestamp() - $1::bigint * interval '1 millisecond'
+         RETURNING object_key, broker_id
+       ), marked AS (
+         INSERT INTO objects (object_key, size, state, broker_id, marked_for_deletion_at)
+         SELECT r.object_key, 0, 'deleting', r.broker_id, now() FROM reaped r
+         ON CONFLICT (object_key) DO NOTHING
+         RETURNING 1
+       )
+       SELECT count(*) AS n FROM marked`,
+      [minAgeMs],
+    );
+    return num(res.rows[0]?.n);
+  }
+
+  async objectsToDelete(graceMs: number, limit: number): Promise<string[]> {
+    const res = await this.db.query<{ object_key: string }>(
+      `SELECT o.object_key FROM objects o
+        WHERE o.state = 'deleting'
+          AND o.marked_for_deletion_at <= now() - $1::bigint * interval '1 millisecond'
+          AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.object_id = o.object_id)
+        ORDER BY o.marked_for_deletion_at, o.object_id
+        LIMIT $2::integer`,
+      [graceMs, limit],
+    );
+    return res.rows.map((r) => r.object_key);
+  }
+
+  async markObjectsDeleted(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const res = await this.db.query<{ n: SqlInt }>(
+      `WITH gone AS (
+         DELETE FROM objects o
+          WHERE o.object_key = ANY ($1::text[]) AND o.state = 'deleting'
+            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.object_id = o.object_id)
+         RETURNING 1
+       )
+       SELECT count(*) AS n FROM gone`,
+      [[...keys]],
+    );
+    return num(res.rows[0]?.n);
+  }
+
+  async unknownObjectKeys(keys: readonly string[]): Promise<string[]> {
+    if (keys.length === 0) return [];
+    const res = await this.db.query<{ k: string }>(
+      `SELECT k FROM unnest($1::text[]) AS k
+        WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.object_key = k)
+          AND NOT EXISTS (SELECT 1 FROM pending_objects p WHERE p.object_key = k)`,
+      [[...keys]],
+    );
+    return res.rows.map((r) => r.k);
+  }
+
+  async tryAcquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const res = await this.db.query(
+      `INSERT INTO job_leases AS l (name, holder, expires_at)
+       VALUES ($1::text, $2::text, clock_timestamp() + $3::bigint * interval '1 millisecond')
+       ON CONFLICT (name) DO UPDATE
+          SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+        WHERE l.holder = EXCLUDED.holder OR l.expires_at < clock_timestamp()
+       RETURNING 1`,
+      [name, holder, ttlMs],
+    );
+    return res.rows.length > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.db.query('DELETE FROM job_leases WHERE name = $1::text AND holder = $2::text', [name, holder]);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The object-store seam. Objects are immutable blobs written once (one PUT per WAL object) and read by
- * byte range. Backends: `fs.ts` (a folder, the embedded default); `s3.ts` later.
+ * byte range. Backends: `fs.ts` (a folder, the embedded default) and `s3.ts` (any S3-speaking server);
+ * `faulty.ts` wraps either with latency and faults for tests and benchmarks; `open.ts` picks from config.
  */
 export interface ObjectInfo {
   key: string;
@@ -31,5 +32,30 @@ export class ObjectNotFoundError extends Error {
   constructor(readonly key: string) {
     super(`object not found: ${key}`);
     this.name = 'ObjectNotFoundError';
+  }
+}
+
+/**
+ * A request the store could not complete (network error, 5xx, throttling, timeout). `retriable`: trying
+ * again later may succeed; the broker answers producers and consumers a retriable error either way.
+ */
+export class ObjectStoreError extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+    readonly status?: number,
+    readonly code?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ObjectStoreError';
+  }
+}
+
+/** An object store call that did not finish within its deadline (the request may still complete). */
+export class ObjectStoreTimeoutError extends ObjectStoreError {
+  constructor(op: string, key: string, ms: number) {
+    super(`object store ${op} ${key} timed out after ${ms} ms`, true, undefined, 'Timeout');
+    this.name = 'ObjectStoreTimeoutError';
   }
 }

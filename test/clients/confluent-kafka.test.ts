@@ -40,15 +40,18 @@ export function checkRoundTrip(acked: Msg[], consumed: Msg[]): void {
   }
 }
 
-test('confluent-kafka: produce (acks=all) and consume by assign() for every compression type', async () => {
+test('confluent-kafka: produce (acks=all) and consume by assign() for every compression type, diskless and classic topics', async () => {
   const broker = await startTestBroker();
   for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
-    const r = await confluent(broker.bootstrap, 'roundtrip', `ck-${compression}`, '3000', compression);
-    assert.deepEqual(r.errors, []);
-    assert.equal(r.acked.length, 3000);
-    assert.equal(r.consumed.length, 3000, `${compression}: everything acknowledged is consumed`);
-    checkRoundTrip(r.acked, r.consumed);
+    for (const [topic, configs] of [[`ck-${compression}`, ''], [`ck-classic-${compression}`, 'diskless.enable=false']] as const) {
+      const r = await confluent(broker.bootstrap, 'roundtrip', topic, '3000', compression, configs);
+      assert.deepEqual(r.errors, []);
+      assert.equal(r.acked.length, 3000);
+      assert.equal(r.consumed.length, 3000, `${topic}: everything acknowledged is consumed`);
+      checkRoundTrip(r.acked, r.consumed);
+    }
   }
+  assert.equal(broker.broker.topics.get('ck-classic-none')?.diskless, false);
 });
 
 test('confluent-kafka AdminClient: validate_only, configs, duplicate, invalid name, compact refused, delete', async () => {
@@ -62,4 +65,7 @@ test('confluent-kafka AdminClient: validate_only, configs, duplicate, invalid na
   assert.equal(r.bad_name, 'TOPIC_EXCEPTION'); // librdkafka's name for INVALID_TOPIC_EXCEPTION (17)
   assert.equal(r.compact, 'INVALID_CONFIG');
   assert.equal(r.after_delete_exists, false);
+  assert.equal(r['classic.diskless.enable'], 'false');
+  assert.equal(r.classic_rf3, 'INVALID_REPLICATION_FACTOR');
+  assert.match(r.classic_rf3_message, /replicated classic topics are not supported yet/);
 });

@@ -1,12 +1,15 @@
 """confluent-kafka (librdkafka) driver for Floe's client tests. Prints one JSON object on stdout.
 
 Usage: confluent_client.py BOOTSTRAP COMMAND TOPIC [ARGS...]
-  roundtrip TOPIC COUNT COMPRESSION   admin-create the topic (3 partitions), produce COUNT keyed messages
-                                      with headers (acks=all), consume every partition by assign() from
-                                      the beginning to the end, and report what was produced and consumed.
+  roundtrip TOPIC COUNT COMPRESSION [K=V,...]
+                                      admin-create the topic (3 partitions, with these topic configs),
+                                      produce COUNT keyed messages with headers (acks=all), consume every
+                                      partition by assign() from the beginning to the end, and report what
+                                      was produced and consumed.
   produce TOPIC COUNT                 produce until COUNT acked or killed; prints a JSON line per ack batch.
   consume TOPIC                       consume every partition from the beginning to its end.
-  admin TOPIC                         AdminClient calls: create (validate_only and real), describe, delete.
+  admin TOPIC                         AdminClient calls: create (validate_only and real), describe, delete;
+                                      a classic topic (diskless.enable=false), and one with replication 3.
 """
 import json
 import sys
@@ -86,7 +89,8 @@ def main():
     bootstrap, command, topic = sys.argv[1], sys.argv[2], sys.argv[3]
     if command == "roundtrip":
         count, compression = int(sys.argv[4]), sys.argv[5]
-        admin_create(bootstrap, topic)
+        config = dict(kv.split("=", 1) for kv in sys.argv[6].split(",")) if len(sys.argv) > 6 and sys.argv[6] else {}
+        admin_create(bootstrap, topic, config=config)
         acked, errors = produce(bootstrap, topic, count, compression)
         consumed, ends = consume_all(bootstrap, topic)
         print(json.dumps({"acked": acked, "errors": errors, "consumed": consumed, "ends": ends}))
@@ -126,6 +130,16 @@ def main():
             result["compact"] = "created"
         except Exception as e:  # noqa: BLE001
             result["compact"] = e.args[0].name()
+        admin_create(bootstrap, topic + "-classic", 1, {"diskless.enable": "false"})
+        classic = ConfigResource(ConfigResource.Type.TOPIC, topic + "-classic")
+        result["classic.diskless.enable"] = admin.describe_configs([classic])[classic].result(30)["diskless.enable"].value
+        try:
+            admin.create_topics([NewTopic(topic + "-rf3", num_partitions=1, replication_factor=3,
+                                          config={"diskless.enable": "false"})])[topic + "-rf3"].result(30)
+            result["classic_rf3"] = "created"
+        except Exception as e:  # noqa: BLE001
+            result["classic_rf3"] = e.args[0].name()
+            result["classic_rf3_message"] = e.args[0].str()
         admin.delete_topics([topic])[topic].result(30)
         result["after_delete_exists"] = topic in admin.list_topics(timeout=10).topics
         print(json.dumps(result))

@@ -43,13 +43,20 @@ async function readPartition(kafka: Kafka, topic: string, partition: number, unt
   return out;
 }
 
-test('kafkajs: admin, produce with every kafkajs codec, fetch back in order with contiguous offsets', async () => {
+test('kafkajs: admin, produce with every kafkajs codec, fetch back in order with contiguous offsets (diskless and classic topics)', async () => {
   const broker = await startTestBroker();
   const kafka = kafkaFor(broker.bootstrap);
   const admin = kafka.admin();
   await admin.connect();
-  assert.equal(await admin.createTopics({ topics: [{ topic: 'kjs', numPartitions: 3 }] }), true);
-  const meta = await admin.fetchTopicMetadata({ topics: ['kjs'] });
+  await roundTrip(kafka, admin, 'kjs', false);
+  await roundTrip(kafka, admin, 'kjs-classic', true);
+  await admin.disconnect();
+});
+
+async function roundTrip(kafka: Kafka, admin: ReturnType<Kafka['admin']>, topic: string, classic: boolean): Promise<void> {
+  const configEntries = classic ? [{ name: 'diskless.enable', value: 'false' }] : [];
+  assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 3, configEntries }] }), true);
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
   assert.equal(meta.topics[0]!.partitions.length, 3);
   const cluster = await admin.describeCluster();
   assert.equal(cluster.brokers.length, 1);
@@ -67,19 +74,19 @@ test('kafkajs: admin, produce with every kafkajs codec, fetch back in order with
         messages.push({ key: `key-${n}`, value, partition, headers: { h: `header-${n}` } });
         perPartition.set(partition, [...(perPartition.get(partition) ?? []), value]);
       }
-      const acks = await producer.send({ topic: 'kjs', acks: -1, compression, messages });
+      const acks = await producer.send({ topic, acks: -1, compression, messages });
       for (const a of acks) assert.equal(a.errorCode, 0);
     }
   }
   await producer.disconnect();
 
-  const offsets = await admin.fetchTopicOffsets('kjs');
+  const offsets = await admin.fetchTopicOffsets(topic);
   for (const o of offsets) {
     assert.equal(o.low, '0');
     assert.equal(Number(o.high), perPartition.get(o.partition)!.length);
   }
   for (const [partition, values] of perPartition) {
-    const got = await readPartition(kafka, 'kjs', partition, values.length);
+    const got = await readPartition(kafka, topic, partition, values.length);
     assert.deepEqual(got.map((m) => Number(m.offset)), values.map((_, i) => i), 'offsets contiguous from 0');
     assert.deepEqual(got.map((m) => m.value!.toString()), values, 'consumed order equals produced order');
     for (const m of got) {
@@ -90,18 +97,17 @@ test('kafkajs: admin, produce with every kafkajs codec, fetch back in order with
   }
 
   // Timestamps: ListOffsets by timestamp through kafkajs.
-  const byTime = await admin.fetchTopicOffsetsByTimestamp('kjs', Date.now() + 3_600_000);
+  const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() + 3_600_000);
   for (const o of byTime) assert.equal(Number(o.offset), perPartition.get(o.partition)!.length, 'a future timestamp resolves to the end');
 
-  const configs = await admin.describeConfigs({ resources: [{ type: 2, name: 'kjs' }], includeSynonyms: false });
+  const configs = await admin.describeConfigs({ resources: [{ type: 2, name: topic }], includeSynonyms: false });
   const diskless = configs.resources[0]!.configEntries.find((c) => c.configName === 'diskless.enable');
-  assert.equal(diskless?.configValue, 'true');
+  assert.equal(diskless?.configValue, classic ? 'false' : 'true');
 
-  await admin.deleteTopics({ topics: ['kjs'] });
+  await admin.deleteTopics({ topics: [topic] });
   const after = await admin.listTopics();
-  assert.ok(!after.includes('kjs'));
-  await admin.disconnect();
-});
+  assert.ok(!after.includes(topic));
+}
 
 test('kafkajs: producing to an unknown partition fails with a Kafka error, and the broker keeps serving', async () => {
   const broker = await startTestBroker({ 'auto.create.topics.enable': false });

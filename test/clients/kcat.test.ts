@@ -1,15 +1,19 @@
 /**
  * kcat (librdkafka 2.0.2): the issue's round trip — 100,000 messages with keys, values and headers per
- * compression type, produced with `kcat -P` and read back with `kcat -C -e`. The bytes must live in
- * objects under data.dir. FLOE_KCAT_MESSAGES overrides the count for quick local runs.
+ * compression type, produced with `kcat -P` and read back with `kcat -C -e`, for diskless topics and, in
+ * the same broker, classic ones. Diskless bytes must live in objects under data.dir, classic bytes in the
+ * partition logs under log.dirs, and neither anywhere else. FLOE_KCAT_MESSAGES overrides the count for
+ * quick local runs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestBroker, tempDir } from '../helpers/broker.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 
 const run = promisify(execFile);
 const COUNT = Number(process.env.FLOE_KCAT_MESSAGES ?? 100_000);
@@ -32,10 +36,18 @@ test(`kcat: -P then -C -e round-trips ${COUNT} messages with keys and headers, f
   for (let i = 0; i < COUNT; i++) lines.push(`key-${i % 1000}:value-${i}-${'x'.repeat(i % 50)}`);
   await writeFile(input, lines.join('\n') + '\n');
 
-  for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
-    const topic = `kcat-${codec}`;
-    await run('kcat', ['-b', broker.bootstrap, '-t', topic, '-P', '-K', ':', '-H', `codec=${codec}`, '-z', codec, '-X', 'acks=all', '-l', input], { timeout: 300_000 });
-    const { stdout } = await run('kcat', ['-b', broker.bootstrap, '-t', topic, '-C', '-e', '-o', 'beginning', '-q', '-f', '%p\t%o\t%k\t%s\t%h\n'],
+  const admin = await RawClient.connect(broker.port);
+  const codecs = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+  const created = await admin.request(ApiKey.CreateTopics, 7, {
+    topics: codecs.map((codec) => ({ name: `kcat-classic-${codec}`, numPartitions: 3, replicationFactor: 1, configs: [{ name: 'diskless.enable', value: 'false' }] })),
+    timeoutMs: 5000,
+  });
+  for (const t of created.topics) assert.equal(t.errorCode, 0, t.errorMessage);
+  admin.close();
+
+  for (const [codec, topic, header] of codecs.flatMap((c) => [[c, `kcat-${c}`, `codec=${c}`], [c, `kcat-classic-${c}`, `codec=${c}-classic`]])) {
+    await run('kcat', ['-b', broker.bootstrap, '-t', topic!, '-P', '-K', ':', '-H', header!, '-z', codec!, '-X', 'acks=all', '-l', input], { timeout: 300_000 });
+    const { stdout } = await run('kcat', ['-b', broker.bootstrap, '-t', topic!, '-C', '-e', '-o', 'beginning', '-q', '-f', '%p\t%o\t%k\t%s\t%h\n'],
       { maxBuffer: 1 << 30, timeout: 300_000 });
     const rows = stdout.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
     assert.equal(rows.length, COUNT, `${codec}: every message comes back`);
@@ -46,7 +58,7 @@ test(`kcat: -P then -C -e round-trips ${COUNT} messages with keys and headers, f
       const i = Number(v!.split('-')[1]);
       assert.equal(v, `value-${i}-${'x'.repeat(i % 50)}`);
       assert.equal(k, `key-${i % 1000}`);
-      assert.equal(h, `codec=${codec}`);
+      assert.equal(h, header);
       assert.equal(Number(o), (lastOffset.get(p!) ?? -1) + 1, `${codec}: partition ${p} offsets contiguous from 0`);
       assert.ok(i > (lastIndex.get(p!) ?? -1), `${codec}: partition ${p} keeps produced order`);
       lastOffset.set(p!, Number(o));
@@ -56,10 +68,20 @@ test(`kcat: -P then -C -e round-trips ${COUNT} messages with keys and headers, f
     assert.equal(seen.size, COUNT);
   }
 
-  // The data lives in objects; no per-partition log files exist anywhere under data.dir.
+  // Diskless data lives in objects, classic data in the classic topics' partition logs, and nothing else
+  // holds partition data anywhere under data.dir.
   const objects = await filesUnder(join(broker.dataDir, 'objects'));
   const objectBytes = objects.reduce((s, f) => s + f.size, 0);
   assert.ok(objects.length > 0 && objectBytes > COUNT * 5, `objects hold the data (${objects.length} objects, ${objectBytes} bytes)`);
-  const elsewhere = (await filesUnder(broker.dataDir)).filter((f) => !f.path.startsWith(join(broker.dataDir, 'objects')) && !f.path.startsWith(join(broker.dataDir, 'coordinator')));
-  assert.ok(elsewhere.every((f) => !/\.log$|\.index$/.test(f.path)), `no per-partition logs: ${elsewhere.map((f) => f.path).join(', ')}`);
+  const logs = (await filesUnder(join(broker.dataDir, 'logs'))).filter((f) => f.path.endsWith('.log'));
+  const logBytes = logs.reduce((s, f) => s + f.size, 0);
+  assert.ok(logBytes > COUNT * 5, `the classic logs hold the classic data (${logBytes} bytes)`);
+  for (const f of logs) assert.match(f.path, /\/logs\/kcat-classic-[a-z0-9]+-\d\/\d{20}\.log$/, 'only classic topics have logs');
+  // Uncompressed records show their header values: classic ones never reach an object, diskless ones never a log.
+  const objectText = (await Promise.all(objects.map((f) => readFile(f.path, 'latin1')))).join('');
+  assert.ok(!objectText.includes('none-classic'), 'no classic record in any object');
+  const logText = (await Promise.all(logs.map((f) => readFile(f.path, 'latin1')))).join('');
+  assert.ok(logText.includes('none-classic') && !/codec\x08none(?!-)/.test(logText), 'no diskless record in any log');
+  const elsewhere = (await filesUnder(broker.dataDir)).filter((f) => !['objects', 'coordinator', 'logs'].some((d) => f.path.startsWith(join(broker.dataDir, d))));
+  assert.ok(elsewhere.every((f) => !/\.log$|\.index$/.test(f.path)), `no partition data elsewhere: ${elsewhere.map((f) => f.path).join(', ')}`);
 });

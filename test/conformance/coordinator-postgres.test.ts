@@ -1,24 +1,62 @@
 /**
- * The coordinator conformance suite on a real PostgreSQL server. Skipped unless FLOE_TEST_POSTGRES_URL
- * is set, e.g. postgres://postgres@127.0.0.1:5544/postgres (see TOOLING.md for a throwaway server).
- * The suite isolates itself by random topic names, so the database may be shared.
+ * The coordinator conformance suite on a real PostgreSQL server, started by this file
+ * (test/helpers/postgres.ts: a throwaway cluster on a free loopback port, removed at the end). Besides the
+ * suite's own tests: other coordinator clients with their own pools (concurrent commits), brokers starting
+ * together (migrations under the advisory lock), and a server restart under an open pool.
  */
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPostgresCoordinator } from '../../src/coordinator/pg.ts';
+import { MIGRATIONS } from '../../src/coordinator/sql/migrations.ts';
+import { freshDatabase, sharedPostgres } from '../helpers/postgres.ts';
 import { coordinatorConformance, sqlDeleteRecords, sqlObjectStates } from './coordinator.conformance.ts';
 
-const url = process.env.FLOE_TEST_POSTGRES_URL;
+let suiteUrl: string | undefined;
 
-if (url === undefined || url === '') {
-  test('Coordinator conformance: PostgreSQL (set FLOE_TEST_POSTGRES_URL)', { skip: 'FLOE_TEST_POSTGRES_URL not set' }, () => {});
-} else {
-  coordinatorConformance('PostgreSQL', {
-    open: () => openPostgresCoordinator(url),
-    reopen: async (current) => {
-      await current.close();
-      return openPostgresCoordinator(url);
-    },
-    objectStates: sqlObjectStates,
-    deleteRecords: sqlDeleteRecords,
-  });
-}
+coordinatorConformance('PostgreSQL', {
+  open: async () => {
+    suiteUrl = await freshDatabase(); // the suite's own database on the file's server
+    return openPostgresCoordinator(suiteUrl, { maxConnections: 8 });
+  },
+  reopen: async (current) => {
+    await current.close();
+    return openPostgresCoordinator(suiteUrl!);
+  },
+  openAnother: () => openPostgresCoordinator(suiteUrl!, { maxConnections: 4 }),
+  objectStates: sqlObjectStates,
+  deleteRecords: sqlDeleteRecords,
+});
+
+test('PostgreSQL: 6 coordinators opening one new database at once apply each migration once', async () => {
+  const url = await freshDatabase();
+  const coordinators = await Promise.all(Array.from({ length: 6 }, () => openPostgresCoordinator(url, { maxConnections: 2 })));
+  try {
+    const rows = (await coordinators[0]!.connection.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows;
+    assert.deepEqual(rows.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version).sort((a, b) => a - b));
+  } finally {
+    await Promise.all(coordinators.map((c) => c.close()));
+  }
+});
+
+test('PostgreSQL: a server restart under an open pool: queries fail meanwhile, then the pool reconnects by itself', async () => {
+  const server = await sharedPostgres();
+  const url = await freshDatabase();
+  const c = await openPostgresCoordinator(url, { maxConnections: 4, connectTimeoutMs: 2000 });
+  try {
+    const t = await c.createTopic({ name: 'restart', partitionCount: 1, diskless: true, configs: {} });
+    // Warm several pool connections, so idle clients are there to be cut.
+    await Promise.all([1, 2, 3].map(() => c.listTopics()));
+    await server.stop();
+    await assert.rejects(() => c.listTopics());
+    await assert.rejects(() => c.getTopic('restart'));
+    await server.start();
+    assert.deepEqual((await c.getTopic('restart'))?.topicId, t.topicId);
+    const [r] = await c.commitObject({ objectKey: 'after-restart', objectSize: 1, brokerId: 1, batches: [{
+      topicId: t.topicId, partition: 0, byteOffset: 0, byteSize: 1, recordCount: 1, baseTimestamp: 0, maxTimestamp: 0,
+      timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1,
+    }] });
+    assert.equal(r!.baseOffset, 0);
+  } finally {
+    await c.close();
+  }
+});

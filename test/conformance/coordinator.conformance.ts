@@ -15,6 +15,9 @@ import {
   type TopicInfo,
 } from '../../src/coordinator/coordinator.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
+import { groupsConformance } from './coordinator-groups.conformance.ts';
+import { producersConformance } from './coordinator-producers.conformance.ts';
+import { commitConformance } from './coordinator-commit.conformance.ts';
 
 export interface CoordinatorHarness {
   /** Opens (and initialises) the coordinator shared by the suite's tests. */
@@ -37,6 +40,8 @@ export interface CoordinatorHarness {
    * before it, as DeleteRecords / retention will (not part of the Coordinator interface yet).
    */
   deleteRecords?(c: Coordinator, topicId: string, partition: number, logStartOffset: number): Promise<void>;
+  /** Optional: another coordinator client over the same database, with its own connections (PostgreSQL). */
+  openAnother?(): Promise<Coordinator>;
 }
 
 const OFFSET_OUT_OF_RANGE = 1;
@@ -504,6 +509,32 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
       // The batches are gone with the topic.
       const [res] = await c.findBatches([{ topicId: b.topicId, partition: 0, offset: 0, maxBytes: 1000 }]);
       assert.equal(res!.errorCode, UNKNOWN_TOPIC_OR_PARTITION);
+    });
+
+    groupsConformance({
+      coordinator: () => c,
+      name,
+      topic,
+      batch,
+      commit,
+      objectKey,
+      ...(harness.objectStates ? { objectStates: harness.objectStates } : {}),
+    });
+
+    commitConformance({
+      coordinator: () => c,
+      topic,
+      batch,
+      objectKey,
+      ...(harness.openAnother ? { openAnother: () => harness.openAnother!() } : {}),
+    });
+
+    producersConformance({
+      coordinator: () => c,
+      topic,
+      batch,
+      objectKey,
+      ...(harness.objectStates ? { objectStates: harness.objectStates } : {}),
     });
 
     test('persistence: data survives close and reopen', { skip: harness.reopen === undefined }, async () => {

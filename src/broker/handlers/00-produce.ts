@@ -3,12 +3,18 @@
  *
  * Behavior: each partition's batches are validated (magic 2, CRC-32C, size against the topic's
  * max.message.bytes, record count and offset deltas, timestamps against message.timestamp.before/after.max.ms)
- * and placed in the open object synchronously — before the first await — so a pipelined connection's
- * batches keep their order. The response waits until the object is stored and committed; acks=1 and
- * acks=all are the same thing here (the object store is the replica). acks=0 answers nothing; a failed
- * acks=0 produce closes the connection, as Kafka does.
- * Not yet: idempotence checks (producer ids are recorded), transactions (transactional batches are
- * refused with INVALID_RECORD), classic topics.
+ * and handed to storage synchronously — before the first await — so a pipelined connection's batches keep
+ * their order, also when one request mixes diskless and classic partitions:
+ * - diskless: the batch joins the open object; the response waits until the object is stored and committed;
+ *   acks=1 and acks=all are the same thing (the object store is the replica).
+ * - classic: the local log assigns the offsets at once (patching them into the batch) and queues the write;
+ *   acks=all waits for the fsync (group commit; unless flush.messages > 1 relaxed it), acks=1 for the write.
+ *   A classic partition led by another broker gets NOT_LEADER_OR_FOLLOWER.
+ * acks=0 answers nothing; a failed acks=0 produce closes the connection, as Kafka does.
+ * Idempotent producers: diskless batches are checked by the coordinator in the commit (duplicate → the
+ * original offset; errors OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID).
+ * Not yet: transactions (transactional batches are refused with UNSUPPORTED_VERSION, Kafka's error for a
+ * feature the broker does not offer).
  * Version notes: v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
  */
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/gen/messages/produce.ts';
@@ -53,10 +59,20 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
           error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${pd.index} of topic ${topic.name} does not exist`);
           continue;
         }
+        if (!topic.diskless && broker.classicLeader(topic) !== broker.config.nodeId) {
+          error(ErrorCode.NOT_LEADER_OR_FOLLOWER, `Partition ${pd.index} of topic ${topic.name} is led by broker ${broker.classicLeader(topic)}`);
+          continue;
+        }
         const checked = checkBatches(pd.records, ctx.apiVersion, topic, now);
         if ('errorCode' in checked) { error(checked.errorCode, checked.message); continue; }
-        // From here on the order of batches is fixed: this call is synchronous.
-        const result = broker.storage.writer.append({ topicId: topic.topicId, partition: pd.index, batches: checked.batches });
+        // From here on the order of batches is fixed: these calls are synchronous.
+        let result: Promise<AppendResult>;
+        if (topic.diskless) {
+          result = broker.storage.writer.append({ topicId: topic.topicId, partition: pd.index, batches: checked.batches });
+        } else {
+          const b = checked.batches[0]!;
+          result = broker.classic.append(topic.topicId, pd.index, b.data, b.recordCount, b.maxTimestamp, b.timestampType, req.acks);
+        }
         pending.push({ out, result, topic });
       }
     }
@@ -98,7 +114,7 @@ function checkBatches(records: Buffer | null, apiVersion: number, topic: Topic, 
     if (invalid) return invalid;
     const attributes = data.readInt16BE(21);
     if (attributes & TRANSACTIONAL_FLAG_MASK) {
-      return { errorCode: ErrorCode.INVALID_RECORD, message: 'Transactional batches are not supported yet' };
+      return { errorCode: ErrorCode.UNSUPPORTED_VERSION, message: 'Transactional batches are not supported yet' };
     }
     const baseTimestamp = Number(data.readBigInt64BE(27));
     const maxTimestamp = Number(data.readBigInt64BE(35));

@@ -1,10 +1,13 @@
 /**
  * Fetch (key 1), versions 4-18.
  *
- * Behavior: batches come from the diskless read path (batch index cache → object cache), headers patched
- * with the assigned offsets. Partition and request byte limits hold, except that the first non-empty
- * partition always gets at least one whole batch (KIP-74). With less than min.bytes available the request
- * long-polls: it is woken by any commit touching one of its partitions, or answers when max.wait.ms ends.
+ * Behavior: diskless partitions are read through the diskless read path (batch index cache → object cache),
+ * headers patched with the assigned offsets; classic partitions from their local log (one positional read
+ * each, batches stored ready to serve). Partition and request byte limits hold across both kinds, applied in
+ * request order, except that the first non-empty partition always gets at least one whole batch (KIP-74).
+ * Only whole batches are returned. With less than min.bytes available the request long-polls: it is woken
+ * by any commit (diskless) or append becoming visible (classic) touching one of its partitions, or answers
+ * when max.wait.ms ends. A classic partition led by another broker gets NOT_LEADER_OR_FOLLOWER.
  * Both isolation levels see the high watermark (no transactions yet, so LSO = HWM).
  * Fetch sessions (KIP-227) are not kept: every response carries session id 0, which tells clients to send
  * full fetch requests; an unknown session id gets FETCH_SESSION_ID_NOT_FOUND.
@@ -16,6 +19,9 @@ import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { BatchIndexCache } from '../../storage/diskless/batch-index-cache.ts';
 import type { FetchPartitionRequest, FetchPartitionResult } from '../../storage/diskless/fetch-planner.ts';
+import type { PartitionLog } from '../../storage/classic/log.ts';
+import { fetchBudget } from '../../storage/fetch-budget.ts';
+import type { Broker } from '../broker.ts';
 import { defineHandler } from '../handler.ts';
 
 type PartitionOut = Init<FetchResponsePartitionData>;
@@ -38,6 +44,9 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     const responses: Init<FetchResponseFetchableTopicResponse>[] = [];
     const reads: FetchPartitionRequest[] = [];
     const readOuts: PartitionOut[] = [];
+    // Request order of every partition read: index into `reads` (diskless) or `classicReads` (-1 - index).
+    const order: number[] = [];
+    const classicReads: ClassicRead[] = [];
     let anyError = false;
     for (const ft of req.topics) {
       const topic = byId ? broker.topics.getById(ft.topicId) : broker.topics.get(ft.topic);
@@ -58,24 +67,39 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
           anyError = true;
           continue;
         }
-        reads.push({ topicId: topic!.topicId, partition: fp.partition, offset: Number(fp.fetchOffset), maxBytes: Math.max(0, fp.partitionMaxBytes) });
+        const request = { topicId: topic!.topicId, partition: fp.partition, offset: Number(fp.fetchOffset), maxBytes: Math.max(0, fp.partitionMaxBytes) };
+        if (!topic!.diskless) {
+          const plog = broker.classicLeader(topic!) === broker.config.nodeId ? broker.classic.log(topic!.topicId, fp.partition) : undefined;
+          if (!plog) {
+            out.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+            anyError = true;
+            continue;
+          }
+          order.push(-1 - classicReads.length);
+          classicReads.push({ log: plog, request, out });
+          continue;
+        }
+        order.push(reads.length);
+        reads.push(request);
         readOuts.push(out);
       }
     }
 
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
     const keys = reads.map((r) => BatchIndexCache.key(r.topicId, r.partition));
+    for (const c of classicReads) keys.push(BatchIndexCache.key(c.request.topicId, c.request.partition));
     for (;;) {
-      const results = await broker.storage.reader.read(reads, Math.max(0, req.maxBytes));
+      const { results, classicResults } = await readAll(broker, reads, classicReads, order, req.maxBytes);
       let bytes = 0;
       let errors = anyError;
-      for (const r of results) {
+      for (const r of results.concat(classicResults)) {
         bytes += r.bytes;
         if (r.errorCode !== ErrorCode.NONE) errors = true;
       }
       const remaining = deadline - Date.now();
-      if (bytes >= req.minBytes || errors || remaining <= 0 || reads.length === 0 || broker.closing) {
+      if (bytes >= req.minBytes || errors || remaining <= 0 || keys.length === 0 || broker.closing) {
         fill(readOuts, results);
+        fill(classicReads.map((c) => c.out), classicResults);
         break;
       }
       await broker.storage.waiters.wait(keys, remaining);
@@ -84,6 +108,35 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
   },
   errorResponse: (_req, errorCode) => ({ errorCode, sessionId: 0, responses: [] }),
 });
+
+interface ClassicRead {
+  log: PartitionLog;
+  request: FetchPartitionRequest;
+  out: PartitionOut;
+}
+
+/**
+ * Reads every partition: both kinds are planned (diskless: batch locations; classic: the batch holding the
+ * fetch offset), then the byte limits are applied in request order against one budget, then the bytes are read.
+ */
+async function readAll(broker: Broker, reads: FetchPartitionRequest[], classicReads: ClassicRead[], order: readonly number[], requestMaxBytes: number): Promise<{ results: FetchPartitionResult[]; classicResults: FetchPartitionResult[] }> {
+  if (classicReads.length === 0) return { results: await broker.storage.reader.read(reads, Math.max(0, requestMaxBytes)), classicResults: [] };
+  const reader = broker.storage.reader;
+  const [plans, classicPlans] = await Promise.all([
+    reads.length > 0 ? reader.plan(reads) : Promise.resolve([]),
+    Promise.all(classicReads.map((c) => c.log.plan(c.request.offset))),
+  ]);
+  const budget = fetchBudget(requestMaxBytes);
+  for (const i of order) {
+    if (i >= 0) reader.limit(reads[i]!, plans[i]!, budget);
+    else classicReads[-1 - i]!.log.limit(classicPlans[-1 - i]!, classicReads[-1 - i]!.request.maxBytes, budget);
+  }
+  const [results, classicResults] = await Promise.all([
+    Promise.all(plans.map((p) => reader.load(p))),
+    Promise.all(classicReads.map((c, i) => c.log.load(classicPlans[i]!, c.request.offset))),
+  ]);
+  return { results, classicResults };
+}
 
 function sessionError(errorCode: number, sessionId: number): Init<FetchResponse> {
   return { throttleTimeMs: 0, errorCode, sessionId, responses: [] };

@@ -2,9 +2,11 @@
  * ListOffsets (key 2), versions 1-10.
  *
  * Behavior: -2 earliest (log start offset), -1 latest (high watermark; also for read_committed, as
- * LSO = HWM without transactions), -3 max timestamp (v7+), -4 earliest-local (v8+, = earliest: diskless
- * data has no local tier), -5 latest-tiered (v9+: no tiered storage, so offset -1), and any timestamp >= 0:
- * the first record whose timestamp is >= it — record-granular, reading the batch the coordinator points at.
+ * LSO = HWM without transactions), -3 max timestamp (v7+), -4 earliest-local (v8+, = earliest: no tiered
+ * storage, so all data is "local"), -5 latest-tiered (v9+: no tiered storage, so offset -1), and any
+ * timestamp >= 0: the first record whose timestamp is >= it — record-granular, reading the batch found by
+ * the coordinator (diskless) or by the segment's time index (classic). A classic partition led by another
+ * broker gets NOT_LEADER_OR_FOLLOWER.
  * Leader epoch is 0: a newer CurrentLeaderEpoch gets UNKNOWN_LEADER_EPOCH.
  * Duplicate partitions in one request get INVALID_REQUEST, as in Kafka.
  */
@@ -28,6 +30,7 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
     const { broker } = ctx;
     const queries: OffsetQuery[] = [];
     const queryOuts: PartitionOut[] = [];
+    const classicQueries: { query: OffsetQuery; out: PartitionOut }[] = [];
     const topics = req.topics.map((t) => {
       const topic = broker.topics.get(t.name);
       const seen = new Set<number>();
@@ -41,25 +44,34 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
         else if (p.currentLeaderEpoch > 0) out.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
         else if (ts < LATEST_TIERED) out.errorCode = ErrorCode.INVALID_REQUEST;
         else if (ts === LATEST_TIERED) out.leaderEpoch = 0;
+        else if (!topic.diskless && broker.classicLeader(topic) !== broker.config.nodeId) out.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
         else {
           if (ts === EARLIEST_LOCAL) ts = -2;
           out.leaderEpoch = 0;
-          queries.push({ topicId: topic.topicId, partition: p.partitionIndex, timestamp: ts });
-          queryOuts.push(out);
+          const query = { topicId: topic.topicId, partition: p.partitionIndex, timestamp: ts };
+          if (!topic.diskless) {
+            classicQueries.push({ query, out });
+          } else {
+            queries.push(query);
+            queryOuts.push(out);
+          }
         }
         return out;
       });
       return { name: t.name, partitions };
     });
-    if (queries.length > 0) {
-      const answers = await broker.storage.listOffsets(queries);
-      for (let i = 0; i < answers.length; i++) {
-        const out = queryOuts[i]!;
-        const a = answers[i]!;
-        out.errorCode = a.errorCode;
-        out.offset = BigInt(a.offset);
-        out.timestamp = BigInt(a.timestamp);
-      }
+    const [answers, classicAnswers] = await Promise.all([
+      queries.length > 0 ? broker.storage.listOffsets(queries) : Promise.resolve([]),
+      Promise.all(classicQueries.map(({ query: q }) => broker.classic.listOffset(q.topicId, q.partition, q.timestamp))),
+    ]);
+    const outs = queryOuts.concat(classicQueries.map((c) => c.out));
+    const all = answers.concat(classicAnswers);
+    for (let i = 0; i < all.length; i++) {
+      const out = outs[i]!;
+      const a = all[i]!;
+      out.errorCode = a.errorCode;
+      out.offset = BigInt(a.offset);
+      out.timestamp = BigInt(a.timestamp);
     }
     return { throttleTimeMs: 0, topics };
   },

@@ -2,7 +2,9 @@
  * Metadata (key 3), versions 0-13.
  *
  * Behavior: every diskless partition is led by this broker (single node for now), leader epoch 0,
- * replicas and ISR = [this broker], so clients and tools are content. Unknown topics are auto-created
+ * replicas and ISR = [this broker], so clients and tools are content. A classic partition is led by the
+ * broker recorded when its topic was created (replicas = ISR = [it]); LEADER_NOT_AVAILABLE when that broker
+ * is not live. Unknown topics are auto-created
  * when both the request (v4+, AllowAutoTopicCreation) and `auto.create.topics.enable` allow it, with
  * `num.partitions` partitions; the created topic is returned at once (no LEADER_NOT_AVAILABLE round).
  * Invalid names get INVALID_TOPIC_EXCEPTION; unknown topic ids (v10+) UNKNOWN_TOPIC_ID.
@@ -74,10 +76,14 @@ function unknownTopic(name: string | null, topicId: string, errorCode: number): 
 }
 
 export function describeTopic(broker: Broker, topic: Topic): Init<MetadataResponseTopic> {
-  const leader = broker.config.nodeId;
+  // A classic partition is led by the broker that holds its log; when that broker is not live, it has no leader.
+  const leader = topic.diskless ? broker.config.nodeId : broker.classicLeader(topic);
+  const live = topic.diskless || broker.liveBrokers().some((b) => b.nodeId === leader);
   const partitions = new Array(topic.partitionCount);
   for (let p = 0; p < topic.partitionCount; p++) {
-    partitions[p] = { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: leader, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [leader], offlineReplicas: [] };
+    partitions[p] = live
+      ? { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: leader, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [leader], offlineReplicas: [] }
+      : { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: -1, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [], offlineReplicas: [leader] };
   }
   return {
     errorCode: ErrorCode.NONE,

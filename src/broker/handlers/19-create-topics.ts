@@ -1,9 +1,10 @@
 /**
  * CreateTopics (key 19), versions 2-7.
  *
- * Behavior: topics are diskless (`diskless.enable`, default from `log.diskless.enable`); a request for a
- * classic topic is refused with INVALID_CONFIG until classic storage exists. Any replication factor >= 1
- * is accepted for diskless topics (the object store holds the data; replicas are reported as this broker).
+ * Behavior: `diskless.enable` (default from `log.diskless.enable`) picks diskless or classic storage. Any
+ * replication factor >= 1 is accepted for diskless topics (the object store holds the data; replicas are
+ * reported as this broker); classic topics are led by this broker with replication factor 1, and a larger one
+ * is refused with INVALID_REPLICATION_FACTOR (replicated classic topics are not supported yet).
  * A name given twice in one request fails with INVALID_REQUEST for each occurrence, as in Kafka.
  * validateOnly runs every check and creates nothing. v5+ returns the topic's configs.
  */

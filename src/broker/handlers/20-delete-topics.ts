@@ -2,7 +2,7 @@
  * DeleteTopics (key 20), versions 1-6.
  *
  * Behavior: removes the topic from the coordinator in one transaction; its objects become garbage for the
- * cleaner (DESIGN.md). v6 addresses topics by name or id (both given → INVALID_REQUEST); unknown names get
+ * cleaner (DESIGN.md); a classic topic's log folders are removed. v6 addresses topics by name or id (both given → INVALID_REQUEST); unknown names get
  * UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID.
  */
 import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '../../protocol/gen/messages/delete-topics.ts';

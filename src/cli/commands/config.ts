@@ -43,7 +43,7 @@ export function renderConfigListing(loaded: LoadedBrokerConfig): string {
       out.push(`## ${group}`, '');
     }
     const r = loaded.raw.get(def.key);
-    const value = r ? r.value : '(unset)';
+    const value = r ? (def.type === 'PASSWORD' ? '(hidden)' : r.value) : '(unset)';
     const source = r ? r.source : 'default';
     out.push(`${def.key} = ${value}   [${source}]`);
     const facts: string[] = [def.type, `default: ${def.default ?? '(unset)'}`];

@@ -13,6 +13,11 @@
  * else its max_timestamp (CreateTime).
  */
 
+import { MIGRATION_2 } from './migration-2-groups.ts';
+import { MIGRATION_3 } from './migration-3-producers-retention.ts';
+import { MIGRATION_4 } from './migration-4-commit-once.ts';
+import { MIGRATION_5 } from './migration-5-classic.ts';
+
 export interface Migration {
   version: number;
   name: string;
@@ -382,4 +387,8 @@ export const MIGRATIONS: readonly Migration[] = [
       LIST_OFFSETS_FUNCTION,
     ],
   },
+  MIGRATION_2,
+  MIGRATION_3,
+  MIGRATION_4,
+  MIGRATION_5,
 ];

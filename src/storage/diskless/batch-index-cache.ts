@@ -89,12 +89,33 @@ export class BatchIndexCache {
     }
     entry.batches.push(batch);
     entry.highWatermark = batch.lastOffset + 1;
-    entry.logStartOffset = logStartOffset;
+    // Never back: retention or DeleteRecords may have moved it after the commit read it.
+    entry.logStartOffset = Math.max(entry.logStartOffset, logStartOffset);
     if (entry.batches.length - entry.head > this.maxBatchesPerPartition) this.trim(entry);
   }
 
   invalidate(key: string): void {
     this.partitions.delete(key);
+  }
+
+  /**
+   * Retention or DeleteRecords moved the partition's log start: reads below it answer OFFSET_OUT_OF_RANGE
+   * from now on, and the batches wholly below it leave the cache (their objects are about to be deleted).
+   */
+  advanceLogStart(key: string, logStartOffset: number): void {
+    const entry = this.partitions.get(key);
+    if (!entry || logStartOffset <= entry.logStartOffset) return;
+    entry.logStartOffset = logStartOffset;
+    while (entry.head < entry.batches.length && entry.batches[entry.head]!.lastOffset < logStartOffset) entry.head++;
+    if (entry.head > this.maxBatchesPerPartition) {
+      entry.batches = entry.batches.slice(entry.head);
+      entry.head = 0;
+    }
+  }
+
+  /** The cached partitions' keys (to refresh their log starts). */
+  keys(): string[] {
+    return [...this.partitions.keys()];
   }
 
   invalidateTopic(topicId: string): void {

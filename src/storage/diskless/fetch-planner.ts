@@ -7,9 +7,10 @@
  * Patching happens in place: a batch's assigned offset and append time never change once committed, so
  * rewriting them in a shared cached object is idempotent and saves a copy per fetch.
  */
-import type { BatchLocation, Coordinator } from '../../coordinator/coordinator.ts';
+import type { BatchLocation, Coordinator, FindBatchesResult } from '../../coordinator/coordinator.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { patchBaseOffset, patchLogAppendTime, patchPartitionLeaderEpoch } from '../../protocol/record-batch.ts';
+import { fetchBudget, type FetchBudget } from '../fetch-budget.ts';
 import { BatchIndexCache } from './batch-index-cache.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { childLogger } from '../../observability/log.ts';
@@ -32,7 +33,8 @@ export interface FetchPartitionResult {
   bytes: number;
 }
 
-interface Planned {
+/** A partition's batches found for a fetch, before and after the byte limits (`limit`). */
+export interface Planned {
   errorCode: number;
   highWatermark: number;
   logStartOffset: number;
@@ -53,11 +55,16 @@ export class DisklessReader {
 
   async read(requests: readonly FetchPartitionRequest[], requestMaxBytes: number): Promise<FetchPartitionResult[]> {
     const plans = await this.plan(requests);
-    this.applyLimits(requests, plans, requestMaxBytes);
+    const budget = fetchBudget(requestMaxBytes);
+    for (let i = 0; i < plans.length; i++) this.limit(requests[i]!, plans[i]!, budget);
     return Promise.all(plans.map((plan) => this.load(plan)));
   }
 
-  private async plan(requests: readonly FetchPartitionRequest[]): Promise<Planned[]> {
+  /**
+   * The three steps of `read`, for a Fetch that mixes diskless and classic partitions: plan every diskless
+   * partition, then `limit` each partition in request order against one shared budget, then `load`.
+   */
+  async plan(requests: readonly FetchPartitionRequest[]): Promise<Planned[]> {
     const plans: Planned[] = new Array(requests.length);
     const misses: number[] = [];
     for (let i = 0; i < requests.length; i++) {
@@ -68,8 +75,15 @@ export class DisklessReader {
     }
     if (misses.length > 0) {
       this.coordinatorQueries++;
-      const found = await this.coordinator.findBatches(misses.map((i) => requests[i]!));
-      for (let j = 0; j < misses.length; j++) {
+      let found: FindBatchesResult[] = [];
+      try {
+        found = await this.coordinator.findBatches(misses.map((i) => requests[i]!));
+      } catch (err) {
+        // The coordinator is unreachable: a retriable error for these partitions; cached ones are still served.
+        log.warn({ err: (err as Error).message }, 'find batches: coordinator query failed');
+        for (const i of misses) plans[i] = { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, highWatermark: -1, logStartOffset: -1, batches: [], recent: false };
+      }
+      for (let j = 0; j < found.length; j++) {
         const i = misses[j]!;
         const r = requests[i]!;
         const result = found[j]!;
@@ -88,26 +102,22 @@ export class DisklessReader {
     return plans;
   }
 
-  private applyLimits(requests: readonly FetchPartitionRequest[], plans: Planned[], requestMaxBytes: number): void {
-    let remaining = requestMaxBytes;
-    let minOneBatch = true;
-    for (let i = 0; i < plans.length; i++) {
-      const plan = plans[i]!;
-      const limit = Math.min(requests[i]!.maxBytes, remaining);
-      let bytes = 0;
-      let n = 0;
-      for (const batch of plan.batches) {
-        if (bytes + batch.byteSize > limit && !(minOneBatch && n === 0)) break;
-        bytes += batch.byteSize;
-        n++;
-      }
-      plan.batches.length = n;
-      if (n > 0) minOneBatch = false;
-      remaining = Math.max(0, remaining - bytes);
+  /** Applies the partition limit and the request's budget (the first partition with data gets one batch). */
+  limit(request: FetchPartitionRequest, plan: Planned, budget: FetchBudget): void {
+    const limit = Math.min(request.maxBytes, budget.remaining);
+    let bytes = 0;
+    let n = 0;
+    for (const batch of plan.batches) {
+      if (bytes + batch.byteSize > limit && !(budget.minOneBatch && n === 0)) break;
+      bytes += batch.byteSize;
+      n++;
     }
+    plan.batches.length = n;
+    if (n > 0) budget.minOneBatch = false;
+    budget.remaining = Math.max(0, budget.remaining - bytes);
   }
 
-  private async load(plan: Planned): Promise<FetchPartitionResult> {
+  async load(plan: Planned): Promise<FetchPartitionResult> {
     const result: FetchPartitionResult = {
       errorCode: plan.errorCode,
       highWatermark: plan.highWatermark,

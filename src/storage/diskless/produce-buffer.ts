@@ -4,12 +4,20 @@
  * uploaded with one PUT (several may upload at once) and committed in seal order, one at a time; only
  * then are the waiting requests answered. A failed upload or commit answers every batch of the object
  * with a retriable error; nothing is acknowledged that is not both stored and committed.
+ *
+ * A commit that fails (coordinator unreachable, connection lost mid-commit: the outcome is unknown) is
+ * retried with the same object key until `commitRetryTimeoutMs` after the object was sealed. Commits are
+ * idempotent by object key (coordinator migration 4), so a retry of a commit that did happen returns its
+ * original offsets: the records are written once and acknowledged. Past the deadline the producers get
+ * REQUEST_TIMED_OUT; the object is then committed once or an orphan for the cleaner, never both. Objects
+ * queued behind a retrying commit spend their own deadline waiting, so an outage answers them promptly.
  */
 import { randomUUID } from 'node:crypto';
-import type { CommitBatch, CommitBatchResult, Coordinator, TimestampType } from '../../coordinator/coordinator.ts';
+import { CoordinatorError, type CommitBatch, type CommitBatchResult, type Coordinator, type TimestampType } from '../../coordinator/coordinator.ts';
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { childLogger } from '../../observability/log.ts';
+import type { ObjectKeySource } from './object-keys.ts';
 
 const log = childLogger('diskless-writer');
 
@@ -63,6 +71,16 @@ export interface WriterOptions {
   keyPrefix: string;
   /** Called after each commit, before the producers are answered. */
   onCommitted: (object: Buffer, batches: CommittedBatch[]) => void;
+  /** How long after sealing a failed commit is retried (default 0: one attempt). */
+  commitRetryTimeoutMs?: number;
+  /** Called when the writer gives up on a commit whose outcome is unknown (caches of those partitions may be stale). */
+  onCommitUnknown?: (batches: readonly CommitBatch[]) => void;
+  /**
+   * Where object keys come from. With a PendingKeyPool (object-keys.ts) each key is registered as pending in
+   * the coordinator before its upload, so an object that is never committed is found and reaped; a key
+   * older than its commit deadline is not committed. Default: unregistered random keys under keyPrefix.
+   */
+  keys?: ObjectKeySource;
 }
 
 interface Entry {
@@ -81,6 +99,7 @@ export interface WriterStats {
   objectsCommitted: number;
   uploadFailures: number;
   commitFailures: number;
+  commitRetries: number;
   pendingBytes: number;
   backPressureEvents: number;
   recordsCommitted: number;
@@ -93,7 +112,7 @@ export class DisklessWriter {
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0 };
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0 };
 
   constructor(
     private readonly store: ObjectStore,
@@ -169,13 +188,15 @@ export class DisklessWriter {
     }
     // The one copy of record data on the produce path: request views → object body.
     const body = Buffer.concat(chunks, size);
-    const key = `${this.options.keyPrefix}${randomUUID()}`;
-    const upload = this.store.put(key, body);
+    const pending = this.options.keys?.take();
+    const key = pending?.key ?? `${this.options.keyPrefix}${randomUUID()}`;
+    const sealedAt = Date.now();
+    const upload = pending ? pending.ready.then(() => this.store.put(key, body)) : this.store.put(key, body);
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
-    this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches));
+    this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, pending?.registeredAt));
   }
 
-  private async commit(key: string, body: Buffer, upload: Promise<void>, entries: Entry[], batches: CommitBatch[]): Promise<void> {
+  private async commit(key: string, body: Buffer, upload: Promise<void>, entries: Entry[], batches: CommitBatch[], sealedAt: number, registeredAt?: number): Promise<void> {
     try {
       try {
         await upload;
@@ -185,14 +206,20 @@ export class DisklessWriter {
         this.failAll(entries, ErrorCode.KAFKA_STORAGE_ERROR, `object upload failed: ${(err as Error).message}`);
         return;
       }
-      let results: CommitBatchResult[];
-      try {
-        results = await this.coordinator.commitObject({ objectKey: key, objectSize: body.length, brokerId: this.options.brokerId, batches });
-      } catch (err) {
+      if (registeredAt !== undefined && performance.now() - registeredAt > this.options.keys!.commitDeadlineMs) {
+        // The orphan reaper may take this key soon: leave the object to it rather than commit it.
+        this.stats.uploadFailures++;
+        log.warn({ key }, 'object key registered too long ago to commit; answering KAFKA_STORAGE_ERROR');
+        this.failAll(entries, ErrorCode.KAFKA_STORAGE_ERROR, 'object upload took too long');
+        return;
+      }
+      const results = await this.commitWithRetries(key, body.length, batches, sealedAt);
+      if (results instanceof Error) {
         // The outcome is unknown: never report success. The object may be an orphan for the cleaner.
         this.stats.commitFailures++;
-        log.warn({ err, key }, 'object commit failed; answering REQUEST_TIMED_OUT');
-        this.failAll(entries, ErrorCode.REQUEST_TIMED_OUT, `commit failed: ${(err as Error).message}`);
+        log.warn({ err: results, key }, 'object commit failed; answering REQUEST_TIMED_OUT');
+        this.options.onCommitUnknown?.(batches);
+        this.failAll(entries, ErrorCode.REQUEST_TIMED_OUT, `commit failed: ${results.message}`);
         return;
       }
       this.stats.objectsCommitted++;
@@ -209,12 +236,29 @@ export class DisklessWriter {
     }
   }
 
+  /** Commits, retrying with the same key (idempotent) until the deadline; the last error when it never succeeded. */
+  private async commitWithRetries(key: string, size: number, batches: CommitBatch[], sealedAt: number): Promise<CommitBatchResult[] | Error> {
+    const deadline = sealedAt + (this.options.commitRetryTimeoutMs ?? 0);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.coordinator.commitObject({ objectKey: key, objectSize: size, brokerId: this.options.brokerId, batches });
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        const backoff = Math.min(1_000, 50 * 2 ** attempt);
+        if (err instanceof CoordinatorError || Date.now() + backoff > deadline) return error;
+        this.stats.commitRetries++;
+        if (attempt === 0) log.warn({ err: error.message, key }, 'object commit failed or its outcome is unknown; retrying with the same key');
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+      }
+    }
+  }
+
   private announce(key: string, body: Buffer, batches: CommitBatch[], results: CommitBatchResult[]): void {
     const committed: CommittedBatch[] = [];
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
       const r = results[i]!;
-      if (r.errorCode !== 0) continue;
+      if (r.errorCode !== 0 || r.duplicate) continue; // a duplicate's batch lives in an earlier object
       this.stats.recordsCommitted += b.recordCount;
       this.stats.bytesCommitted += b.byteSize;
       committed.push({

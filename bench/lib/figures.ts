@@ -1,0 +1,102 @@
+/**
+ * The figures of one benchmark phase: request counts from the broker's /metrics difference, CPU per GiB,
+ * client-side throughput and latency.
+ */
+import type { ConsumeResult, ProduceResult } from './loadgen.ts';
+import type { MetricsDelta } from './prom.ts';
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+export const round = (n: number, d = 1): number | null => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
+
+export interface PhaseStats {
+  seconds: number;
+  brokerCpuSeconds: number;
+  /** CPU of PostgreSQL and s3rver (pg-s3 only). */
+  serverCpuSeconds: number | null;
+  metrics: MetricsDelta;
+  /** CLOCK_MONOTONIC microseconds (to select CPU profile samples). */
+  window: { fromUs: number; toUs: number };
+}
+
+/** Object-store and coordinator figures of a phase, from the broker's /metrics. */
+export function requestFigures(p: PhaseStats) {
+  const m = p.metrics;
+  const puts = m.get('floe_objectstore_requests_total', { op: 'put' });
+  const gets = m.get('floe_objectstore_requests_total', { op: 'get' });
+  const putBytes = m.get('floe_objectstore_bytes_total', { op: 'put' });
+  const getBytes = m.get('floe_objectstore_bytes_total', { op: 'get' });
+  const commits = m.get('floe_coordinator_operations_total', { op: 'commitObject' });
+  let coordinatorOps = 0;
+  for (const [key, s] of m.after) if (s.name === 'floe_coordinator_operations_total') coordinatorOps += s.value - (m.before.get(key)?.value ?? 0);
+  const fetches = m.get('kafka_network_requestmetrics_requests_total', { request: 'Fetch' });
+  const produces = m.get('kafka_network_requestmetrics_requests_total', { request: 'Produce' });
+  const fetchQueries = m.get('floe_fetch_coordinator_queries_total');
+  const putP50 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.5);
+  const putP99 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.99);
+  const commitP99 = m.histogramQuantile('floe_coordinator_operation_duration_seconds', { op: 'commitObject' }, 0.99);
+  return {
+    puts,
+    gets,
+    putsPerSec: round(puts / p.seconds, 2),
+    getsPerSec: round(gets / p.seconds, 2),
+    bytesPerPut: puts > 0 ? Math.round(putBytes / puts) : null,
+    bytesPerGet: gets > 0 ? Math.round(getBytes / gets) : null,
+    getsPerObject: puts > 0 ? round(gets / puts, 3) : null,
+    commits,
+    commitsPerSec: round(commits / p.seconds, 2),
+    coordinatorOpsPerSec: round(coordinatorOps / p.seconds, 2),
+    produceRequests: produces,
+    fetchRequests: fetches,
+    fetchCoordinatorQueries: fetchQueries,
+    queriesPerFetch: fetches > 0 ? round(fetchQueries / fetches, 4) : null,
+    objectCacheHits: m.get('floe_cache_hits_total', { cache: 'object' }),
+    objectCacheMisses: m.get('floe_cache_misses_total', { cache: 'object' }),
+    backPressureEvents: m.get('floe_diskless_backpressure_events_total'),
+    putP50Ms: putP50 === null ? null : round(putP50 * 1000, 0),
+    putP99Ms: putP99 === null ? null : round(putP99 * 1000, 0),
+    commitP99Ms: commitP99 === null ? null : round(commitP99 * 1000, 0),
+  };
+}
+
+export function cpuFigures(p: PhaseStats, bytes: number) {
+  const gib = bytes / GIB;
+  return {
+    brokerCpuSeconds: round(p.brokerCpuSeconds, 2),
+    brokerCpuSecondsPerGiB: gib > 0 ? round(p.brokerCpuSeconds / gib, 2) : null,
+    /** MiB/s one fully used core would move: MiB / broker CPU-seconds. */
+    MiBpsPerBrokerCore: p.brokerCpuSeconds > 0 ? round(bytes / MIB / p.brokerCpuSeconds, 1) : null,
+    brokerCoresUsed: round(p.brokerCpuSeconds / p.seconds, 2),
+    serverCpuSecondsPerGiB: p.serverCpuSeconds !== null && gib > 0 ? round(p.serverCpuSeconds / gib, 2) : null,
+  };
+}
+
+export function produceFigures(r: ProduceResult) {
+  return {
+    records: r.sent,
+    bytes: r.bytes,
+    seconds: r.seconds,
+    MBps: round(r.bytes / r.seconds / 1e6, 1),
+    MiBps: round(r.bytes / r.seconds / MIB, 1),
+    recordsPerSec: Math.round(r.sent / r.seconds),
+    latencyMs: r.latencyMs,
+  };
+}
+
+export function consumeFigures(r: ConsumeResult) {
+  return {
+    records: r.records,
+    bytes: r.bytes,
+    seconds: r.seconds,
+    MBps: r.seconds > 0 ? round(r.bytes / r.seconds / 1e6, 1) : null,
+    MiBps: r.seconds > 0 ? round(r.bytes / r.seconds / MIB, 1) : null,
+    recordsPerSec: r.seconds > 0 ? Math.round(r.records / r.seconds) : null,
+    e2eMs: r.e2eMs,
+  };
+}
+
+export type RequestFigures = ReturnType<typeof requestFigures>;
+export type CpuFigures = ReturnType<typeof cpuFigures>;
+export type ProduceFigures = ReturnType<typeof produceFigures>;
+export type ConsumeFigures = ReturnType<typeof consumeFigures>;

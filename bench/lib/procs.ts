@@ -1,0 +1,216 @@
+/**
+ * Child processes of the benchmark: Floe brokers (`node bin/floe.js start --override …`, port 0), their
+ * CPU time from /proc, and the CPU time of the backend servers (PostgreSQL, s3rver) they use.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, readdirSync, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { scrape, type Sample } from './prom.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const EXIT_WITH_PARENT = join(ROOT, 'tools/dev/exit-with-parent.cjs');
+
+let clockTicks = 0;
+function ticksPerSecond(): number {
+  if (clockTicks === 0) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** User + system CPU seconds of one process (0 once it is gone), from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return (utime + stime) / ticksPerSecond();
+  } catch {
+    return 0;
+  }
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return -1;
+  }
+}
+
+function allPids(): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+}
+
+/** A process and its descendants (processes that already exited are not counted). */
+export function treeCpuSeconds(root: number): number {
+  const pids = allPids();
+  const children = new Map<number, number[]>();
+  for (const pid of pids) {
+    const ppid = parentOf(pid);
+    const list = children.get(ppid);
+    if (list) list.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  let total = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    total += processCpuSeconds(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** Pids whose command line contains every one of `needles`. */
+export function findPids(...needles: string[]): number[] {
+  const out: number[] = [];
+  for (const pid of allPids()) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (needles.every((n) => cmd.includes(n))) out.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** The postmaster of a PostgreSQL data folder (first line of postmaster.pid). */
+export function postmasterPid(dataDir: string): number | null {
+  const file = join(dataDir, 'postmaster.pid');
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  return Number.isFinite(pid) && pid > 0 ? pid : null;
+}
+
+export interface BrokerOptions {
+  name: string;
+  dataDir: string;
+  overrides: Record<string, string | number | boolean>;
+  /** Write the broker's logs here. */
+  logFile: string;
+  /** Run the broker under `node --cpu-prof`, writing the profile into this folder on exit. */
+  profileDir?: string;
+  /** Seconds to wait for "Floe broker started" (default 120). */
+  startTimeoutSeconds?: number;
+}
+
+export interface BrokerProcess {
+  name: string;
+  pid: number;
+  port: number;
+  metricsPort: number;
+  bootstrap: string;
+  dataDir: string;
+  child: ChildProcess;
+  /** Seconds the broker took from spawn to "Floe broker started". */
+  startSeconds: number;
+  /** Wall time (ms since the epoch) at which the process exited (set by stop()). */
+  exitedAt: number | null;
+  cpuSeconds(): number;
+  metrics(): Promise<Map<string, Sample>>;
+  /** SIGTERM (the broker seals and commits the open object), SIGKILL after 60 s. */
+  stop(): Promise<void>;
+  /** Text of the last lines of the log, for error messages. */
+  tail(): string;
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
+  const overrides: Record<string, string | number | boolean> = {
+    listeners: 'PLAINTEXT://127.0.0.1:0',
+    'data.dir': opts.dataDir,
+    'metrics.listener': 'http://127.0.0.1:0',
+    ...opts.overrides,
+  };
+  const args: string[] = [];
+  if (opts.profileDir) {
+    await mkdir(opts.profileDir, { recursive: true });
+    args.push('--cpu-prof', '--cpu-prof-dir', opts.profileDir);
+  }
+  args.push('--require', EXIT_WITH_PARENT, join(ROOT, 'bin/floe.js'), 'start');
+  for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, FLOE_LOG_LEVEL: process.env.FLOE_BENCH_LOG_LEVEL ?? 'info' },
+  });
+  live.add(child);
+  const log: WriteStream = createWriteStream(opts.logFile, { flags: 'a' });
+  let recent = '';
+  const exited = new Promise<void>((res) => child.once('exit', () => {
+    live.delete(child);
+    res();
+  }));
+  const started = await new Promise<{ port: number; metricsPort: number }>((res, rej) => {
+    let text = '';
+    let found = false;
+    const onData = (chunk: Buffer) => {
+      log.write(chunk);
+      recent = (recent + chunk.toString()).slice(-8000);
+      if (found) return;
+      text += chunk.toString();
+      for (const line of text.split('\n')) {
+        if (!line.includes('Floe broker started')) continue;
+        found = true;
+        const m = /"port":(\d+)/.exec(line);
+        const mp = /"metricsPort":(\d+)/.exec(line);
+        if (m && mp) res({ port: Number(m[1]), metricsPort: Number(mp[1]) });
+        else rej(new Error(`broker ${opts.name}: the start line names no metrics port (is metrics.listener set?): ${line}`));
+        return;
+      }
+      text = text.slice(text.lastIndexOf('\n') + 1);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(() => rej(new Error(`broker ${opts.name} exited (${child.exitCode ?? child.signalCode}) before it started:\n${recent}`)));
+    setTimeout(() => rej(new Error(`broker ${opts.name} did not start in ${opts.startTimeoutSeconds ?? 120} s:\n${recent}`)), (opts.startTimeoutSeconds ?? 120) * 1000).unref();
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  const startSeconds = (performance.now() - t0) / 1000;
+  const pid = child.pid!;
+  const handle: BrokerProcess = {
+    name: opts.name,
+    pid,
+    port: started.port,
+    metricsPort: started.metricsPort,
+    bootstrap: `127.0.0.1:${started.port}`,
+    dataDir: opts.dataDir,
+    child,
+    startSeconds,
+    exitedAt: null,
+    cpuSeconds: () => processCpuSeconds(pid),
+    metrics: () => scrape(`http://127.0.0.1:${started.metricsPort}/metrics`),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      handle.exitedAt ??= Date.now();
+      await new Promise<void>((res) => log.end(() => res()));
+    },
+    tail: () => recent.split('\n').slice(-20).join('\n'),
+  };
+  void exited.then(() => {
+    handle.exitedAt ??= Date.now();
+  });
+  return handle;
+}

@@ -1,0 +1,360 @@
+/**
+ * The benchmark's results: their shape (results.json), the printed table, the targets of issue 8 with
+ * whether this run met them, and a hand-written SVG chart.
+ */
+import type { LatencySummary } from './loadgen.ts';
+import type { ConsumeFigures, CpuFigures, ProduceFigures, RequestFigures } from './figures.ts';
+import type { ProfileSummary } from './profile.ts';
+
+/** AWS S3 Standard list prices, us-east-1 (2025). Storage ($0.023/GB-month) and transfer are not included. */
+export const S3_PRICES = {
+  putPer1000: 0.005,
+  getPer1000: 0.0004,
+  note: 'AWS S3 Standard us-east-1 list prices: PUT $0.005 per 1,000 requests, GET $0.0004 per 1,000; storage ($0.023/GB-month) and data transfer not included',
+};
+
+export interface LatencyRow extends CpuFigures {
+  load: number;
+  offeredRecordsPerSec: number;
+  achievedRecordsPerSec: number;
+  MBps: number | null;
+  bytes: number;
+  produceMs: LatencySummary | null;
+  e2eMs: LatencySummary | null;
+  requests: RequestFigures;
+}
+
+export interface PartitionResult extends RequestFigures, CpuFigures {
+  partitions: number;
+  recordsPerSec: number;
+  MBps: number | null;
+  bytes: number;
+  seconds: number;
+  putsPerCommitInterval: number | null;
+  produceMs: LatencySummary | null;
+  e2eMs: LatencySummary | null;
+}
+
+export interface BackendResult {
+  id: 'folder' | 'pg-s3' | 'classic';
+  diskless: boolean;
+  brokerStartSeconds: number;
+  produce: (ProduceFigures & CpuFigures & { requests: RequestFigures }) | null;
+  tailRead: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
+  coldRead: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
+  latency: LatencyRow[];
+  partitions: PartitionResult[];
+}
+
+export interface Target {
+  target: string;
+  scope: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchResults {
+  version: 1;
+  startedAt: string;
+  machine: { cpus: number; cpuModel: string; loadavgStart: number[]; loadavgEnd: number[]; node: string; client: string };
+  settings: {
+    quick: boolean;
+    recordBytes: number;
+    topicPartitions: number;
+    produceSeconds: number;
+    latencySeconds: number;
+    loads: number[];
+    partitionCounts: number[];
+    partitionSeconds: number;
+    partitionRate: number;
+    commitIntervalMs: number;
+    cacheMaxBytes: number;
+    latencyProfile: string;
+    faultSeed: number;
+  };
+  mock: ProduceFigures | null;
+  backends: BackendResult[];
+  failures: { scenario: string; error: string }[];
+  targets: Target[];
+  costs: { prices: typeof S3_PRICES; rows: { backend: string; what: string; kind: 'write' | 'read'; requestsPerGiB: number; dollarsPerGiB: number }[] } | null;
+  profiles: { broker: string; phase: string; summary: ProfileSummary }[];
+  durationSeconds: number;
+}
+
+export const LABELS: Record<string, string> = {
+  mock: 'librdkafka mock broker',
+  folder: 'diskless, folder + PGlite',
+  'pg-s3': 'diskless, PG + S3 (s3-standard)',
+  classic: 'classic (local log)',
+};
+
+const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
+const pct = (load: number) => `${Math.round(load * 100)}%`;
+
+// ---------------------------------------------------------------- targets
+
+export function evaluateTargets(r: BenchResults): Target[] {
+  const out: Target[] = [];
+  const diskless = r.backends.filter((b) => b.diskless);
+  const interval = r.settings.commitIntervalMs;
+  // 1. Ingress per core.
+  for (const b of diskless) {
+    if (!b.produce || b.produce.MiBpsPerBrokerCore === null) continue;
+    out.push({ target: 'diskless ingress ≥ 300 MiB/s per broker CPU core', scope: LABELS[b.id]!, measured: `${fmt(b.produce.MiBpsPerBrokerCore)} MiB/s per core (${fmt(b.produce.brokerCpuSecondsPerGiB, 2)} CPU-s/GiB)`, met: b.produce.MiBpsPerBrokerCore >= 300 });
+  }
+  // 2. Half of the mock broker.
+  if (r.mock?.MBps) {
+    for (const b of diskless) {
+      if (!b.produce?.MBps) continue;
+      out.push({ target: '≥ ½ the mock broker\'s produce throughput (same client, same run)', scope: LABELS[b.id]!, measured: `${fmt(b.produce.MBps)} MB/s vs mock ${fmt(r.mock.MBps)} MB/s (${fmt((b.produce.MBps / r.mock.MBps) * 100, 0)}%)`, met: b.produce.MBps >= r.mock.MBps / 2 });
+    }
+  }
+  // 3. Tail egress per core.
+  for (const b of diskless) {
+    if (!b.tailRead || b.tailRead.MiBpsPerBrokerCore === null) continue;
+    out.push({ target: 'tail egress ≥ 500 MiB/s per broker CPU core', scope: LABELS[b.id]!, measured: `${fmt(b.tailRead.MiBpsPerBrokerCore)} MiB/s per core`, met: b.tailRead.MiBpsPerBrokerCore >= 500 });
+  }
+  // 4. Produce p99 at 80% load (the highest load measured in --quick).
+  for (const b of diskless) {
+    const row = [...b.latency].sort((x, y) => y.load - x.load)[0];
+    if (!row?.produceMs || row.requests.putP99Ms === null) continue;
+    const bound = interval + row.requests.putP99Ms + 20;
+    out.push({ target: `produce p99 ≤ commit interval + PUT p99 + 20 ms at ${pct(row.load)} load`, scope: LABELS[b.id]!, measured: `p99 ${fmt(row.produceMs.p99, 0)} ms vs ${interval} + ${fmt(row.requests.putP99Ms, 0)} + 20 = ${fmt(bound, 0)} ms`, met: row.produceMs.p99 <= bound });
+  }
+  // 5. One producer connection.
+  for (const b of diskless) {
+    if (!b.produce?.MiBps) continue;
+    out.push({ target: 'one producer connection (client defaults, 250 ms interval) ≥ 20 MiB/s', scope: LABELS[b.id]!, measured: `${fmt(b.produce.MiBps)} MiB/s`, met: b.produce.MiBps >= 20 });
+  }
+  // 6. One PUT per commit interval.
+  for (const b of diskless) {
+    if (b.partitions.length === 0) continue;
+    const per = b.partitions.map((p) => p.putsPerCommitInterval ?? 0);
+    out.push({ target: `exactly 1 PUT per commit interval, ${b.partitions.map((p) => p.partitions).join(' / ')} partitions`, scope: LABELS[b.id]!, measured: `${per.map((x) => fmt(x, 2)).join(' / ')} PUTs per interval`, met: per.every((x) => Math.abs(x - 1) <= 0.05) });
+  }
+  // 7. GETs per object for tail consumers; 8. no coordinator queries for tail fetches.
+  for (const b of diskless) {
+    const tailRows = [...b.latency.map((l) => ({ what: `${pct(l.load)} load`, req: l.requests })), ...b.partitions.map((p) => ({ what: `${p.partitions} partitions`, req: p as RequestFigures }))];
+    if (tailRows.length === 0) continue;
+    const gpo = tailRows.map((t) => (t.req.puts > 0 ? t.req.gets / t.req.puts : 0));
+    out.push({ target: '≤ 1.05 GETs per object for tail consumers', scope: LABELS[b.id]!, measured: `max ${fmt(Math.max(...gpo), 3)} GETs/object over ${tailRows.map((t) => t.what).join(', ')}`, met: gpo.every((x) => x <= 1.05) });
+    const queries = tailRows.reduce((n, t) => n + t.req.fetchCoordinatorQueries, 0);
+    const fetches = tailRows.reduce((n, t) => n + t.req.fetchRequests, 0);
+    out.push({ target: 'tail fetches answered from the batch index cache (no coordinator query)', scope: LABELS[b.id]!, measured: `${queries} coordinator queries in ${fetches} fetches`, met: queries === 0 });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- table
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+const lat = (l: LatencySummary | null | undefined) => (l ? `${fmt(l.p50, 0)} / ${fmt(l.p99, 0)} / ${fmt(l['p99.9'], 0)}` : '–');
+
+export function formatReport(r: BenchResults): string {
+  const s = r.settings;
+  const out: string[] = [];
+  out.push(`\nFloe benchmark, ${r.startedAt} (${r.durationSeconds} s${s.quick ? ', --quick' : ''})`);
+  out.push(`machine: ${r.machine.cpus} × ${r.machine.cpuModel}; load average ${r.machine.loadavgStart.join(' ')} at start, ${r.machine.loadavgEnd.join(' ')} at end; Node ${r.machine.node}; ${r.machine.client}`);
+  out.push(`${s.recordBytes} B records, acks=all, ${s.topicPartitions} partitions, one producer (one connection, client defaults), ${s.commitIntervalMs} ms commit interval; MB = 10^6 B, MiB = 2^20 B`);
+
+  out.push(`\nProduce, as fast as one producer goes (${s.produceSeconds} s)`);
+  const prodRows: (string | number)[][] = [];
+  if (r.mock) prodRows.push([LABELS.mock!, fmt(r.mock.MBps), fmt(r.mock.MiBps), r.mock.recordsPerSec, '–', '–', '–', '–', '–', '–', lat(r.mock.latencyMs)]);
+  for (const b of r.backends) {
+    const p = b.produce;
+    if (!p) continue;
+    prodRows.push([LABELS[b.id]!, fmt(p.MBps), fmt(p.MiBps), p.recordsPerSec, fmt(p.brokerCpuSecondsPerGiB, 2), fmt(p.MiBpsPerBrokerCore), fmt(p.brokerCoresUsed, 2),
+      fmt(p.serverCpuSecondsPerGiB, 2), b.diskless ? fmt(p.requests.putsPerSec) : '–', b.diskless && p.requests.bytesPerPut ? fmt(p.requests.bytesPerPut / 1048576, 2) : '–', lat(p.latencyMs)]);
+  }
+  out.push(table(['backend', 'MB/s', 'MiB/s', 'records/s', 'broker CPU-s/GiB', 'MiB/s per core', 'cores used', 'PG+S3 CPU-s/GiB', 'PUT/s', 'MiB/PUT', 'p50/p99/p99.9 ms'], prodRows));
+
+  out.push('\nConsume, all of it from offset 0: tail = the broker that wrote it (cache); cold = after a restart');
+  const consRows: (string | number)[][] = [];
+  for (const b of r.backends) {
+    for (const [what, c] of [['tail', b.tailRead], ['cold', b.coldRead]] as const) {
+      if (!c) continue;
+      consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
+        b.diskless ? fmt(c.requests.getsPerSec) : '–', b.diskless && c.requests.bytesPerGet ? fmt(c.requests.bytesPerGet / 1024, 0) : '–',
+        b.diskless ? `${c.requests.objectCacheHits}/${c.requests.objectCacheMisses}` : '–', b.diskless ? fmt(c.requests.queriesPerFetch, 3) : '–']);
+    }
+  }
+  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'cache hit/miss', 'queries/fetch'], consRows));
+
+  out.push(`\nLatency at fixed offered loads (% of the max above, ${s.latencySeconds} s each), ms p50 / p99 / p99.9; end-to-end = send to a tail consumer's receipt`);
+  const latRows: (string | number)[][] = [];
+  for (const b of r.backends) {
+    for (const l of b.latency) {
+      const bound = b.diskless && l.requests.putP99Ms !== null ? `${s.commitIntervalMs}+${fmt(l.requests.putP99Ms, 0)}+20` : '–';
+      latRows.push([LABELS[b.id]!, pct(l.load), l.offeredRecordsPerSec, fmt(l.MBps), lat(l.produceMs), lat(l.e2eMs), b.diskless ? fmt(l.requests.putP50Ms, 0) + ' / ' + fmt(l.requests.putP99Ms, 0) : '–', bound, fmt(l.brokerCoresUsed, 2)]);
+    }
+  }
+  out.push(table(['backend', 'load', 'records/s', 'MB/s', 'produce', 'end-to-end', 'PUT p50/p99', 'p99 bound', 'broker cores'], latRows));
+
+  const parts = r.backends.flatMap((b) => b.partitions.map((p) => ({ b, p })));
+  if (parts.length > 0) {
+    out.push(`\nObject store and coordinator requests by partition count (${parts[0]!.p.recordsPerSec} records/s offered, one tail consumer, ${s.partitionSeconds} s each)`);
+    out.push(table(['backend', 'partitions', 'MB/s', 'PUT/s', 'PUTs/interval', 'KiB/PUT', 'GET/s', 'GETs/object', 'commits/s', 'coord. tx/s', 'fetches/s', 'queries/fetch', 'produce p99', 'e2e p99'],
+      parts.map(({ b, p }) => [LABELS[b.id]!, p.partitions, fmt(p.MBps), fmt(p.putsPerSec, 2), fmt(p.putsPerCommitInterval, 2), p.bytesPerPut ? fmt(p.bytesPerPut / 1024, 0) : '–', fmt(p.getsPerSec, 2),
+        fmt(p.getsPerObject, 3), fmt(p.commitsPerSec, 2), fmt(p.coordinatorOpsPerSec, 2), fmt(p.fetchRequests / p.seconds, 1), fmt(p.queriesPerFetch, 4), fmt(p.produceMs?.p99, 0), fmt(p.e2eMs?.p99, 0)])));
+  }
+
+  const single = r.backends.filter((b) => b.diskless && b.produce);
+  if (single.length > 0) {
+    out.push(`\nOne producer connection, client defaults (acks=all, linger.ms=5), ${s.commitIntervalMs} ms interval: ${single.map((b) => `${fmt(b.produce!.MiBps)} MiB/s (${LABELS[b.id]})`).join('; ')}`);
+  }
+
+  if (r.costs && r.costs.rows.length > 0) {
+    out.push(`\nRequest cost per GiB at S3 list prices (${r.costs.prices.note})`);
+    out.push(table(['backend', 'traffic', 'requests/GiB', '$/GiB'], r.costs.rows.map((c) => [LABELS[c.backend] ?? c.backend, c.what, fmt(c.requestsPerGiB, 1), `$${c.dollarsPerGiB.toFixed(5)}`])));
+  }
+
+  if (r.targets.length > 0) {
+    out.push('\nTargets (issue 8; reported, not asserted)');
+    for (const t of r.targets) out.push(`  ${t.met ? '[met]    ' : '[NOT MET]'} ${t.target} — ${t.scope}: ${t.measured}`);
+  }
+  if (r.failures.length > 0) {
+    out.push('\nFAILED scenarios:');
+    for (const f of r.failures) out.push(`  ${f.scenario}: ${f.error.split('\n')[0]}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------- chart
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+interface Bar {
+  label: string;
+  value: number | null;
+  color: string;
+}
+
+/** One panel of grouped vertical bars. */
+function barPanel(x0: number, y0: number, w: number, h: number, title: string, unit: string, groups: { name: string; bars: Bar[] }[], log = false): string {
+  const parts: string[] = [];
+  const all = groups.flatMap((g) => g.bars.map((b) => b.value ?? 0)).filter((v) => v > 0);
+  const max = all.length > 0 ? Math.max(...all) : 1;
+  const min = log ? Math.max(1, Math.min(...all)) : 0;
+  const top = log ? 10 ** Math.ceil(Math.log10(max)) : niceCeil(max);
+  const bottom = log ? 10 ** Math.floor(Math.log10(min)) : 0;
+  const plotTop = y0 + 30;
+  const plotH = h - 90;
+  const plotLeft = x0 + 55;
+  const plotW = w - 70;
+  const yOf = (v: number) => {
+    if (log) {
+      const f = (Math.log10(Math.max(v, bottom)) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom) || 1);
+      return plotTop + plotH * (1 - f);
+    }
+    return plotTop + plotH * (1 - v / top);
+  };
+  parts.push(`<text x="${x0 + w / 2}" y="${y0 + 16}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  const ticks = log ? range(Math.log10(bottom), Math.log10(top)).map((e) => 10 ** e) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
+  for (const t of ticks) {
+    const y = yOf(t);
+    parts.push(`<line x1="${plotLeft}" y1="${y}" x2="${plotLeft + plotW}" y2="${y}" stroke="#ddd"/>`);
+    parts.push(`<text x="${plotLeft - 5}" y="${y + 4}" text-anchor="end" font-size="10">${t >= 1000 ? `${t / 1000}k` : +t.toFixed(1)}</text>`);
+  }
+  parts.push(`<text x="${x0 + 12}" y="${plotTop + plotH / 2}" font-size="11" transform="rotate(-90 ${x0 + 12} ${plotTop + plotH / 2})" text-anchor="middle">${esc(unit)}</text>`);
+  const gw = plotW / Math.max(1, groups.length);
+  groups.forEach((g, gi) => {
+    const n = Math.max(1, g.bars.length);
+    const bw = Math.min(28, (gw - 14) / n);
+    const gx = plotLeft + gi * gw + (gw - bw * n) / 2;
+    g.bars.forEach((b, bi) => {
+      if (b.value === null || b.value <= 0) return;
+      const y = yOf(b.value);
+      parts.push(`<rect x="${gx + bi * bw}" y="${y}" width="${bw - 2}" height="${plotTop + plotH - y}" fill="${b.color}"><title>${esc(`${g.name}: ${b.label} ${b.value}`)}</title></rect>`);
+      parts.push(`<text x="${gx + bi * bw + bw / 2 - 1}" y="${y - 3}" text-anchor="middle" font-size="9">${b.value >= 100 ? Math.round(b.value) : +b.value.toFixed(1)}</text>`);
+    });
+    const lines = wrap(g.name, 22);
+    lines.forEach((line, li) => parts.push(`<text x="${plotLeft + gi * gw + gw / 2}" y="${plotTop + plotH + 14 + li * 12}" text-anchor="middle" font-size="10">${esc(line)}</text>`));
+  });
+  parts.push(`<line x1="${plotLeft}" y1="${plotTop + plotH}" x2="${plotLeft + plotW}" y2="${plotTop + plotH}" stroke="#333"/>`);
+  // Legend.
+  const legend = groups.flatMap((g) => g.bars).filter((b, i, a) => a.findIndex((x) => x.label === b.label) === i);
+  legend.forEach((b, i) => {
+    const lx = plotLeft + i * 110;
+    parts.push(`<rect x="${lx}" y="${y0 + h - 22}" width="10" height="10" fill="${b.color}"/><text x="${lx + 14}" y="${y0 + h - 13}" font-size="10">${esc(b.label)}</text>`);
+  });
+  return parts.join('\n');
+}
+
+function range(a: number, b: number): number[] {
+  const out: number[] = [];
+  for (let i = a; i <= b; i++) out.push(i);
+  return out;
+}
+
+function niceCeil(v: number): number {
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+function wrap(s: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of s.split(' ')) {
+    if ((line + ' ' + word).trim().length > width && line) {
+      out.push(line);
+      line = word;
+    } else line = (line + ' ' + word).trim();
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+export function renderSvg(r: BenchResults): string {
+  const W = 1200;
+  const H = 420;
+  const throughput: { name: string; bars: Bar[] }[] = [];
+  if (r.mock) throughput.push({ name: LABELS.mock!, bars: [{ label: 'produce', value: r.mock.MBps, color: '#4e79a7' }] });
+  for (const b of r.backends) {
+    if (!b.produce && !b.tailRead) continue;
+    throughput.push({ name: LABELS[b.id]!, bars: [
+      { label: 'produce', value: b.produce?.MBps ?? null, color: '#4e79a7' },
+      { label: 'tail read', value: b.tailRead?.MBps ?? null, color: '#59a14f' },
+      { label: 'cold read', value: b.coldRead?.MBps ?? null, color: '#f28e2b' },
+    ] });
+  }
+  const perCore = r.backends.filter((b) => b.produce).map((b) => ({ name: LABELS[b.id]!, bars: [
+    { label: 'ingress MiB/s/core', value: b.produce?.MiBpsPerBrokerCore ?? null, color: '#4e79a7' },
+    { label: 'tail egress MiB/s/core', value: b.tailRead?.MiBpsPerBrokerCore ?? null, color: '#59a14f' },
+  ] }));
+  const latency = r.backends.flatMap((b) => b.latency.map((l) => ({ name: `${LABELS[b.id]!.replace('diskless, ', '')} @${pct(l.load)}`, bars: [
+    { label: 'produce p50', value: l.produceMs?.p50 ?? null, color: '#76b7b2' },
+    { label: 'produce p99', value: l.produceMs?.p99 ?? null, color: '#4e79a7' },
+    { label: 'produce p99.9', value: l.produceMs?.['p99.9'] ?? null, color: '#2a4a6b' },
+    { label: 'e2e p99', value: l.e2eMs?.p99 ?? null, color: '#e15759' },
+  ] })));
+  const panels: string[] = [];
+  panels.push(barPanel(0, 0, W * 0.42, H, 'Throughput, 1 KiB records, acks=all', 'MB/s', throughput));
+  panels.push(barPanel(W * 0.42, 0, W * 0.24, H, 'Per broker CPU core', 'MiB/s per core', perCore));
+  panels.push(barPanel(W * 0.66, 0, W * 0.34, H, 'Latency at fixed load', 'ms (log)', latency, true));
+  const parts = r.backends.flatMap((b) => b.partitions);
+  let height = H + 30;
+  if (parts.length > 0) {
+    panels.push(`<g transform="translate(0 ${H})">${barPanel(0, 0, W * 0.5, H, 'Object store and coordinator requests by partition count', 'per second', parts.map((p) => ({ name: `${p.partitions} partition(s)`, bars: [
+      { label: 'PUT/s', value: p.putsPerSec, color: '#4e79a7' },
+      { label: 'GET/s', value: p.getsPerSec, color: '#f28e2b' },
+      { label: 'commits/s', value: p.commitsPerSec, color: '#59a14f' },
+      { label: 'fetches/s', value: p.fetchRequests / p.seconds, color: '#b07aa1' },
+    ] })))}</g>`);
+    height = 2 * H + 30;
+  }
+  const caption = `Floe benchmark ${r.startedAt}, ${r.machine.cpus} CPUs, load average ${r.machine.loadavgStart.join(' ')}${r.settings.quick ? ' (--quick)' : ''}; ${r.machine.client}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="Helvetica, Arial, sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+${panels.join('\n')}
+<text x="10" y="${height - 8}" font-size="10" fill="#555">${esc(caption)}</text>
+</svg>
+`;
+}

@@ -1,0 +1,408 @@
+/**
+ * `npm run bench`: Floe's benchmark suite, driven the way users measure brokers — a real third-party client
+ * (confluent-kafka / librdkafka, bench/loadgen.py) against brokers started as child processes
+ * (`node bin/floe.js start --override …`), with the broker's CPU time read from /proc and its request
+ * counts from its own /metrics.
+ *
+ *   npm run bench                          full suite (≈ 6–8 minutes on a 2-core machine)
+ *   npm run bench -- --quick               every scenario, short (≈ 2 minutes)
+ *   npm run bench -- --scenarios folder    only some: mock, folder, pg-s3, classic, partitions
+ *   npm run bench -- --profile             also run each broker under `node --cpu-prof` and print where
+ *                                          its time went during the max-throughput produce phase
+ *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
+ *
+ * Scenarios:
+ * - mock: librdkafka's in-memory mock broker (test.mock.num.brokers=1), same client, same run: the
+ *   reference for what the client and this machine can do without a broker process.
+ * - folder: diskless topics on the embedded backends (PGlite coordinator, folder object store).
+ * - pg-s3: diskless topics on PostgreSQL (throwaway cluster, fsync on) and s3rver, with the
+ *   `s3-standard` latency profile injected into every object-store request.
+ * - classic: classic topics (diskless.enable=false, local log).
+ * - partitions: object-store and coordinator request counts with 1, 100 and 1,000 partitions at a fixed
+ *   load below one full object per commit interval, on the pg-s3 backend.
+ *
+ * Per backend: (1) produce as fast as one producer can for N s (1 KiB records, acks=all, client defaults
+ * otherwise: one connection); (2) read it all back from the broker that wrote it (tail: served by its
+ * write-through object cache, sized to hold it); (3) at 10%, 50% and 80% of (1)'s rate, produce for N s
+ * with a tail consumer measuring end-to-end latency; (4) restart the broker and read everything again
+ * (lagging consumer, cold caches: exact-range reads from the object store). Every read checks that every
+ * partition's offsets run 0, 1, 2, … with no gap or duplicate and that the count matches what was
+ * acknowledged; a mismatch fails the run (exit 1). Figures are printed and written, never asserted.
+ */
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
+import { checkClient, consume, createTopics, produce, type ProduceResult } from './lib/loadgen.ts';
+import { findPids, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
+import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
+import { MetricsDelta } from './lib/prom.ts';
+import { consumeFigures, cpuFigures, produceFigures, requestFigures, round, type PhaseStats } from './lib/figures.ts';
+import { evaluateTargets, formatReport, renderSvg, S3_PRICES, type BenchResults, type BackendResult, type PartitionResult } from './lib/report.ts';
+
+const SCENARIOS = ['mock', 'folder', 'pg-s3', 'classic', 'partitions'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+type BackendId = 'folder' | 'pg-s3' | 'classic';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    scenarios: { type: 'string', default: SCENARIOS.join(',') },
+    out: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    size: { type: 'string', default: '1024' },
+    partitions: { type: 'string', default: '8' },
+    'produce-seconds': { type: 'string' },
+    'latency-seconds': { type: 'string' },
+    'partition-seconds': { type: 'string' },
+    'partition-rate': { type: 'string', default: '5000' },
+    'keep-data': { type: 'boolean', default: false },
+  },
+});
+
+const QUICK = values.quick!;
+const scenarios = new Set(values.scenarios!.split(',').map((s) => s.trim()).filter(Boolean) as Scenario[]);
+for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+const settings = {
+  quick: QUICK,
+  recordBytes: Number(values.size),
+  topicPartitions: Number(values.partitions),
+  produceSeconds: Number(values['produce-seconds'] ?? (QUICK ? 3 : 12)),
+  latencySeconds: Number(values['latency-seconds'] ?? (QUICK ? 2 : 8)),
+  loads: QUICK ? [0.5] : [0.1, 0.5, 0.8],
+  partitionCounts: QUICK ? [1, 100] : [1, 100, 1000],
+  partitionSeconds: Number(values['partition-seconds'] ?? (QUICK ? 3 : 10)),
+  partitionRate: Number(values['partition-rate']),
+  commitIntervalMs: 250,
+  /** Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache. */
+  cacheMaxBytes: 4 * 1024 ** 3,
+  latencyProfile: 's3-standard',
+  faultSeed: 1,
+  prices: S3_PRICES,
+};
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const outDir = values.out ?? join(ROOT, 'bench', 'results', stamp);
+await mkdir(join(outDir, 'logs'), { recursive: true });
+const workDir = await mkdtemp(join(tmpdir(), 'floe-bench-'));
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+const say = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+// ---------------------------------------------------------------- servers and brokers
+
+let pg: PostgresServer | null = null;
+let s3: S3Server | null = null;
+const brokers = new Set<BrokerProcess>();
+const profiles: { broker: string; phase: string; window: { fromUs: number; toUs: number }; dir: string }[] = [];
+
+async function cleanup(): Promise<void> {
+  for (const b of brokers) await b.stop().catch(() => undefined);
+  await Promise.all([pg?.destroy().catch(() => undefined), s3?.destroy().catch(() => undefined)]);
+  if (!values['keep-data']) await rm(workDir, { recursive: true, force: true });
+}
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    say(`${sig}: stopping brokers and servers`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function pgS3Servers(): Promise<{ pg: PostgresServer; s3: S3Server }> {
+  if (!pg || !s3) {
+    say('starting PostgreSQL (fsync on) and s3rver');
+    [pg, s3] = await Promise.all([pg ?? startPostgres({ durable: true }), s3 ?? startS3rver()]);
+    await s3.createBucket('floe-bench');
+  }
+  return { pg, s3 };
+}
+
+/** CPU seconds of the backend servers (PostgreSQL and its backends, s3rver) so far. */
+function serverCpuSeconds(): number {
+  let total = 0;
+  if (pg) {
+    const pid = postmasterPid(pg.dataDir);
+    if (pid) total += treeCpuSeconds(pid);
+  }
+  if (s3) for (const pid of findPids('s3rver.js', s3.dir)) total += processCpuSeconds(pid);
+  return total;
+}
+
+let dbSeq = 0;
+async function brokerOverrides(id: BackendId): Promise<Record<string, string | number>> {
+  const common = { 'diskless.cache.max.bytes': settings.cacheMaxBytes, 'diskless.commit.interval.ms': settings.commitIntervalMs };
+  if (id !== 'pg-s3') return common;
+  const { pg, s3 } = await pgS3Servers();
+  const db = await pg.createDatabase(`bench_${++dbSeq}`);
+  return {
+    ...common,
+    'diskless.coordinator.url': db,
+    'diskless.object.store.url': `s3://floe-bench/run-${dbSeq}`,
+    'diskless.s3.endpoint': s3.endpoint,
+    'diskless.s3.region': 'us-east-1',
+    'diskless.s3.path.style.access': 'true',
+    'diskless.s3.access.key.id': s3.accessKeyId,
+    'diskless.s3.secret.access.key': s3.secretAccessKey,
+    'diskless.object.store.latency.profile': settings.latencyProfile,
+    'diskless.object.store.fault.seed': settings.faultSeed,
+  };
+}
+
+async function launch(id: BackendId, dataDir: string, overrides: Record<string, string | number>, tag: string): Promise<BrokerProcess> {
+  const b = await startBroker({
+    name: `${id}-${tag}`,
+    dataDir,
+    overrides,
+    logFile: join(outDir, 'logs', `broker-${id}.log`),
+    ...(values.profile ? { profileDir: join(outDir, 'profiles', `${id}-${tag}`) } : {}),
+  });
+  brokers.add(b);
+  say(`broker ${b.name} up on ${b.bootstrap} (metrics :${b.metricsPort}) in ${b.startSeconds.toFixed(1)} s`);
+  return b;
+}
+
+async function stopBroker(b: BrokerProcess): Promise<void> {
+  await b.stop();
+  brokers.delete(b);
+}
+
+// ---------------------------------------------------------------- measuring a phase
+
+interface Meter {
+  stop(): Promise<PhaseStats>;
+}
+
+/** Broker CPU, server CPU, wall time and a /metrics difference over one phase. */
+async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
+  const before = await b.metrics();
+  const cpu0 = b.cpuSeconds();
+  const srv0 = serversToo ? serverCpuSeconds() : 0;
+  const t0 = performance.now();
+  const mono0 = monoMicros();
+  return {
+    async stop() {
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = b.cpuSeconds() - cpu0;
+      const srv = serversToo ? serverCpuSeconds() - srv0 : null;
+      const after = await b.metrics();
+      return { seconds, brokerCpuSeconds: cpu, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs: monoMicros() } };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function runMock(): Promise<BenchResults['mock']> {
+  say(`mock broker: producing for ${settings.produceSeconds} s`);
+  const r = await produce({ mock: true, topic: 'bench', seconds: settings.produceSeconds, size: settings.recordBytes });
+  return produceFigures(r);
+}
+
+const TOPIC = 'throughput';
+
+async function runBackend(id: BackendId, phases: { main: boolean; partitions: boolean }): Promise<BackendResult> {
+  const diskless = id !== 'classic';
+  const topicConfig: Record<string, string> = diskless ? {} : { 'diskless.enable': 'false' };
+  const serversToo = id === 'pg-s3';
+  const dataDir = join(workDir, id);
+  const overrides = await brokerOverrides(id);
+  let broker = await launch(id, dataDir, overrides, 'a');
+  const result: BackendResult = { id, diskless, brokerStartSeconds: round(broker.startSeconds, 1)!, produce: null, tailRead: null, coldRead: null, latency: [], partitions: [] };
+  try {
+    const bootstrap = () => broker.bootstrap;
+    let produced: ProduceResult | null = null;
+    if (phases.main) {
+      await createTopics(bootstrap(), [
+        { name: TOPIC, partitions: settings.topicPartitions, config: topicConfig },
+        ...settings.loads.map((l) => ({ name: `latency-${Math.round(l * 100)}`, partitions: settings.topicPartitions, config: topicConfig })),
+      ]);
+
+      // (1) produce as fast as one producer connection can.
+      say(`${id}: producing as fast as possible for ${settings.produceSeconds} s`);
+      let m = await meter(broker, serversToo);
+      produced = await produce({ bootstrap: bootstrap(), topic: TOPIC, seconds: settings.produceSeconds, size: settings.recordBytes });
+      let p = await m.stop();
+      if (values.profile) profiles.push({ broker: broker.name, phase: 'produce', window: p.window, dir: join(outDir, 'profiles', broker.name) });
+      result.produce = { ...produceFigures(produced), ...cpuFigures(p, produced.bytes), requests: requestFigures(p) };
+      say(`${id}: ${result.produce.MBps} MB/s, ${result.produce.recordsPerSec} records/s, ${result.produce.brokerCpuSecondsPerGiB} broker CPU-s/GiB`);
+
+      // (2) read it back from the broker that wrote it (tail / cache).
+      say(`${id}: reading ${produced.sent} records back (tail, from cache)`);
+      m = await meter(broker, serversToo);
+      const tail = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent }).result;
+      p = await m.stop();
+      if (values.profile) profiles.push({ broker: broker.name, phase: 'tail-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
+      result.tailRead = { ...consumeFigures(tail), ...cpuFigures(p, tail.bytes), requests: requestFigures(p) };
+      say(`${id}: tail read ${result.tailRead.MBps} MB/s`);
+
+      // (3) latency at fixed offered loads, with a tail consumer.
+      for (const load of settings.loads) {
+        const rate = Math.max(1, Math.round(produced.sent / produced.seconds * load));
+        const topic = `latency-${Math.round(load * 100)}`;
+        say(`${id}: ${Math.round(load * 100)}% load = ${rate} records/s for ${settings.latencySeconds} s, tail consumer measuring end-to-end latency`);
+        const consumer = consume({ bootstrap: bootstrap(), topic, partitions: settings.topicPartitions, e2e: true, timeoutSeconds: settings.latencySeconds + 240 });
+        await consumer.ready;
+        m = await meter(broker, serversToo);
+        const r = await produce({ bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate });
+        const c = await consumer.finish(r.sent);
+        p = await m.stop();
+        result.latency.push({
+          load,
+          offeredRecordsPerSec: rate,
+          achievedRecordsPerSec: Math.round(r.sent / r.produceCallSeconds),
+          MBps: round(r.bytes / r.seconds / 1e6, 1),
+          bytes: r.bytes,
+          produceMs: r.latencyMs,
+          e2eMs: c.e2eMs,
+          ...cpuFigures(p, r.bytes),
+          requests: requestFigures(p),
+        });
+      }
+    }
+
+    // (partitions) request counts by partition count, at a fixed load, with tail consumers.
+    if (phases.partitions) {
+      const maxRate = produced ? produced.sent / produced.seconds : Infinity;
+      const rate = Math.round(Math.min(settings.partitionRate, maxRate * 0.5));
+      for (const n of settings.partitionCounts) {
+        const topic = `partitions-${n}`;
+        await createTopics(bootstrap(), [{ name: topic, partitions: n, config: topicConfig }]);
+        say(`${id}: ${n} partition(s), ${rate} records/s for ${settings.partitionSeconds} s with a tail consumer`);
+        const consumer = consume({ bootstrap: bootstrap(), topic, partitions: n, e2e: true, timeoutSeconds: settings.partitionSeconds + 240 });
+        await consumer.ready;
+        const m = await meter(broker, serversToo);
+        const r = await produce({ bootstrap: bootstrap(), topic, seconds: settings.partitionSeconds, size: settings.recordBytes, rate });
+        const c = await consumer.finish(r.sent);
+        const p = await m.stop();
+        const req = requestFigures(p);
+        const row: PartitionResult = {
+          partitions: n,
+          recordsPerSec: Math.round(r.sent / r.produceCallSeconds),
+          MBps: round(r.bytes / r.seconds / 1e6, 1),
+          bytes: r.bytes,
+          seconds: round(p.seconds, 2)!,
+          putsPerCommitInterval: round(req.puts / p.seconds * settings.commitIntervalMs / 1000, 3),
+          ...req,
+          produceMs: r.latencyMs,
+          e2eMs: c.e2eMs,
+          ...cpuFigures(p, r.bytes),
+        };
+        result.partitions.push(row);
+        say(`${id}: ${n} partition(s): ${row.putsPerSec} PUT/s, ${row.getsPerSec} GET/s, ${row.commitsPerSec} commits/s, ${row.queriesPerFetch} queries/fetch`);
+      }
+    }
+
+    // (4) restart: a lagging consumer reads everything with cold caches.
+    if (phases.main && produced) {
+      say(`${id}: restarting the broker, then reading everything again (cold)`);
+      await stopBroker(broker);
+      broker = await launch(id, dataDir, overrides, 'b');
+      const m = await meter(broker, serversToo);
+      const cold = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent }).result;
+      const p = await m.stop();
+      if (values.profile) profiles.push({ broker: broker.name, phase: 'cold-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
+      result.coldRead = { ...consumeFigures(cold), ...cpuFigures(p, cold.bytes), requests: requestFigures(p) };
+      say(`${id}: cold read ${result.coldRead.MBps} MB/s`);
+    }
+  } finally {
+    await stopBroker(broker);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- main
+
+const started = performance.now();
+const results: BenchResults = {
+  version: 1,
+  startedAt: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadavgStart: loadavg().map((n) => round(n, 2)!), loadavgEnd: [], node: process.version, client: '' },
+  settings,
+  mock: null,
+  backends: [],
+  failures: [],
+  targets: [],
+  costs: null,
+  profiles: [],
+  durationSeconds: 0,
+};
+let exitCode = 0;
+try {
+  results.machine.client = await checkClient();
+  say(`client: ${results.machine.client}; load average ${results.machine.loadavgStart.join(' ')}; results in ${outDir}`);
+  if (scenarios.has('mock')) {
+    try {
+      results.mock = await runMock();
+    } catch (err) {
+      results.failures.push({ scenario: 'mock', error: (err as Error).message });
+    }
+  }
+  const order: BackendId[] = ['folder', 'pg-s3', 'classic'];
+  for (const id of order) {
+    const main = scenarios.has(id);
+    const partitions = id === 'pg-s3' && scenarios.has('partitions');
+    if (!main && !partitions) continue;
+    try {
+      results.backends.push(await runBackend(id, { main, partitions }));
+    } catch (err) {
+      say(`${id} FAILED: ${(err as Error).message}`);
+      results.failures.push({ scenario: id, error: (err as Error).stack ?? String(err) });
+    }
+  }
+} catch (err) {
+  results.failures.push({ scenario: 'setup', error: (err as Error).stack ?? String(err) });
+} finally {
+  await cleanup();
+}
+
+// Profiles: self time during the phases recorded above (the produce phase first).
+if (values.profile) {
+  for (const prof of profiles) {
+    const files = (await readdir(prof.dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'));
+    for (const f of files) {
+      const summary: ProfileSummary = summarizeProfile(join(prof.dir, f), prof.window);
+      results.profiles.push({ broker: prof.broker, phase: prof.phase, summary });
+    }
+  }
+}
+
+results.machine.loadavgEnd = loadavg().map((n) => round(n, 2)!);
+results.durationSeconds = round((performance.now() - started) / 1000, 1)!;
+results.costs = computeCosts(results);
+results.targets = evaluateTargets(results);
+await writeFile(join(outDir, 'results.json'), JSON.stringify(results, (k, v) => (k === 'metrics' ? undefined : v), 2));
+await writeFile(join(outDir, 'chart.svg'), renderSvg(results));
+process.stdout.write(formatReport(results));
+for (const p of results.profiles) process.stdout.write(`\n${formatProfile(p.summary, `CPU profile of broker ${p.broker}, ${p.phase} phase`)}\n`);
+process.stdout.write(`\nResults: ${join(outDir, 'results.json')}, chart: ${join(outDir, 'chart.svg')}, broker logs: ${join(outDir, 'logs')}\n`);
+if (results.failures.length > 0) {
+  exitCode = 1;
+  process.stderr.write(`\n*** BENCHMARK FAILED: ${results.failures.length} scenario(s) did not complete or did not read back what was written:\n`);
+  for (const f of results.failures) process.stderr.write(`*** ${f.scenario}: ${f.error.split('\n').slice(0, 6).join('\n    ')}\n`);
+}
+process.exit(exitCode);
+
+/** Request cost per GiB at S3 list prices, from the request counts of the diskless runs. */
+function computeCosts(r: BenchResults): BenchResults['costs'] {
+  const perGiB = (requests: number, bytes: number) => (bytes > 0 ? requests / (bytes / GIB) : null);
+  const rows: NonNullable<BenchResults['costs']>['rows'] = [];
+  for (const b of r.backends) {
+    if (!b.diskless) continue;
+    const add = (what: string, kind: 'write' | 'read', requests: number, bytes: number, price: number) => {
+      const n = perGiB(requests, bytes);
+      if (n === null) return;
+      rows.push({ backend: b.id, what, kind, requestsPerGiB: round(n, 1)!, dollarsPerGiB: round((n * price) / 1000, 6)! });
+    };
+    if (b.produce) add('write, max throughput (objects sealed by size)', 'write', b.produce.requests.puts, b.produce.bytes, S3_PRICES.putPer1000);
+    for (const row of b.partitions) add(`write, ${row.MBps} MB/s over ${row.partitions} partition(s) (sealed by interval)`, 'write', row.puts, row.bytes, S3_PRICES.putPer1000);
+    if (b.tailRead) add('read, tail consumers (cache)', 'read', b.tailRead.requests.gets, b.tailRead.bytes, S3_PRICES.getPer1000);
+    for (const row of b.latency) add(`read, tail consumer at ${Math.round(row.load * 100)}% load`, 'read', row.requests.gets, row.bytes, S3_PRICES.getPer1000);
+    if (b.coldRead) add('read, lagging consumer (cold, exact ranges)', 'read', b.coldRead.requests.gets, b.coldRead.bytes, S3_PRICES.getPer1000);
+  }
+  return { prices: S3_PRICES, rows };
+}

@@ -1,0 +1,133 @@
+/**
+ * Config changes shared by AlterConfigs (key 33: the resource's whole config set is replaced) and
+ * IncrementalAlterConfigs (key 44: SET / DELETE / APPEND / SUBTRACT per key).
+ *
+ * - TOPIC resources: the change is applied to the topic's explicit configs, the result is validated as a
+ *   whole with validateTopicConfigs (unknown names, types, ranges, `diskless.enable` fixed at creation:
+ *   INVALID_CONFIG with Kafka's messages), stored in the coordinator and put in the topic registry, so
+ *   DescribeConfigs shows it (DYNAMIC_TOPIC_CONFIG) and storage uses it at once. Unknown topic:
+ *   UNKNOWN_TOPIC_OR_PARTITION; invalid name: INVALID_TOPIC_EXCEPTION.
+ * - BROKER resources ("" = cluster default, or this broker's id; another id: INVALID_REQUEST): Floe has no
+ *   dynamic broker configs yet, so every key is refused as Kafka refuses a static one (INVALID_REQUEST,
+ *   "Cannot update these configs dynamically: Set(...)"); an empty change succeeds.
+ * - Other resource types (BROKER_LOGGER, CLIENT_METRICS, GROUP): INVALID_REQUEST.
+ * - As Kafka: a key named twice in one resource is INVALID_REQUEST ("Error due to duplicate config
+ *   keys"), a null value (except with DELETE) INVALID_REQUEST, a resource named twice INVALID_REQUEST for
+ *   each occurrence; validateOnly runs every check and changes nothing.
+ */
+import { CoordinatorError } from '../coordinator/coordinator.ts';
+import { topicConfigKey, validateTopicConfigs } from '../config/topic-config.ts';
+import { splitList } from '../config/config-def.ts';
+import { ErrorCode } from '../protocol/gen/errors.ts';
+import type { Broker } from './broker.ts';
+import { topicNameError } from './topic-names.ts';
+
+export const RESOURCE_TOPIC = 2;
+export const RESOURCE_BROKER = 4;
+
+export const OP_SET = 0;
+export const OP_DELETE = 1;
+export const OP_APPEND = 2;
+export const OP_SUBTRACT = 3;
+
+export interface ConfigOp {
+  name: string;
+  op: number;
+  value: string | null;
+}
+
+export interface ResourceOutcome {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+const ok: ResourceOutcome = { errorCode: ErrorCode.NONE, errorMessage: null };
+const fail = (errorCode: number, errorMessage: string): ResourceOutcome => ({ errorCode, errorMessage });
+
+/** Keys of resources named more than once in a request (each occurrence fails). */
+export function duplicateResources(resources: readonly { resourceType: number; resourceName: string }[]): Set<string> {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const r of resources) {
+    const k = `${r.resourceType}:${r.resourceName}`;
+    if (seen.has(k)) dup.add(k);
+    seen.add(k);
+  }
+  return dup;
+}
+
+export const DUPLICATE_RESOURCE = fail(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.');
+
+/**
+ * Applies one resource's change. `replace`: AlterConfigs semantics (the ops are SETs that replace the whole
+ * set); otherwise IncrementalAlterConfigs.
+ */
+export async function alterResourceConfigs(
+  broker: Broker,
+  resourceType: number,
+  resourceName: string,
+  ops: readonly ConfigOp[],
+  opts: { replace: boolean; validateOnly: boolean },
+): Promise<ResourceOutcome> {
+  const names = new Set<string>();
+  for (const o of ops) {
+    if (names.has(o.name)) return fail(ErrorCode.INVALID_REQUEST, `Error due to duplicate config keys: ${o.name}`);
+    names.add(o.name);
+  }
+  const nulls = ops.filter((o) => o.value === null && o.op !== OP_DELETE).map((o) => o.name);
+  if (nulls.length > 0) return fail(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${nulls.join(', ')}`);
+  const badOp = ops.find((o) => o.op < OP_SET || o.op > OP_SUBTRACT);
+  if (badOp) return fail(ErrorCode.INVALID_REQUEST, `Unknown alter config operation ${badOp.op} for ${badOp.name}`);
+
+  if (resourceType === RESOURCE_BROKER) return alterBrokerConfigs(broker, resourceName, ops);
+  if (resourceType !== RESOURCE_TOPIC) return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
+
+  const nameError = topicNameError(resourceName);
+  if (nameError) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError);
+  const topic = broker.topics.get(resourceName);
+  if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
+
+  // AlterConfigs replaces the whole set (validateTopicConfigs keeps diskless.enable when it is not named).
+  const next: Record<string, string | null> = opts.replace ? {} : { ...topic.configs };
+  for (const o of ops) {
+    if (o.op === OP_SET) next[o.name] = o.value;
+    else if (o.op === OP_DELETE) delete next[o.name];
+    else {
+      const def = topicConfigKey(o.name);
+      if (!def) return fail(ErrorCode.INVALID_CONFIG, `Unknown topic config name: ${o.name}`);
+      if (def.type !== 'LIST') {
+        return fail(ErrorCode.INVALID_CONFIG, `Config value ${o.op === OP_APPEND ? 'append' : 'subtract'} is not allowed for config key: ${o.name}`);
+      }
+      const current = splitList(next[o.name] ?? def.default);
+      const given = splitList(o.value!);
+      const list = o.op === OP_APPEND ? [...new Set([...current, ...given])] : current.filter((v) => !given.includes(v));
+      next[o.name] = list.join(',');
+    }
+  }
+  const validated = validateTopicConfigs(next, broker.config, { existing: topic.configs });
+  if (!validated.ok) return fail(validated.errorCode, validated.message);
+  if (opts.validateOnly) return ok;
+  try {
+    const info = await broker.coordinator.alterTopicConfigs(topic.name, validated.configs);
+    if (info === null) {
+      broker.topics.forget(topic);
+      return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
+    }
+    broker.topics.remember(info);
+    return ok;
+  } catch (err) {
+    if (err instanceof CoordinatorError) return fail(err.errorCode, err.message);
+    throw err;
+  }
+}
+
+function alterBrokerConfigs(broker: Broker, resourceName: string, ops: readonly ConfigOp[]): ResourceOutcome {
+  if (resourceName !== '' && resourceName !== String(broker.config.nodeId)) {
+    return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.config.nodeId} or empty string, but received ${resourceName}`);
+  }
+  if (ops.length === 0) return ok;
+  return fail(
+    ErrorCode.INVALID_REQUEST,
+    `Cannot update these configs dynamically: Set(${ops.map((o) => o.name).join(', ')}). Floe has no dynamic broker configs yet: set them in server.properties, FLOE_* variables or --override and restart the broker.`,
+  );
+}

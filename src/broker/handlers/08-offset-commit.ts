@@ -1,0 +1,74 @@
+/**
+ * OffsetCommit (key 8), versions 2-9.
+ *
+ * Behavior: offsets are stored in the coordinator DB (not in a __consumer_offsets log) with their
+ * metadata, leader epoch and commit timestamp, in one transaction per request. Members commit with their
+ * generation and member id (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
+ * REBALANCE_IN_PROGRESS while the group completes a rebalance); clients without group management commit
+ * with generation -1 and no member id, which Kafka allows only while the group has no members (it is
+ * created if needed). Per partition: unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION and
+ * metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE; the rest is committed.
+ * Version notes: v2-v4 may carry a retention time (the offset then expires that long after the commit,
+ * whatever the group's state); v6+ leader epoch; v7+ group.instance.id; v8 flexible; v9 is v8 (the KIP-848
+ * member epoch applies only to consumer-protocol groups, which do not exist here). v10 (topic ids) is
+ * unstable in Kafka and not served.
+ */
+import type { OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponsePartition } from '../../protocol/gen/messages/offset-commit.ts';
+import type { Init } from '../../protocol/gen/init.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+import type { GroupOffsetCommit } from '../../coordinator/coordinator.ts';
+import { defineHandler } from '../handler.ts';
+
+type PartitionOut = Init<OffsetCommitResponsePartition> & { errorCode: number };
+
+export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitResponse>({
+  key: 8,
+  name: 'OffsetCommit',
+  minVersion: 2,
+  maxVersion: 9,
+  async handle(ctx, req) {
+    const { broker } = ctx;
+    const maxMetadata = broker.groups.options.offsetMetadataMaxBytes;
+    const commits: Omit<GroupOffsetCommit, 'expireTimestamp'>[] = [];
+    const outs: PartitionOut[] = [];
+    const topics = req.topics.map((t) => {
+      const topic = broker.topics.get(t.name);
+      return {
+        name: t.name,
+        partitions: t.partitions.map((p) => {
+          const out: PartitionOut = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE };
+          if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
+            out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          } else if (p.committedMetadata !== null && p.committedMetadata.length > maxMetadata / 3 && Buffer.byteLength(p.committedMetadata) > maxMetadata) {
+            out.errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+          } else {
+            commits.push({
+              topicId: topic.topicId,
+              partition: p.partitionIndex,
+              offset: Number(p.committedOffset),
+              leaderEpoch: p.committedLeaderEpoch,
+              metadata: p.committedMetadata ?? '',
+            });
+            outs.push(out);
+          }
+          return out;
+        }),
+      };
+    });
+    if (commits.length > 0) {
+      const result = await broker.groups.commitOffsets({
+        groupId: req.groupId,
+        generationId: req.generationIdOrMemberEpoch,
+        memberId: req.memberId,
+        groupInstanceId: req.groupInstanceId,
+        retentionTimeMs: Number(req.retentionTimeMs),
+        commits,
+      });
+      outs.forEach((out, i) => (out.errorCode = typeof result === 'number' ? result : result[i]!));
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+  errorResponse: (req, errorCode) => ({
+    topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),
+  }),
+});

@@ -1,0 +1,70 @@
+/**
+ * OffsetFetch (key 9), versions 1-9.
+ *
+ * Behavior: committed offsets are read from the coordinator DB, one query for all the groups of a request.
+ * A partition without a committed offset (or of an unknown group or topic) gets offset -1, metadata "" and
+ * no error, as in Kafka. With no topic list (null, v2+) every committed offset of the group is returned.
+ * RequireStable (v7+) changes nothing: without transactions no offset commit is ever pending. An empty
+ * group id is accepted (Kafka accepts it for OffsetFetch).
+ * Version notes: v1 reports group errors in every partition (it has no top-level error); v2-v7 one group
+ * with a top-level error; v5+ leader epochs; v8+ several groups per request, answered per group; v9 adds
+ * the member id and epoch of KIP-848 consumer groups, ignored for classic groups (as Kafka does). v10 (topic
+ * ids) is unstable in Kafka and not served.
+ */
+import type { OffsetFetchRequest, OffsetFetchResponse } from '../../protocol/gen/messages/offset-fetch.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { defineHandler } from '../handler.ts';
+import type { FetchedPartition } from '../../groups/group-coordinator.ts';
+
+function partitionOut(p: FetchedPartition) {
+  return { partitionIndex: p.partition, committedOffset: BigInt(p.offset), committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode };
+}
+
+export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse>({
+  key: 9,
+  name: 'OffsetFetch',
+  minVersion: 1,
+  maxVersion: 9,
+  async handle(ctx, req) {
+    const { groups } = ctx.broker;
+    if (ctx.apiVersion >= 8) {
+      const fetched = await groups.fetchOffsets(req.groups.map((g) => ({
+        groupId: g.groupId,
+        topics: g.topics === null ? null : g.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+      })));
+      return {
+        throttleTimeMs: 0,
+        groups: fetched.map((g) => ({
+          groupId: g.groupId,
+          errorCode: g.errorCode,
+          topics: g.topics.map((t) => ({ name: t.name, partitions: t.partitions.map(partitionOut) })),
+        })),
+      };
+    }
+    const topics = req.topics === null ? null : req.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
+    const [g] = await groups.fetchOffsets([{ groupId: req.groupId, topics }]);
+    if (g!.errorCode !== ErrorCode.NONE) {
+      if (ctx.apiVersion >= 2) return { throttleTimeMs: 0, errorCode: g!.errorCode, topics: [] };
+      return {
+        throttleTimeMs: 0,
+        topics: (req.topics ?? []).map((t) => ({
+          name: t.name,
+          partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, committedOffset: -1n, metadata: '', errorCode: g!.errorCode })),
+        })),
+      };
+    }
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      topics: g!.topics.map((t) => ({ name: t.name, partitions: t.partitions.map(partitionOut) })),
+    };
+  },
+  errorResponse: (req, errorCode, ctx) => ({
+    errorCode,
+    topics: ctx.apiVersion >= 2 ? [] : (req.topics ?? []).map((t) => ({
+      name: t.name,
+      partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, committedOffset: -1n, metadata: '', errorCode })),
+    })),
+    groups: req.groups.map((g) => ({ groupId: g.groupId, errorCode, topics: [] })),
+  }),
+});

@@ -1,0 +1,37 @@
+/**
+ * AlterConfigs (key 33), versions 0-2.
+ *
+ * Behavior: the legacy, non-incremental API: a TOPIC resource's explicit configs are replaced by the ones
+ * given (keys not named go back to their defaults), validated as a whole, stored in the coordinator and
+ * visible at once through DescribeConfigs and storage. BROKER resources: Floe has no dynamic broker
+ * configs, so any key is INVALID_REQUEST as Kafka answers for a static config. See ../config-admin.ts for
+ * every rule and error.
+ * Version notes: v2 is flexible; nothing else changes.
+ */
+import type { AlterConfigsRequest, AlterConfigsResponse } from '../../protocol/gen/messages/alter-configs.ts';
+import { defineHandler } from '../handler.ts';
+import { alterResourceConfigs, duplicateResources, DUPLICATE_RESOURCE, OP_SET } from '../config-admin.ts';
+
+export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsResponse>({
+  key: 33,
+  name: 'AlterConfigs',
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(ctx, req) {
+    const dup = duplicateResources(req.resources);
+    const responses = [];
+    for (const r of req.resources) {
+      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+      if (dup.has(`${r.resourceType}:${r.resourceName}`)) {
+        responses.push({ ...base, ...DUPLICATE_RESOURCE });
+        continue;
+      }
+      const ops = r.configs.map((c) => ({ name: c.name, op: OP_SET, value: c.value }));
+      responses.push({ ...base, ...(await alterResourceConfigs(ctx.broker, r.resourceType, r.resourceName, ops, { replace: true, validateOnly: req.validateOnly })) });
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+  errorResponse: (req, errorCode) => ({
+    responses: req.resources.map((r) => ({ errorCode, errorMessage: null, resourceType: r.resourceType, resourceName: r.resourceName })),
+  }),
+});

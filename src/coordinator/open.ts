@@ -1,0 +1,26 @@
+/**
+ * Opens the coordinator the broker config names: PostgreSQL for `diskless.coordinator.url=postgres://…`,
+ * else the embedded PGlite under `<data.dir>/coordinator`.
+ */
+import { join } from 'node:path';
+import type { BrokerConfig } from '../config/broker-config.ts';
+import { backendConfig } from '../config/backend-config.ts';
+import { openPGliteCoordinator } from './pglite.ts';
+import { openPostgresCoordinator } from './pg.ts';
+import type { SqlCoordinator } from './sql-coordinator.ts';
+
+export async function openCoordinator(config: BrokerConfig): Promise<SqlCoordinator> {
+  const c = backendConfig(config).coordinator;
+  if (c.url === '') return openPGliteCoordinator(join(config.dataDir, 'coordinator'));
+  return openPostgresCoordinator(c.url, {
+    maxConnections: c.poolSize,
+    statementTimeoutMs: c.statementTimeoutMs,
+    connectTimeoutMs: c.connectTimeoutMs,
+    password: c.password,
+    sslMode: c.sslMode,
+    sslRootCert: c.sslRootCert,
+    sslCert: c.sslCert,
+    sslKey: c.sslKey,
+    applicationName: `floe-broker-${config.nodeId}`,
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Opens the object store the broker config names (`diskless.object.store.url`): S3 for `s3://bucket/prefix`,
+ * a folder for `file:///path`, else `<data.dir>/objects`; wrapped in FaultyObjectStore when a latency
+ * profile or a fault is configured.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BrokerConfig } from '../config/broker-config.ts';
+import { backendConfig, type ObjectStoreBackendConfig } from '../config/backend-config.ts';
+import { childLogger } from '../observability/log.ts';
+import { FaultyObjectStore } from './faulty.ts';
+import { FsObjectStore } from './fs.ts';
+import type { ObjectStore } from './object-store.ts';
+import { S3ObjectStore } from './s3.ts';
+
+const log = childLogger('objectstore');
+
+export function openObjectStore(config: BrokerConfig): ObjectStore {
+  const c = backendConfig(config).objectStore;
+  const store = openBackend(c, config.dataDir);
+  const f = c.faults;
+  if (f.latencyProfile === 'none' && f.errorRate === 0 && f.burstRate === 0 && f.hangRate === 0) return store;
+  log.warn({ ...f }, 'object store fault injection is on (diskless.object.store.latency.profile / fault.*): for tests and benchmarks only');
+  return new FaultyObjectStore(store, {
+    latency: f.latencyProfile,
+    errorRate: f.errorRate,
+    burstRate: f.burstRate,
+    burstMs: f.burstMs,
+    hangRate: f.hangRate,
+    operations: f.operations,
+    seed: f.seed ?? undefined,
+    timeoutMs: c.requestTimeoutMs,
+  });
+}
+
+function openBackend(c: ObjectStoreBackendConfig, dataDir: string): ObjectStore {
+  if (c.url === '') return new FsObjectStore(join(dataDir, 'objects'));
+  if (c.url.startsWith('file://')) return new FsObjectStore(fileURLToPath(c.url));
+  const rest = c.url.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+  const s3 = c.s3;
+  log.info({ bucket, prefix, endpoint: s3.endpoint ?? 'AWS', region: s3.region ?? 'default' }, 'object store: S3');
+  return new S3ObjectStore({
+    bucket,
+    prefix,
+    region: s3.region ?? undefined,
+    endpoint: s3.endpoint ?? undefined,
+    forcePathStyle: s3.pathStyleAccess,
+    credentials: s3.accessKeyId !== null && s3.secretAccessKey !== null
+      ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
+      : undefined,
+    maxAttempts: s3.maxAttempts,
+    requestTimeoutMs: c.requestTimeoutMs,
+    connectionTimeoutMs: s3.connectionTimeoutMs,
+    maxConnections: s3.maxConnections,
+  });
+}

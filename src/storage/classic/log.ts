@@ -1,0 +1,878 @@
+/**
+ * The local log of one classic partition (DESIGN.md "classic topic"): a directory `<topic>-<partition>` of
+ * segments, as in Kafka, written only by this broker (the partition's leader).
+ *
+ * Write path. `append` is synchronous up to the returned promise: it assigns the batch its offsets (patching
+ * base offset, partition leader epoch and, for LogAppendTime topics, max timestamp + CRC into the batch bytes,
+ * so the stored batch is ready to serve) and queues it. Called from the produce handler before its first
+ * await, this fixes the order of pipelined requests. One writer per partition drains the queue in rounds: a
+ * round takes everything queued (that fits in the active segment), writes it with one positional `writev`,
+ * then, unless flushing was relaxed, one `fdatasync` — a group commit shared by every request that arrived
+ * while the previous round was on disk.
+ *
+ * Flush policy (topic `flush.messages` / `flush.ms`; Floe's broker default log.flush.interval.messages=1):
+ * - flush.messages = 1 (or flush.ms = 0), the default: acks=all (and acks=0) appends are answered, and become
+ *   visible to consumers (the high watermark moves), only after the fsync. With one replica, "all replicas
+ *   have it" means "it is on this disk". acks=1 is answered once the write reached the operating system, as
+ *   Kafka's leader-only ack (the data is still fsynced in the same round before consumers see it).
+ * - larger values: appends are answered and visible once written; the log is fsynced after flush.messages
+ *   records or when unflushed data is flush.ms old (Kafka's behaviour, which relies on replicas; here it
+ *   trades durability on power loss for latency).
+ * A segment is always fsynced (log and indexes) when it is rolled, so only the active segment can have a torn
+ * tail after a crash; the clean-shutdown marker (see classic-storage.ts) tells whether it must be recovered.
+ *
+ * A failed write or fsync takes the partition offline (KAFKA_STORAGE_ERROR for every queued and later request)
+ * until a restart recovers it, as Kafka takes a log dir offline: after a failed fsync the page cache can no
+ * longer be trusted, and offsets already handed out cannot be taken back.
+ *
+ * Read path. Fetches find the batch holding their offset through, in order: the ring of the active segment's
+ * recent batches (tail consumers), a hint left by the previous read (sequential consumers), or the segment's
+ * sparse offset index plus a walk over batch headers. The bytes are read with one positional read per
+ * partition and trimmed to whole batches; nothing is patched on the way out.
+ *
+ * Structural changes (roll, retention, DeleteRecords, close) run on the same queue as the writes, one at a
+ * time; readers never wait for them. `segments` is replaced, never mutated, so a reader's snapshot stays valid.
+ */
+import { mkdir, open, readdir, rename, unlink, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TopicConfig } from '../../config/topic-config.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+import {
+  BATCH_LENGTH_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  TIMESTAMP_TYPE_MASK,
+  ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  patchBaseOffset,
+  patchLogAppendTime,
+  patchPartitionLeaderEpoch,
+} from '../../protocol/record-batch.ts';
+import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../../protocol/records.ts';
+import { childLogger } from '../../observability/log.ts';
+import type { AppendResult } from '../diskless/produce-buffer.ts';
+import type { FetchPartitionResult } from '../diskless/fetch-planner.ts';
+import type { FetchBudget } from '../fetch-budget.ts';
+import type { IndexCache } from './index-cache.ts';
+import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
+import { retentionBreaches } from './retention.ts';
+
+const log = childLogger('classic-log');
+
+/** Leader epoch of every classic batch (no leader changes yet). */
+export const CLASSIC_LEADER_EPOCH = 0;
+export const LOG_START_OFFSET_FILE = 'log-start-offset';
+const INT32_MAX = 2 ** 31 - 1;
+const RING_SIZE = 256;
+const MAX_HINTS = 16;
+const HEADER_CHUNK = 16 * 1024;
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_I32 = new Int32Array(0);
+
+export interface OffsetAnswer {
+  errorCode: number;
+  offset: number;
+  timestamp: number;
+}
+
+/** Where a fetch will read, decided before the byte budget is applied. */
+export interface ClassicReadPlan {
+  errorCode: number;
+  highWatermark: number;
+  logStartOffset: number;
+  segment: LogSegment | null;
+  /** Position of the batch holding the fetch offset. */
+  position: number;
+  firstBatchSize: number;
+  /** Visible bytes of the segment from `position`. */
+  available: number;
+  /** Set by `limit`: bytes to read. */
+  readLen: number;
+}
+
+export interface PartitionLogOptions {
+  topicId: string;
+  topicName: string;
+  partition: number;
+  dir: string;
+  /** The topic's current configuration (read on every use, so altered configs apply at once). */
+  config: () => TopicConfig;
+  /** New data is visible: wake long polls. */
+  onVisible: (key: string) => void;
+  /** Bytes queued but not yet answered changed by `delta` (back-pressure). */
+  onPendingBytes: (delta: number) => void;
+  indexCache: IndexCache;
+}
+
+interface PendingAppend {
+  data: Buffer;
+  baseOffset: number;
+  lastOffset: number;
+  records: number;
+  maxTimestamp: number;
+  logAppendTime: number;
+  waitForSync: boolean;
+  resolve: (result: AppendResult) => void;
+}
+
+interface BatchLocation {
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+/**
+ * The active segment's most recent batches (tail reads without an index lookup): 6 KiB per partition,
+ * allocated on the first append, so idle partitions cost nothing.
+ */
+class RecentBatches {
+  private bases = EMPTY_F64;
+  private lasts = EMPTY_F64;
+  private positions = EMPTY_I32;
+  private sizes = EMPTY_I32;
+  private start = 0;
+  private count = 0;
+
+  clear(): void {
+    this.start = this.count = 0;
+  }
+
+  add(baseOffset: number, lastOffset: number, position: number, size: number): void {
+    if (this.bases.length === 0) {
+      this.bases = new Float64Array(RING_SIZE);
+      this.lasts = new Float64Array(RING_SIZE);
+      this.positions = new Int32Array(RING_SIZE);
+      this.sizes = new Int32Array(RING_SIZE);
+    }
+    const at = (this.start + this.count) % RING_SIZE;
+    this.bases[at] = baseOffset;
+    this.lasts[at] = lastOffset;
+    this.positions[at] = position;
+    this.sizes[at] = size;
+    if (this.count < RING_SIZE) this.count++;
+    else this.start = (this.start + 1) % RING_SIZE;
+  }
+
+  /** The batch holding `offset`, when it is among the recent ones. */
+  find(offset: number): { position: number; size: number } | null {
+    if (this.count === 0 || offset < this.bases[this.start]!) return null;
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.lasts[(this.start + mid) % RING_SIZE]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const at = (this.start + lo) % RING_SIZE;
+    if (this.lasts[at]! < offset) return null;
+    return { position: this.positions[at]!, size: this.sizes[at]! };
+  }
+}
+
+function errorResult(errorCode: number, errorMessage: string | null = null): AppendResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 };
+}
+
+/** Whether acknowledged writes must be fsynced first (Floe's default). */
+export function syncEveryWrite(config: TopicConfig): boolean {
+  return config.flushMessages <= 1 || config.flushMs === 0;
+}
+
+export class PartitionLog {
+  readonly key: string;
+  segments: LogSegment[] = [];
+  logStartOffset = 0;
+  /** Log end offset: the offset the next append gets (queued appends included). */
+  nextOffset = 0;
+  /** Everything below is readable by consumers. */
+  highWatermark = 0;
+  failure: Error | null = null;
+  private closing = false;
+  private pending: PendingAppend[] = [];
+  private draining = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private unflushedMessages = 0;
+  private lastFlushMs = Date.now();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly recent = new RecentBatches();
+  private readonly hints = new Map<number, { segment: LogSegment; position: number }>();
+  /** Bytes cut off the active segment when it was recovered (tests, logs). */
+  recoveredTruncatedBytes = 0;
+
+  private constructor(readonly options: PartitionLogOptions) {
+    this.key = `${options.topicId}:${options.partition}`;
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  get active(): LogSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Total bytes of the log's segments. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  /**
+   * Opens the log in `options.dir` (created when missing, with one empty segment at offset 0). With `recover`
+   * (no clean-shutdown marker) the active segment's batches are all checked and a torn tail is cut.
+   */
+  static async open(options: PartitionLogOptions, recover: boolean): Promise<PartitionLog> {
+    const plog = new PartitionLog(options);
+    await plog.loadFromDisk(recover);
+    return plog;
+  }
+
+  private async loadFromDisk(recover: boolean): Promise<void> {
+    const dir = this.options.dir;
+    await mkdir(dir, { recursive: true });
+    const config = this.options.config();
+    const bases: number[] = [];
+    for (const name of await readdir(dir)) {
+      if (name.endsWith(DELETED_SUFFIX) || name.endsWith('.tmp')) {
+        await unlink(join(dir, name)).catch(() => {});
+        continue;
+      }
+      const m = /^(\d{20})\.log$/.exec(name);
+      if (m) bases.push(Number(m[1]));
+    }
+    bases.sort((a, b) => a - b);
+    const checkpoint = await readLogStartOffset(dir);
+    if (bases.length === 0) {
+      const segment = await LogSegment.create(dir, checkpoint ?? 0);
+      await fsyncDir(dir);
+      this.segments = [segment];
+    } else {
+      const segments: LogSegment[] = [];
+      try {
+        for (let i = 0; i < bases.length; i++) {
+          const last = i === bases.length - 1;
+          const { segment, truncatedBytes, truncatedBecause } = await LogSegment.load(dir, bases[i]!, {
+            active: last,
+            recover,
+            nextBaseOffset: last ? null : bases[i + 1]!,
+            indexIntervalBytes: config.indexIntervalBytes,
+          });
+          segments.push(segment);
+          if (!last) this.options.indexCache.touch(segment);
+          if (truncatedBytes > 0) {
+            this.recoveredTruncatedBytes = truncatedBytes;
+            log.warn({ partition: this.key, dir, segment: bases[i], truncatedBytes, reason: truncatedBecause }, 'recovered a torn log tail: truncated the active segment');
+          }
+        }
+      } catch (err) {
+        await Promise.allSettled(segments.map((s) => s.close()));
+        throw err;
+      }
+      this.segments = segments;
+    }
+    this.nextOffset = this.highWatermark = this.active.nextOffset;
+    this.logStartOffset = Math.max(checkpoint ?? 0, this.segments[0]!.baseOffset);
+    if (this.logStartOffset > this.nextOffset) {
+      // Records below the log start offset were deleted, but the log ends before it (unflushed data lost):
+      // start an empty log at the log start offset, so offsets are never reused.
+      log.warn({ partition: this.key, logStartOffset: this.logStartOffset, logEndOffset: this.nextOffset }, 'log ends before its log start offset: starting an empty log there');
+      const old = this.segments;
+      const fresh = await LogSegment.create(dir, this.logStartOffset);
+      this.segments = [fresh];
+      for (const s of old) await s.delete(0);
+      await fsyncDir(dir);
+      this.nextOffset = this.highWatermark = this.logStartOffset;
+    }
+  }
+
+  // ---- write path ---------------------------------------------------------------------------------------
+
+  /**
+   * Assigns the batch its offsets and queues it, synchronously; resolves when it is written (and fsynced,
+   * per the flush policy). `acks` 1 never waits for the fsync.
+   */
+  append(batch: Buffer, recordCount: number, maxTimestamp: number, timestampType: 0 | 1, acks: number): Promise<AppendResult> {
+    if (this.failure) return Promise.resolve(errorResult(ErrorCode.KAFKA_STORAGE_ERROR, `log of ${this.options.topicName}-${this.options.partition} is offline after a storage error: ${this.failure.message}`));
+    if (this.closing) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the partition is being closed'));
+    const baseOffset = this.nextOffset;
+    patchBaseOffset(batch, BigInt(baseOffset));
+    patchPartitionLeaderEpoch(batch, CLASSIC_LEADER_EPOCH);
+    let ts = maxTimestamp;
+    let logAppendTime = -1;
+    if (timestampType === 1) {
+      logAppendTime = ts = Date.now();
+      patchLogAppendTime(batch, BigInt(logAppendTime));
+    }
+    this.nextOffset = baseOffset + recordCount;
+    const waitForSync = acks !== 1 && syncEveryWrite(this.options.config());
+    return new Promise((resolve) => {
+      this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, resolve });
+      this.options.onPendingBytes(batch.length);
+      if (!this.draining) {
+        this.draining = true;
+        void this.enqueue(() => this.drain());
+      }
+    });
+  }
+
+  /** Runs `task` after every structural change and write round queued before it. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0 && !this.failure) await this.writeRound();
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async writeRound(): Promise<void> {
+    const config = this.options.config();
+    const now = Date.now();
+    let segment = this.active;
+    const first = this.pending[0]!;
+    if (segment.size > 0 && (
+      segment.size + first.data.length > config.segmentBytes
+      || segment.rollDue(now, config.segmentMs, config.segmentJitterMs)
+      || segment.offsetIndex!.sizeInBytes + 8 > config.segmentIndexBytes
+      || first.lastOffset - segment.baseOffset > INT32_MAX)) {
+      await this.roll(first.baseOffset);
+      segment = this.active;
+    }
+    // Everything queued that fits in this segment (at least one batch: an empty segment takes any batch).
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length) {
+      const e = this.pending[n]!;
+      if (n > 0 && (segment.size + bytes + e.data.length > config.segmentBytes || e.lastOffset - segment.baseOffset > INT32_MAX)) break;
+      bytes += e.data.length;
+      n++;
+    }
+    const group = n === this.pending.length ? this.pending : this.pending.slice(0, n);
+    this.pending = n === this.pending.length ? [] : this.pending.slice(n);
+    try {
+      if (segment.size === 0 && segment.firstAppendMs < 0) segment.firstAppendMs = now;
+      const start = segment.size;
+      await writevFully(segment, group, start);
+      segment.size = start + bytes;
+      segment.nextOffset = group[group.length - 1]!.lastOffset + 1;
+      let records = 0;
+      for (const e of group) records += e.records;
+      this.unflushedMessages += records;
+      const sync = syncEveryWrite(config)
+        || this.unflushedMessages >= config.flushMessages
+        || (config.flushMs < NO_LIMIT && now - this.lastFlushMs >= config.flushMs);
+      if (sync) {
+        for (const e of group) if (!e.waitForSync) this.answer(e);
+        await segment.log.datasync();
+        this.unflushedMessages = 0;
+        this.lastFlushMs = Date.now();
+      }
+      this.makeVisible(segment, group, start, config);
+      for (const e of group) if (!sync || e.waitForSync) this.answer(e);
+      if (!sync) this.scheduleFlush(config);
+      await segment.persistIndexes();
+    } catch (err) {
+      for (const e of group) this.answer(e, err as Error);
+      throw err;
+    }
+  }
+
+  private answer(e: PendingAppend, err?: Error): void {
+    if (e.resolve === noop) return;
+    const resolve = e.resolve;
+    e.resolve = noop;
+    this.options.onPendingBytes(-e.data.length);
+    resolve(err
+      ? errorResult(ErrorCode.KAFKA_STORAGE_ERROR, `writing the log failed: ${err.message}`)
+      : { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: e.baseOffset, logAppendTime: e.logAppendTime, logStartOffset: this.logStartOffset });
+  }
+
+  private makeVisible(segment: LogSegment, group: PendingAppend[], start: number, config: TopicConfig): void {
+    let position = start;
+    for (const e of group) {
+      const size = e.data.length;
+      segment.track({ baseOffset: e.baseOffset, lastOffset: e.lastOffset, position, size, maxTimestamp: e.maxTimestamp }, config.indexIntervalBytes);
+      this.recent.add(e.baseOffset, e.lastOffset, position, size);
+      position += size;
+    }
+    segment.visibleSize = position;
+    this.highWatermark = group[group.length - 1]!.lastOffset + 1;
+    this.options.onVisible(this.key);
+  }
+
+  private scheduleFlush(config: TopicConfig): void {
+    if (this.flushTimer || config.flushMs >= NO_LIMIT) return;
+    const delay = Math.max(0, config.flushMs - (Date.now() - this.lastFlushMs));
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.enqueue(() => this.flushNow()).catch((err: Error) => this.fail(err));
+    }, Math.min(delay, INT32_MAX));
+    this.flushTimer.unref();
+  }
+
+  /** fsyncs the active segment if it holds unflushed data. */
+  private async flushNow(): Promise<void> {
+    if (this.unflushedMessages === 0 || this.failure) return;
+    await this.active.log.datasync();
+    this.unflushedMessages = 0;
+    this.lastFlushMs = Date.now();
+  }
+
+  /** Starts a new active segment at `baseOffset`; the old one gets its final index entries and is fsynced. */
+  private async roll(baseOffset: number): Promise<void> {
+    const old = this.active;
+    await old.seal();
+    this.unflushedMessages = 0;
+    const segment = await LogSegment.create(this.options.dir, baseOffset);
+    await fsyncDir(this.options.dir);
+    this.segments = [...this.segments, segment];
+    this.recent.clear();
+    this.options.indexCache.touch(old);
+  }
+
+  private fail(err: Error): void {
+    if (!this.failure) {
+      this.failure = err;
+      log.error({ err, partition: this.key, dir: this.options.dir }, 'classic log write failed: the partition is offline until the broker restarts');
+    }
+    const pending = this.pending;
+    this.pending = [];
+    for (const e of pending) this.answer(e, err);
+  }
+
+  // ---- read path ----------------------------------------------------------------------------------------
+
+  /** Finds where a fetch at `offset` reads. */
+  async plan(offset: number): Promise<ClassicReadPlan> {
+    const highWatermark = this.highWatermark;
+    const plan: ClassicReadPlan = {
+      errorCode: ErrorCode.NONE, highWatermark, logStartOffset: this.logStartOffset,
+      segment: null, position: 0, firstBatchSize: 0, available: 0, readLen: 0,
+    };
+    if (this.failure) return { ...plan, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
+    if (offset < this.logStartOffset || offset > this.nextOffset) return { ...plan, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    if (offset >= highWatermark) return plan;
+    const segments = this.segments;
+    try {
+      for (let i = segmentIndexFor(segments, offset); i < segments.length; i++) {
+        const segment = segments[i]!;
+        const visible = segment.visibleSize;
+        const found = await this.findBatch(segment, offset, visible);
+        if (!found) continue;
+        plan.segment = segment;
+        plan.position = found.position;
+        plan.firstBatchSize = found.size;
+        plan.available = visible - found.position;
+        return plan;
+      }
+    } catch (err) {
+      return this.readError(plan, err as Error, offset);
+    }
+    return plan;
+  }
+
+  /** Applies the partition and request byte limits (sync, in request order across partitions). */
+  limit(plan: ClassicReadPlan, partitionMaxBytes: number, budget: FetchBudget): void {
+    if (!plan.segment || plan.errorCode !== ErrorCode.NONE) return;
+    let len = Math.min(Math.max(0, partitionMaxBytes), budget.remaining, plan.available);
+    if (len < plan.firstBatchSize) len = budget.minOneBatch ? plan.firstBatchSize : 0;
+    plan.readLen = len;
+    if (len > 0) {
+      budget.minOneBatch = false;
+      budget.remaining = Math.max(0, budget.remaining - len);
+    }
+  }
+
+  /** Reads the planned bytes, trimmed to whole batches. */
+  async load(plan: ClassicReadPlan, offset: number): Promise<FetchPartitionResult> {
+    const result: FetchPartitionResult = { errorCode: plan.errorCode, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset, records: [], bytes: 0 };
+    const segment = plan.segment;
+    if (!segment || plan.readLen === 0 || plan.errorCode !== ErrorCode.NONE) return result;
+    let bytes: Buffer;
+    try {
+      bytes = await readFully(segment, plan.position, plan.readLen);
+    } catch (err) {
+      const failed = this.readError(plan, err as Error, offset);
+      return { ...result, errorCode: failed.errorCode };
+    }
+    let end = 0;
+    let lastOffset = -1;
+    while (end + LOG_OVERHEAD <= bytes.length) {
+      const size = bytes.readInt32BE(end + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      if (size < RECORD_BATCH_OVERHEAD || end + size > bytes.length) break;
+      lastOffset = Number(bytes.readBigInt64BE(end)) + bytes.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET);
+      end += size;
+    }
+    if (end === 0) return result;
+    const nextPosition = plan.position + end;
+    if (nextPosition < plan.position + plan.available) this.hint(lastOffset + 1, segment, nextPosition);
+    result.records.push(end === bytes.length ? bytes : bytes.subarray(0, end));
+    result.bytes = end;
+    return result;
+  }
+
+  private hint(offset: number, segment: LogSegment, position: number): void {
+    this.hints.delete(offset);
+    this.hints.set(offset, { segment, position });
+    if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value!);
+  }
+
+  private readError(plan: ClassicReadPlan, err: Error, offset: number): ClassicReadPlan {
+    // A segment deleted by retention under a slow read: the offset is below the log start offset now.
+    if (offset < this.logStartOffset) return { ...plan, segment: null, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    log.warn({ err, partition: this.key }, 'reading the classic log failed');
+    return { ...plan, segment: null, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
+  }
+
+  /** The batch holding `offset` in `segment` (within its first `visible` bytes), or null. */
+  private async findBatch(segment: LogSegment, offset: number, visible: number): Promise<{ position: number; size: number } | null> {
+    if (offset >= segment.nextOffset || segment.deleted) return null;
+    if (segment === this.active) {
+      const recent = this.recent.find(offset);
+      if (recent && recent.position + recent.size <= visible) return recent;
+    }
+    let from: number;
+    const hint = this.hints.get(offset);
+    if (hint && hint.segment === segment) {
+      from = hint.position;
+    } else {
+      await segment.ensureIndexes(this.options.config().indexIntervalBytes);
+      this.options.indexCache.touch(segment);
+      from = segment.offsetIndex?.lookup(offset).position ?? 0;
+    }
+    const found = await walkHeaders(segment, from, visible, (b) => b.lastOffset >= offset);
+    return found && { position: found.position, size: found.size };
+  }
+
+  // ---- ListOffsets ----------------------------------------------------------------------------------------
+
+  /** -2 earliest, -1 latest, -3 max timestamp, else the first record with timestamp >= it (record-granular). */
+  async listOffset(timestamp: number): Promise<OffsetAnswer> {
+    if (this.failure) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, offset: -1, timestamp: -1 };
+    if (timestamp === -2) return { errorCode: 0, offset: this.logStartOffset, timestamp: -1 };
+    if (timestamp === -1) return { errorCode: 0, offset: this.highWatermark, timestamp: -1 };
+    try {
+      return timestamp === -3 ? await this.maxTimestampOffset() : await this.offsetForTimestamp(timestamp);
+    } catch (err) {
+      log.warn({ err, partition: this.key }, 'ListOffsets on the classic log failed');
+      return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, offset: -1, timestamp: -1 };
+    }
+  }
+
+  private async offsetForTimestamp(target: number): Promise<OffsetAnswer> {
+    const segments = this.segments;
+    const logStart = this.logStartOffset;
+    const none = { errorCode: 0, offset: -1, timestamp: -1 };
+    for (const segment of segments) {
+      if (segment.nextOffset <= logStart || segment.visibleSize === 0) continue;
+      if (segment.maxTimestamp < target) continue;
+      await segment.ensureIndexes(this.options.config().indexIntervalBytes);
+      this.options.indexCache.touch(segment);
+      const entry = segment.timeIndex?.lookup(target) ?? { offset: segment.baseOffset };
+      let from = segment.offsetIndex?.lookup(Math.max(entry.offset, logStart)).position ?? 0;
+      const visible = segment.visibleSize;
+      for (;;) {
+        const batch = await walkHeaders(segment, from, visible, (b) => b.lastOffset >= logStart && b.maxTimestamp >= target);
+        if (!batch) break;
+        const bytes = await readFully(segment, batch.position, batch.size);
+        const found = await recordAtOrAfter(bytes, batch.baseOffset, target, logStart);
+        if (found) return { errorCode: 0, ...found };
+        from = batch.position + batch.size; // a max timestamp that no record reaches: keep looking
+      }
+    }
+    return none;
+  }
+
+  private async maxTimestampOffset(): Promise<OffsetAnswer> {
+    const logStart = this.logStartOffset;
+    let best: LogSegment | null = null;
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= logStart || segment.visibleSize === 0 || segment.maxTimestamp < 0) continue;
+      if (!best || segment.maxTimestamp > best.maxTimestamp) best = segment;
+    }
+    if (!best) return { errorCode: 0, offset: -1, timestamp: -1 };
+    if (best.offsetOfMaxTimestamp >= logStart) {
+      const at = await this.findBatch(best, best.offsetOfMaxTimestamp, best.visibleSize);
+      if (at) {
+        const bytes = await readFully(best, at.position, at.size);
+        const found = await findMaxTimestampRecord(bytes, BigInt(Number(bytes.readBigInt64BE(0))));
+        if (found && Number(found.offset) >= logStart) return { errorCode: 0, offset: Number(found.offset), timestamp: Number(found.timestamp) };
+      }
+    }
+    // The batch with the largest timestamp lies (partly) before the log start offset: look at what is left.
+    let top: { segment: LogSegment; batch: BatchLocation } | null = null;
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= logStart || segment.visibleSize === 0) continue;
+      await walkHeaders(segment, 0, segment.visibleSize, (b) => {
+        if (b.lastOffset >= logStart && (!top || b.maxTimestamp > top.batch.maxTimestamp)) top = { segment, batch: b };
+        return false;
+      });
+    }
+    if (!top) return { errorCode: 0, offset: -1, timestamp: -1 };
+    const { segment, batch } = top as { segment: LogSegment; batch: BatchLocation };
+    const records = await decodeTimestamps(await readFully(segment, batch.position, batch.size), batch.baseOffset);
+    let pick: { offset: number; timestamp: number } | null = null;
+    for (const r of records) if (r.offset >= logStart && (!pick || r.timestamp > pick.timestamp)) pick = r;
+    return pick ? { errorCode: 0, ...pick } : { errorCode: 0, offset: -1, timestamp: -1 };
+  }
+
+  // ---- DeleteRecords, retention, close -------------------------------------------------------------------
+
+  /**
+   * DeleteRecords: moves the log start offset to `offset` (-1: the high watermark) and deletes the segments
+   * entirely below it. OFFSET_OUT_OF_RANGE past the high watermark. Never moves the log start backwards.
+   */
+  deleteRecords(offset: number): Promise<{ errorCode: number; lowWatermark: number }> {
+    return this.enqueue(async () => {
+      if (this.failure) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, lowWatermark: -1 };
+      const target = offset === -1 ? this.highWatermark : offset;
+      if (target < 0 || target > this.highWatermark) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 };
+      if (target > this.logStartOffset) {
+        this.logStartOffset = target;
+        await writeLogStartOffset(this.options.dir, target);
+        await this.deleteOldest(this.options.config(), (_s, next) => next !== null && next.baseOffset <= this.logStartOffset);
+      }
+      return { errorCode: ErrorCode.NONE, lowWatermark: this.logStartOffset };
+    });
+  }
+
+  /**
+   * One retention pass (Kafka's order): segments past retention.ms, then past retention.bytes (both only with
+   * cleanup.policy delete), then segments entirely below the log start offset. Returns how many were deleted.
+   */
+  applyRetention(now: number): Promise<number> {
+    return this.enqueue(async () => {
+      if (this.failure || this.closing) return 0;
+      const config = this.options.config();
+      let deleted = 0;
+      for (const breached of retentionBreaches(config, now, () => this.size)) deleted += await this.deleteOldest(config, breached);
+      deleted += await this.deleteOldest(config, (_s, next) => next !== null && next.baseOffset <= this.logStartOffset);
+      return deleted;
+    });
+  }
+
+  /**
+   * Deletes the oldest segments while `breached` holds, never past the high watermark; an active segment that
+   * must go is rolled first, so the log always keeps an active segment at its end offset.
+   */
+  private async deleteOldest(config: TopicConfig, breached: (segment: LogSegment, next: LogSegment | null) => boolean): Promise<number> {
+    const segments = this.segments;
+    let n = 0;
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
+      const next = segments[i + 1] ?? null;
+      const upper = next ? next.baseOffset : this.nextOffset;
+      if (this.highWatermark < upper) break;
+      if (!next && segment.size === 0) break;
+      if (!breached(segment, next)) break;
+      n++;
+    }
+    if (n === 0) return 0;
+    if (n === segments.length) await this.roll(this.nextOffset);
+    const gone = this.segments.slice(0, n);
+    this.segments = this.segments.slice(n);
+    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
+    for (const [offset, hint] of this.hints) if (gone.includes(hint.segment)) this.hints.delete(offset);
+    for (const segment of gone) {
+      this.options.indexCache.forget(segment);
+      await segment.delete(config.fileDeleteDelayMs);
+    }
+    log.info({ partition: this.key, segments: gone.map((s) => s.baseOffset), logStartOffset: this.logStartOffset }, 'deleted log segments');
+    return n;
+  }
+
+  /** Writes what is queued, seals the active segment (final index entries, fsync) and closes the files. */
+  close(): Promise<void> {
+    this.closing = true;
+    return this.enqueue(async () => {
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+      if (!this.failure) await this.active.seal();
+      await Promise.allSettled(this.segments.map((s) => s.close()));
+    });
+  }
+
+  /** Closes the files without writing anything (topic deletion). Queued appends are answered `errorCode`. */
+  abandon(errorCode: number): Promise<void> {
+    this.closing = true;
+    const pending = this.pending;
+    this.pending = [];
+    for (const e of pending) {
+      const resolve = e.resolve;
+      e.resolve = noop;
+      this.options.onPendingBytes(-e.data.length);
+      resolve(errorResult(errorCode));
+    }
+    return this.enqueue(async () => {
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      await Promise.allSettled(this.segments.map((s) => s.close()));
+    });
+  }
+
+  /** Waits until everything queued so far is written (tests). */
+  flushed(): Promise<void> {
+    return this.enqueue(async () => {});
+  }
+}
+
+function noop(): void {}
+
+/** Index of the last segment whose base offset is <= offset (0 when none). */
+function segmentIndexFor(segments: readonly LogSegment[], offset: number): number {
+  let lo = 0;
+  let hi = segments.length - 1;
+  let found = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (segments[mid]!.baseOffset <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+/** Writes the batches of a round back to back at `position`, with as few syscalls as libuv allows. */
+async function writevFully(segment: LogSegment, group: readonly PendingAppend[], position: number): Promise<void> {
+  const buffers = group.map((e) => e.data);
+  let total = 0;
+  for (const b of buffers) total += b.length;
+  const { bytesWritten } = await segment.log.writev(buffers, position);
+  if (bytesWritten === total) return;
+  // A short write (disk full, signal): finish the rest one buffer at a time, or fail on no progress.
+  let skip = bytesWritten;
+  let at = position + bytesWritten;
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    const rest = b.subarray(skip);
+    skip = 0;
+    await writeFully(segment.log, rest, at);
+    at += rest.length;
+  }
+}
+
+async function readFully(segment: LogSegment, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let read = 0;
+  while (read < length) {
+    const { bytesRead } = await segment.log.read(buf, read, length - read, position + read);
+    if (bytesRead === 0) throw new Error(`short read of ${segment.path(LOG_SUFFIX)} at ${position + read}`);
+    read += bytesRead;
+  }
+  return buf;
+}
+
+/**
+ * Walks batch headers from `from` to `end`, reading the file in chunks, until `visit` returns true (that batch
+ * is returned) or the end (null).
+ */
+async function walkHeaders(segment: LogSegment, from: number, end: number, visit: (b: BatchLocation) => boolean): Promise<BatchLocation | null> {
+  const buf = Buffer.allocUnsafe(Math.max(RECORD_BATCH_OVERHEAD, Math.min(HEADER_CHUNK, end - from)));
+  let bufStart = 0;
+  let bufLen = 0;
+  let pos = from;
+  while (pos + RECORD_BATCH_OVERHEAD <= end) {
+    if (pos < bufStart || pos + RECORD_BATCH_OVERHEAD > bufStart + bufLen) {
+      const len = Math.min(buf.length, end - pos);
+      let read = 0;
+      while (read < RECORD_BATCH_OVERHEAD) {
+        const { bytesRead } = await segment.log.read(buf, read, len - read, pos + read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
+      if (read < RECORD_BATCH_OVERHEAD) throw new Error(`short read of ${segment.path(LOG_SUFFIX)} at ${pos}`);
+      bufStart = pos;
+      bufLen = read;
+    }
+    const at = pos - bufStart;
+    const size = buf.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+    if (size < RECORD_BATCH_OVERHEAD || pos + size > end) throw new Error(`corrupt batch header in ${segment.path(LOG_SUFFIX)} at ${pos}`);
+    const baseOffset = Number(buf.readBigInt64BE(at));
+    const b: BatchLocation = {
+      position: pos,
+      size,
+      baseOffset,
+      lastOffset: baseOffset + buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET),
+      maxTimestamp: Number(buf.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET)),
+    };
+    if (visit(b)) return b;
+    pos += size;
+  }
+  return null;
+}
+
+/** The first record at or after `logStart` whose timestamp is >= target, in one stored batch. */
+async function recordAtOrAfter(batch: Buffer, baseOffset: number, target: number, logStart: number): Promise<{ offset: number; timestamp: number } | null> {
+  const found = await findOffsetForTimestamp(batch, BigInt(baseOffset), BigInt(target));
+  if (!found) return null;
+  if (Number(found.offset) >= logStart) return { offset: Number(found.offset), timestamp: Number(found.timestamp) };
+  // The batch straddles the log start offset (DeleteRecords): only its records from there on count.
+  for (const r of await decodeTimestamps(batch, baseOffset)) if (r.offset >= logStart && r.timestamp >= target) return r;
+  return null;
+}
+
+/** Offset and timestamp (as consumers see it) of every record of a stored batch. */
+async function decodeTimestamps(batch: Buffer, baseOffset: number): Promise<{ offset: number; timestamp: number }[]> {
+  const logAppendTime = (batch.readInt16BE(ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) !== 0;
+  const maxTimestamp = Number(batch.readBigInt64BE(MAX_TIMESTAMP_OFFSET));
+  const baseTimestamp = batch.readBigInt64BE(BASE_TIMESTAMP_OFFSET);
+  return (await readRecords(batch)).map((r) => ({
+    offset: baseOffset + r.offsetDelta,
+    timestamp: logAppendTime ? maxTimestamp : Number(baseTimestamp + r.timestampDelta),
+  }));
+}
+
+async function readLogStartOffset(dir: string): Promise<number | null> {
+  try {
+    const text = await readFile(join(dir, LOG_START_OFFSET_FILE), 'utf8');
+    const n = Number(text.trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Persists the log start offset (DeleteRecords moved it past a segment boundary's worth of knowledge). */
+async function writeLogStartOffset(dir: string, offset: number): Promise<void> {
+  const path = join(dir, LOG_START_OFFSET_FILE);
+  const handle = await open(`${path}.tmp`, 'w');
+  try {
+    await writeFully(handle, Buffer.from(`${offset}\n`), 0);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(`${path}.tmp`, path);
+  await fsyncDir(dir);
+}
+
+/** fsyncs a directory, so file creations and renames in it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export { INDEX_SUFFIX, TIME_INDEX_SUFFIX };

@@ -1,0 +1,175 @@
+/**
+ * The diskless background jobs of one broker, and their timers:
+ * - retention (retention.ts) every `diskless.retention.check.interval.ms`, and
+ * - the object cleaner (cleaner.ts) every `diskless.object.cleaner.interval.ms`:
+ *   cluster-wide jobs, each run by the one broker holding its lease in the coordinator (renewed every pass,
+ *   expiring after three intervals if that broker dies). Their operations are safe anyway if two brokers
+ *   happen to run them at once (a lease that expired during a long pause).
+ * - the log-start refresh of the broker's own index cache (every broker), every
+ *   min(retention interval, grace / 4), so no broker serves a batch location for longer than that after
+ *   its log start moved: well inside the deletion grace period.
+ * Each job runs again only after its previous pass finished (setTimeout chains, never overlapping); stop()
+ * waits for running passes and releases the leases.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BrokerConfig } from '../../config/broker-config.ts';
+import { resolveTopicConfig } from '../../config/topic-config.ts';
+import type { Coordinator, RetentionTopic } from '../../coordinator/coordinator.ts';
+import type { ObjectStore } from '../../objectstore/object-store.ts';
+import { childLogger } from '../../observability/log.ts';
+import { ObjectCleaner } from './cleaner.ts';
+import { WAL_KEY_PREFIX, type DisklessStorage } from './diskless-storage.ts';
+import { RetentionJob } from './retention.ts';
+
+const log = childLogger('diskless-maintenance');
+
+/** Defaults of the issue-5 keys, for hand-built configs (loadBrokerConfig always sets them). */
+export function maintenanceSettings(config: BrokerConfig): {
+  retentionCheckIntervalMs: number;
+  cleanerIntervalMs: number;
+  deletionGraceMs: number;
+  orphanMinAgeMs: number;
+  producerIdExpirationMs: number;
+} {
+  return {
+    retentionCheckIntervalMs: config.disklessRetentionCheckIntervalMs ?? 60_000,
+    cleanerIntervalMs: config.disklessObjectCleanerIntervalMs ?? 60_000,
+    deletionGraceMs: config.disklessObjectDeletionGraceMs ?? 120_000,
+    orphanMinAgeMs: config.disklessOrphanMinAgeMs ?? 3_600_000,
+    producerIdExpirationMs: config.producerIdExpirationMs ?? 86_400_000,
+  };
+}
+
+/** The diskless topics of the cluster with their effective retention (from the coordinator: every broker's topics, latest configs). */
+export async function retentionTopics(coordinator: Coordinator, config: BrokerConfig): Promise<RetentionTopic[]> {
+  const out: RetentionTopic[] = [];
+  for (const t of await coordinator.listTopics()) {
+    if (!t.diskless) continue;
+    const c = resolveTopicConfig(t.configs, config);
+    if (!c.cleanupPolicy.includes('delete')) continue;
+    if (c.retentionMs < 0 && c.retentionBytes < 0) continue;
+    out.push({ topicId: t.topicId, retentionMs: c.retentionMs, retentionBytes: c.retentionBytes });
+  }
+  return out;
+}
+
+class PeriodicJob {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly name: string, private readonly intervalMs: number, private readonly run: () => Promise<unknown>) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Runs a pass now (after the one in progress, if any). */
+  async runNow(): Promise<void> {
+    await this.running;
+    await this.pass();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.pass().finally(() => this.schedule());
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private pass(): Promise<void> {
+    const p = this.run().then(
+      () => undefined,
+      (err: unknown) => log.warn({ err, job: this.name }, 'background job failed; retrying next interval'),
+    );
+    this.running = p.finally(() => {
+      if (this.running === p) this.running = null;
+    });
+    return p;
+  }
+}
+
+export interface MaintenanceOptions {
+  brokerId: number;
+  config: BrokerConfig;
+  /** Object-store request deadline and commit retry window, to check the orphan age against. */
+  uploadAndCommitMs?: number;
+}
+
+export class DisklessMaintenance {
+  readonly retention: RetentionJob;
+  readonly cleaner: ObjectCleaner;
+  private readonly holder: string;
+  private readonly jobs: PeriodicJob[];
+  private readonly retentionJob: PeriodicJob;
+  private readonly cleanerJob: PeriodicJob;
+  private readonly settings: ReturnType<typeof maintenanceSettings>;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    store: ObjectStore,
+    private readonly storage: DisklessStorage,
+    private readonly options: MaintenanceOptions,
+  ) {
+    const s = (this.settings = maintenanceSettings(options.config));
+    this.holder = `broker-${options.brokerId}/${randomUUID().slice(0, 8)}`;
+    this.retention = new RetentionJob(coordinator, {
+      topics: () => retentionTopics(coordinator, options.config),
+      onLogStarts: (moves) => storage.applyLogStarts(moves),
+      producerIdExpirationMs: s.producerIdExpirationMs,
+    });
+    this.cleaner = new ObjectCleaner(coordinator, store, {
+      keyPrefix: WAL_KEY_PREFIX,
+      deletionGraceMs: s.deletionGraceMs,
+      orphanMinAgeMs: s.orphanMinAgeMs,
+      orphanScanIntervalMs: Math.max(s.cleanerIntervalMs, s.orphanMinAgeMs / 4),
+      onDeleted: (keys) => storage.forgetObjects(keys),
+    });
+    this.retentionJob = new PeriodicJob('retention', s.retentionCheckIntervalMs, () => this.leased('retention', s.retentionCheckIntervalMs, () => this.retention.runPass()));
+    this.cleanerJob = new PeriodicJob('object-cleaner', s.cleanerIntervalMs, () => this.leased('object-cleaner', s.cleanerIntervalMs, () => this.cleaner.runPass()));
+    const refreshMs = Math.max(100, Math.min(s.retentionCheckIntervalMs, s.deletionGraceMs / 4));
+    this.jobs = [this.retentionJob, this.cleanerJob, new PeriodicJob('log-start-refresh', refreshMs, () => storage.refreshLogStarts())];
+  }
+
+  start(): void {
+    const s = this.settings;
+    const busy = this.options.uploadAndCommitMs ?? 0;
+    if (s.orphanMinAgeMs / 2 < busy) {
+      log.warn({ orphanMinAgeMs: s.orphanMinAgeMs, uploadAndCommitMs: busy },
+        'diskless.orphan.min.age.ms is less than twice the object store request timeout plus the commit retry timeout: slow uploads will be refused rather than committed');
+    }
+    this.storage.keys?.start();
+    for (const job of this.jobs) job.start();
+  }
+
+  /** Runs a retention pass now, if this broker gets the lease (tests, tools). */
+  runRetention(): Promise<void> {
+    return this.retentionJob.runNow();
+  }
+
+  /** Runs a cleaner pass now, if this broker gets the lease (tests, tools). */
+  runCleaner(): Promise<void> {
+    return this.cleanerJob.runNow();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.jobs.map((j) => j.stop()));
+    await Promise.all(['retention', 'object-cleaner'].map((name) =>
+      this.coordinator.releaseLease(name, this.holder).catch((err: unknown) => log.debug({ err, name }, 'releasing the lease failed'))));
+  }
+
+  private async leased(name: string, intervalMs: number, run: () => Promise<unknown>): Promise<void> {
+    const ttl = Math.max(3 * intervalMs, 10_000);
+    if (!(await this.coordinator.tryAcquireLease(name, this.holder, ttl))) return;
+    await run();
+  }
+}

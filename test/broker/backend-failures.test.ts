@@ -1,0 +1,275 @@
+/**
+ * A broker on PostgreSQL + S3 (both real servers started by this file) when its backends fail:
+ * - object store down: produce answers KAFKA_STORAGE_ERROR (retriable) and commits nothing; when the
+ *   store is back the broker works again by itself;
+ * - object store throttling (injected 503 SlowDown bursts): retriable errors, never a crash;
+ * - coordinator down: produce answers REQUEST_TIMED_OUT, fetch and ListOffsets KAFKA_STORAGE_ERROR
+ *   (all retriable); after the server restarts the pool reconnects by itself;
+ * - connection lost mid-commit (a TCP proxy cuts it before or after the server ran the commit): the
+ *   writer retries with the same object key, so the record is committed exactly once and acknowledged;
+ *   when the coordinator stays unreachable past diskless.commit.retry.timeout.ms the producer gets
+ *   REQUEST_TIMED_OUT and the record is committed once or left as an orphan object — never both.
+ * The brokers run in this process, so an unhandled 'error' event would fail the file.
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+import type { S3Server } from '../../tools/dev/local-servers.ts';
+import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { freshDatabase, sharedPostgres } from '../helpers/postgres.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { freshBucket, s3Overrides, s3Store, sharedS3 } from '../helpers/s3.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+
+let s3: S3Server;
+before(async () => {
+  [s3] = await Promise.all([sharedS3(), sharedPostgres()]);
+});
+
+async function brokerOn(coordinatorUrl: string, bucket: string, extra: Record<string, string | number> = {}): Promise<{ broker: TestBroker; client: RawClient }> {
+  const broker = await startTestBroker({
+    'diskless.coordinator.url': coordinatorUrl,
+    'diskless.coordinator.connect.timeout.ms': 2000,
+    'diskless.commit.retry.timeout.ms': 3000,
+    'diskless.object.store.request.timeout.ms': 5000,
+    'diskless.s3.max.attempts': 2,
+    ...s3Overrides(s3, bucket),
+    ...extra,
+  });
+  const client = await RawClient.connect(broker.port);
+  const r = await client.request(ApiKey.CreateTopics, 7, {
+    topics: [{ name: 't', numPartitions: 2, replicationFactor: 1, configs: [] }], timeoutMs: 5000,
+  });
+  assert.equal(r.topics[0].errorCode, 0, r.topics[0].errorMessage);
+  return { broker, client };
+}
+
+async function produce(client: RawClient, value: string, partition = 0): Promise<{ errorCode: number; baseOffset: bigint }> {
+  const records = await buildRecordBatch({ records: [{ value: Buffer.from(value) }] });
+  const r = await client.request(ApiKey.Produce, 9, {
+    acks: -1, timeoutMs: 30_000, transactionalId: null, topicData: [{ name: 't', partitionData: [{ index: partition, records }] }],
+  });
+  const p = r.responses[0].partitionResponses[0];
+  return { errorCode: p.errorCode, baseOffset: p.baseOffset };
+}
+
+async function fetchPartition(client: RawClient, partition: number, offset = 0n): Promise<{ errorCode: number; highWatermark: bigint; values: string[] }> {
+  const f = await client.request(ApiKey.Fetch, 11, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: 't', partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1n }] }],
+    forgottenTopicsData: [], rackId: '',
+  });
+  const p = f.responses[0].partitions[0];
+  return { errorCode: p.errorCode, highWatermark: p.highWatermark, values: recordValues(p.records) };
+}
+
+/** Values of the (uncompressed) records in fetched batches. */
+function recordValues(records: Buffer | null): string[] {
+  const out: string[] = [];
+  if (!records) return out;
+  for (let at = 0; at + 61 <= records.length;) {
+    const size = records.readInt32BE(at + 8) + 12;
+    const batch = records.subarray(at, at + size);
+    let pos = 61;
+    const count = batch.readInt32BE(57);
+    for (let i = 0; i < count; i++) {
+      const [len, n] = varint(batch, pos);
+      const rec = batch.subarray(pos + n, pos + n + len);
+      let q = 1; // attributes
+      q += varint(rec, q)[1]; // timestamp delta
+      q += varint(rec, q)[1]; // offset delta
+      const [keyLen, kn] = varint(rec, q);
+      q += kn + Math.max(0, keyLen);
+      const [valueLen, vn] = varint(rec, q);
+      out.push(rec.subarray(q + vn, q + vn + valueLen).toString());
+      pos += n + len;
+    }
+    at += size;
+  }
+  return out;
+}
+
+function varint(buf: Buffer, pos: number): [number, number] {
+  let raw = 0;
+  let shift = 0;
+  let n = 0;
+  for (;;) {
+    const b = buf[pos + n]!;
+    raw |= (b & 0x7f) << shift;
+    n++;
+    if ((b & 0x80) === 0) break;
+    shift += 7;
+  }
+  return [(raw >>> 1) ^ -(raw & 1), n];
+}
+
+async function listOffsetsLatest(client: RawClient, partition: number): Promise<{ errorCode: number; offset: bigint }> {
+  const l = await client.request(ApiKey.ListOffsets, 7, {
+    replicaId: -1, isolationLevel: 0, topics: [{ name: 't', partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1n }] }],
+  });
+  const p = l.topics[0].partitions[0];
+  return { errorCode: p.errorCode, offset: p.offset };
+}
+
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x))}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('object store down: KAFKA_STORAGE_ERROR, nothing committed; the broker recovers by itself when it is back', async () => {
+  const bucket = await freshBucket();
+  const { broker, client } = await brokerOn(await freshDatabase(), bucket);
+  assert.deepEqual(await produce(client, 'before'), { errorCode: 0, baseOffset: 0n });
+
+  await s3.stop();
+  try {
+    const failed = await produce(client, 'while-down');
+    assert.equal(failed.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(broker.broker.storage.writer.stats.uploadFailures, 1);
+    const [offsets] = await broker.broker.coordinator.getPartitionOffsets([{ topicId: broker.broker.topics.get('t')!.topicId, partition: 0 }]);
+    assert.equal(offsets!.highWatermark, 1, 'nothing committed');
+  } finally {
+    await s3.start();
+  }
+  // No restart, no intervention: the next produce goes through.
+  assert.deepEqual(await until('produce after the store is back', () => produce(client, 'after'), (r) => r.errorCode === 0), { errorCode: 0, baseOffset: 1n });
+  const f = await fetchPartition(client, 0);
+  assert.deepEqual(f.values, ['before', 'after']);
+  client.close();
+});
+
+test('object store throttling (503 SlowDown bursts on PUT): retriable errors, nothing committed, reads unaffected', async () => {
+  const bucket = await freshBucket();
+  const { broker, client } = await brokerOn(await freshDatabase(), bucket, {
+    'diskless.object.store.fault.burst.rate': 1.0,
+    'diskless.object.store.fault.burst.ms': 1500,
+    'diskless.object.store.fault.operations': 'put',
+    'diskless.object.store.fault.seed': 1,
+  });
+  // Every PUT starts (or meets) a burst: the write path answers a retriable error and commits nothing.
+  const r = await produce(client, 'throttled');
+  assert.equal(r.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  const [offsets] = await broker.broker.coordinator.getPartitionOffsets([{ topicId: broker.broker.topics.get('t')!.topicId, partition: 0 }]);
+  assert.equal(offsets!.highWatermark, 0);
+  // Reads are not affected (faults on put only): the broker keeps serving.
+  assert.equal((await fetchPartition(client, 0)).errorCode, 0);
+  client.close();
+});
+
+test('coordinator down: produce REQUEST_TIMED_OUT, fetch and ListOffsets KAFKA_STORAGE_ERROR; reconnects after a restart', async () => {
+  const pg = await sharedPostgres();
+  const bucket = await freshBucket();
+  const { broker, client } = await brokerOn(await freshDatabase(), bucket, { 'diskless.commit.retry.timeout.ms': 1500 });
+  assert.equal((await produce(client, 'one')).errorCode, 0);
+
+  await pg.stop();
+  try {
+    const t0 = Date.now();
+    const r = await produce(client, 'while-down');
+    assert.equal(r.errorCode, ErrorCode.REQUEST_TIMED_OUT);
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.ok(broker.broker.storage.writer.stats.commitRetries >= 1, 'the commit was retried before giving up');
+    // Partition 1 was never read or written here: its fetch needs the coordinator.
+    assert.equal((await fetchPartition(client, 1)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal((await listOffsetsLatest(client, 0)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  } finally {
+    await pg.start();
+  }
+  const after = await until('produce after the restart', () => produce(client, 'after'), (x) => x.errorCode === 0);
+  // 'while-down' was uploaded but never committed (the server was down): an orphan, not a record.
+  assert.equal(after.baseOffset, 1n);
+  assert.deepEqual((await fetchPartition(client, 0)).values, ['one', 'after']);
+  assert.deepEqual(await listOffsetsLatest(client, 0), { errorCode: 0, offset: 2n });
+  assert.equal((await fetchPartition(client, 1)).errorCode, 0);
+  client.close();
+});
+
+test('coordinator restarted while idle: the next produce and fetch just work', async () => {
+  const pg = await sharedPostgres();
+  const { client } = await brokerOn(await freshDatabase(), await freshBucket());
+  assert.equal((await produce(client, 'a')).errorCode, 0);
+  await pg.stop();
+  await pg.start();
+  assert.deepEqual(await produce(client, 'b'), { errorCode: 0, baseOffset: 1n });
+  assert.deepEqual((await fetchPartition(client, 1)).errorCode, 0);
+  client.close();
+});
+
+test('connection lost mid-commit, after the server committed: retried with the same key, committed once, acknowledged', async () => {
+  const pg = await sharedPostgres();
+  const proxy = await startTcpProxy('127.0.0.1', pg.port);
+  const db = new URL(await freshDatabase());
+  db.port = String(proxy.port);
+  const { broker, client } = await brokerOn(db.href, await freshBucket());
+  assert.equal((await produce(client, 'first')).errorCode, 0);
+
+  const cut = proxy.dropResponseAfter('floe_commit_object_once');
+  const r = await produce(client, 'cut-after-commit');
+  await cut;
+  assert.deepEqual(r, { errorCode: 0, baseOffset: 1n }, 'acknowledged with the offset of the commit that happened');
+  assert.ok(broker.broker.storage.writer.stats.commitRetries >= 1);
+  assert.deepEqual((await fetchPartition(client, 0)).values, ['first', 'cut-after-commit'], 'once, not twice');
+  assert.deepEqual(await produce(client, 'next'), { errorCode: 0, baseOffset: 2n });
+  client.close();
+});
+
+test('connection lost mid-commit, before the server ran it: retried, committed once', async () => {
+  const pg = await sharedPostgres();
+  const proxy = await startTcpProxy('127.0.0.1', pg.port);
+  const db = new URL(await freshDatabase());
+  db.port = String(proxy.port);
+  const { client } = await brokerOn(db.href, await freshBucket());
+  const cut = proxy.dropRequestContaining('floe_commit_object_once');
+  const r = await produce(client, 'cut-before-commit');
+  await cut;
+  assert.deepEqual(r, { errorCode: 0, baseOffset: 0n });
+  assert.deepEqual((await fetchPartition(client, 0)).values, ['cut-before-commit']);
+  client.close();
+});
+
+test('outcome unknown past the retry deadline: REQUEST_TIMED_OUT, and the record is committed once or an orphan, never both', async () => {
+  const pg = await sharedPostgres();
+  for (const when of ['after', 'before'] as const) {
+    const proxy = await startTcpProxy('127.0.0.1', pg.port);
+    const db = new URL(await freshDatabase());
+    db.port = String(proxy.port);
+    const bucket = await freshBucket();
+    const { broker, client } = await brokerOn(db.href, bucket, { 'diskless.commit.retry.timeout.ms': 1000 });
+    const topicId = broker.broker.topics.get('t')!.topicId;
+    const cut = when === 'after' ? proxy.dropResponseAfter('floe_commit_object_once') : proxy.dropRequestContaining('floe_commit_object_once');
+    void cut.then(() => {
+      // And the coordinator stays unreachable: no new connections, and the pool's idle ones are cut too.
+      proxy.refuse(true);
+      proxy.cutAll();
+    });
+    const r = await produce(client, `unknown-${when}`);
+    assert.equal(r.errorCode, ErrorCode.REQUEST_TIMED_OUT, when);
+    proxy.refuse(false);
+
+    const objects: string[] = [];
+    for await (const o of s3Store(s3, bucket, 'floe').list('wal/')) objects.push(o.key);
+    assert.equal(objects.length, 1, 'the object was uploaded');
+    const known = await until('coordinator reachable', () => broker.broker.coordinator.listObjectKeys().catch(() => null), (k) => k !== null);
+    const [offsets] = await broker.broker.coordinator.getPartitionOffsets([{ topicId, partition: 0 }]);
+    if (when === 'after') {
+      assert.deepEqual(known, objects, 'committed by the first attempt');
+      assert.equal(offsets!.highWatermark, 1, 'once');
+      assert.deepEqual((await fetchPartition(client, 0)).values, [`unknown-${when}`]);
+    } else {
+      assert.deepEqual(known, [], 'an orphan: stored, never committed (the cleaner removes it)');
+      assert.equal(offsets!.highWatermark, 0);
+    }
+    // The partition's cached index was dropped: the next produce and fetch see the true log.
+    const next = await produce(client, 'next');
+    assert.equal(next.errorCode, 0);
+    assert.equal(next.baseOffset, when === 'after' ? 1n : 0n);
+    client.close();
+  }
+});

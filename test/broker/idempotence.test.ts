@@ -1,0 +1,125 @@
+/**
+ * Idempotent producers through the Kafka protocol: InitProducerId at every served version, and Produce
+ * with producer ids and sequences (duplicates answered with the original offset and not stored twice,
+ * gaps, fenced epochs, producers without state), plus transactional requests refused as unsupported.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { RawClient } from '../helpers/raw-client.ts';
+import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+
+let broker: TestBroker;
+let client: RawClient;
+
+before(async () => {
+  broker = await startTestBroker();
+  client = await RawClient.connect(broker.port);
+  const r = await client.request(ApiKey.CreateTopics, 7, {
+    topics: [{ name: 'idem', numPartitions: 2, replicationFactor: 1, configs: [] }],
+    timeoutMs: 5000,
+  });
+  for (const t of r.topics) assert.equal(t.errorCode, 0, t.errorMessage);
+});
+
+function initRequest(producerId = -1n, producerEpoch = -1, transactionalId: string | null = null) {
+  return { transactionalId, transactionTimeoutMs: 60_000, producerId, producerEpoch };
+}
+
+async function produce(partition: number, pid: bigint, epoch: number, seq: number, count: number, opts: { transactional?: boolean } = {}) {
+  const records = await buildRecordBatch({
+    records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`${pid}-${epoch}-${seq + i}`) })),
+    producerId: pid,
+    producerEpoch: epoch,
+    baseSequence: seq,
+    ...(opts.transactional ? { transactional: true } : {}),
+  });
+  const r = await client.request(ApiKey.Produce, 9, {
+    acks: -1, timeoutMs: 5000, transactionalId: null,
+    topicData: [{ name: 'idem', partitionData: [{ index: partition, records }] }],
+  });
+  const p = r.responses[0].partitionResponses[0];
+  return { errorCode: p.errorCode as number, baseOffset: Number(p.baseOffset) };
+}
+
+async function fetchValues(partition: number): Promise<string[]> {
+  const r = await client.request(ApiKey.Fetch, 12, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: 'idem', partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1, logStartOffset: -1n }] }],
+    forgottenTopicsData: [], rackId: '',
+  });
+  const records: Buffer = r.responses[0].partitions[0].records ?? Buffer.alloc(0);
+  // Values are short ASCII strings: pull them out of the uncompressed record bodies.
+  return [...records.toString('latin1').matchAll(/\d+-\d+-\d+/g)].map((m) => m[0]);
+}
+
+test('InitProducerId v0-v5: distinct ids, epoch 0; v3+ re-init with the current epoch bumps it', async () => {
+  const ids = new Set<bigint>();
+  for (let v = 0; v <= 5; v++) {
+    const r = await client.request(ApiKey.InitProducerId, v, initRequest());
+    assert.equal(r.errorCode, ErrorCode.NONE, `v${v}`);
+    assert.equal(r.producerEpoch, 0);
+    assert.ok(r.producerId >= 0n);
+    ids.add(r.producerId);
+  }
+  assert.equal(ids.size, 6);
+  const first = await client.request(ApiKey.InitProducerId, 4, initRequest());
+  const bumped = await client.request(ApiKey.InitProducerId, 4, initRequest(first.producerId, 0));
+  assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [0, first.producerId, 1]);
+  const half = await client.request(ApiKey.InitProducerId, 3, initRequest(first.producerId, -1));
+  assert.equal(half.errorCode, ErrorCode.INVALID_REQUEST);
+  const versions = await client.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'floe-test', clientSoftwareVersion: '1' });
+  const entry = versions.apiKeys.find((k: { apiKey: number }) => k.apiKey === ApiKey.InitProducerId);
+  assert.deepEqual([entry.minVersion, entry.maxVersion], [0, 5]);
+});
+
+test('transactions are refused as unsupported: InitProducerId with a transactional id, transactional batches', async () => {
+  const r = await client.request(ApiKey.InitProducerId, 4, initRequest(-1n, -1, 'my-txn'));
+  assert.equal(r.errorCode, ErrorCode.UNSUPPORTED_VERSION);
+  const { producerId } = await client.request(ApiKey.InitProducerId, 4, initRequest());
+  assert.equal((await produce(1, producerId, 0, 0, 1, { transactional: true })).errorCode, ErrorCode.UNSUPPORTED_VERSION);
+});
+
+test('Produce: a retried batch is answered with its first offset and stored once; gaps, old epochs and unknown producers are refused', async () => {
+  const { producerId: pid } = await client.request(ApiKey.InitProducerId, 4, initRequest());
+  assert.deepEqual(await produce(0, pid, 0, 0, 3), { errorCode: 0, baseOffset: 0 });
+  assert.deepEqual(await produce(0, pid, 0, 3, 2), { errorCode: 0, baseOffset: 3 });
+  assert.deepEqual(await produce(0, pid, 0, 0, 3), { errorCode: 0, baseOffset: 0 }, 'duplicate of the first batch');
+  assert.deepEqual(await produce(0, pid, 0, 3, 2), { errorCode: 0, baseOffset: 3 }, 'duplicate of the second batch');
+  assert.equal((await produce(0, pid, 0, 7, 1)).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  const { producerEpoch } = await client.request(ApiKey.InitProducerId, 4, initRequest(pid, 0));
+  assert.equal(producerEpoch, 1);
+  assert.deepEqual(await produce(0, pid, 1, 0, 1), { errorCode: 0, baseOffset: 5 });
+  assert.equal((await produce(0, pid, 0, 5, 1)).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
+  const { producerId: other } = await client.request(ApiKey.InitProducerId, 4, initRequest());
+  assert.equal((await produce(0, other, 0, 4, 1)).errorCode, ErrorCode.UNKNOWN_PRODUCER_ID);
+
+  const values = await fetchValues(0);
+  assert.deepEqual(values, [0, 1, 2, 3, 4].map((s) => `${pid}-0-${s}`).concat([`${pid}-1-0`]), 'every record once, in order');
+});
+
+test('Produce: five batches pipelined on one connection, then all five again: the retries are answered with the first offsets', async () => {
+  const { producerId: pid } = await client.request(ApiKey.InitProducerId, 4, initRequest());
+  const send = async (seq: number, id: number) => {
+    const records = await buildRecordBatch({ records: [{ value: Buffer.from(`${pid}-0-${seq}`) }], producerId: pid, producerEpoch: 0, baseSequence: seq });
+    client.write(RawClient.frame(ApiKey.Produce, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'idem', partitionData: [{ index: 1, records }] }] }, id));
+  };
+  const offsets = async (ids: number[]) => {
+    const out: number[] = [];
+    for (const id of ids) {
+      const r = await client.readResponse(ApiKey.Produce, 9, id);
+      const p = r.responses[0].partitionResponses[0];
+      assert.equal(p.errorCode, 0);
+      out.push(Number(p.baseOffset));
+    }
+    return out;
+  };
+  for (let s = 0; s < 5; s++) await send(s, 5000 + s);
+  const firstOffsets = await offsets([5000, 5001, 5002, 5003, 5004]);
+  for (let s = 0; s < 5; s++) await send(s, 6000 + s);
+  assert.deepEqual(await offsets([6000, 6001, 6002, 6003, 6004]), firstOffsets);
+  const mine = (await fetchValues(1)).filter((v) => v.startsWith(`${pid}-`));
+  assert.deepEqual(mine, [0, 1, 2, 3, 4].map((s) => `${pid}-0-${s}`));
+});

@@ -1,0 +1,158 @@
+/**
+ * confluent-kafka (librdkafka) consumer groups against a real broker, each member its own Python process
+ * (confluent_group_client.py): three members join and leave one by one while a producer runs (every
+ * message consumed, assignments rebalanced, committed offsets at the log end), and a member that stops
+ * heartbeating (SIGSTOP) is removed after session.timeout.ms, its partitions moving to the other member.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { onCleanup, startTestBroker } from '../helpers/broker.ts';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+const SCRIPT = join(import.meta.dirname, 'confluent_group_client.py');
+const PARTITIONS = 6;
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+class Member {
+  readonly child: ChildProcess;
+  assigned: number[] | null = null;
+  closed = false;
+  readonly exited: Promise<void>;
+  output = '';
+
+  constructor(bootstrap: string, group: string, topic: string, sessionTimeoutMs: number, consumed: Set<string>) {
+    this.child = spawn('/usr/bin/python3', [SCRIPT, bootstrap, group, topic, String(sessionTimeoutMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(() => { if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL'); });
+    let buffered = '';
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        const e = JSON.parse(line);
+        if (e.event === 'assign') this.assigned = e.partitions;
+        else if (e.event === 'revoke') this.assigned = null;
+        else if (e.event === 'msgs') for (const v of e.values) consumed.add(v);
+        else if (e.event === 'closed') this.closed = true;
+      }
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => { this.output += chunk.toString(); });
+    this.exited = new Promise((resolve) => this.child.on('exit', () => resolve()));
+  }
+
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await this.exited;
+    assert.ok(this.closed, `member did not close cleanly: ${this.output}`);
+  }
+}
+
+/** The members own disjoint, non-empty sets of partitions that together cover the topic. */
+function balanced(members: Member[]): boolean {
+  if (members.some((m) => m.assigned === null || m.assigned.length === 0)) return false;
+  const all = members.flatMap((m) => m.assigned!);
+  return all.length === PARTITIONS && new Set(all).size === PARTITIONS;
+}
+
+async function setup(topic: string) {
+  const broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 500, 'diskless.commit.interval.ms': 20 });
+  const kafka = new Kafka({ clientId: 'confluent-groups-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 50 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] });
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const produced = new Set<string>();
+  let producing = true;
+  let seq = 0;
+  const loop = (async () => {
+    while (producing) {
+      const messages = Array.from({ length: 10 }, () => ({ key: `k${seq}`, value: `m${seq++}` }));
+      await producer.send({ topic, acks: -1, messages });
+      for (const m of messages) produced.add(m.value);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const stopProducing = async () => {
+    producing = false;
+    await loop;
+    await producer.disconnect();
+  };
+  return { broker, admin, produced, stopProducing };
+}
+
+test('confluent-kafka: three members join and leave one by one while producing; everything consumed, offsets at the log end', { timeout: 180_000 }, async () => {
+  const topic = 'ck-groups';
+  const group = 'ck-group';
+  const { broker, admin, produced, stopProducing } = await setup(topic);
+  const consumed = new Set<string>();
+  const m1 = new Member(broker.bootstrap, group, topic, 6000, consumed);
+  await until('m1 assigned everything', () => balanced([m1]));
+  await until('m1 to consume', () => consumed.size > 50);
+  const m2 = new Member(broker.bootstrap, group, topic, 6000, consumed);
+  await until('m1 and m2 balanced', () => balanced([m1, m2]));
+  const m3 = new Member(broker.bootstrap, group, topic, 6000, consumed);
+  await until('three members balanced', () => balanced([m1, m2, m3]));
+  assert.deepEqual([m1, m2, m3].map((m) => m.assigned!.length), [2, 2, 2]);
+  await m3.stop();
+  await until('m1 and m2 balanced again', () => balanced([m1, m2]));
+  await m2.stop();
+  await until('m1 alone', () => balanced([m1]));
+  await stopProducing();
+  await until('every produced message consumed', () => [...produced].every((v) => consumed.has(v)), 60_000);
+
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
+  await until('committed offsets at the log end', async () => {
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return committed!.partitions.every((p) => p.offset === ends.get(p.partition));
+  });
+  await m1.stop();
+  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  for (const p of committed!.partitions) assert.equal(p.offset, ends.get(p.partition), `partition ${p.partition}`);
+  assert.equal((await admin.describeGroups([group])).groups[0]!.state, 'Empty');
+  await admin.disconnect();
+});
+
+test('confluent-kafka: a member that stops heartbeating (SIGSTOP) is removed after session.timeout.ms; its partitions move', { timeout: 120_000 }, async () => {
+  const topic = 'ck-session';
+  const group = 'ck-session-group';
+  const { broker, admin, produced, stopProducing } = await setup(topic);
+  const consumed = new Set<string>();
+  const sessionTimeoutMs = 1500;
+  const a = new Member(broker.bootstrap, group, topic, sessionTimeoutMs, consumed);
+  const b = new Member(broker.bootstrap, group, topic, 30_000, consumed);
+  await until('a and b balanced', () => balanced([a, b]));
+  const aPartitions = a.assigned!;
+
+  a.child.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  await until('b to own every partition', () => b.assigned?.length === PARTITIONS, 20_000);
+  const moved = Date.now() - stoppedAt;
+  assert.ok(moved >= sessionTimeoutMs - 200, `partitions moved after ${moved} ms, before the session timeout`);
+  assert.ok(moved < sessionTimeoutMs + 5000, `partitions moved only after ${moved} ms`);
+  const described = await admin.describeGroups([group]);
+  assert.equal(described.groups[0]!.members.length, 1);
+  // What A had not consumed yet is consumed by B.
+  await stopProducing();
+  await until('every produced message consumed by the survivors', () => [...produced].every((v) => consumed.has(v)), 60_000);
+  assert.ok(aPartitions.length > 0);
+
+  // A comes back, finds itself removed, and rejoins.
+  a.child.kill('SIGCONT');
+  await until('a rejoined and the two are balanced', () => balanced([a, b]), 30_000);
+  await a.stop();
+  await b.stop();
+  await admin.disconnect();
+});

@@ -1,0 +1,77 @@
+"""confluent-kafka (librdkafka) group member for Floe's client tests. Prints JSON lines on stdout.
+
+Usage: confluent_group_client.py BOOTSTRAP GROUP TOPIC SESSION_TIMEOUT_MS
+  Subscribes to TOPIC in GROUP (range assignor, auto commit every 100 ms of the offsets of printed
+  messages, from the earliest offset) and
+  prints {"event": "assign"|"revoke", "partitions": [...]} on every rebalance and
+  {"event": "msgs", "values": [...]} for what it consumed (in chunks). On SIGTERM it closes the consumer
+  (committing its offsets and leaving the group) and prints {"event": "closed"}.
+"""
+import json
+import signal
+import sys
+
+from confluent_kafka import Consumer, TopicPartition
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    bootstrap, group, topic, session = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    running = [True]
+
+    def stop(*_):
+        running[0] = False
+
+    signal.signal(signal.SIGTERM, stop)
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "client.id": "confluent-group-test",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": True,
+        # Offsets are stored only once the values are printed, so a member stopped in between never has
+        # offsets committed for messages the test did not see.
+        "enable.auto.offset.store": False,
+        "auto.commit.interval.ms": 100,
+        "session.timeout.ms": session,
+        "heartbeat.interval.ms": 100,
+        "partition.assignment.strategy": "range",
+        "topic.metadata.refresh.interval.ms": 1000,
+        "fetch.wait.max.ms": 100,
+    })
+
+    def on_assign(consumer, partitions):
+        emit({"event": "assign", "partitions": sorted(p.partition for p in partitions)})
+
+    def on_revoke(consumer, partitions):
+        emit({"event": "revoke", "partitions": sorted(p.partition for p in partitions)})
+
+    c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    values = []
+    positions = {}
+
+    def flush():
+        if values:
+            emit({"event": "msgs", "values": values})
+            c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
+            del values[:]
+            positions.clear()
+
+    while running[0]:
+        m = c.poll(0.1)
+        if m is not None and not m.error():
+            values.append(m.value().decode())
+            positions[m.partition()] = m.offset() + 1
+        if m is None or len(values) >= 200:
+            flush()
+    flush()
+    c.close()
+    emit({"event": "closed"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+/**
+ * kafkajs consumer groups against a real broker: three members of one group join and then leave one by
+ * one while a producer runs. Every message is consumed (at least once), the assignments rebalance at each
+ * step (each member owns part of the partitions, together all of them), and the committed offsets end at
+ * the log end.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { startTestBroker } from '../helpers/broker.ts';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+const TOPIC = 'kjs-groups';
+const PARTITIONS = 6;
+const GROUP = 'kjs-group';
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('kafkajs: three consumers join and leave one by one while producing; everything consumed, offsets at the log end', { timeout: 120_000 }, async () => {
+  const broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 1000, 'diskless.commit.interval.ms': 20 });
+  const kafka = new Kafka({ clientId: 'kjs-groups', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 50 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }] });
+
+  // The producer runs for the whole test.
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const produced = new Set<string>();
+  let producing = true;
+  let seq = 0;
+  const producerLoop = (async () => {
+    while (producing) {
+      const messages = Array.from({ length: 10 }, () => ({ key: `k${seq}`, value: `m${seq++}` }));
+      await producer.send({ topic: TOPIC, acks: -1, messages });
+      for (const m of messages) produced.add(m.value);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+
+  const consumed = new Set<string>();
+  const assignments = new Map<string, number[]>();
+  const consumers = new Map<string, Consumer>();
+  async function startConsumer(name: string): Promise<void> {
+    const consumer = kafka.consumer({ groupId: GROUP, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 100, maxWaitTimeInMs: 100, retry: { retries: 10, initialRetryTime: 50 } });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      assignments.set(name, (e.payload.memberAssignment[TOPIC] ?? []).slice().sort((a, b) => a - b));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => { consumed.add(message.value!.toString()); } });
+    consumers.set(name, consumer);
+  }
+  async function stopConsumer(name: string): Promise<void> {
+    await consumers.get(name)!.disconnect();
+    consumers.delete(name);
+    assignments.delete(name);
+  }
+  /** The live members own disjoint, non-empty parts that together cover every partition. */
+  async function balancedAmong(names: string[]): Promise<void> {
+    await until(`a balanced assignment among ${names.join(', ')}`, () => {
+      if (names.some((n) => !assignments.has(n)) || assignments.size !== names.length) return false;
+      const all = names.flatMap((n) => assignments.get(n)!);
+      return names.every((n) => assignments.get(n)!.length > 0) && all.length === PARTITIONS && new Set(all).size === PARTITIONS;
+    });
+  }
+  const history: string[] = [];
+  const snapshot = () => history.push([...assignments].map(([n, p]) => `${n}=${p.join(',')}`).sort().join(' '));
+
+  await startConsumer('c1');
+  await balancedAmong(['c1']);
+  snapshot();
+  await until('c1 to consume', () => consumed.size > 50);
+  await startConsumer('c2');
+  await balancedAmong(['c1', 'c2']);
+  snapshot();
+  await startConsumer('c3');
+  await balancedAmong(['c1', 'c2', 'c3']);
+  snapshot();
+  assert.deepEqual([...assignments.values()].map((p) => p.length), [2, 2, 2]);
+  await new Promise((r) => setTimeout(r, 300));
+  await stopConsumer('c3');
+  await balancedAmong(['c1', 'c2']);
+  snapshot();
+  await stopConsumer('c2');
+  await balancedAmong(['c1']);
+  snapshot();
+
+  producing = false;
+  await producerLoop;
+  await producer.disconnect();
+  await until('every produced message to be consumed', () => [...produced].every((v) => consumed.has(v)), 60_000);
+
+  // Committed offsets reach the log end (kafkajs commits after each batch).
+  const ends = await admin.fetchTopicOffsets(TOPIC);
+  const endOf = new Map(ends.map((o) => [o.partition, o.high]));
+  await until('committed offsets at the log end', async () => {
+    const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
+    return committed!.partitions.every((p) => p.offset === endOf.get(p.partition));
+  });
+  await stopConsumer('c1');
+  const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
+  assert.deepEqual(committed!.partitions.map((p) => [p.partition, p.offset]).sort((a, b) => Number(a[0]) - Number(b[0])), ends.map((o) => [o.partition, o.high]).sort((a, b) => Number(a[0]) - Number(b[0])));
+  assert.ok(produced.size >= 100, `produced ${produced.size}`);
+  assert.equal(history.length, 5);
+
+  const groups = await admin.describeGroups([GROUP]);
+  assert.equal(groups.groups[0]!.state, 'Empty');
+  await admin.disconnect();
+});
+
+test('kafkajs admin: partitions, configs, records, groups and offsets through the admin client', { timeout: 60_000 }, async () => {
+  const broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'diskless.commit.interval.ms': 20 });
+  const kafka = new Kafka({ clientId: 'kjs-admin', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'kjs-admin', numPartitions: 2 }] });
+
+  await admin.createPartitions({ topicPartitions: [{ topic: 'kjs-admin', count: 4 }] });
+  const md = await admin.fetchTopicMetadata({ topics: ['kjs-admin'] });
+  assert.equal(md.topics[0]!.partitions.length, 4);
+  await assert.rejects(() => admin.createPartitions({ topicPartitions: [{ topic: 'kjs-admin', count: 3 }] }), /partitions/i);
+
+  const TOPIC_RESOURCE = 2;
+  await admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC_RESOURCE, name: 'kjs-admin', configEntries: [{ name: 'retention.ms', value: '7200000' }] }] });
+  const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: 'kjs-admin', configNames: ['retention.ms'] }] });
+  assert.equal(described.resources[0]!.configEntries[0]!.configValue, '7200000');
+  await assert.rejects(() => admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC_RESOURCE, name: 'kjs-admin', configEntries: [{ name: 'retention.ms', value: 'never' }] }] }));
+
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  await producer.send({ topic: 'kjs-admin', messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}`, partition: 0 })) });
+  await producer.disconnect();
+  await admin.deleteTopicRecords({ topic: 'kjs-admin', partitions: [{ partition: 0, offset: '6' }] });
+  const offsets = await admin.fetchTopicOffsets('kjs-admin');
+  const p0 = offsets.find((o) => o.partition === 0)!;
+  assert.deepEqual([p0.low, p0.high], ['6', '10']);
+
+  // Offsets of a group without members (kafkajs joins and leaves it first): set, fetch, delete the group.
+  await admin.setOffsets({ groupId: 'kjs-admin-group', topic: 'kjs-admin', partitions: [{ partition: 0, offset: '8' }, { partition: 1, offset: '0' }] });
+  const [fetched] = await admin.fetchOffsets({ groupId: 'kjs-admin-group', topics: ['kjs-admin'] });
+  assert.deepEqual(fetched!.partitions.filter((p) => p.partition < 2).map((p) => [p.partition, p.offset]).sort(), [[0, '8'], [1, '0']]);
+  const listed = await admin.listGroups();
+  assert.ok(listed.groups.some((g) => g.groupId === 'kjs-admin-group'));
+  const groups = await admin.describeGroups(['kjs-admin-group']);
+  assert.equal(groups.groups[0]!.state, 'Empty');
+  await admin.deleteGroups(['kjs-admin-group']);
+  assert.ok(!(await admin.listGroups()).groups.some((g) => g.groupId === 'kjs-admin-group'));
+  await admin.disconnect();
+});

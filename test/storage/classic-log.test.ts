@@ -1,0 +1,369 @@
+/**
+ * The classic partition log on its own (no broker): offsets assigned at append and patched into the stored
+ * batches, reads at any offset through the ring / hints / sparse index, segment rolls, group commit of
+ * fsyncs, recovery of a torn or corrupt tail (truncate, continue without a gap), clean reopen, retention by
+ * time and size (whole segments), DeleteRecords and record-granular ListOffsets.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { open, readdir, stat, truncate, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32c } from '@node-rs/crc32';
+import { defaultBrokerConfig } from '../../src/config/broker-config.ts';
+import { resolveTopicConfig, type TopicConfig } from '../../src/config/topic-config.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+import { readRecords } from '../../src/protocol/records.ts';
+import { PartitionLog, type PartitionLogOptions } from '../../src/storage/classic/log.ts';
+import { IndexCache } from '../../src/storage/classic/index-cache.ts';
+import { fetchBudget } from '../../src/storage/fetch-budget.ts';
+import { tempDir } from '../helpers/broker.ts';
+import { buildRecordBatch } from '../helpers/record-batch.ts';
+
+const TOPIC_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
+
+function configWith(overrides: Partial<TopicConfig> = {}): TopicConfig {
+  return { ...resolveTopicConfig({ 'diskless.enable': 'false' }, defaultBrokerConfig()), ...overrides };
+}
+
+interface Harness {
+  log: PartitionLog;
+  config: TopicConfig;
+  visible: string[];
+  pending: { bytes: number };
+}
+
+async function openLog(dir: string, config: TopicConfig, recover = false, cache = new IndexCache(1 << 20)): Promise<Harness> {
+  const visible: string[] = [];
+  const pending = { bytes: 0 };
+  const h = { config } as Harness;
+  const options: PartitionLogOptions = {
+    topicId: TOPIC_ID, topicName: 't', partition: 0, dir,
+    config: () => h.config,
+    onVisible: (key) => visible.push(key),
+    onPendingBytes: (d) => { pending.bytes += d; },
+    indexCache: cache,
+  };
+  h.log = await PartitionLog.open(options, recover);
+  h.visible = visible;
+  h.pending = pending;
+  return h;
+}
+
+async function batch(values: string[], opts: { timestamp?: bigint; compression?: number } = {}): Promise<Buffer> {
+  return buildRecordBatch({ baseTimestamp: opts.timestamp, compression: opts.compression, records: values.map((v) => ({ value: Buffer.from(v) })) });
+}
+
+async function append(log: PartitionLog, b: Buffer, acks = -1, timestampType: 0 | 1 = 0) {
+  return log.append(b, b.readInt32BE(23) + 1, Number(b.readBigInt64BE(35)), timestampType, acks);
+}
+
+/** Every record from `offset` to the high watermark, as offset → value, through plan/limit/load. */
+async function readFrom(log: PartitionLog, offset: number, maxBytes = 1 << 20): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (;;) {
+    const plan = await log.plan(offset);
+    assert.equal(plan.errorCode, 0, `plan at ${offset}`);
+    log.limit(plan, maxBytes, fetchBudget(maxBytes));
+    const r = await log.load(plan, offset);
+    assert.equal(r.errorCode, 0);
+    if (r.bytes === 0) return out;
+    const bytes = r.records[0]!;
+    for (let at = 0; at < bytes.length;) {
+      const size = bytes.readInt32BE(at + 8) + 12;
+      const b = bytes.subarray(at, at + size);
+      assert.equal(b.readUInt32BE(17), crc32c(b.subarray(21)) >>> 0, 'stored batches keep a valid CRC');
+      assert.equal(b.readInt32BE(12), 0, 'leader epoch 0');
+      const base = Number(b.readBigInt64BE(0));
+      for (const rec of await readRecords(b)) out.set(base + rec.offsetDelta, rec.value!.toString());
+      offset = base + b.readInt32BE(23) + 1;
+      at += size;
+    }
+  }
+}
+
+async function segmentFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
+}
+
+test('append assigns contiguous offsets, patches them into the stored bytes, and reads back from any offset', async () => {
+  const dir = await tempDir();
+  const { log, visible } = await openLog(dir, configWith({ indexIntervalBytes: 100 }));
+  const expected = new Map<number, string>();
+  let next = 0;
+  for (let i = 0; i < 200; i++) {
+    const values = Array.from({ length: 1 + (i % 4) }, (_, j) => `m${i}-${j}`);
+    const r = await append(log, await batch(values));
+    assert.equal(r.errorCode, 0);
+    assert.equal(r.baseOffset, next);
+    for (const v of values) expected.set(next++, v);
+  }
+  assert.equal(log.highWatermark, next);
+  assert.ok(visible.length > 0 && visible.every((k) => k === `${TOPIC_ID}:0`), 'long polls are woken');
+  assert.deepEqual(await readFrom(log, 0), expected);
+  // Every offset (index lookups, in the middle of batches) starts the read at the batch holding it.
+  for (const offset of [1, 7, 99, 250, next - 1]) {
+    const plan = await log.plan(offset);
+    log.limit(plan, 1, fetchBudget(1 << 20));
+    const r = await log.load(plan, offset);
+    const b = r.records[0]!;
+    const base = Number(b.readBigInt64BE(0));
+    assert.ok(base <= offset && offset <= base + b.readInt32BE(23), `offset ${offset} is in the first batch returned`);
+  }
+  const atEnd = await log.plan(next);
+  assert.equal(atEnd.errorCode, 0);
+  assert.equal(atEnd.segment, null, 'at the high watermark: nothing to read');
+  assert.equal((await log.plan(next + 1)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  await log.close();
+});
+
+test('pipelined appends in one tick share one fsync (group commit) and are answered in order', async () => {
+  const dir = await tempDir();
+  const { log } = await openLog(dir, configWith());
+  await append(log, await batch(['warm-up']));
+  const proto = Object.getPrototypeOf(log.active.log) as { datasync: () => Promise<void> };
+  const original = proto.datasync;
+  let syncs = 0;
+  proto.datasync = function (this: unknown) {
+    syncs++;
+    return original.call(this);
+  };
+  try {
+    const batches = await Promise.all(Array.from({ length: 100 }, (_, i) => batch([`v${i}`])));
+    const results = await Promise.all(batches.map((b) => append(log, b)));
+    assert.deepEqual(results.map((r) => r.baseOffset), results.map((_, i) => i + 1));
+    assert.ok(syncs >= 1 && syncs <= 3, `100 appends cost ${syncs} fsyncs`);
+  } finally {
+    proto.datasync = original;
+  }
+  await log.close();
+});
+
+test('acks=all waits for the fsync and consumers see only fsynced data; flush.messages > 1 relaxes both', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith());
+  const proto = Object.getPrototypeOf(h.log.active.log) as { datasync: () => Promise<void> };
+  const original = proto.datasync;
+  let release: () => void = () => {};
+  let held = 0;
+  proto.datasync = function (this: unknown) {
+    held++;
+    return new Promise<void>((resolve) => { release = () => resolve(original.call(this)); });
+  };
+  try {
+    let answered = false;
+    const r = append(h.log, await batch(['durable'])).then((x) => { answered = true; return x; });
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(held, 1, 'the write waits in fsync');
+    assert.equal(answered, false, 'not answered before the fsync');
+    assert.equal(h.log.highWatermark, 0, 'not visible before the fsync');
+    release();
+    assert.equal((await r).errorCode, 0);
+    assert.equal(h.log.highWatermark, 1);
+
+    h.config = configWith({ flushMessages: 1000 });
+    held = 0;
+    const relaxed = await append(h.log, await batch(['relaxed']));
+    assert.equal(relaxed.errorCode, 0);
+    assert.equal(held, 0, 'no fsync per write with flush.messages=1000');
+    assert.equal(h.log.highWatermark, 2);
+  } finally {
+    proto.datasync = original;
+  }
+  await h.log.close();
+});
+
+test('segments roll at segment.bytes; reads and index lookups work across segments; clean reopen resumes', async () => {
+  const dir = await tempDir();
+  const config = configWith({ segmentBytes: 4096, indexIntervalBytes: 256 });
+  let { log } = await openLog(dir, config);
+  const expected = new Map<number, string>();
+  for (let i = 0; i < 300; i++) {
+    const v = `value-${i}-${'x'.repeat(i % 40)}`;
+    const r = await append(log, await batch([v]));
+    expected.set(r.baseOffset, v);
+  }
+  const files = await segmentFiles(dir);
+  assert.ok(files.length > 3, `rolled into ${files.length} segments`);
+  for (const f of files) assert.ok((await stat(join(dir, f))).size <= 4096, `${f} within segment.bytes`);
+  assert.deepEqual(await readFrom(log, 0, 1000), expected);
+  assert.deepEqual(await readFrom(log, 137), new Map([...expected].filter(([o]) => o >= 137)));
+  await log.close();
+
+  ({ log } = await openLog(dir, config, false));
+  assert.equal(log.nextOffset, 300);
+  assert.deepEqual(await readFrom(log, 0), expected);
+  const r = await append(log, await batch(['after-reopen']));
+  assert.equal(r.baseOffset, 300);
+  await log.close();
+});
+
+test('recovery: a torn tail (segment cut mid-batch) is truncated and offsets continue without a gap', async () => {
+  const dir = await tempDir();
+  const config = configWith({ segmentBytes: 1 << 20 });
+  let { log } = await openLog(dir, config);
+  const sizes: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const b = await batch([`a${i}`, `b${i}`]);
+    sizes.push(b.length);
+    await append(log, b);
+  }
+  await log.flushed();
+  // Simulate a crash: no close (no clean-shutdown seal), then cut the file in the middle of the last batch.
+  const file = join(dir, (await segmentFiles(dir)).at(-1)!);
+  const full = (await stat(file)).size;
+  await truncate(file, full - Math.floor(sizes.at(-1)! / 2));
+  await Promise.allSettled(log.segments.map((s) => s.close()));
+
+  ({ log } = await openLog(dir, config, true));
+  assert.equal(log.recoveredTruncatedBytes, sizes.at(-1)! - Math.floor(sizes.at(-1)! / 2));
+  assert.equal((await stat(file)).size, full - sizes.at(-1)!, 'cut at the last whole batch');
+  assert.equal(log.nextOffset, 38, 'the torn batch (offsets 38-39) is gone');
+  const r = await append(log, await batch(['next']));
+  assert.equal(r.baseOffset, 38, 'the next append continues at the cut, without a gap');
+  const read = await readFrom(log, 0);
+  assert.deepEqual([...read.keys()], Array.from({ length: 39 }, (_, i) => i));
+  assert.equal(read.get(38), 'next');
+  await log.close();
+});
+
+test('recovery: garbage and a batch with a bad CRC at the end are cut', async () => {
+  const dir = await tempDir();
+  const config = configWith();
+  let { log } = await openLog(dir, config);
+  for (let i = 0; i < 5; i++) await append(log, await batch([`v${i}`]));
+  const last = await batch(['corrupt-me']);
+  await append(log, last);
+  await log.flushed();
+  const file = join(dir, (await segmentFiles(dir))[0]!);
+  const size = (await stat(file)).size;
+  // Flip a byte inside the last batch's records (the CRC no longer matches), then add garbage.
+  const handle = await open(file, 'r+');
+  await handle.write(Buffer.from([0x5a]), 0, 1, size - 3);
+  await handle.close();
+  await appendFile(file, Buffer.alloc(100, 7));
+  await Promise.allSettled(log.segments.map((s) => s.close()));
+
+  ({ log } = await openLog(dir, config, true));
+  assert.equal((await stat(file)).size, size - last.length);
+  assert.equal(log.nextOffset, 5);
+  assert.deepEqual([...(await readFrom(log, 0)).values()], ['v0', 'v1', 'v2', 'v3', 'v4']);
+  await log.close();
+});
+
+test('retention: time and size delete whole segments, oldest first; an expired active segment is rolled first', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith({ segmentBytes: 2048, retentionMs: -1, retentionBytes: -1, fileDeleteDelayMs: 0 }));
+  const now = Date.now();
+  // Old data (timestamps a day ago), then recent data.
+  for (let i = 0; i < 40; i++) await append(h.log, await batch([`old-${i}-${'o'.repeat(50)}`], { timestamp: BigInt(now - 86_400_000) }));
+  const oldEnd = h.log.nextOffset;
+  for (let i = 0; i < 40; i++) await append(h.log, await batch([`new-${i}-${'n'.repeat(50)}`], { timestamp: BigInt(now) }));
+  const before = await segmentFiles(dir);
+  assert.ok(before.length >= 4);
+  assert.equal(await h.log.applyRetention(now), 0, 'no retention configured');
+
+  h.config = configWith({ segmentBytes: 2048, retentionMs: 3_600_000, retentionBytes: -1, fileDeleteDelayMs: 0 });
+  const deleted = await h.log.applyRetention(now);
+  assert.ok(deleted > 0);
+  const after = await segmentFiles(dir);
+  assert.equal(after.length, before.length - deleted, 'whole segments deleted');
+  assert.ok(h.log.logStartOffset > 0 && h.log.logStartOffset <= oldEnd, `log start ${h.log.logStartOffset} moved to a segment boundary`);
+  assert.equal(h.log.logStartOffset, Number(after[0]!.slice(0, 20)));
+  assert.equal((await h.log.plan(0)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  const kept = await readFrom(h.log, h.log.logStartOffset);
+  assert.ok([...kept.values()].filter((v) => v.startsWith('new-')).length === 40, 'recent data kept');
+
+  // Size: keep at most ~3 KiB.
+  h.config = configWith({ segmentBytes: 2048, retentionMs: -1, retentionBytes: 3000, fileDeleteDelayMs: 0 });
+  await h.log.applyRetention(now);
+  assert.ok(h.log.size <= 3000 + 2048 && h.log.size >= 3000 - 2048, `size ${h.log.size} close to retention.bytes`);
+  assert.ok(h.log.size >= 3000 || h.log.segments.length === 1);
+
+  // Everything expired, the active segment included: it is rolled, the log keeps an empty active segment.
+  const end = h.log.nextOffset;
+  h.config = configWith({ segmentBytes: 2048, retentionMs: 1, retentionBytes: -1, fileDeleteDelayMs: 0 });
+  await h.log.applyRetention(now + 10_000);
+  assert.equal(h.log.segments.length, 1);
+  assert.equal(h.log.logStartOffset, end);
+  assert.equal(h.log.highWatermark, end);
+  assert.deepEqual(await segmentFiles(dir), [`${String(end).padStart(20, '0')}.log`]);
+  assert.equal((await append(h.log, await batch(['after']))).baseOffset, end);
+  await h.log.close();
+});
+
+test('DeleteRecords moves the log start offset (persisted), deletes segments below it, refuses past the high watermark', async () => {
+  const dir = await tempDir();
+  const config = configWith({ segmentBytes: 1024, fileDeleteDelayMs: 0 });
+  let { log } = await openLog(dir, config);
+  for (let i = 0; i < 60; i++) await append(log, await batch([`r${i}-${'z'.repeat(40)}`]));
+  const segmentsBefore = (await segmentFiles(dir)).length;
+  assert.deepEqual(await log.deleteRecords(61), { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 });
+  assert.deepEqual(await log.deleteRecords(33), { errorCode: 0, lowWatermark: 33 });
+  assert.ok((await segmentFiles(dir)).length < segmentsBefore, 'segments below the log start offset are deleted');
+  assert.equal((await log.plan(32)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  const read = await readFrom(log, 33);
+  assert.equal(Math.min(...read.keys()), 33);
+  assert.deepEqual(await log.deleteRecords(10), { errorCode: 0, lowWatermark: 33 }, 'never backwards');
+  assert.deepEqual(await log.listOffset(-2), { errorCode: 0, offset: 33, timestamp: -1 });
+  await log.close();
+  ({ log } = await openLog(dir, config, false));
+  assert.equal(log.logStartOffset, 33, 'kept across a restart');
+  assert.deepEqual(await log.deleteRecords(-1), { errorCode: 0, lowWatermark: 60 }, '-1 means the high watermark');
+  await log.close();
+});
+
+test('ListOffsets by timestamp and max timestamp are record-granular, across segments and compressed batches', async () => {
+  const dir = await tempDir();
+  const { log } = await openLog(dir, configWith({ segmentBytes: 1024, indexIntervalBytes: 64 }));
+  // Batch i holds records at 10000 + 10*i + {0, 5}; one out-of-order batch in the middle.
+  for (let i = 0; i < 50; i++) {
+    const ts = i === 25 ? 1_000n : BigInt(10_000 + 10 * i);
+    const b = await buildRecordBatch({ baseTimestamp: ts, compression: i % 2 === 0 ? 0 : 4, records: [{ value: Buffer.from(`a${i}`), timestampDelta: 0n }, { value: Buffer.from(`b${i}`), timestampDelta: 5n }] });
+    await append(log, b);
+  }
+  assert.ok(log.segments.length > 3);
+  assert.deepEqual(await log.listOffset(-1), { errorCode: 0, offset: 100, timestamp: -1 });
+  assert.deepEqual(await log.listOffset(0), { errorCode: 0, offset: 0, timestamp: 10_000 });
+  assert.deepEqual(await log.listOffset(10_003), { errorCode: 0, offset: 1, timestamp: 10_005 }, 'second record of batch 0');
+  assert.deepEqual(await log.listOffset(10_006), { errorCode: 0, offset: 2, timestamp: 10_010 });
+  assert.deepEqual(await log.listOffset(10_333), { errorCode: 0, offset: 67, timestamp: 10_335 });
+  assert.deepEqual(await log.listOffset(10_495), { errorCode: 0, offset: 99, timestamp: 10_495 });
+  assert.deepEqual(await log.listOffset(10_496), { errorCode: 0, offset: -1, timestamp: -1 });
+  assert.deepEqual(await log.listOffset(-3), { errorCode: 0, offset: 99, timestamp: 10_495 });
+  await log.close();
+});
+
+test('LogAppendTime: the stored batch carries the append time (CRC recomputed) and ListOffsets uses it', async () => {
+  const dir = await tempDir();
+  const { log } = await openLog(dir, configWith());
+  const before = Date.now();
+  const r = await append(log, await batch(['x', 'y'], { timestamp: 5n }), -1, 1);
+  assert.ok(r.logAppendTime >= before && r.logAppendTime <= Date.now());
+  const plan = await log.plan(0);
+  log.limit(plan, 1 << 20, fetchBudget(1 << 20));
+  const b = (await log.load(plan, 0)).records[0]!;
+  assert.equal(b.readInt16BE(21) & 0x08, 0x08);
+  assert.equal(Number(b.readBigInt64BE(35)), r.logAppendTime);
+  assert.equal(b.readUInt32BE(17), crc32c(b.subarray(21)) >>> 0);
+  assert.deepEqual(await log.listOffset(r.logAppendTime), { errorCode: 0, offset: 0, timestamp: r.logAppendTime });
+  assert.deepEqual(await log.listOffset(-3), { errorCode: 0, offset: 0, timestamp: r.logAppendTime });
+  await log.close();
+});
+
+test('a failed write takes the partition offline: queued and later appends get KAFKA_STORAGE_ERROR', async () => {
+  const dir = await tempDir();
+  const { log } = await openLog(dir, configWith());
+  await append(log, await batch(['ok']));
+  const proto = Object.getPrototypeOf(log.active.log) as { writev: (...a: unknown[]) => Promise<unknown> };
+  const original = proto.writev;
+  proto.writev = () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+  try {
+    const failed = await append(log, await batch(['lost']));
+    assert.equal(failed.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  } finally {
+    proto.writev = original;
+  }
+  assert.equal((await append(log, await batch(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.equal((await log.plan(0)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  await log.close();
+});
