@@ -96,7 +96,7 @@ const say = (s: string) => process.stderr.write(`[bench ${new Date().toISOString
 let pg: PostgresServer | null = null;
 let s3: S3Server | null = null;
 const brokers = new Set<BrokerProcess>();
-const profiles: { broker: string; phase: string; window: { fromUs: number; toUs: number }; dir: string }[] = [];
+const profiles: { broker: string; pid: number; phase: string; window: { fromUs: number; toUs: number }; dir: string }[] = [];
 
 async function cleanup(): Promise<void> {
   for (const b of brokers) await b.stop().catch(() => undefined);
@@ -174,7 +174,8 @@ async function stopBroker(b: BrokerProcess): Promise<void> {
 // ---------------------------------------------------------------- measuring a phase
 
 interface Meter {
-  stop(): Promise<PhaseStats>;
+  /** The phase so far (may be called more than once). */
+  read(): Promise<PhaseStats>;
 }
 
 /** Broker CPU, server CPU, wall time and a /metrics difference over one phase. */
@@ -185,14 +186,35 @@ async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
   const t0 = performance.now();
   const mono0 = monoMicros();
   return {
-    async stop() {
+    async read() {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = b.cpuSeconds() - cpu0;
       const srv = serversToo ? serverCpuSeconds() - srv0 : null;
+      const toUs = monoMicros();
       const after = await b.metrics();
-      return { seconds, brokerCpuSeconds: cpu, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs: monoMicros() } };
+      return { seconds, brokerCpuSeconds: cpu, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs } };
     },
   };
+}
+
+/**
+ * A produce run metered from its "measuring" marker (after the warm-up record): `whole` to the end of the
+ * run (the client's final flush included), `steady` to its "produced" marker (load still offered: the
+ * window for request rates).
+ */
+async function meteredProduce(b: BrokerProcess, serversToo: boolean, opts: Parameters<typeof produce>[0]): Promise<{ r: ProduceResult; whole: PhaseStats; steady: PhaseStats }> {
+  let started: Promise<Meter> | null = null;
+  let steady: Promise<PhaseStats> | null = null;
+  const r = await produce({
+    ...opts,
+    onMarker: (marker) => {
+      if (marker === 'measuring') started = meter(b, serversToo);
+      else if (started) steady = started.then((m) => m.read());
+    },
+  });
+  if (!started || !steady) throw new Error(`produce to ${opts.topic}: the load generator printed no measuring/produced markers`);
+  const whole = await (await (started as Promise<Meter>)).read();
+  return { r, whole, steady: await (steady as Promise<PhaseStats>) };
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -224,19 +246,18 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
 
       // (1) produce as fast as one producer connection can.
       say(`${id}: producing as fast as possible for ${settings.produceSeconds} s`);
-      let m = await meter(broker, serversToo);
-      produced = await produce({ bootstrap: bootstrap(), topic: TOPIC, seconds: settings.produceSeconds, size: settings.recordBytes });
-      let p = await m.stop();
-      if (values.profile) profiles.push({ broker: broker.name, phase: 'produce', window: p.window, dir: join(outDir, 'profiles', broker.name) });
-      result.produce = { ...produceFigures(produced), ...cpuFigures(p, produced.bytes), requests: requestFigures(p) };
+      const run = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic: TOPIC, seconds: settings.produceSeconds, size: settings.recordBytes });
+      produced = run.r;
+      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'produce', window: run.whole.window, dir: join(outDir, 'profiles', broker.name) });
+      result.produce = { ...produceFigures(produced), ...cpuFigures(run.whole, produced.bytes), requests: requestFigures(run.whole) };
       say(`${id}: ${result.produce.MBps} MB/s, ${result.produce.recordsPerSec} records/s, ${result.produce.brokerCpuSecondsPerGiB} broker CPU-s/GiB`);
 
       // (2) read it back from the broker that wrote it (tail / cache).
-      say(`${id}: reading ${produced.sent} records back (tail, from cache)`);
-      m = await meter(broker, serversToo);
-      const tail = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent }).result;
-      p = await m.stop();
-      if (values.profile) profiles.push({ broker: broker.name, phase: 'tail-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
+      say(`${id}: reading ${produced.sent + produced.warmUp} records back (tail, from cache)`);
+      let m = await meter(broker, serversToo);
+      const tail = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent + produced.warmUp }).result;
+      let p = await m.read();
+      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'tail-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
       result.tailRead = { ...consumeFigures(tail), ...cpuFigures(p, tail.bytes), requests: requestFigures(p) };
       say(`${id}: tail read ${result.tailRead.MBps} MB/s`);
 
@@ -247,10 +268,9 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
         say(`${id}: ${Math.round(load * 100)}% load = ${rate} records/s for ${settings.latencySeconds} s, tail consumer measuring end-to-end latency`);
         const consumer = consume({ bootstrap: bootstrap(), topic, partitions: settings.topicPartitions, e2e: true, timeoutSeconds: settings.latencySeconds + 240 });
         await consumer.ready;
-        m = await meter(broker, serversToo);
-        const r = await produce({ bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate });
-        const c = await consumer.finish(r.sent);
-        p = await m.stop();
+        const { r, whole } = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate });
+        const c = await consumer.finish(r.sent + r.warmUp);
+        p = whole;
         result.latency.push({
           load,
           offeredRecordsPerSec: rate,
@@ -275,22 +295,22 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
         say(`${id}: ${n} partition(s), ${rate} records/s for ${settings.partitionSeconds} s with a tail consumer`);
         const consumer = consume({ bootstrap: bootstrap(), topic, partitions: n, e2e: true, timeoutSeconds: settings.partitionSeconds + 240 });
         await consumer.ready;
-        const m = await meter(broker, serversToo);
-        const r = await produce({ bootstrap: bootstrap(), topic, seconds: settings.partitionSeconds, size: settings.recordBytes, rate });
-        const c = await consumer.finish(r.sent);
-        const p = await m.stop();
+        const { r, steady: p } = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic, seconds: settings.partitionSeconds, size: settings.recordBytes, rate });
+        const c = await consumer.finish(r.sent + r.warmUp);
         const req = requestFigures(p);
+        // Bytes offered during the steady window (the figures below are rates over that window).
+        const bytes = Math.round((r.sent / r.produceCallSeconds) * p.seconds * settings.recordBytes);
         const row: PartitionResult = {
           partitions: n,
           recordsPerSec: Math.round(r.sent / r.produceCallSeconds),
-          MBps: round(r.bytes / r.seconds / 1e6, 1),
-          bytes: r.bytes,
+          MBps: round(bytes / p.seconds / 1e6, 1),
+          bytes,
           seconds: round(p.seconds, 2)!,
           putsPerCommitInterval: round(req.puts / p.seconds * settings.commitIntervalMs / 1000, 3),
           ...req,
           produceMs: r.latencyMs,
           e2eMs: c.e2eMs,
-          ...cpuFigures(p, r.bytes),
+          ...cpuFigures(p, bytes),
         };
         result.partitions.push(row);
         say(`${id}: ${n} partition(s): ${row.putsPerSec} PUT/s, ${row.getsPerSec} GET/s, ${row.commitsPerSec} commits/s, ${row.queriesPerFetch} queries/fetch`);
@@ -303,9 +323,9 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
       await stopBroker(broker);
       broker = await launch(id, dataDir, overrides, 'b');
       const m = await meter(broker, serversToo);
-      const cold = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent }).result;
-      const p = await m.stop();
-      if (values.profile) profiles.push({ broker: broker.name, phase: 'cold-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
+      const cold = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent + produced.warmUp }).result;
+      const p = await m.read();
+      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'cold-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
       result.coldRead = { ...consumeFigures(cold), ...cpuFigures(p, cold.bytes), requests: requestFigures(p) };
       say(`${id}: cold read ${result.coldRead.MBps} MB/s`);
     }
@@ -363,7 +383,8 @@ try {
 // Profiles: self time during the phases recorded above (the produce phase first).
 if (values.profile) {
   for (const prof of profiles) {
-    const files = (await readdir(prof.dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'));
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: the broker's main thread is thread 0.
+    const files = (await readdir(prof.dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${prof.pid}.0.`));
     for (const f of files) {
       const summary: ProfileSummary = summarizeProfile(join(prof.dir, f), prof.window);
       results.profiles.push({ broker: prof.broker, phase: prof.phase, summary });

@@ -22,6 +22,8 @@ export interface LatencySummary {
 
 export interface ProduceResult {
   sent: number;
+  /** Records produced before the measurement (in the topic too). */
+  warmUp: number;
   failed: number;
   bytes: number;
   seconds: number;
@@ -108,6 +110,8 @@ export interface ProduceOptions {
   rate?: number;
   config?: Record<string, string | number>;
   timeoutSeconds?: number;
+  /** Called when the measured run starts (after the warm-up record) and when the last record was handed to the client. */
+  onMarker?: (marker: 'measuring' | 'produced') => void;
 }
 
 export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
@@ -117,7 +121,15 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   if (opts.count) args.push('--count', String(opts.count));
   else args.push('--seconds', String(opts.seconds ?? 10));
   args.push(...configArgs(opts.config));
-  const run = await runPython(args, opts.timeoutSeconds ?? (opts.seconds ?? 10) + 180);
+  const run = await runPython(args, opts.timeoutSeconds ?? (opts.seconds ?? 10) + 180, (child) => {
+    let err = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const lines = err.split('\n');
+      err = lines.pop()!;
+      for (const line of lines) if (line === 'measuring' || line === 'produced') opts.onMarker?.(line);
+    });
+  });
   const result = lastJson<ProduceResult>(run, `produce to ${opts.topic}`);
   if (result.error) throw new Error(`produce to ${opts.topic}: ${result.error} ${result.clientErrors.join('; ')}`);
   if (run.code !== 0 || result.failed > 0) {

@@ -236,17 +236,37 @@ interface Bar {
 }
 
 /** One panel of grouped vertical bars. */
-function barPanel(x0: number, y0: number, w: number, h: number, title: string, unit: string, groups: { name: string; bars: Bar[] }[], log = false): string {
+function barPanel(x0: number, y0: number, w: number, h: number, title: string, unit: string, groups: { name: string; bars: Bar[] }[], log = false,
+  format: (v: number) => string = (v) => String(v >= 100 ? Math.round(v) : +v.toFixed(1))): string {
   const parts: string[] = [];
   const all = groups.flatMap((g) => g.bars.map((b) => b.value ?? 0)).filter((v) => v > 0);
   const max = all.length > 0 ? Math.max(...all) : 1;
   const min = log ? Math.max(1, Math.min(...all)) : 0;
   const top = log ? 10 ** Math.ceil(Math.log10(max)) : niceCeil(max);
   const bottom = log ? 10 ** Math.floor(Math.log10(min)) : 0;
+  const ticks = log ? range(Math.log10(bottom), Math.log10(top)).map((e) => 10 ** e) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
+  const tickText = (t: number) => (t >= 1000 ? `${t / 1000}k` : format(t));
+  const plotLeft = x0 + 26 + Math.max(...ticks.map((t) => tickText(t).length)) * 6;
+  const plotW = x0 + w - 15 - plotLeft;
+  const gw = plotW / Math.max(1, groups.length);
+  const labelLines = groups.map((g) => wrap(g.name, Math.max(8, Math.floor(gw / 6))));
+  const maxLines = Math.max(1, ...labelLines.map((l) => l.length));
+  // Legend rows (laid out below the group labels).
+  const legend = groups.flatMap((g) => g.bars).filter((b, i, a) => a.findIndex((x) => x.label === b.label) === i);
+  const legendPos: { b: Bar; x: number; row: number }[] = [];
+  let lx = plotLeft;
+  let row = 0;
+  for (const b of legend) {
+    const width = b.label.length * 6 + 26;
+    if (lx + width > x0 + w && lx > plotLeft) {
+      lx = plotLeft;
+      row++;
+    }
+    legendPos.push({ b, x: lx, row });
+    lx += width;
+  }
   const plotTop = y0 + 30;
-  const plotH = h - 90;
-  const plotLeft = x0 + 55;
-  const plotW = w - 70;
+  const plotH = h - 30 - (maxLines * 12 + 10) - ((row + 1) * 14 + 10);
   const yOf = (v: number) => {
     if (log) {
       const f = (Math.log10(Math.max(v, bottom)) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom) || 1);
@@ -255,34 +275,34 @@ function barPanel(x0: number, y0: number, w: number, h: number, title: string, u
     return plotTop + plotH * (1 - v / top);
   };
   parts.push(`<text x="${x0 + w / 2}" y="${y0 + 16}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`);
-  const ticks = log ? range(Math.log10(bottom), Math.log10(top)).map((e) => 10 ** e) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
   for (const t of ticks) {
     const y = yOf(t);
     parts.push(`<line x1="${plotLeft}" y1="${y}" x2="${plotLeft + plotW}" y2="${y}" stroke="#ddd"/>`);
-    parts.push(`<text x="${plotLeft - 5}" y="${y + 4}" text-anchor="end" font-size="10">${t >= 1000 ? `${t / 1000}k` : +t.toFixed(1)}</text>`);
+    parts.push(`<text x="${plotLeft - 5}" y="${y + 4}" text-anchor="end" font-size="10">${esc(tickText(t))}</text>`);
   }
   parts.push(`<text x="${x0 + 12}" y="${plotTop + plotH / 2}" font-size="11" transform="rotate(-90 ${x0 + 12} ${plotTop + plotH / 2})" text-anchor="middle">${esc(unit)}</text>`);
-  const gw = plotW / Math.max(1, groups.length);
   groups.forEach((g, gi) => {
     const n = Math.max(1, g.bars.length);
     const bw = Math.min(28, (gw - 14) / n);
     const gx = plotLeft + gi * gw + (gw - bw * n) / 2;
     g.bars.forEach((b, bi) => {
-      if (b.value === null || b.value <= 0) return;
+      if (b.value === null) return;
+      if (b.value <= 0) {
+        parts.push(`<text x="${gx + bi * bw + bw / 2 - 1}" y="${plotTop + plotH - 3}" text-anchor="middle" font-size="9">0</text>`);
+        return;
+      }
       const y = yOf(b.value);
       parts.push(`<rect x="${gx + bi * bw}" y="${y}" width="${bw - 2}" height="${plotTop + plotH - y}" fill="${b.color}"><title>${esc(`${g.name}: ${b.label} ${b.value}`)}</title></rect>`);
-      parts.push(`<text x="${gx + bi * bw + bw / 2 - 1}" y="${y - 3}" text-anchor="middle" font-size="9">${b.value >= 100 ? Math.round(b.value) : +b.value.toFixed(1)}</text>`);
+      parts.push(`<text x="${gx + bi * bw + bw / 2 - 1}" y="${y - 3}" text-anchor="middle" font-size="9">${esc(format(b.value))}</text>`);
     });
-    const lines = wrap(g.name, 22);
-    lines.forEach((line, li) => parts.push(`<text x="${plotLeft + gi * gw + gw / 2}" y="${plotTop + plotH + 14 + li * 12}" text-anchor="middle" font-size="10">${esc(line)}</text>`));
+    labelLines[gi]!.forEach((line, li) => parts.push(`<text x="${plotLeft + gi * gw + gw / 2}" y="${plotTop + plotH + 14 + li * 12}" text-anchor="middle" font-size="10">${esc(line)}</text>`));
   });
   parts.push(`<line x1="${plotLeft}" y1="${plotTop + plotH}" x2="${plotLeft + plotW}" y2="${plotTop + plotH}" stroke="#333"/>`);
-  // Legend.
-  const legend = groups.flatMap((g) => g.bars).filter((b, i, a) => a.findIndex((x) => x.label === b.label) === i);
-  legend.forEach((b, i) => {
-    const lx = plotLeft + i * 110;
-    parts.push(`<rect x="${lx}" y="${y0 + h - 22}" width="10" height="10" fill="${b.color}"/><text x="${lx + 14}" y="${y0 + h - 13}" font-size="10">${esc(b.label)}</text>`);
-  });
+  const legendTop = plotTop + plotH + maxLines * 12 + 14;
+  for (const { b, x, row: r } of legendPos) {
+    const y = legendTop + r * 14;
+    parts.push(`<rect x="${x}" y="${y}" width="10" height="10" fill="${b.color}"/><text x="${x + 14}" y="${y + 9}" font-size="10">${esc(b.label)}</text>`);
+  }
   return parts.join('\n');
 }
 
@@ -347,6 +367,13 @@ export function renderSvg(r: BenchResults): string {
       { label: 'commits/s', value: p.commitsPerSec, color: '#59a14f' },
       { label: 'fetches/s', value: p.fetchRequests / p.seconds, color: '#b07aa1' },
     ] })))}</g>`);
+    height = 2 * H + 30;
+  }
+  const costs = r.costs?.rows.filter((c) => c.backend === 'pg-s3' || !r.costs!.rows.some((x) => x.backend === 'pg-s3')) ?? [];
+  if (costs.length > 0) {
+    panels.push(`<g transform="translate(${W * 0.5} ${H})">${barPanel(0, 0, W * 0.5, H, `S3 request cost per GiB (${LABELS[costs[0]!.backend]})`, '$ per GiB', costs.map((c) => ({ name: c.what.replace(/ \(.*\)$/, ''), bars: [
+      { label: c.kind === 'write' ? 'PUTs, written' : 'GETs, read', value: c.dollarsPerGiB, color: c.kind === 'write' ? '#4e79a7' : '#f28e2b' },
+    ] })), false, (v) => (v === 0 ? '0' : `$${v.toFixed(5)}`))}</g>`);
     height = 2 * H + 30;
   }
   const caption = `Floe benchmark ${r.startedAt}, ${r.machine.cpus} CPUs, load average ${r.machine.loadavgStart.join(' ')}${r.settings.quick ? ' (--quick)' : ''}; ${r.machine.client}`;

@@ -78,6 +78,7 @@ export class Broker {
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs ?? 300_000,
       topicConfig: (topicId) => this.topics.getById(topicId)?.config,
       onVisible: (key) => this.storage.waiters.notify([key]),
+      producerIdExpirationMs: config.producerIdExpirationMs,
     });
     this.groups = new GroupCoordinator(coordinator, groupOptionsFromConfig(config));
     const listener = config.advertisedListeners[0] ?? config.listeners[0]!;

@@ -211,7 +211,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Diskless storage', key: 'diskless.cache.max.bytes', type: 'LONG', default: '268435456', validate: range(0),
     doc: 'Size of the broker\'s object cache (recently read or written objects, shared by every consumer). 0 disables the cache.' },
   { group: 'Diskless storage', key: 'diskless.retention.check.interval.ms', type: 'LONG', default: '60000', validate: range(1),
-    doc: 'How often retention.ms and retention.bytes of diskless topics are enforced, and idle producer state expired. One broker of the cluster runs each pass (a lease in the coordinator); a pass deletes at most 10,000 batches per short transaction and never holds locks that stall commits.' },
+    doc: 'How often retention.ms and retention.bytes of diskless topics are enforced, and idle producer state expired. One broker of the cluster runs each pass (a lease in the coordinator); a pass deletes at most 1,000 batches per short transaction and never holds locks that stall commits.' },
   { group: 'Diskless storage', key: 'diskless.object.cleaner.interval.ms', type: 'LONG', default: '60000', validate: range(1),
     doc: 'How often the object cleaner runs (one broker of the cluster at a time): objects without batches are deleted from the store once diskless.object.deletion.grace.ms has passed, and orphans (objects uploaded but never committed) are reaped.' },
   { group: 'Diskless storage', key: 'diskless.object.deletion.grace.ms', type: 'LONG', default: '120000', validate: range(0),

@@ -233,6 +233,7 @@ export class GroupCoordinator {
   // ---- JoinGroup ----
 
   join(p: JoinParams): Promise<JoinResult> {
+    log.debug({ group: p.groupId, memberId: p.memberId, instance: p.groupInstanceId }, 'join');
     const idError = this.groupIdError(p.groupId, false);
     if (idError !== null) return Promise.resolve(joinError(p.memberId, idError));
     if (this.closed) return Promise.resolve(joinError(p.memberId, ErrorCode.NOT_COORDINATOR));
@@ -535,6 +536,7 @@ export class GroupCoordinator {
   // ---- SyncGroup ----
 
   sync(p: SyncParams): Promise<SyncResult> {
+    log.debug({ group: p.groupId, memberId: p.memberId, generationId: p.generationId, assignments: p.assignments.length }, 'sync');
     const idError = this.groupIdError(p.groupId, false);
     if (idError !== null) return Promise.resolve(syncError(idError));
     if (this.closed) return Promise.resolve(syncError(ErrorCode.NOT_COORDINATOR));
@@ -613,6 +615,12 @@ export class GroupCoordinator {
   // ---- Heartbeat, LeaveGroup ----
 
   heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    const code = this.doHeartbeat(groupId, memberId, groupInstanceId, generationId);
+    log.debug({ group: groupId, memberId, generationId, errorCode: code }, 'heartbeat');
+    return code;
+  }
+
+  private doHeartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
     const idError = this.groupIdError(groupId, false);
     if (idError !== null) return idError;
     if (this.closed) return ErrorCode.NOT_COORDINATOR;

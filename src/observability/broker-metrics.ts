@@ -29,6 +29,9 @@ export function instrumentBroker(broker: Broker, server: KafkaServer): void {
   metrics.observe('floe_cache_misses_total', 'Cache misses, by cache (object, batch_index).', 'counter',
     () => ({ object: storage.objectCache.stats.misses, batch_index: storage.index.misses }), 'cache');
   metrics.observe('floe_object_cache_bytes', 'Bytes held by the object cache.', 'gauge', () => storage.objectCache.snapshot().bytes);
+  metrics.observe('floe_classic_partitions', 'Classic partitions whose local log this broker holds.', 'gauge', () => broker.classic.stats.partitions);
+  metrics.observe('floe_classic_pending_bytes', 'Bytes appended to classic logs and not answered yet (waiting for their write and, by default, fsync).', 'gauge', () => broker.classic.stats.pendingBytes);
+  metrics.observe('floe_classic_segments_deleted_total', 'Classic log segments deleted by the retention passes (retention.ms, retention.bytes, log start offset).', 'counter', () => broker.classic.stats.segmentsDeleted);
   metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);

@@ -10,6 +10,8 @@
 import client from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Finer between 50 ms and 1 s, where S3 PUT and GET latencies fall (the benchmark reads PUT p99 from them). */
+const OBJECT_STORE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.75, 1, 1.5, 2.5, 5, 10, 30];
 
 export class BrokerMetrics {
   readonly registry = new client.Registry();
@@ -39,7 +41,7 @@ export class BrokerMetrics {
   });
   readonly objectStoreSeconds = new client.Histogram({
     name: 'floe_objectstore_request_duration_seconds', help: 'Object store request latency, by operation.', labelNames: ['op'] as const,
-    buckets: LATENCY_BUCKETS, registers: [this.registry],
+    buckets: OBJECT_STORE_BUCKETS, registers: [this.registry],
   });
 
   readonly coordinatorOps = new client.Counter({

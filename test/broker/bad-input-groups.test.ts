@@ -86,6 +86,9 @@ test('unknown members and wrong generations of an existing group', async () => {
     assert.equal(await syncGroup(GROUP, victim.memberId, g), ErrorCode.ILLEGAL_GENERATION, `sync ${g}`);
     assert.equal(await commitCode(GROUP, g, victim.memberId), ErrorCode.ILLEGAL_GENERATION, `commit ${g}`);
   }
+  // The group's error wins over a too-large metadata, as in Kafka (the group is checked first).
+  const big = await c.request(ApiKey.OffsetCommit, 8, { groupId: GROUP, generationIdOrMemberEpoch: victim.generationId + 1, memberId: victim.memberId, groupInstanceId: null, topics: [{ name: 'bi', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: 'x'.repeat(5000) }] }] });
+  assert.equal(big.topics[0].partitions[0].errorCode, ErrorCode.ILLEGAL_GENERATION);
   await assertUndisturbed('unknown members');
 });
 

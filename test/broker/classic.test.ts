@@ -306,3 +306,22 @@ test('several log.dirs: partitions are spread over them, and found again after a
   c.close();
   await again.close();
 });
+
+test('idempotent producer on a classic partition: a retried batch is stored once and answered with its first offset', async () => {
+  const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
+  assert.equal(init.errorCode, 0);
+  const { producerId, producerEpoch } = init;
+  const send = async (seq: number, value: string) => {
+    const r = await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 2, records: await buildRecordBatch({ producerId, producerEpoch, baseSequence: seq, records: [{ value: Buffer.from(value) }] }) }]));
+    return r.responses[0].partitionResponses[0];
+  };
+  const first = await send(0, 'idem-0');
+  assert.equal(first.errorCode, 0);
+  const again = await send(0, 'idem-0');
+  assert.deepEqual([again.errorCode, again.baseOffset], [0, first.baseOffset]);
+  assert.equal((await send(5, 'gap')).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  const second = await send(1, 'idem-1');
+  assert.equal(second.baseOffset, first.baseOffset + 1n);
+  const f = await client.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'cl', partition: 2, offset: first.baseOffset }]));
+  assert.deepEqual(await values(f.responses[0].partitions[0].records), ['idem-0', 'idem-1']);
+});

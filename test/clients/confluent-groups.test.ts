@@ -61,6 +61,8 @@ class Member {
 
 /** The members own disjoint, non-empty sets of partitions that together cover the topic. */
 function balanced(members: Member[]): boolean {
+  const dead = members.find((m) => m.child.exitCode !== null && !m.closed);
+  if (dead) throw new Error(`a member exited: ${dead.output}`);
   if (members.some((m) => m.assigned === null || m.assigned.length === 0)) return false;
   const all = members.flatMap((m) => m.assigned!);
   return all.length === PARTITIONS && new Set(all).size === PARTITIONS;

@@ -11,7 +11,7 @@ import json
 import signal
 import sys
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
 def emit(obj):
@@ -44,22 +44,27 @@ def main():
         "fetch.wait.max.ms": 100,
     })
 
-    def on_assign(consumer, partitions):
-        emit({"event": "assign", "partitions": sorted(p.partition for p in partitions)})
-
-    def on_revoke(consumer, partitions):
-        emit({"event": "revoke", "partitions": sorted(p.partition for p in partitions)})
-
-    c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
     values = []
     positions = {}
 
     def flush():
         if values:
             emit({"event": "msgs", "values": values})
-            c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
+            try:
+                c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
+            except KafkaException:
+                pass  # a partition no longer assigned: its next owner reads these messages again
             del values[:]
             positions.clear()
+
+    def on_assign(consumer, partitions):
+        emit({"event": "assign", "partitions": sorted(p.partition for p in partitions)})
+
+    def on_revoke(consumer, partitions):
+        flush()  # while the partitions are still ours, so their offsets can be stored and committed
+        emit({"event": "revoke", "partitions": sorted(p.partition for p in partitions)})
+
+    c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
 
     while running[0]:
         m = c.poll(0.1)

@@ -1,10 +1,9 @@
 /**
  * Exactly once, in order, from librdkafka's idempotent producer (5 requests in flight per connection)
- * while the object store fails and times out: uploads fail with 503s, hang until their deadline, and take
- * S3-like time (so some time out after the object was stored). Every failure answers a retriable error;
- * librdkafka retries (and bumps its epoch after sequence errors), and the sequence checks in the commit
- * make sure nothing is stored twice or out of order. Then the store holds only committed objects once
- * the cleaner has reaped the orphans those failures left.
+ * while the object store fails and times out (uploads fail with 503s, hang until their deadline, take
+ * S3-like time) and the client's connections are cut: every failure answers a retriable error or loses the
+ * answer, librdkafka retries, and the sequence checks in the commit make sure nothing is stored twice or
+ * out of order (a retry of a batch that was committed after all is answered with its first offset).
  * Also DeleteRecords through kafkajs's admin client.
  */
 import { test } from 'node:test';
@@ -28,7 +27,7 @@ const SCRIPT = join(import.meta.dirname, 'confluent_idempotence.py');
  */
 const PRODUCER = { 'request.timeout.ms': 5000, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 100 };
 
-test('librdkafka idempotent producer, 5 in flight, object store errors, hangs and timeouts: consumed exactly once and in order', async (t) => {
+test('librdkafka idempotent producer (5 in flight per connection), object store errors, hangs and timeouts, cut connections: consumed exactly once and in order', async (t) => {
   const broker = await startTestBroker({
     // Small objects (about two produce requests each), so the requests in flight land in different
     // objects that fail independently: a later object then commits while an earlier one failed.
@@ -61,14 +60,14 @@ test('librdkafka idempotent producer, 5 in flight, object store errors, hangs an
   const cutter = setInterval(() => proxy.cutAll(), 1000);
   let stdout: string;
   try {
-    ({ stdout } = await run('/usr/bin/python3', [SCRIPT, `127.0.0.1:${proxy.port}`, 'idem-faults', '3', '6000', JSON.stringify(PRODUCER)], { maxBuffer: 64 << 20, timeout: 300_000 }));
+    ({ stdout } = await run('/usr/bin/python3', [SCRIPT, `127.0.0.1:${proxy.port}`, 'idem-faults', '3', '3000', JSON.stringify(PRODUCER)], { maxBuffer: 64 << 20, timeout: 300_000 }));
   } finally {
     clearInterval(cutter);
   }
   const r = JSON.parse(stdout.trim().split('\n').pop()!);
   assert.deepEqual(r.fatal, [], 'no fatal idempotence error');
   assert.equal(r.error_count, 0, `delivery errors: ${JSON.stringify(r.errors)}`);
-  assert.equal(r.acked, 6000);
+  assert.equal(r.acked, 3000);
   for (let p = 0; p < 3; p++) {
     const expected = Array.from({ length: r.sent[p] }, (_, i) => `${p}-${i}`);
     assert.equal(r.read[p].length, expected.length, `partition ${p}: ${r.read[p].length} records read for ${expected.length} sent`);
@@ -78,7 +77,8 @@ test('librdkafka idempotent producer, 5 in flight, object store errors, hangs an
   const writer = broker.broker.storage.writer.stats;
   t.diagnostic(`commit answers per batch (error code or duplicate): ${JSON.stringify(Object.fromEntries(answers))}`);
   t.diagnostic(`writer: ${JSON.stringify(writer)}; faulty store: ${JSON.stringify(faults)}; librdkafka eos: ${JSON.stringify(r.eos)}`);
-  assert.ok(writer.uploadFailures >= 10, `the faults were exercised (${writer.uploadFailures} failed uploads; faulty store: ${JSON.stringify(faults)})`);
+  assert.ok((answers.get('duplicate') ?? 0) > 0, 'retries of committed batches were answered as duplicates');
+  assert.ok(writer.uploadFailures >= 5, `the faults were exercised (${writer.uploadFailures} failed uploads; faulty store: ${JSON.stringify(faults)})`);
 });
 
 test('DeleteRecords through kafkajs moves the earliest offset', async () => {

@@ -39,6 +39,9 @@ export async function startTestBroker(overrides: Record<string, string | number 
     listeners: 'PLAINTEXT://127.0.0.1:0',
     'data.dir': dir,
     'diskless.commit.interval.ms': 50,
+    // No retention pass unless a test asks for one: test batches often carry 2023 timestamps (record-batch.ts),
+    // which the default 7-day retention.ms would delete a minute into a long test file.
+    'diskless.retention.check.interval.ms': 3_600_000,
     ...overrides,
   };
   const loaded = loadBrokerConfig({ overrides: Object.entries(all).map(([k, v]) => `${k}=${v}`), env: {} });

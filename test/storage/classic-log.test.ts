@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readdir, stat, truncate, appendFile } from 'node:fs/promises';
+import { open, readdir, stat, truncate, appendFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { defaultBrokerConfig } from '../../src/config/broker-config.ts';
@@ -54,7 +54,13 @@ async function batch(values: string[], opts: { timestamp?: bigint; compression?:
 }
 
 async function append(log: PartitionLog, b: Buffer, acks = -1, timestampType: 0 | 1 = 0) {
-  return log.append(b, b.readInt32BE(23) + 1, Number(b.readBigInt64BE(35)), timestampType, acks);
+  const baseSequence = b.readInt32BE(53);
+  const lastOffsetDelta = b.readInt32BE(23);
+  return log.append({
+    data: b, recordCount: lastOffsetDelta + 1, baseTimestamp: Number(b.readBigInt64BE(27)), maxTimestamp: Number(b.readBigInt64BE(35)), timestampType,
+    producerId: Number(b.readBigInt64BE(43)), producerEpoch: b.readInt16BE(51), baseSequence,
+    lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,
+  }, acks);
 }
 
 /** Every record from `offset` to the high watermark, as offset → value, through plan/limit/load. */
@@ -189,12 +195,42 @@ test('segments roll at segment.bytes; reads and index lookups work across segmen
   assert.deepEqual(await readFrom(log, 137), new Map([...expected].filter(([o]) => o >= 137)));
   await log.close();
 
-  ({ log } = await openLog(dir, config, false));
+  // Reopen with no room for inactive indexes (they are read back on every lookup), and one index file lost.
+  const firstIndex = join(dir, files[0]!.replace('.log', '.index'));
+  await unlink(firstIndex);
+  ({ log } = await openLog(dir, config, false, new IndexCache(0)));
   assert.equal(log.nextOffset, 300);
   assert.deepEqual(await readFrom(log, 0), expected);
+  for (const offset of [3, 40, 120, 299]) assert.deepEqual(await readFrom(log, offset), new Map([...expected].filter(([o]) => o >= offset)));
+  assert.ok((await stat(firstIndex)).size > 0, 'the lost index was rebuilt');
   const r = await append(log, await batch(['after-reopen']));
   assert.equal(r.baseOffset, 300);
   await log.close();
+});
+
+test('segment.ms rolls on the first append after the active segment is that old; flush.ms fsyncs relaxed logs in time', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith({ segmentMs: 200, flushMessages: 1_000_000, flushMs: 300 }));
+  const proto = Object.getPrototypeOf(h.log.active.log) as { datasync: () => Promise<void> };
+  const original = proto.datasync;
+  let syncs = 0;
+  proto.datasync = function (this: unknown) {
+    syncs++;
+    return original.call(this);
+  };
+  try {
+    await append(h.log, await batch(['first']));
+    await append(h.log, await batch(['second']));
+    assert.equal(syncs, 0, 'relaxed: no fsync per write');
+    await new Promise((r) => setTimeout(r, 450));
+    assert.ok(syncs >= 1, 'flush.ms fsynced the unflushed data');
+    await append(h.log, await batch(['third']));
+  } finally {
+    proto.datasync = original;
+  }
+  assert.deepEqual(await segmentFiles(dir), ['00000000000000000000.log', '00000000000000000002.log']);
+  assert.deepEqual([...(await readFrom(h.log, 0)).values()], ['first', 'second', 'third']);
+  await h.log.close();
 });
 
 test('recovery: a torn tail (segment cut mid-batch) is truncated and offsets continue without a gap', async () => {
@@ -365,5 +401,41 @@ test('a failed write takes the partition offline: queued and later appends get K
   }
   assert.equal((await append(log, await batch(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal((await log.plan(0)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  await log.close();
+});
+
+test('idempotent producers: duplicates answered with the original offset, gaps and old epochs refused; state survives restarts', async () => {
+  const dir = await tempDir();
+  const config = configWith({ segmentBytes: 1024 });
+  const pb = (seq: number, n: number, epoch = 0, id = 7n) => buildRecordBatch({ producerId: id, producerEpoch: epoch, baseSequence: seq, records: Array.from({ length: n }, (_, i) => ({ value: Buffer.from(`s${seq + i}-${'p'.repeat(60)}`) })) });
+  let { log } = await openLog(dir, config);
+  assert.equal((await append(log, await pb(0, 2))).baseOffset, 0);
+  assert.equal((await append(log, await pb(2, 3))).baseOffset, 2);
+  const dup = await append(log, await pb(0, 2));
+  assert.deepEqual([dup.errorCode, dup.baseOffset], [0, 0], 'a retried batch gets its original offset');
+  // A retry pipelined right behind its original (not visible yet) waits for it and gets its offset.
+  const [orig, retry] = await Promise.all([append(log, await pb(5, 1)), append(log, await pb(5, 1))]);
+  assert.deepEqual([orig.baseOffset, retry.errorCode, retry.baseOffset], [5, 0, 5]);
+  assert.equal(log.nextOffset, 6, 'duplicates are not appended');
+  assert.equal((await append(log, await pb(9, 1))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assert.equal((await append(log, await pb(3, 1, 0, 8n))).errorCode, ErrorCode.UNKNOWN_PRODUCER_ID);
+  assert.equal((await append(log, await pb(1, 1, 1))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, 'a new epoch starts at 0');
+  assert.equal((await append(log, await pb(0, 1, 1))).baseOffset, 6, 'epoch bump');
+  assert.equal((await append(log, await pb(6, 1, 0))).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
+  for (let seq = 1; seq < 40; seq++) assert.equal((await append(log, await pb(seq, 1, 1))).errorCode, 0);
+  assert.ok(log.segments.length > 3, 'rolled (each roll snapshots the producer state)');
+  const lastOffset = log.nextOffset - 1;
+
+  // Clean close (snapshot at the log end), then a crash (snapshot at the last roll + replay of the active segment).
+  await log.close();
+  ({ log } = await openLog(dir, config, false));
+  assert.deepEqual([(await append(log, await pb(39, 1, 1))).baseOffset], [lastOffset], 'duplicate known after a clean restart');
+  assert.equal((await append(log, await pb(40, 1, 1))).baseOffset, lastOffset + 1);
+  await log.flushed();
+  await Promise.allSettled(log.segments.map((s) => s.close()));
+  ({ log } = await openLog(dir, config, true));
+  assert.equal((await append(log, await pb(40, 1, 1))).baseOffset, lastOffset + 1, 'duplicate known after a crash');
+  assert.equal((await append(log, await pb(42, 1, 1))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assert.ok((await readdir(dir)).filter((f) => f.endsWith('.producers')).length <= 2, 'old snapshots are removed');
   await log.close();
 });

@@ -11,8 +11,9 @@
  *   acks=all waits for the fsync (group commit; unless flush.messages > 1 relaxed it), acks=1 for the write.
  *   A classic partition led by another broker gets NOT_LEADER_OR_FOLLOWER.
  * acks=0 answers nothing; a failed acks=0 produce closes the connection, as Kafka does.
- * Idempotent producers: diskless batches are checked by the coordinator in the commit (duplicate → the
- * original offset; errors OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID).
+ * Idempotent producers: diskless batches are checked by the coordinator in the commit, classic ones by the
+ * partition's log at append, with the same rules (duplicate → the original offset; errors
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID).
  * Not yet: transactions (transactional batches are refused with UNSUPPORTED_VERSION, Kafka's error for a
  * feature the broker does not offer).
  * Version notes: v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
@@ -70,8 +71,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
         if (topic.diskless) {
           result = broker.storage.writer.append({ topicId: topic.topicId, partition: pd.index, batches: checked.batches });
         } else {
-          const b = checked.batches[0]!;
-          result = broker.classic.append(topic.topicId, pd.index, b.data, b.recordCount, b.maxTimestamp, b.timestampType, req.acks);
+          result = broker.classic.append(topic.topicId, pd.index, checked.batches[0]!, req.acks);
         }
         pending.push({ out, result, topic });
       }

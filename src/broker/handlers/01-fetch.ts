@@ -102,6 +102,8 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
         fill(classicReads.map((c) => c.out), classicResults);
         break;
       }
+      // An append that became visible while we were reading woke nobody: read again instead of waiting.
+      if (classicReads.some((c, i) => c.log.highWatermark !== classicResults[i]!.highWatermark)) continue;
       await broker.storage.waiters.wait(keys, remaining);
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };

@@ -6,8 +6,9 @@
  * generation and member id (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
  * REBALANCE_IN_PROGRESS while the group completes a rebalance); clients without group management commit
  * with generation -1 and no member id, which Kafka allows only while the group has no members (it is
- * created if needed). Per partition: unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION and
- * metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE; the rest is committed.
+ * created if needed). Per partition: unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION (before
+ * the group is looked at), metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE (when
+ * the group accepts the commit); the rest is committed.
  * Version notes: v2-v4 may carry a retention time (the offset then expires that long after the commit,
  * whatever the group's state); v6+ leader epoch; v7+ group.instance.id; v8 flexible; v9 is v8 (the KIP-848
  * member epoch applies only to consumer-protocol groups, which do not exist here). v10 (topic ids) is
@@ -31,6 +32,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
     const maxMetadata = broker.groups.options.offsetMetadataMaxBytes;
     const commits: Omit<GroupOffsetCommit, 'expireTimestamp'>[] = [];
     const outs: PartitionOut[] = [];
+    const tooLarge: PartitionOut[] = [];
     const topics = req.topics.map((t) => {
       const topic = broker.topics.get(t.name);
       return {
@@ -40,7 +42,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
           if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
             out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           } else if (p.committedMetadata !== null && p.committedMetadata.length > maxMetadata / 3 && Buffer.byteLength(p.committedMetadata) > maxMetadata) {
-            out.errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+            tooLarge.push(out); // OFFSET_METADATA_TOO_LARGE unless the group refuses the whole commit
           } else {
             commits.push({
               topicId: topic.topicId,
@@ -55,7 +57,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
         }),
       };
     });
-    if (commits.length > 0) {
+    if (commits.length > 0 || tooLarge.length > 0) {
       const result = await broker.groups.commitOffsets({
         groupId: req.groupId,
         generationId: req.generationIdOrMemberEpoch,
@@ -65,6 +67,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
         commits,
       });
       outs.forEach((out, i) => (out.errorCode = typeof result === 'number' ? result : result[i]!));
+      for (const out of tooLarge) out.errorCode = typeof result === 'number' ? result : ErrorCode.OFFSET_METADATA_TOO_LARGE;
     }
     return { throttleTimeMs: 0, topics };
   },

@@ -26,7 +26,7 @@ import type { TopicInfo } from '../../coordinator/coordinator.ts';
 import type { TopicConfig } from '../../config/topic-config.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { childLogger } from '../../observability/log.ts';
-import type { AppendResult } from '../diskless/produce-buffer.ts';
+import type { AppendResult, ProducedBatch } from '../diskless/produce-buffer.ts';
 import { IndexCache } from './index-cache.ts';
 import { fsyncDir, PartitionLog, type OffsetAnswer } from './log.ts';
 import { fileExists } from './segment.ts';
@@ -51,6 +51,8 @@ export interface ClassicStorageOptions {
   maxPendingBytes?: number;
   /** Memory for the indexes of inactive segments (default 64 MiB). */
   indexCacheBytes?: number;
+  /** producer.id.expiration.ms: idle idempotent producers are forgotten after this long (default one day). */
+  producerIdExpirationMs?: number;
 }
 
 export interface ClassicStats {
@@ -141,12 +143,12 @@ export class ClassicStorage {
   }
 
   /** Synchronous up to the promise (see PartitionLog.append): call it before the handler's first await. */
-  append(topicId: string, partition: number, batch: Buffer, recordCount: number, maxTimestamp: number, timestampType: 0 | 1, acks: number): Promise<AppendResult> {
+  append(topicId: string, partition: number, batch: ProducedBatch, acks: number): Promise<AppendResult> {
     const plog = this.logs.get(ClassicStorage.key(topicId, partition));
     if (!plog) {
       return Promise.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: 'this broker has no log for the partition', baseOffset: -1, logAppendTime: -1, logStartOffset: -1 });
     }
-    return plog.append(batch, recordCount, maxTimestamp, timestampType, acks);
+    return plog.append(batch, acks);
   }
 
   /** Log start offset and high watermark, or null when this broker has no log for the partition. */
@@ -270,10 +272,10 @@ export class ClassicStorage {
     }
     if (dir === undefined) {
       dir = join(this.pickLogDir(), name);
+      this.found.set(name, dir); // before any await: partitions opened in parallel count it when picking
       await mkdir(dir, { recursive: true });
       await writePartitionMetadata(dir, topic.topicId);
       await fsyncDir(dirname(dir));
-      this.found.set(name, dir);
       created = true;
     }
     let lastConfig = this.options.topicConfig(topic.topicId) ?? initialConfig;
@@ -288,6 +290,7 @@ export class ClassicStorage {
       onVisible: this.options.onVisible,
       onPendingBytes: (delta) => this.onPendingBytes(delta),
       indexCache: this.indexCache,
+      producerIdExpirationMs: this.options.producerIdExpirationMs,
     }, recover);
     if (recover) this.stats.recoveredPartitions++;
     this.logs.set(key, plog);

@@ -38,6 +38,9 @@ import { join } from 'node:path';
 import type { TopicConfig } from '../../config/topic-config.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import {
+  BASE_SEQUENCE_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
   BATCH_LENGTH_OFFSET,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
@@ -52,18 +55,22 @@ import {
 } from '../../protocol/record-batch.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../../protocol/records.ts';
 import { childLogger } from '../../observability/log.ts';
-import type { AppendResult } from '../diskless/produce-buffer.ts';
+import type { AppendResult, ProducedBatch } from '../diskless/produce-buffer.ts';
 import type { FetchPartitionResult } from '../diskless/fetch-planner.ts';
 import type { FetchBudget } from '../fetch-budget.ts';
 import type { IndexCache } from './index-cache.ts';
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
 import { retentionBreaches } from './retention.ts';
+import { ProducerStateManager } from './producer-state.ts';
 
 const log = childLogger('classic-log');
 
 /** Leader epoch of every classic batch (no leader changes yet). */
 export const CLASSIC_LEADER_EPOCH = 0;
 export const LOG_START_OFFSET_FILE = 'log-start-offset';
+/** `<offset, 20 digits>.producers`: idempotent-producer state as of that offset (JSON; see producer-state.ts). */
+export const PRODUCER_SNAPSHOT_SUFFIX = '.producers';
+const SNAPSHOTS_KEPT = 2;
 const INT32_MAX = 2 ** 31 - 1;
 const RING_SIZE = 256;
 const MAX_HINTS = 16;
@@ -105,6 +112,8 @@ export interface PartitionLogOptions {
   /** Bytes queued but not yet answered changed by `delta` (back-pressure). */
   onPendingBytes: (delta: number) => void;
   indexCache: IndexCache;
+  /** producer.id.expiration.ms (default one day). */
+  producerIdExpirationMs?: number;
 }
 
 interface PendingAppend {
@@ -124,6 +133,9 @@ interface BatchLocation {
   baseOffset: number;
   lastOffset: number;
   maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
 }
 
 /**
@@ -203,6 +215,10 @@ export class PartitionLog {
   private readonly hints = new Map<number, { segment: LogSegment; position: number }>();
   /** Bytes cut off the active segment when it was recovered (tests, logs). */
   recoveredTruncatedBytes = 0;
+  /** Idempotent producers' sequences (producer-state.ts). */
+  readonly producers = new ProducerStateManager();
+  /** Duplicates of batches not visible yet wait here for their original. */
+  private visibilityWaiters: { offset: number; resolve: (visible: boolean) => void }[] = [];
 
   private constructor(readonly options: PartitionLogOptions) {
     this.key = `${options.topicId}:${options.partition}`;
@@ -238,8 +254,11 @@ export class PartitionLog {
     await mkdir(dir, { recursive: true });
     const config = this.options.config();
     const bases: number[] = [];
-    for (const name of await readdir(dir)) {
-      if (name.endsWith(DELETED_SUFFIX) || name.endsWith('.tmp')) {
+    const names = await readdir(dir);
+    for (const name of names) {
+      // Leftovers of a crash: files of deleted segments, half-written checkpoints, indexes whose log is gone.
+      const orphanIndex = (name.endsWith(INDEX_SUFFIX) || name.endsWith(TIME_INDEX_SUFFIX)) && !names.includes(name.replace(/\.(time)?index$/, LOG_SUFFIX));
+      if (name.endsWith(DELETED_SUFFIX) || name.endsWith('.tmp') || orphanIndex) {
         await unlink(join(dir, name)).catch(() => {});
         continue;
       }
@@ -289,17 +308,79 @@ export class PartitionLog {
       await fsyncDir(dir);
       this.nextOffset = this.highWatermark = this.logStartOffset;
     }
+    await this.loadProducerState();
+  }
+
+  /**
+   * Restores the idempotent-producer state: the latest snapshot at or below the log end, then the batches
+   * after it, replayed from the log (headers only). Without a snapshot the whole log is replayed.
+   */
+  private async loadProducerState(): Promise<void> {
+    const dir = this.options.dir;
+    const snapshots = await listSnapshots(dir);
+    let from = this.segments[0]!.baseOffset;
+    for (const offset of snapshots.reverse()) {
+      if (offset > this.nextOffset) continue;
+      const restored = this.producers.restore(await readFile(join(dir, snapshotName(offset))));
+      if (restored === null) continue;
+      from = Math.max(restored, from);
+      break;
+    }
+    if (from >= this.nextOffset) return;
+    const now = Date.now();
+    const config = this.options.config();
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= from) continue;
+      let position = 0;
+      if (segment.baseOffset < from) {
+        await segment.ensureIndexes(config.indexIntervalBytes);
+        position = segment.offsetIndex?.lookup(from).position ?? 0;
+      }
+      await walkHeaders(segment, position, segment.visibleSize, (b) => {
+        if (b.baseOffset >= from && b.producerId >= 0 && b.baseSequence >= 0) {
+          const lastSequence = (b.baseSequence + (b.lastOffset - b.baseOffset)) % 2 ** 31;
+          this.producers.record(b.producerId, b.producerEpoch, { baseSequence: b.baseSequence, lastSequence, baseOffset: b.baseOffset, logAppendTime: b.maxTimestamp }, now);
+        }
+        return false;
+      }, 1 << 20);
+    }
+  }
+
+  /** Writes the producer state as of `offset` (atomically) and removes snapshots no longer needed. */
+  private async writeProducerSnapshot(offset: number): Promise<void> {
+    const dir = this.options.dir;
+    const path = join(dir, snapshotName(offset));
+    const handle = await open(`${path}.tmp`, 'w');
+    try {
+      await writeFully(handle, this.producers.snapshot(offset), 0);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(`${path}.tmp`, path);
+    const all = await listSnapshots(dir);
+    const keep = new Set(all.slice(-SNAPSHOTS_KEPT));
+    for (const o of all) if (!keep.has(o)) await unlink(join(dir, snapshotName(o))).catch(() => {});
   }
 
   // ---- write path ---------------------------------------------------------------------------------------
 
   /**
-   * Assigns the batch its offsets and queues it, synchronously; resolves when it is written (and fsynced,
-   * per the flush policy). `acks` 1 never waits for the fsync.
+   * Checks an idempotent producer's sequence, assigns the batch its offsets and queues it, synchronously;
+   * resolves when it is written (and fsynced, per the flush policy). `acks` 1 never waits for the fsync.
+   * A duplicate of one of the producer's last 5 batches is not appended: it is answered with the original's
+   * offset once the original is visible.
    */
-  append(batch: Buffer, recordCount: number, maxTimestamp: number, timestampType: 0 | 1, acks: number): Promise<AppendResult> {
+  append(produced: ProducedBatch, acks: number): Promise<AppendResult> {
     if (this.failure) return Promise.resolve(errorResult(ErrorCode.KAFKA_STORAGE_ERROR, `log of ${this.options.topicName}-${this.options.partition} is offline after a storage error: ${this.failure.message}`));
     if (this.closing) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the partition is being closed'));
+    const { data: batch, recordCount, maxTimestamp, timestampType } = produced;
+    const idempotent = produced.producerId >= 0 && produced.baseSequence >= 0;
+    if (idempotent) {
+      const verdict = this.producers.check(produced.producerId, produced.producerEpoch, produced.baseSequence, produced.lastSequence);
+      if (verdict.kind === 'error') return Promise.resolve(errorResult(verdict.errorCode, verdict.message));
+      if (verdict.kind === 'duplicate') return this.answerDuplicate(verdict.baseOffset, verdict.logAppendTime);
+    }
     const baseOffset = this.nextOffset;
     patchBaseOffset(batch, BigInt(baseOffset));
     patchPartitionLeaderEpoch(batch, CLASSIC_LEADER_EPOCH);
@@ -310,6 +391,9 @@ export class PartitionLog {
       patchLogAppendTime(batch, BigInt(logAppendTime));
     }
     this.nextOffset = baseOffset + recordCount;
+    if (idempotent) {
+      this.producers.record(produced.producerId, produced.producerEpoch, { baseSequence: produced.baseSequence, lastSequence: produced.lastSequence, baseOffset, logAppendTime }, Date.now());
+    }
     const waitForSync = acks !== 1 && syncEveryWrite(this.options.config());
     return new Promise((resolve) => {
       this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, resolve });
@@ -319,6 +403,15 @@ export class PartitionLog {
         void this.enqueue(() => this.drain());
       }
     });
+  }
+
+  /** A duplicate's answer: the original's offset, once the original is visible (written, and fsynced by default). */
+  private async answerDuplicate(baseOffset: number, logAppendTime: number): Promise<AppendResult> {
+    if (baseOffset >= this.highWatermark) {
+      const visible = await new Promise<boolean>((resolve) => this.visibilityWaiters.push({ offset: baseOffset, resolve }));
+      if (!visible) return errorResult(ErrorCode.KAFKA_STORAGE_ERROR, 'the original of this duplicate batch was not written');
+    }
+    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTime, logStartOffset: this.logStartOffset };
   }
 
   /** Runs `task` after every structural change and write round queued before it. */
@@ -410,6 +503,14 @@ export class PartitionLog {
     }
     segment.visibleSize = position;
     this.highWatermark = group[group.length - 1]!.lastOffset + 1;
+    if (this.visibilityWaiters.length > 0) {
+      const still: typeof this.visibilityWaiters = [];
+      for (const w of this.visibilityWaiters) {
+        if (w.offset < this.highWatermark) w.resolve(true);
+        else still.push(w);
+      }
+      this.visibilityWaiters = still;
+    }
     this.options.onVisible(this.key);
   }
 
@@ -436,6 +537,7 @@ export class PartitionLog {
     const old = this.active;
     await old.seal();
     this.unflushedMessages = 0;
+    await this.writeProducerSnapshot(baseOffset);
     const segment = await LogSegment.create(this.options.dir, baseOffset);
     await fsyncDir(this.options.dir);
     this.segments = [...this.segments, segment];
@@ -451,6 +553,9 @@ export class PartitionLog {
     const pending = this.pending;
     this.pending = [];
     for (const e of pending) this.answer(e, err);
+    const waiters = this.visibilityWaiters;
+    this.visibilityWaiters = [];
+    for (const w of waiters) w.resolve(false);
   }
 
   // ---- read path ----------------------------------------------------------------------------------------
@@ -657,6 +762,7 @@ export class PartitionLog {
     return this.enqueue(async () => {
       if (this.failure || this.closing) return 0;
       const config = this.options.config();
+      this.producers.expire(now, this.options.producerIdExpirationMs ?? 86_400_000);
       let deleted = 0;
       for (const breached of retentionBreaches(config, now, () => this.size)) deleted += await this.deleteOldest(config, breached);
       deleted += await this.deleteOldest(config, (_s, next) => next !== null && next.baseOffset <= this.logStartOffset);
@@ -700,7 +806,14 @@ export class PartitionLog {
     return this.enqueue(async () => {
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.flushTimer = null;
-      if (!this.failure) await this.active.seal();
+      if (!this.failure) {
+        await this.active.seal();
+        await this.writeProducerSnapshot(this.nextOffset);
+        await fsyncDir(this.options.dir);
+      }
+      const waiters = this.visibilityWaiters;
+      this.visibilityWaiters = [];
+      for (const w of waiters) w.resolve(false);
       await Promise.allSettled(this.segments.map((s) => s.close()));
     });
   }
@@ -784,8 +897,8 @@ async function readFully(segment: LogSegment, position: number, length: number):
  * Walks batch headers from `from` to `end`, reading the file in chunks, until `visit` returns true (that batch
  * is returned) or the end (null).
  */
-async function walkHeaders(segment: LogSegment, from: number, end: number, visit: (b: BatchLocation) => boolean): Promise<BatchLocation | null> {
-  const buf = Buffer.allocUnsafe(Math.max(RECORD_BATCH_OVERHEAD, Math.min(HEADER_CHUNK, end - from)));
+async function walkHeaders(segment: LogSegment, from: number, end: number, visit: (b: BatchLocation) => boolean, chunk = HEADER_CHUNK): Promise<BatchLocation | null> {
+  const buf = Buffer.allocUnsafe(Math.max(RECORD_BATCH_OVERHEAD, Math.min(chunk, end - from)));
   let bufStart = 0;
   let bufLen = 0;
   let pos = from;
@@ -812,6 +925,9 @@ async function walkHeaders(segment: LogSegment, from: number, end: number, visit
       baseOffset,
       lastOffset: baseOffset + buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET),
       maxTimestamp: Number(buf.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET)),
+      producerId: Number(buf.readBigInt64BE(at + PRODUCER_ID_OFFSET)),
+      producerEpoch: buf.readInt16BE(at + PRODUCER_EPOCH_OFFSET),
+      baseSequence: buf.readInt32BE(at + BASE_SEQUENCE_OFFSET),
     };
     if (visit(b)) return b;
     pos += size;
@@ -838,6 +954,20 @@ async function decodeTimestamps(batch: Buffer, baseOffset: number): Promise<{ of
     offset: baseOffset + r.offsetDelta,
     timestamp: logAppendTime ? maxTimestamp : Number(baseTimestamp + r.timestampDelta),
   }));
+}
+
+function snapshotName(offset: number): string {
+  return String(offset).padStart(20, '0') + PRODUCER_SNAPSHOT_SUFFIX;
+}
+
+/** Offsets of the producer snapshots in `dir`, ascending. */
+async function listSnapshots(dir: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir(dir)) {
+    const m = /^(\d{20})\.producers$/.exec(name);
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
 }
 
 async function readLogStartOffset(dir: string): Promise<number | null> {

@@ -46,7 +46,8 @@ export interface CleanerPassStats {
 }
 
 export class ObjectCleaner {
-  private lastScan = -Infinity;
+  /** The first listing comes one scan interval after start, not in the start-up burst. */
+  private lastScan: number;
   private readonly now: () => number;
 
   constructor(
@@ -55,6 +56,7 @@ export class ObjectCleaner {
     private readonly options: CleanerOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.lastScan = this.now();
   }
 
   async runPass(): Promise<CleanerPassStats> {

@@ -3,15 +3,15 @@
  * - retention (retention.ts) every `diskless.retention.check.interval.ms`, and
  * - the object cleaner (cleaner.ts) every `diskless.object.cleaner.interval.ms`:
  *   cluster-wide jobs, each run by the one broker holding its lease in the coordinator (renewed every pass,
- *   expiring after three intervals if that broker dies). Their operations are safe anyway if two brokers
- *   happen to run them at once (a lease that expired during a long pause).
+ *   expiring after three intervals, at least 10 s, if that broker dies; held by node id, so the same broker
+ *   restarted takes it back at once). Their operations are safe anyway if two brokers happen to run them at
+ *   once (a lease that expired during a long pause, two brokers configured with one node id).
  * - the log-start refresh of the broker's own index cache (every broker), every
  *   min(retention interval, grace / 4), so no broker serves a batch location for longer than that after
  *   its log start moved: well inside the deletion grace period.
  * Each job runs again only after its previous pass finished (setTimeout chains, never overlapping); stop()
  * waits for running passes and releases the leases.
  */
-import { randomUUID } from 'node:crypto';
 import type { BrokerConfig } from '../../config/broker-config.ts';
 import { resolveTopicConfig } from '../../config/topic-config.ts';
 import type { Coordinator, RetentionTopic } from '../../coordinator/coordinator.ts';
@@ -121,7 +121,8 @@ export class DisklessMaintenance {
     private readonly options: MaintenanceOptions,
   ) {
     const s = (this.settings = maintenanceSettings(options.config));
-    this.holder = `broker-${options.brokerId}/${randomUUID().slice(0, 8)}`;
+    // By node id: a broker restarted after a crash takes its leases back at once.
+    this.holder = `broker-${options.brokerId}`;
     this.retention = new RetentionJob(coordinator, {
       topics: () => retentionTopics(coordinator, options.config),
       onLogStarts: (moves) => storage.applyLogStarts(moves),

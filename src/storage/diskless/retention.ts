@@ -19,7 +19,7 @@ export interface RetentionOptions {
   /** Log starts moved by a step. */
   onLogStarts: (moves: readonly (PartitionKey & { logStartOffset: number })[]) => void;
   producerIdExpirationMs: number;
-  /** Batch deletions per coordinator transaction (default 10,000). */
+  /** Batch deletions per coordinator transaction (default 1,000: a step then takes a few ms to tens of ms). */
   maxBatchesPerStep?: number;
   /** A pass stops starting steps after this long (default 30 s). */
   maxPassMs?: number;
@@ -41,7 +41,7 @@ export class RetentionJob {
 
   async runPass(): Promise<RetentionPassStats> {
     const start = performance.now();
-    const maxBatches = this.options.maxBatchesPerStep ?? 10_000;
+    const maxBatches = this.options.maxBatchesPerStep ?? 1_000;
     const maxPassMs = this.options.maxPassMs ?? 30_000;
     const stats: RetentionPassStats = { steps: 0, batchesDeleted: 0, objectsMarked: 0, partitionsMoved: 0, producersExpired: 0, complete: true, ms: 0 };
     const topics = await this.options.topics();

@@ -1,0 +1,134 @@
+/**
+ * Idempotent producers on a classic partition: per producer id, the epoch and the last 5 batches appended
+ * (sequence range, base offset, append time), as Kafka's ProducerStateManager keeps them — with the rules
+ * the diskless commit applies (migration 3), so a producer sees one behaviour whatever the topic's storage:
+ * - epoch older than the state's → INVALID_PRODUCER_EPOCH;
+ * - same epoch, sequence range equal to one of the last 5 batches → a duplicate: not appended, answered with
+ *   the original's base offset;
+ * - same epoch, base sequence not last + 1 (wrapping at 2^31 - 1) → OUT_OF_ORDER_SEQUENCE_NUMBER;
+ * - newer epoch: the sequence must restart at 0, else OUT_OF_ORDER_SEQUENCE_NUMBER; the state is reset;
+ * - no state: the sequence must be 0, else UNKNOWN_PRODUCER_ID (the client bumps its epoch and retries).
+ *
+ * Checked and recorded synchronously at append, so a retry pipelined behind its original is caught too.
+ * Durability: a snapshot of the state as of an offset is written when a segment is rolled (as of the new
+ * segment's base offset) and on a clean close (as of the log end); at open, the latest snapshot is loaded and
+ * the batches after it are replayed from the log. Only batches below the snapshot offset go into a snapshot,
+ * so it never names a batch that may not be on disk. Producers idle for producer.id.expiration.ms are
+ * forgotten.
+ */
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+
+const MAX_BATCHES = 5;
+const SEQUENCE_WRAP = 2 ** 31;
+
+export interface ProducerBatch {
+  baseSequence: number;
+  lastSequence: number;
+  baseOffset: number;
+  logAppendTime: number;
+}
+
+interface ProducerEntry {
+  epoch: number;
+  /** Oldest first, at most MAX_BATCHES. */
+  batches: ProducerBatch[];
+  lastUpdateMs: number;
+}
+
+export type SequenceVerdict =
+  | { kind: 'append' }
+  | { kind: 'duplicate'; baseOffset: number; logAppendTime: number }
+  | { kind: 'error'; errorCode: number; message: string };
+
+const APPEND: SequenceVerdict = { kind: 'append' };
+
+interface SnapshotFile {
+  version: 1;
+  offset: number;
+  producers: { id: number; epoch: number; lastUpdateMs: number; batches: ProducerBatch[] }[];
+}
+
+export class ProducerStateManager {
+  private readonly producers = new Map<number, ProducerEntry>();
+
+  get size(): number {
+    return this.producers.size;
+  }
+
+  /** What to do with a batch of this producer (producerId >= 0 and baseSequence >= 0). */
+  check(producerId: number, epoch: number, baseSequence: number, lastSequence: number): SequenceVerdict {
+    const entry = this.producers.get(producerId);
+    if (!entry) {
+      if (baseSequence === 0) return APPEND;
+      return { kind: 'error', errorCode: ErrorCode.UNKNOWN_PRODUCER_ID, message: `No state for producer ${producerId} on this partition: its first batch must have sequence 0, not ${baseSequence}` };
+    }
+    if (epoch < entry.epoch) {
+      return { kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `Producer ${producerId} epoch ${epoch} is older than the current epoch ${entry.epoch}` };
+    }
+    if (epoch > entry.epoch) {
+      if (baseSequence === 0) return APPEND;
+      return { kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `Producer ${producerId} with new epoch ${epoch} must start at sequence 0, not ${baseSequence}` };
+    }
+    for (const b of entry.batches) {
+      if (b.baseSequence === baseSequence && b.lastSequence === lastSequence) return { kind: 'duplicate', baseOffset: b.baseOffset, logAppendTime: b.logAppendTime };
+    }
+    const last = entry.batches[entry.batches.length - 1];
+    const expected = last ? (last.lastSequence + 1) % SEQUENCE_WRAP : 0;
+    if (baseSequence !== expected) {
+      return { kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `Out of order sequence number for producer ${producerId}: ${baseSequence} (expected ${expected})` };
+    }
+    return APPEND;
+  }
+
+  /** Records an appended batch (after `check` said append, or when replaying the log). */
+  record(producerId: number, epoch: number, batch: ProducerBatch, nowMs: number): void {
+    let entry = this.producers.get(producerId);
+    if (!entry || epoch > entry.epoch) {
+      entry = { epoch, batches: [], lastUpdateMs: nowMs };
+      this.producers.set(producerId, entry);
+    } else if (epoch < entry.epoch) {
+      return; // a replayed batch of a fenced epoch
+    }
+    if (entry.batches.some((b) => b.baseOffset === batch.baseOffset)) return; // replayed twice
+    entry.batches.push(batch);
+    if (entry.batches.length > MAX_BATCHES) entry.batches.shift();
+    entry.lastUpdateMs = nowMs;
+  }
+
+  /** Forgets producers idle for longer than `maxIdleMs`. */
+  expire(nowMs: number, maxIdleMs: number): number {
+    let n = 0;
+    for (const [id, entry] of this.producers) {
+      if (nowMs - entry.lastUpdateMs > maxIdleMs) {
+        this.producers.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The state as of `offset`: only batches below it (later ones may not be on disk yet). */
+  snapshot(offset: number): Buffer {
+    const producers: SnapshotFile['producers'] = [];
+    for (const [id, entry] of this.producers) {
+      const batches = entry.batches.filter((b) => b.baseOffset < offset);
+      if (batches.length === 0) continue;
+      producers.push({ id, epoch: entry.epoch, lastUpdateMs: entry.lastUpdateMs, batches });
+    }
+    return Buffer.from(JSON.stringify({ version: 1, offset, producers } satisfies SnapshotFile));
+  }
+
+  /** Replaces the state with a snapshot's; returns its offset, or null when the bytes are not a snapshot. */
+  restore(bytes: Buffer): number | null {
+    let file: SnapshotFile;
+    try {
+      file = JSON.parse(bytes.toString('utf8')) as SnapshotFile;
+    } catch {
+      return null;
+    }
+    if (file?.version !== 1 || !Number.isSafeInteger(file.offset) || !Array.isArray(file.producers)) return null;
+    this.producers.clear();
+    for (const p of file.producers) this.producers.set(p.id, { epoch: p.epoch, lastUpdateMs: p.lastUpdateMs, batches: p.batches.slice(-MAX_BATCHES) });
+    return file.offset;
+  }
+}
