@@ -4,15 +4,16 @@ Run with Debian's /usr/bin/python3 (python3-confluent-kafka). Every mode prints 
 progress and errors go to stderr.
 
   produce  --bootstrap B --topic T [--seconds S | --count N] [--size 1024] [--rate R] [--sample K]
-           [--mock] [--config k=v ...]
+           [--prefill P] [--mock] [--config k=v ...]
       One Producer (one connection per broker), acks=all unless --config says otherwise, otherwise the
       client's defaults. --rate 0 (default) produces as fast as the client can; --rate R offers R records/s
       (paced every millisecond). Every record's value starts with the send time (8 bytes, float64 seconds,
       for end-to-end latency). Delivery latency is sampled on one record in K (default: about 20,000
       samples a second at most). --mock produces to librdkafka's in-memory mock broker
       (test.mock.num.brokers=1) instead of --bootstrap: the reference for what the client can do.
-      Before measuring, one warm-up record (value "warm-up!") is produced and awaited: the topic holds
-      sent + 1 records.
+      Before measuring, one warm-up record (value "warm-up!") is produced and awaited, and with
+      --prefill P one more into each of partitions 0..P-1 (so that no partition is empty while measuring):
+      the topic holds sent + warmUp records.
       Prints "measuring" on stderr when the measured run starts and "produced" when the last record was
       handed to the client (before the final flush).
       Output: sent, warmUp, failed, bytes, seconds (first produce call to last delivery), latency
@@ -88,6 +89,17 @@ def produce(args):
     if not warm or warm[0] is not None:
         print(json.dumps({"error": "warm-up record not delivered: %s" % (warm[0] if warm else "timeout"), "clientErrors": errors}))
         return 1
+    warm_up = 1
+    if args.prefill > 0:
+        # One record in every partition, so that none is empty while measuring.
+        for i in range(args.prefill):
+            p.produce(args.topic, value=WARM_UP, partition=i, on_delivery=lambda err, msg: warm.append(err))
+        p.flush(120)
+        bad = [e for e in warm[1:] if e is not None]
+        if len(warm) != 1 + args.prefill or bad:
+            print(json.dumps({"error": "prefill records not delivered: %s" % (bad[:3] or "timeout"), "clientErrors": errors}))
+            return 1
+        warm_up += args.prefill
 
     size = args.size
     filler = b"x" * (size - STAMP.size)
@@ -157,7 +169,7 @@ def produce(args):
     seconds = done - t0
     out = {
         "sent": sent,
-        "warmUp": 1,
+        "warmUp": warm_up,
         "failed": failed[0],
         "bytes": sent * size,
         "seconds": round(seconds, 4),
@@ -311,6 +323,7 @@ def main():
     pp.add_argument("--rate", type=float, default=0)
     pp.add_argument("--sample", type=int, default=0)
     pp.add_argument("--mock", action="store_true")
+    pp.add_argument("--prefill", type=int, default=0, help="before measuring, one record into each of partitions 0..N-1")
     pp.add_argument("--config", action="append")
     cp = sub.add_parser("consume")
     cp.add_argument("--bootstrap", required=True)

@@ -35,6 +35,7 @@ export function requestFigures(p: PhaseStats) {
   const fetchQueries = m.get('floe_fetch_coordinator_queries_total');
   const putP50 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.5);
   const putP99 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.99);
+  const commitP50 = m.histogramQuantile('floe_coordinator_operation_duration_seconds', { op: 'commitObject' }, 0.5);
   const commitP99 = m.histogramQuantile('floe_coordinator_operation_duration_seconds', { op: 'commitObject' }, 0.99);
   return {
     puts,
@@ -56,6 +57,7 @@ export function requestFigures(p: PhaseStats) {
     backPressureEvents: m.get('floe_diskless_backpressure_events_total'),
     putP50Ms: putP50 === null ? null : round(putP50 * 1000, 0),
     putP99Ms: putP99 === null ? null : round(putP99 * 1000, 0),
+    commitP50Ms: commitP50 === null ? null : round(commitP50 * 1000, 0),
     commitP99Ms: commitP99 === null ? null : round(commitP99 * 1000, 0),
   };
 }

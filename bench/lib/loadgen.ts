@@ -108,6 +108,8 @@ export interface ProduceOptions {
   size: number;
   /** Records/s; 0 = as fast as possible. */
   rate?: number;
+  /** Before measuring, one record into each of partitions 0..prefill-1 (none is empty while measuring). */
+  prefill?: number;
   config?: Record<string, string | number>;
   timeoutSeconds?: number;
   /** Called when the measured run starts (after the warm-up record) and when the last record was handed to the client. */
@@ -116,6 +118,7 @@ export interface ProduceOptions {
 
 export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   const args = [SCRIPT, 'produce', '--topic', opts.topic, '--size', String(opts.size), '--rate', String(opts.rate ?? 0)];
+  if (opts.prefill) args.push('--prefill', String(opts.prefill));
   if (opts.mock) args.push('--mock');
   else args.push('--bootstrap', opts.bootstrap!);
   if (opts.count) args.push('--count', String(opts.count));

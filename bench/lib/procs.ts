@@ -99,6 +99,8 @@ export interface BrokerOptions {
   logFile: string;
   /** Run the broker under `node --cpu-prof`, writing the profile into this folder on exit. */
   profileDir?: string;
+  /** More node options (e.g. --trace-gc), before the script. */
+  nodeArgs?: string[];
   /** Seconds to wait for "Floe broker started" (default 120). */
   startTimeoutSeconds?: number;
 }
@@ -135,7 +137,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
     'metrics.listener': 'http://127.0.0.1:0',
     ...opts.overrides,
   };
-  const args: string[] = [];
+  const args: string[] = [...(opts.nodeArgs ?? [])];
   if (opts.profileDir) {
     await mkdir(opts.profileDir, { recursive: true });
     args.push('--cpu-prof', '--cpu-prof-dir', opts.profileDir);

@@ -38,6 +38,8 @@ export interface ProfileEntry {
 
 export interface ProfileSummary {
   file: string;
+  /** For the busiest JavaScript/native functions: who called them, by self time spent under each caller. */
+  callers: { name: string; where: string; callers: { name: string; where: string; selfMs: number }[] }[];
   windowMs: number;
   busyMs: number;
   idleMs: number;
@@ -86,6 +88,16 @@ export function summarizeProfile(file: string, window?: { fromUs: number; toUs: 
     const id = profile.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + span);
   }
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const frameOf = (id: number) => {
+    const cf = byId.get(id)!.callFrame;
+    const name = cf.functionName || '(anonymous)';
+    const file = cf.url ? shortUrl(cf.url) : name.startsWith('(') ? name : '(native/V8)';
+    return { name, where: cf.url ? `${file}:${cf.lineNumber + 1}` : file, file };
+  };
+  // Self time of a function by its nearest caller outside node:buffer/internal frames of the same name.
+  const callerTotals = new Map<string, Map<string, { name: string; where: string; us: number }>>();
   const fnTotals = new Map<string, { name: string; where: string; us: number }>();
   const fileTotals = new Map<string, number>();
   let idle = 0;
@@ -98,19 +110,47 @@ export function summarizeProfile(file: string, window?: { fromUs: number; toUs: 
       continue;
     }
     if (name === '(garbage collector)') gc += us;
-    const file = cf.url ? shortUrl(cf.url) : name.startsWith('(') ? name : '(native/V8)';
-    const where = cf.url ? `${file}:${cf.lineNumber + 1}` : file;
+    const { file, where } = frameOf(id);
     const key = `${name}@${where}`;
     const entry = fnTotals.get(key) ?? { name, where, us: 0 };
     entry.us += us;
     fnTotals.set(key, entry);
     fileTotals.set(file, (fileTotals.get(file) ?? 0) + us);
+    // The first caller in Floe's own code (src/…), else the first caller in a package, else the direct one.
+    let p = parentOf.get(id);
+    let chosen: ReturnType<typeof frameOf> | null = null;
+    let fallback: ReturnType<typeof frameOf> | null = null;
+    while (p !== undefined) {
+      const f = frameOf(p);
+      if (f.name === '(root)') break;
+      fallback ??= f;
+      if (f.file.startsWith('src/') || f.file.startsWith('node_modules/')) {
+        chosen = f;
+        break;
+      }
+      p = parentOf.get(p);
+    }
+    const caller = chosen ?? fallback;
+    if (caller) {
+      const m = callerTotals.get(key) ?? new Map();
+      const ck = `${caller.name}@${caller.where}`;
+      const c = m.get(ck) ?? { name: caller.name, where: caller.where, us: 0 };
+      c.us += us;
+      m.set(ck, c);
+      callerTotals.set(key, m);
+    }
   }
   const busy = windowUs - idle;
   const pct = (us: number) => (busy > 0 ? Math.round((us / busy) * 1000) / 10 : 0);
   const ms = (us: number) => Math.round(us / 100) / 10;
+  const top5 = [...fnTotals.entries()].filter(([, e]) => !e.name.startsWith('(')).sort((a, b) => b[1].us - a[1].us).slice(0, 6);
   return {
     file,
+    callers: top5.map(([key, e]) => ({
+      name: e.name,
+      where: e.where,
+      callers: [...(callerTotals.get(key)?.values() ?? [])].sort((a, b) => b.us - a.us).slice(0, 4).map((c) => ({ name: c.name, where: c.where, selfMs: ms(c.us) })),
+    })),
     windowMs: ms(windowUs),
     busyMs: ms(busy),
     idleMs: ms(idle),
@@ -126,6 +166,8 @@ export function formatProfile(s: ProfileSummary, title: string): string {
   const lines = [`${title}: ${s.busyMs} ms busy of ${s.windowMs} ms sampled (idle ${s.idleMs} ms, GC ${s.gcMs} ms)`];
   lines.push('  top self time, by function:');
   for (const e of s.topFunctions) lines.push(`    ${e.percent.toFixed(1).padStart(5)}%  ${String(e.selfMs).padStart(8)} ms  ${e.name}  ${e.where}`);
+  lines.push('  callers of the busiest functions (nearest caller in src/ or a package):');
+  for (const c of s.callers) lines.push(`    ${c.name} (${c.where}) ← ${c.callers.map((x) => `${x.name} ${x.where} ${x.selfMs} ms`).join('; ')}`);
   lines.push('  by file / package:');
   for (const e of s.topFiles.slice(0, 12)) lines.push(`    ${e.percent.toFixed(1).padStart(5)}%  ${String(e.selfMs).padStart(8)} ms  ${e.name}`);
   return lines.join('\n');

@@ -77,7 +77,8 @@ export interface BenchResults {
   failures: { scenario: string; error: string }[];
   targets: Target[];
   costs: { prices: typeof S3_PRICES; rows: { backend: string; what: string; kind: 'write' | 'read'; requestsPerGiB: number; dollarsPerGiB: number }[] } | null;
-  profiles: { broker: string; phase: string; summary: ProfileSummary }[];
+  /** With --profile: the broker's CPU profile file, the phase's window in it (CLOCK_MONOTONIC µs) and its summary. */
+  profiles: { broker: string; phase: string; file: string; window: { fromUs: number; toUs: number }; summary: ProfileSummary }[];
   durationSeconds: number;
 }
 
@@ -198,10 +199,10 @@ export function formatReport(r: BenchResults): string {
 
   const parts = r.backends.flatMap((b) => b.partitions.map((p) => ({ b, p })));
   if (parts.length > 0) {
-    out.push(`\nObject store and coordinator requests by partition count (${parts[0]!.p.recordsPerSec} records/s offered, one tail consumer, ${s.partitionSeconds} s each)`);
-    out.push(table(['backend', 'partitions', 'MB/s', 'PUT/s', 'PUTs/interval', 'KiB/PUT', 'GET/s', 'GETs/object', 'commits/s', 'coord. tx/s', 'fetches/s', 'queries/fetch', 'produce p99', 'e2e p99'],
+    out.push(`\nObject store and coordinator requests by partition count (${parts[0]!.p.recordsPerSec} records/s offered, every partition holding data first, one tail consumer; rates over the ${s.partitionSeconds} s of offered load)`);
+    out.push(table(['backend', 'partitions', 'MB/s', 'PUT/s', 'PUTs/interval', 'KiB/PUT', 'GET/s', 'GETs/object', 'commits/s', 'commit p50/p99', 'coord. tx/s', 'fetches/s', 'queries/fetch', 'produce p99', 'e2e p99'],
       parts.map(({ b, p }) => [LABELS[b.id]!, p.partitions, fmt(p.MBps), fmt(p.putsPerSec, 2), fmt(p.putsPerCommitInterval, 2), p.bytesPerPut ? fmt(p.bytesPerPut / 1024, 0) : '–', fmt(p.getsPerSec, 2),
-        fmt(p.getsPerObject, 3), fmt(p.commitsPerSec, 2), fmt(p.coordinatorOpsPerSec, 2), fmt(p.fetchRequests / p.seconds, 1), fmt(p.queriesPerFetch, 4), fmt(p.produceMs?.p99, 0), fmt(p.e2eMs?.p99, 0)])));
+        fmt(p.getsPerObject, 3), fmt(p.commitsPerSec, 2), `${fmt(p.commitP50Ms, 0)} / ${fmt(p.commitP99Ms, 0)}`, fmt(p.coordinatorOpsPerSec, 2), fmt(p.fetchRequests / p.seconds, 1), fmt(p.queriesPerFetch, 4), fmt(p.produceMs?.p99, 0), fmt(p.e2eMs?.p99, 0)])));
   }
 
   const single = r.backends.filter((b) => b.diskless && b.produce);

@@ -42,4 +42,9 @@ export function instrumentBroker(broker: Broker, server: KafkaServer): void {
   metrics.observe('kafka_server_brokertopicmetrics_bytesin_total', 'Record batch bytes appended to diskless topics (committed).', 'counter', () => storage.writer.stats.bytesCommitted);
   metrics.observe('kafka_server_brokertopicmetrics_bytesout_total', 'Record batch bytes read for consumers from diskless topics.', 'counter', () => storage.reader.bytesRead);
   metrics.observe('floe_fetch_coordinator_queries_total', 'Coordinator queries made by fetches (batch index cache misses).', 'counter', () => storage.reader.coordinatorQueries);
+  const gc = broker.maintenance.totals;
+  metrics.observe('floe_retention_batches_deleted_total', 'Batches deleted by this broker\'s retention passes (retention.ms, retention.bytes, DeleteRecords leftovers).', 'counter', () => gc.batchesDeleted);
+  metrics.observe('floe_objects_deleted_total', 'Objects deleted from the store by this broker\'s cleaner after the grace period.', 'counter', () => gc.objectsDeleted);
+  metrics.observe('floe_orphan_objects_reaped_total', 'Objects uploaded but never committed that this broker\'s cleaner reaped.', 'counter', () => gc.orphansReaped);
+  metrics.observe('floe_producer_states_expired_total', 'Idempotent producer states dropped after producer.id.expiration.ms.', 'counter', () => gc.producersExpired);
 }

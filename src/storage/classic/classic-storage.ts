@@ -5,6 +5,7 @@
  *   <log dir>/<topic>-<partition>/00000000000000000000.log|.index|.timeindex   segments
  *   <log dir>/<topic>-<partition>/partition.metadata                          version + topic id (Kafka's format)
  *   <log dir>/<topic>-<partition>/log-start-offset                            written by DeleteRecords
+ *   <log dir>/<topic>-<partition>/<offset>.producers                          idempotent-producer state (JSON)
  *   <log dir>/.floe_cleanshutdown                                             all logs of this dir closed cleanly
  *
  * Start: every classic partition led by this broker is opened (created when missing). Without the

@@ -34,6 +34,8 @@ export interface CleanerOptions {
   onDeleted?: (keys: readonly string[]) => void;
   /** A pass stops starting deletions after this long (default 30 s). */
   maxPassMs?: number;
+  /** True once the broker shuts down: the pass stops between deletions and skips the listing. */
+  stopping?: () => boolean;
   now?: () => number;
 }
 
@@ -73,11 +75,11 @@ export class ObjectCleaner {
       await this.store.deleteMany(keys);
       stats.objectsDeleted += await this.coordinator.markObjectsDeleted(keys);
       this.options.onDeleted?.(keys);
-      if (keys.length < DELETE_BATCH || performance.now() - start > maxPassMs) break;
+      if (keys.length < DELETE_BATCH || performance.now() - start > maxPassMs || this.options.stopping?.()) break;
     }
 
     const scanInterval = this.options.orphanScanIntervalMs ?? this.options.orphanMinAgeMs / 4;
-    if (this.now() - this.lastScan >= scanInterval) {
+    if (this.now() - this.lastScan >= scanInterval && !this.options.stopping?.()) {
       this.lastScan = this.now();
       stats.scanned = true;
       stats.orphansUnregistered = await this.deleteUnregisteredOrphans();

@@ -105,7 +105,19 @@ export interface MaintenanceOptions {
   uploadAndCommitMs?: number;
 }
 
+/** What this broker's passes did since it started (metrics). */
+export interface MaintenanceTotals {
+  retentionPasses: number;
+  batchesDeleted: number;
+  objectsMarked: number;
+  producersExpired: number;
+  cleanerPasses: number;
+  objectsDeleted: number;
+  orphansReaped: number;
+}
+
 export class DisklessMaintenance {
+  readonly totals: MaintenanceTotals = { retentionPasses: 0, batchesDeleted: 0, objectsMarked: 0, producersExpired: 0, cleanerPasses: 0, objectsDeleted: 0, orphansReaped: 0 };
   readonly retention: RetentionJob;
   readonly cleaner: ObjectCleaner;
   private readonly holder: string;
@@ -113,6 +125,7 @@ export class DisklessMaintenance {
   private readonly retentionJob: PeriodicJob;
   private readonly cleanerJob: PeriodicJob;
   private readonly settings: ReturnType<typeof maintenanceSettings>;
+  private stopping = false;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -127,6 +140,7 @@ export class DisklessMaintenance {
       topics: () => retentionTopics(coordinator, options.config),
       onLogStarts: (moves) => storage.applyLogStarts(moves),
       producerIdExpirationMs: s.producerIdExpirationMs,
+      stopping: () => this.stopping,
     });
     this.cleaner = new ObjectCleaner(coordinator, store, {
       keyPrefix: WAL_KEY_PREFIX,
@@ -134,9 +148,22 @@ export class DisklessMaintenance {
       orphanMinAgeMs: s.orphanMinAgeMs,
       orphanScanIntervalMs: Math.max(s.cleanerIntervalMs, s.orphanMinAgeMs / 4),
       onDeleted: (keys) => storage.forgetObjects(keys),
+      stopping: () => this.stopping,
     });
-    this.retentionJob = new PeriodicJob('retention', s.retentionCheckIntervalMs, () => this.leased('retention', s.retentionCheckIntervalMs, () => this.retention.runPass()));
-    this.cleanerJob = new PeriodicJob('object-cleaner', s.cleanerIntervalMs, () => this.leased('object-cleaner', s.cleanerIntervalMs, () => this.cleaner.runPass()));
+    const t = this.totals;
+    this.retentionJob = new PeriodicJob('retention', s.retentionCheckIntervalMs, () => this.leased('retention', s.retentionCheckIntervalMs, async () => {
+      const r = await this.retention.runPass();
+      t.retentionPasses++;
+      t.batchesDeleted += r.batchesDeleted;
+      t.objectsMarked += r.objectsMarked;
+      t.producersExpired += r.producersExpired;
+    }));
+    this.cleanerJob = new PeriodicJob('object-cleaner', s.cleanerIntervalMs, () => this.leased('object-cleaner', s.cleanerIntervalMs, async () => {
+      const r = await this.cleaner.runPass();
+      t.cleanerPasses++;
+      t.objectsDeleted += r.objectsDeleted;
+      t.orphansReaped += r.orphansRegistered + r.orphansUnregistered;
+    }));
     const refreshMs = Math.max(100, Math.min(s.retentionCheckIntervalMs, s.deletionGraceMs / 4));
     this.jobs = [this.retentionJob, this.cleanerJob, new PeriodicJob('log-start-refresh', refreshMs, () => storage.refreshLogStarts())];
   }
@@ -163,6 +190,7 @@ export class DisklessMaintenance {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.jobs.map((j) => j.stop()));
     await Promise.all(['retention', 'object-cleaner'].map((name) =>
       this.coordinator.releaseLease(name, this.holder).catch((err: unknown) => log.debug({ err, name }, 'releasing the lease failed'))));

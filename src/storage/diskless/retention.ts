@@ -23,6 +23,8 @@ export interface RetentionOptions {
   maxBatchesPerStep?: number;
   /** A pass stops starting steps after this long (default 30 s). */
   maxPassMs?: number;
+  /** True once the broker shuts down: the pass stops between steps. */
+  stopping?: () => boolean;
 }
 
 export interface RetentionPassStats {
@@ -53,7 +55,7 @@ export class RetentionJob {
       stats.partitionsMoved += step.logStarts.length;
       if (step.logStarts.length > 0) this.options.onLogStarts(step.logStarts);
       if (!step.more) break;
-      if (performance.now() - start > maxPassMs) {
+      if (performance.now() - start > maxPassMs || this.options.stopping?.()) {
         stats.complete = false;
         break;
       }
