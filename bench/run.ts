@@ -186,6 +186,7 @@ interface Meter {
 async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
   const before = await b.metrics();
   const cpu0 = b.cpuSeconds();
+  const sys0 = b.systemCpuSeconds();
   const srv0 = serversToo ? serverCpuSeconds() : 0;
   const t0 = performance.now();
   const mono0 = monoMicros();
@@ -193,10 +194,11 @@ async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
     async read() {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = b.cpuSeconds() - cpu0;
+      const sys = b.systemCpuSeconds() - sys0;
       const srv = serversToo ? serverCpuSeconds() - srv0 : null;
       const toUs = monoMicros();
       const after = await b.metrics();
-      return { seconds, brokerCpuSeconds: cpu, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs } };
+      return { seconds, brokerCpuSeconds: cpu, brokerSystemCpuSeconds: sys, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs } };
     },
   };
 }

@@ -13,6 +13,8 @@ export const round = (n: number, d = 1): number | null => (Number.isFinite(n) ? 
 export interface PhaseStats {
   seconds: number;
   brokerCpuSeconds: number;
+  /** The kernel-mode part of brokerCpuSeconds (system calls, page faults). */
+  brokerSystemCpuSeconds: number;
   /** CPU of PostgreSQL and s3rver (pg-s3 only). */
   serverCpuSeconds: number | null;
   metrics: MetricsDelta;
@@ -66,6 +68,7 @@ export function cpuFigures(p: PhaseStats, bytes: number) {
   const gib = bytes / GIB;
   return {
     brokerCpuSeconds: round(p.brokerCpuSeconds, 2),
+    brokerSystemCpuPercent: p.brokerCpuSeconds > 0 ? round((p.brokerSystemCpuSeconds / p.brokerCpuSeconds) * 100, 0) : null,
     brokerCpuSecondsPerGiB: gib > 0 ? round(p.brokerCpuSeconds / gib, 2) : null,
     /** MiB/s one fully used core would move: MiB / broker CPU-seconds. */
     MiBpsPerBrokerCore: p.brokerCpuSeconds > 0 ? round(bytes / MIB / p.brokerCpuSeconds, 1) : null,

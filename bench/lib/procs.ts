@@ -22,18 +22,22 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** User + system CPU seconds of one process (0 once it is gone), from /proc/<pid>/stat. */
-export function processCpuSeconds(pid: number): number {
+/** User and system CPU seconds of one process (0 once it is gone), from /proc/<pid>/stat. */
+export function processCpuTimes(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces and parentheses): state is field 3.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return (utime + stime) / ticksPerSecond();
+    return { user: Number(fields[11]) / ticksPerSecond(), system: Number(fields[12]) / ticksPerSecond() };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
+}
+
+/** User + system CPU seconds of one process (0 once it is gone). */
+export function processCpuSeconds(pid: number): number {
+  const t = processCpuTimes(pid);
+  return t.user + t.system;
 }
 
 function parentOf(pid: number): number {
@@ -118,6 +122,8 @@ export interface BrokerProcess {
   /** Wall time (ms since the epoch) at which the process exited (set by stop()). */
   exitedAt: number | null;
   cpuSeconds(): number;
+  /** Kernel-mode part of cpuSeconds(). */
+  systemCpuSeconds(): number;
   metrics(): Promise<Map<string, Sample>>;
   /** SIGTERM (the broker seals and commits the open object), SIGKILL after 60 s. */
   stop(): Promise<void>;
@@ -199,6 +205,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
     startSeconds,
     exitedAt: null,
     cpuSeconds: () => processCpuSeconds(pid),
+    systemCpuSeconds: () => processCpuTimes(pid).system,
     metrics: () => scrape(`http://127.0.0.1:${started.metricsPort}/metrics`),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

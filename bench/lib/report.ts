@@ -166,26 +166,26 @@ export function formatReport(r: BenchResults): string {
 
   out.push(`\nProduce, as fast as one producer goes (${s.produceSeconds} s)`);
   const prodRows: (string | number)[][] = [];
-  if (r.mock) prodRows.push([LABELS.mock!, fmt(r.mock.MBps), fmt(r.mock.MiBps), r.mock.recordsPerSec, '–', '–', '–', '–', '–', '–', lat(r.mock.latencyMs)]);
+  if (r.mock) prodRows.push([LABELS.mock!, fmt(r.mock.MBps), fmt(r.mock.MiBps), r.mock.recordsPerSec, '–', '–', '–', '–', '–', '–', '–', lat(r.mock.latencyMs)]);
   for (const b of r.backends) {
     const p = b.produce;
     if (!p) continue;
-    prodRows.push([LABELS[b.id]!, fmt(p.MBps), fmt(p.MiBps), p.recordsPerSec, fmt(p.brokerCpuSecondsPerGiB, 2), fmt(p.MiBpsPerBrokerCore), fmt(p.brokerCoresUsed, 2),
+    prodRows.push([LABELS[b.id]!, fmt(p.MBps), fmt(p.MiBps), p.recordsPerSec, fmt(p.brokerCpuSecondsPerGiB, 2), fmt(p.brokerSystemCpuPercent, 0), fmt(p.MiBpsPerBrokerCore), fmt(p.brokerCoresUsed, 2),
       fmt(p.serverCpuSecondsPerGiB, 2), b.diskless ? fmt(p.requests.putsPerSec) : '–', b.diskless && p.requests.bytesPerPut ? fmt(p.requests.bytesPerPut / 1048576, 2) : '–', lat(p.latencyMs)]);
   }
-  out.push(table(['backend', 'MB/s', 'MiB/s', 'records/s', 'broker CPU-s/GiB', 'MiB/s per core', 'cores used', 'PG+S3 CPU-s/GiB', 'PUT/s', 'MiB/PUT', 'p50/p99/p99.9 ms'], prodRows));
+  out.push(table(['backend', 'MB/s', 'MiB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'MiB/s per core', 'cores used', 'PG+S3 CPU-s/GiB', 'PUT/s', 'MiB/PUT', 'p50/p99/p99.9 ms'], prodRows));
 
   out.push('\nConsume, all of it from offset 0: tail = the broker that wrote it (cache); cold = after a restart');
   const consRows: (string | number)[][] = [];
   for (const b of r.backends) {
     for (const [what, c] of [['tail', b.tailRead], ['cold', b.coldRead]] as const) {
       if (!c) continue;
-      consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
+      consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.brokerSystemCpuPercent, 0), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
         b.diskless ? fmt(c.requests.getsPerSec) : '–', b.diskless && c.requests.bytesPerGet ? fmt(c.requests.bytesPerGet / 1024, 0) : '–',
         b.diskless ? `${c.requests.objectCacheHits}/${c.requests.objectCacheMisses}` : '–', b.diskless ? fmt(c.requests.queriesPerFetch, 3) : '–']);
     }
   }
-  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'cache hit/miss', 'queries/fetch'], consRows));
+  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'cache hit/miss', 'queries/fetch'], consRows));
 
   out.push(`\nLatency at fixed offered loads (% of the max above, ${s.latencySeconds} s each), ms p50 / p99 / p99.9; end-to-end = send to a tail consumer's receipt`);
   const latRows: (string | number)[][] = [];
