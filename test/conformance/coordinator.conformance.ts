@@ -104,6 +104,7 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
         partitionCount: 4,
         diskless: true,
         configs: { 'retention.ms': '60000', 'cleanup.policy': 'delete' },
+        leaderBrokerId: null,
       });
       const classic = await c.createTopic({ name: name('crud-classic'), partitionCount: 1, diskless: false, configs: {} });
       assert.equal(classic.diskless, false);
