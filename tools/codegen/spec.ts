@@ -8,7 +8,7 @@
  * and a "context" range: the hull of the versions in which the struct can be on the wire.
  */
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -107,11 +107,19 @@ export interface ErrorSpec {
 
 // ---------------------------------------------------------------------------------------------------
 
-export function protocolDir(): string {
+/** The upstream specs: KAFKA_PROTOCOL_DIR, else ../shared/kafka-protocol beside the repository. */
+export function upstreamProtocolDir(): string {
   const env = process.env['KAFKA_PROTOCOL_DIR'];
   if (env) return resolve(env);
   const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   return resolve(repo, '..', 'shared', 'kafka-protocol');
+}
+
+/** The upstream specs when present, else the facts-only copy committed in tools/codegen/specs. */
+export function protocolDir(): string {
+  const upstream = upstreamProtocolDir();
+  if (process.env['KAFKA_PROTOCOL_DIR'] || existsSync(join(upstream, 'messages'))) return upstream;
+  return resolve(dirname(fileURLToPath(import.meta.url)), 'specs');
 }
 
 /** JSON with whole-line and trailing `//` comments (outside strings). */
