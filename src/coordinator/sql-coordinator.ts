@@ -173,13 +173,13 @@ WITH cur AS (
 ), upd AS (
   UPDATE topics t SET partition_count = $2::integer
     FROM cur WHERE t.topic_id = cur.topic_id AND cur.partition_count < $2::integer
-  RETURNING t.topic_id::text AS topic_id, t.name, t.partition_count, t.diskless, t.configs
+  RETURNING t.topic_id::text AS topic_id, t.name, t.partition_count, t.diskless, t.configs, t.leader_broker_id
 ), ins AS (
   INSERT INTO partitions (topic_id, partition)
   SELECT cur.topic_id, g FROM cur CROSS JOIN generate_series(cur.partition_count, $2::integer - 1) AS g
    WHERE cur.partition_count < $2::integer
 )
-SELECT cur.partition_count AS old_count, upd.topic_id, upd.name, upd.partition_count, upd.diskless, upd.configs
+SELECT cur.partition_count AS old_count, upd.topic_id, upd.name, upd.partition_count, upd.diskless, upd.configs, upd.leader_broker_id
   FROM cur LEFT JOIN upd ON true`;
 
 const DELETE_RECORDS_SQL = `
