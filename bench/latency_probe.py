@@ -19,9 +19,13 @@ p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
 p.produce(topic, value=b"warm-up")  # connection and metadata set-up are not produce latency
 p.flush(30)
 end = time.perf_counter() + seconds
-while time.perf_counter() < end:
+next_send = time.perf_counter()
+while next_send < end:
     sent = time.perf_counter()
     p.produce(topic, value=b"x" * 100, on_delivery=lambda err, msg, sent=sent: report(err, msg, sent))
-    p.poll(interval_ms / 1000)
+    next_send += interval_ms / 1000
+    # poll() returns as soon as a delivery report was served: keep polling until the next send is due.
+    while (left := next_send - time.perf_counter()) > 0:
+        p.poll(left)
 p.flush(30)
 print(json.dumps(latencies))

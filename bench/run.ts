@@ -4,12 +4,15 @@
  * (`node bin/floe.js start --override …`), with the broker's CPU time read from /proc and its request
  * counts from its own /metrics.
  *
- *   npm run bench                          full suite (≈ 6–8 minutes on a 2-core machine)
+ *   npm run bench                          full suite (≈ 5 minutes on a busy 2-core machine)
  *   npm run bench -- --quick               every scenario, short (≈ 2 minutes)
  *   npm run bench -- --scenarios folder    only some: mock, folder, pg-s3, classic, partitions
  *   npm run bench -- --profile             also run each broker under `node --cpu-prof` and print where
- *                                          its time went during the max-throughput produce phase
+ *                                          its time went in each phase (CPU figures then include the
+ *                                          profiler's overhead)
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
+ *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
+ *         --size (record bytes), --partitions (of the throughput topics), --keep-data
  *
  * Scenarios:
  * - mock: librdkafka's in-memory mock broker (test.mock.num.brokers=1), same client, same run: the
@@ -33,12 +36,14 @@
  * 1,000 partitions only after seconds) and are measured from then on: a tail fetch of a partition that has
  * never held data is not answered from the batch index cache, which would otherwise dominate the counts.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
-import { checkClient, consume, createTopics, produce, type ProduceResult } from './lib/loadgen.ts';
+import { postgresBinDir, startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
+import { checkClient, consume, createTopics, produce, PYTHON, type ProduceResult } from './lib/loadgen.ts';
 import { findPids, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
 import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { MetricsDelta } from './lib/prom.ts';
@@ -359,6 +364,7 @@ const results: BenchResults = {
 };
 let exitCode = 0;
 try {
+  await ensurePrerequisites();
   results.machine.client = await checkClient();
   say(`client: ${results.machine.client}; load average ${results.machine.loadavgStart.join(' ')}; results in ${outDir}`);
   if (scenarios.has('mock')) {
@@ -413,6 +419,40 @@ if (results.failures.length > 0) {
   for (const f of results.failures) process.stderr.write(`*** ${f.scenario}: ${f.error.split('\n').slice(0, 6).join('\n    ')}\n`);
 }
 process.exit(exitCode);
+
+/**
+ * What the suite needs beyond node_modules: Debian's python3-confluent-kafka (the client) and, for the
+ * pg-s3 scenarios, postgresql. Installed with apt-get when missing and we are root (as `npm test` does);
+ * otherwise the run says what to install.
+ */
+async function ensurePrerequisites(): Promise<void> {
+  const missing: string[] = [];
+  const hasClient = () => {
+    try {
+      execFileSync(PYTHON, ['-c', 'import confluent_kafka'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!hasClient()) missing.push('python3-confluent-kafka');
+  if ((scenarios.has('pg-s3') || scenarios.has('partitions')) && (await postgresBinDir()) === null) missing.push('postgresql');
+  if ((scenarios.has('pg-s3') || scenarios.has('partitions')) && !existsSync(join(ROOT, 'node_modules/s3rver'))) {
+    throw new Error('s3rver is missing from node_modules: run npm install');
+  }
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    throw new Error(`missing: ${missing.join(', ')} (apt-get install -y ${missing.join(' ')})`);
+  }
+  say(`installing ${missing.join(', ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['install', '-y', '-q', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  } catch {
+    execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    execFileSync('apt-get', ['install', '-y', '-q', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  }
+}
 
 /** Request cost per GiB at S3 list prices, from the request counts of the diskless runs. */
 function computeCosts(r: BenchResults): BenchResults['costs'] {

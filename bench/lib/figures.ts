@@ -51,6 +51,7 @@ export function requestFigures(p: PhaseStats) {
     commitsPerSec: round(commits / p.seconds, 2),
     coordinatorOpsPerSec: round(coordinatorOps / p.seconds, 2),
     produceRequests: produces,
+    produceRequestsPerSec: round(produces / p.seconds, 1),
     fetchRequests: fetches,
     fetchCoordinatorQueries: fetchQueries,
     queriesPerFetch: fetches > 0 ? round(fetchQueries / fetches, 4) : null,

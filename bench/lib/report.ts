@@ -192,17 +192,18 @@ export function formatReport(r: BenchResults): string {
   for (const b of r.backends) {
     for (const l of b.latency) {
       const bound = b.diskless && l.requests.putP99Ms !== null ? `${s.commitIntervalMs}+${fmt(l.requests.putP99Ms, 0)}+20` : '–';
-      latRows.push([LABELS[b.id]!, pct(l.load), l.offeredRecordsPerSec, fmt(l.MBps), lat(l.produceMs), lat(l.e2eMs), b.diskless ? fmt(l.requests.putP50Ms, 0) + ' / ' + fmt(l.requests.putP99Ms, 0) : '–', bound, fmt(l.brokerCoresUsed, 2)]);
+      latRows.push([LABELS[b.id]!, pct(l.load), l.offeredRecordsPerSec, fmt(l.MBps), lat(l.produceMs), lat(l.e2eMs), b.diskless ? fmt(l.requests.putP50Ms, 0) + ' / ' + fmt(l.requests.putP99Ms, 0) : '–', bound,
+        b.diskless ? fmt(l.requests.putsPerSec, 2) : '–', fmt(l.requests.produceRequestsPerSec, 0), fmt(l.brokerCoresUsed, 2)]);
     }
   }
-  out.push(table(['backend', 'load', 'records/s', 'MB/s', 'produce', 'end-to-end', 'PUT p50/p99', 'p99 bound', 'broker cores'], latRows));
+  out.push(table(['backend', 'load', 'records/s', 'MB/s', 'produce', 'end-to-end', 'PUT p50/p99', 'p99 bound', 'PUT/s', 'Produce req/s', 'broker cores'], latRows));
 
   const parts = r.backends.flatMap((b) => b.partitions.map((p) => ({ b, p })));
   if (parts.length > 0) {
     out.push(`\nObject store and coordinator requests by partition count (${parts[0]!.p.recordsPerSec} records/s offered, every partition holding data first, one tail consumer; rates over the ${s.partitionSeconds} s of offered load)`);
-    out.push(table(['backend', 'partitions', 'MB/s', 'PUT/s', 'PUTs/interval', 'KiB/PUT', 'GET/s', 'GETs/object', 'commits/s', 'commit p50/p99', 'coord. tx/s', 'fetches/s', 'queries/fetch', 'produce p99', 'e2e p99'],
+    out.push(table(['backend', 'partitions', 'MB/s', 'PUT/s', 'PUTs/interval', 'KiB/PUT', 'GET/s', 'GETs/object', 'commits/s', 'commit p50/p99', 'coord. tx/s', 'Produce req/s', 'fetches/s', 'queries/fetch', 'produce p99', 'e2e p99'],
       parts.map(({ b, p }) => [LABELS[b.id]!, p.partitions, fmt(p.MBps), fmt(p.putsPerSec, 2), fmt(p.putsPerCommitInterval, 2), p.bytesPerPut ? fmt(p.bytesPerPut / 1024, 0) : '–', fmt(p.getsPerSec, 2),
-        fmt(p.getsPerObject, 3), fmt(p.commitsPerSec, 2), `${fmt(p.commitP50Ms, 0)} / ${fmt(p.commitP99Ms, 0)}`, fmt(p.coordinatorOpsPerSec, 2), fmt(p.fetchRequests / p.seconds, 1), fmt(p.queriesPerFetch, 4), fmt(p.produceMs?.p99, 0), fmt(p.e2eMs?.p99, 0)])));
+        fmt(p.getsPerObject, 3), fmt(p.commitsPerSec, 2), `${fmt(p.commitP50Ms, 0)} / ${fmt(p.commitP99Ms, 0)}`, fmt(p.coordinatorOpsPerSec, 2), fmt(p.produceRequestsPerSec, 0), fmt(p.fetchRequests / p.seconds, 1), fmt(p.queriesPerFetch, 4), fmt(p.produceMs?.p99, 0), fmt(p.e2eMs?.p99, 0)])));
   }
 
   const single = r.backends.filter((b) => b.diskless && b.produce);
@@ -355,28 +356,34 @@ export function renderSvg(r: BenchResults): string {
     { label: 'produce p99.9', value: l.produceMs?.['p99.9'] ?? null, color: '#2a4a6b' },
     { label: 'e2e p99', value: l.e2eMs?.p99 ?? null, color: '#e15759' },
   ] })));
+  // Rows: throughput and per-core figures; latency (full width); request counts and cost.
   const panels: string[] = [];
-  panels.push(barPanel(0, 0, W * 0.42, H, 'Throughput, 1 KiB records, acks=all', 'MB/s', throughput));
-  panels.push(barPanel(W * 0.42, 0, W * 0.24, H, 'Per broker CPU core', 'MiB/s per core', perCore));
-  panels.push(barPanel(W * 0.66, 0, W * 0.34, H, 'Latency at fixed load', 'ms (log)', latency, true));
+  let y = 0;
+  panels.push(barPanel(0, y, W * 0.6, H, 'Throughput, 1 KiB records, acks=all', 'MB/s', throughput));
+  panels.push(barPanel(W * 0.6, y, W * 0.4, H, 'Per broker CPU core', 'MiB/s per core', perCore));
+  y += H;
+  if (latency.length > 0) {
+    panels.push(barPanel(0, y, W, H, 'Latency at fixed offered load (% of the max)', 'ms (log scale)', latency, true));
+    y += H;
+  }
   const parts = r.backends.flatMap((b) => b.partitions);
-  let height = H + 30;
+  const costs = r.costs?.rows.filter((c) => c.backend === 'pg-s3' || !r.costs!.rows.some((x) => x.backend === 'pg-s3')) ?? [];
   if (parts.length > 0) {
-    panels.push(`<g transform="translate(0 ${H})">${barPanel(0, 0, W * 0.5, H, 'Object store and coordinator requests by partition count', 'per second', parts.map((p) => ({ name: `${p.partitions} partition(s)`, bars: [
+    panels.push(barPanel(0, y, costs.length > 0 ? W * 0.5 : W, H, 'Object store and coordinator requests by partition count', 'per second', parts.map((p) => ({ name: `${p.partitions} partition(s)`, bars: [
       { label: 'PUT/s', value: p.putsPerSec, color: '#4e79a7' },
       { label: 'GET/s', value: p.getsPerSec, color: '#f28e2b' },
       { label: 'commits/s', value: p.commitsPerSec, color: '#59a14f' },
       { label: 'fetches/s', value: p.fetchRequests / p.seconds, color: '#b07aa1' },
-    ] })))}</g>`);
-    height = 2 * H + 30;
+    ] }))));
   }
-  const costs = r.costs?.rows.filter((c) => c.backend === 'pg-s3' || !r.costs!.rows.some((x) => x.backend === 'pg-s3')) ?? [];
   if (costs.length > 0) {
-    panels.push(`<g transform="translate(${W * 0.5} ${H})">${barPanel(0, 0, W * 0.5, H, `S3 request cost per GiB (${LABELS[costs[0]!.backend]})`, '$ per GiB', costs.map((c) => ({ name: c.what.replace(/ \(.*\)$/, ''), bars: [
+    const x = parts.length > 0 ? W * 0.5 : 0;
+    panels.push(barPanel(x, y, W - x, H, `S3 request cost per GiB (${LABELS[costs[0]!.backend]})`, '$ per GiB', costs.map((c) => ({ name: c.what.replace(/ \(.*\)$/, ''), bars: [
       { label: c.kind === 'write' ? 'PUTs, written' : 'GETs, read', value: c.dollarsPerGiB, color: c.kind === 'write' ? '#4e79a7' : '#f28e2b' },
-    ] })), false, (v) => (v === 0 ? '0' : `$${v.toFixed(5)}`))}</g>`);
-    height = 2 * H + 30;
+    ] })), false, (v) => (v === 0 ? '0' : `$${v.toFixed(5)}`)));
   }
+  if (parts.length > 0 || costs.length > 0) y += H;
+  const height = y + 30;
   const caption = `Floe benchmark ${r.startedAt}, ${r.machine.cpus} CPUs, load average ${r.machine.loadavgStart.join(' ')}${r.settings.quick ? ' (--quick)' : ''}; ${r.machine.client}`;
   return `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="Helvetica, Arial, sans-serif">
