@@ -23,10 +23,10 @@ export interface CoordinatorHarness {
   /** Opens (and initialises) the coordinator shared by the suite's tests. */
   open(): Promise<Coordinator>;
   /**
-   * Optional: closes `current` and opens a new coordinator over the same storage (persistence test).
+   * Closes `current` and opens a new coordinator over the same storage (persistence test).
    * The suite uses the returned coordinator from then on and closes it at the end.
    */
-  reopen?(current: Coordinator): Promise<Coordinator>;
+  reopen(current: Coordinator): Promise<Coordinator>;
   /**
    * Optional: the stored state of the given objects (not part of the Coordinator interface yet), to
    * check that deleteTopic marks them. Keys the coordinator does not know are left out.
@@ -36,10 +36,10 @@ export interface CoordinatorHarness {
     keys: readonly string[],
   ): Promise<Record<string, { state: string; markedForDeletionAt: Date | null }>>;
   /**
-   * Optional: moves a partition's log start offset to `logStartOffset` and drops the batches wholly
+   * Moves a partition's log start offset to `logStartOffset` and drops the batches wholly
    * before it, as DeleteRecords / retention will (not part of the Coordinator interface yet).
    */
-  deleteRecords?(c: Coordinator, topicId: string, partition: number, logStartOffset: number): Promise<void>;
+  deleteRecords(c: Coordinator, topicId: string, partition: number, logStartOffset: number): Promise<void>;
   /** Optional: another coordinator client over the same database, with its own connections (PostgreSQL). */
   openAnother?(): Promise<Coordinator>;
 }
@@ -432,7 +432,7 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
       assert.deepEqual(await c.listOffsets([]), []);
     });
 
-    test('log start moved (records deleted): findBatches and listOffsets respect it', { skip: harness.deleteRecords === undefined }, async () => {
+    test('log start moved (records deleted): findBatches and listOffsets respect it', async () => {
       const t = await topic('logstart', 1);
       // [0..4] ts 9000, [5..9] ts 2000, [10..14] ts 3000, [15..19] ts 3000, [20..24] ts 1000
       await commit([
@@ -444,7 +444,7 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
       ]);
       const tp = { topicId: t.topicId, partition: 0 };
       // Log start inside the second batch: the first batch goes, the second stays (it straddles).
-      await harness.deleteRecords!(c, t.topicId, 0, 7);
+      await harness.deleteRecords(c, t.topicId, 0, 7);
       const [before, at, straddle] = await c.findBatches([
         { ...tp, offset: 6, maxBytes: 1 },
         { ...tp, offset: 7, maxBytes: 1 },
@@ -463,12 +463,12 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
       assert.equal(res[0]!.logStartOffset, 7);
       assert.deepEqual(res.slice(1).map((r) => r.batch?.baseOffset ?? null), [10, 5, 10, null]);
       // Log start exactly at a batch boundary, past every batch holding 3000.
-      await harness.deleteRecords!(c, t.topicId, 0, 20);
+      await harness.deleteRecords(c, t.topicId, 0, 20);
       const [max, hwm] = await c.listOffsets([{ ...tp, timestamp: -3 }, { ...tp, timestamp: -1 }]);
       assert.equal(max!.batch?.baseOffset, 20);
       assert.deepEqual([hwm!.logStartOffset, hwm!.highWatermark], [20, 25]);
       // Everything deleted: log start = high watermark.
-      await harness.deleteRecords!(c, t.topicId, 0, 25);
+      await harness.deleteRecords(c, t.topicId, 0, 25);
       const [none] = await c.listOffsets([{ ...tp, timestamp: -3 }]);
       assert.equal(none!.batch, null);
       const [empty] = await c.findBatches([{ ...tp, offset: 25, maxBytes: 1 }]);
@@ -538,11 +538,11 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
       ...(harness.objectStates ? { objectStates: harness.objectStates } : {}),
     });
 
-    test('persistence: data survives close and reopen', { skip: harness.reopen === undefined }, async () => {
+    test('persistence: data survives close and reopen', async () => {
       const t = await topic('persist', 2, { 'diskless.enable': 'true' });
       const key = objectKey();
       await commit([batch(t, 1, 7, { byteSize: 70 })], key);
-      c = await harness.reopen!(c);
+      c = await harness.reopen(c);
       assert.deepEqual(await c.getTopic(t.name), t);
       const [r] = await c.findBatches([{ topicId: t.topicId, partition: 1, offset: 3, maxBytes: 1 }]);
       assert.equal(r!.highWatermark, 7);
