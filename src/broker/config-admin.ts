@@ -131,3 +131,26 @@ function alterBrokerConfigs(broker: Broker, resourceName: string, ops: readonly 
     `Cannot update these configs dynamically: Set(${ops.map((o) => o.name).join(', ')}). Floe has no dynamic broker configs yet: set them in server.properties, FLOE_* variables or --override and restart the broker.`,
   );
 }
+
+/**
+ * The loop AlterConfigs and IncrementalAlterConfigs share: duplicates refused, each resource altered with
+ * the operations `opsOf` gives it (AlterConfigs replaces the whole set, IncrementalAlterConfigs edits it).
+ */
+export async function alterResources<R extends { resourceType: number; resourceName: string }>(
+  broker: Broker,
+  resources: readonly R[],
+  opsOf: (resource: R) => ConfigOp[],
+  opts: { replace: boolean; validateOnly: boolean },
+) {
+  const dup = duplicateResources(resources);
+  const responses = [];
+  for (const r of resources) {
+    const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+    if (dup.has(`${r.resourceType}:${r.resourceName}`)) {
+      responses.push({ ...base, ...DUPLICATE_RESOURCE });
+      continue;
+    }
+    responses.push({ ...base, ...(await alterResourceConfigs(broker, r.resourceType, r.resourceName, opsOf(r), opts)) });
+  }
+  return responses;
+}

@@ -107,29 +107,27 @@ function checkBatches(records: Buffer | null, apiVersion: number, topic: Topic, 
   // Kafka (produce v3+): exactly one batch per partition.
   const one = validateProduceRecords(records, apiVersion);
   if ('errorCode' in one) return one;
+  const data = one.batch;
   const config = topic.config;
-  const batches: ProducedBatch[] = [];
-  for (const data of [one.batch]) {
-    const invalid = validateBatch(data, { maxMessageBytes: config.maxMessageBytes });
-    if (invalid) return invalid;
-    const attributes = data.readInt16BE(21);
-    if (attributes & TRANSACTIONAL_FLAG_MASK) {
-      return { errorCode: ErrorCode.UNSUPPORTED_VERSION, message: 'Transactional batches are not supported yet' };
-    }
-    const baseTimestamp = Number(data.readBigInt64BE(27));
-    const maxTimestamp = Number(data.readBigInt64BE(35));
-    if (config.messageTimestampType === 0) {
-      // Kafka checks each record; the batch's first and max timestamps bound them without decompressing.
-      if (now - baseTimestamp > config.messageTimestampBeforeMaxMs || maxTimestamp - now > config.messageTimestampAfterMaxMs) {
-        return {
-          errorCode: ErrorCode.INVALID_TIMESTAMP,
-          message: `Timestamp of a record is out of range: must be within [now - message.timestamp.before.max.ms, now + message.timestamp.after.max.ms]`,
-        };
-      }
-    }
-    const lastOffsetDelta = data.readInt32BE(23);
-    const baseSequence = data.readInt32BE(53);
-    batches.push({
+  const invalid = validateBatch(data, { maxMessageBytes: config.maxMessageBytes });
+  if (invalid) return invalid;
+  if (data.readInt16BE(21) & TRANSACTIONAL_FLAG_MASK) {
+    return { errorCode: ErrorCode.UNSUPPORTED_VERSION, message: 'Transactional batches are not supported yet' };
+  }
+  const baseTimestamp = Number(data.readBigInt64BE(27));
+  const maxTimestamp = Number(data.readBigInt64BE(35));
+  // Kafka checks each record; the batch's first and max timestamps bound them without decompressing.
+  if (config.messageTimestampType === 0
+    && (now - baseTimestamp > config.messageTimestampBeforeMaxMs || maxTimestamp - now > config.messageTimestampAfterMaxMs)) {
+    return {
+      errorCode: ErrorCode.INVALID_TIMESTAMP,
+      message: `Timestamp of a record is out of range: must be within [now - message.timestamp.before.max.ms, now + message.timestamp.after.max.ms]`,
+    };
+  }
+  const lastOffsetDelta = data.readInt32BE(23);
+  const baseSequence = data.readInt32BE(53);
+  return {
+    batches: [{
       data,
       recordCount: lastOffsetDelta + 1,
       baseTimestamp,
@@ -139,7 +137,6 @@ function checkBatches(records: Buffer | null, apiVersion: number, topic: Topic, 
       producerEpoch: data.readInt16BE(51),
       baseSequence,
       lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,
-    });
-  }
-  return { batches };
+    }],
+  };
 }

@@ -10,7 +10,7 @@
  */
 import type { AlterConfigsRequest, AlterConfigsResponse } from '../../protocol/gen/messages/alter-configs.ts';
 import { defineHandler } from '../handler.ts';
-import { alterResourceConfigs, duplicateResources, DUPLICATE_RESOURCE, OP_SET } from '../config-admin.ts';
+import { alterResources, OP_SET } from '../config-admin.ts';
 
 export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsResponse>({
   key: 33,
@@ -18,17 +18,8 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
   minVersion: 0,
   maxVersion: 2,
   async handle(ctx, req) {
-    const dup = duplicateResources(req.resources);
-    const responses = [];
-    for (const r of req.resources) {
-      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
-      if (dup.has(`${r.resourceType}:${r.resourceName}`)) {
-        responses.push({ ...base, ...DUPLICATE_RESOURCE });
-        continue;
-      }
-      const ops = r.configs.map((c) => ({ name: c.name, op: OP_SET, value: c.value }));
-      responses.push({ ...base, ...(await alterResourceConfigs(ctx.broker, r.resourceType, r.resourceName, ops, { replace: true, validateOnly: req.validateOnly })) });
-    }
+    const responses = await alterResources(ctx.broker, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: OP_SET, value: c.value })),
+      { replace: true, validateOnly: req.validateOnly });
     return { throttleTimeMs: 0, responses };
   },
   errorResponse: (req, errorCode) => ({

@@ -12,7 +12,7 @@
  */
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../../protocol/gen/messages/incremental-alter-configs.ts';
 import { defineHandler } from '../handler.ts';
-import { alterResourceConfigs, duplicateResources, DUPLICATE_RESOURCE } from '../config-admin.ts';
+import { alterResources } from '../config-admin.ts';
 
 export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>({
   key: 44,
@@ -20,17 +20,8 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
   minVersion: 0,
   maxVersion: 1,
   async handle(ctx, req) {
-    const dup = duplicateResources(req.resources);
-    const responses = [];
-    for (const r of req.resources) {
-      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
-      if (dup.has(`${r.resourceType}:${r.resourceName}`)) {
-        responses.push({ ...base, ...DUPLICATE_RESOURCE });
-        continue;
-      }
-      const ops = r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value }));
-      responses.push({ ...base, ...(await alterResourceConfigs(ctx.broker, r.resourceType, r.resourceName, ops, { replace: false, validateOnly: req.validateOnly })) });
-    }
+    const responses = await alterResources(ctx.broker, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })),
+      { replace: false, validateOnly: req.validateOnly });
     return { throttleTimeMs: 0, responses };
   },
   errorResponse: (req, errorCode) => ({
