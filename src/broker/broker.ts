@@ -24,6 +24,9 @@ import { RequestDispatcher } from './dispatch.ts';
 import { HANDLERS } from './handlers/index.ts';
 import type { AnyHandler } from './handler.ts';
 import { TopicRegistry, type Topic } from './topics.ts';
+import { Membership } from '../cluster/membership.ts';
+import { ErrorCode } from '../protocol/gen/errors.ts';
+import { hashString, pickBroker } from '../cluster/placement.ts';
 
 const log = childLogger('broker');
 
@@ -41,10 +44,12 @@ export class Broker {
   readonly maintenance: DisklessMaintenance;
   /** The local logs of the classic partitions this broker leads. */
   readonly classic: ClassicStorage;
-  /** The consumer groups this broker coordinates (all of them, for now). */
+  /** The consumer groups this broker coordinates (placed by hash over the live brokers). */
   readonly groups: GroupCoordinator;
   /** The listener as clients should reach it; the port is known once listening. */
   advertised: BrokerNode;
+  /** Registration, heartbeats and the live brokers. */
+  readonly membership: Membership;
   /** The Kafka APIs this broker serves (ApiVersions reports them). */
   readonly handlers: readonly AnyHandler[] = HANDLERS;
   /** Set when shutdown begins: long polls answer at once. */
@@ -80,9 +85,23 @@ export class Broker {
       onVisible: (key) => this.storage.waiters.notify([key]),
       producerIdExpirationMs: config.producerIdExpirationMs,
     });
-    this.groups = new GroupCoordinator(coordinator, groupOptionsFromConfig(config));
     const listener = config.advertisedListeners[0] ?? config.listeners[0]!;
     this.advertised = { nodeId: config.nodeId, host: advertisedHost(listener), port: listener.port, rack: config.brokerRack };
+    this.membership = new Membership(coordinator, this.advertised, {
+      heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+      sessionTimeoutMs: config.brokerSessionTimeoutMs,
+    });
+    this.groups = new GroupCoordinator(coordinator, { ...groupOptionsFromConfig(config), owns: (groupId) => this.groupCoordinatorOf(groupId).nodeId === config.nodeId });
+    this.membership.onChange(() => this.groups.ownershipChanged());
+  }
+
+  get nodeId(): number {
+    return this.config.nodeId;
+  }
+
+  /** The live broker that coordinates a consumer group. */
+  groupCoordinatorOf(groupId: string): BrokerNode {
+    return pickBroker(this.membership.live(), hashString(groupId)) ?? this.advertised;
   }
 
   /** The broker leading a classic topic's partitions (recorded at creation; this one when unknown). */
@@ -90,9 +109,25 @@ export class Broker {
     return topic.leaderBrokerId ?? this.config.nodeId;
   }
 
-  /** Live brokers, as Metadata and DescribeCluster report them. One for now. */
-  liveBrokers(): BrokerNode[] {
-    return [this.advertised];
+  /** Live brokers, as Metadata and DescribeCluster report them (by node id). */
+  liveBrokers(): readonly BrokerNode[] {
+    return this.membership.live();
+  }
+
+  /**
+   * The error for a request's CurrentLeaderEpoch. Any broker serves a diskless partition, so any epoch is
+   * served (the epoch only orders clients' metadata); a newer one than ours means our view of the live
+   * brokers is behind: refresh it. A classic partition's epoch is 0.
+   */
+  leaderEpochError(diskless: boolean, currentLeaderEpoch: number): number {
+    if (!diskless) return currentLeaderEpoch > 0 ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.NONE;
+    if (currentLeaderEpoch > this.membership.epoch) void this.membership.refresh();
+    return ErrorCode.NONE;
+  }
+
+  /** Kafka clients want a controller id: the live broker with the lowest id. */
+  controllerId(): number {
+    return this.membership.live()[0]?.nodeId ?? this.config.nodeId;
   }
 }
 
@@ -104,20 +139,30 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedBrokerConfig } = {}): Promise<RunningBroker> {
-  await mkdir(config.dataDir, { recursive: true });
-  const clusterId = config.clusterId ?? (await loadOrCreateClusterId(config.dataDir));
-  const objectStore = openObjectStore(config);
-  const coordinator = await openCoordinator(config).catch(async (err: unknown) => {
+export async function startBroker(configured: BrokerConfig, opts: { loaded?: LoadedBrokerConfig } = {}): Promise<RunningBroker> {
+  await mkdir(configured.dataDir, { recursive: true });
+  const meta = await readMetaProperties(configured.dataDir);
+  const clusterId = configured.clusterId ?? meta.get('cluster.id') ?? randomBytes(16).toString('base64url');
+  const objectStore = openObjectStore(configured);
+  const coordinator = await openCoordinator(configured).catch(async (err: unknown) => {
     await objectStore.close().catch(() => undefined);
     throw err;
   });
+  let config: BrokerConfig;
+  try {
+    config = { ...configured, nodeId: await resolveNodeId(configured, meta, coordinator) };
+    if (meta.get('cluster.id') !== clusterId || meta.get('node.id') !== String(config.nodeId)) {
+      await writeMetaProperties(configured.dataDir, { 'cluster.id': clusterId, 'node.id': String(config.nodeId) });
+    }
+  } catch (err) {
+    await Promise.allSettled([objectStore.close(), coordinator.close()]);
+    throw err;
+  }
   const metrics = new BrokerMetrics();
   const metered = meteredSeams(metrics, coordinator, objectStore);
   const broker = new Broker(config, opts.loaded, clusterId, metered.coordinator, metered.objectStore, metrics);
   await broker.topics.load();
   await broker.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.classicLeader(t) === config.nodeId));
-  await broker.groups.load();
 
   const listener = config.listeners[0]!;
   const server = new KafkaServer(new RequestDispatcher(broker, HANDLERS), {
@@ -129,11 +174,18 @@ export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedB
     meter: metrics,
   });
   const port = await server.listen();
+  if (broker.advertised.port === 0 || broker.advertised.port === listener.port) broker.advertised.port = port;
+  try {
+    await broker.membership.join();
+    await broker.groups.load(); // the groups placed on this broker, now that the live brokers are known
+  } catch (err) {
+    await Promise.allSettled([server.close(), broker.classic.close(), objectStore.close(), coordinator.close()]);
+    throw err;
+  }
   broker.groups.start();
   broker.maintenance.start();
   instrumentBroker(broker, server);
   const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
-  if (broker.advertised.port === 0 || broker.advertised.port === listener.port) broker.advertised.port = port;
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
   let closing: Promise<void> | null = null;
@@ -142,6 +194,7 @@ export async function startBroker(config: BrokerConfig, opts: { loaded?: LoadedB
     broker.closing = true;
     broker.storage.waiters.notifyAll();
     await broker.groups.shutdown(); // answers waiting JoinGroup/SyncGroup requests before connections drain
+    await broker.membership.leave(); // peers take over this broker's partitions and groups at once
     await Promise.all([server.close(), broker.storage.flush(), metricsServer?.close()]);
     await broker.storage.flush();
     await broker.maintenance.stop();
@@ -158,18 +211,33 @@ function advertisedHost(listener: Listener): string {
   return listener.host === '' || listener.host === '0.0.0.0' || listener.host === '::' ? 'localhost' : listener.host;
 }
 
-/** Like Kafka's meta.properties: the cluster id is made once and kept with the data. */
-async function loadOrCreateClusterId(dataDir: string): Promise<string> {
-  const path = join(dataDir, 'meta.properties');
+/** node.id when configured; else the one kept in meta.properties; else a new one from the coordinator. */
+async function resolveNodeId(config: BrokerConfig, meta: Map<string, string>, coordinator: Coordinator): Promise<number> {
+  if (config.nodeId >= 0) return config.nodeId;
+  const kept = Number(meta.get('node.id'));
+  if (meta.has('node.id') && Number.isInteger(kept) && kept >= 0) return kept;
+  const allocated = await coordinator.allocateNodeId();
+  log.info({ nodeId: allocated }, 'node.id not set: allocated one (kept in meta.properties)');
+  return allocated;
+}
+
+/** Like Kafka's meta.properties: the cluster id and the node id, made once and kept with the data. */
+async function readMetaProperties(dataDir: string): Promise<Map<string, string>> {
+  const props = new Map<string, string>();
   try {
-    const text = await readFile(path, 'utf8');
-    const match = /^cluster\.id=(.+)$/m.exec(text);
-    if (match) return match[1]!.trim();
+    for (const line of (await readFile(join(dataDir, 'meta.properties'), 'utf8')).split('\n')) {
+      const m = /^([\w.]+)=(.*)$/.exec(line.trim());
+      if (m) props.set(m[1]!, m[2]!.trim());
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const id = randomBytes(16).toString('base64url');
-  await writeFile(`${path}.tmp`, `# Written by Floe\nversion=1\ncluster.id=${id}\n`);
+  return props;
+}
+
+async function writeMetaProperties(dataDir: string, props: Record<string, string>): Promise<void> {
+  const path = join(dataDir, 'meta.properties');
+  const lines = Object.entries(props).map(([k, v]) => `${k}=${v}`);
+  await writeFile(`${path}.tmp`, `# Written by Floe\nversion=1\n${lines.join('\n')}\n`);
   await rename(`${path}.tmp`, path);
-  return id;
 }

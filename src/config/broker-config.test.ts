@@ -78,7 +78,7 @@ describe('loadBrokerConfig', () => {
     assert.deepEqual(warnings, []);
     assert.deepEqual(config.listeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 9092 }]);
     assert.deepEqual(config.advertisedListeners, config.listeners);
-    assert.equal(config.nodeId, 1);
+    assert.equal(config.nodeId, -1); // allocated by the coordinator at the first start
     assert.equal(config.brokerRack, null);
     assert.equal(config.clusterId, null);
     assert.equal(config.dataDir, resolve('data'));
@@ -101,7 +101,7 @@ describe('loadBrokerConfig', () => {
     assert.deepEqual(config.logCleanupPolicy, ['delete']);
     assert.equal(config.groupInitialRebalanceDelayMs, 3000);
     assert.equal(config.offsetsRetentionMinutes, 10080);
-    assert.deepEqual(raw.get('node.id'), { value: '1', source: 'default' });
+    assert.deepEqual(raw.get('node.id'), { value: '-1', source: 'default' });
     assert.deepEqual(raw.get('log.message.timestamp.before.max.ms'), { value: '9223372036854775807', source: 'default' });
     assert.equal(raw.has('log.retention.ms'), false, 'unset keys without default have no raw value');
   });

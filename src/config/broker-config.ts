@@ -72,8 +72,11 @@ export type CompressionTypeName = (typeof COMPRESSION_TYPES)[number];
 export interface BrokerConfig {
   listeners: Listener[];
   advertisedListeners: Listener[];
+  /** -1: allocated by the coordinator at the first start (see startBroker). */
   nodeId: number;
   brokerRack: string | null;
+  brokerHeartbeatIntervalMs: number;
+  brokerSessionTimeoutMs: number;
   /** null: the broker generates one once and persists it under dataDir. */
   clusterId: string | null;
   /** Absolute. */
@@ -169,12 +172,16 @@ function gzipLevel(): Validator {
 /** The broker keys, in documentation order. */
 export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   // ---- Broker ----
-  { group: 'Broker', key: 'node.id', type: 'INT', default: '1', validate: range(0, INT_MAX),
-    doc: 'The id of this broker, unique among the brokers that share one coordinator. Clients see it in Metadata.' },
-  { group: 'Broker', key: 'broker.id', type: 'INT', default: null, validate: range(0, INT_MAX),
+  { group: 'Broker', key: 'node.id', type: 'INT', default: '-1', validate: range(-1, INT_MAX),
+    doc: 'The id of this broker, unique among the brokers that share one coordinator. Clients see it in Metadata. -1: the coordinator allocates one (1001 and up) the first time the broker starts, and the broker keeps it in data.dir/meta.properties.' },
+  { group: 'Broker', key: 'broker.id', type: 'INT', default: null, validate: range(-1, INT_MAX),
     doc: 'Older name of node.id, accepted so that old server.properties files work. If both are set they must be equal.' },
   { group: 'Broker', key: 'broker.rack', type: 'STRING', default: null,
     doc: 'The rack (availability zone) of this broker. For a diskless partition, Metadata names as leader a live broker in the client\'s zone, so no byte crosses zones.' },
+  { group: 'Broker', key: 'broker.heartbeat.interval.ms', type: 'INT', default: '2000', validate: range(10),
+    doc: 'How often the broker renews its registration in the coordinator and refreshes its view of the live brokers.' },
+  { group: 'Broker', key: 'broker.session.timeout.ms', type: 'INT', default: '9000', validate: range(100),
+    doc: 'A broker that has not renewed its registration for this long leaves Metadata: its diskless partitions and consumer groups move to live brokers. A clean shutdown leaves at once.' },
   { group: 'Broker', key: 'cluster.id', type: 'STRING', default: null,
     validate: custom('a non-empty string without blanks', (v) => (/^\S+$/.test(v as string) ? null : 'Value must be a non-empty string without blanks')),
     doc: 'The cluster id reported to clients. When unset, the broker generates one the first time it starts and keeps it under data.dir.' },
@@ -354,7 +361,7 @@ const KAFKA_UNSUPPORTED_KEYS = new Set([
 const KAFKA_UNSUPPORTED_PREFIXES = [
   'ssl.', 'sasl.', 'listener.name.', 'remote.log.', 'log.cleaner.', 'controller.', 'replica.', 'transaction.',
   'share.', 'group.', 'offsets.', 'quota.', 'metadata.', 'kafka.metrics.', 'zookeeper.', 'confluent.', 'delegation.token.',
-  'principal.builder.', 'connections.max.', 'log.local.', 'broker.heartbeat.', 'broker.session.', 'initial.broker.',
+  'principal.builder.', 'connections.max.', 'log.local.', 'initial.broker.',
 ];
 
 function isKnownKafkaKey(key: string): boolean {
@@ -479,6 +486,14 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     raw.set('node.id', { value: String(brokerId), source: settings.get('broker.id')!.source });
   }
 
+  if (int('broker.session.timeout.ms') <= int('broker.heartbeat.interval.ms')) {
+    throw new ConfigError(
+      `broker.session.timeout.ms (${int('broker.session.timeout.ms')}, from ${where('broker.session.timeout.ms')}) must be greater than broker.heartbeat.interval.ms (${int('broker.heartbeat.interval.ms')}, from ${where('broker.heartbeat.interval.ms')})`,
+      'broker.session.timeout.ms',
+      String(int('broker.session.timeout.ms')),
+    );
+  }
+
   const { listeners, advertisedListeners } = resolveListeners(
     list('listeners')!,
     list('advertised.listeners'),
@@ -512,6 +527,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     advertisedListeners,
     nodeId,
     brokerRack: optStr('broker.rack') || null,
+    brokerHeartbeatIntervalMs: int('broker.heartbeat.interval.ms'),
+    brokerSessionTimeoutMs: int('broker.session.timeout.ms'),
     clusterId: optStr('cluster.id'),
     dataDir: resolvePath(str('data.dir')),
     logDirs: (list('log.dirs') ?? [join(str('data.dir'), 'logs')]).map((d) => resolvePath(d)),

@@ -207,6 +207,34 @@ export interface RetentionStepResult {
   more: boolean;
 }
 
+/** A broker as registered in the coordinator (what Metadata reports of it). */
+export interface RegisteredBroker {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+export interface BrokerRegistration {
+  nodeId: number;
+  /** Unique per process start: a restarted broker is a new incarnation of its node id. */
+  incarnation: string;
+  host: string;
+  port: number;
+  rack: string | null;
+  /** A registration older than this without a heartbeat is dead. */
+  sessionTimeoutMs: number;
+}
+
+export interface MembershipView {
+  /** false: this registration is gone (expired or taken over): register again. */
+  known: boolean;
+  /** Grows on every change of the live set (leader epoch of diskless partitions). */
+  epoch: number;
+  /** The live brokers, by node id. */
+  brokers: RegisteredBroker[];
+}
+
 export interface Coordinator {
   /** Applies migrations; safe to call on every start. */
   init(): Promise<void>;
@@ -291,6 +319,19 @@ export interface Coordinator {
   /** Takes (or renews) a cluster-wide job lease; false while another holder's lease runs. */
   tryAcquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+
+  // ---- Broker membership (migration 6) ----
+  /** A node id no registered broker uses, 1001 and up (for brokers started without node.id). */
+  allocateNodeId(): Promise<number>;
+  /**
+   * Registers (or re-registers) a broker; returns its node id and the membership epoch. Rejects with
+   * CoordinatorError(DUPLICATE_BROKER_REGISTRATION) while a live broker at another endpoint holds the id.
+   */
+  registerBroker(registration: BrokerRegistration): Promise<{ nodeId: number; epoch: number }>;
+  /** Renews this broker's registration, expires silent brokers, and returns the live set. */
+  brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView>;
+  /** Clean shutdown: leaves the live set at once. */
+  deregisterBroker(nodeId: number, incarnation: string): Promise<void>;
 }
 
 export class CoordinatorError extends Error {

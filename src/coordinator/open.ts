@@ -21,6 +21,6 @@ export async function openCoordinator(config: BrokerConfig): Promise<SqlCoordina
     sslRootCert: c.sslRootCert,
     sslCert: c.sslCert,
     sslKey: c.sslKey,
-    applicationName: `floe-broker-${config.nodeId}`,
+    applicationName: config.nodeId >= 0 ? `floe-broker-${config.nodeId}` : 'floe-broker',
   });
 }

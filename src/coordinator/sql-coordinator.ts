@@ -11,6 +11,7 @@
 import {
   CoordinatorError,
   type BatchLocation,
+  type BrokerRegistration,
   type CommitBatchResult,
   type CommitObjectRequest,
   type Coordinator,
@@ -25,9 +26,11 @@ import {
   type FindBatchesResult,
   type ListOffsetsRequest,
   type ListOffsetsResult,
+  type MembershipView,
   type PartitionKey,
   type PartitionOffsets,
   type ProducerIdAndEpoch,
+  type RegisteredBroker,
   type RetentionStepResult,
   type RetentionTopic,
   type TimestampType,
@@ -55,6 +58,7 @@ const TOPIC_ALREADY_EXISTS = 36;
 const INVALID_PARTITIONS = 37;
 /** floe_commit_object's marker for an idempotent producer's duplicate (answered as a success). */
 const DUPLICATE_SEQUENCE_NUMBER = 46;
+const DUPLICATE_BROKER_REGISTRATION = 101;
 
 type SqlInt = number | string | bigint;
 
@@ -777,5 +781,39 @@ export class SqlCoordinator implements Coordinator {
 
   async releaseLease(name: string, holder: string): Promise<void> {
     await this.db.query('DELETE FROM job_leases WHERE name = $1::text AND holder = $2::text', [name, holder]);
+  }
+
+  // ---- Broker membership (migration 6) ----
+
+  async allocateNodeId(): Promise<number> {
+    const res = await this.db.query<{ id: SqlInt }>('SELECT floe_allocate_node_id() AS id');
+    return num(res.rows[0]!.id);
+  }
+
+  async registerBroker(r: BrokerRegistration): Promise<{ nodeId: number; epoch: number }> {
+    const res = await this.db.query<{ o_node_id: SqlInt; o_conflict: string | null; o_epoch: SqlInt | null }>(
+      'SELECT o_node_id, o_conflict, o_epoch FROM floe_register_broker($1::integer, $2::text, $3::text, $4::integer, $5::text, $6::bigint)',
+      [r.nodeId, r.incarnation, r.host, r.port, r.rack, r.sessionTimeoutMs],
+    );
+    const row = res.rows[0]!;
+    if (row.o_conflict !== null) throw new CoordinatorError(DUPLICATE_BROKER_REGISTRATION, row.o_conflict);
+    return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
+  }
+
+  async brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView> {
+    const res = await this.db.query<{ o_known: boolean; o_epoch: SqlInt; o_node_id: SqlInt | null; o_host: string | null; o_port: SqlInt | null; o_rack: string | null }>(
+      'SELECT o_known, o_epoch, o_node_id, o_host, o_port, o_rack FROM floe_broker_heartbeat($1::integer, $2::text, $3::bigint)',
+      [nodeId, incarnation, sessionTimeoutMs],
+    );
+    const first = res.rows[0]!;
+    const brokers: RegisteredBroker[] = [];
+    for (const r of res.rows) {
+      if (r.o_node_id !== null) brokers.push({ nodeId: num(r.o_node_id), host: r.o_host!, port: num(r.o_port!), rack: r.o_rack });
+    }
+    return { known: first.o_known, epoch: num(first.o_epoch), brokers };
+  }
+
+  async deregisterBroker(nodeId: number, incarnation: string): Promise<void> {
+    await this.db.query('SELECT floe_deregister_broker($1::integer, $2::text)', [nodeId, incarnation]);
   }
 }

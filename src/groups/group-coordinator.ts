@@ -59,6 +59,8 @@ export interface GroupCoordinatorOptions {
   now?: () => number;
   /** How often session deadlines are checked; by default a tenth of the minimum session timeout, within [10, 500] ms. */
   tickMs?: number;
+  /** Whether this broker coordinates the group (placement over the live brokers); every group by default. */
+  owns?: (groupId: string) => boolean;
 }
 
 /** Kafka's client host as DescribeGroups shows it ("/127.0.0.1"), from a connection's "host:port". */
@@ -176,17 +178,88 @@ export class GroupCoordinator {
   private expiryTimer: NodeJS.Timeout | null = null;
   private expiring: Promise<void> | null = null;
   private closed = false;
+  /** Set while the groups that moved to this broker are read from the coordinator. */
+  private loading: Promise<void> | null = null;
+  private reloadWanted = false;
+  /** Every group id stored in the coordinator at the last load (those of other brokers too). */
+  private storedGroupIds = new Set<string>();
 
   constructor(private readonly store: Coordinator, readonly options: GroupCoordinatorOptions) {
     this.now = options.now ?? Date.now;
   }
 
-  /** Rebuilds the groups from the coordinator DB; call before serving. */
+  /** Rebuilds the groups this broker coordinates from the coordinator DB; call before serving. */
   async load(): Promise<void> {
+    this.ownershipChanged();
+    await this.loading;
+  }
+
+  /**
+   * The live brokers changed, so groups may have moved: groups now coordinated elsewhere are dropped (their
+   * waiting members are told NOT_COORDINATOR and find the new coordinator), groups that moved here are read
+   * from the coordinator DB with their generation, members and assignments, so members carry on with their
+   * ids. Until that read completes, requests for them get COORDINATOR_LOAD_IN_PROGRESS.
+   */
+  ownershipChanged(): void {
+    if (this.closed) return;
+    this.reloadWanted = true;
+    if (this.loading) return;
+    this.loading = (async () => {
+      while (this.reloadWanted && !this.closed) {
+        this.reloadWanted = false;
+        this.unloadForeignGroups();
+        try {
+          await this.loadOwnedGroups();
+        } catch (err) {
+          log.warn({ err }, 'could not load consumer groups; retrying');
+          this.reloadWanted = true;
+          await new Promise((res) => setTimeout(res, 1000).unref());
+        }
+      }
+    })().finally(() => {
+      this.loading = null;
+    });
+  }
+
+  private owns(groupId: string): boolean {
+    return this.options.owns?.(groupId) ?? true;
+  }
+
+  private unloadForeignGroups(): void {
+    for (const g of [...this.groups.values()]) {
+      if (this.owns(g.groupId)) continue;
+      this.clearJoinTimer(g);
+      this.clearSyncTimer(g);
+      for (const m of g.members.values()) {
+        g.invokeJoinCallback(m, joinError(m.memberId, ErrorCode.NOT_COORDINATOR));
+        g.invokeSyncCallback(m, syncError(ErrorCode.NOT_COORDINATOR));
+      }
+      this.groups.delete(g.groupId);
+      log.info({ group: g.groupId }, 'group moved to another coordinator');
+    }
+  }
+
+  private async loadOwnedGroups(): Promise<void> {
     const records = await this.store.loadGroups();
+    this.storedGroupIds = new Set(records.map((r) => r.groupId));
     const now = this.now();
-    for (const r of records) this.groups.set(r.groupId, this.restore(r, now));
-    if (records.length > 0) log.info({ groups: records.length }, 'loaded consumer groups');
+    let loaded = 0;
+    for (const r of records) {
+      if (!this.owns(r.groupId) || this.groups.has(r.groupId)) continue;
+      this.groups.set(r.groupId, this.restore(r, now));
+      loaded++;
+    }
+    if (loaded > 0) log.info({ groups: loaded }, 'loaded consumer groups');
+  }
+
+  /**
+   * NOT_COORDINATOR when another broker coordinates the group (or this one is shutting down);
+   * COORDINATOR_LOAD_IN_PROGRESS while groups that moved here are being loaded.
+   */
+  placementError(groupId: string): number | null {
+    if (this.closed || !this.owns(groupId)) return ErrorCode.NOT_COORDINATOR;
+    if (this.loading !== null && !this.groups.has(groupId)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    return null;
   }
 
   /** Starts the session ticker and the offset expiry. */
@@ -236,7 +309,8 @@ export class GroupCoordinator {
     log.debug({ group: p.groupId, memberId: p.memberId, instance: p.groupInstanceId }, 'join');
     const idError = this.groupIdError(p.groupId, false);
     if (idError !== null) return Promise.resolve(joinError(p.memberId, idError));
-    if (this.closed) return Promise.resolve(joinError(p.memberId, ErrorCode.NOT_COORDINATOR));
+    const placement = this.placementError(p.groupId);
+    if (placement !== null) return Promise.resolve(joinError(p.memberId, placement));
     if (p.sessionTimeoutMs < this.options.minSessionTimeoutMs || p.sessionTimeoutMs > this.options.maxSessionTimeoutMs) {
       return Promise.resolve(joinError(p.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
     }
@@ -539,7 +613,8 @@ export class GroupCoordinator {
     log.debug({ group: p.groupId, memberId: p.memberId, generationId: p.generationId, assignments: p.assignments.length }, 'sync');
     const idError = this.groupIdError(p.groupId, false);
     if (idError !== null) return Promise.resolve(syncError(idError));
-    if (this.closed) return Promise.resolve(syncError(ErrorCode.NOT_COORDINATOR));
+    const placement = this.placementError(p.groupId);
+    if (placement !== null) return Promise.resolve(syncError(placement));
     const g = this.groups.get(p.groupId);
     if (g === undefined) return Promise.resolve(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     if (g.state === 'Dead') return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
@@ -621,9 +696,8 @@ export class GroupCoordinator {
   }
 
   private doHeartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
-    const idError = this.groupIdError(groupId, false);
+    const idError = this.groupIdError(groupId, false) ?? this.placementError(groupId);
     if (idError !== null) return idError;
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
     const g = this.groups.get(groupId);
     if (g === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
@@ -646,8 +720,8 @@ export class GroupCoordinator {
 
   leave(groupId: string, leaving: readonly MemberIdentity[]): LeaveResult {
     const idError = this.groupIdError(groupId, false);
-    if (idError !== null) return { errorCode: idError, members: [] };
-    if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
+    const placement = idError ?? this.placementError(groupId);
+    if (placement !== null) return { errorCode: placement, members: [] };
     const g = this.groups.get(groupId);
     const answer = (m: MemberIdentity, errorCode: number) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode });
     if (g === undefined) return { errorCode: ErrorCode.NONE, members: leaving.map((m) => answer(m, ErrorCode.UNKNOWN_MEMBER_ID)) };
@@ -777,8 +851,9 @@ export class GroupCoordinator {
         results.set(id, idError);
         continue;
       }
-      if (this.closed) {
-        results.set(id, ErrorCode.NOT_COORDINATOR);
+      const placement = this.placementError(id);
+      if (placement !== null) {
+        results.set(id, placement);
         continue;
       }
       const g = this.groups.get(id);
@@ -812,9 +887,8 @@ export class GroupCoordinator {
 
   /** OffsetCommit: one error for every partition, or one per commit (in order). */
   async commitOffsets(p: CommitParams): Promise<number | number[]> {
-    const idError = this.groupIdError(p.groupId, true);
+    const idError = this.groupIdError(p.groupId, true) ?? this.placementError(p.groupId);
     if (idError !== null) return idError;
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
     let g = this.groups.get(p.groupId);
     if (g === undefined) {
       // Only a client that does not use group management (generation -1) may create a group by committing.
@@ -862,7 +936,8 @@ export class GroupCoordinator {
 
   /** OffsetFetch for several groups in one coordinator query. Partitions without a commit get offset -1. */
   async fetchOffsets(requests: readonly FetchRequestGroup[]): Promise<FetchedGroup[]> {
-    const wanted = requests.filter((r) => this.groupIdError(r.groupId, true) === null).map((r) => r.groupId);
+    const groupError = (groupId: string) => this.groupIdError(groupId, true) ?? this.placementError(groupId);
+    const wanted = requests.filter((r) => groupError(r.groupId) === null).map((r) => r.groupId);
     let rows: Awaited<ReturnType<Coordinator['fetchGroupOffsets']>> = [];
     let failed = false;
     try {
@@ -880,7 +955,7 @@ export class GroupCoordinator {
       parts.set(r.partition, r);
     }
     return requests.map((req): FetchedGroup => {
-      const idError = this.groupIdError(req.groupId, true);
+      const idError = groupError(req.groupId);
       if (idError !== null) return { groupId: req.groupId, errorCode: idError, topics: [] };
       if (failed) return { groupId: req.groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: [] };
       const committed = byGroup.get(req.groupId) ?? new Map();
@@ -908,9 +983,8 @@ export class GroupCoordinator {
    * deleted, as in Kafka.
    */
   async deleteOffsets(groupId: string, targets: readonly DeleteOffsetsTarget[]): Promise<number | number[]> {
-    const idError = this.groupIdError(groupId, false);
+    const idError = this.groupIdError(groupId, false) ?? this.placementError(groupId);
     if (idError !== null) return idError;
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
     const g = this.groups.get(groupId);
     if (g === undefined || g.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
     const codes = targets.map(() => ErrorCode.NONE as number);
@@ -956,6 +1030,8 @@ export class GroupCoordinator {
         active.push(g.groupId);
       }
     }
+    // Groups coordinated by other brokers are theirs to expire: left alone here.
+    for (const id of this.storedGroupIds) if (!this.owns(id) && !this.groups.has(id)) active.push(id);
     const run = (async () => {
       try {
         const results = await this.store.expireGroupOffsets(this.now(), this.options.offsetsRetentionMs, active, empty);

@@ -222,7 +222,8 @@ test('DescribeTopicPartitions pages by partitions with a cursor, in topic name o
   assert.deepEqual(view(third), [['no-such-topic', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, []]]);
   assert.equal(third.nextCursor, null);
   const p = first.topics[0].partitions[0];
-  assert.deepEqual([p.leaderId, p.replicaNodes, p.isrNodes], [1, [1], [1]]);
+  const id = broker.broker.nodeId;
+  assert.deepEqual([p.leaderId, p.replicaNodes, p.isrNodes], [id, [id], [id]]);
   // All topics (empty list): every topic once.
   const all = await req([], 2000);
   const names = all.topics.map((t: any) => t.name);

@@ -78,11 +78,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('FindCoordinator names this broker for groups, at every version; batched keys v4+', async () => {
   for (const v of [0, 1, 2, 3]) {
     const r = await c.request(ApiKey.FindCoordinator, v, { key: 'any-group', keyType: 0 });
-    assert.deepEqual([r.errorCode, r.nodeId, r.host, r.port], [0, 1, '127.0.0.1', broker.port], `v${v}`);
+    assert.deepEqual([r.errorCode, r.nodeId, r.host, r.port], [0, broker.broker.nodeId, '127.0.0.1', broker.port], `v${v}`);
   }
+  const id = broker.broker.nodeId;
   for (const v of [4, 5, 6]) {
     const r = await c.request(ApiKey.FindCoordinator, v, { keyType: 0, coordinatorKeys: ['a', 'b', ''] });
-    assert.deepEqual(r.coordinators.map((x: any) => [x.key, x.errorCode, x.nodeId, x.port]), [['a', 0, 1, broker.port], ['b', 0, 1, broker.port], ['', 0, 1, broker.port]]);
+    assert.deepEqual(r.coordinators.map((x: any) => [x.key, x.errorCode, x.nodeId, x.port]), [['a', 0, id, broker.port], ['b', 0, id, broker.port], ['', 0, id, broker.port]]);
   }
   const txn = await c.request(ApiKey.FindCoordinator, 4, { keyType: 1, coordinatorKeys: ['tx'] });
   assert.equal(txn.coordinators[0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);

@@ -12,6 +12,8 @@ export class RawClient {
   private buffered = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
   private correlationId = 1;
+  /** The client.id sent with `request` (a test may set its zone: `diskless_az=<az>`). */
+  clientId: string | null = 'floe-test';
   closed = false;
   readonly closedPromise: Promise<void>;
 
@@ -49,7 +51,7 @@ export class RawClient {
   /** Sends a request and decodes its response. */
   async request<T = any>(apiKey: number, apiVersion: number, body: unknown): Promise<T> {
     const id = this.correlationId++;
-    this.write(RawClient.frame(apiKey, apiVersion, body, id));
+    this.write(RawClient.frame(apiKey, apiVersion, body, id, this.clientId));
     return this.readResponse<T>(apiKey, apiVersion, id);
   }
 

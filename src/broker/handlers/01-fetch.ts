@@ -11,7 +11,9 @@
  * Both isolation levels see the high watermark (no transactions yet, so LSO = HWM).
  * Fetch sessions (KIP-227) are not kept: every response carries session id 0, which tells clients to send
  * full fetch requests; an unknown session id gets FETCH_SESSION_ID_NOT_FOUND.
- * Leader epoch is 0: a request that carries a newer one gets UNKNOWN_LEADER_EPOCH.
+ * Leader epochs: a diskless partition is served whatever epoch the request carries (every broker serves it;
+ * the epoch only tells clients which metadata is newer), and a newer epoch than this broker's makes it
+ * refresh its view of the live brokers. A classic partition's epoch is 0: a newer one gets UNKNOWN_LEADER_EPOCH.
  * Version notes: v13+ addresses topics by id (UNKNOWN_TOPIC_ID); v12+ flexible.
  */
 import type { FetchRequest, FetchResponse, FetchResponsePartitionData, FetchResponseFetchableTopicResponse } from '../../protocol/gen/messages/fetch.ts';
@@ -60,8 +62,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
         partitions.push(out);
         const errorCode = !topic ? (byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
           : fp.partition < 0 || fp.partition >= topic.partitionCount ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-          : fp.currentLeaderEpoch > 0 ? ErrorCode.UNKNOWN_LEADER_EPOCH
-          : ErrorCode.NONE;
+          : broker.leaderEpochError(topic.diskless, fp.currentLeaderEpoch);
         if (errorCode !== ErrorCode.NONE) {
           out.errorCode = errorCode;
           anyError = true;

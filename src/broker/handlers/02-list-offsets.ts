@@ -7,7 +7,8 @@
  * timestamp >= 0: the first record whose timestamp is >= it — record-granular, reading the batch found by
  * the coordinator (diskless) or by the segment's time index (classic). A classic partition led by another
  * broker gets NOT_LEADER_OR_FOLLOWER.
- * Leader epoch is 0: a newer CurrentLeaderEpoch gets UNKNOWN_LEADER_EPOCH.
+ * Leader epochs as in Fetch: diskless partitions accept any CurrentLeaderEpoch; a classic partition's is 0,
+ * and a newer one gets UNKNOWN_LEADER_EPOCH.
  * Duplicate partitions in one request get INVALID_REQUEST, as in Kafka.
  */
 import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponseListOffsetsPartitionResponse } from '../../protocol/gen/messages/list-offsets.ts';
@@ -41,7 +42,7 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
         seen.add(p.partitionIndex);
         if (duplicate) out.errorCode = ErrorCode.INVALID_REQUEST;
         else if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        else if (p.currentLeaderEpoch > 0) out.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
+        else if (broker.leaderEpochError(topic.diskless, p.currentLeaderEpoch) !== ErrorCode.NONE) out.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
         else if (ts < LATEST_TIERED) out.errorCode = ErrorCode.INVALID_REQUEST;
         else if (ts === LATEST_TIERED) out.leaderEpoch = 0;
         else if (!topic.diskless && broker.classicLeader(topic) !== broker.config.nodeId) out.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;

@@ -1,17 +1,20 @@
 /**
  * Metadata (key 3), versions 0-13.
  *
- * Behavior: every diskless partition is led by this broker (single node for now), leader epoch 0,
- * replicas and ISR = [this broker], so clients and tools are content. A classic partition is led by the
- * broker recorded when its topic was created (replicas = ISR = [it]); LEADER_NOT_AVAILABLE when that broker
- * is not live. Unknown topics are auto-created
+ * Behavior: any live broker serves any diskless partition; the leader named to a client is one live broker
+ * of the client's zone (`diskless_az=<az>` in client.id; every live broker without one), chosen by
+ * rendezvous hashing of the partition, so one partition's producers and consumers meet the same broker
+ * cache per zone. Replicas and ISR: the zone's brokers in hash order (leader first). The leader epoch is
+ * the membership epoch, which grows whenever the live set (and so possibly the leader) changes. A classic
+ * partition is led by the broker recorded when its topic was created (replicas = ISR = [it]);
+ * LEADER_NOT_AVAILABLE when that broker is not live. Unknown topics are auto-created
  * when both the request (v4+, AllowAutoTopicCreation) and `auto.create.topics.enable` allow it, with
  * `num.partitions` partitions; the created topic is returned at once (no LEADER_NOT_AVAILABLE round).
  * Invalid names get INVALID_TOPIC_EXCEPTION; unknown topic ids (v10+) UNKNOWN_TOPIC_ID.
  * Version notes: v0 empty topic list = all topics; v1+ null = all, [] = none. Authorized operations are
  * not computed (no ACLs): reported as Kafka's "not requested" value.
  */
-import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from '../../protocol/gen/messages/metadata.ts';
+import type { MetadataRequest, MetadataResponse, MetadataResponsePartition, MetadataResponseTopic } from '../../protocol/gen/messages/metadata.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { defineHandler } from '../handler.ts';
@@ -20,6 +23,7 @@ import type { Topic } from '../topics.ts';
 import { createTopic } from '../topic-admin.ts';
 import { topicNameError } from '../topic-names.ts';
 import { ZERO_UUID } from '../../protocol/uuid.ts';
+import { clientAz, hashString, partitionKey, rankBrokers, zoneCandidates } from '../../cluster/placement.ts';
 
 const AUTHORIZED_OPERATIONS_NOT_REQUESTED = -2147483648;
 
@@ -31,20 +35,21 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
   async handle(ctx, req) {
     const { broker } = ctx;
     const all = req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0);
+    const az = clientAz(ctx.clientId);
     const topics: Init<MetadataResponseTopic>[] = [];
     if (all) {
-      for (const t of broker.topics.all()) topics.push(describeTopic(broker, t));
+      for (const t of broker.topics.all()) topics.push(describeTopic(broker, t, az));
     } else {
       const autoCreate = req.allowAutoTopicCreation && broker.config.autoCreateTopicsEnable;
       for (const requested of req.topics!) {
-        topics.push(await resolveRequested(broker, requested.name, requested.topicId, autoCreate));
+        topics.push(await resolveRequested(broker, requested.name, requested.topicId, autoCreate, az));
       }
     }
     return {
       throttleTimeMs: 0,
       brokers: broker.liveBrokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterId: broker.clusterId,
-      controllerId: broker.config.nodeId,
+      controllerId: broker.controllerId(),
       topics,
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
       errorCode: ErrorCode.NONE,
@@ -53,21 +58,21 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
   errorResponse: (_req, errorCode) => ({ errorCode }),
 });
 
-async function resolveRequested(broker: Broker, name: string | null, topicId: string, autoCreate: boolean): Promise<Init<MetadataResponseTopic>> {
+async function resolveRequested(broker: Broker, name: string | null, topicId: string, autoCreate: boolean, az: string | null): Promise<Init<MetadataResponseTopic>> {
   if (name === null || name === '') {
     if (topicId === ZERO_UUID) return unknownTopic(name, topicId, ErrorCode.INVALID_REQUEST);
     const byId = broker.topics.getById(topicId);
-    return byId ? describeTopic(broker, byId) : unknownTopic(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID);
+    return byId ? describeTopic(broker, byId, az) : unknownTopic(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID);
   }
   const existing = broker.topics.get(name);
-  if (existing) return describeTopic(broker, existing);
+  if (existing) return describeTopic(broker, existing, az);
   if (topicNameError(name)) return unknownTopic(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION);
   if (!autoCreate) return unknownTopic(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const created = await createTopic(broker, {
     name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: {}, validateOnly: false,
   });
   const topic = created.topic ?? broker.topics.get(name); // another request may have created it meanwhile
-  if (topic) return describeTopic(broker, topic);
+  if (topic) return describeTopic(broker, topic, az);
   return unknownTopic(name, ZERO_UUID, created.errorCode === ErrorCode.INVALID_CONFIG ? ErrorCode.INVALID_CONFIG : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
 }
 
@@ -75,16 +80,8 @@ function unknownTopic(name: string | null, topicId: string, errorCode: number): 
   return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED };
 }
 
-export function describeTopic(broker: Broker, topic: Topic): Init<MetadataResponseTopic> {
-  // A classic partition is led by the broker that holds its log; when that broker is not live, it has no leader.
-  const leader = topic.diskless ? broker.config.nodeId : broker.classicLeader(topic);
-  const live = topic.diskless || broker.liveBrokers().some((b) => b.nodeId === leader);
-  const partitions = new Array(topic.partitionCount);
-  for (let p = 0; p < topic.partitionCount; p++) {
-    partitions[p] = live
-      ? { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: leader, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [leader], offlineReplicas: [] }
-      : { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: -1, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [], offlineReplicas: [leader] };
-  }
+export function describeTopic(broker: Broker, topic: Topic, az: string | null): Init<MetadataResponseTopic> {
+  const partitions = topic.diskless ? disklessPartitions(broker, topic, az) : classicPartitions(broker, topic);
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
@@ -93,4 +90,29 @@ export function describeTopic(broker: Broker, topic: Topic): Init<MetadataRespon
     partitions,
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
   };
+}
+
+function disklessPartitions(broker: Broker, topic: Topic, az: string | null): Init<MetadataResponsePartition>[] {
+  const candidates = zoneCandidates(broker.liveBrokers(), az);
+  const leaderEpoch = broker.membership.epoch;
+  const topicHash = hashString(topic.topicId);
+  const partitions = new Array<Init<MetadataResponsePartition>>(topic.partitionCount);
+  for (let p = 0; p < topic.partitionCount; p++) {
+    const replicas = rankBrokers(candidates, partitionKey(topicHash, p)).map((b) => b.nodeId);
+    partitions[p] = { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: replicas[0]!, leaderEpoch, replicaNodes: replicas, isrNodes: replicas, offlineReplicas: [] };
+  }
+  return partitions;
+}
+
+/** A classic partition is led by the broker that holds its log; when that broker is not live, it has no leader. */
+function classicPartitions(broker: Broker, topic: Topic): Init<MetadataResponsePartition>[] {
+  const leader = broker.classicLeader(topic);
+  const live = broker.membership.isLive(leader);
+  const partitions = new Array<Init<MetadataResponsePartition>>(topic.partitionCount);
+  for (let p = 0; p < topic.partitionCount; p++) {
+    partitions[p] = live
+      ? { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: leader, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [leader], offlineReplicas: [] }
+      : { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: -1, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [], offlineReplicas: [leader] };
+  }
+  return partitions;
 }

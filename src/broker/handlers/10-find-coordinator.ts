@@ -1,8 +1,8 @@
 /**
  * FindCoordinator (key 10), versions 0-6.
  *
- * Behavior: this broker is the coordinator of every consumer group (key type 0): the answer is always
- * this broker. Transactions do not exist yet, so key type 1 (transactional id) gets COORDINATOR_NOT_AVAILABLE
+ * Behavior: a consumer group (key type 0) is coordinated by the live broker its id hashes to (rendezvous
+ * hashing over the live brokers, so only the groups of a broker that joins or leaves move). Transactions do not exist yet, so key type 1 (transactional id) gets COORDINATOR_NOT_AVAILABLE
  * (retriable: a transactional producer keeps retrying until transactions are supported); share groups (key
  * type 2, v6) are not supported: INVALID_REQUEST. Any other key type is INVALID_REQUEST, as in Kafka.
  * Version notes: v0 has no key type (groups); v1-v3 one key per request; v4+ batches keys (CoordinatorKeys)
@@ -22,8 +22,10 @@ type Answer = Init<FindCoordinatorResponseCoordinator> & { errorCode: number };
 function answer(ctx: RequestContext, keyType: number, key: string): Answer {
   const none = { key, nodeId: -1, host: '', port: -1 };
   if (keyType === GROUP) {
-    const self = ctx.broker.advertised;
-    return { key, nodeId: self.nodeId, host: self.host, port: self.port, errorCode: ErrorCode.NONE, errorMessage: null };
+    const idError = ctx.broker.groups.groupIdError(key, true);
+    if (idError !== null) return { ...none, errorCode: idError, errorMessage: 'The group id is invalid.' };
+    const owner = ctx.broker.groupCoordinatorOf(key);
+    return { key, nodeId: owner.nodeId, host: owner.host, port: owner.port, errorCode: ErrorCode.NONE, errorMessage: null };
   }
   if (keyType === TRANSACTION) {
     return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported by Floe yet.' };

@@ -27,6 +27,8 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
         const base = { groupId, protocolType: '', protocolData: '', members: [], authorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED };
         const idError = groups.groupIdError(groupId, true);
         if (idError !== null) return { ...base, errorCode: idError, errorMessage: 'The group id is invalid.', groupState: 'Dead' };
+        const placement = groups.placementError(groupId);
+        if (placement !== null) return { ...base, errorCode: placement, errorMessage: null, groupState: 'Dead' };
         const g = groups.describe(groupId);
         if (g === null) {
           return ctx.apiVersion >= 6

@@ -1,8 +1,8 @@
 /**
  * DescribeCluster (key 60), versions 0-2.
  *
- * Behavior: the live brokers, the cluster id, and this broker as controller (Floe has no KRaft
- * controller quorum; the coordinator database plays that role). EndpointType 2 (controllers) gets
+ * Behavior: the live brokers, the cluster id, and the live broker with the lowest id as controller (Floe
+ * has no KRaft controller quorum; the coordinator database plays that role). EndpointType 2 (controllers) gets
  * UNSUPPORTED_ENDPOINT_TYPE, as from a Kafka broker. No broker is ever fenced.
  */
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../../protocol/gen/messages/describe-cluster.ts';
@@ -28,7 +28,7 @@ export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClu
       errorMessage: null,
       endpointType: BROKERS_ENDPOINT,
       clusterId: broker.clusterId,
-      controllerId: broker.config.nodeId,
+      controllerId: broker.controllerId(),
       brokers: broker.liveBrokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
     };

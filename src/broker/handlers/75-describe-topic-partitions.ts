@@ -14,6 +14,7 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { ZERO_UUID } from '../../protocol/uuid.ts';
 import { defineHandler } from '../handler.ts';
 import { describeTopic } from './03-metadata.ts';
+import { clientAz } from '../../cluster/placement.ts';
 
 const MAX_PARTITION_LIMIT = 2000;
 const AUTHORIZED_OPERATIONS_NOT_REQUESTED = -2147483648;
@@ -52,7 +53,7 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
         topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED });
         continue;
       }
-      const described = describeTopic(broker, topic);
+      const described = describeTopic(broker, topic, clientAz(ctx.clientId));
       const partitions = (described.partitions ?? []).slice(start, start + remaining);
       remaining -= partitions.length;
       topics.push({

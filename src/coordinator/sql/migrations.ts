@@ -17,6 +17,7 @@ import { MIGRATION_2 } from './migration-2-groups.ts';
 import { MIGRATION_3 } from './migration-3-producers-retention.ts';
 import { MIGRATION_4 } from './migration-4-commit-once.ts';
 import { MIGRATION_5 } from './migration-5-classic.ts';
+import { MIGRATION_6 } from './migration-6-brokers.ts';
 
 export interface Migration {
   version: number;
@@ -391,4 +392,5 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_3,
   MIGRATION_4,
   MIGRATION_5,
+  MIGRATION_6,
 ];
