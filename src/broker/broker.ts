@@ -26,7 +26,7 @@ import type { AnyHandler } from './handler.ts';
 import { TopicRegistry, type Topic } from './topics.ts';
 import { Membership } from '../cluster/membership.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
-import { hashString, pickBroker } from '../cluster/placement.ts';
+import { hashString, partitionKey, pickBroker, zoneCandidates } from '../cluster/placement.ts';
 
 const log = childLogger('broker');
 
@@ -123,6 +123,13 @@ export class Broker {
     if (!diskless) return currentLeaderEpoch > 0 ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.NONE;
     if (currentLeaderEpoch > this.membership.epoch) void this.membership.refresh();
     return ErrorCode.NONE;
+  }
+
+  /** For a client of zone `az` not served by this broker: the zone's broker for the partition (else null). */
+  preferredReadReplica(az: string, topicId: string, partition: number): number | null {
+    const candidates = zoneCandidates(this.membership.live(), az);
+    if (candidates.some((b) => b.nodeId === this.config.nodeId)) return null;
+    return pickBroker(candidates, partitionKey(hashString(topicId), partition))?.nodeId ?? null;
   }
 
   /** Kafka clients want a controller id: the live broker with the lowest id. */

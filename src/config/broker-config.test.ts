@@ -242,8 +242,8 @@ log.retention.check.interval.ms=300000
   });
 
   const bad: [string, RegExp][] = [
-    ['node.id=abc', /^Invalid value abc for configuration node\.id \(from --override node\.id=abc\): Not a number of type INT\. Accepted: INT \[0,\.\.\.,2147483647\]$/],
-    ['node.id=-1', /node\.id .*Value must be at least 0/],
+    ['node.id=abc', /^Invalid value abc for configuration node\.id \(from --override node\.id=abc\): Not a number of type INT\. Accepted: INT \[-1,\.\.\.,2147483647\]$/],
+    ['node.id=-2', /node\.id .*Value must be at least -1/],
     ['node.id=2147483648', /node\.id .*Not a number of type INT/],
     ['diskless.commit.interval.ms=0', /diskless\.commit\.interval\.ms .*Value must be at least 1\. Accepted: INT \[1,\.\.\.,60000\]/],
     ['diskless.commit.interval.ms=60001', /Value must be no more than 60000/],

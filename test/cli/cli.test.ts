@@ -47,7 +47,7 @@ test('start with a bad value: exit 2 and one clear line naming key, value and wh
   assert.equal(r.code, 2, r.stderr);
   assert.equal(
     r.stderr,
-    'floe: invalid configuration: Invalid value abc for configuration node.id (from --override node.id=abc): Not a number of type INT. Accepted: INT [0,...,2147483647]\n',
+    'floe: invalid configuration: Invalid value abc for configuration node.id (from --override node.id=abc): Not a number of type INT. Accepted: INT [-1,...,2147483647]\n',
   );
   assert.equal(r.stdout, '');
 });

@@ -118,6 +118,34 @@ test('kcat with diskless_az=az-a produces and fetches only through az-a brokers 
   assert.ok(delta[0]![1]! > 0 && delta[1]![1]! > 0, `both az-a brokers served fetches: ${JSON.stringify(delta)}`);
 });
 
+test('Fetch v11+ from another zone (rack id, or diskless_az): no records, the zone\'s broker as preferred read replica (KIP-392)', async () => {
+  const md = await metadata(brokers[0]!.port, null, ['routed']);
+  const topicId = md.topics[0].topicId;
+  const fetch = async (port: number, clientId: string, rackId: string) => {
+    const c = await RawClient.connect(port);
+    c.clientId = clientId;
+    const r = await c.request(ApiKey.Fetch, 12, {
+      clusterId: null, replicaId: -1, replicaState: { replicaId: -1, replicaEpoch: -1n }, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 'routed', topicId, partitions: Array.from({ length: 24 }, (_, p) => ({ partition: p, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 16, replicaDirectoryId: ZERO })) }],
+      forgottenTopicsData: [], rackId,
+    });
+    c.close();
+    return r.responses[0].partitions as any[];
+  };
+  const redirected = await fetch(brokers[0]!.port, 'consumer', 'az-b');
+  assert.ok(redirected.every((p) => p.errorCode === 0 && p.preferredReadReplica === 3 && p.records === null || p.records?.length === 0));
+  const byClientId = await fetch(brokers[0]!.port, 'consumer;diskless_az=az-c', '');
+  assert.ok(byClientId.every((p) => p.preferredReadReplica === 4));
+  const inZone = await fetch(brokers[2]!.port, 'consumer', 'az-b');
+  assert.ok(inZone.every((p) => p.preferredReadReplica === -1) && inZone.some((p) => p.records?.length > 0), 'the zone\'s own broker serves the records');
+  const noSuchZone = await fetch(brokers[0]!.port, 'consumer', 'az-z');
+  assert.ok(noSuchZone.every((p) => p.preferredReadReplica === -1));
+
+  // librdkafka follows the redirection: every record arrives.
+  const { stdout } = await run('kcat', ['-b', brokers[0]!.bootstrap, '-X', 'client.rack=az-b', '-t', 'routed', '-C', '-e', '-o', 'beginning', '-q', '-f', '%k\n'], { timeout: 60_000, maxBuffer: 1 << 24 });
+  assert.equal(stdout.trim().split('\n').length, 2000);
+});
+
 test('consumer groups: one coordinator per group, spread by hash; others answer NOT_COORDINATOR', async () => {
   const groups = Array.from({ length: 40 }, (_, i) => `g-${i}`);
   const answers = await Promise.all(brokers.map(async (b) => {

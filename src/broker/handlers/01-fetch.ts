@@ -8,6 +8,9 @@
  * Only whole batches are returned. With less than min.bytes available the request long-polls: it is woken
  * by any commit (diskless) or append becoming visible (classic) touching one of its partitions, or answers
  * when max.wait.ms ends. A classic partition led by another broker gets NOT_LEADER_OR_FOLLOWER.
+ * A v11+ request from a client of another zone (`diskless_az=<az>` in client.id, else the request's rack id)
+ * than this broker's, when that zone has a live broker, gets for each diskless partition no records and
+ * the zone's broker for it as preferred read replica (KIP-392), so consumers read within their zone.
  * Both isolation levels see the high watermark (no transactions yet, so LSO = HWM).
  * Fetch sessions (KIP-227) are not kept: every response carries session id 0, which tells clients to send
  * full fetch requests; an unknown session id gets FETCH_SESSION_ID_NOT_FOUND.
@@ -25,6 +28,7 @@ import type { PartitionLog } from '../../storage/classic/log.ts';
 import { fetchBudget } from '../../storage/fetch-budget.ts';
 import type { Broker } from '../broker.ts';
 import { defineHandler } from '../handler.ts';
+import { clientAz } from '../../cluster/placement.ts';
 
 type PartitionOut = Init<FetchResponsePartitionData>;
 
@@ -43,6 +47,8 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     if (req.sessionEpoch !== -1 && req.sessionEpoch !== 0) return sessionError(ErrorCode.INVALID_FETCH_SESSION_EPOCH, 0);
 
     const byId = ctx.apiVersion >= 13;
+    // KIP-392: a client outside this broker's zone is sent to a broker of its own (v11+ only).
+    const zone = ctx.apiVersion >= 11 ? clientAz(ctx.clientId) ?? (req.rackId || null) : null;
     const responses: Init<FetchResponseFetchableTopicResponse>[] = [];
     const reads: FetchPartitionRequest[] = [];
     const readOuts: PartitionOut[] = [];
@@ -78,6 +84,11 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
           }
           order.push(-1 - classicReads.length);
           classicReads.push({ log: plog, request, out });
+          continue;
+        }
+        const replica = zone === null ? null : broker.preferredReadReplica(zone, request.topicId, request.partition);
+        if (replica !== null) {
+          out.preferredReadReplica = replica;
           continue;
         }
         order.push(reads.length);
