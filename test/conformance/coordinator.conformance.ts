@@ -18,6 +18,7 @@ import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
 import { groupsConformance } from './coordinator-groups.conformance.ts';
 import { producersConformance } from './coordinator-producers.conformance.ts';
 import { commitConformance } from './coordinator-commit.conformance.ts';
+import { membershipConformance } from './coordinator-membership.conformance.ts';
 
 export interface CoordinatorHarness {
   /** Opens (and initialises) the coordinator shared by the suite's tests. */
@@ -537,6 +538,8 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
       objectKey,
       ...(harness.objectStates ? { objectStates: harness.objectStates } : {}),
     });
+
+    membershipConformance({ coordinator: () => c });
 
     test('persistence: data survives close and reopen', async () => {
       const t = await topic('persist', 2, { 'diskless.enable': 'true' });
