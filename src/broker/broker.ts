@@ -24,6 +24,7 @@ import { RequestDispatcher } from './dispatch.ts';
 import { HANDLERS } from './handlers/index.ts';
 import type { AnyHandler } from './handler.ts';
 import { TopicRegistry, type Topic } from './topics.ts';
+import { followCoordinator } from './coherence.ts';
 import { Membership } from '../cluster/membership.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import { hashString, partitionKey, pickBroker, zoneCandidates } from '../cluster/placement.ts';
@@ -168,6 +169,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   const metrics = new BrokerMetrics();
   const metered = meteredSeams(metrics, coordinator, objectStore);
   const broker = new Broker(config, opts.loaded, clusterId, metered.coordinator, metered.objectStore, metrics);
+  const unfollow = await followCoordinator(broker); // other brokers' commits and topic changes
   await broker.topics.load();
   await broker.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.classicLeader(t) === config.nodeId));
 
@@ -207,6 +209,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await broker.maintenance.stop();
     await broker.storage.close(); // withdraws unused object-key registrations
     await broker.classic.close();
+    await unfollow();
     await objectStore.close();
     await coordinator.close();
     log.info('shut down');

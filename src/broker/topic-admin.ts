@@ -1,7 +1,7 @@
 /**
  * Topic creation and deletion, shared by CreateTopics, DeleteTopics and Metadata's auto-creation.
  */
-import { CoordinatorError } from '../coordinator/coordinator.ts';
+import { CoordinatorError, type TopicInfo } from '../coordinator/coordinator.ts';
 import { resolveTopicConfig, validateTopicConfigs } from '../config/topic-config.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { Broker } from './broker.ts';
@@ -105,6 +105,18 @@ export async function createTopic(broker: Broker, input: CreateTopicInput): Prom
     }
     throw err;
   }
+}
+
+const classicOpens = new WeakMap<Broker, Promise<void>>();
+
+/**
+ * Opens the logs a classic topic led here lacks (after CreatePartitions, through this broker or another).
+ * Calls run one after another, so a partition is never opened twice when both paths see the same growth.
+ */
+export function openClassicLogs(broker: Broker, info: TopicInfo): Promise<void> {
+  const run = (classicOpens.get(broker) ?? Promise.resolve()).then(() => broker.classic.createTopic(info));
+  classicOpens.set(broker, run.catch(() => undefined));
+  return run;
 }
 
 export async function deleteTopic(broker: Broker, topic: Topic): Promise<number> {

@@ -1,26 +1,94 @@
 /**
  * The broker's view of topics: a cache of the coordinator's topic rows with each topic's resolved
- * configuration. Creation and deletion go through here so the cache and the storage caches stay in step.
+ * configuration. Creation and deletion through this broker update it at once (`remember`, `forget`);
+ * changes made through any broker reach it through the coordinator's `floe_topics` notifications
+ * (`onNotification`: that topic is read again), a full reload on resync and every few seconds
+ * (`load`), and a lookup when a request names a topic or partition not known here yet (`ensure`).
+ *
+ * Reads from the coordinator are applied one at a time, in the order they were asked for, so an older
+ * answer never overwrites a newer one. A topic that disappears is passed to `onDropped` (storage caches,
+ * classic logs); one that gains partitions to `onGrown`.
  */
 import type { Coordinator, TopicInfo } from '../coordinator/coordinator.ts';
+import { parseTopicNotification } from '../coordinator/notifications.ts';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import { resolveTopicConfig, type TopicConfig } from '../config/topic-config.ts';
+import { childLogger } from '../observability/log.ts';
+
+const log = childLogger('topics');
 
 export interface Topic extends TopicInfo {
   config: TopicConfig;
 }
 
+/** A topic a request names: by name or by id, and the partition count it needs. */
+export interface TopicRef {
+  name?: string | null;
+  topicId?: string;
+  /** The request names partitions below this. */
+  partitionCount?: number;
+}
+
+/** A name or id the coordinator did not know is asked again only after this long (or a notification). */
+const MISS_RETRY_MS = 1_000;
+
 export class TopicRegistry {
   private byName = new Map<string, Topic>();
   private byId = new Map<string, Topic>();
+  private chain: Promise<void> = Promise.resolve();
+  private queuedLoad: Promise<void> | null = null;
+  private readonly lookups = new Map<string, Promise<void>>();
+  private readonly misses = new Map<string, number>();
+  /** Called when a topic this registry knew is gone (deleted through another broker). */
+  onDropped: ((topic: Topic) => void) | null = null;
+  /** Called when a topic gained partitions through another broker. */
+  onGrown: ((topic: Topic) => void) | null = null;
 
   constructor(private readonly coordinator: Coordinator, private readonly brokerConfig: BrokerConfig) {}
 
-  async load(): Promise<void> {
-    const topics = await this.coordinator.listTopics();
-    this.byName.clear();
-    this.byId.clear();
-    for (const t of topics) this.remember(t);
+  /** Reads every topic again (queued behind reads already asked for; coalesced with one not started yet). */
+  load(): Promise<void> {
+    this.queuedLoad ??= this.enqueue(async () => {
+      this.queuedLoad = null;
+      const topics = await this.coordinator.listTopics();
+      this.misses.clear();
+      const seen = new Set<string>();
+      for (const t of topics) {
+        seen.add(t.topicId);
+        this.apply(t.name, t);
+      }
+      for (const t of [...this.byId.values()]) if (!seen.has(t.topicId)) this.drop(t);
+    });
+    return this.queuedLoad;
+  }
+
+  /** Reads one topic again (a notification named it). */
+  refresh(name: string): Promise<void> {
+    return this.enqueue(async () => {
+      this.apply(name, await this.coordinator.getTopic(name));
+    });
+  }
+
+  /** A `floe_topics` notification. */
+  onNotification(payload: string): void {
+    const n = parseTopicNotification(payload);
+    this.misses.clear();
+    const done = n === null ? this.load() : this.refresh(n.name);
+    done.catch((err: unknown) => log.warn({ err: (err as Error).message, payload }, 'could not read a changed topic'));
+  }
+
+  /**
+   * Makes sure the topics a request names are known if they exist: a name, id or partition not known here
+   * is looked up once (a topic created or grown through another broker a moment ago). Undefined when
+   * everything is known, so callers only wait when they must.
+   */
+  ensure(refs: readonly TopicRef[]): Promise<void> | undefined {
+    let pending: Promise<void>[] | undefined;
+    for (const ref of refs) {
+      const lookup = this.lookupFor(ref);
+      if (lookup) (pending ??= []).push(lookup);
+    }
+    return pending && Promise.all(pending).then(() => undefined);
   }
 
   get(name: string): Topic | undefined {
@@ -37,13 +105,72 @@ export class TopicRegistry {
 
   remember(info: TopicInfo): Topic {
     const topic: Topic = { ...info, config: resolveTopicConfig(info.configs, this.brokerConfig) };
+    const old = this.byName.get(topic.name);
+    if (old && old.topicId !== topic.topicId) this.byId.delete(old.topicId);
     this.byName.set(topic.name, topic);
     this.byId.set(topic.topicId, topic);
+    this.misses.delete(`n:${topic.name}`);
+    this.misses.delete(`i:${topic.topicId}`);
     return topic;
   }
 
   forget(topic: TopicInfo): void {
-    this.byName.delete(topic.name);
+    if (this.byName.get(topic.name)?.topicId === topic.topicId) this.byName.delete(topic.name);
     this.byId.delete(topic.topicId);
+  }
+
+  private lookupFor(ref: TopicRef): Promise<void> | undefined {
+    let key: string;
+    if (ref.name !== undefined && ref.name !== null && ref.name !== '') {
+      const known = this.byName.get(ref.name);
+      if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
+      key = `n:${ref.name}`;
+    } else if (ref.topicId !== undefined) {
+      const known = this.byId.get(ref.topicId);
+      if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
+      key = `i:${ref.topicId}`;
+    } else {
+      return undefined;
+    }
+    const running = this.lookups.get(key);
+    if (running) return running;
+    const missedAt = this.misses.get(key);
+    if (missedAt !== undefined && Date.now() - missedAt < MISS_RETRY_MS) return undefined;
+    // By name: that topic. By id: everything (there is no lookup by id, and topics are few).
+    const lookup = (key.startsWith('n:') ? this.refresh(ref.name!) : this.load())
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'topic lookup failed'))
+      .finally(() => {
+        this.lookups.delete(key);
+        this.misses.set(key, Date.now());
+      });
+    this.lookups.set(key, lookup);
+    return lookup;
+  }
+
+  /** The coordinator's row for `name` (null: none), applied. */
+  private apply(name: string, info: TopicInfo | null): void {
+    const old = this.byName.get(name);
+    if (info === null) {
+      if (old) this.drop(old);
+      return;
+    }
+    if (old && old.topicId !== info.topicId) this.drop(old); // deleted and created again
+    const topic = this.remember(info);
+    if (old && old.topicId === info.topicId && info.partitionCount > old.partitionCount) this.onGrown?.(topic);
+  }
+
+  private drop(topic: Topic): void {
+    this.forget(topic);
+    try {
+      this.onDropped?.(topic);
+    } catch (err) {
+      log.error({ err, topic: topic.name }, 'dropping a deleted topic failed');
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 }

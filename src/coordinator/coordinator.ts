@@ -207,6 +207,12 @@ export interface RetentionStepResult {
   more: boolean;
 }
 
+/** One batch of a committed object, with its partition (another broker's commit, learned by `objectBatches`). */
+export interface ObjectBatch extends PartitionKey, BatchLocation {
+  /** The partition's log start offset when the batch was committed (or looked up). */
+  logStartOffset: number;
+}
+
 /** A broker as registered in the coordinator (what Metadata reports of it). */
 export interface RegisteredBroker {
   nodeId: number;
@@ -319,6 +325,19 @@ export interface Coordinator {
   /** Takes (or renews) a cluster-wide job lease; false while another holder's lease runs. */
   tryAcquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+
+  // ---- Notifications between brokers (migration 7; channels and payloads: notifications.ts) ----
+  /**
+   * Subscribes to a notification channel (PostgreSQL LISTEN). `onPayload` gets every payload NOTIFYed on it
+   * from then on, in commit order; `onResync` is called when notifications may have been missed (the
+   * listening connection was lost and is back): the subscriber must then re-read what it keeps. Never
+   * rejects for a database that cannot be reached: the subscription is kept and made once it can be (then
+   * `onResync`). Resolves with the unsubscribe function. Backends with a single process (PGlite) deliver
+   * their own notifications and never resync.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
+  /** The batches an object holds now, in (topic, partition, offset) order; [] for an unknown object. */
+  objectBatches(objectKey: string): Promise<ObjectBatch[]>;
 
   // ---- Broker membership (migration 6) ----
   /** A node id no registered broker uses, 1001 and up (for brokers started without node.id). */

@@ -14,6 +14,8 @@
  *   that stops answering fails the query instead of hanging it; `connectionTimeoutMillis` for new
  *   connections; TCP keepalive; `idle_in_transaction_session_timeout` so a broker that vanished inside a
  *   transaction does not hold row locks.
+ * - Notifications (LISTEN) use one more connection, outside the pool, opened on the first subscription
+ *   and replaced whenever it fails (pg-listener.ts).
  * - TLS: libpq's sslmode semantics (see config/backend-config.ts); `prefer` asks the server once
  *   (SSLRequest) at open and then uses TLS or not for every connection.
  */
@@ -22,6 +24,7 @@ import { connect as netConnect } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { SqlCoordinator, type SqlConnection } from './sql-coordinator.ts';
+import { PgListener } from './pg-listener.ts';
 import { childLogger } from '../observability/log.ts';
 
 const log = childLogger('coordinator-pg');
@@ -50,7 +53,12 @@ class PgClientConnection implements SqlConnection {
 }
 
 export class PgConnection implements SqlConnection {
-  constructor(readonly pool: pg.Pool) {}
+  constructor(readonly pool: pg.Pool, readonly listener: PgListener | null = null) {}
+
+  listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>> {
+    if (this.listener === null) return Promise.resolve(async () => {});
+    return this.listener.listen(channel, onPayload, onResync);
+  }
 
   async query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> {
     const res = await this.pool.query(sql, params);
@@ -82,6 +90,7 @@ export class PgConnection implements SqlConnection {
   }
 
   async close(): Promise<void> {
+    await this.listener?.close();
     await this.pool.end();
   }
 }
@@ -203,7 +212,8 @@ export async function openPostgresCoordinator(url: string, options: PostgresCoor
   // Checked-out clients have no listener of the pool's: without this one, a server that goes away during a
   // transaction would crash the process. The query in progress fails with the same error.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const coordinator = new SqlCoordinator(new PgConnection(pool));
+  const listener = new PgListener({ ...resolved.config, application_name: `${resolved.config.application_name ?? 'floe'}-listener` });
+  const coordinator = new SqlCoordinator(new PgConnection(pool, listener));
   try {
     await coordinator.init();
   } catch (err) {

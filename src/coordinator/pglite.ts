@@ -4,10 +4,16 @@
  * PGlite is one connection. Every top-level statement and transaction goes through one promise queue,
  * so a transaction's statements never interleave with anything else (statements inside a transaction
  * use the transaction handle and bypass the queue).
+ *
+ * Notifications: PGlite's own LISTEN/NOTIFY, in-process. One PGlite serves one broker, so a broker only
+ * hears its own changes; nothing can be missed, so there is never a resync.
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { SqlCoordinator, type SqlConnection } from './sql-coordinator.ts';
+import { childLogger } from '../observability/log.ts';
+
+const log = childLogger('coordinator-pglite');
 
 /** Runs tasks one at a time, in call order. A failed task does not stop the ones after it. */
 class SerialQueue {
@@ -59,6 +65,23 @@ export class PGliteConnection implements SqlConnection {
     return this.queue.run(async () => {
       this.checkOpen();
       return this.db.transaction((tx) => fn(new PGliteTxConnection(tx)));
+    });
+  }
+
+  async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+    const deliver = (payload: string) => {
+      try {
+        onPayload(payload);
+      } catch (err) {
+        log.error({ err, channel }, 'notification handler failed');
+      }
+    };
+    const unlisten = await this.queue.run(async () => {
+      this.checkOpen();
+      return this.db.listen(channel, deliver);
+    });
+    return () => this.queue.run(async () => {
+      if (!this.closed) await unlisten();
     });
   }
 

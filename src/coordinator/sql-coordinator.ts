@@ -27,6 +27,7 @@ import {
   type ListOffsetsRequest,
   type ListOffsetsResult,
   type MembershipView,
+  type ObjectBatch,
   type PartitionKey,
   type PartitionOffsets,
   type ProducerIdAndEpoch,
@@ -49,6 +50,8 @@ export interface SqlConnection {
   query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
   transaction<T>(fn: (tx: SqlConnection) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** LISTEN (see Coordinator.listen); absent: notifications are never delivered. */
+  listen?(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
 }
 
 // Kafka error codes (numeric literals: this layer imports nothing from src/protocol).
@@ -130,10 +133,11 @@ function topicIdParam(id: string): string {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : NIL_UUID;
 }
 
-// floe_commit_object_once (migration 4): idempotent by object key, so a commit whose outcome is unknown can be retried.
+// floe_commit_object_once (migration 4): idempotent by object key, so a commit whose outcome is unknown can be
+// retried; through floe_commit_object_notify (migration 7), which announces the committed batches to every broker.
 const COMMIT_SQL = `
 SELECT o_idx, o_error_code, o_base_offset, o_log_append_time, o_log_start_offset
-  FROM floe_commit_object_once($1::text, $2::bigint, $3::integer, $4::uuid[], $5::integer[], $6::bigint[],
+  FROM floe_commit_object_notify($1::text, $2::bigint, $3::integer, $4::uuid[], $5::integer[], $6::bigint[],
                           $7::bigint[], $8::integer[], $9::bigint[], $10::bigint[], $11::smallint[],
                           $12::bigint[], $13::smallint[], $14::integer[], $15::integer[])`;
 
@@ -163,12 +167,15 @@ WITH t AS (
   INSERT INTO partitions (topic_id, partition)
   SELECT t.topic_id, g FROM t CROSS JOIN generate_series(0, $2::integer - 1) AS g
 )
-SELECT ${TOPIC_COLUMNS} FROM t`;
+SELECT ${TOPIC_COLUMNS}, floe_notify_topic('create', topic_id::text, name) AS notified FROM t`;
 
 // ---- Topic administration and consumer groups (migration 2) ----
 
 const ALTER_TOPIC_CONFIGS_SQL = `
-UPDATE topics SET configs = $2::text::jsonb WHERE name = $1::text RETURNING ${TOPIC_COLUMNS}`;
+WITH u AS (
+  UPDATE topics SET configs = $2::text::jsonb WHERE name = $1::text RETURNING ${TOPIC_COLUMNS}
+)
+SELECT u.*, floe_notify_topic('alter', u.topic_id, u.name) AS notified FROM u`;
 
 /** One row when the topic exists: its old count, and the topic after the change (nulls when unchanged). */
 const CREATE_PARTITIONS_SQL = `
@@ -183,11 +190,23 @@ WITH cur AS (
   SELECT cur.topic_id, g FROM cur CROSS JOIN generate_series(cur.partition_count, $2::integer - 1) AS g
    WHERE cur.partition_count < $2::integer
 )
-SELECT cur.partition_count AS old_count, upd.topic_id, upd.name, upd.partition_count, upd.diskless, upd.configs, upd.leader_broker_id
+SELECT cur.partition_count AS old_count, upd.topic_id, upd.name, upd.partition_count, upd.diskless, upd.configs, upd.leader_broker_id,
+       floe_notify_topic('partitions', upd.topic_id, upd.name) AS notified
   FROM cur LEFT JOIN upd ON true`;
 
 const DELETE_RECORDS_SQL = `
-SELECT o_idx, o_error_code, o_low_watermark FROM floe_delete_records($1::uuid[], $2::integer[], $3::bigint[])`;
+SELECT o_idx, o_error_code, o_low_watermark FROM floe_delete_records_notify($1::uuid[], $2::integer[], $3::bigint[])`;
+
+const OBJECT_BATCHES_SQL = `
+SELECT b.topic_id::text AS topic_id, b.partition, o.object_key AS o_object_key, b.byte_offset AS o_byte_offset,
+       b.byte_size AS o_byte_size, b.base_offset AS o_base_offset, b.last_offset AS o_last_offset,
+       b.max_timestamp AS o_max_timestamp, b.log_append_time AS o_log_append_time, b.timestamp_type AS o_timestamp_type,
+       p.log_start_offset
+  FROM objects o
+  JOIN batches b ON b.object_id = o.object_id
+  JOIN partitions p ON p.topic_id = b.topic_id AND p.partition = b.partition
+ WHERE o.object_key = $1::text
+ ORDER BY b.topic_id, b.partition, b.base_offset`;
 
 const PARTITION_SIZES_SQL = `
 SELECT (q.i - 1)::integer AS o_idx, p.byte_size AS o_byte_size
@@ -351,6 +370,7 @@ export class SqlCoordinator implements Coordinator {
       await tx.query('DELETE FROM producer_state WHERE topic_id = $1', [row.topic_id]);
       await tx.query('DELETE FROM partitions WHERE topic_id = $1', [row.topic_id]);
       await tx.query('DELETE FROM topics WHERE topic_id = $1', [row.topic_id]);
+      await tx.query("SELECT floe_notify_topic('delete', $1::text, $2::text)", [row.topic_id, row.name]);
       return toTopic(row);
     });
   }
@@ -673,7 +693,7 @@ export class SqlCoordinator implements Coordinator {
       o_more: boolean | null;
     }>(
       `SELECT o_topic_id::text AS o_topic_id, o_partition, o_log_start_offset, o_batches_deleted, o_objects_marked, o_more
-         FROM floe_retention_step($1::uuid[], $2::bigint[], $3::bigint[], $4::integer)`,
+         FROM floe_retention_step_notify($1::uuid[], $2::bigint[], $3::bigint[], $4::integer)`,
       [
         topics.map((t) => topicIdParam(t.topicId)),
         topics.map((t) => t.retentionMs),
@@ -781,6 +801,18 @@ export class SqlCoordinator implements Coordinator {
 
   async releaseLease(name: string, holder: string): Promise<void> {
     await this.db.query('DELETE FROM job_leases WHERE name = $1::text AND holder = $2::text', [name, holder]);
+  }
+
+  // ---- Notifications between brokers (migration 7) ----
+
+  async listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>> {
+    if (!this.db.listen) return async () => {};
+    return this.db.listen(channel, onPayload, onResync);
+  }
+
+  async objectBatches(objectKey: string): Promise<ObjectBatch[]> {
+    const res = await this.db.query<BatchRow & { topic_id: string; partition: SqlInt; log_start_offset: SqlInt }>(OBJECT_BATCHES_SQL, [objectKey]);
+    return res.rows.map((r) => ({ topicId: r.topic_id, partition: num(r.partition), ...toBatch(r), logStartOffset: num(r.log_start_offset) }));
   }
 
   // ---- Broker membership (migration 6) ----

@@ -41,6 +41,10 @@ export function instrumentBroker(broker: Broker, server: KafkaServer): void {
   metrics.observe('kafka_server_brokertopicmetrics_messagesin_total', 'Records appended to diskless topics (committed).', 'counter', () => storage.writer.stats.recordsCommitted);
   metrics.observe('kafka_server_brokertopicmetrics_bytesin_total', 'Record batch bytes appended to diskless topics (committed).', 'counter', () => storage.writer.stats.bytesCommitted);
   metrics.observe('kafka_server_brokertopicmetrics_bytesout_total', 'Record batch bytes read for consumers from diskless topics.', 'counter', () => storage.reader.bytesRead);
+  const notified = storage.notificationStats;
+  metrics.observe('floe_commit_notifications_total', 'Other brokers\' commits learned from coordinator notifications, by how (listed: the batches came in the notification; lookup: one coordinator query).', 'counter',
+    () => ({ listed: notified.commits - notified.lookups, lookup: notified.lookups }), 'how');
+  metrics.observe('floe_notification_resyncs_total', 'Times the batch index cache was dropped because coordinator notifications may have been missed.', 'counter', () => notified.resyncs);
   metrics.observe('floe_fetch_coordinator_queries_total', 'Coordinator queries made by fetches (batch index cache misses).', 'counter', () => storage.reader.coordinatorQueries);
   const gc = broker.maintenance.totals;
   metrics.observe('floe_retention_batches_deleted_total', 'Batches deleted by this broker\'s retention passes (retention.ms, retention.bytes, DeleteRecords leftovers).', 'counter', () => gc.batchesDeleted);

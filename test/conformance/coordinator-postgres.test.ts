@@ -60,3 +60,36 @@ test('PostgreSQL: a server restart under an open pool: queries fail meanwhile, t
     await c.close();
   }
 });
+
+test('PostgreSQL: notifications survive a server restart: the listener reconnects, resyncs its subscribers, and hears again', async () => {
+  const server = await sharedPostgres();
+  const url = await freshDatabase();
+  const c = await openPostgresCoordinator(url, { maxConnections: 2, connectTimeoutMs: 2000 });
+  try {
+    const heard: string[] = [];
+    let resyncs = 0;
+    const stop = await c.listen('floe_test', (p) => heard.push(p), () => resyncs++);
+    await c.connection.query("SELECT pg_notify('floe_test', 'before')");
+    await until(() => heard.includes('before'));
+    await server.stop();
+    await server.start();
+    await until(() => resyncs === 1, 20_000);
+    await c.connection.query("SELECT pg_notify('floe_test', 'after')");
+    await until(() => heard.includes('after'));
+    assert.deepEqual(heard, ['before', 'after']);
+    await stop();
+    await c.connection.query("SELECT pg_notify('floe_test', 'unsubscribed')");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(heard, ['before', 'after']);
+  } finally {
+    await c.close();
+  }
+});
+
+async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -18,6 +18,7 @@ import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
 import { groupsConformance } from './coordinator-groups.conformance.ts';
 import { producersConformance } from './coordinator-producers.conformance.ts';
 import { commitConformance } from './coordinator-commit.conformance.ts';
+import { notificationsConformance } from './coordinator-notifications.conformance.ts';
 import { membershipConformance } from './coordinator-membership.conformance.ts';
 
 export interface CoordinatorHarness {
@@ -540,6 +541,8 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
     });
 
     membershipConformance({ coordinator: () => c });
+
+    notificationsConformance({ coordinator: () => c, topic, batch, objectKey });
 
     test('persistence: data survives close and reopen', async () => {
       const t = await topic('persist', 2, { 'diskless.enable': 'true' });

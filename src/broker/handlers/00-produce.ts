@@ -14,6 +14,8 @@
  * Idempotent producers: diskless batches are checked by the coordinator in the commit, classic ones by the
  * partition's log at append, with the same rules (duplicate → the original offset; errors
  * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID).
+ * A topic or partition not known here (created or grown through another broker a moment ago) is looked up in
+ * the coordinator once before anything is appended: only such a request waits before its appends.
  * Not yet: transactions (transactional batches are refused with UNSUPPORTED_VERSION, Kafka's error for a
  * feature the broker does not offer).
  * Version notes: v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
@@ -42,6 +44,8 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
     const pending: { out: PartitionResponse; result: Promise<AppendResult>; topic: Topic }[] = [];
     let failed = false;
 
+    const lookup = broker.topics.ensure(req.topicData.map((td) => ({ name: byId ? null : td.name, topicId: td.topicId, partitionCount: partitionCount(td.partitionData) })));
+    if (lookup) await lookup;
     for (const td of req.topicData) {
       const topic = byId ? broker.topics.getById(td.topicId) : broker.topics.get(td.name);
       const partitionResponses: PartitionResponse[] = [];
@@ -102,6 +106,13 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
 });
 
 type Checked = { batches: ProducedBatch[] } | { errorCode: number; message: string };
+
+/** Partitions below this are named (0 for none). */
+function partitionCount(partitions: readonly { index: number }[]): number {
+  let n = 0;
+  for (const p of partitions) n = Math.max(n, p.index + 1);
+  return n;
+}
 
 function checkBatches(records: Buffer | null, apiVersion: number, topic: Topic, now: number): Checked {
   // Kafka (produce v3+): exactly one batch per partition.

@@ -17,6 +17,8 @@
  * Leader epochs: a diskless partition is served whatever epoch the request carries (every broker serves it;
  * the epoch only tells clients which metadata is newer), and a newer epoch than this broker's makes it
  * refresh its view of the live brokers. A classic partition's epoch is 0: a newer one gets UNKNOWN_LEADER_EPOCH.
+ * A topic or partition not known here (created or grown through another broker a moment ago) is looked up in
+ * the coordinator once before answering UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID.
  * Version notes: v13+ addresses topics by id (UNKNOWN_TOPIC_ID); v12+ flexible.
  */
 import type { FetchRequest, FetchResponse, FetchResponsePartitionData, FetchResponseFetchableTopicResponse } from '../../protocol/gen/messages/fetch.ts';
@@ -56,6 +58,8 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     const order: number[] = [];
     const classicReads: ClassicRead[] = [];
     let anyError = false;
+    const lookup = broker.topics.ensure(req.topics.map((ft) => ({ name: byId ? null : ft.topic, topicId: ft.topicId, partitionCount: partitionCount(ft.partitions) })));
+    if (lookup) await lookup;
     for (const ft of req.topics) {
       const topic = byId ? broker.topics.getById(ft.topicId) : broker.topics.get(ft.topic);
       const partitions: PartitionOut[] = [];
@@ -150,6 +154,13 @@ async function readAll(broker: Broker, reads: FetchPartitionRequest[], classicRe
     Promise.all(classicReads.map((c, i) => c.log.load(classicPlans[i]!, c.request.offset))),
   ]);
   return { results, classicResults };
+}
+
+/** Partitions below this are named (0 for none). */
+function partitionCount(partitions: readonly { partition: number }[]): number {
+  let n = 0;
+  for (const p of partitions) n = Math.max(n, p.partition + 1);
+  return n;
 }
 
 function sessionError(errorCode: number, sessionId: number): Init<FetchResponse> {

@@ -9,7 +9,8 @@
  * broker gets NOT_LEADER_OR_FOLLOWER.
  * Leader epochs as in Fetch: diskless partitions accept any CurrentLeaderEpoch; a classic partition's is 0,
  * and a newer one gets UNKNOWN_LEADER_EPOCH.
- * Duplicate partitions in one request get INVALID_REQUEST, as in Kafka.
+ * Duplicate partitions in one request get INVALID_REQUEST, as in Kafka. A topic or partition not known here
+ * (created or grown through another broker a moment ago) is looked up in the coordinator once.
  */
 import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponseListOffsetsPartitionResponse } from '../../protocol/gen/messages/list-offsets.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -32,6 +33,8 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
     const queries: OffsetQuery[] = [];
     const queryOuts: PartitionOut[] = [];
     const classicQueries: { query: OffsetQuery; out: PartitionOut }[] = [];
+    const lookup = broker.topics.ensure(req.topics.map((t) => ({ name: t.name, partitionCount: t.partitions.reduce((n, p) => Math.max(n, p.partitionIndex + 1), 0) })));
+    if (lookup) await lookup;
     const topics = req.topics.map((t) => {
       const topic = broker.topics.get(t.name);
       const seen = new Set<number>();

@@ -20,6 +20,9 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
   async handle(ctx, req) {
     const wanted = ctx.apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: Init<DeleteTopicsResponseDeletableTopicResult>[] = [];
+    // A topic created through another broker a moment ago may not be known here yet.
+    const lookup = ctx.broker.topics.ensure(wanted.map((w) => ({ name: w.name, topicId: w.topicId })));
+    if (lookup) await lookup;
     for (const w of wanted) {
       const byName = w.name !== null && w.name !== '';
       const byId = w.topicId !== ZERO_UUID;

@@ -15,7 +15,7 @@ import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../pr
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { CoordinatorError } from '../../coordinator/coordinator.ts';
 import { defineHandler } from '../handler.ts';
-import { MAX_PARTITIONS } from '../topic-admin.ts';
+import { MAX_PARTITIONS, openClassicLogs } from '../topic-admin.ts';
 
 export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>({
   key: 37,
@@ -27,6 +27,9 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     const live = new Set(broker.liveBrokers().map((b) => b.nodeId));
+    // A topic created through another broker a moment ago may not be known here yet.
+    const lookup = broker.topics.ensure(req.topics.map((t) => ({ name: t.name })));
+    if (lookup) await lookup;
     const results = [];
     for (const t of req.topics) {
       const result = (errorCode: number, errorMessage: string | null) => ({ name: t.name, errorCode, errorMessage });
@@ -71,7 +74,7 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
       try {
         const info = await broker.coordinator.createPartitions(t.name, t.count);
         const grown = broker.topics.remember(info);
-        if (!grown.diskless && broker.classicLeader(grown) === broker.config.nodeId) await broker.classic.createTopic(info);
+        if (!grown.diskless && broker.classicLeader(grown) === broker.config.nodeId) await openClassicLogs(broker, info);
         results.push(result(ErrorCode.NONE, null));
       } catch (err) {
         if (!(err instanceof CoordinatorError)) throw err;

@@ -18,6 +18,7 @@ import { MIGRATION_3 } from './migration-3-producers-retention.ts';
 import { MIGRATION_4 } from './migration-4-commit-once.ts';
 import { MIGRATION_5 } from './migration-5-classic.ts';
 import { MIGRATION_6 } from './migration-6-brokers.ts';
+import { MIGRATION_7 } from './migration-7-notify.ts';
 
 export interface Migration {
   version: number;
@@ -393,4 +394,5 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_4,
   MIGRATION_5,
   MIGRATION_6,
+  MIGRATION_7,
 ];

@@ -1,8 +1,15 @@
 /**
  * Diskless storage as the broker sees it: one writer (open object → upload → commit), one reader
  * (index cache → object cache → patched batches), and the wake-ups that tie commits to long polls.
+ *
+ * Other brokers' commits arrive as `floe_commits` notifications (onCommitNotification), in commit order:
+ * their batches extend the cached partitions and wake the long polls on them. A notification too large to
+ * list its batches costs one `objectBatches` query; later notifications wait behind it, so order is kept.
+ * This broker's own notifications are skipped (its commits are applied from their answers), except for a
+ * commit whose outcome it never learned.
  */
-import type { Coordinator, DeleteRecordsRequest, DeleteRecordsResult, ListOffsetsRequest, PartitionKey } from '../../coordinator/coordinator.ts';
+import type { Coordinator, DeleteRecordsRequest, DeleteRecordsResult, ListOffsetsRequest, ObjectBatch, PartitionKey } from '../../coordinator/coordinator.ts';
+import { parseCommitNotification, parseLogStartsNotification, type CommitNotification } from '../../coordinator/notifications.ts';
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp } from '../../protocol/records.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
@@ -39,6 +46,20 @@ const log = childLogger('diskless-storage');
 /** Where WAL objects live in the store (the orphan reaper lists this prefix). */
 export const WAL_KEY_PREFIX = 'wal/';
 
+/** Own commits whose outcome is unknown, remembered so their notification is applied (the newest ones). */
+const UNKNOWN_COMMITS_KEPT = 64;
+
+export interface NotificationStats {
+  /** Other brokers' commit notifications applied. */
+  commits: number;
+  /** Of those, the ones too large to list their batches (one coordinator query each). */
+  lookups: number;
+  /** Times everything cached was dropped because notifications may have been missed. */
+  resyncs: number;
+  /** Log-start notifications applied. */
+  logStarts: number;
+}
+
 export const EARLIEST_TIMESTAMP = -2;
 export const LATEST_TIMESTAMP = -1;
 export const MAX_TIMESTAMP = -3;
@@ -51,8 +72,15 @@ export class DisklessStorage {
   readonly waiters = new CommitWaiters();
   /** Pending-key registration (null without orphanMinAgeMs). */
   readonly keys: PendingKeyPool | null;
+  readonly notificationStats: NotificationStats = { commits: 0, lookups: 0, resyncs: 0, logStarts: 0 };
+  private readonly brokerId: number;
+  private readonly unknownCommits: string[] = [];
+  private inbox: (CommitNotification | undefined)[] = [];
+  private inboxHead = 0;
+  private draining = false;
 
   constructor(private readonly coordinator: Coordinator, store: ObjectStore, options: DisklessStorageOptions) {
+    this.brokerId = options.brokerId;
     this.objectCache = new ObjectCache(store, options.cacheMaxBytes);
     this.keys = options.orphanMinAgeMs === undefined
       ? null
@@ -66,22 +94,100 @@ export class DisklessStorage {
       maxPendingBytes: options.bufferMaxBytes * 4,
       keyPrefix: WAL_KEY_PREFIX,
       ...(this.keys ? { keys: this.keys } : {}),
-      onCommitted: (body, batches) => this.onCommitted(body, batches),
+      onCommitted: (body, batches, mark) => this.onCommitted(body, batches, mark),
+      markCommit: () => this.index.mark(),
       commitRetryTimeoutMs: options.commitRetryTimeoutMs,
-      // The object may have been committed after all: forget what the index knows of its partitions.
-      onCommitUnknown: (batches) => {
-        for (const b of batches) this.index.invalidate(BatchIndexCache.key(b.topicId, b.partition));
+      // The object may have been committed after all (now or later): forget what the index knows of its
+      // partitions, and apply its notification if one comes.
+      onCommitUnknown: (batches, objectKey) => {
+        for (const b of batches) this.index.changed(BatchIndexCache.key(b.topicId, b.partition));
+        if (this.unknownCommits.push(objectKey) > UNKNOWN_COMMITS_KEPT) this.unknownCommits.splice(0, this.unknownCommits.length - UNKNOWN_COMMITS_KEPT);
       },
     });
   }
 
-  private onCommitted(body: Buffer, batches: CommittedBatch[]): void {
+  private onCommitted(body: Buffer, batches: CommittedBatch[], mark: number | undefined): void {
     if (batches.length === 0) return;
     this.objectCache.put(batches[0]!.objectKey, body);
     const touched = new Set<string>();
     for (const b of batches) {
       const key = BatchIndexCache.key(b.topicId, b.partition);
-      this.index.append(key, b, b.logStartOffset);
+      this.index.append(key, b, b.logStartOffset, mark);
+      touched.add(key);
+    }
+    this.waiters.notify(touched);
+  }
+
+  /** A `floe_commits` notification (see the file header). */
+  onCommitNotification(payload: string): void {
+    // Own commits: skipped before parsing (the payload starts with the committing broker's id).
+    if (this.unknownCommits.length === 0 && payload.startsWith(`${this.brokerId} `)) return;
+    const n = parseCommitNotification(payload);
+    if (n === null) {
+      log.warn({ payload: payload.slice(0, 120) }, 'unreadable commit notification; dropping the batch index cache');
+      this.resync();
+      return;
+    }
+    if (n.brokerId === this.brokerId && !this.unknownCommits.includes(n.objectKey)) return;
+    this.inbox.push(n);
+    if (!this.draining) void this.drain();
+  }
+
+  /** Notifications may have been missed (the coordinator listener reconnected): drop the cache, wake every long poll. */
+  resync(): void {
+    this.notificationStats.resyncs++;
+    this.index.resync();
+    this.waiters.notifyAll();
+  }
+
+  /** A `floe_log_starts` notification: DeleteRecords or retention (on any broker) moved log starts. */
+  onLogStartsNotification(payload: string): void {
+    const moves = parseLogStartsNotification(payload);
+    this.notificationStats.logStarts++;
+    if (moves !== null && moves !== 'all') {
+      this.applyLogStarts(moves);
+      return;
+    }
+    this.refreshLogStarts().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'log start refresh failed'));
+  }
+
+  /** Applies queued notifications in order; synchronous unless one needs a lookup. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.inboxHead < this.inbox.length) {
+        const n = this.inbox[this.inboxHead]!;
+        this.inbox[this.inboxHead++] = undefined;
+        this.notificationStats.commits++;
+        if (n.batches === 'unknown') this.resync();
+        else if (n.batches === 'lookup') await this.lookUp(n.objectKey);
+        else this.applyRemote(n.batches);
+      }
+    } finally {
+      this.inbox = [];
+      this.inboxHead = 0;
+      this.draining = false;
+    }
+  }
+
+  private async lookUp(objectKey: string): Promise<void> {
+    this.notificationStats.lookups++;
+    let batches: ObjectBatch[];
+    try {
+      batches = await this.coordinator.objectBatches(objectKey);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, objectKey }, 'could not look up a notified object; dropping the batch index cache');
+      this.resync();
+      return;
+    }
+    this.applyRemote(batches);
+  }
+
+  private applyRemote(batches: readonly ObjectBatch[]): void {
+    const touched = new Set<string>();
+    for (const b of batches) {
+      const key = BatchIndexCache.key(b.topicId, b.partition);
+      this.index.appendRemote(key, b, b.logStartOffset);
       touched.add(key);
     }
     this.waiters.notify(touched);

@@ -75,6 +75,7 @@ export class DisklessReader {
     }
     if (misses.length > 0) {
       this.coordinatorQueries++;
+      const mark = this.index.mark();
       let found: FindBatchesResult[] = [];
       try {
         found = await this.coordinator.findBatches(misses.map((i) => requests[i]!));
@@ -87,7 +88,7 @@ export class DisklessReader {
         const i = misses[j]!;
         const r = requests[i]!;
         const result = found[j]!;
-        this.index.seed(BatchIndexCache.key(r.topicId, r.partition), result);
+        this.index.seed(BatchIndexCache.key(r.topicId, r.partition), result, r.offset, mark);
         plans[i] = { ...result, recent: false };
       }
     }

@@ -69,12 +69,17 @@ export interface WriterOptions {
   /** Back-pressure bound on bytes in open and uploading objects. */
   maxPendingBytes: number;
   keyPrefix: string;
-  /** Called after each commit, before the producers are answered. */
-  onCommitted: (object: Buffer, batches: CommittedBatch[]) => void;
+  /**
+   * Called after each commit, before the producers are answered, with what `markCommit` returned just
+   * before the commit was sent (the batch index cache's notification mark).
+   */
+  onCommitted: (object: Buffer, batches: CommittedBatch[], mark: number | undefined) => void;
+  /** Called just before an object's commit is sent (first attempt). */
+  markCommit?: () => number;
   /** How long after sealing a failed commit is retried (default 0: one attempt). */
   commitRetryTimeoutMs?: number;
   /** Called when the writer gives up on a commit whose outcome is unknown (caches of those partitions may be stale). */
-  onCommitUnknown?: (batches: readonly CommitBatch[]) => void;
+  onCommitUnknown?: (batches: readonly CommitBatch[], objectKey: string) => void;
   /**
    * Where object keys come from. With a PendingKeyPool (object-keys.ts) each key is registered as pending in
    * the coordinator before its upload, so an object that is never committed is found and reaped; a key
@@ -213,17 +218,18 @@ export class DisklessWriter {
         this.failAll(entries, ErrorCode.KAFKA_STORAGE_ERROR, 'object upload took too long');
         return;
       }
+      const mark = this.options.markCommit?.();
       const results = await this.commitWithRetries(key, body.length, batches, sealedAt);
       if (results instanceof Error) {
         // The outcome is unknown: never report success. The object may be an orphan for the cleaner.
         this.stats.commitFailures++;
         log.warn({ err: results, key }, 'object commit failed; answering REQUEST_TIMED_OUT');
-        this.options.onCommitUnknown?.(batches);
+        this.options.onCommitUnknown?.(batches, key);
         this.failAll(entries, ErrorCode.REQUEST_TIMED_OUT, `commit failed: ${results.message}`);
         return;
       }
       this.stats.objectsCommitted++;
-      this.announce(key, body, batches, results);
+      this.announce(key, body, batches, results, mark);
       this.answer(entries, results);
     } finally {
       this.pendingBytes -= body.length;
@@ -253,7 +259,7 @@ export class DisklessWriter {
     }
   }
 
-  private announce(key: string, body: Buffer, batches: CommitBatch[], results: CommitBatchResult[]): void {
+  private announce(key: string, body: Buffer, batches: CommitBatch[], results: CommitBatchResult[], mark: number | undefined): void {
     const committed: CommittedBatch[] = [];
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
@@ -276,7 +282,7 @@ export class DisklessWriter {
       });
     }
     try {
-      this.options.onCommitted(body, committed);
+      this.options.onCommitted(body, committed, mark);
     } catch (err) {
       log.error({ err }, 'onCommitted listener failed');
     }
