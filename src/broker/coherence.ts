@@ -14,7 +14,7 @@
  *
  * Subscribed before the topics are first loaded, so no change falls between the load and the subscription.
  */
-import { COMMITS_CHANNEL, LOG_STARTS_CHANNEL, TOPICS_CHANNEL } from '../coordinator/notifications.ts';
+import { COMMITS_CHANNEL, BROKERS_CHANNEL, LOG_STARTS_CHANNEL, TOPICS_CHANNEL } from '../coordinator/notifications.ts';
 import { childLogger } from '../observability/log.ts';
 import type { Broker } from './broker.ts';
 import { openClassicLogs } from './topic-admin.ts';
@@ -41,6 +41,8 @@ export async function followCoordinator(broker: Broker): Promise<() => Promise<v
     coordinator.listen(COMMITS_CHANNEL, (payload) => storage.onCommitNotification(payload), () => storage.resync()),
     coordinator.listen(TOPICS_CHANNEL, (payload) => topics.onNotification(payload), () => void topics.load().catch(warn('topic reload failed'))),
     coordinator.listen(LOG_STARTS_CHANNEL, (payload) => storage.onLogStartsNotification(payload), () => void storage.refreshLogStarts().catch(warn('log start refresh failed'))),
+    // A broker joined or left: refresh the live set now rather than at the next heartbeat.
+    coordinator.listen(BROKERS_CHANNEL, () => void broker.membership.refresh(), () => void broker.membership.refresh()),
   ]);
   const timer = setInterval(() => void topics.load().catch(warn('periodic topic reload failed')), TOPIC_RELOAD_MS);
   timer.unref();

@@ -33,6 +33,7 @@ export class Membership {
   private beating: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private joined = false;
   private failingSince: number | null = null;
   private readonly listeners: ((epoch: number) => void)[] = [];
 
@@ -77,12 +78,14 @@ export class Membership {
         await sleep(this.options.heartbeatIntervalMs);
       }
     }
+    this.joined = true;
     await this.heartbeat();
     this.schedule();
   }
 
   /** Heartbeats now (coalesced with one in flight): a peer joined or left. */
   refresh(): Promise<void> {
+    if (!this.joined || this.stopped) return Promise.resolve();
     if (this.beating) {
       this.again = true;
       return this.beating;

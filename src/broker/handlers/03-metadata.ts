@@ -41,6 +41,8 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
       for (const t of broker.topics.all()) topics.push(describeTopic(broker, t, az));
     } else {
       const autoCreate = req.allowAutoTopicCreation && broker.config.autoCreateTopicsEnable;
+      // A topic created through another broker a moment ago may not have reached this one yet: ask once.
+      await broker.topics.ensure(req.topics!.map((t) => ({ name: t.name, topicId: t.topicId })));
       for (const requested of req.topics!) {
         topics.push(await resolveRequested(broker, requested.name, requested.topicId, autoCreate, az));
       }
