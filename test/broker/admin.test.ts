@@ -26,7 +26,7 @@ const SOURCE_DYNAMIC_TOPIC = 1;
 const SOURCE_DEFAULT = 5;
 
 before(async () => {
-  broker = await startTestBroker({ 'auto.create.topics.enable': false });
+  broker = await startTestBroker({ 'auto.create.topics.enable': false, 'node.id': 1 });
   c = await RawClient.connect(broker.port);
   const r = await c.request(ApiKey.CreateTopics, 7, {
     topics: ['cfg', 'legacy', 'grow', 'delrec', 'dtp-a', 'dtp-b', 'logdirs'].map((name) => ({ name, numPartitions: name === 'dtp-a' ? 3 : 1, replicationFactor: 1, configs: [] })),

@@ -210,7 +210,7 @@ test('connection lost mid-commit, after the server committed: retried with the s
   const { broker, client } = await brokerOn(db.href, await freshBucket());
   assert.equal((await produce(client, 'first')).errorCode, 0);
 
-  const cut = proxy.dropResponseAfter('floe_commit_object_once');
+  const cut = proxy.dropResponseAfter('floe_commit_object_notify');
   const r = await produce(client, 'cut-after-commit');
   await cut;
   assert.deepEqual(r, { errorCode: 0, baseOffset: 1n }, 'acknowledged with the offset of the commit that happened');
@@ -226,7 +226,7 @@ test('connection lost mid-commit, before the server ran it: retried, committed o
   const db = new URL(await freshDatabase());
   db.port = String(proxy.port);
   const { client } = await brokerOn(db.href, await freshBucket());
-  const cut = proxy.dropRequestContaining('floe_commit_object_once');
+  const cut = proxy.dropRequestContaining('floe_commit_object_notify');
   const r = await produce(client, 'cut-before-commit');
   await cut;
   assert.deepEqual(r, { errorCode: 0, baseOffset: 0n });
@@ -243,7 +243,7 @@ test('outcome unknown past the retry deadline: REQUEST_TIMED_OUT, and the record
     const bucket = await freshBucket();
     const { broker, client } = await brokerOn(db.href, bucket, { 'diskless.commit.retry.timeout.ms': 1000 });
     const topicId = broker.broker.topics.get('t')!.topicId;
-    const cut = when === 'after' ? proxy.dropResponseAfter('floe_commit_object_once') : proxy.dropRequestContaining('floe_commit_object_once');
+    const cut = when === 'after' ? proxy.dropResponseAfter('floe_commit_object_notify') : proxy.dropRequestContaining('floe_commit_object_notify');
     void cut.then(() => {
       // And the coordinator stays unreachable: no new connections, and the pool's idle ones are cut too.
       proxy.refuse(true);

@@ -15,7 +15,7 @@ let broker: TestBroker;
 let client: RawClient;
 
 before(async () => {
-  broker = await startTestBroker({ 'diskless.commit.interval.ms': 100 });
+  broker = await startTestBroker({ 'diskless.commit.interval.ms': 100, 'node.id': 1 });
   client = await RawClient.connect(broker.port);
   const r = await client.request(ApiKey.CreateTopics, 7, {
     topics: [

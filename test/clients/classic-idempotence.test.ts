@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startTestBroker } from '../helpers/broker.ts';
-import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { startBrokerBehindProxy } from '../helpers/tcp-proxy.ts';
 import { ProducerStateManager } from '../../src/storage/classic/producer-state.ts';
 
 const run = promisify(execFile);
@@ -20,7 +19,7 @@ const PRODUCER = { 'request.timeout.ms': 5000, 'reconnect.backoff.ms': 20, 'reco
 
 test('librdkafka idempotent producer, cut connections, classic topic: consumed exactly once and in order', async (t) => {
   // The script creates its topic with the broker's default: classic here.
-  const broker = await startTestBroker({ 'log.diskless.enable': false });
+  const { broker, proxy } = await startBrokerBehindProxy({ 'log.diskless.enable': false });
   const verdicts = new Map<string, number>();
   const check = ProducerStateManager.prototype.check;
   ProducerStateManager.prototype.check = function (this: ProducerStateManager, ...args: Parameters<typeof check>) {
@@ -29,8 +28,6 @@ test('librdkafka idempotent producer, cut connections, classic topic: consumed e
     verdicts.set(k, (verdicts.get(k) ?? 0) + 1);
     return v;
   };
-  const proxy = await startTcpProxy('127.0.0.1', broker.port);
-  broker.broker.advertised.port = proxy.port;
   const cutter = setInterval(() => proxy.cutAll(), 1000);
   let stdout: string;
   try {

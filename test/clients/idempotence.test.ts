@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { startTestBroker } from '../helpers/broker.ts';
-import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { startBrokerBehindProxy } from '../helpers/tcp-proxy.ts';
 import type { FaultyObjectStore } from '../../src/objectstore/faulty.ts';
 
 const run = promisify(execFile);
@@ -28,7 +28,7 @@ const SCRIPT = join(import.meta.dirname, 'confluent_idempotence.py');
 const PRODUCER = { 'request.timeout.ms': 5000, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 100 };
 
 test('librdkafka idempotent producer (5 in flight per connection), object store errors, hangs and timeouts, cut connections: consumed exactly once and in order', async (t) => {
-  const broker = await startTestBroker({
+  const { broker, proxy } = await startBrokerBehindProxy({
     // Small objects (about two produce requests each), so the requests in flight land in different
     // objects that fail independently: a later object then commits while an earlier one failed.
     'diskless.commit.interval.ms': 5,
@@ -54,9 +54,7 @@ test('librdkafka idempotent producer (5 in flight per connection), object store 
     }
     return results;
   };
-  // Clients reach the broker through a proxy that cuts their connections every second.
-  const proxy = await startTcpProxy('127.0.0.1', broker.port);
-  broker.broker.advertised.port = proxy.port;
+  // Clients reach the broker through a proxy (advertised) that cuts their connections every second.
   const cutter = setInterval(() => proxy.cutAll(), 1000);
   let stdout: string;
   try {

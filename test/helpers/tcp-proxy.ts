@@ -9,7 +9,8 @@
  * Each drop fires once. Closed when the test file ends.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { onCleanup } from './broker.ts';
+import { onCleanup, startTestBroker, type TestBroker } from './broker.ts';
+import { freePort } from '../../tools/dev/local-servers.ts';
 
 export interface TcpProxy {
   port: number;
@@ -91,4 +92,19 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     await new Promise((r) => server.close(r));
   });
   return proxy;
+}
+
+/**
+ * A test broker that clients reach only through a proxy: the broker listens on a free port and advertises
+ * the proxy's, so Metadata (and so every client connection) goes through the proxy.
+ */
+export async function startBrokerBehindProxy(overrides: Record<string, string | number | boolean> = {}): Promise<{ broker: TestBroker; proxy: TcpProxy }> {
+  const port = await freePort();
+  const proxy = await startTcpProxy('127.0.0.1', port);
+  const broker = await startTestBroker({
+    ...overrides,
+    listeners: `PLAINTEXT://127.0.0.1:${port}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxy.port}`,
+  });
+  return { broker, proxy };
 }

@@ -52,7 +52,10 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
         if (resource.resourceName === '') described = [];
         else if (resource.resourceName !== String(broker.config.nodeId)) {
           return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.config.nodeId} or empty string, but received ${resource.resourceName}`);
-        } else described = describeBrokerConfigs(broker.loaded ?? broker.config);
+        } else {
+          // node.id -1 means "allocate one": report the id this broker runs with.
+          described = describeBrokerConfigs(broker.loaded ?? broker.config).map((c) => (c.name === 'node.id' ? { ...c, value: String(broker.nodeId) } : c));
+        }
       } else {
         return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);
       }
