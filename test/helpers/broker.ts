@@ -58,6 +58,13 @@ export async function startTestBroker(overrides: Record<string, string | number 
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
+// Child-process brokers still running. Killed if the test process exits without its cleanups (an uncaught
+// error, process.exit()), so that no broker outlives its test.
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 export interface BrokerProcess {
   child: ChildProcess;
   port: number;
@@ -73,7 +80,11 @@ export async function spawnBroker(dataDir: string, overrides: Record<string, str
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOE_LOG_LEVEL: 'info' } });
   let text = '';
-  const exited = new Promise<number | string>((res) => child.on('exit', (code, signal) => res(code ?? signal ?? -1)));
+  children.add(child);
+  const exited = new Promise<number | string>((res) => child.on('exit', (code, signal) => {
+    children.delete(child);
+    res(code ?? signal ?? -1);
+  }));
   onCleanup(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const listening = await new Promise<number>((res, rej) => {
     const onData = (chunk: Buffer) => {
