@@ -128,30 +128,24 @@ export class DisklessReader {
     };
     if (plan.batches.length === 0) return result;
     try {
-      let i = 0;
-      while (i < plan.batches.length) {
-        // A run of batches that sit back to back in one object is read (and sent) as one slice.
-        const first = plan.batches[i]!;
-        let j = i + 1;
-        let end = first.byteOffset + first.byteSize;
-        while (j < plan.batches.length && plan.batches[j]!.objectKey === first.objectKey && plan.batches[j]!.byteOffset === end) {
-          end += plan.batches[j]!.byteSize;
-          j++;
-        }
-        const range = { start: first.byteOffset, end };
+      // Runs of a partition spread over many small objects are read in parallel (a lagging reader would
+      // otherwise wait for one GET after another), and kept in offset order.
+      const runs = batchRuns(plan.batches);
+      const slices = await mapLimit(runs, LOAD_CONCURRENCY, async (run) => {
         const bytes = plan.recent
-          ? (await this.objects.getWhole(first.objectKey)).subarray(range.start, range.end)
-          : await this.objects.getRange(first.objectKey, range);
+          ? (await this.objects.getWhole(run.objectKey)).subarray(run.start, run.end)
+          : await this.objects.getRange(run.objectKey, { start: run.start, end: run.end });
         let at = 0;
-        for (let k = i; k < j; k++) {
-          const batch = plan.batches[k]!;
+        for (const batch of run.batches) {
           patchBatch(bytes.subarray(at, at + batch.byteSize), batch);
           at += batch.byteSize;
         }
+        return bytes;
+      });
+      for (const bytes of slices) {
         result.records.push(bytes);
         result.bytes += bytes.length;
         this.bytesRead += bytes.length;
-        i = j;
       }
     } catch (err) {
       log.warn({ err }, 'reading batches failed');
@@ -167,6 +161,45 @@ export class DisklessReader {
 }
 
 const LEADER_EPOCH = 0;
+/** Object reads one partition of one fetch may have in flight. */
+const LOAD_CONCURRENCY = 8;
+
+interface BatchRun {
+  objectKey: string;
+  start: number;
+  end: number;
+  batches: BatchLocation[];
+}
+
+/** Runs of batches that sit back to back in one object: each is read (and sent) as one slice. */
+function batchRuns(batches: readonly BatchLocation[]): BatchRun[] {
+  const runs: BatchRun[] = [];
+  for (const batch of batches) {
+    const last = runs[runs.length - 1];
+    if (last && last.objectKey === batch.objectKey && last.end === batch.byteOffset) {
+      last.end += batch.byteSize;
+      last.batches.push(batch);
+    } else {
+      runs.push({ objectKey: batch.objectKey, start: batch.byteOffset, end: batch.byteOffset + batch.byteSize, batches: [batch] });
+    }
+  }
+  return runs;
+}
+
+/** `fn` over `items` with at most `limit` calls pending; results in item order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  if (items.length === 1) return [await fn(items[0]!)];
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 function patchBatch(bytes: Buffer, batch: BatchLocation): void {
   patchBaseOffset(bytes, BigInt(batch.baseOffset));
