@@ -150,14 +150,15 @@ export interface RunningBroker {
 export async function startBroker(configured: BrokerConfig, opts: { loaded?: LoadedBrokerConfig } = {}): Promise<RunningBroker> {
   await mkdir(configured.dataDir, { recursive: true });
   const meta = await readMetaProperties(configured.dataDir);
-  const clusterId = configured.clusterId ?? meta.get('cluster.id') ?? randomBytes(16).toString('base64url');
   const objectStore = openObjectStore(configured);
   const coordinator = await openCoordinator(configured).catch(async (err: unknown) => {
     await objectStore.close().catch(() => undefined);
     throw err;
   });
   let config: BrokerConfig;
+  let clusterId: string;
   try {
+    clusterId = await resolveClusterId(configured, meta, coordinator);
     config = { ...configured, nodeId: await resolveNodeId(configured, meta, coordinator) };
     if (meta.get('cluster.id') !== clusterId || meta.get('node.id') !== String(config.nodeId)) {
       await writeMetaProperties(configured.dataDir, { 'cluster.id': clusterId, 'node.id': String(config.nodeId) });
@@ -188,7 +189,9 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await broker.membership.join();
     await broker.groups.load(); // the groups placed on this broker, now that the live brokers are known
   } catch (err) {
-    await Promise.allSettled([server.close(), broker.classic.close(), objectStore.close(), coordinator.close()]);
+    await broker.groups.shutdown();
+    await Promise.allSettled([server.close(), broker.classic.close(), unfollow()]);
+    await Promise.allSettled([objectStore.close(), coordinator.close()]);
     throw err;
   }
   broker.groups.start();
@@ -219,6 +222,21 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
 
 function advertisedHost(listener: Listener): string {
   return listener.host === '' || listener.host === '0.0.0.0' || listener.host === '::' ? 'localhost' : listener.host;
+}
+
+/**
+ * Brokers sharing a coordinator are one cluster with one id, kept in the coordinator: the first broker's
+ * (cluster.id, else the one in meta.properties, else a new one) is stored; the others adopt it.
+ */
+async function resolveClusterId(config: BrokerConfig, meta: Map<string, string>, coordinator: Coordinator): Promise<string> {
+  const proposed = config.clusterId ?? meta.get('cluster.id') ?? randomBytes(16).toString('base64url');
+  const clusterId = await coordinator.clusterId(proposed);
+  if (config.clusterId !== null && config.clusterId !== clusterId) {
+    throw new Error(`cluster.id ${config.clusterId} does not match the cluster id ${clusterId} of the brokers sharing this coordinator; remove cluster.id or set it to ${clusterId}`);
+  }
+  const kept = meta.get('cluster.id');
+  if (kept !== undefined && kept !== clusterId) log.warn({ dataDir: config.dataDir, kept, clusterId }, 'data.dir was written for another cluster id; adopting the coordinator\'s');
+  return clusterId;
 }
 
 /** node.id when configured; else the one kept in meta.properties; else a new one from the coordinator. */

@@ -340,6 +340,8 @@ export interface Coordinator {
   objectBatches(objectKey: string): Promise<ObjectBatch[]>;
 
   // ---- Broker membership (migration 6) ----
+  /** The cluster id of this coordinator's brokers: `proposed` if none is stored yet (then stored), else the stored one. */
+  clusterId(proposed: string): Promise<string>;
   /** A node id no registered broker uses, 1001 and up (for brokers started without node.id). */
   allocateNodeId(): Promise<number>;
   /**

@@ -817,6 +817,14 @@ export class SqlCoordinator implements Coordinator {
 
   // ---- Broker membership (migration 6) ----
 
+  async clusterId(proposed: string): Promise<string> {
+    const res = await this.db.query<{ cluster_id: string }>(
+      'UPDATE membership SET cluster_id = coalesce(cluster_id, $1::text) RETURNING cluster_id',
+      [proposed],
+    );
+    return res.rows[0]!.cluster_id;
+  }
+
   async allocateNodeId(): Promise<number> {
     const res = await this.db.query<{ id: SqlInt }>('SELECT floe_allocate_node_id() AS id');
     return num(res.rows[0]!.id);

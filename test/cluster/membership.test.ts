@@ -74,6 +74,12 @@ test('Metadata from any broker lists every live broker with its rack, and the sa
   }
   const epochs = new Set(brokers.map((b) => b.broker.membership.epoch));
   assert.equal(epochs.size, 1);
+  assert.equal(new Set(answers.map((md) => md.clusterId)).size, 1, 'one cluster id, kept in the coordinator');
+});
+
+test('a broker whose cluster.id differs from the coordinator\'s, or whose node.id a live broker at another endpoint holds, does not start', async () => {
+  await assert.rejects(startTestBroker({ ...shared, 'node.id': 7, 'cluster.id': 'another-cluster' }), /cluster\.id another-cluster does not match the cluster id .* of the brokers sharing this coordinator/);
+  await assert.rejects(startTestBroker({ ...shared, 'node.id': 1, 'broker.session.timeout.ms': 200, 'broker.heartbeat.interval.ms': 50 }), /node\.id 1 is in use by a live broker at 127\.0\.0\.1:\d+/);
 });
 
 test('diskless leaders: a broker of the client\'s zone, the same from every broker, spread by partition hash', async () => {

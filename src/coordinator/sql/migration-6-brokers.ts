@@ -7,6 +7,9 @@
  * as the leader epoch of diskless partitions, which must never decrease and must grow when the broker
  * chosen for a partition changes. Every change is announced on the `floe_brokers` channel.
  *
+ * `membership.cluster_id` is the cluster id every broker of this coordinator reports: the first broker to
+ * start sets it, the others adopt it.
+ *
  * Lock order: the `membership` row first, then `brokers` rows; a heartbeat that finds nothing expired
  * locks only its own row.
  */
@@ -126,8 +129,9 @@ export const MIGRATION_6: Migration = {
        last_heartbeat timestamptz NOT NULL
      )`,
     `CREATE TABLE membership (
-       singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-       epoch     bigint  NOT NULL
+       singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+       epoch      bigint  NOT NULL,
+       cluster_id text
      )`,
     `INSERT INTO membership (singleton, epoch) VALUES (true, 0)`,
     `CREATE SEQUENCE broker_node_id_seq START 1001`,
