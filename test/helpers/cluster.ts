@@ -120,10 +120,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const proxy = options.objectStoreProxy ? await startTcpProxy('127.0.0.1', s3.port) : null;
   const endpoint = proxy ? `http://127.0.0.1:${proxy.port}` : s3.endpoint;
   const store = s3Store(s3, bucket, prefix);
-  const clusterId = `floe-test-${bucket}`;
 
   const common: Overrides = {
-    'cluster.id': clusterId,
     'diskless.coordinator.url': databaseUrl,
     'diskless.object.store.url': `s3://${bucket}/${prefix}`,
     'diskless.s3.endpoint': endpoint,

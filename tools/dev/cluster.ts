@@ -82,8 +82,6 @@ const common: Record<string, string> = {
   'diskless.s3.path.style.access': 'true',
   'diskless.s3.access.key.id': s3.accessKeyId,
   'diskless.s3.secret.access.key': s3.secretAccessKey,
-  // One cluster id for all (each broker would otherwise make its own).
-  'cluster.id': `floe-dev-${Date.now().toString(36)}`,
 };
 
 function settingsOf(b: DevBroker): Record<string, string> {
