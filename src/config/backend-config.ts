@@ -10,7 +10,7 @@
  * Decisions:
  * - Secrets are PASSWORD keys (DescribeConfigs reports them as sensitive with a null value, `floe config`
  *   hides them): `diskless.s3.secret.access.key`, `diskless.coordinator.password`. A password written
- *   in `diskless.coordinator.url` is not hidden: use the password key or PGPASSWORD instead.
+ *   in `diskless.coordinator.url` is shown as `(hidden)` by both (and `***` in logs).
  * - `diskless.coordinator.ssl.mode` follows libpq's sslmode as far as the `pg` driver allows: disable,
  *   prefer (TLS when the server offers it, unverified — libpq's default), require (TLS, unverified unless a
  *   root cert is given, like libpq), verify-ca (chain checked, host name not), verify-full (both).

@@ -9,6 +9,7 @@ import {
   ConfigError,
   defaultBrokerConfig,
   describeBrokerConfigs,
+  redactUrlPassword,
   envVarName,
   loadBrokerConfig,
 } from './broker-config.ts';
@@ -316,6 +317,15 @@ describe('describeBrokerConfigs', () => {
       assert.equal(by.get(key)?.source, 'STATIC_BROKER_CONFIG', key);
     }
     assert.equal(by.get('diskless.s3.access.key.id')?.value, 'AKIA1');
+  });
+
+  test('a password written into diskless.coordinator.url is hidden, the rest of the URL is kept', () => {
+    const loaded = loadBrokerConfig({ overrides: ['diskless.coordinator.url=postgresql://floe:p%40ss:w@rd@db.internal:5432/floe?sslmode=require'], env: {} });
+    const url = describeBrokerConfigs(loaded).find((d) => d.name === 'diskless.coordinator.url')!;
+    assert.equal(url.value, 'postgresql://floe:(hidden)@db.internal:5432/floe?sslmode=require');
+    assert.equal(redactUrlPassword('postgres://floe@db/floe'), 'postgres://floe@db/floe');
+    assert.equal(redactUrlPassword('postgres://db:5432/floe'), 'postgres://db:5432/floe');
+    assert.equal(redactUrlPassword('s3://bucket/prefix'), 's3://bucket/prefix');
   });
 
   test('a bare BrokerConfig describes its values as defaults', () => {

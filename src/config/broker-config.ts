@@ -688,6 +688,14 @@ export interface DescribedBrokerConfig {
 }
 
 /**
+ * A value with the password of a URL in it (`postgresql://user:secret@host/db`) hidden, so that
+ * DescribeConfigs and `floe config` never show a secret written into diskless.coordinator.url.
+ */
+export function redactUrlPassword(value: string): string {
+  return value.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/, '$1:(hidden)@');
+}
+
+/**
  * Every broker key with its value and source, for DescribeConfigs on a BROKER resource. All are read-only:
  * Floe has no dynamic broker configs. Keys unset and without default have value null, like Kafka's.
  */
@@ -698,7 +706,7 @@ export function describeBrokerConfigs(loaded: LoadedBrokerConfig | BrokerConfig)
     const isSensitive = def.type === 'PASSWORD';
     return {
       name: def.key,
-      value: isSensitive ? null : (r?.value ?? null),
+      value: isSensitive || r === undefined ? null : redactUrlPassword(r.value),
       source: r && r.source !== 'default' ? 'STATIC_BROKER_CONFIG' : 'DEFAULT_CONFIG',
       readOnly: true,
       type: def.type,

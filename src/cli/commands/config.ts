@@ -7,6 +7,7 @@ import {
   BROKER_CONFIG_KEYS,
   envVarName,
   loadBrokerConfig,
+  redactUrlPassword,
   type LoadedBrokerConfig,
 } from '../../config/broker-config.ts';
 import { TOPIC_CONFIG_KEYS } from '../../config/topic-config.ts';
@@ -43,7 +44,7 @@ export function renderConfigListing(loaded: LoadedBrokerConfig): string {
       out.push(`## ${group}`, '');
     }
     const r = loaded.raw.get(def.key);
-    const value = r ? (def.type === 'PASSWORD' ? '(hidden)' : r.value) : '(unset)';
+    const value = r ? (def.type === 'PASSWORD' ? '(hidden)' : redactUrlPassword(r.value)) : '(unset)';
     const source = r ? r.source : 'default';
     out.push(`${def.key} = ${value}   [${source}]`);
     const facts: string[] = [def.type, `default: ${def.default ?? '(unset)'}`];
