@@ -40,6 +40,13 @@ for (let i = 0; i < 6; i++) {
   HEXVAL[97 + i] = 10 + i;
 }
 
+function byteLength(v: Uint8Array | readonly Uint8Array[]): number {
+  if (v instanceof Uint8Array) return v.length;
+  let n = 0;
+  for (const chunk of v) n += chunk.length;
+  return n;
+}
+
 /** Number of bytes of an unsigned varint (0 … 2^32-1). */
 export function uvarintSize(v: number): number {
   if (v < 0x80) return 1;
@@ -303,25 +310,30 @@ export class Writer {
     this.pos += n;
   }
 
-  /** int32 length + bytes. */
-  bytes(v: Uint8Array): void {
-    this.int32(v.length);
-    this.raw(v);
+  /** int32 length + bytes (given whole or in chunks). */
+  bytes(v: Uint8Array | readonly Uint8Array[]): void {
+    this.int32(byteLength(v));
+    this.rawAll(v);
   }
 
-  nullableBytes(v: Uint8Array | null): void {
+  nullableBytes(v: Uint8Array | readonly Uint8Array[] | null): void {
     if (v === null) this.int32(-1);
     else this.bytes(v);
   }
 
-  compactBytes(v: Uint8Array): void {
-    this.uvarint(v.length + 1);
-    this.raw(v);
+  compactBytes(v: Uint8Array | readonly Uint8Array[]): void {
+    this.uvarint(byteLength(v) + 1);
+    this.rawAll(v);
   }
 
-  compactNullableBytes(v: Uint8Array | null): void {
+  compactNullableBytes(v: Uint8Array | readonly Uint8Array[] | null): void {
     if (v === null) this.uvarint(0);
     else this.compactBytes(v);
+  }
+
+  private rawAll(v: Uint8Array | readonly Uint8Array[]): void {
+    if (v instanceof Uint8Array) this.raw(v);
+    else for (const chunk of v) this.raw(chunk);
   }
 
   // ---- arrays ------------------------------------------------------------------------------------

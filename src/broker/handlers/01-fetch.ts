@@ -175,6 +175,7 @@ function fill(outs: PartitionOut[], results: FetchPartitionResult[]): void {
     out.highWatermark = BigInt(r.highWatermark);
     out.lastStableOffset = BigInt(r.highWatermark);
     out.logStartOffset = BigInt(r.logStartOffset);
-    out.records = r.records.length === 0 ? EMPTY : r.records.length === 1 ? r.records[0]! : Buffer.concat(r.records, r.bytes);
+    // Several slices (batch runs, or one run held in several cached parts) go out back to back, uncopied.
+    out.records = r.records.length === 0 ? EMPTY : r.records.length === 1 ? r.records[0]! : r.records;
   }
 }

@@ -6,10 +6,11 @@ import type { Writer } from '../writer.ts';
 
 /**
  * Deep-optional input for encoders: every property optional, recursively through arrays and structs.
- * A missing value is encoded as the field's spec default. Buffers and primitives are taken as they are.
+ * A missing value is encoded as the field's spec default. Primitives are taken as they are; a bytes or
+ * records value may also be given as a list of chunks, written back to back without copying.
  */
 export type Init<T> = T extends Buffer
-  ? T
+  ? T | readonly Buffer[]
   : T extends string | number | bigint | boolean | null | undefined
     ? T
     : T extends readonly (infer E)[]

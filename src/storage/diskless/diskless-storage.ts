@@ -94,7 +94,7 @@ export class DisklessStorage {
       maxPendingBytes: options.bufferMaxBytes * 4,
       keyPrefix: WAL_KEY_PREFIX,
       ...(this.keys ? { keys: this.keys } : {}),
-      onCommitted: (body, batches, mark) => this.onCommitted(body, batches, mark),
+      onCommitted: (parts, batches, mark) => this.onCommitted(parts, batches, mark),
       markCommit: () => this.index.mark(),
       commitRetryTimeoutMs: options.commitRetryTimeoutMs,
       // The object may have been committed after all (now or later): forget what the index knows of its
@@ -106,9 +106,9 @@ export class DisklessStorage {
     });
   }
 
-  private onCommitted(body: Buffer, batches: CommittedBatch[], mark: number | undefined): void {
+  private onCommitted(parts: readonly Buffer[], batches: CommittedBatch[], mark: number | undefined): void {
     if (batches.length === 0) return;
-    this.objectCache.put(batches[0]!.objectKey, body);
+    this.objectCache.put(batches[0]!.objectKey, parts);
     const touched = new Set<string>();
     for (const b of batches) {
       const key = BatchIndexCache.key(b.topicId, b.partition);

@@ -131,21 +131,17 @@ export class DisklessReader {
       // Runs of a partition spread over many small objects are read in parallel (a lagging reader would
       // otherwise wait for one GET after another), and kept in offset order.
       const runs = batchRuns(plan.batches);
-      const slices = await mapLimit(runs, LOAD_CONCURRENCY, async (run) => {
-        const bytes = plan.recent
-          ? (await this.objects.getWhole(run.objectKey)).subarray(run.start, run.end)
-          : await this.objects.getRange(run.objectKey, { start: run.start, end: run.end });
-        let at = 0;
-        for (const batch of run.batches) {
-          patchBatch(bytes.subarray(at, at + batch.byteSize), batch);
-          at += batch.byteSize;
-        }
-        return bytes;
+      const runSlices = await mapLimit(runs, LOAD_CONCURRENCY, async (run) => {
+        const range = { start: run.start, end: run.end };
+        const slices = plan.recent ? await this.objects.getRecent(run.objectKey, range) : await this.objects.getRange(run.objectKey, range);
+        return patchRun(slices, run.batches);
       });
-      for (const bytes of slices) {
-        result.records.push(bytes);
-        result.bytes += bytes.length;
-        this.bytesRead += bytes.length;
+      for (const slices of runSlices) {
+        for (const bytes of slices) {
+          result.records.push(bytes);
+          result.bytes += bytes.length;
+          this.bytesRead += bytes.length;
+        }
       }
     } catch (err) {
       log.warn({ err }, 'reading batches failed');
@@ -155,8 +151,9 @@ export class DisklessReader {
   }
 
   /** The bytes of one batch (for record-granular timestamp lookups). */
-  readBatch(batch: BatchLocation): Promise<Buffer> {
-    return this.objects.getRange(batch.objectKey, { start: batch.byteOffset, end: batch.byteOffset + batch.byteSize });
+  async readBatch(batch: BatchLocation): Promise<Buffer> {
+    const slices = await this.objects.getRange(batch.objectKey, { start: batch.byteOffset, end: batch.byteOffset + batch.byteSize });
+    return slices.length === 1 ? slices[0]! : Buffer.concat(slices);
   }
 }
 
@@ -199,6 +196,26 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/**
+ * Patches each batch of a run in place and returns the run's bytes. Cached parts hold whole batches, so a
+ * batch lies within one slice; should one ever straddle two, the run is joined into one buffer first.
+ */
+function patchRun(slices: Buffer[], batches: readonly BatchLocation[]): Buffer[] {
+  let s = 0;
+  let at = 0;
+  for (const batch of batches) {
+    if (at === slices[s]!.length) {
+      s++;
+      at = 0;
+    }
+    const slice = slices[s]!;
+    if (at + batch.byteSize > slice.length) return patchRun([Buffer.concat(slices)], batches);
+    patchBatch(slice.subarray(at, at + batch.byteSize), batch);
+    at += batch.byteSize;
+  }
+  return slices;
 }
 
 function patchBatch(bytes: Buffer, batch: BatchLocation): void {

@@ -22,7 +22,7 @@ import type { ObjectKeySource } from './object-keys.ts';
 const log = childLogger('diskless-writer');
 
 export interface ProducedBatch {
-  /** The batch bytes: a view into the request frame until the object is sealed. */
+  /** The batch bytes: a view into the request frame (see objectParts for when it stays one). */
   data: Buffer;
   recordCount: number;
   baseTimestamp: number;
@@ -73,7 +73,7 @@ export interface WriterOptions {
    * Called after each commit, before the producers are answered, with what `markCommit` returned just
    * before the commit was sent (the batch index cache's notification mark).
    */
-  onCommitted: (object: Buffer, batches: CommittedBatch[], mark: number | undefined) => void;
+  onCommitted: (object: readonly Buffer[], batches: CommittedBatch[], mark: number | undefined) => void;
   /** Called just before an object's commit is sent (first attempt). */
   markCommit?: () => number;
   /** How long after sealing a failed commit is retried (default 0: one attempt). */
@@ -168,12 +168,12 @@ export class DisklessWriter {
     sealed.entries.sort((a, b) =>
       a.append.topicId < b.append.topicId ? -1 : a.append.topicId > b.append.topicId ? 1
         : a.append.partition - b.append.partition || a.arrival - b.arrival);
-    const chunks: Buffer[] = [];
+    const views: Buffer[] = [];
     const batches: CommitBatch[] = [];
     let size = 0;
     for (const { append } of sealed.entries) {
       for (const b of append.batches) {
-        chunks.push(b.data);
+        views.push(b.data);
         batches.push({
           topicId: append.topicId,
           partition: append.partition,
@@ -191,17 +191,16 @@ export class DisklessWriter {
         size += b.data.length;
       }
     }
-    // The one copy of record data on the produce path: request views → object body.
-    const body = Buffer.concat(chunks, size);
+    const body = objectParts(views);
     const pending = this.options.keys?.take();
     const key = pending?.key ?? `${this.options.keyPrefix}${randomUUID()}`;
     const sealedAt = Date.now();
-    const upload = pending ? pending.ready.then(() => this.store.put(key, body)) : this.store.put(key, body);
+    const upload = pending ? pending.ready.then(() => this.store.put(key, body.parts)) : this.store.put(key, body.parts);
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
     this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, pending?.registeredAt));
   }
 
-  private async commit(key: string, body: Buffer, upload: Promise<void>, entries: Entry[], batches: CommitBatch[], sealedAt: number, registeredAt?: number): Promise<void> {
+  private async commit(key: string, body: ObjectBody, upload: Promise<void>, entries: Entry[], batches: CommitBatch[], sealedAt: number, registeredAt?: number): Promise<void> {
     try {
       try {
         await upload;
@@ -219,7 +218,7 @@ export class DisklessWriter {
         return;
       }
       const mark = this.options.markCommit?.();
-      const results = await this.commitWithRetries(key, body.length, batches, sealedAt);
+      const results = await this.commitWithRetries(key, body.size, batches, sealedAt);
       if (results instanceof Error) {
         // The outcome is unknown: never report success. The object may be an orphan for the cleaner.
         this.stats.commitFailures++;
@@ -229,10 +228,10 @@ export class DisklessWriter {
         return;
       }
       this.stats.objectsCommitted++;
-      this.announce(key, body, batches, results, mark);
+      this.announce(key, body.parts, batches, results, mark);
       this.answer(entries, results);
     } finally {
-      this.pendingBytes -= body.length;
+      this.pendingBytes -= body.size;
       this.stats.pendingBytes = this.pendingBytes;
       if (!this.paused && this.resumeWaiters.length > 0) {
         const waiters = this.resumeWaiters;
@@ -259,7 +258,7 @@ export class DisklessWriter {
     }
   }
 
-  private announce(key: string, body: Buffer, batches: CommitBatch[], results: CommitBatchResult[], mark: number | undefined): void {
+  private announce(key: string, body: readonly Buffer[], batches: CommitBatch[], results: CommitBatchResult[], mark: number | undefined): void {
     const committed: CommittedBatch[] = [];
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
@@ -307,4 +306,44 @@ export class DisklessWriter {
   private failAll(entries: Entry[], errorCode: number, errorMessage: string): void {
     for (const entry of entries) entry.resolve({ errorCode, errorMessage, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 });
   }
+}
+
+interface ObjectBody {
+  /** The object's bytes, in order: uploaded back to back and cached as they are. */
+  parts: Buffer[];
+  size: number;
+}
+
+/**
+ * The object's bytes from its batches, without copying record data where that is safe for memory. A batch
+ * is a view into its produce request's buffer, which it keeps alive as long as the object is cached or
+ * uploading; a buffer whose bytes mostly belong to this object is kept as views (a large request, read in
+ * a buffer of its own). Batches of buffers they hardly fill (small requests that shared a socket read
+ * with other data) are copied together, so that a few bytes never hold a large buffer.
+ */
+export function objectParts(views: readonly Buffer[]): ObjectBody {
+  const used = new Map<ArrayBufferLike, number>();
+  for (const v of views) used.set(v.buffer, (used.get(v.buffer) ?? 0) + v.length);
+  const parts: Buffer[] = [];
+  let copies: Buffer[] = [];
+  let copyBytes = 0;
+  const flushCopies = () => {
+    if (copies.length === 0) return;
+    parts.push(Buffer.concat(copies, copyBytes));
+    copies = [];
+    copyBytes = 0;
+  };
+  let size = 0;
+  for (const v of views) {
+    size += v.length;
+    if (used.get(v.buffer)! * 2 >= v.buffer.byteLength) {
+      flushCopies();
+      parts.push(v);
+    } else {
+      copies.push(v);
+      copyBytes += v.length;
+    }
+  }
+  flushCopies();
+  return { parts, size };
 }
