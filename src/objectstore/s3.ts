@@ -2,8 +2,12 @@
  * Object store over the S3 API (`@aws-sdk/client-s3`): AWS S3 or any S3-speaking server (MinIO, R2, GCS
  * interop, s3rver in tests). Keys live under an optional prefix inside one bucket.
  *
- * - PUT: one request per object (WAL objects are a few MiB; single PUT goes to 5 GiB). A chunked body is
- *   joined first: the SDK retries by resending the body, which a stream cannot do.
+ * - PUT: one request per object (WAL objects are a few MiB; single PUT goes to 5 GiB). The body is streamed
+ *   from its chunks (the batches' own buffers, never joined into one copy), so the SDK signs it as
+ *   UNSIGNED-PAYLOAD instead of hashing every byte with SHA-256; its integrity is checked by the server
+ *   against an `x-amz-checksum-crc32c` header (hardware CRC). A stream can be sent only once, so PUTs are
+ *   retried here, each attempt with a fresh stream, with the SDK's own backoff rule. Over plain HTTP the
+ *   unsigned body is protected against corruption, not against tampering: use HTTPS (the AWS default).
  * - GET by range: `Range: bytes=a-b` with an inclusive end (ByteRange's end is exclusive). A server that
  *   ignores the range and answers the whole object (status 200, no Content-Range; s3rver does this for
  *   `bytes=0-0`) is cut to the range here, so callers never see the difference. Suffix ranges are never sent.
@@ -23,6 +27,9 @@
  *   not implement the newer flexible-checksum headers still work.
  */
 import { Agent as HttpAgent } from 'node:http';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32c } from '@node-rs/crc32';
 import { Agent as HttpsAgent } from 'node:https';
 import {
   DeleteObjectsCommand,
@@ -73,6 +80,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly prefix: string;
   readonly client: S3Client;
   private readonly timeoutMs: number;
+  private readonly maxAttempts: number;
   private readonly listPageSize: number | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
@@ -80,6 +88,7 @@ export class S3ObjectStore implements ObjectStore {
     const p = options.prefix ?? '';
     this.prefix = p === '' || p.endsWith('/') ? p : `${p}/`;
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.maxAttempts = options.maxAttempts ?? 3;
     this.listPageSize = options.listPageSize;
     const maxSockets = options.maxConnections ?? 50;
     const https = options.endpoint === undefined || options.endpoint.startsWith('https:');
@@ -89,7 +98,7 @@ export class S3ObjectStore implements ObjectStore {
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle ?? false,
       credentials: options.credentials,
-      maxAttempts: options.maxAttempts ?? 3,
+      maxAttempts: this.maxAttempts,
       retryMode: 'standard',
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -114,9 +123,28 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
     const Key = this.fullKey(key);
-    const Body = Buffer.isBuffer(body) ? body : body.length === 1 ? body[0]! : Buffer.concat(body as Buffer[]);
-    await this.send('put', key, (abortSignal) =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentLength: Body.length }), { abortSignal }));
+    const chunks = Buffer.isBuffer(body) ? [body] : body;
+    let ContentLength = 0;
+    let crc = 0;
+    for (const chunk of chunks) {
+      ContentLength += chunk.length;
+      crc = crc32c(chunk, crc);
+    }
+    const ChecksumCRC32C = Buffer.from([crc >>> 24, crc >>> 16, crc >>> 8, crc].map((b) => b & 0xff)).toString('base64');
+    await this.send('put', key, async (abortSignal) => {
+      for (let attempt = 1; ; attempt++) {
+        const command = new PutObjectCommand({ Bucket: this.bucket, Key, Body: Readable.from(chunks, { objectMode: false }), ContentLength, ChecksumCRC32C });
+        command.middlewareStack.remove('retryMiddleware');
+        try {
+          await this.client.send(command, { abortSignal });
+          return;
+        } catch (err) {
+          const error = toObjectStoreError(err, 'put', key);
+          if (attempt >= this.maxAttempts || abortSignal.aborted || !(error instanceof ObjectStoreError && error.retriable)) throw err;
+          await sleep(retryDelayMs(attempt), undefined, { signal: abortSignal }).catch(() => {});
+        }
+      }
+    });
   }
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
@@ -203,6 +231,11 @@ export class S3ObjectStore implements ObjectStore {
 }
 
 const RETRIABLE_4XX = new Set([408, 429]);
+
+/** The SDK's standard retry delay: full jitter over 100 ms × 2^(attempt-1), at most 20 s. */
+function retryDelayMs(attempt: number): number {
+  return Math.random() * Math.min(20_000, 100 * 2 ** (attempt - 1));
+}
 
 /** SDK and network errors → ObjectNotFoundError, RangeError or ObjectStoreError. */
 export function toObjectStoreError(err: unknown, op: string, key: string): Error {

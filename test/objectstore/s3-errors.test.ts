@@ -15,10 +15,15 @@ const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown
 
 let handler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
 const requests: string[] = [];
+const bodies: { headers: IncomingMessage['headers']; body: Buffer }[] = [];
 const server: Server = createServer((req, res) => {
   requests.push(`${req.method} ${req.url}`);
-  req.resume();
-  req.on('end', () => handler(req, res));
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    bodies.push({ headers: req.headers, body: Buffer.concat(chunks) });
+    handler(req, res);
+  });
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -38,13 +43,20 @@ function store(extra: { requestTimeoutMs?: number; maxAttempts?: number; endpoin
 
 const slowDown = (res: ServerResponse) => res.writeHead(503, { 'content-type': 'application/xml' }).end(SLOW_DOWN);
 
-test('503 SlowDown is retried, and the PUT succeeds once the server accepts it', async () => {
+test('503 SlowDown is retried, and the PUT succeeds once the server accepts it; every attempt sends the whole chunked body', async () => {
   requests.length = 0;
+  bodies.length = 0;
   let n = 0;
   handler = (_req, res) => (++n <= 2 ? slowDown(res) : res.writeHead(200, { etag: '"abc"' }).end());
-  await store().put('wal/1', Buffer.from('hello'));
+  await store().put('wal/1', [Buffer.from('hel'), Buffer.from('lo, '), Buffer.from('world')]);
   assert.equal(requests.length, 3);
   assert.ok(requests.every((r) => r.startsWith('PUT /fake-bucket/wal/1')), requests.join(', '));
+  for (const { headers, body } of bodies) {
+    assert.equal(body.toString(), 'hello, world');
+    assert.equal(headers['content-length'], '12');
+    assert.equal(headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD', 'streamed, not hashed');
+    assert.equal(headers['x-amz-checksum-crc32c'], 'aZmkHw==', 'CRC-32C of the whole body, big-endian, base64');
+  }
 });
 
 test('503 SlowDown that persists: a retriable ObjectStoreError after maxAttempts, nothing thrown elsewhere', async () => {
