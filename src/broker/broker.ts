@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { BrokerConfig, Listener, LoadedBrokerConfig } from '../config/broker-config.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { openCoordinator } from '../coordinator/open.ts';
-import { openObjectStore } from '../objectstore/open.ts';
+import { checkObjectStore, openObjectStore } from '../objectstore/open.ts';
 import { backendConfig } from '../config/backend-config.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import { KafkaServer } from '../network/server.ts';
@@ -151,6 +151,10 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   await mkdir(configured.dataDir, { recursive: true });
   const meta = await readMetaProperties(configured.dataDir);
   const objectStore = openObjectStore(configured);
+  await checkObjectStore(configured, objectStore).catch(async (err: unknown) => {
+    await objectStore.close().catch(() => undefined);
+    throw err;
+  });
   const coordinator = await openCoordinator(configured).catch(async (err: unknown) => {
     await objectStore.close().catch(() => undefined);
     throw err;

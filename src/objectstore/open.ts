@@ -10,7 +10,7 @@ import { backendConfig, type ObjectStoreBackendConfig } from '../config/backend-
 import { childLogger } from '../observability/log.ts';
 import { FaultyObjectStore } from './faulty.ts';
 import { FsObjectStore } from './fs.ts';
-import type { ObjectStore } from './object-store.ts';
+import { ObjectStoreError, type ObjectStore } from './object-store.ts';
 import { S3ObjectStore } from './s3.ts';
 
 const log = childLogger('objectstore');
@@ -56,4 +56,33 @@ function openBackend(c: ObjectStoreBackendConfig, dataDir: string): ObjectStore 
     connectionTimeoutMs: s3.connectionTimeoutMs,
     maxConnections: s3.maxConnections,
   });
+}
+
+/** How long the start waits for the object store's first answer before going on without it. */
+const START_CHECK_MS = 5_000;
+
+/**
+ * One listing request to an S3 store at start. A store that refuses this configuration (no such bucket,
+ * access denied, unknown key) fails the start with its answer, rather than every produce later; one that
+ * does not answer (down, unreachable, slow) is only logged: produce answers KAFKA_STORAGE_ERROR until it is
+ * back. The folder store needs no check: its folders are created on first write.
+ */
+export async function checkObjectStore(config: BrokerConfig, store: ObjectStore): Promise<void> {
+  const { url } = backendConfig(config).objectStore;
+  if (!url.startsWith('s3://')) return;
+  const first = (async () => {
+    for await (const _ of store.list('')) return;
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), START_CHECK_MS)));
+  try {
+    const outcome = await Promise.race([first, timeout]);
+    if (outcome === 'timeout') log.warn({ url }, `object store did not answer within ${START_CHECK_MS} ms of the start; produce answers KAFKA_STORAGE_ERROR until it does`);
+  } catch (err) {
+    if (err instanceof ObjectStoreError && !err.retriable) throw new Error(`object store ${url} refused the broker: ${err.message}`);
+    log.warn({ url, err: (err as Error).message }, 'object store unreachable at start; produce answers KAFKA_STORAGE_ERROR until it is back');
+  } finally {
+    clearTimeout(timer);
+    first.catch(() => {});
+  }
 }

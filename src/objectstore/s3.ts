@@ -6,7 +6,7 @@
  *   from its chunks (the batches' own buffers, never joined into one copy), so the SDK signs it as
  *   UNSIGNED-PAYLOAD instead of hashing every byte with SHA-256; its integrity is checked by the server
  *   against an `x-amz-checksum-crc32c` header (hardware CRC). A stream can be sent only once, so PUTs are
- *   retried here, each attempt with a fresh stream, with the SDK's own backoff rule. Over plain HTTP the
+ *   retried here (the SDK does not retry a stream), each attempt with a fresh stream, with the SDK's backoff rule. Over plain HTTP the
  *   unsigned body is protected against corruption, not against tampering: use HTTPS (the AWS default).
  * - GET by range: `Range: bytes=a-b` with an inclusive end (ByteRange's end is exclusive). A server that
  *   ignores the range and answers the whole object (status 200, no Content-Range; s3rver does this for
@@ -30,6 +30,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32c } from '@node-rs/crc32';
+import { childLogger } from '../observability/log.ts';
 import { Agent as HttpsAgent } from 'node:https';
 import {
   DeleteObjectsCommand,
@@ -100,6 +101,7 @@ export class S3ObjectStore implements ObjectStore {
       credentials: options.credentials,
       maxAttempts: this.maxAttempts,
       retryMode: 'standard',
+      logger: SDK_LOGGER,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
@@ -134,7 +136,6 @@ export class S3ObjectStore implements ObjectStore {
     await this.send('put', key, async (abortSignal) => {
       for (let attempt = 1; ; attempt++) {
         const command = new PutObjectCommand({ Bucket: this.bucket, Key, Body: Readable.from(chunks, { objectMode: false }), ContentLength, ChecksumCRC32C });
-        command.middlewareStack.remove('retryMiddleware');
         try {
           await this.client.send(command, { abortSignal });
           return;
@@ -231,6 +232,23 @@ export class S3ObjectStore implements ObjectStore {
 }
 
 const RETRIABLE_4XX = new Set([408, 429]);
+
+const log = childLogger('s3');
+/**
+ * The SDK's own messages, into the broker's log: its warnings (but the one on every failed streamed PUT:
+ * the SDK does not retry a stream, put() does). Its per-request info and error lines are dropped: every
+ * failure reaches the caller as an ObjectStoreError, which the write and read paths log.
+ */
+const SDK_LOGGER = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (...args: unknown[]) => {
+    const message = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+    if (!message.includes('non-retryable streaming request')) log.warn(message);
+  },
+  error: () => {},
+};
 
 /** The SDK's standard retry delay: full jitter over 100 ms × 2^(attempt-1), at most 20 s. */
 function retryDelayMs(attempt: number): number {

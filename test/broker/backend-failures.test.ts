@@ -3,6 +3,8 @@
  * - object store down: produce answers KAFKA_STORAGE_ERROR (retriable) and commits nothing; when the
  *   store is back the broker works again by itself;
  * - object store throttling (injected 503 SlowDown bursts): retriable errors, never a crash;
+ * - at start, a bucket that does not exist or refused credentials stop the broker with the store's answer;
+ *   a store that does not answer does not (produce answers KAFKA_STORAGE_ERROR until it is back);
  * - coordinator down: produce answers REQUEST_TIMED_OUT, fetch and ListOffsets KAFKA_STORAGE_ERROR
  *   (all retriable); after the server restarts the pool reconnects by itself;
  * - connection lost mid-commit (a TCP proxy cuts it before or after the server ran the commit): the
@@ -143,6 +145,24 @@ test('object store down: KAFKA_STORAGE_ERROR, nothing committed; the broker reco
   const f = await fetchPartition(client, 0);
   assert.deepEqual(f.values, ['before', 'after']);
   client.close();
+});
+
+test('start: a bucket that does not exist, or credentials the store refuses, stop the start with its answer; a store that is down only delays produce', async () => {
+  const database = await freshDatabase();
+  await assert.rejects(brokerOn(database, 'no-such-bucket-here'), /object store s3:\/\/no-such-bucket-here\/floe refused the broker: .*NoSuchBucket/);
+  const bucket = await freshBucket();
+  await assert.rejects(brokerOn(database, bucket, { 'diskless.s3.access.key.id': 'nobody' }), /refused the broker: .*InvalidAccessKeyId \(HTTP 403\)/);
+
+  await s3.stop();
+  let started: { broker: TestBroker; client: RawClient } | undefined;
+  try {
+    started = await brokerOn(database, bucket, { 'diskless.s3.connection.timeout.ms': 1000 });
+    assert.equal((await produce(started.client, 'while-down')).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  } finally {
+    await s3.start();
+  }
+  assert.equal((await until('produce after the store is back', () => produce(started!.client, 'after'), (r) => r.errorCode === 0)).errorCode, 0);
+  started.client.close();
 });
 
 test('object store throttling (503 SlowDown bursts on PUT): retriable errors, nothing committed, reads unaffected', async () => {
