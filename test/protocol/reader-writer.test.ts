@@ -132,6 +132,25 @@ test('strings and bytes, classic and compact, nullable; bytes are views', () => 
   assert.throws(() => bytesOf((w) => w.string('x'.repeat(0x8000))), EncodeError);
 });
 
+test('bytes given in chunks are written back to back with one length, large chunks uncopied', () => {
+  const big = Buffer.alloc(ZERO_COPY_MIN + 10, 7);
+  const chunks = [Buffer.from('ab'), big, Buffer.from('cd')];
+  const w = new Writer();
+  w.bytes(chunks);
+  w.compactBytes(chunks);
+  w.compactNullableBytes([]);
+  w.nullableBytes([Buffer.from('x')]);
+  const out = w.finish();
+  assert.ok(out.some((c) => c === big), 'the large chunk is passed through, not copied');
+  const r = new Reader(Buffer.concat(out));
+  const whole = Buffer.concat(chunks);
+  assert.deepEqual(r.bytes(), whole);
+  assert.deepEqual(r.compactBytes(), whole);
+  assert.equal(r.compactNullableBytes()!.length, 0);
+  assert.deepEqual(r.nullableBytes(), Buffer.from('x'));
+  assert.equal(r.remaining(), 0);
+});
+
 test('truncated input throws DecodeError for every primitive', () => {
   const reads: [string, (r: Reader) => unknown, Buffer][] = [
     ['int8', (r) => r.int8(), Buffer.alloc(0)],
