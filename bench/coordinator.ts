@@ -9,7 +9,7 @@
  * - find-batches queries per second: one partition per query at a random offset, 16 KiB max (16 batches of
  *   1 KiB), with 1 connection, and with 8 concurrent queries on an 8-connection pool (PostgreSQL only).
  *
- *   npx tsx bench/coordinator.ts [--commits 200] [--seconds 5] [--batches 1000] [--partitions 100]
+ *   npx tsx bench/coordinator.ts [--commits 200] [--seconds 5] [--batches 1000] [--partitions 100] [--idempotent]
  *
  * Prints a table and one JSON line. Figures are for reading, not for asserting: the machine is shared.
  */
@@ -29,28 +29,42 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     batches: { type: 'string', default: '1000' },
     partitions: { type: 'string', default: '100' },
+    idempotent: { type: 'boolean', default: false },
   },
 });
 const COMMITS = Number(values.commits);
 const SECONDS = Number(values.seconds);
 const BATCHES = Number(values.batches);
 const PARTITIONS = Number(values.partitions);
+const IDEMPOTENT = values.idempotent;
 const BATCH_BYTES = 1024;
 
 let keySeq = 0;
 
-function objectBatches(t: TopicInfo): CommitBatch[] {
+/**
+ * A source of objects to commit, one per call. With --idempotent every batch carries a producer id (one
+ * producer per partition and per committing client) and the next sequence numbers, so each commit runs the
+ * coordinator's duplicate and sequence checks.
+ */
+function objectSource(t: TopicInfo, client: number): () => CommitBatch[] {
   const perPartition = Math.ceil(BATCHES / PARTITIONS);
-  const out: CommitBatch[] = [];
-  const now = Date.now();
-  for (let i = 0; i < BATCHES; i++) {
-    const partition = Math.floor(i / perPartition) % PARTITIONS;
-    out.push({
-      topicId: t.topicId, partition, byteOffset: i * BATCH_BYTES, byteSize: BATCH_BYTES, recordCount: 10,
-      baseTimestamp: now, maxTimestamp: now + 9, timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1,
-    });
-  }
-  return out;
+  const nextSequence = new Array<number>(PARTITIONS).fill(0);
+  return () => {
+    const out: CommitBatch[] = [];
+    const now = Date.now();
+    for (let i = 0; i < BATCHES; i++) {
+      const partition = Math.floor(i / perPartition) % PARTITIONS;
+      const sequence = IDEMPOTENT ? nextSequence[partition]! : -1;
+      if (IDEMPOTENT) nextSequence[partition] = sequence + 10;
+      out.push({
+        topicId: t.topicId, partition, byteOffset: i * BATCH_BYTES, byteSize: BATCH_BYTES, recordCount: 10,
+        baseTimestamp: now, maxTimestamp: now + 9, timestampType: 0,
+        producerId: IDEMPOTENT ? 1_000_000 * (client + 1) + partition : -1, producerEpoch: IDEMPOTENT ? 0 : -1,
+        baseSequence: sequence, lastSequence: IDEMPOTENT ? sequence + 9 : -1,
+      });
+    }
+    return out;
+  };
 }
 
 async function commitOne(c: Coordinator, batches: CommitBatch[]): Promise<number> {
@@ -80,11 +94,11 @@ interface Figures {
 
 async function measure(backend: string, c: Coordinator, extraClients: Coordinator[]): Promise<Figures> {
   const t = await c.createTopic({ name: `bench-${Date.now()}`, partitionCount: PARTITIONS, diskless: true, configs: {} });
-  const batches = objectBatches(t);
-  for (let i = 0; i < 20; i++) await commitOne(c, batches); // warm-up: plans cached, pages in memory
+  const next = objectSource(t, 0);
+  for (let i = 0; i < 20; i++) await commitOne(c, next()); // warm-up: plans cached, pages in memory
   const lat: number[] = [];
   const t0 = performance.now();
-  for (let i = 0; i < COMMITS; i++) lat.push(await commitOne(c, batches));
+  for (let i = 0; i < COMMITS; i++) lat.push(await commitOne(c, next()));
   const elapsed = (performance.now() - t0) / 1000;
   const s = stats(lat);
 
@@ -94,9 +108,10 @@ async function measure(backend: string, c: Coordinator, extraClients: Coordinato
     let done = 0;
     const until = performance.now() + SECONDS * 1000;
     const start = performance.now();
-    await Promise.all(clients.map(async (client) => {
+    await Promise.all(clients.map(async (client, i) => {
+      const nextOfClient = i === 0 ? next : objectSource(t, i);
       while (performance.now() < until) {
-        await commitOne(client, batches);
+        await commitOne(client, nextOfClient());
         done++;
       }
     }));
@@ -164,7 +179,7 @@ try {
 }
 
 const f = (n: number | null, d = 1) => (n === null ? '—' : n.toFixed(d));
-console.log(`\nCoordinator: commit of one object of ${BATCHES} batches (${PARTITIONS} partitions), ${COMMITS} commits one at a time; find-batches for ${SECONDS} s\n`);
+console.log(`\nCoordinator: commit of one object of ${BATCHES} batches (${PARTITIONS} partitions${IDEMPOTENT ? ', idempotent producers' : ''}), ${COMMITS} commits one at a time; find-batches for ${SECONDS} s\n`);
 console.log('| backend | commit p50 ms | commit p99 ms | mean ms | commits/s (1 client) | commits/s (4 clients) | find-batches q/s (1 conn) | find-batches q/s (8 concurrent) |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of results) {

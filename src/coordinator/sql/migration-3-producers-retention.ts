@@ -119,7 +119,7 @@ $fn$`;
  * Rejected batches are left out of the offsets exactly like batches of unknown partitions. The state of each
  * (partition, producer) is then upserted once, from the accepted batches of the newest epoch.
  */
-const COMMIT_OBJECT_FUNCTION = `
+export const COMMIT_OBJECT_FUNCTION = `
 CREATE OR REPLACE FUNCTION floe_commit_object(
   p_object_key      text,
   p_object_size     bigint,

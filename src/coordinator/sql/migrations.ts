@@ -19,6 +19,7 @@ import { MIGRATION_4 } from './migration-4-commit-once.ts';
 import { MIGRATION_5 } from './migration-5-classic.ts';
 import { MIGRATION_6 } from './migration-6-brokers.ts';
 import { MIGRATION_7 } from './migration-7-notify.ts';
+import { MIGRATION_8 } from './migration-8-commit-plan.ts';
 
 export interface Migration {
   version: number;
@@ -395,4 +396,5 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_5,
   MIGRATION_6,
   MIGRATION_7,
+  MIGRATION_8,
 ];
