@@ -184,7 +184,10 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     port: listener.port,
     socketRequestMaxBytes: config.socketRequestMaxBytes,
     connectionsMaxIdleMs: config.connectionsMaxIdleMs,
-    maxInFlightRequests: 64,
+    // A diskless produce waits for its object's commit (hundreds of ms) and librdkafka pipelines many
+    // requests per connection, so a low cap makes it send in bursts (fewer, later objects). Memory is
+    // bounded by the writer's pending bytes (back-pressure), not by this count.
+    maxInFlightRequests: 1000,
     meter: metrics,
   });
   const port = await server.listen();
