@@ -6,8 +6,9 @@
  *   from its chunks (the batches' own buffers, never joined into one copy), so the SDK signs it as
  *   UNSIGNED-PAYLOAD instead of hashing every byte with SHA-256; its integrity is checked by the server
  *   against an `x-amz-checksum-crc32c` header (hardware CRC). A stream can be sent only once, so PUTs are
- *   retried here (the SDK does not retry a stream), each attempt with a fresh stream, with the SDK's backoff rule. Over plain HTTP the
- *   unsigned body is protected against corruption, not against tampering: use HTTPS (the AWS default).
+ *   retried here (the SDK does not retry a stream), each attempt with a fresh stream, with the SDK's
+ *   backoff rule. Over plain HTTP the unsigned body is protected against corruption, not against
+ *   tampering: use HTTPS (the AWS default).
  * - GET by range: `Range: bytes=a-b` with an inclusive end (ByteRange's end is exclusive). A server that
  *   ignores the range and answers the whole object (status 200, no Content-Range; s3rver does this for
  *   `bytes=0-0`) is cut to the range here, so callers never see the difference. Suffix ranges are never sent.
@@ -27,11 +28,10 @@
  *   not implement the newer flexible-checksum headers still work.
  */
 import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32c } from '@node-rs/crc32';
-import { childLogger } from '../observability/log.ts';
-import { Agent as HttpsAgent } from 'node:https';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -41,6 +41,7 @@ import {
   S3ServiceException,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { childLogger } from '../observability/log.ts';
 import {
   ObjectNotFoundError,
   ObjectStoreError,
@@ -132,7 +133,9 @@ export class S3ObjectStore implements ObjectStore {
       ContentLength += chunk.length;
       crc = crc32c(chunk, crc);
     }
-    const ChecksumCRC32C = Buffer.from([crc >>> 24, crc >>> 16, crc >>> 8, crc].map((b) => b & 0xff)).toString('base64');
+    const checksum = Buffer.alloc(4);
+    checksum.writeUInt32BE(crc >>> 0);
+    const ChecksumCRC32C = checksum.toString('base64');
     await this.send('put', key, async (abortSignal) => {
       for (let attempt = 1; ; attempt++) {
         const command = new PutObjectCommand({ Bucket: this.bucket, Key, Body: Readable.from(chunks, { objectMode: false }), ContentLength, ChecksumCRC32C });
