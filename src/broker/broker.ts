@@ -1,90 +1,89 @@
 /**
- * One Floe broker: wires the coordinator, the object store, diskless storage, the topic registry and the
- * Kafka listener. `startBroker` is what `floe start` and the tests call.
+ * One Floe broker: wires the coordinator, the object store, storage (both kinds of partition), the topic
+ * registry, groups, cluster membership and the Kafka listener, and hands the handlers the narrow set of
+ * services they use (BrokerServices, handler.ts). `startBroker` is what `floe start` and the tests call;
+ * tests observe a running broker through `inspect` (broker-inspection.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrokerConfig, Listener, LoadedBrokerConfig } from '../config/broker-config.ts';
-import type { Coordinator } from '../coordinator/coordinator.ts';
+import type { Coordinator, RegisteredBroker } from '../coordinator/coordinator.ts';
 import { openCoordinator } from '../coordinator/open.ts';
 import { checkObjectStore, openObjectStore } from '../objectstore/open.ts';
 import { backendConfig } from '../config/backend-config.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import { KafkaServer } from '../network/server.ts';
-import { DisklessStorage } from '../storage/diskless/diskless-storage.ts';
+import { Storage } from '../storage/storage.ts';
 import { DisklessMaintenance, maintenanceSettings } from '../storage/diskless/maintenance.ts';
-import { ClassicStorage } from '../storage/classic/classic-storage.ts';
 import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordinator.ts';
 import { childLogger } from '../observability/log.ts';
 import { BrokerMetrics } from '../observability/metrics.ts';
-import { instrumentBroker, meteredSeams } from '../observability/broker-metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import { Membership } from '../cluster/membership.ts';
+import { ClusterView } from '../cluster/cluster-view.ts';
+import { instrumentBroker, meteredSeams } from './broker-metrics.ts';
+import { BrokerInspection } from './broker-inspection.ts';
 import { RequestDispatcher } from './dispatch.ts';
 import { HANDLERS } from './handlers/index.ts';
-import type { AnyHandler } from './handler.ts';
-import { TopicRegistry, type Topic } from './topics.ts';
+import type { AnyHandler, BrokerServices } from './handler.ts';
+import { Partitions } from './partitions.ts';
+import { TopicAdmin } from './topic-admin.ts';
+import { TopicRegistry } from './topics.ts';
 import { followCoordinator } from './coherence.ts';
-import { Membership } from '../cluster/membership.ts';
-import { ErrorCode } from '../protocol/gen/errors.ts';
-import { hashString, partitionKey, pickBroker, zoneCandidates } from '../cluster/placement.ts';
 
 const log = childLogger('broker');
 
-export interface BrokerNode {
-  nodeId: number;
-  host: string;
-  port: number;
-  rack: string | null;
-}
-
-export class Broker {
+export class Broker implements BrokerServices {
   readonly topics: TopicRegistry;
-  readonly storage: DisklessStorage;
+  /** Both kinds of partition (the partition seam), and their long-poll waiters. */
+  readonly storage: Storage;
   /** Retention, object cleaner, orphan reaper, log-start refresh (started by startBroker). */
   readonly maintenance: DisklessMaintenance;
-  /** The local logs of the classic partitions this broker leads. */
-  readonly classic: ClassicStorage;
   /** The consumer groups this broker coordinates (placed by hash over the live brokers). */
   readonly groups: GroupCoordinator;
   /** The listener as clients should reach it; the port is known once listening. */
-  advertised: BrokerNode;
+  readonly advertised: RegisteredBroker;
   /** Registration, heartbeats and the live brokers. */
   readonly membership: Membership;
-  /** The Kafka APIs this broker serves (ApiVersions reports them). */
+  readonly cluster: ClusterView;
+  readonly partitions: Partitions;
+  readonly admin: TopicAdmin;
+  readonly producerIds: Pick<Coordinator, 'initProducerId'>;
   readonly handlers: readonly AnyHandler[] = HANDLERS;
-  /** Set when shutdown begins: long polls answer at once. */
-  closing = false;
+  /** Read-only views of internal state, for tests and tools. */
+  readonly inspect: BrokerInspection;
 
   constructor(
     readonly config: BrokerConfig,
-    readonly loaded: LoadedBrokerConfig | undefined,
+    readonly loadedConfig: LoadedBrokerConfig | undefined,
     readonly clusterId: string,
     readonly coordinator: Coordinator,
     readonly objectStore: ObjectStore,
     readonly metrics: BrokerMetrics = new BrokerMetrics(),
   ) {
     this.topics = new TopicRegistry(coordinator, config);
-    this.storage = new DisklessStorage(coordinator, objectStore, {
-      brokerId: config.nodeId,
-      commitIntervalMs: config.disklessCommitIntervalMs,
-      bufferMaxBytes: config.disklessBufferMaxBytes,
-      cacheMaxBytes: config.disklessCacheMaxBytes,
-      commitRetryTimeoutMs: backendConfig(config).coordinator.commitRetryTimeoutMs,
-      orphanMinAgeMs: maintenanceSettings(config).orphanMinAgeMs,
+    this.storage = new Storage(coordinator, objectStore, {
+      diskless: {
+        brokerId: config.nodeId,
+        commitIntervalMs: config.disklessCommitIntervalMs,
+        bufferMaxBytes: config.disklessBufferMaxBytes,
+        cacheMaxBytes: config.disklessCacheMaxBytes,
+        commitRetryTimeoutMs: backendConfig(config).coordinator.commitRetryTimeoutMs,
+        orphanMinAgeMs: maintenanceSettings(config).orphanMinAgeMs,
+      },
+      classic: {
+        brokerId: config.nodeId,
+        logDirs: config.logDirs ?? [join(config.dataDir, 'logs')],
+        retentionCheckIntervalMs: config.logRetentionCheckIntervalMs ?? 300_000,
+        topicConfig: (topicId) => this.topics.getById(topicId)?.config,
+        producerIdExpirationMs: config.producerIdExpirationMs,
+      },
     });
-    this.maintenance = new DisklessMaintenance(coordinator, objectStore, this.storage, {
+    this.maintenance = new DisklessMaintenance(coordinator, objectStore, this.storage.diskless, {
       brokerId: config.nodeId,
       config,
       uploadAndCommitMs: backendConfig(config).objectStore.requestTimeoutMs + backendConfig(config).coordinator.commitRetryTimeoutMs,
-    });
-    this.classic = new ClassicStorage({
-      brokerId: config.nodeId,
-      logDirs: config.logDirs ?? [join(config.dataDir, 'logs')],
-      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs ?? 300_000,
-      topicConfig: (topicId) => this.topics.getById(topicId)?.config,
-      onVisible: (key) => this.storage.waiters.notify([key]),
-      producerIdExpirationMs: config.producerIdExpirationMs,
     });
     const listener = config.advertisedListeners[0] ?? config.listeners[0]!;
     this.advertised = { nodeId: config.nodeId, host: advertisedHost(listener), port: listener.port, rack: config.brokerRack };
@@ -92,50 +91,17 @@ export class Broker {
       heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
       sessionTimeoutMs: config.brokerSessionTimeoutMs,
     });
-    this.groups = new GroupCoordinator(coordinator, { ...groupOptionsFromConfig(config), owns: (groupId) => this.groupCoordinatorOf(groupId).nodeId === config.nodeId });
+    this.cluster = new ClusterView(this.membership, clusterId);
+    this.groups = new GroupCoordinator(coordinator, { ...groupOptionsFromConfig(config), owns: (groupId) => this.cluster.groupCoordinator(groupId).nodeId === config.nodeId });
     this.membership.onChange(() => this.groups.ownershipChanged());
+    this.partitions = new Partitions(this.storage, this.cluster, coordinator);
+    this.admin = new TopicAdmin(this.topics, coordinator, this.storage, config, this.cluster);
+    this.producerIds = coordinator;
+    this.inspect = new BrokerInspection(this.storage, this.topics, this.membership);
   }
 
   get nodeId(): number {
     return this.config.nodeId;
-  }
-
-  /** The live broker that coordinates a consumer group. */
-  groupCoordinatorOf(groupId: string): BrokerNode {
-    return pickBroker(this.membership.live(), hashString(groupId)) ?? this.advertised;
-  }
-
-  /** The broker leading a classic topic's partitions (recorded at creation; this one when unknown). */
-  classicLeader(topic: Topic): number {
-    return topic.leaderBrokerId ?? this.config.nodeId;
-  }
-
-  /** Live brokers, as Metadata and DescribeCluster report them (by node id). */
-  liveBrokers(): readonly BrokerNode[] {
-    return this.membership.live();
-  }
-
-  /**
-   * The error for a request's CurrentLeaderEpoch. Any broker serves a diskless partition, so any epoch is
-   * served (the epoch only orders clients' metadata); a newer one than ours means our view of the live
-   * brokers is behind: refresh it. A classic partition's epoch is 0.
-   */
-  leaderEpochError(diskless: boolean, currentLeaderEpoch: number): number {
-    if (!diskless) return currentLeaderEpoch > 0 ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.NONE;
-    if (currentLeaderEpoch > this.membership.epoch) void this.membership.refresh();
-    return ErrorCode.NONE;
-  }
-
-  /** For a client of zone `az` not served by this broker: the zone's broker for the partition (else null). */
-  preferredReadReplica(az: string, topicId: string, partition: number): number | null {
-    const candidates = zoneCandidates(this.membership.live(), az);
-    if (candidates.some((b) => b.nodeId === this.config.nodeId)) return null;
-    return pickBroker(candidates, partitionKey(hashString(topicId), partition))?.nodeId ?? null;
-  }
-
-  /** Kafka clients want a controller id: the live broker with the lowest id. */
-  controllerId(): number {
-    return this.membership.live()[0]?.nodeId ?? this.config.nodeId;
   }
 }
 
@@ -176,10 +142,10 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   const broker = new Broker(config, opts.loaded, clusterId, metered.coordinator, metered.objectStore, metrics);
   const unfollow = await followCoordinator(broker); // other brokers' commits and topic changes
   await broker.topics.load();
-  await broker.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.classicLeader(t) === config.nodeId));
+  await broker.storage.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.cluster.classicLeader(t) === config.nodeId));
 
   const listener = config.listeners[0]!;
-  const server = new KafkaServer(new RequestDispatcher(broker, HANDLERS), {
+  const server = new KafkaServer(new RequestDispatcher(broker, broker.storage, metrics), {
     host: listener.host,
     port: listener.port,
     socketRequestMaxBytes: config.socketRequestMaxBytes,
@@ -197,7 +163,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await broker.groups.load(); // the groups placed on this broker, now that the live brokers are known
   } catch (err) {
     await broker.groups.shutdown();
-    await Promise.allSettled([server.close(), broker.classic.close(), unfollow()]);
+    await Promise.allSettled([server.close(), broker.storage.classic.close(), unfollow()]);
     await Promise.allSettled([objectStore.close(), coordinator.close()]);
     throw err;
   }
@@ -210,15 +176,13 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
     log.info('shutting down: sealing and committing the open object');
-    broker.closing = true;
-    broker.storage.waiters.notifyAll();
+    broker.storage.stopWaiting();
     await broker.groups.shutdown(); // answers waiting JoinGroup/SyncGroup requests before connections drain
     await broker.membership.leave(); // peers take over this broker's partitions and groups at once
-    await Promise.all([server.close(), broker.storage.flush(), metricsServer?.close()]);
-    await broker.storage.flush();
+    await Promise.all([server.close(), broker.storage.diskless.flush(), metricsServer?.close()]);
+    await broker.storage.diskless.flush();
     await broker.maintenance.stop();
-    await broker.storage.close(); // withdraws unused object-key registrations
-    await broker.classic.close();
+    await broker.storage.close(); // withdraws unused object-key registrations, closes the classic logs cleanly
     await unfollow();
     await objectStore.close();
     await coordinator.close();

@@ -14,35 +14,49 @@
  *
  * Subscribed before the topics are first loaded, so no change falls between the load and the subscription.
  */
+import type { ClusterView } from '../cluster/cluster-view.ts';
+import type { Coordinator } from '../coordinator/coordinator.ts';
 import { COMMITS_CHANNEL, BROKERS_CHANNEL, LOG_STARTS_CHANNEL, TOPICS_CHANNEL } from '../coordinator/notifications.ts';
 import { childLogger } from '../observability/log.ts';
-import type { Broker } from './broker.ts';
-import { openClassicLogs } from './topic-admin.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { TopicAdmin } from './topic-admin.ts';
+import type { TopicRegistry } from './topics.ts';
+
+/** The parts of a broker that follow the coordinator. */
+export interface CoherentParts {
+  coordinator: Pick<Coordinator, 'listen'>;
+  storage: Storage;
+  topics: TopicRegistry;
+  admin: TopicAdmin;
+  cluster: ClusterView;
+}
 
 const log = childLogger('coherence');
 
 export const TOPIC_RELOAD_MS = 30_000;
 
 /** Starts following the coordinator's notifications; resolves with the function that stops it. */
-export async function followCoordinator(broker: Broker): Promise<() => Promise<void>> {
-  const { coordinator, storage, topics } = broker;
+export async function followCoordinator(parts: CoherentParts): Promise<() => Promise<void>> {
+  const { coordinator, storage, topics, admin, cluster } = parts;
+  const diskless = storage.diskless;
   const warn = (what: string) => (err: unknown) => log.warn({ err: (err as Error).message }, what);
+  const ledHere = (topic: Parameters<ClusterView['classicLeader']>[0]) => !topic.diskless && cluster.classicLeader(topic) === cluster.nodeId;
 
   topics.onDropped = (topic) => {
     log.info({ topic: topic.name, topicId: topic.topicId }, 'topic deleted through another broker');
-    storage.dropTopic(topic.topicId);
-    if (!topic.diskless && broker.classicLeader(topic) === broker.config.nodeId) broker.classic.dropTopic(topic).catch(warn('dropping classic logs failed'));
+    diskless.dropTopic(topic.topicId);
+    if (ledHere(topic)) storage.classic.dropTopic(topic).catch(warn('dropping classic logs failed'));
   };
   topics.onGrown = (topic) => {
-    if (!topic.diskless && broker.classicLeader(topic) === broker.config.nodeId) openClassicLogs(broker, topic).catch(warn('creating classic logs failed'));
+    if (ledHere(topic)) admin.openClassicLogs(topic).catch(warn('creating classic logs failed'));
   };
 
   const unsubscribe = await Promise.all([
-    coordinator.listen(COMMITS_CHANNEL, (payload) => storage.onCommitNotification(payload), () => storage.resync()),
+    coordinator.listen(COMMITS_CHANNEL, (payload) => diskless.onCommitNotification(payload), () => diskless.resync()),
     coordinator.listen(TOPICS_CHANNEL, (payload) => topics.onNotification(payload), () => void topics.load().catch(warn('topic reload failed'))),
-    coordinator.listen(LOG_STARTS_CHANNEL, (payload) => storage.onLogStartsNotification(payload), () => void storage.refreshLogStarts().catch(warn('log start refresh failed'))),
+    coordinator.listen(LOG_STARTS_CHANNEL, (payload) => diskless.onLogStartsNotification(payload), () => void diskless.refreshLogStarts().catch(warn('log start refresh failed'))),
     // A broker joined or left: refresh the live set now rather than at the next heartbeat.
-    coordinator.listen(BROKERS_CHANNEL, () => void broker.membership.refresh(), () => void broker.membership.refresh()),
+    coordinator.listen(BROKERS_CHANNEL, () => cluster.refresh(), () => cluster.refresh()),
   ]);
   const timer = setInterval(() => void topics.load().catch(warn('periodic topic reload failed')), TOPIC_RELOAD_MS);
   timer.unref();

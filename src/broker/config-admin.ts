@@ -15,12 +15,20 @@
  *   keys"), a null value (except with DELETE) INVALID_REQUEST, a resource named twice INVALID_REQUEST for
  *   each occurrence; validateOnly runs every check and changes nothing.
  */
-import { CoordinatorError } from '../coordinator/coordinator.ts';
+import { CoordinatorError, type Coordinator } from '../coordinator/coordinator.ts';
+import type { BrokerConfig } from '../config/broker-config.ts';
 import { topicConfigKey, validateTopicConfigs } from '../config/topic-config.ts';
 import { splitList } from '../config/config-def.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
-import type { Broker } from './broker.ts';
+import type { TopicRegistry } from './topics.ts';
 import { topicNameError } from './topic-names.ts';
+
+/** What config changes use (TopicAdmin provides it). */
+export interface ConfigAdminServices {
+  readonly topics: TopicRegistry;
+  readonly coordinator: Pick<Coordinator, 'alterTopicConfigs'>;
+  readonly config: BrokerConfig;
+}
 
 export const RESOURCE_TOPIC = 2;
 export const RESOURCE_BROKER = 4;
@@ -63,7 +71,7 @@ export const DUPLICATE_RESOURCE = fail(ErrorCode.INVALID_REQUEST, 'Each resource
  * set); otherwise IncrementalAlterConfigs.
  */
 export async function alterResourceConfigs(
-  broker: Broker,
+  admin: ConfigAdminServices,
   resourceType: number,
   resourceName: string,
   ops: readonly ConfigOp[],
@@ -79,12 +87,12 @@ export async function alterResourceConfigs(
   const badOp = ops.find((o) => o.op < OP_SET || o.op > OP_SUBTRACT);
   if (badOp) return fail(ErrorCode.INVALID_REQUEST, `Unknown alter config operation ${badOp.op} for ${badOp.name}`);
 
-  if (resourceType === RESOURCE_BROKER) return alterBrokerConfigs(broker, resourceName, ops);
+  if (resourceType === RESOURCE_BROKER) return alterBrokerConfigs(admin, resourceName, ops);
   if (resourceType !== RESOURCE_TOPIC) return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
 
   const nameError = topicNameError(resourceName);
   if (nameError) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError);
-  const topic = broker.topics.get(resourceName);
+  const topic = admin.topics.get(resourceName);
   if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
 
   // AlterConfigs replaces the whole set (validateTopicConfigs keeps diskless.enable when it is not named).
@@ -104,16 +112,16 @@ export async function alterResourceConfigs(
       next[o.name] = list.join(',');
     }
   }
-  const validated = validateTopicConfigs(next, broker.config, { existing: topic.configs });
+  const validated = validateTopicConfigs(next, admin.config, { existing: topic.configs });
   if (!validated.ok) return fail(validated.errorCode, validated.message);
   if (opts.validateOnly) return ok;
   try {
-    const info = await broker.coordinator.alterTopicConfigs(topic.name, validated.configs);
+    const info = await admin.coordinator.alterTopicConfigs(topic.name, validated.configs);
     if (info === null) {
-      broker.topics.forget(topic);
+      admin.topics.forget(topic);
       return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
     }
-    broker.topics.remember(info);
+    admin.topics.remember(info);
     return ok;
   } catch (err) {
     if (err instanceof CoordinatorError) return fail(err.errorCode, err.message);
@@ -121,9 +129,9 @@ export async function alterResourceConfigs(
   }
 }
 
-function alterBrokerConfigs(broker: Broker, resourceName: string, ops: readonly ConfigOp[]): ResourceOutcome {
-  if (resourceName !== '' && resourceName !== String(broker.config.nodeId)) {
-    return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.config.nodeId} or empty string, but received ${resourceName}`);
+function alterBrokerConfigs(admin: ConfigAdminServices, resourceName: string, ops: readonly ConfigOp[]): ResourceOutcome {
+  if (resourceName !== '' && resourceName !== String(admin.config.nodeId)) {
+    return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${admin.config.nodeId} or empty string, but received ${resourceName}`);
   }
   if (ops.length === 0) return ok;
   return fail(
@@ -137,7 +145,7 @@ function alterBrokerConfigs(broker: Broker, resourceName: string, ops: readonly 
  * the operations `opsOf` gives it (AlterConfigs replaces the whole set, IncrementalAlterConfigs edits it).
  */
 export async function alterResources<R extends { resourceType: number; resourceName: string }>(
-  broker: Broker,
+  admin: ConfigAdminServices,
   resources: readonly R[],
   opsOf: (resource: R) => ConfigOp[],
   opts: { replace: boolean; validateOnly: boolean },
@@ -150,7 +158,7 @@ export async function alterResources<R extends { resourceType: number; resourceN
       responses.push({ ...base, ...DUPLICATE_RESOURCE });
       continue;
     }
-    responses.push({ ...base, ...(await alterResourceConfigs(broker, r.resourceType, r.resourceName, opsOf(r), opts)) });
+    responses.push({ ...base, ...(await alterResourceConfigs(admin, r.resourceType, r.resourceName, opsOf(r), opts)) });
   }
   return responses;
 }

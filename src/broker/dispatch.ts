@@ -14,26 +14,31 @@ import { Reader } from '../protocol/reader.ts';
 import { Writer } from '../protocol/writer.ts';
 import type { Init } from '../protocol/gen/init.ts';
 import { childLogger } from '../observability/log.ts';
-import type { Broker } from './broker.ts';
-import type { AnyHandler, RequestContext } from './handler.ts';
+import type { BrokerMetrics } from '../observability/metrics.ts';
+import type { AnyHandler, BrokerServices, RequestContext } from './handler.ts';
 import { apiVersionsBody } from './handlers/18-api-versions.ts';
+
+/** Back-pressure: while paused, the connections stop reading requests. */
+export interface ProduceGate {
+  readonly paused: boolean;
+  whenResumed(): Promise<void>;
+}
 
 const log = childLogger('dispatch');
 
 export class RequestDispatcher implements Dispatcher {
   private readonly table: (AnyHandler | undefined)[] = [];
 
-  constructor(private readonly broker: Broker, handlers: readonly AnyHandler[]) {
-    for (const h of handlers) this.table[h.key] = h;
+  constructor(private readonly services: BrokerServices, private readonly gate: ProduceGate, private readonly metrics: BrokerMetrics) {
+    for (const h of services.handlers) this.table[h.key] = h;
   }
 
   get paused(): boolean {
-    return this.broker.storage.writer.paused || this.broker.classic.paused;
+    return this.gate.paused;
   }
 
-  async whenResumed(): Promise<void> {
-    await this.broker.storage.writer.whenResumed();
-    await this.broker.classic.whenResumed();
+  whenResumed(): Promise<void> {
+    return this.gate.whenResumed();
   }
 
   dispatch(conn: Connection, frame: Buffer): Promise<Buffer[] | null> {
@@ -53,7 +58,12 @@ export class RequestDispatcher implements Dispatcher {
       const reader = new Reader(frame);
       const header = decodeRequestHeader(reader, requestHeaderVersion(apiKey, apiVersion));
       request = codec.request.decode(reader, apiVersion);
-      ctx = { broker: this.broker, conn, apiKey, apiVersion, correlationId, clientId: header.clientId };
+      const s = this.services;
+      ctx = {
+        topics: s.topics, partitions: s.partitions, groups: s.groups, cluster: s.cluster, admin: s.admin, producerIds: s.producerIds,
+        config: s.config, loadedConfig: s.loadedConfig, handlers: s.handlers,
+        conn, apiKey, apiVersion, correlationId, clientId: header.clientId,
+      };
     } catch (err) {
       throw new ProtocolViolation(`malformed ${handler.name} v${apiVersion} request: ${(err as Error).message}`);
     }
@@ -61,7 +71,7 @@ export class RequestDispatcher implements Dispatcher {
   }
 
   private async run(handler: AnyHandler, ctx: RequestContext, request: unknown): Promise<Buffer[] | null> {
-    const { metrics } = this.broker;
+    const { metrics } = this;
     const labels = { request: handler.name };
     const done = metrics.requestSeconds.startTimer(labels);
     metrics.requests.inc(labels);

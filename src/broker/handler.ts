@@ -1,13 +1,43 @@
 /**
- * What a Kafka API handler is: one descriptor per API (handlers/NN-name.ts), listed in handlers/index.ts.
- * ApiVersions and the dispatch table are built from that list.
+ * What a Kafka API handler is: one descriptor per API (handlers/NN-name.ts), listed in handlers/index.ts,
+ * and the narrow context it runs with. ApiVersions and the dispatch table are built from that list.
+ *
+ * A handler sees the services it uses (Redpanda's `ctx.groups()`), never the Broker that wires them: the
+ * topic registry, the partition seam, the groups, the cluster view and routing, topic and config admin,
+ * producer ids and the broker's configuration.
  */
+import type { ClusterView } from '../cluster/cluster-view.ts';
+import type { BrokerConfig, LoadedBrokerConfig } from '../config/broker-config.ts';
+import type { Coordinator } from '../coordinator/coordinator.ts';
+import type { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { Connection } from '../network/connection.ts';
 import type { Init } from '../protocol/gen/init.ts';
-import type { Broker } from './broker.ts';
+import type { Partitions } from './partitions.ts';
+import type { TopicAdmin } from './topic-admin.ts';
+import type { TopicRegistry } from './topics.ts';
 
-export interface RequestContext {
-  broker: Broker;
+/** The services handlers use; one instance per broker. */
+export interface BrokerServices {
+  /** Topic metadata: lookups by name or id, and `ensure` for topics another broker created a moment ago. */
+  readonly topics: TopicRegistry;
+  /** The partition seam: serve a partition, read partitions (Fetch). */
+  readonly partitions: Partitions;
+  /** Consumer groups this broker coordinates, and their committed offsets. */
+  readonly groups: GroupCoordinator;
+  /** This broker, the live brokers and the routing rules over them. */
+  readonly cluster: ClusterView;
+  /** Creating, deleting, growing and reconfiguring topics. */
+  readonly admin: TopicAdmin;
+  /** Producer ids of idempotent producers. */
+  readonly producerIds: Pick<Coordinator, 'initProducerId'>;
+  readonly config: BrokerConfig;
+  /** The configuration with the source of every key (DescribeConfigs), when it was loaded from sources. */
+  readonly loadedConfig: LoadedBrokerConfig | undefined;
+  /** The Kafka APIs this broker serves (ApiVersions reports them). */
+  readonly handlers: readonly AnyHandler[];
+}
+
+export interface RequestContext extends BrokerServices {
   conn: Connection;
   apiKey: number;
   apiVersion: number;

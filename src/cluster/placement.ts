@@ -69,6 +69,6 @@ export function rankBrokers<B extends RegisteredBroker>(candidates: readonly B[]
 }
 
 /** Key of a diskless partition: the topic's hash (computed once per topic) mixed with the partition. */
-export function partitionKey(topicHash: number, partition: number): number {
+export function partitionHash(topicHash: number, partition: number): number {
   return mix(topicHash ^ mix(partition + 1));
 }

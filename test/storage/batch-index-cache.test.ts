@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FindBatchesResult } from '../../src/coordinator/coordinator.ts';
 import { BatchIndexCache } from '../../src/storage/diskless/batch-index-cache.ts';
+import { partitionKey } from '../../src/storage/partition-log.ts';
 
-const k = BatchIndexCache.key('t', 0);
+const k = partitionKey('t', 0);
 const loc = (base: number, last: number) => ({ objectKey: `o${base}`, byteOffset: 0, byteSize: 10, baseOffset: base, lastOffset: last, maxTimestamp: 0, logAppendTime: 0, timestampType: 0 as const });
 const found = (hwm: number, batches = [] as ReturnType<typeof loc>[]): FindBatchesResult => ({ errorCode: 0, logStartOffset: 0, highWatermark: hwm, batches });
 
@@ -24,7 +25,7 @@ test('an empty tail is seeded and extended by notifications; partitions not cach
   cache.appendRemote(k, loc(12, 13), 0); // a commit this cache never heard of came in between
   assert.equal(cache.offsets(k), undefined);
 
-  const other = BatchIndexCache.key('t', 1);
+  const other = partitionKey('t', 1);
   cache.appendRemote(other, loc(0, 4), 0);
   assert.equal(cache.offsets(other), undefined);
   // A seed for an offset that is not the high watermark (an empty answer means a moved log start then) is not kept.
@@ -48,12 +49,12 @@ test('own commits and seeds that raced with a notification for their partition l
   assert.equal(cache.offsets(k), undefined, 'an entry ending at 5 would hide [5,10)');
   // Without such a notification the answer makes the entry.
   mark = cache.mark();
-  cache.appendRemote(BatchIndexCache.key('t', 7), loc(0, 0), 0); // another partition
+  cache.appendRemote(partitionKey('t', 7), loc(0, 0), 0); // another partition
   cache.append(k, loc(10, 14), 0, mark);
   assert.equal(cache.offsets(k)!.highWatermark, 15);
 
   // A coordinator answer read before a notification it does not include.
-  const p = BatchIndexCache.key('t', 2);
+  const p = partitionKey('t', 2);
   mark = cache.mark();
   cache.appendRemote(p, loc(3, 3), 0);
   cache.seed(p, found(3, [loc(0, 2)]), 0, mark);
@@ -78,7 +79,7 @@ test('resync drops everything, and answers to requests sent before it are not ke
 test('touches are remembered in bounded generations; a mark older than them counts as touched', () => {
   const cache = new BatchIndexCache();
   const early = cache.mark();
-  for (let i = 0; i < 8192 * 2 + 10; i++) cache.appendRemote(BatchIndexCache.key('many', i), loc(0, 0), 0);
+  for (let i = 0; i < 8192 * 2 + 10; i++) cache.appendRemote(partitionKey('many', i), loc(0, 0), 0);
   assert.equal(cache.changedSince(k, early), true, 'too old to tell');
   const recent = cache.mark();
   assert.equal(cache.changedSince(k, recent), false);

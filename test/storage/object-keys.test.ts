@@ -13,6 +13,7 @@ import type { ByteRange, ObjectInfo, ObjectStore } from '../../src/objectstore/o
 import { PendingKeyPool, type ObjectKeySource, type PendingKey } from '../../src/storage/diskless/object-keys.ts';
 import { DisklessWriter, type CommittedBatch, type ProducedBatch } from '../../src/storage/diskless/produce-buffer.ts';
 import { BatchIndexCache } from '../../src/storage/diskless/batch-index-cache.ts';
+import { partitionKey } from '../../src/storage/partition-log.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
 class MemoryStore implements ObjectStore {
@@ -161,7 +162,7 @@ test('writer with registered keys: the key is committed (its registration goes),
 
 test('index cache: a moved log start answers reads below it out of range and drops the batches wholly below it', () => {
   const cache = new BatchIndexCache();
-  const k = BatchIndexCache.key('t', 0);
+  const k = partitionKey('t', 0);
   const loc = (base: number, last: number) => ({ objectKey: `o${base}`, byteOffset: 0, byteSize: 10, baseOffset: base, lastOffset: last, maxTimestamp: 0, logAppendTime: 0, timestampType: 0 as const });
   cache.append(k, loc(0, 4), 0);
   cache.append(k, loc(5, 9), 0);

@@ -3,8 +3,8 @@
  *
  * Behavior: each partition's batches are validated (magic 2, CRC-32C, size against the topic's
  * max.message.bytes, record count and offset deltas, timestamps against message.timestamp.before/after.max.ms)
- * and handed to storage synchronously — before the first await — so a pipelined connection's batches keep
- * their order, also when one request mixes diskless and classic partitions:
+ * and appended through the partition seam synchronously — before the first await — so a pipelined
+ * connection's batches keep their order, also when one request mixes diskless and classic partitions:
  * - diskless: the batch joins the open object; the response waits until the object is stored and committed;
  *   acks=1 and acks=all are the same thing (the object store is the replica).
  * - classic: the local log assigns the offsets at once (patching them into the batch) and queues the write;
@@ -24,8 +24,9 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceRe
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { TRANSACTIONAL_FLAG_MASK, validateBatch, validateProduceRecords } from '../../protocol/record-batch.ts';
-import type { AppendResult, ProducedBatch } from '../../storage/diskless/produce-buffer.ts';
+import type { AppendResult, ProducedBatch } from '../../storage/partition-log.ts';
 import { defineHandler } from '../handler.ts';
+import { isServeError } from '../partitions.ts';
 import type { Topic } from '../topics.ts';
 
 type PartitionResponse = Init<ProduceResponsePartitionProduceResponse>;
@@ -36,7 +37,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
   minVersion: 3,
   maxVersion: 13,
   async handle(ctx, req) {
-    const { broker } = ctx;
+    const { topics, partitions } = ctx;
     const byId = ctx.apiVersion >= 13;
     const validAcks = req.acks === -1 || req.acks === 0 || req.acks === 1;
     const now = Date.now();
@@ -44,10 +45,10 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
     const pending: { out: PartitionResponse; result: Promise<AppendResult>; topic: Topic }[] = [];
     let failed = false;
 
-    const lookup = broker.topics.ensure(req.topicData.map((td) => ({ name: byId ? null : td.name, topicId: td.topicId, partitionCount: partitionCount(td.partitionData) })));
+    const lookup = topics.ensure(req.topicData.map((td) => ({ name: byId ? null : td.name, topicId: td.topicId, partitionCount: partitionCount(td.partitionData) })));
     if (lookup) await lookup;
     for (const td of req.topicData) {
-      const topic = byId ? broker.topics.getById(td.topicId) : broker.topics.get(td.name);
+      const topic = byId ? topics.getById(td.topicId) : topics.get(td.name);
       const partitionResponses: PartitionResponse[] = [];
       responses.push({ name: td.name, topicId: td.topicId, partitionResponses });
       for (const pd of td.partitionData) {
@@ -60,24 +61,12 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
         };
         if (!validAcks) { error(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${req.acks}`); continue; }
         if (!topic) { error(byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION); continue; }
-        if (pd.index < 0 || pd.index >= topic.partitionCount) {
-          error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${pd.index} of topic ${topic.name} does not exist`);
-          continue;
-        }
-        if (!topic.diskless && broker.classicLeader(topic) !== broker.config.nodeId) {
-          error(ErrorCode.NOT_LEADER_OR_FOLLOWER, `Partition ${pd.index} of topic ${topic.name} is led by broker ${broker.classicLeader(topic)}`);
-          continue;
-        }
-        const checked = checkBatches(pd.records, ctx.apiVersion, topic, now);
+        const log = partitions.serve(topic, pd.index);
+        if (isServeError(log)) { error(log.errorCode, log.errorMessage); continue; }
+        const checked = checkBatch(pd.records, ctx.apiVersion, topic, now);
         if ('errorCode' in checked) { error(checked.errorCode, checked.message); continue; }
-        // From here on the order of batches is fixed: these calls are synchronous.
-        let result: Promise<AppendResult>;
-        if (topic.diskless) {
-          result = broker.storage.writer.append({ topicId: topic.topicId, partition: pd.index, batches: checked.batches });
-        } else {
-          result = broker.classic.append(topic.topicId, pd.index, checked.batches[0]!, req.acks);
-        }
-        pending.push({ out, result, topic });
+        // From here on the order of batches is fixed: append is synchronous up to its promise.
+        pending.push({ out, result: log.append(checked, req.acks), topic });
       }
     }
 
@@ -105,7 +94,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
   }),
 });
 
-type Checked = { batches: ProducedBatch[] } | { errorCode: number; message: string };
+type Checked = ProducedBatch | { errorCode: number; message: string };
 
 /** Partitions below this are named (0 for none). */
 function partitionCount(partitions: readonly { index: number }[]): number {
@@ -114,7 +103,7 @@ function partitionCount(partitions: readonly { index: number }[]): number {
   return n;
 }
 
-function checkBatches(records: Buffer | null, apiVersion: number, topic: Topic, now: number): Checked {
+function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, now: number): Checked {
   // Kafka (produce v3+): exactly one batch per partition.
   const one = validateProduceRecords(records, apiVersion);
   if ('errorCode' in one) return one;
@@ -138,16 +127,14 @@ function checkBatches(records: Buffer | null, apiVersion: number, topic: Topic, 
   const lastOffsetDelta = data.readInt32BE(23);
   const baseSequence = data.readInt32BE(53);
   return {
-    batches: [{
-      data,
-      recordCount: lastOffsetDelta + 1,
-      baseTimestamp,
-      maxTimestamp,
-      timestampType: config.messageTimestampType,
-      producerId: Number(data.readBigInt64BE(43)),
-      producerEpoch: data.readInt16BE(51),
-      baseSequence,
-      lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,
-    }],
+    data,
+    recordCount: lastOffsetDelta + 1,
+    baseTimestamp,
+    maxTimestamp,
+    timestampType: config.messageTimestampType,
+    producerId: Number(data.readBigInt64BE(43)),
+    producerEpoch: data.readInt16BE(51),
+    baseSequence,
+    lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,
   };
 }

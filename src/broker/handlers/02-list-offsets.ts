@@ -15,13 +15,15 @@
 import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponseListOffsetsPartitionResponse } from '../../protocol/gen/messages/list-offsets.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
-import type { ListOffsetsRequest as OffsetQuery } from '../../coordinator/coordinator.ts';
+import { EARLIEST_TIMESTAMP, type OffsetAnswer } from '../../storage/partition-log.ts';
 import { defineHandler } from '../handler.ts';
+import { isServeError, serveError } from '../partitions.ts';
 
 type PartitionOut = Init<ListOffsetsResponseListOffsetsPartitionResponse>;
 
 const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse>({
   key: 2,
@@ -29,55 +31,42 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
   minVersion: 1,
   maxVersion: 10,
   async handle(ctx, req) {
-    const { broker } = ctx;
-    const queries: OffsetQuery[] = [];
-    const queryOuts: PartitionOut[] = [];
-    const classicQueries: { query: OffsetQuery; out: PartitionOut }[] = [];
-    const lookup = broker.topics.ensure(req.topics.map((t) => ({ name: t.name, partitionCount: t.partitions.reduce((n, p) => Math.max(n, p.partitionIndex + 1), 0) })));
+    const { topics, partitions } = ctx;
+    const answers: Promise<void>[] = [];
+    const lookup = topics.ensure(req.topics.map((t) => ({ name: t.name, partitionCount: t.partitions.reduce((n, p) => Math.max(n, p.partitionIndex + 1), 0) })));
     if (lookup) await lookup;
-    const topics = req.topics.map((t) => {
-      const topic = broker.topics.get(t.name);
+    const responseTopics = req.topics.map((t) => {
+      const topic = topics.get(t.name);
       const seen = new Set<number>();
-      const partitions = t.partitions.map((p) => {
+      const outs = t.partitions.map((p) => {
         const out: PartitionOut = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, timestamp: -1n, offset: -1n, leaderEpoch: -1 };
-        let ts = Number(p.timestamp);
         const duplicate = seen.has(p.partitionIndex);
         seen.add(p.partitionIndex);
-        if (duplicate) out.errorCode = ErrorCode.INVALID_REQUEST;
-        else if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        else if (broker.leaderEpochError(topic.diskless, p.currentLeaderEpoch) !== ErrorCode.NONE) out.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
-        else if (ts < LATEST_TIERED) out.errorCode = ErrorCode.INVALID_REQUEST;
-        else if (ts === LATEST_TIERED) out.leaderEpoch = 0;
-        else if (!topic.diskless && broker.classicLeader(topic) !== broker.config.nodeId) out.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+        if (duplicate) {
+          out.errorCode = ErrorCode.INVALID_REQUEST;
+          return out;
+        }
+        const log = topic ? partitions.serve(topic, p.partitionIndex, p.currentLeaderEpoch) : serveError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        // Below -5 is no timestamp Kafka knows; past 2^53 ms (year 287,396) no record can be, so clamping keeps the answer.
+        const ts = p.timestamp < BigInt(LATEST_TIERED) ? null : p.timestamp > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(p.timestamp);
+        if (isServeError(log)) out.errorCode = log.errorCode;
+        else if (ts === null) out.errorCode = ErrorCode.INVALID_REQUEST;
+        else if (ts === LATEST_TIERED) out.leaderEpoch = 0; // no tiered storage: offset -1
         else {
-          if (ts === EARLIEST_LOCAL) ts = -2;
           out.leaderEpoch = 0;
-          const query = { topicId: topic.topicId, partition: p.partitionIndex, timestamp: ts };
-          if (!topic.diskless) {
-            classicQueries.push({ query, out });
-          } else {
-            queries.push(query);
-            queryOuts.push(out);
-          }
+          // No tiered storage, so all data is "local".
+          answers.push(log.listOffset(ts === EARLIEST_LOCAL ? EARLIEST_TIMESTAMP : ts).then((a: OffsetAnswer) => {
+            out.errorCode = a.errorCode;
+            out.offset = BigInt(a.offset);
+            out.timestamp = BigInt(a.timestamp);
+          }));
         }
         return out;
       });
-      return { name: t.name, partitions };
+      return { name: t.name, partitions: outs };
     });
-    const [answers, classicAnswers] = await Promise.all([
-      queries.length > 0 ? broker.storage.listOffsets(queries) : Promise.resolve([]),
-      Promise.all(classicQueries.map(({ query: q }) => broker.classic.listOffset(q.topicId, q.partition, q.timestamp))),
-    ]);
-    const outs = queryOuts.concat(classicQueries.map((c) => c.out));
-    const all = answers.concat(classicAnswers);
-    for (let i = 0; i < all.length; i++) {
-      const out = outs[i]!;
-      const a = all[i]!;
-      out.errorCode = a.errorCode;
-      out.offset = BigInt(a.offset);
-      out.timestamp = BigInt(a.timestamp);
-    }
-    return { throttleTimeMs: 0, topics };
+    await Promise.all(answers);
+    return { throttleTimeMs: 0, topics: responseTopics };
   },
   errorResponse: (req, errorCode) => ({
     topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),

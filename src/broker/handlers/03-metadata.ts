@@ -17,13 +17,12 @@
 import type { MetadataRequest, MetadataResponse, MetadataResponsePartition, MetadataResponseTopic } from '../../protocol/gen/messages/metadata.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
-import { defineHandler } from '../handler.ts';
-import type { Broker } from '../broker.ts';
+import { defineHandler, type RequestContext } from '../handler.ts';
 import type { Topic } from '../topics.ts';
-import { createTopic } from '../topic-admin.ts';
 import { topicNameError } from '../topic-names.ts';
 import { ZERO_UUID } from '../../protocol/uuid.ts';
-import { clientAz, hashString, partitionKey, rankBrokers, zoneCandidates } from '../../cluster/placement.ts';
+import type { ClusterView } from '../../cluster/cluster-view.ts';
+import { clientAz } from '../../cluster/routing.ts';
 
 const AUTHORIZED_OPERATIONS_NOT_REQUESTED = -2147483648;
 
@@ -33,25 +32,25 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
   minVersion: 0,
   maxVersion: 13,
   async handle(ctx, req) {
-    const { broker } = ctx;
+    const { topics: registry, cluster } = ctx;
     const all = req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0);
     const az = clientAz(ctx.clientId);
     const topics: Init<MetadataResponseTopic>[] = [];
     if (all) {
-      for (const t of broker.topics.all()) topics.push(describeTopic(broker, t, az));
+      for (const t of registry.all()) topics.push(describeTopic(ctx, t, az));
     } else {
-      const autoCreate = req.allowAutoTopicCreation && broker.config.autoCreateTopicsEnable;
+      const autoCreate = req.allowAutoTopicCreation && ctx.config.autoCreateTopicsEnable;
       // A topic created through another broker a moment ago may not have reached this one yet: ask once.
-      await broker.topics.ensure(req.topics!.map((t) => ({ name: t.name, topicId: t.topicId })));
+      await registry.ensure(req.topics!.map((t) => ({ name: t.name, topicId: t.topicId })));
       for (const requested of req.topics!) {
-        topics.push(await resolveRequested(broker, requested.name, requested.topicId, autoCreate, az));
+        topics.push(await resolveRequested(ctx, requested.name, requested.topicId, autoCreate, az));
       }
     }
     return {
       throttleTimeMs: 0,
-      brokers: broker.liveBrokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
-      clusterId: broker.clusterId,
-      controllerId: broker.controllerId(),
+      brokers: cluster.live().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      clusterId: cluster.clusterId,
+      controllerId: cluster.controllerId(),
       topics,
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
       errorCode: ErrorCode.NONE,
@@ -60,21 +59,21 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
   errorResponse: (_req, errorCode) => ({ errorCode }),
 });
 
-async function resolveRequested(broker: Broker, name: string | null, topicId: string, autoCreate: boolean, az: string | null): Promise<Init<MetadataResponseTopic>> {
+async function resolveRequested(ctx: RequestContext, name: string | null, topicId: string, autoCreate: boolean, az: string | null): Promise<Init<MetadataResponseTopic>> {
   if (name === null || name === '') {
     if (topicId === ZERO_UUID) return unknownTopic(name, topicId, ErrorCode.INVALID_REQUEST);
-    const byId = broker.topics.getById(topicId);
-    return byId ? describeTopic(broker, byId, az) : unknownTopic(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID);
+    const byId = ctx.topics.getById(topicId);
+    return byId ? describeTopic(ctx, byId, az) : unknownTopic(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID);
   }
-  const existing = broker.topics.get(name);
-  if (existing) return describeTopic(broker, existing, az);
+  const existing = ctx.topics.get(name);
+  if (existing) return describeTopic(ctx, existing, az);
   if (topicNameError(name)) return unknownTopic(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION);
   if (!autoCreate) return unknownTopic(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const created = await createTopic(broker, {
+  const created = await ctx.admin.createTopic({
     name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: {}, validateOnly: false,
   });
-  const topic = created.topic ?? broker.topics.get(name); // another request may have created it meanwhile
-  if (topic) return describeTopic(broker, topic, az);
+  const topic = created.topic ?? ctx.topics.get(name); // another request may have created it meanwhile
+  if (topic) return describeTopic(ctx, topic, az);
   return unknownTopic(name, ZERO_UUID, created.errorCode === ErrorCode.INVALID_CONFIG ? ErrorCode.INVALID_CONFIG : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
 }
 
@@ -82,8 +81,8 @@ function unknownTopic(name: string | null, topicId: string, errorCode: number): 
   return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED };
 }
 
-export function describeTopic(broker: Broker, topic: Topic, az: string | null): Init<MetadataResponseTopic> {
-  const partitions = topic.diskless ? disklessPartitions(broker, topic, az) : classicPartitions(broker, topic);
+export function describeTopic(ctx: Pick<RequestContext, 'cluster'>, topic: Topic, az: string | null): Init<MetadataResponseTopic> {
+  const partitions = topic.diskless ? disklessPartitions(ctx.cluster, topic, az) : classicPartitions(ctx.cluster, topic);
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
@@ -94,22 +93,20 @@ export function describeTopic(broker: Broker, topic: Topic, az: string | null): 
   };
 }
 
-function disklessPartitions(broker: Broker, topic: Topic, az: string | null): Init<MetadataResponsePartition>[] {
-  const candidates = zoneCandidates(broker.liveBrokers(), az);
-  const leaderEpoch = broker.membership.epoch;
-  const topicHash = hashString(topic.topicId);
+function disklessPartitions(cluster: ClusterView, topic: Topic, az: string | null): Init<MetadataResponsePartition>[] {
+  const leaderEpoch = cluster.epoch;
   const partitions = new Array<Init<MetadataResponsePartition>>(topic.partitionCount);
   for (let p = 0; p < topic.partitionCount; p++) {
-    const replicas = rankBrokers(candidates, partitionKey(topicHash, p)).map((b) => b.nodeId);
+    const replicas = cluster.disklessReplicas(az, topic.topicId, p).map((b) => b.nodeId);
     partitions[p] = { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: replicas[0]!, leaderEpoch, replicaNodes: replicas, isrNodes: replicas, offlineReplicas: [] };
   }
   return partitions;
 }
 
 /** A classic partition is led by the broker that holds its log; when that broker is not live, it has no leader. */
-function classicPartitions(broker: Broker, topic: Topic): Init<MetadataResponsePartition>[] {
-  const leader = broker.classicLeader(topic);
-  const live = broker.membership.isLive(leader);
+function classicPartitions(cluster: ClusterView, topic: Topic): Init<MetadataResponsePartition>[] {
+  const leader = cluster.classicLeader(topic);
+  const live = cluster.isLive(leader);
   const partitions = new Array<Init<MetadataResponsePartition>>(topic.partitionCount);
   for (let p = 0; p < topic.partitionCount; p++) {
     partitions[p] = live

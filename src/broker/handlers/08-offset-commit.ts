@@ -28,13 +28,12 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
   minVersion: 2,
   maxVersion: 9,
   async handle(ctx, req) {
-    const { broker } = ctx;
-    const maxMetadata = broker.groups.options.offsetMetadataMaxBytes;
+    const maxMetadata = ctx.groups.options.offsetMetadataMaxBytes;
     const commits: Omit<GroupOffsetCommit, 'expireTimestamp'>[] = [];
     const outs: PartitionOut[] = [];
     const tooLarge: PartitionOut[] = [];
     const topics = req.topics.map((t) => {
-      const topic = broker.topics.get(t.name);
+      const topic = ctx.topics.get(t.name);
       return {
         name: t.name,
         partitions: t.partitions.map((p) => {
@@ -58,7 +57,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
       };
     });
     if (commits.length > 0 || tooLarge.length > 0) {
-      const result = await broker.groups.commitOffsets({
+      const result = await ctx.groups.commitOffsets({
         groupId: req.groupId,
         generationId: req.generationIdOrMemberEpoch,
         memberId: req.memberId,

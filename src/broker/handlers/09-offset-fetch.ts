@@ -26,7 +26,7 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
   minVersion: 1,
   maxVersion: 9,
   async handle(ctx, req) {
-    const { groups } = ctx.broker;
+    const { groups } = ctx;
     if (ctx.apiVersion >= 8) {
       const fetched = await groups.fetchOffsets(req.groups.map((g) => ({
         groupId: g.groupId,

@@ -22,9 +22,9 @@ type Answer = Init<FindCoordinatorResponseCoordinator> & { errorCode: number };
 function answer(ctx: RequestContext, keyType: number, key: string): Answer {
   const none = { key, nodeId: -1, host: '', port: -1 };
   if (keyType === GROUP) {
-    const idError = ctx.broker.groups.groupIdError(key, true);
+    const idError = ctx.groups.groupIdError(key, true);
     if (idError !== null) return { ...none, errorCode: idError, errorMessage: 'The group id is invalid.' };
-    const owner = ctx.broker.groupCoordinatorOf(key);
+    const owner = ctx.cluster.groupCoordinator(key);
     return { key, nodeId: owner.nodeId, host: owner.host, port: owner.port, errorCode: ErrorCode.NONE, errorMessage: null };
   }
   if (keyType === TRANSACTION) {

@@ -25,7 +25,7 @@ export const joinGroup = defineHandler<JoinGroupRequest, JoinGroupResponse>({
   maxVersion: 9,
   async handle(ctx, req) {
     const v = ctx.apiVersion;
-    const r = await ctx.broker.groups.join({
+    const r = await ctx.groups.join({
       groupId: req.groupId,
       memberId: req.memberId,
       groupInstanceId: req.groupInstanceId,

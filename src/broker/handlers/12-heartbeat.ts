@@ -16,7 +16,7 @@ export const heartbeat = defineHandler<HeartbeatRequest, HeartbeatResponse>({
   minVersion: 0,
   maxVersion: 4,
   async handle(ctx, req) {
-    return { throttleTimeMs: 0, errorCode: ctx.broker.groups.heartbeat(req.groupId, req.memberId, req.groupInstanceId, req.generationId) };
+    return { throttleTimeMs: 0, errorCode: ctx.groups.heartbeat(req.groupId, req.memberId, req.groupInstanceId, req.generationId) };
   },
   errorResponse: (_req, errorCode) => ({ errorCode }),
 });

@@ -21,7 +21,7 @@ export const syncGroup = defineHandler<SyncGroupRequest, SyncGroupResponse>({
   minVersion: 0,
   maxVersion: 5,
   async handle(ctx, req) {
-    const r = await ctx.broker.groups.sync({
+    const r = await ctx.groups.sync({
       groupId: req.groupId,
       generationId: req.generationId,
       memberId: req.memberId,

@@ -20,7 +20,7 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
   minVersion: 0,
   maxVersion: 6,
   async handle(ctx, req) {
-    const { groups } = ctx.broker;
+    const { groups } = ctx;
     return {
       throttleTimeMs: 0,
       groups: req.groups.map((groupId) => {

@@ -21,7 +21,7 @@ export const listGroups = defineHandler<ListGroupsRequest, ListGroupsResponse>({
     const states = new Set(req.statesFilter.map((s) => s.toLowerCase()));
     const types = new Set(req.typesFilter.map((t) => t.toLowerCase()));
     if (types.size > 0 && !types.has('classic')) return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: [] };
-    const groups = ctx.broker.groups
+    const groups = ctx.groups
       .list()
       .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
       .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: 'classic' }));

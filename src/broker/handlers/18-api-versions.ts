@@ -27,7 +27,7 @@ export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse
   minVersion: 0,
   maxVersion: 4,
   async handle(ctx, req) {
-    const body = apiVersionsBody(ctx.broker.handlers);
+    const body = apiVersionsBody(ctx.handlers);
     if (ctx.apiVersion >= 3 && !(SOFTWARE_PATTERN.test(req.clientSoftwareName) && SOFTWARE_PATTERN.test(req.clientSoftwareVersion))) {
       return { errorCode: ErrorCode.INVALID_REQUEST, apiKeys: [] };
     }

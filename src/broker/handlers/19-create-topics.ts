@@ -12,9 +12,7 @@ import type { CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCre
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { describeTopicConfigs } from '../../config/topic-config.ts';
-import { defineHandler } from '../handler.ts';
-import type { Broker } from '../broker.ts';
-import { createTopic } from '../topic-admin.ts';
+import { defineHandler, type RequestContext } from '../handler.ts';
 import { CONFIG_SOURCE_CODES } from '../../config/config-def.ts';
 
 export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsResponse>({
@@ -33,7 +31,7 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
       }
       const configs: Record<string, string | null> = {};
       for (const c of t.configs) configs[c.name] = c.value;
-      const outcome = await createTopic(ctx.broker, {
+      const outcome = await ctx.admin.createTopic({
         name: t.name,
         numPartitions: t.numPartitions,
         replicationFactor: t.replicationFactor,
@@ -52,7 +50,7 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
         errorMessage: null,
         numPartitions: outcome.numPartitions,
         replicationFactor: outcome.replicationFactor,
-        configs: describeCreated(ctx.broker, configs),
+        configs: describeCreated(ctx, configs),
       });
     }
     return { throttleTimeMs: 0, topics: results };
@@ -62,10 +60,10 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
   }),
 });
 
-function describeCreated(broker: Broker, configs: Record<string, string | null>) {
+function describeCreated(ctx: RequestContext, configs: Record<string, string | null>) {
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(configs)) if (v !== null) set[k] = v;
-  return describeTopicConfigs(set, broker.loaded ?? broker.config).map((c) => ({
+  return describeTopicConfigs(set, ctx.loadedConfig ?? ctx.config).map((c) => ({
     name: c.name,
     value: c.value,
     readOnly: c.readOnly,

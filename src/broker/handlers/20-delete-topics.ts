@@ -10,7 +10,6 @@ import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { ZERO_UUID } from '../../protocol/uuid.ts';
 import { defineHandler } from '../handler.ts';
-import { deleteTopic } from '../topic-admin.ts';
 
 export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>({
   key: 20,
@@ -21,7 +20,7 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
     const wanted = ctx.apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: Init<DeleteTopicsResponseDeletableTopicResult>[] = [];
     // A topic created through another broker a moment ago may not be known here yet.
-    const lookup = ctx.broker.topics.ensure(wanted.map((w) => ({ name: w.name, topicId: w.topicId })));
+    const lookup = ctx.topics.ensure(wanted.map((w) => ({ name: w.name, topicId: w.topicId })));
     if (lookup) await lookup;
     for (const w of wanted) {
       const byName = w.name !== null && w.name !== '';
@@ -30,7 +29,7 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
         responses.push({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Give either a topic name or a topic id.' });
         continue;
       }
-      const topic = byName ? ctx.broker.topics.get(w.name!) : ctx.broker.topics.getById(w.topicId);
+      const topic = byName ? ctx.topics.get(w.name!) : ctx.topics.getById(w.topicId);
       if (!topic) {
         responses.push({
           name: w.name,
@@ -40,7 +39,7 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
         });
         continue;
       }
-      const errorCode = await deleteTopic(ctx.broker, topic);
+      const errorCode = await ctx.admin.deleteTopic(topic);
       responses.push({ name: topic.name, topicId: topic.topicId, errorCode, errorMessage: null });
     }
     return { throttleTimeMs: 0, responses };

@@ -4,7 +4,8 @@
  * Behavior: moves each partition's log start offset (low watermark) to the given offset; -1 means the high
  * watermark. An offset beyond the high watermark (or below -1) is OFFSET_OUT_OF_RANGE, one below the
  * current log start changes nothing; unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
- * Diskless partitions: one coordinator call for all of them; the batches wholly below the new log start are
+ * Every partition goes through the partition seam. Diskless partitions: one coordinator call for all of them
+ * (gathered by storage); the batches wholly below the new log start are
  * dropped (their objects are deleted once no batch uses them), and this broker's batch index cache learns
  * the new log start at once, so fetches below it get OFFSET_OUT_OF_RANGE and ListOffsets earliest returns
  * it. Classic partitions: the local log moves its log start and deletes whole segments below it
@@ -15,11 +16,8 @@
  */
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/gen/messages/delete-records.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
-import type { DeleteRecordsRequest as CoordinatorDeleteRecords } from '../../coordinator/coordinator.ts';
-import { childLogger } from '../../observability/log.ts';
 import { defineHandler } from '../handler.ts';
-
-const log = childLogger('delete-records');
+import { isServeError, serveError } from '../partitions.ts';
 
 interface PartitionOut {
   partitionIndex: number;
@@ -27,55 +25,38 @@ interface PartitionOut {
   errorCode: number;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 export const deleteRecords = defineHandler<DeleteRecordsRequest, DeleteRecordsResponse>({
   key: 21,
   name: 'DeleteRecords',
   minVersion: 0,
   maxVersion: 2,
   async handle(ctx, req) {
-    const { broker } = ctx;
-    const diskless: CoordinatorDeleteRecords[] = [];
-    const disklessOuts: PartitionOut[] = [];
-    const classic: Promise<void>[] = [];
-    const topics = req.topics.map((t) => {
-      const topic = broker.topics.get(t.name);
+    const { topics, partitions } = ctx;
+    const answers: Promise<void>[] = [];
+    const responseTopics = req.topics.map((t) => {
+      const topic = topics.get(t.name);
       return {
         name: t.name,
         partitions: t.partitions.map((p) => {
           const out: PartitionOut = { partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.NONE };
-          const offset = Number(p.offset);
-          if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
-            out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-          } else if (topic.diskless) {
-            diskless.push({ topicId: topic.topicId, partition: p.partitionIndex, offset });
-            disklessOuts.push(out);
-          } else {
-            classic.push(broker.classic.deleteRecords(topic.topicId, p.partitionIndex, offset).then((r) => {
+          const log = topic ? partitions.serve(topic, p.partitionIndex) : serveError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          if (isServeError(log)) out.errorCode = log.errorCode;
+          // Below -1, or past any high watermark there can be: out of range without asking storage.
+          else if (p.offset < -1n || p.offset > MAX_SAFE) out.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+          else {
+            answers.push(log.deleteRecords(Number(p.offset)).then((r) => {
               out.errorCode = r.errorCode;
               out.lowWatermark = BigInt(r.lowWatermark);
-            }, (err: unknown) => {
-              log.warn({ err, topic: t.name, partition: p.partitionIndex }, 'classic delete records failed');
-              out.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
             }));
           }
           return out;
         }),
       };
     });
-    if (diskless.length > 0) {
-      try {
-        const results = await broker.storage.deleteRecords(diskless);
-        results.forEach((r, i) => {
-          disklessOuts[i]!.errorCode = r.errorCode;
-          disklessOuts[i]!.lowWatermark = r.errorCode === ErrorCode.NONE ? BigInt(r.logStartOffset) : -1n;
-        });
-      } catch (err) {
-        log.warn({ err }, 'delete records: coordinator call failed');
-        for (const out of disklessOuts) out.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
-      }
-    }
-    await Promise.all(classic);
-    return { throttleTimeMs: 0, topics };
+    await Promise.all(answers);
+    return { throttleTimeMs: 0, topics: responseTopics };
   },
   errorResponse: (req, errorCode) => ({
     topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode })) })),

@@ -29,7 +29,7 @@ export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerI
     if (req.transactionalId !== null) return fail(ErrorCode.UNSUPPORTED_VERSION);
     if ((req.producerId === -1n) !== (req.producerEpoch === -1)) return fail(ErrorCode.INVALID_REQUEST);
     try {
-      const r = await ctx.broker.coordinator.initProducerId(Number(req.producerId), req.producerEpoch);
+      const r = await ctx.producerIds.initProducerId(Number(req.producerId), req.producerEpoch);
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(r.producerId), producerEpoch: r.producerEpoch };
     } catch (err) {
       log.warn({ err }, 'init producer id: coordinator call failed');

@@ -38,23 +38,22 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
   minVersion: 1,
   maxVersion: 4,
   async handle(ctx, req) {
-    const { broker } = ctx;
     const results: Result[] = req.resources.map((resource) => {
       const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
       const fail = (errorCode: number, errorMessage: string): Result => ({ ...base, errorCode, errorMessage, configs: [] });
       let described: Described[];
       if (resource.resourceType === TOPIC) {
         if (topicNameError(resource.resourceName)) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, topicNameError(resource.resourceName)!);
-        const topic = broker.topics.get(resource.resourceName);
+        const topic = ctx.topics.get(resource.resourceName);
         if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resource.resourceName}' does not exist.`);
-        described = describeTopicConfigs(topic.configs, broker.loaded ?? broker.config);
+        described = describeTopicConfigs(topic.configs, ctx.loadedConfig ?? ctx.config);
       } else if (resource.resourceType === BROKER) {
         if (resource.resourceName === '') described = [];
-        else if (resource.resourceName !== String(broker.config.nodeId)) {
-          return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.config.nodeId} or empty string, but received ${resource.resourceName}`);
+        else if (resource.resourceName !== String(ctx.config.nodeId)) {
+          return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${ctx.config.nodeId} or empty string, but received ${resource.resourceName}`);
         } else {
           // node.id -1 means "allocate one": report the id this broker runs with.
-          described = describeBrokerConfigs(broker.loaded ?? broker.config).map((c) => (c.name === 'node.id' ? { ...c, value: String(broker.nodeId) } : c));
+          described = describeBrokerConfigs(ctx.loadedConfig ?? ctx.config).map((c) => (c.name === 'node.id' ? { ...c, value: String(ctx.cluster.nodeId) } : c));
         }
       } else {
         return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);

@@ -18,7 +18,7 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
   minVersion: 0,
   maxVersion: 2,
   async handle(ctx, req) {
-    const responses = await alterResources(ctx.broker, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: OP_SET, value: c.value })),
+    const responses = await alterResources(ctx.admin, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: OP_SET, value: c.value })),
       { replace: true, validateOnly: req.validateOnly });
     return { throttleTimeMs: 0, responses };
   },

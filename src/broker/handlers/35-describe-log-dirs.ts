@@ -29,16 +29,16 @@ export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLog
   minVersion: 1,
   maxVersion: 4,
   async handle(ctx, req) {
-    const { broker } = ctx;
+    const { topics, partitions } = ctx;
     const wanted: { name: string; partitions: number[] }[] = req.topics === null
-      ? broker.topics.all().map((t) => ({ name: t.name, partitions: [...Array(t.partitionCount).keys()] }))
+      ? topics.all().map((t) => ({ name: t.name, partitions: [...Array(t.partitionCount).keys()] }))
       : req.topics.map((t) => ({ name: t.topic, partitions: t.partitions }));
 
     const disklessKeys: (PartitionKey & { name: string })[] = [];
     const classicDirs = new Map<string, Map<string, TopicOut>>();
-    for (const dir of broker.config.logDirs ?? []) classicDirs.set(dir, new Map());
+    for (const dir of ctx.config.logDirs ?? []) classicDirs.set(dir, new Map());
     for (const w of wanted) {
-      const topic = broker.topics.get(w.name);
+      const topic = topics.get(w.name);
       if (!topic) continue;
       for (const p of new Set(w.partitions)) {
         if (p < 0 || p >= topic.partitionCount) continue;
@@ -46,17 +46,17 @@ export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLog
           disklessKeys.push({ topicId: topic.topicId, partition: p, name: topic.name });
           continue;
         }
-        const dir = broker.classic.logDirOf(topic.topicId, p);
-        if (dir === null) continue; // led by another broker
-        let topics = classicDirs.get(dir);
-        if (!topics) classicDirs.set(dir, (topics = new Map()));
-        let out = topics.get(topic.name);
-        if (!out) topics.set(topic.name, (out = { name: topic.name, partitions: [] }));
-        out.partitions.push({ partitionIndex: p, partitionSize: BigInt(broker.classic.size(topic.topicId, p) ?? 0), offsetLag: 0n, isFutureKey: false });
+        const local = partitions.localLog(topic.topicId, p);
+        if (local === null) continue; // led by another broker
+        let dirTopics = classicDirs.get(local.logDir);
+        if (!dirTopics) classicDirs.set(local.logDir, (dirTopics = new Map()));
+        let out = dirTopics.get(topic.name);
+        if (!out) dirTopics.set(topic.name, (out = { name: topic.name, partitions: [] }));
+        out.partitions.push({ partitionIndex: p, partitionSize: BigInt(local.size), offsetLag: 0n, isFutureKey: false });
       }
     }
 
-    const sizes = await broker.coordinator.getPartitionSizes(disklessKeys);
+    const sizes = await partitions.disklessSizes(disklessKeys);
     const disklessTopics = new Map<string, TopicOut>();
     disklessKeys.forEach((k, i) => {
       const size = sizes[i];
@@ -67,7 +67,7 @@ export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLog
     });
 
     const results: { errorCode: number; logDir: string; topics: TopicOut[]; totalBytes: bigint; usableBytes: bigint }[] = [{ errorCode: ErrorCode.NONE, logDir: DISKLESS_LOG_DIR, topics: [...disklessTopics.values()], totalBytes: -1n, usableBytes: -1n }];
-    for (const [dir, topics] of classicDirs) {
+    for (const [dir, dirTopics] of classicDirs) {
       let totalBytes = -1n;
       let usableBytes = -1n;
       try {
@@ -78,7 +78,7 @@ export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLog
         results.push({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, logDir: dir, topics: [], totalBytes, usableBytes });
         continue;
       }
-      results.push({ errorCode: ErrorCode.NONE, logDir: dir, topics: [...topics.values()], totalBytes, usableBytes });
+      results.push({ errorCode: ErrorCode.NONE, logDir: dir, topics: [...dirTopics.values()], totalBytes, usableBytes });
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results };
   },

@@ -15,7 +15,7 @@ import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../pr
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { CoordinatorError } from '../../coordinator/coordinator.ts';
 import { defineHandler } from '../handler.ts';
-import { MAX_PARTITIONS, openClassicLogs } from '../topic-admin.ts';
+import { MAX_PARTITIONS } from '../topic-admin.ts';
 
 export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>({
   key: 37,
@@ -23,12 +23,12 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
   minVersion: 0,
   maxVersion: 3,
   async handle(ctx, req) {
-    const { broker } = ctx;
+    const { topics, cluster } = ctx;
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-    const live = new Set(broker.liveBrokers().map((b) => b.nodeId));
+    const live = new Set(cluster.live().map((b) => b.nodeId));
     // A topic created through another broker a moment ago may not be known here yet.
-    const lookup = broker.topics.ensure(req.topics.map((t) => ({ name: t.name })));
+    const lookup = topics.ensure(req.topics.map((t) => ({ name: t.name })));
     if (lookup) await lookup;
     const results = [];
     for (const t of req.topics) {
@@ -37,7 +37,7 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
         results.push(result(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.'));
         continue;
       }
-      const topic = broker.topics.get(t.name);
+      const topic = topics.get(t.name);
       if (!topic) {
         results.push(result(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`));
         continue;
@@ -72,13 +72,11 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
         continue;
       }
       try {
-        const info = await broker.coordinator.createPartitions(t.name, t.count);
-        const grown = broker.topics.remember(info);
-        if (!grown.diskless && broker.classicLeader(grown) === broker.config.nodeId) await openClassicLogs(broker, info);
+        await ctx.admin.createPartitions(t.name, t.count);
         results.push(result(ErrorCode.NONE, null));
       } catch (err) {
         if (!(err instanceof CoordinatorError)) throw err;
-        await broker.topics.load(); // another broker changed the topic: refresh the cache
+        await topics.load(); // another broker changed the topic: refresh the cache
         results.push(result(err.errorCode, err.message));
       }
     }

@@ -14,7 +14,7 @@ export const deleteGroups = defineHandler<DeleteGroupsRequest, DeleteGroupsRespo
   minVersion: 0,
   maxVersion: 2,
   async handle(ctx, req) {
-    return { throttleTimeMs: 0, results: await ctx.broker.groups.deleteGroups(req.groupsNames) };
+    return { throttleTimeMs: 0, results: await ctx.groups.deleteGroups(req.groupsNames) };
   },
   errorResponse: (req, errorCode) => ({ results: req.groupsNames.map((groupId) => ({ groupId, errorCode })) }),
 });

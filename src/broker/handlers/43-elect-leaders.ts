@@ -24,7 +24,7 @@ export const electLeaders = defineHandler<ElectLeadersRequest, ElectLeadersRespo
     }
     if (req.topicPartitions === null) return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, replicaElectionResults: [] };
     const replicaElectionResults = req.topicPartitions.map((t) => {
-      const topic = ctx.broker.topics.get(t.topic);
+      const topic = ctx.topics.get(t.topic);
       return {
         topic: t.topic,
         partitionResult: t.partitions.map((p) => topic && p >= 0 && p < topic.partitionCount

@@ -20,7 +20,7 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
   minVersion: 0,
   maxVersion: 1,
   async handle(ctx, req) {
-    const responses = await alterResources(ctx.broker, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })),
+    const responses = await alterResources(ctx.admin, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })),
       { replace: false, validateOnly: req.validateOnly });
     return { throttleTimeMs: 0, responses };
   },

@@ -18,11 +18,10 @@ export const offsetDelete = defineHandler<OffsetDeleteRequest, OffsetDeleteRespo
   minVersion: 0,
   maxVersion: 0,
   async handle(ctx, req) {
-    const { broker } = ctx;
     const targets: DeleteOffsetsTarget[] = [];
     const outs: { partitionIndex: number; errorCode: number }[] = [];
     const topics = req.topics.map((t) => {
-      const topic = broker.topics.get(t.name);
+      const topic = ctx.topics.get(t.name);
       return {
         name: t.name,
         partitions: t.partitions.map((p) => {
@@ -36,7 +35,7 @@ export const offsetDelete = defineHandler<OffsetDeleteRequest, OffsetDeleteRespo
         }),
       };
     });
-    const result = await broker.groups.deleteOffsets(req.groupId, targets);
+    const result = await ctx.groups.deleteOffsets(req.groupId, targets);
     if (typeof result === 'number') {
       // A group error: only the partitions refused before the group was looked at are listed.
       const unknown = topics

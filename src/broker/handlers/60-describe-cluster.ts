@@ -18,18 +18,18 @@ export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClu
   minVersion: 0,
   maxVersion: 2,
   async handle(ctx, req) {
-    const { broker } = ctx;
+    const { cluster } = ctx;
     if (req.endpointType !== BROKERS_ENDPOINT) {
-      return { errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: 'Only brokers (endpoint type 1) can be described.', endpointType: req.endpointType, clusterId: broker.clusterId };
+      return { errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: 'Only brokers (endpoint type 1) can be described.', endpointType: req.endpointType, clusterId: cluster.clusterId };
     }
     return {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
       errorMessage: null,
       endpointType: BROKERS_ENDPOINT,
-      clusterId: broker.clusterId,
-      controllerId: broker.controllerId(),
-      brokers: broker.liveBrokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
+      clusterId: cluster.clusterId,
+      controllerId: cluster.controllerId(),
+      brokers: cluster.live().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
     };
   },

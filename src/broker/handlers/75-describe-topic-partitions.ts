@@ -14,7 +14,7 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { ZERO_UUID } from '../../protocol/uuid.ts';
 import { defineHandler } from '../handler.ts';
 import { describeTopic } from './03-metadata.ts';
-import { clientAz } from '../../cluster/placement.ts';
+import { clientAz } from '../../cluster/routing.ts';
 
 const MAX_PARTITION_LIMIT = 2000;
 const AUTHORIZED_OPERATIONS_NOT_REQUESTED = -2147483648;
@@ -25,9 +25,8 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
   minVersion: 0,
   maxVersion: 0,
   async handle(ctx, req) {
-    const { broker } = ctx;
     const all = req.topics.length === 0;
-    let names = [...new Set(all ? broker.topics.all().map((t) => t.name) : req.topics.map((t) => t.name))].sort();
+    let names = [...new Set(all ? ctx.topics.all().map((t) => t.name) : req.topics.map((t) => t.name))].sort();
     const cursor = req.cursor;
     if (cursor !== null) {
       if (!all && !names.includes(cursor.topicName)) {
@@ -48,12 +47,12 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
         nextCursor = { topicName: name, partitionIndex: start };
         break;
       }
-      const topic = broker.topics.get(name);
+      const topic = ctx.topics.get(name);
       if (!topic) {
         topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED });
         continue;
       }
-      const described = describeTopic(broker, topic, clientAz(ctx.clientId));
+      const described = describeTopic(ctx, topic, clientAz(ctx.clientId));
       const partitions = (described.partitions ?? []).slice(start, start + remaining);
       remaining -= partitions.length;
       topics.push({

@@ -27,9 +27,9 @@ import type { TopicInfo } from '../../coordinator/coordinator.ts';
 import type { TopicConfig } from '../../config/topic-config.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { childLogger } from '../../observability/log.ts';
-import type { AppendResult, ProducedBatch } from '../diskless/produce-buffer.ts';
 import { IndexCache } from './index-cache.ts';
-import { fsyncDir, PartitionLog, type OffsetAnswer } from './log.ts';
+import { partitionKey } from '../partition-log.ts';
+import { ClassicLog, fsyncDir } from './classic-log.ts';
 import { fileExists } from './segment.ts';
 
 const log = childLogger('classic-storage');
@@ -64,7 +64,7 @@ export interface ClassicStats {
 }
 
 export class ClassicStorage {
-  private readonly logs = new Map<string, PartitionLog>();
+  private readonly logs = new Map<string, ClassicLog>();
   /** Partition folders found at start, by folder name. */
   private readonly found = new Map<string, string>();
   /** Log dirs whose clean-shutdown marker was present at start. */
@@ -81,10 +81,6 @@ export class ClassicStorage {
   constructor(private readonly options: ClassicStorageOptions) {
     this.indexCache = new IndexCache(options.indexCacheBytes ?? 64 << 20);
     this.maxPendingBytes = options.maxPendingBytes ?? 64 << 20;
-  }
-
-  static key(topicId: string, partition: number): string {
-    return `${topicId}:${partition}`;
   }
 
   /** Opens (or creates) the logs of `topics` (the classic topics this broker leads) and starts retention. */
@@ -120,15 +116,15 @@ export class ClassicStorage {
   async createTopic(topic: TopicInfo, config?: TopicConfig): Promise<void> {
     const work: (() => Promise<void>)[] = [];
     for (let p = 0; p < topic.partitionCount; p++) {
-      if (!this.logs.has(ClassicStorage.key(topic.topicId, p))) work.push(() => this.openPartition(topic, p, config));
+      if (!this.logs.has(partitionKey(topic.topicId, p))) work.push(() => this.openPartition(topic, p, config));
     }
     await runLimited(work, OPEN_CONCURRENCY);
   }
 
   /** Closes and removes the logs of a deleted topic. Waiting appends are answered UNKNOWN_TOPIC_OR_PARTITION. */
-  async dropTopic(topic: TopicInfo): Promise<void> {
+  async dropTopic(topic: Pick<TopicInfo, 'topicId' | 'name' | 'partitionCount'>): Promise<void> {
     for (let p = 0; p < topic.partitionCount; p++) {
-      const key = ClassicStorage.key(topic.topicId, p);
+      const key = partitionKey(topic.topicId, p);
       const plog = this.logs.get(key);
       this.found.delete(`${topic.name}-${p}`);
       if (!plog) continue;
@@ -139,52 +135,19 @@ export class ClassicStorage {
     }
   }
 
-  log(topicId: string, partition: number): PartitionLog | undefined {
-    return this.logs.get(ClassicStorage.key(topicId, partition));
-  }
-
-  /** Synchronous up to the promise (see PartitionLog.append): call it before the handler's first await. */
-  append(topicId: string, partition: number, batch: ProducedBatch, acks: number): Promise<AppendResult> {
-    const plog = this.logs.get(ClassicStorage.key(topicId, partition));
-    if (!plog) {
-      return Promise.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: 'this broker has no log for the partition', baseOffset: -1, logAppendTime: -1, logStartOffset: -1 });
-    }
-    return plog.append(batch, acks);
-  }
-
-  /** Log start offset and high watermark, or null when this broker has no log for the partition. */
-  offsets(topicId: string, partition: number): { logStartOffset: number; highWatermark: number } | null {
-    const plog = this.logs.get(ClassicStorage.key(topicId, partition));
-    return plog ? { logStartOffset: plog.logStartOffset, highWatermark: plog.highWatermark } : null;
+  log(topicId: string, partition: number): ClassicLog | undefined {
+    return this.logs.get(partitionKey(topicId, partition));
   }
 
   /** Bytes of the partition's log on disk, or null (DescribeLogDirs). */
   size(topicId: string, partition: number): number | null {
-    return this.logs.get(ClassicStorage.key(topicId, partition))?.size ?? null;
+    return this.logs.get(partitionKey(topicId, partition))?.size ?? null;
   }
 
   /** The log dir holding the partition, or null (DescribeLogDirs). */
   logDirOf(topicId: string, partition: number): string | null {
-    const plog = this.logs.get(ClassicStorage.key(topicId, partition));
+    const plog = this.logs.get(partitionKey(topicId, partition));
     return plog ? dirname(plog.dir) : null;
-  }
-
-  /**
-   * The DeleteRecords hook: moves the log start offset to `offset` (-1: the high watermark) and deletes whole
-   * segments below it. errorCode OFFSET_OUT_OF_RANGE past the high watermark; NOT_LEADER_OR_FOLLOWER when this
-   * broker has no log for the partition. `lowWatermark` is the log start offset afterwards.
-   */
-  deleteRecords(topicId: string, partition: number, offset: number): Promise<{ errorCode: number; lowWatermark: number }> {
-    const plog = this.logs.get(ClassicStorage.key(topicId, partition));
-    if (!plog) return Promise.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, lowWatermark: -1 });
-    return plog.deleteRecords(offset);
-  }
-
-  /** ListOffsets for one classic partition (-2, -1, -3 or a timestamp). */
-  listOffset(topicId: string, partition: number, timestamp: number): Promise<OffsetAnswer> {
-    const plog = this.logs.get(ClassicStorage.key(topicId, partition));
-    if (!plog) return Promise.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, offset: -1, timestamp: -1 });
-    return plog.listOffset(timestamp);
   }
 
   /** One retention pass over every log (also run by the timer). Returns the number of segments deleted. */
@@ -255,7 +218,7 @@ export class ClassicStorage {
   }
 
   private async openPartition(topic: TopicInfo, partition: number, initialConfig?: TopicConfig): Promise<void> {
-    const key = ClassicStorage.key(topic.topicId, partition);
+    const key = partitionKey(topic.topicId, partition);
     if (this.logs.has(key)) return;
     const name = `${topic.name}-${partition}`;
     let dir = this.found.get(name);
@@ -282,7 +245,7 @@ export class ClassicStorage {
     let lastConfig = this.options.topicConfig(topic.topicId) ?? initialConfig;
     if (!lastConfig) throw new Error(`no configuration for topic ${topic.name}`);
     const recover = !created && !this.cleanDirs.has(dirname(dir));
-    const plog = await PartitionLog.open({
+    const plog = await ClassicLog.open({
       topicId: topic.topicId,
       topicName: topic.name,
       partition,

@@ -48,10 +48,6 @@ export class BatchIndexCache {
 
   constructor(private readonly maxBatchesPerPartition = 2000) {}
 
-  static key(topicId: string, partition: number): string {
-    return `${topicId}:${partition}`;
-  }
-
   /**
    * Batches covering [offset, …) up to maxBytes (at least one when any), or undefined on a miss.
    * Offsets outside [logStart, highWatermark] are answered too (the caller turns them into errors).

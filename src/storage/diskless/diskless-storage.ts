@@ -1,6 +1,7 @@
 /**
  * Diskless storage as the broker sees it: one writer (open object → upload → commit), one reader
- * (index cache → object cache → patched batches), and the wake-ups that tie commits to long polls.
+ * (index cache → object cache → patched batches), the partitions handed to the partition seam
+ * (diskless-partition.ts), and the wake-ups that tie commits to long polls (storage's PartitionWaiters).
  *
  * Other brokers' commits arrive as `floe_commits` notifications (onCommitNotification), in commit order:
  * their batches extend the cached partitions and wake the long polls on them. A notification too large to
@@ -12,14 +13,17 @@ import type { Coordinator, DeleteRecordsRequest, DeleteRecordsResult, ListOffset
 import { parseCommitNotification, parseLogStartsNotification, type CommitNotification } from '../../coordinator/notifications.ts';
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp } from '../../protocol/records.ts';
-import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { childLogger } from '../../observability/log.ts';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, partitionKey, type DeleteRecordsAnswer, type OffsetAnswer } from '../partition-log.ts';
+import type { PartitionWaiters } from '../partition-waiters.ts';
+import { toKafkaError } from '../storage-error.ts';
 import { BatchIndexCache } from './batch-index-cache.ts';
-import { CommitWaiters } from './commit-waiters.ts';
-import { DisklessReader } from './fetch-planner.ts';
+import { CallBatcher } from './call-batcher.ts';
+import { DisklessPartition } from './diskless-partition.ts';
+import { DisklessReader } from './diskless-reader.ts';
 import { ObjectCache } from './object-cache.ts';
 import { PendingKeyPool } from './object-keys.ts';
-import { DisklessWriter, type CommittedBatch } from './produce-buffer.ts';
+import { DisklessWriter, type CommittedBatch } from './diskless-writer.ts';
 
 export interface DisklessStorageOptions {
   brokerId: number;
@@ -33,12 +37,6 @@ export interface DisklessStorageOptions {
    * (object-keys.ts), so objects never committed are reaped. Unset: unregistered keys (tests, tools).
    */
   orphanMinAgeMs?: number;
-}
-
-export interface OffsetAnswer {
-  errorCode: number;
-  offset: number;
-  timestamp: number;
 }
 
 const log = childLogger('diskless-storage');
@@ -60,16 +58,14 @@ export interface NotificationStats {
   logStarts: number;
 }
 
-export const EARLIEST_TIMESTAMP = -2;
-export const LATEST_TIMESTAMP = -1;
-export const MAX_TIMESTAMP = -3;
-
 export class DisklessStorage {
   readonly writer: DisklessWriter;
   readonly reader: DisklessReader;
   readonly objectCache: ObjectCache;
   readonly index = new BatchIndexCache();
-  readonly waiters = new CommitWaiters();
+  /** One ListOffsets or DeleteRecords request's partitions, in one coordinator call each. */
+  readonly offsetQueries = new CallBatcher<ListOffsetsRequest, OffsetAnswer>((queries) => this.listOffsets(queries));
+  readonly deletions = new CallBatcher<DeleteRecordsRequest, DeleteRecordsAnswer>((requests) => this.deleteRecords(requests));
   /** Pending-key registration (null without orphanMinAgeMs). */
   readonly keys: PendingKeyPool | null;
   readonly notificationStats: NotificationStats = { commits: 0, lookups: 0, resyncs: 0, logStarts: 0 };
@@ -79,7 +75,7 @@ export class DisklessStorage {
   private inboxHead = 0;
   private draining = false;
 
-  constructor(private readonly coordinator: Coordinator, store: ObjectStore, options: DisklessStorageOptions) {
+  constructor(private readonly coordinator: Coordinator, store: ObjectStore, private readonly waiters: PartitionWaiters, options: DisklessStorageOptions) {
     this.brokerId = options.brokerId;
     this.objectCache = new ObjectCache(store, options.cacheMaxBytes);
     this.keys = options.orphanMinAgeMs === undefined
@@ -100,7 +96,7 @@ export class DisklessStorage {
       // The object may have been committed after all (now or later): forget what the index knows of its
       // partitions, and apply its notification if one comes.
       onCommitUnknown: (batches, objectKey) => {
-        for (const b of batches) this.index.changed(BatchIndexCache.key(b.topicId, b.partition));
+        for (const b of batches) this.index.changed(partitionKey(b.topicId, b.partition));
         if (this.unknownCommits.push(objectKey) > UNKNOWN_COMMITS_KEPT) this.unknownCommits.splice(0, this.unknownCommits.length - UNKNOWN_COMMITS_KEPT);
       },
     });
@@ -111,7 +107,7 @@ export class DisklessStorage {
     this.objectCache.put(batches[0]!.objectKey, parts);
     const touched = new Set<string>();
     for (const b of batches) {
-      const key = BatchIndexCache.key(b.topicId, b.partition);
+      const key = partitionKey(b.topicId, b.partition);
       this.index.append(key, b, b.logStartOffset, mark);
       touched.add(key);
     }
@@ -186,22 +182,28 @@ export class DisklessStorage {
   private applyRemote(batches: readonly ObjectBatch[]): void {
     const touched = new Set<string>();
     for (const b of batches) {
-      const key = BatchIndexCache.key(b.topicId, b.partition);
+      const key = partitionKey(b.topicId, b.partition);
       this.index.appendRemote(key, b, b.logStartOffset);
       touched.add(key);
     }
     this.waiters.notify(touched);
   }
 
+  /** One partition of the diskless kind, as the partition seam hands it out. */
+  partition(topicId: string, partition: number): DisklessPartition {
+    return new DisklessPartition(this, topicId, partition);
+  }
+
   /** ListOffsets, record-granular for timestamps: the coordinator finds the batch, the batch's records give the offset. */
-  async listOffsets(requests: readonly ListOffsetsRequest[]): Promise<OffsetAnswer[]> {
+  private async listOffsets(requests: readonly ListOffsetsRequest[]): Promise<OffsetAnswer[]> {
     let results;
     try {
       results = await this.coordinator.listOffsets(requests);
     } catch (err) {
       // The coordinator is unreachable: a retriable error for every partition (the client retries).
       log.warn({ err: (err as Error).message }, 'list offsets: coordinator query failed');
-      return requests.map(() => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, offset: -1, timestamp: -1 }));
+      const { errorCode } = toKafkaError('coordinator', err);
+      return requests.map(() => ({ errorCode, offset: -1, timestamp: -1 }));
     }
     return Promise.all(results.map(async (r, i): Promise<OffsetAnswer> => {
       if (r.errorCode !== 0) return { errorCode: r.errorCode, offset: -1, timestamp: -1 };
@@ -237,16 +239,23 @@ export class DisklessStorage {
    * DeleteRecords through the coordinator, then the log starts it moved into this broker's index cache,
    * so fetches below them answer OFFSET_OUT_OF_RANGE at once (other brokers: refreshLogStarts).
    */
-  async deleteRecords(requests: readonly DeleteRecordsRequest[]): Promise<DeleteRecordsResult[]> {
-    const results = await this.coordinator.deleteRecords(requests);
+  private async deleteRecords(requests: readonly DeleteRecordsRequest[]): Promise<DeleteRecordsAnswer[]> {
+    let results: DeleteRecordsResult[];
+    try {
+      results = await this.coordinator.deleteRecords(requests);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'delete records: coordinator call failed');
+      const { errorCode } = toKafkaError('coordinator', err);
+      return requests.map(() => ({ errorCode, lowWatermark: -1 }));
+    }
     this.applyLogStarts(requests.map((r, i) => ({ ...r, logStartOffset: results[i]!.errorCode === 0 ? results[i]!.logStartOffset : -1 })));
-    return results;
+    return results.map((r) => ({ errorCode: r.errorCode, lowWatermark: r.errorCode === 0 ? r.logStartOffset : -1 }));
   }
 
   /** Log starts moved by retention or DeleteRecords (entries with -1 are ignored). */
   applyLogStarts(moves: readonly (PartitionKey & { logStartOffset: number })[]): void {
     for (const m of moves) {
-      if (m.logStartOffset >= 0) this.index.advanceLogStart(BatchIndexCache.key(m.topicId, m.partition), m.logStartOffset);
+      if (m.logStartOffset >= 0) this.index.advanceLogStart(partitionKey(m.topicId, m.partition), m.logStartOffset);
     }
   }
 

@@ -55,9 +55,8 @@ import {
 } from '../../protocol/record-batch.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../../protocol/records.ts';
 import { childLogger } from '../../observability/log.ts';
-import type { AppendResult, ProducedBatch } from '../diskless/produce-buffer.ts';
-import type { FetchPartitionResult } from '../diskless/fetch-planner.ts';
-import type { FetchBudget } from '../fetch-budget.ts';
+import type { AppendResult, DeleteRecordsAnswer, FetchBudget, OffsetAnswer, PartitionLog, ProducedBatch, ReadPlan, ReadResult } from '../partition-log.ts';
+import { toKafkaError } from '../storage-error.ts';
 import type { IndexCache } from './index-cache.ts';
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
 import { retentionBreaches } from './retention.ts';
@@ -79,14 +78,8 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const EMPTY_F64 = new Float64Array(0);
 const EMPTY_I32 = new Int32Array(0);
 
-export interface OffsetAnswer {
-  errorCode: number;
-  offset: number;
-  timestamp: number;
-}
-
 /** Where a fetch will read, decided before the byte budget is applied. */
-export interface ClassicReadPlan {
+interface ClassicRead {
   errorCode: number;
   highWatermark: number;
   logStartOffset: number;
@@ -100,7 +93,7 @@ export interface ClassicReadPlan {
   readLen: number;
 }
 
-export interface PartitionLogOptions {
+export interface ClassicLogOptions {
   topicId: string;
   topicName: string;
   partition: number;
@@ -195,7 +188,7 @@ export function syncEveryWrite(config: TopicConfig): boolean {
   return config.flushMessages <= 1 || config.flushMs === 0;
 }
 
-export class PartitionLog {
+export class ClassicLog implements PartitionLog {
   readonly key: string;
   segments: LogSegment[] = [];
   logStartOffset = 0;
@@ -220,8 +213,16 @@ export class PartitionLog {
   /** Duplicates of batches not visible yet wait here for their original. */
   private visibilityWaiters: { offset: number; resolve: (visible: boolean) => void }[] = [];
 
-  private constructor(readonly options: PartitionLogOptions) {
+  private constructor(readonly options: ClassicLogOptions) {
     this.key = `${options.topicId}:${options.partition}`;
+  }
+
+  get topicId(): string {
+    return this.options.topicId;
+  }
+
+  get partition(): number {
+    return this.options.partition;
   }
 
   get dir(): string {
@@ -243,8 +244,8 @@ export class PartitionLog {
    * Opens the log in `options.dir` (created when missing, with one empty segment at offset 0). With `recover`
    * (no clean-shutdown marker) the active segment's batches are all checked and a torn tail is cut.
    */
-  static async open(options: PartitionLogOptions, recover: boolean): Promise<PartitionLog> {
-    const plog = new PartitionLog(options);
+  static async open(options: ClassicLogOptions, recover: boolean): Promise<ClassicLog> {
+    const plog = new ClassicLog(options);
     await plog.loadFromDisk(recover);
     return plog;
   }
@@ -372,7 +373,10 @@ export class PartitionLog {
    * offset once the original is visible.
    */
   append(produced: ProducedBatch, acks: number): Promise<AppendResult> {
-    if (this.failure) return Promise.resolve(errorResult(ErrorCode.KAFKA_STORAGE_ERROR, `log of ${this.options.topicName}-${this.options.partition} is offline after a storage error: ${this.failure.message}`));
+    if (this.failure) {
+      const offline = toKafkaError('disk', this.failure);
+      return Promise.resolve(errorResult(offline.errorCode, `log of ${this.options.topicName}-${this.options.partition} is offline after a storage error: ${this.failure.message}`));
+    }
     if (this.closing) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the partition is being closed'));
     const { data: batch, recordCount, maxTimestamp, timestampType } = produced;
     const idempotent = produced.producerId >= 0 && produced.baseSequence >= 0;
@@ -489,7 +493,7 @@ export class PartitionLog {
     e.resolve = noop;
     this.options.onPendingBytes(-e.data.length);
     resolve(err
-      ? errorResult(ErrorCode.KAFKA_STORAGE_ERROR, `writing the log failed: ${err.message}`)
+      ? errorResult(toKafkaError('disk', err).errorCode, `writing the log failed: ${err.message}`)
       : { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: e.baseOffset, logAppendTime: e.logAppendTime, logStartOffset: this.logStartOffset });
   }
 
@@ -560,14 +564,18 @@ export class PartitionLog {
 
   // ---- read path ----------------------------------------------------------------------------------------
 
-  /** Finds where a fetch at `offset` reads. */
-  async plan(offset: number): Promise<ClassicReadPlan> {
+  /** Finds where a fetch at `offset` reads (at most `maxBytes`, KIP-74 aside). */
+  async plan(offset: number, maxBytes: number): Promise<ReadPlan> {
+    return new ClassicReadPlan(this, offset, maxBytes, await this.find(offset));
+  }
+
+  private async find(offset: number): Promise<ClassicRead> {
     const highWatermark = this.highWatermark;
-    const plan: ClassicReadPlan = {
+    const plan: ClassicRead = {
       errorCode: ErrorCode.NONE, highWatermark, logStartOffset: this.logStartOffset,
       segment: null, position: 0, firstBatchSize: 0, available: 0, readLen: 0,
     };
-    if (this.failure) return { ...plan, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
+    if (this.failure) return { ...plan, errorCode: toKafkaError('disk', this.failure).errorCode };
     if (offset < this.logStartOffset || offset > this.nextOffset) return { ...plan, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
     if (offset >= highWatermark) return plan;
     const segments = this.segments;
@@ -590,7 +598,7 @@ export class PartitionLog {
   }
 
   /** Applies the partition and request byte limits (sync, in request order across partitions). */
-  limit(plan: ClassicReadPlan, partitionMaxBytes: number, budget: FetchBudget): void {
+  limit(plan: ClassicRead, partitionMaxBytes: number, budget: FetchBudget): void {
     if (!plan.segment || plan.errorCode !== ErrorCode.NONE) return;
     let len = Math.min(Math.max(0, partitionMaxBytes), budget.remaining, plan.available);
     if (len < plan.firstBatchSize) len = budget.minOneBatch ? plan.firstBatchSize : 0;
@@ -602,8 +610,8 @@ export class PartitionLog {
   }
 
   /** Reads the planned bytes, trimmed to whole batches. */
-  async load(plan: ClassicReadPlan, offset: number): Promise<FetchPartitionResult> {
-    const result: FetchPartitionResult = { errorCode: plan.errorCode, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset, records: [], bytes: 0 };
+  async load(plan: ClassicRead, offset: number): Promise<ReadResult> {
+    const result: ReadResult = { errorCode: plan.errorCode, highWatermark: plan.highWatermark, lastStableOffset: plan.highWatermark, logStartOffset: plan.logStartOffset, records: [], bytes: 0 };
     const segment = plan.segment;
     if (!segment || plan.readLen === 0 || plan.errorCode !== ErrorCode.NONE) return result;
     let bytes: Buffer;
@@ -635,11 +643,11 @@ export class PartitionLog {
     if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value!);
   }
 
-  private readError(plan: ClassicReadPlan, err: Error, offset: number): ClassicReadPlan {
+  private readError(plan: ClassicRead, err: Error, offset: number): ClassicRead {
     // A segment deleted by retention under a slow read: the offset is below the log start offset now.
     if (offset < this.logStartOffset) return { ...plan, segment: null, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
     log.warn({ err, partition: this.key }, 'reading the classic log failed');
-    return { ...plan, segment: null, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
+    return { ...plan, segment: null, errorCode: toKafkaError('disk', err).errorCode };
   }
 
   /** The batch holding `offset` in `segment` (within its first `visible` bytes), or null. */
@@ -666,14 +674,14 @@ export class PartitionLog {
 
   /** -2 earliest, -1 latest, -3 max timestamp, else the first record with timestamp >= it (record-granular). */
   async listOffset(timestamp: number): Promise<OffsetAnswer> {
-    if (this.failure) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, offset: -1, timestamp: -1 };
+    if (this.failure) return { errorCode: toKafkaError('disk', this.failure).errorCode, offset: -1, timestamp: -1 };
     if (timestamp === -2) return { errorCode: 0, offset: this.logStartOffset, timestamp: -1 };
     if (timestamp === -1) return { errorCode: 0, offset: this.highWatermark, timestamp: -1 };
     try {
       return timestamp === -3 ? await this.maxTimestampOffset() : await this.offsetForTimestamp(timestamp);
     } catch (err) {
       log.warn({ err, partition: this.key }, 'ListOffsets on the classic log failed');
-      return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, offset: -1, timestamp: -1 };
+      return { errorCode: toKafkaError('disk', err).errorCode, offset: -1, timestamp: -1 };
     }
   }
 
@@ -740,9 +748,9 @@ export class PartitionLog {
    * DeleteRecords: moves the log start offset to `offset` (-1: the high watermark) and deletes the segments
    * entirely below it. OFFSET_OUT_OF_RANGE past the high watermark. Never moves the log start backwards.
    */
-  deleteRecords(offset: number): Promise<{ errorCode: number; lowWatermark: number }> {
+  deleteRecords(offset: number): Promise<DeleteRecordsAnswer> {
     return this.enqueue(async () => {
-      if (this.failure) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, lowWatermark: -1 };
+      if (this.failure) return { errorCode: toKafkaError('disk', this.failure).errorCode, lowWatermark: -1 };
       const target = offset === -1 ? this.highWatermark : offset;
       if (target < 0 || target > this.highWatermark) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 };
       if (target > this.logStartOffset) {
@@ -751,6 +759,9 @@ export class PartitionLog {
         await this.deleteOldest(this.options.config(), (_s, next) => next !== null && next.baseOffset <= this.logStartOffset);
       }
       return { errorCode: ErrorCode.NONE, lowWatermark: this.logStartOffset };
+    }).catch((err: unknown) => {
+      log.warn({ err, partition: this.key }, 'DeleteRecords on the classic log failed');
+      return { errorCode: toKafkaError('disk', err).errorCode, lowWatermark: -1 };
     });
   }
 
@@ -996,6 +1007,23 @@ async function writeLogStartOffset(dir: string, offset: number): Promise<void> {
 }
 
 /** fsyncs a directory, so file creations and renames in it are durable. */
+/** One classic partition's read, as the partition seam hands it out. */
+class ClassicReadPlan implements ReadPlan {
+  constructor(private readonly log: ClassicLog, private readonly offset: number, private readonly maxBytes: number, private readonly read: ClassicRead) {}
+
+  get errorCode(): number {
+    return this.read.errorCode;
+  }
+
+  limit(budget: FetchBudget): void {
+    this.log.limit(this.read, this.maxBytes, budget);
+  }
+
+  load(): Promise<ReadResult> {
+    return this.log.load(this.read, this.offset);
+  }
+}
+
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {

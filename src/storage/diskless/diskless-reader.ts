@@ -1,6 +1,7 @@
 /**
  * The diskless read path (DESIGN.md "Fetch path"): find the batches covering each partition's fetch
- * offset (batch index cache first, one coordinator query for all misses), apply the partition and request
+ * offset (batch index cache first; the misses of one request's partitions go to the coordinator in one
+ * query, gathered by a CallBatcher), apply the partition and request
  * byte limits (the first non-empty partition always gets at least one batch, as in Kafka), read the
  * bytes through the object cache, and patch each batch header on the way out.
  *
@@ -10,31 +11,24 @@
 import type { BatchLocation, Coordinator, FindBatchesResult } from '../../coordinator/coordinator.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { patchBaseOffset, patchLogAppendTime, patchPartitionLeaderEpoch } from '../../protocol/record-batch.ts';
-import { fetchBudget, type FetchBudget } from '../fetch-budget.ts';
-import { BatchIndexCache } from './batch-index-cache.ts';
+import { partitionKey, type FetchBudget, type ReadPlan, type ReadResult } from '../partition-log.ts';
+import { toKafkaError } from '../storage-error.ts';
+import type { BatchIndexCache } from './batch-index-cache.ts';
+import { CallBatcher } from './call-batcher.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { childLogger } from '../../observability/log.ts';
 
 const log = childLogger('diskless-reader');
 
-export interface FetchPartitionRequest {
+export interface DisklessRead {
   topicId: string;
   partition: number;
   offset: number;
   maxBytes: number;
 }
 
-export interface FetchPartitionResult {
-  errorCode: number;
-  highWatermark: number;
-  logStartOffset: number;
-  /** Record batch bytes, in offset order; views into cached or freshly read objects. */
-  records: Buffer[];
-  bytes: number;
-}
-
-/** A partition's batches found for a fetch, before and after the byte limits (`limit`). */
-export interface Planned {
+/** A partition's batches found for a fetch, before and after the byte limits. */
+interface Planned {
   errorCode: number;
   highWatermark: number;
   logStartOffset: number;
@@ -46,6 +40,8 @@ export interface Planned {
 export class DisklessReader {
   coordinatorQueries = 0;
   bytesRead = 0;
+  /** The index cache misses of one request's partitions, found with one coordinator query. */
+  private readonly misses = new CallBatcher<DisklessRead, Planned>((reads) => this.findBatches(reads));
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -53,59 +49,39 @@ export class DisklessReader {
     private readonly index: BatchIndexCache,
   ) {}
 
-  async read(requests: readonly FetchPartitionRequest[], requestMaxBytes: number): Promise<FetchPartitionResult[]> {
-    const plans = await this.plan(requests);
-    const budget = fetchBudget(requestMaxBytes);
-    for (let i = 0; i < plans.length; i++) this.limit(requests[i]!, plans[i]!, budget);
-    return Promise.all(plans.map((plan) => this.load(plan)));
+  /** Plans one partition's read: from the index cache, else (batched with the request's other misses) the coordinator. */
+  async plan(read: DisklessRead): Promise<ReadPlan> {
+    const cached = this.index.read(partitionKey(read.topicId, read.partition), read.offset, read.maxBytes);
+    const planned: Planned = cached ? { errorCode: 0, ...cached, recent: true } : await this.misses.call(read);
+    if (planned.errorCode === 0 && (read.offset < planned.logStartOffset || read.offset > planned.highWatermark)) {
+      planned.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      planned.batches = [];
+    }
+    return new DisklessReadPlan(this, read, planned);
   }
 
-  /**
-   * The three steps of `read`, for a Fetch that mixes diskless and classic partitions: plan every diskless
-   * partition, then `limit` each partition in request order against one shared budget, then `load`.
-   */
-  async plan(requests: readonly FetchPartitionRequest[]): Promise<Planned[]> {
-    const plans: Planned[] = new Array(requests.length);
-    const misses: number[] = [];
-    for (let i = 0; i < requests.length; i++) {
-      const r = requests[i]!;
-      const cached = this.index.read(BatchIndexCache.key(r.topicId, r.partition), r.offset, r.maxBytes);
-      if (cached) plans[i] = { errorCode: 0, ...cached, recent: true };
-      else misses.push(i);
+  private async findBatches(reads: DisklessRead[]): Promise<Planned[]> {
+    this.coordinatorQueries++;
+    const mark = this.index.mark();
+    let found: FindBatchesResult[];
+    try {
+      found = await this.coordinator.findBatches(reads);
+    } catch (err) {
+      // The coordinator is unreachable: a retriable error for these partitions; cached ones are still served.
+      log.warn({ err: (err as Error).message }, 'find batches: coordinator query failed');
+      const { errorCode } = toKafkaError('coordinator', err);
+      return reads.map(() => ({ errorCode, highWatermark: -1, logStartOffset: -1, batches: [], recent: false }));
     }
-    if (misses.length > 0) {
-      this.coordinatorQueries++;
-      const mark = this.index.mark();
-      let found: FindBatchesResult[] = [];
-      try {
-        found = await this.coordinator.findBatches(misses.map((i) => requests[i]!));
-      } catch (err) {
-        // The coordinator is unreachable: a retriable error for these partitions; cached ones are still served.
-        log.warn({ err: (err as Error).message }, 'find batches: coordinator query failed');
-        for (const i of misses) plans[i] = { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, highWatermark: -1, logStartOffset: -1, batches: [], recent: false };
-      }
-      for (let j = 0; j < found.length; j++) {
-        const i = misses[j]!;
-        const r = requests[i]!;
-        const result = found[j]!;
-        this.index.seed(BatchIndexCache.key(r.topicId, r.partition), result, r.offset, mark);
-        plans[i] = { ...result, recent: false };
-      }
-    }
-    for (let i = 0; i < requests.length; i++) {
-      const plan = plans[i]!;
-      const offset = requests[i]!.offset;
-      if (plan.errorCode === 0 && (offset < plan.logStartOffset || offset > plan.highWatermark)) {
-        plan.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
-        plan.batches = [];
-      }
-    }
-    return plans;
+    return found.map((result, i) => {
+      const r = reads[i]!;
+      this.index.seed(partitionKey(r.topicId, r.partition), result, r.offset, mark);
+      return { ...result, recent: false };
+    });
   }
 
   /** Applies the partition limit and the request's budget (the first partition with data gets one batch). */
-  limit(request: FetchPartitionRequest, plan: Planned, budget: FetchBudget): void {
-    const limit = Math.min(request.maxBytes, budget.remaining);
+  limit(read: DisklessRead, plan: Planned, budget: FetchBudget): void {
+    const limit = Math.min(read.maxBytes, budget.remaining);
     let bytes = 0;
     let n = 0;
     for (const batch of plan.batches) {
@@ -118,10 +94,11 @@ export class DisklessReader {
     budget.remaining = Math.max(0, budget.remaining - bytes);
   }
 
-  async load(plan: Planned): Promise<FetchPartitionResult> {
-    const result: FetchPartitionResult = {
+  async load(plan: Planned): Promise<ReadResult> {
+    const result: ReadResult = {
       errorCode: plan.errorCode,
       highWatermark: plan.highWatermark,
+      lastStableOffset: plan.highWatermark,
       logStartOffset: plan.logStartOffset,
       records: [],
       bytes: 0,
@@ -145,7 +122,7 @@ export class DisklessReader {
       }
     } catch (err) {
       log.warn({ err }, 'reading batches failed');
-      return { ...result, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, records: [], bytes: 0 };
+      return { ...result, errorCode: toKafkaError('object-store', err).errorCode, records: [], bytes: 0 };
     }
     return result;
   }
@@ -154,6 +131,23 @@ export class DisklessReader {
   async readBatch(batch: BatchLocation): Promise<Buffer> {
     const slices = await this.objects.getRange(batch.objectKey, { start: batch.byteOffset, end: batch.byteOffset + batch.byteSize });
     return slices.length === 1 ? slices[0]! : Buffer.concat(slices);
+  }
+}
+
+/** One diskless partition's read, as the partition seam hands it out. */
+class DisklessReadPlan implements ReadPlan {
+  constructor(private readonly reader: DisklessReader, private readonly read: DisklessRead, private readonly planned: Planned) {}
+
+  get errorCode(): number {
+    return this.planned.errorCode;
+  }
+
+  limit(budget: FetchBudget): void {
+    this.reader.limit(this.read, this.planned, budget);
+  }
+
+  load(): Promise<ReadResult> {
+    return this.reader.load(this.planned);
   }
 }
 

@@ -14,38 +14,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CoordinatorError, type CommitBatch, type CommitBatchResult, type Coordinator, type TimestampType } from '../../coordinator/coordinator.ts';
+import type { AppendResult, ProducedBatch } from '../partition-log.ts';
+import { toKafkaError, type KafkaError } from '../storage-error.ts';
 import type { ObjectStore } from '../../objectstore/object-store.ts';
-import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { childLogger } from '../../observability/log.ts';
 import type { ObjectKeySource } from './object-keys.ts';
 
 const log = childLogger('diskless-writer');
 
-export interface ProducedBatch {
-  /** The batch bytes: a view into the request frame (see objectParts for when it stays one). */
-  data: Buffer;
-  recordCount: number;
-  baseTimestamp: number;
-  maxTimestamp: number;
-  timestampType: TimestampType;
-  producerId: number;
-  producerEpoch: number;
-  baseSequence: number;
-  lastSequence: number;
-}
-
 export interface PartitionAppend {
   topicId: string;
   partition: number;
   batches: ProducedBatch[];
-}
-
-export interface AppendResult {
-  errorCode: number;
-  errorMessage: string | null;
-  baseOffset: number;
-  logAppendTime: number;
-  logStartOffset: number;
 }
 
 export interface CommittedBatch {
@@ -206,15 +186,15 @@ export class DisklessWriter {
         await upload;
       } catch (err) {
         this.stats.uploadFailures++;
-        log.warn({ err, key }, 'object upload failed; answering KAFKA_STORAGE_ERROR');
-        this.failAll(entries, ErrorCode.KAFKA_STORAGE_ERROR, `object upload failed: ${(err as Error).message}`);
+        log.warn({ err, key }, 'object upload failed');
+        this.failAll(entries, toKafkaError('object-store', err));
         return;
       }
       if (registeredAt !== undefined && performance.now() - registeredAt > this.options.keys!.commitDeadlineMs) {
         // The orphan reaper may take this key soon: leave the object to it rather than commit it.
         this.stats.uploadFailures++;
-        log.warn({ key }, 'object key registered too long ago to commit; answering KAFKA_STORAGE_ERROR');
-        this.failAll(entries, ErrorCode.KAFKA_STORAGE_ERROR, 'object upload took too long');
+        log.warn({ key }, 'object key registered too long ago to commit');
+        this.failAll(entries, toKafkaError('object-store', new Error('object upload took too long')));
         return;
       }
       const mark = this.options.markCommit?.();
@@ -222,9 +202,9 @@ export class DisklessWriter {
       if (results instanceof Error) {
         // The outcome is unknown: never report success. The object may be an orphan for the cleaner.
         this.stats.commitFailures++;
-        log.warn({ err: results, key }, 'object commit failed; answering REQUEST_TIMED_OUT');
+        log.warn({ err: results, key }, 'object commit failed or its outcome is unknown');
         this.options.onCommitUnknown?.(batches, key);
-        this.failAll(entries, ErrorCode.REQUEST_TIMED_OUT, `commit failed: ${results.message}`);
+        this.failAll(entries, toKafkaError('commit', results));
         return;
       }
       this.stats.objectsCommitted++;
@@ -303,8 +283,8 @@ export class DisklessWriter {
     }
   }
 
-  private failAll(entries: Entry[], errorCode: number, errorMessage: string): void {
-    for (const entry of entries) entry.resolve({ errorCode, errorMessage, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 });
+  private failAll(entries: Entry[], error: KafkaError): void {
+    for (const entry of entries) entry.resolve({ ...error, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 });
   }
 }
 

@@ -1,14 +1,23 @@
 /**
- * Wires a broker's parts to its metrics: the two seams are wrapped (every object store request and
+ * Wires a broker's parts to its metrics: the two backend seams are wrapped (every object store request and
  * coordinator operation counted and timed), and the counters storage and the server keep anyway are read
- * at scrape time.
+ * at scrape time. It lives with the broker because it reads the broker's parts; observability/ only
+ * provides the registry (metrics.ts), which knows nothing of them.
  */
-import type { Broker } from '../broker/broker.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import type { KafkaServer } from '../network/server.ts';
 import { MeteredObjectStore } from '../objectstore/metered.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
-import { meterAsyncMethods, type BrokerMetrics } from './metrics.ts';
+import { meterAsyncMethods, type BrokerMetrics } from '../observability/metrics.ts';
+import type { DisklessMaintenance } from '../storage/diskless/maintenance.ts';
+import type { Storage } from '../storage/storage.ts';
+
+/** The parts whose counters are exported. */
+export interface MeteredParts {
+  metrics: BrokerMetrics;
+  storage: Storage;
+  maintenance: DisklessMaintenance;
+}
 
 export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, objectStore: ObjectStore): { coordinator: Coordinator; objectStore: ObjectStore } {
   return {
@@ -21,17 +30,19 @@ export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, o
   };
 }
 
-export function instrumentBroker(broker: Broker, server: KafkaServer): void {
-  const { metrics, storage } = broker;
+export function instrumentBroker(parts: MeteredParts, server: KafkaServer): void {
+  const { metrics } = parts;
+  const storage = parts.storage.diskless;
+  const classic = parts.storage.classic;
   metrics.observe('kafka_server_socketservermetrics_connection_count', 'Open client connections.', 'gauge', () => server.connections.size);
   metrics.observe('floe_cache_hits_total', 'Cache hits, by cache (object, batch_index).', 'counter',
     () => ({ object: storage.objectCache.stats.hits, batch_index: storage.index.hits }), 'cache');
   metrics.observe('floe_cache_misses_total', 'Cache misses, by cache (object, batch_index).', 'counter',
     () => ({ object: storage.objectCache.stats.misses, batch_index: storage.index.misses }), 'cache');
   metrics.observe('floe_object_cache_bytes', 'Bytes held by the object cache.', 'gauge', () => storage.objectCache.snapshot().bytes);
-  metrics.observe('floe_classic_partitions', 'Classic partitions whose local log this broker holds.', 'gauge', () => broker.classic.stats.partitions);
-  metrics.observe('floe_classic_pending_bytes', 'Bytes appended to classic logs and not answered yet (waiting for their write and, by default, fsync).', 'gauge', () => broker.classic.stats.pendingBytes);
-  metrics.observe('floe_classic_segments_deleted_total', 'Classic log segments deleted by the retention passes (retention.ms, retention.bytes, log start offset).', 'counter', () => broker.classic.stats.segmentsDeleted);
+  metrics.observe('floe_classic_partitions', 'Classic partitions whose local log this broker holds.', 'gauge', () => classic.stats.partitions);
+  metrics.observe('floe_classic_pending_bytes', 'Bytes appended to classic logs and not answered yet (waiting for their write and, by default, fsync).', 'gauge', () => classic.stats.pendingBytes);
+  metrics.observe('floe_classic_segments_deleted_total', 'Classic log segments deleted by the retention passes (retention.ms, retention.bytes, log start offset).', 'counter', () => classic.stats.segmentsDeleted);
   metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);
@@ -46,7 +57,7 @@ export function instrumentBroker(broker: Broker, server: KafkaServer): void {
     () => ({ listed: notified.commits - notified.lookups, lookup: notified.lookups }), 'how');
   metrics.observe('floe_notification_resyncs_total', 'Times the batch index cache was dropped because coordinator notifications may have been missed.', 'counter', () => notified.resyncs);
   metrics.observe('floe_fetch_coordinator_queries_total', 'Coordinator queries made by fetches (batch index cache misses).', 'counter', () => storage.reader.coordinatorQueries);
-  const gc = broker.maintenance.totals;
+  const gc = parts.maintenance.totals;
   metrics.observe('floe_retention_batches_deleted_total', 'Batches deleted by this broker\'s retention passes (retention.ms, retention.bytes, DeleteRecords leftovers).', 'counter', () => gc.batchesDeleted);
   metrics.observe('floe_objects_deleted_total', 'Objects deleted from the store by this broker\'s cleaner after the grace period.', 'counter', () => gc.objectsDeleted);
   metrics.observe('floe_orphan_objects_reaped_total', 'Objects uploaded but never committed that this broker\'s cleaner reaped.', 'counter', () => gc.orphansReaped);

@@ -1,0 +1,40 @@
+/**
+ * A diskless partition behind the partition seam: a small view over the broker's one diskless storage.
+ * Any broker serves any diskless partition, so there is no per-partition state here: appends join the
+ * broker's open object, reads go through its batch index and object caches, and the coordinator calls of
+ * one request's partitions are gathered into one (CallBatcher).
+ */
+import type { DeleteRecordsRequest, ListOffsetsRequest } from '../../coordinator/coordinator.ts';
+import type { AppendResult, DeleteRecordsAnswer, OffsetAnswer, PartitionLog, ProducedBatch, ReadPlan } from '../partition-log.ts';
+import type { CallBatcher } from './call-batcher.ts';
+import type { DisklessReader } from './diskless-reader.ts';
+import type { DisklessWriter } from './diskless-writer.ts';
+
+/** The parts of diskless storage (diskless-storage.ts) a partition uses. */
+export interface DisklessParts {
+  readonly writer: DisklessWriter;
+  readonly reader: DisklessReader;
+  readonly offsetQueries: CallBatcher<ListOffsetsRequest, OffsetAnswer>;
+  readonly deletions: CallBatcher<DeleteRecordsRequest, DeleteRecordsAnswer>;
+}
+
+export class DisklessPartition implements PartitionLog {
+  constructor(private readonly storage: DisklessParts, readonly topicId: string, readonly partition: number) {}
+
+  /** acks=1 and acks=all are the same: the batch is answered once its object is stored and committed. */
+  append(batch: ProducedBatch, _acks: number): Promise<AppendResult> {
+    return this.storage.writer.append({ topicId: this.topicId, partition: this.partition, batches: [batch] });
+  }
+
+  plan(offset: number, maxBytes: number): Promise<ReadPlan> {
+    return this.storage.reader.plan({ topicId: this.topicId, partition: this.partition, offset, maxBytes });
+  }
+
+  listOffset(timestamp: number): Promise<OffsetAnswer> {
+    return this.storage.offsetQueries.call({ topicId: this.topicId, partition: this.partition, timestamp });
+  }
+
+  deleteRecords(offset: number): Promise<DeleteRecordsAnswer> {
+    return this.storage.deletions.call({ topicId: this.topicId, partition: this.partition, offset });
+  }
+}
