@@ -264,7 +264,7 @@ test('retention deletes whole classic segments and moves the log start offset; D
   const dir = join(broker.dataDir, 'logs', 'cl-ret-0');
   const segments = async () => (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
   assert.equal((await segments()).length, 4, '35 × 100 kB in 1 MiB segments');
-  await broker.broker.classic.runRetention();
+  await broker.broker.storage.classic.runRetention();
   const left = await segments();
   assert.equal(left.length, 2, 'only whole segments beyond retention.bytes go');
   const l = await client.request(ApiKey.ListOffsets, 8, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'cl-ret', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2n }] }] });

@@ -71,7 +71,7 @@ async function within<T>(read: () => Promise<T> | T, ok: (v: T) => boolean, time
 
 /** A long poll on B at `offset`, woken by a produce through A: resolves with the latency from A's ack to B's answer. */
 async function wakeUp(topic: string, offset: bigint, value: string): Promise<{ latencyMs: number; queries: number; answer: any }> {
-  const queriesBefore = b.broker.storage.reader.coordinatorQueries;
+  const queriesBefore = b.broker.inspect.diskless().fetchCoordinatorQueries;
   const polling = startFetch(cb, topic, 0, offset, 10_000);
   await sleep(100); // parked in B's long poll
   let answeredAt = 0;
@@ -81,7 +81,7 @@ async function wakeUp(topic: string, offset: bigint, value: string): Promise<{ l
   assert.equal(acked.errorCode, 0);
   assert.equal(acked.baseOffset, offset);
   const answer = await polling;
-  return { latencyMs: Math.max(0, answeredAt - ackedAt), queries: b.broker.storage.reader.coordinatorQueries - queriesBefore, answer };
+  return { latencyMs: Math.max(0, answeredAt - ackedAt), queries: b.broker.inspect.diskless().fetchCoordinatorQueries - queriesBefore, answer };
 }
 
 /** How many batches the fetched bytes hold, and whether `value` is in them (one single-record batch per produce). */
@@ -114,8 +114,8 @@ test('a long poll on B is woken by a commit through A within milliseconds, answe
   }
   console.log(`cross-broker wake-up latency (A's ack → B's answer), ms: ${latencies.map((l) => l.toFixed(1)).join(' ')}`);
   for (const l of latencies) assert.ok(l < 1_000, `woken in ${l.toFixed(1)} ms, far below max.wait.ms 10000`);
-  assert.ok(b.broker.storage.notificationStats.commits >= 5);
-  assert.equal(b.broker.storage.notificationStats.lookups, 0, 'small objects list their batches in the notification');
+  assert.ok(b.broker.inspect.diskless().notifications.commits >= 5);
+  assert.equal(b.broker.inspect.diskless().notifications.lookups, 0, 'small objects list their batches in the notification');
 });
 
 test('topics created, altered, grown and deleted through A are seen by B at once', async () => {
@@ -145,7 +145,7 @@ test('topics created, altered, grown and deleted through A are seen by B at once
   assert.equal(deleted.responses[0].errorCode, 0);
   const deleteMs = await within(() => metadataPartitions(cb, 'xt'), (m) => m.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   assert.equal(b.broker.topics.getById(topicId), undefined);
-  assert.equal(b.broker.storage.index.offsets(`${topicId}:1`), undefined, 'B dropped the deleted topic from its batch index cache');
+  assert.equal(b.broker.inspect.cachedOffsets(topicId, 1), undefined, 'B dropped the deleted topic from its batch index cache');
   assert.equal((await produce(cb, 'xt', 1, 'late')).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   assert.equal((await startFetch(cb, 'xt', 1, 0n, 0)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   console.log(`seen on B after: alter ${alterMs.toFixed(1)} ms, create partitions ${growMs.toFixed(1)} ms, delete ${deleteMs.toFixed(1)} ms`);
@@ -165,10 +165,10 @@ test('after a PostgreSQL restart, B listens again (resync) and wake-ups work aga
   await createTopic(ca, 'xr', 1);
   assert.equal((await produce(ca, 'xr', 0, 'r0')).errorCode, 0);
   const server = await sharedPostgres();
-  const resyncs = b.broker.storage.notificationStats.resyncs;
+  const resyncs = b.broker.inspect.diskless().notifications.resyncs;
   await server.stop();
   await server.start();
-  await within(() => b.broker.storage.notificationStats.resyncs, (n) => n > resyncs, 20_000);
+  await within(() => b.broker.inspect.diskless().notifications.resyncs, (n) => n > resyncs, 20_000);
   // A's pool reconnects by itself: its first produce after the restart may still fail, then succeeds.
   await within(() => produce(ca, 'xr', 0, 'r1'), (r) => r.errorCode === 0, 20_000);
   await startFetch(cb, 'xr', 0, 2n, 0); // B's cache was dropped on resync: read the tail once again

@@ -72,7 +72,7 @@ test('librdkafka idempotent producer (5 in flight per connection), object store 
     assert.deepEqual(r.read[p], expected, `partition ${p}: every record once, in send order`);
   }
   const faults = (broker.broker.objectStore as unknown as { inner: FaultyObjectStore }).inner?.stats ?? null;
-  const writer = broker.broker.storage.writer.stats;
+  const writer = broker.broker.inspect.diskless().writer;
   t.diagnostic(`commit answers per batch (error code or duplicate): ${JSON.stringify(Object.fromEntries(answers))}`);
   t.diagnostic(`writer: ${JSON.stringify(writer)}; faulty store: ${JSON.stringify(faults)}; librdkafka eos: ${JSON.stringify(r.eos)}`);
   assert.ok((answers.get('duplicate') ?? 0) > 0, 'retries of committed batches were answered as duplicates');

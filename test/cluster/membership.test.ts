@@ -34,7 +34,7 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
   return Date.now() - start;
 }
 
-const liveIds = (b: TestBroker) => b.broker.liveBrokers().map((x) => x.nodeId);
+const liveIds = (b: TestBroker) => b.broker.cluster.live().map((x) => x.nodeId);
 
 async function metadata(port: number, clientId: string | null, topics: string[] | null = null): Promise<any> {
   const c = await RawClient.connect(port);
@@ -72,7 +72,7 @@ test('Metadata from any broker lists every live broker with its rack, and the sa
     assert.deepEqual(md.brokers.map((b: any) => [b.nodeId, b.rack, b.port]), brokers.map((b, i) => [i + 1, RACKS[i], b.port]));
     assert.equal(md.controllerId, 1);
   }
-  const epochs = new Set(brokers.map((b) => b.broker.membership.epoch));
+  const epochs = new Set(brokers.map((b) => b.broker.inspect.membershipEpoch()));
   assert.equal(epochs.size, 1);
   assert.equal(new Set(answers.map((md) => md.clusterId)).size, 1, 'one cluster id, kept in the coordinator');
 });
@@ -106,7 +106,7 @@ test('diskless leaders: a broker of the client\'s zone, the same from every brok
   const noZone = await leadersFrom(null);
   assert.deepEqual(unknownZone.map((p) => p.leaderId), noZone.map((p) => p.leaderId));
   assert.equal(new Set(noZone.map((p) => p.leaderId)).size, 4, 'without a zone, all four brokers lead some of 24 partitions');
-  assert.ok(noZone.every((p) => p.leaderEpoch === brokers[0]!.broker.membership.epoch));
+  assert.ok(noZone.every((p) => p.leaderEpoch === brokers[0]!.broker.inspect.membershipEpoch()));
 });
 
 test('kcat with diskless_az=az-a produces and fetches only through az-a brokers (bootstrapped through az-b)', async () => {
@@ -190,19 +190,19 @@ test('a killed broker leaves Metadata within the session timeout; a clean shutdo
   assert.ok(goneAfter <= SESSION_MS + 4 * HEARTBEAT_MS + 500, `dropped after ${goneAfter} ms`);
 
   const leaving = brokers.pop()!;
-  const epoch = brokers[0]!.broker.membership.epoch;
+  const epoch = brokers[0]!.broker.inspect.membershipEpoch();
   const closedAt = Date.now();
   await leaving.close();
   await waitFor('the stopped broker to leave', () => brokers.every((b) => !liveIds(b).includes(4)), 5_000);
   const leftAfter = Date.now() - closedAt;
   assert.ok(leftAfter < SESSION_MS, `clean shutdown left after ${leftAfter} ms`);
-  assert.ok(brokers[0]!.broker.membership.epoch > epoch, 'the membership epoch grew');
+  assert.ok(brokers[0]!.broker.inspect.membershipEpoch() > epoch, 'the membership epoch grew');
   console.log(`membership: kill -9 → dropped from Metadata after ${goneAfter} ms (session ${SESSION_MS} ms, heartbeat ${HEARTBEAT_MS} ms); clean shutdown → ${leftAfter} ms`);
 });
 
 test('a group whose coordinator leaves moves to a live broker with its committed offsets', async () => {
   // A group coordinated by broker 3 (az-b).
-  const groupId = Array.from({ length: 200 }, (_, i) => `moving-${i}`).find((g) => brokers[0]!.broker.groupCoordinatorOf(g).nodeId === 3)!;
+  const groupId = Array.from({ length: 200 }, (_, i) => `moving-${i}`).find((g) => brokers[0]!.broker.cluster.groupCoordinator(g).nodeId === 3)!;
   const owner = brokers[2]!;
   const c = await RawClient.connect(owner.port);
   const md = await metadata(owner.port, null, ['routed']);
@@ -217,8 +217,8 @@ test('a group whose coordinator leaves moves to a live broker with its committed
 
   brokers.splice(2, 1);
   await owner.close();
-  await waitFor('the group to move', () => brokers.every((b) => b.broker.groupCoordinatorOf(groupId).nodeId !== 3));
-  const next = brokers.find((b) => b.broker.nodeId === brokers[0]!.broker.groupCoordinatorOf(groupId).nodeId)!;
+  await waitFor('the group to move', () => brokers.every((b) => b.broker.cluster.groupCoordinator(groupId).nodeId !== 3));
+  const next = brokers.find((b) => b.broker.nodeId === brokers[0]!.broker.cluster.groupCoordinator(groupId).nodeId)!;
   let fetched: any;
   await waitFor('the new coordinator to serve the group', async () => {
     const c2 = await RawClient.connect(next.port);

@@ -13,9 +13,9 @@ import { defaultBrokerConfig } from '../../src/config/broker-config.ts';
 import { resolveTopicConfig, type TopicConfig } from '../../src/config/topic-config.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { readRecords } from '../../src/protocol/records.ts';
-import { PartitionLog, type PartitionLogOptions } from '../../src/storage/classic/log.ts';
+import { ClassicLog, type ClassicLogOptions } from '../../src/storage/classic/classic-log.ts';
 import { IndexCache } from '../../src/storage/classic/index-cache.ts';
-import { fetchBudget } from '../../src/storage/fetch-budget.ts';
+import { fetchBudget } from '../../src/storage/partition-log.ts';
 import { tempDir } from '../helpers/broker.ts';
 import { buildRecordBatch } from '../helpers/record-batch.ts';
 
@@ -26,7 +26,7 @@ function configWith(overrides: Partial<TopicConfig> = {}): TopicConfig {
 }
 
 interface Harness {
-  log: PartitionLog;
+  log: ClassicLog;
   config: TopicConfig;
   visible: string[];
   pending: { bytes: number };
@@ -36,14 +36,14 @@ async function openLog(dir: string, config: TopicConfig, recover = false, cache 
   const visible: string[] = [];
   const pending = { bytes: 0 };
   const h = { config } as Harness;
-  const options: PartitionLogOptions = {
+  const options: ClassicLogOptions = {
     topicId: TOPIC_ID, topicName: 't', partition: 0, dir,
     config: () => h.config,
     onVisible: (key) => visible.push(key),
     onPendingBytes: (d) => { pending.bytes += d; },
     indexCache: cache,
   };
-  h.log = await PartitionLog.open(options, recover);
+  h.log = await ClassicLog.open(options, recover);
   h.visible = visible;
   h.pending = pending;
   return h;
@@ -53,7 +53,7 @@ async function batch(values: string[], opts: { timestamp?: bigint; compression?:
   return buildRecordBatch({ baseTimestamp: opts.timestamp, compression: opts.compression, records: values.map((v) => ({ value: Buffer.from(v) })) });
 }
 
-async function append(log: PartitionLog, b: Buffer, acks = -1, timestampType: 0 | 1 = 0) {
+async function append(log: ClassicLog, b: Buffer, acks = -1, timestampType: 0 | 1 = 0) {
   const baseSequence = b.readInt32BE(53);
   const lastOffsetDelta = b.readInt32BE(23);
   return log.append({
@@ -64,13 +64,13 @@ async function append(log: PartitionLog, b: Buffer, acks = -1, timestampType: 0 
 }
 
 /** Every record from `offset` to the high watermark, as offset → value, through plan/limit/load. */
-async function readFrom(log: PartitionLog, offset: number, maxBytes = 1 << 20): Promise<Map<number, string>> {
+async function readFrom(log: ClassicLog, offset: number, maxBytes = 1 << 20): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   for (;;) {
-    const plan = await log.plan(offset);
+    const plan = await log.plan(offset, maxBytes);
     assert.equal(plan.errorCode, 0, `plan at ${offset}`);
-    log.limit(plan, maxBytes, fetchBudget(maxBytes));
-    const r = await log.load(plan, offset);
+    plan.limit(fetchBudget(maxBytes));
+    const r = await plan.load();
     assert.equal(r.errorCode, 0);
     if (r.bytes === 0) return out;
     const bytes = r.records[0]!;
@@ -108,17 +108,18 @@ test('append assigns contiguous offsets, patches them into the stored bytes, and
   assert.deepEqual(await readFrom(log, 0), expected);
   // Every offset (index lookups, in the middle of batches) starts the read at the batch holding it.
   for (const offset of [1, 7, 99, 250, next - 1]) {
-    const plan = await log.plan(offset);
-    log.limit(plan, 1, fetchBudget(1 << 20));
-    const r = await log.load(plan, offset);
+    const plan = await log.plan(offset, 1);
+    plan.limit(fetchBudget(1 << 20));
+    const r = await plan.load();
     const b = r.records[0]!;
     const base = Number(b.readBigInt64BE(0));
     assert.ok(base <= offset && offset <= base + b.readInt32BE(23), `offset ${offset} is in the first batch returned`);
   }
-  const atEnd = await log.plan(next);
+  const atEnd = await log.plan(next, 1 << 20);
   assert.equal(atEnd.errorCode, 0);
-  assert.equal(atEnd.segment, null, 'at the high watermark: nothing to read');
-  assert.equal((await log.plan(next + 1)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  atEnd.limit(fetchBudget(1 << 20));
+  assert.equal((await atEnd.load()).bytes, 0, 'at the high watermark: nothing to read');
+  assert.equal((await log.plan(next + 1, 1 << 20)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   await log.close();
 });
 
@@ -305,7 +306,7 @@ test('retention: time and size delete whole segments, oldest first; an expired a
   assert.equal(after.length, before.length - deleted, 'whole segments deleted');
   assert.ok(h.log.logStartOffset > 0 && h.log.logStartOffset <= oldEnd, `log start ${h.log.logStartOffset} moved to a segment boundary`);
   assert.equal(h.log.logStartOffset, Number(after[0]!.slice(0, 20)));
-  assert.equal((await h.log.plan(0)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal((await h.log.plan(0, 1 << 20)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   const kept = await readFrom(h.log, h.log.logStartOffset);
   assert.ok([...kept.values()].filter((v) => v.startsWith('new-')).length === 40, 'recent data kept');
 
@@ -336,7 +337,7 @@ test('DeleteRecords moves the log start offset (persisted), deletes segments bel
   assert.deepEqual(await log.deleteRecords(61), { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 });
   assert.deepEqual(await log.deleteRecords(33), { errorCode: 0, lowWatermark: 33 });
   assert.ok((await segmentFiles(dir)).length < segmentsBefore, 'segments below the log start offset are deleted');
-  assert.equal((await log.plan(32)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal((await log.plan(32, 1 << 20)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   const read = await readFrom(log, 33);
   assert.equal(Math.min(...read.keys()), 33);
   assert.deepEqual(await log.deleteRecords(10), { errorCode: 0, lowWatermark: 33 }, 'never backwards');
@@ -375,9 +376,9 @@ test('LogAppendTime: the stored batch carries the append time (CRC recomputed) a
   const before = Date.now();
   const r = await append(log, await batch(['x', 'y'], { timestamp: 5n }), -1, 1);
   assert.ok(r.logAppendTime >= before && r.logAppendTime <= Date.now());
-  const plan = await log.plan(0);
-  log.limit(plan, 1 << 20, fetchBudget(1 << 20));
-  const b = (await log.load(plan, 0)).records[0]!;
+  const plan = await log.plan(0, 1 << 20);
+  plan.limit(fetchBudget(1 << 20));
+  const b = (await plan.load()).records[0]!;
   assert.equal(b.readInt16BE(21) & 0x08, 0x08);
   assert.equal(Number(b.readBigInt64BE(35)), r.logAppendTime);
   assert.equal(b.readUInt32BE(17), crc32c(b.subarray(21)) >>> 0);
@@ -400,7 +401,7 @@ test('a failed write takes the partition offline: queued and later appends get K
     proto.writev = original;
   }
   assert.equal((await append(log, await batch(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
-  assert.equal((await log.plan(0)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.equal((await log.plan(0, 1 << 20)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   await log.close();
 });
 

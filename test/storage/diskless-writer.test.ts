@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { openPGliteCoordinator } from '../../src/coordinator/pglite.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
 import type { ObjectStore, ObjectInfo, ByteRange } from '../../src/objectstore/object-store.ts';
-import { DisklessWriter, type ProducedBatch } from '../../src/storage/diskless/produce-buffer.ts';
+import { DisklessWriter } from '../../src/storage/diskless/diskless-writer.ts';
+import type { ProducedBatch } from '../../src/storage/partition-log.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
 /** An object store whose PUTs wait until the test releases them (in-memory: the real stores have their own conformance suite). */

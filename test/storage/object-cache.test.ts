@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsObjectStore } from '../../src/objectstore/fs.ts';
 import { ObjectCache } from '../../src/storage/diskless/object-cache.ts';
-import { objectParts } from '../../src/storage/diskless/produce-buffer.ts';
+import { objectParts } from '../../src/storage/diskless/diskless-writer.ts';
 
 const dirs: string[] = [];
 after(async () => {
