@@ -51,8 +51,8 @@ export class ClusterView {
     return routing.disklessReplicas(this.live(), az, topicId, partition);
   }
 
-  preferredReadReplica(az: string, topicId: string, partition: number): number | null {
-    return routing.preferredReadReplica(this.live(), this.nodeId, az, topicId, partition);
+  preferredReadReplica(az: string, topic: routing.RoutedTopic, partition: number): number | null {
+    return routing.preferredReadReplica(this.live(), this.nodeId, az, topic, partition);
   }
 
   groupCoordinator(groupId: string): RegisteredBroker {

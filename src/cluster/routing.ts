@@ -58,10 +58,13 @@ export function disklessReplicas(live: readonly RegisteredBroker[], az: string |
 }
 
 /**
- * KIP-392: for a client of zone `az` that this broker (`self`) is not in, the zone's broker for the
- * partition; null when this broker is one of the zone's (or the zone has no live broker).
+ * KIP-392: for a client of zone `az` that this broker (`self`) is not in, the zone's broker for a diskless
+ * partition; null when this broker is one of the zone's (or the zone has no live broker), and for classic
+ * partitions, which only their leader serves.
  */
-export function preferredReadReplica(live: readonly RegisteredBroker[], self: number, az: string, topicId: string, partition: number): number | null {
+export function preferredReadReplica(live: readonly RegisteredBroker[], self: number, az: string, topic: RoutedTopic, partition: number): number | null {
+  if (!topic.diskless) return null;
+  const topicId = topic.topicId;
   const candidates = zoneCandidates(live, az);
   if (candidates.some((b) => b.nodeId === self)) return null;
   return pickBroker(candidates, partitionHash(hashString(topicId), partition))?.nodeId ?? null;

@@ -71,7 +71,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
           anyError = true;
           continue;
         }
-        const replica = zone === null || !topic!.diskless ? null : cluster.preferredReadReplica(zone, log.topicId, log.partition);
+        const replica = zone === null ? null : cluster.preferredReadReplica(zone, topic!, fp.partition);
         if (replica !== null) {
           out.preferredReadReplica = replica;
           continue;
