@@ -37,7 +37,8 @@ import {
   type TimestampType,
   type TopicInfo,
 } from './coordinator.ts';
-import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY, type Migration } from './sql/migrations.ts';
+import type { Migration } from './sql/migration.ts';
+import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY } from './sql/migrations.ts';
 
 /**
  * The smallest connection a backend must provide. `query` runs one statement (positional `$n`

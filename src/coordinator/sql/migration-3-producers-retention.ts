@@ -35,7 +35,7 @@
  * UPDATE and the transaction's commit. Topic deletion takes the topic's exclusive advisory lock first, so it
  * never interleaves with a record deletion on the same topic.
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 /** Namespace (first key) of the per-topic advisory locks: "flof". */
 export const TOPIC_LOCK_NAMESPACE = 0x666c6f66;

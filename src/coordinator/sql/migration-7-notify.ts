@@ -11,7 +11,7 @@
  * Cost on the commit path: one string built from the committed batches (skipped past 200 batches, when
  * the list would not fit in a payload anyway: listeners then look the object up once each).
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 /** Same arguments and result as floe_commit_object_once (migration 4). */
 const COMMIT_OBJECT_NOTIFY_FUNCTION = `

@@ -9,7 +9,7 @@
  * was still in the open object), which are rare; everything else is unchanged, so the function text is
  * migration 3's with that one join replaced.
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 import { COMMIT_OBJECT_FUNCTION as MIGRATION_3_COMMIT_OBJECT } from './migration-3-producers-retention.ts';
 
 const REPLACED = [

@@ -1,0 +1,21 @@
+/**
+ * What a schema migration of the batch coordinator is (DESIGN.md, "Coordinator contract"). Each
+ * `migration-N-*.ts` exports one and imports nothing but this file; `migrations.ts` lists them in order.
+ *
+ * PostgreSQL-compatible SQL only: every statement must run unchanged on PostgreSQL 15+ and on PGlite.
+ * A migration is a list of single statements (drivers' extended protocol takes one statement per call,
+ * and plpgsql bodies contain semicolons, so statements are never split by text).
+ *
+ * A migration is frozen once released: databases that applied it never run it again, so a change to its
+ * text would only make fresh databases differ from existing ones. Append a new migration instead.
+ *
+ * Conventions: offsets, sizes and timestamps (ms since the epoch) are bigint; -1 means "none".
+ * The "effective timestamp" of a batch is its log_append_time when timestamp_type = 1 (LogAppendTime),
+ * else its max_timestamp (CreateTime).
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: readonly string[];
+}
