@@ -7,7 +7,9 @@
  * and plpgsql bodies contain semicolons, so statements are never split by text).
  *
  * A migration is frozen once released: databases that applied it never run it again, so a change to its
- * text would only make fresh databases differ from existing ones. Append a new migration instead.
+ * text would only make fresh databases differ from existing ones. Append a new migration instead, and
+ * give it the complete text of whatever it creates or replaces: a migration never builds its SQL from
+ * another migration's text, so editing one can never change another.
  *
  * Conventions: offsets, sizes and timestamps (ms since the epoch) are bigint; -1 means "none".
  * The "effective timestamp" of a batch is its log_append_time when timestamp_type = 1 (LogAppendTime),
