@@ -9,7 +9,10 @@
  * A migration is frozen once released: databases that applied it never run it again, so a change to its
  * text would only make fresh databases differ from existing ones. Append a new migration instead, and
  * give it the complete text of whatever it creates or replaces: a migration never builds its SQL from
- * another migration's text, so editing one can never change another.
+ * another migration's text, so editing one can never change another. Since migrations are history, the
+ * current definition of each function is kept readable in `functions/<name>.sql`: for reading only,
+ * never run; test/coordinator/functions.test.ts fails when a file differs from what the migrations build,
+ * so a migration that creates or replaces a function updates its file too.
  *
  * Conventions: offsets, sizes and timestamps (ms since the epoch) are bigint; -1 means "none".
  * The "effective timestamp" of a batch is its log_append_time when timestamp_type = 1 (LogAppendTime),
