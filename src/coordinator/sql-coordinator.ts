@@ -3,10 +3,13 @@
  * every backend: PGlite (embedded, `pglite.ts`) and PostgreSQL (`pg.ts`). Backends only provide a
  * `SqlConnection`.
  *
- * Each operation is one statement (one round trip); the hot ones (commit, find batches, list offsets)
- * call plpgsql functions created by the migrations, so their plans are cached. Requests carrying many
- * batches or partitions are sent as parallel arrays (`$n::bigint[]`, one element per item): `pg` and
- * PGlite both serialise JS arrays to PostgreSQL array literals.
+ * Each operation is one statement (one round trip), except deleteTopic and expireProducers (a few
+ * statements in one transaction) and init (the migrations, sql/migrations.ts). The hot and the many-step
+ * operations (commit, find batches, list offsets, DeleteRecords, retention, group offsets, membership) call
+ * plpgsql functions created by the migrations, so their plans are cached; the current text of each is in
+ * sql/functions/<name>.sql. Requests carrying many batches or partitions are sent as parallel arrays
+ * (`$n::bigint[]`, one element per item): `pg` and PGlite both serialise JS arrays to PostgreSQL array
+ * literals. Kafka error codes come from the generated ErrorCode; the functions return them as numbers.
  */
 import {
   CoordinatorError,
