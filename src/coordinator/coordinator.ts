@@ -1,8 +1,9 @@
 /**
- * The batch-coordinator seam (DESIGN.md, "Coordinator contract"). One implementation per SQL connection
- * kind (PGlite embedded; `pg` later), sharing one schema and one set of SQL. Every operation is one
- * transaction. Offsets and timestamps are JS numbers: they stay far below 2^53 in practice, and the
- * protocol layer converts to and from int64 (bigint) at the edge.
+ * The batch-coordinator seam (DESIGN.md, "Coordinator contract"). One implementation, SqlCoordinator
+ * (sql-coordinator.ts), over two kinds of SQL connection: PGlite embedded in the broker (pglite.ts) and
+ * PostgreSQL through `pg` (pg.ts), sharing one schema and one set of SQL. Every operation is one
+ * transaction, except init (one per migration) and listen. Offsets and timestamps are JS numbers: they stay
+ * far below 2^53 in practice, and the protocol layer converts to and from int64 (bigint) at the edge.
  *
  * Errors: operations reject with CoordinatorError (a Kafka error code plus message) for outcomes the
  * client must see, and with any other Error when the database itself failed (the caller answers a

@@ -1,6 +1,7 @@
 /**
- * The coordinator's notification channels (PostgreSQL NOTIFY, sent inside the transactions of migration 7's
- * functions, so a change is announced if and only if it committed) and the parsers of their payloads.
+ * The coordinator's notification channels (PostgreSQL NOTIFY, sent inside the transactions of the SQL
+ * functions of migrations 6 and 7, so a change is announced if and only if it committed) and the parsers of
+ * their payloads.
  * Payloads are compact text, as NOTIFY payloads must stay under 8000 bytes.
  *
  * - `floe_commits`, one per committed object: `<brokerId> <logAppendTime> <batches> <objectKey>` where

@@ -3,10 +3,13 @@
  * every backend: PGlite (embedded, `pglite.ts`) and PostgreSQL (`pg.ts`). Backends only provide a
  * `SqlConnection`.
  *
- * Each operation is one statement (one round trip); the hot ones (commit, find batches, list offsets)
- * call plpgsql functions created by the migrations, so their plans are cached. Requests carrying many
- * batches or partitions are sent as parallel arrays (`$n::bigint[]`, one element per item): `pg` and
- * PGlite both serialise JS arrays to PostgreSQL array literals.
+ * Each operation is one statement (one round trip), except deleteTopic and expireProducers (a few
+ * statements in one transaction) and init (the migrations, sql/migrations.ts). The hot and the many-step
+ * operations (commit, find batches, list offsets, DeleteRecords, retention, group offsets, membership) call
+ * plpgsql functions created by the migrations, so their plans are cached; the current text of each is in
+ * sql/functions/<name>.sql. Requests carrying many batches or partitions are sent as parallel arrays
+ * (`$n::bigint[]`, one element per item): `pg` and PGlite both serialise JS arrays to PostgreSQL array
+ * literals. Kafka error codes come from the generated ErrorCode; the functions return them as numbers.
  */
 import {
   CoordinatorError,
@@ -37,7 +40,9 @@ import {
   type TimestampType,
   type TopicInfo,
 } from './coordinator.ts';
-import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY, type Migration } from './sql/migrations.ts';
+import { ErrorCode } from '../protocol/gen/errors.ts';
+import type { Migration } from './sql/migration.ts';
+import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY } from './sql/migrations.ts';
 
 /**
  * The smallest connection a backend must provide. `query` runs one statement (positional `$n`
@@ -53,15 +58,6 @@ export interface SqlConnection {
   /** LISTEN (see Coordinator.listen); absent: notifications are never delivered. */
   listen?(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
 }
-
-// Kafka error codes (numeric literals: this layer imports nothing from src/protocol).
-const OFFSET_OUT_OF_RANGE = 1;
-const UNKNOWN_TOPIC_OR_PARTITION = 3;
-const TOPIC_ALREADY_EXISTS = 36;
-const INVALID_PARTITIONS = 37;
-/** floe_commit_object's marker for an idempotent producer's duplicate (answered as a success). */
-const DUPLICATE_SEQUENCE_NUMBER = 46;
-const DUPLICATE_BROKER_REGISTRATION = 101;
 
 type SqlInt = number | string | bigint;
 
@@ -334,7 +330,7 @@ export class SqlCoordinator implements Coordinator {
 
   async createTopic(spec: CreateTopicSpec): Promise<TopicInfo> {
     if (!Number.isInteger(spec.partitionCount) || spec.partitionCount < 1) {
-      throw new CoordinatorError(INVALID_PARTITIONS, `invalid partition count ${spec.partitionCount}`);
+      throw new CoordinatorError(ErrorCode.INVALID_PARTITIONS, `invalid partition count ${spec.partitionCount}`);
     }
     const res = await this.db.query<TopicRow>(CREATE_TOPIC_SQL, [
       spec.name,
@@ -344,7 +340,7 @@ export class SqlCoordinator implements Coordinator {
       spec.leaderBrokerId ?? null,
     ]);
     const row = res.rows[0];
-    if (row === undefined) throw new CoordinatorError(TOPIC_ALREADY_EXISTS, `topic '${spec.name}' already exists`);
+    if (row === undefined) throw new CoordinatorError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${spec.name}' already exists`);
     return toTopic(row);
   }
 
@@ -420,8 +416,10 @@ export class SqlCoordinator implements Coordinator {
         logAppendTime: num(r.o_log_append_time),
         logStartOffset: num(r.o_log_start_offset),
       };
-      if (errorCode === DUPLICATE_SEQUENCE_NUMBER && result.baseOffset >= 0) {
-        result.errorCode = 0;
+      // floe_commit_object marks an idempotent producer's duplicate with DUPLICATE_SEQUENCE_NUMBER and the
+      // original's offset: Kafka answers it as a success.
+      if (errorCode === ErrorCode.DUPLICATE_SEQUENCE_NUMBER && result.baseOffset >= 0) {
+        result.errorCode = ErrorCode.NONE;
         result.duplicate = true;
       }
       out[num(r.o_idx)] = result;
@@ -438,7 +436,7 @@ export class SqlCoordinator implements Coordinator {
       requests.map((r) => r.maxBytes),
     ]);
     const out: FindBatchesResult[] = requests.map(() => ({
-      errorCode: UNKNOWN_TOPIC_OR_PARTITION,
+      errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
       logStartOffset: -1,
       highWatermark: -1,
       batches: [],
@@ -450,7 +448,7 @@ export class SqlCoordinator implements Coordinator {
       o.logStartOffset = num(r.o_log_start_offset);
       o.highWatermark = num(r.o_high_watermark);
       const offset = requests[i]!.offset;
-      o.errorCode = offset < o.logStartOffset || offset > o.highWatermark ? OFFSET_OUT_OF_RANGE : 0;
+      o.errorCode = offset < o.logStartOffset || offset > o.highWatermark ? ErrorCode.OFFSET_OUT_OF_RANGE : ErrorCode.NONE;
       if (r.o_base_offset !== null) o.batches.push(toBatch(r));
     }
     return out;
@@ -464,7 +462,7 @@ export class SqlCoordinator implements Coordinator {
       requests.map((r) => r.timestamp),
     ]);
     const out: ListOffsetsResult[] = requests.map(() => ({
-      errorCode: UNKNOWN_TOPIC_OR_PARTITION,
+      errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
       logStartOffset: -1,
       highWatermark: -1,
       batch: null,
@@ -472,7 +470,7 @@ export class SqlCoordinator implements Coordinator {
     for (const r of res.rows) {
       if (r.o_log_start_offset === null || r.o_high_watermark === null) continue;
       out[num(r.o_idx)] = {
-        errorCode: 0,
+        errorCode: ErrorCode.NONE,
         logStartOffset: num(r.o_log_start_offset),
         highWatermark: num(r.o_high_watermark),
         batch: r.o_base_offset === null ? null : toBatch(r),
@@ -510,15 +508,15 @@ export class SqlCoordinator implements Coordinator {
 
   async createPartitions(name: string, partitionCount: number): Promise<TopicInfo> {
     if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 2 ** 31 - 1) {
-      throw new CoordinatorError(INVALID_PARTITIONS, `invalid partition count ${partitionCount}`);
+      throw new CoordinatorError(ErrorCode.INVALID_PARTITIONS, `invalid partition count ${partitionCount}`);
     }
     const res = await this.db.query<TopicRow & { old_count: SqlInt }>(CREATE_PARTITIONS_SQL, [name, partitionCount]);
     const row = res.rows[0];
-    if (row === undefined) throw new CoordinatorError(UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
+    if (row === undefined) throw new CoordinatorError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
     if (row.topic_id === null) {
       const old = num(row.old_count);
       throw new CoordinatorError(
-        INVALID_PARTITIONS,
+        ErrorCode.INVALID_PARTITIONS,
         old === partitionCount
           ? `Topic already has ${old} partitions.`
           : `Topic currently has ${old} partitions, which is higher than the requested ${partitionCount}.`,
@@ -534,7 +532,7 @@ export class SqlCoordinator implements Coordinator {
       requests.map((r) => r.partition),
       requests.map((r) => r.offset),
     ]);
-    const out: DeleteRecordsResult[] = requests.map(() => ({ errorCode: UNKNOWN_TOPIC_OR_PARTITION, logStartOffset: -1 }));
+    const out: DeleteRecordsResult[] = requests.map(() => ({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, logStartOffset: -1 }));
     for (const r of res.rows) out[num(r.o_idx)] = { errorCode: num(r.o_error_code), logStartOffset: num(r.o_low_watermark) };
     return out;
   }
@@ -564,8 +562,8 @@ export class SqlCoordinator implements Coordinator {
       commits.map((c) => c.metadata),
       commits.map((c) => c.expireTimestamp),
     ]);
-    const out = commits.map(() => UNKNOWN_TOPIC_OR_PARTITION);
-    for (const r of res.rows) out[num(r.o_idx)] = 0;
+    const out: number[] = commits.map(() => ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    for (const r of res.rows) out[num(r.o_idx)] = ErrorCode.NONE;
     return out;
   }
 
@@ -836,7 +834,7 @@ export class SqlCoordinator implements Coordinator {
       [r.nodeId, r.incarnation, r.host, r.port, r.rack, r.sessionTimeoutMs],
     );
     const row = res.rows[0]!;
-    if (row.o_conflict !== null) throw new CoordinatorError(DUPLICATE_BROKER_REGISTRATION, row.o_conflict);
+    if (row.o_conflict !== null) throw new CoordinatorError(ErrorCode.DUPLICATE_BROKER_REGISTRATION, row.o_conflict);
     return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
   }
 

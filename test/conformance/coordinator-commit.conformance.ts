@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CommitBatch, CommitBatchResult, Coordinator, TopicInfo } from '../../src/coordinator/coordinator.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
-const UNKNOWN_TOPIC_OR_PARTITION = 3;
+const { UNKNOWN_TOPIC_OR_PARTITION } = ErrorCode;
 
 export interface CommitConformanceContext {
   coordinator(): Coordinator;

@@ -15,10 +15,9 @@ import {
   type GroupRecord,
   type TopicInfo,
 } from '../../src/coordinator/coordinator.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
-const OFFSET_OUT_OF_RANGE = 1;
-const UNKNOWN_TOPIC_OR_PARTITION = 3;
-const INVALID_PARTITIONS = 37;
+const { OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS } = ErrorCode;
 
 export interface GroupsConformanceContext {
   coordinator(): Coordinator;

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CoordinatorError, type Coordinator } from '../../src/coordinator/coordinator.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
-const DUPLICATE_BROKER_REGISTRATION = 101;
+const { DUPLICATE_BROKER_REGISTRATION } = ErrorCode;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function membershipConformance(x: { coordinator(): Coordinator }): void {

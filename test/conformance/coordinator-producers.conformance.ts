@@ -11,12 +11,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CommitBatch, CommitBatchResult, Coordinator, TopicInfo } from '../../src/coordinator/coordinator.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
-const OFFSET_OUT_OF_RANGE = 1;
-const UNKNOWN_TOPIC_OR_PARTITION = 3;
-const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
-const INVALID_PRODUCER_EPOCH = 47;
-const UNKNOWN_PRODUCER_ID = 59;
+const { OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID } = ErrorCode;
 const INT32_MAX = 2 ** 31 - 1;
 
 export interface ProducersConformanceContext {

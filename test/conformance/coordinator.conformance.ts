@@ -20,6 +20,7 @@ import { producersConformance } from './coordinator-producers.conformance.ts';
 import { commitConformance } from './coordinator-commit.conformance.ts';
 import { notificationsConformance } from './coordinator-notifications.conformance.ts';
 import { membershipConformance } from './coordinator-membership.conformance.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
 export interface CoordinatorHarness {
   /** Opens (and initialises) the coordinator shared by the suite's tests. */
@@ -46,9 +47,7 @@ export interface CoordinatorHarness {
   openAnother?(): Promise<Coordinator>;
 }
 
-const OFFSET_OUT_OF_RANGE = 1;
-const UNKNOWN_TOPIC_OR_PARTITION = 3;
-const TOPIC_ALREADY_EXISTS = 36;
+const { OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION, TOPIC_ALREADY_EXISTS } = ErrorCode;
 
 export function coordinatorConformance(label: string, harness: CoordinatorHarness): void {
   describe(`Coordinator conformance: ${label}`, () => {

@@ -10,7 +10,7 @@
  *   an explicit retention (OffsetCommit v2-v4).
  * - floe_commit_group_offsets / floe_expire_group_offsets / floe_delete_records: one call per operation.
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * floe_commit_group_offsets(group, commit_ts, <arrays>) → the 0-based indexes of the commits stored;

@@ -35,10 +35,10 @@
  * UPDATE and the transaction's commit. Topic deletion takes the topic's exclusive advisory lock first, so it
  * never interleaves with a record deletion on the same topic.
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 /** Namespace (first key) of the per-topic advisory locks: "flof". */
-export const TOPIC_LOCK_NAMESPACE = 0x666c6f66;
+const TOPIC_LOCK_NAMESPACE = 0x666c6f66;
 
 const TAIL_FUNCTION = `
 CREATE OR REPLACE FUNCTION floe_tail(p_array anyarray, p_n integer) RETURNS anyarray
@@ -119,7 +119,7 @@ $fn$`;
  * Rejected batches are left out of the offsets exactly like batches of unknown partitions. The state of each
  * (partition, producer) is then upserted once, from the accepted batches of the newest epoch.
  */
-export const COMMIT_OBJECT_FUNCTION = `
+const COMMIT_OBJECT_FUNCTION = `
 CREATE OR REPLACE FUNCTION floe_commit_object(
   p_object_key      text,
   p_object_size     bigint,

@@ -18,7 +18,7 @@
  * A batch of the original object that is gone by the time of the retry (its topic deleted, or its records
  * deleted by retention) is answered UNKNOWN_TOPIC_OR_PARTITION, like a batch of an unknown partition.
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 const COMMIT_OBJECT_ONCE_FUNCTION = `
 CREATE OR REPLACE FUNCTION floe_commit_object_once(

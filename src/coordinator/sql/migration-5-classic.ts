@@ -7,7 +7,7 @@
  * diskless topics, which any broker serves. The coordinator keeps no offsets or batches of classic
  * partitions: their `partitions` rows stay at 0 and the leader's log is the source of truth.
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 export const MIGRATION_5: Migration = {
   version: 5,

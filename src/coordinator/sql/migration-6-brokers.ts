@@ -13,7 +13,7 @@
  * Lock order: the `membership` row first, then `brokers` rows; a heartbeat that finds nothing expired
  * locks only its own row.
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 const REGISTER_BROKER_FUNCTION = `
 CREATE OR REPLACE FUNCTION floe_register_broker(

@@ -3,15 +3,17 @@
  * ../notifications.ts), so brokers keep their batch index caches and topic registries current and wake
  * their long polls on other brokers' commits (DESIGN.md, "Fetch path" step 4).
  *
- * Each announcing function wraps an existing one and calls pg_notify in the same transaction: a change is
- * announced if and only if it committed, and listeners receive announcements in commit order (so, for one
- * partition, in offset order). A retried commit that finds its object already committed announces it
- * again; listeners ignore batches they already know.
+ * Commits, DeleteRecords and retention get announcing wrappers (floe_commit_object_notify,
+ * floe_delete_records_notify, floe_retention_step_notify: same arguments and result as the function they
+ * call); topic changes call floe_notify_topic from the statements that make them. Either way pg_notify runs
+ * in the same transaction: a change is announced if and only if it committed, and listeners receive
+ * announcements in commit order (so, for one partition, in offset order). A retried commit that finds its
+ * object already committed announces it again; listeners ignore batches they already know.
  *
  * Cost on the commit path: one string built from the committed batches (skipped past 200 batches, when
  * the list would not fit in a payload anyway: listeners then look the object up once each).
  */
-import type { Migration } from './migrations.ts';
+import type { Migration } from './migration.ts';
 
 /** Same arguments and result as floe_commit_object_once (migration 4). */
 const COMMIT_OBJECT_NOTIFY_FUNCTION = `
