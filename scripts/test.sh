@@ -1,9 +1,15 @@
 #!/bin/sh
 # `npm test`: install what the tests need, then run them with node:test.
 #
-#   npm test                                   every *.test.ts under src/ and test/
-#   npm test -- test/cli/cli.test.ts           only these files
-#   npm test -- --test-name-pattern=listeners  every file, tests matching the pattern (use the = form)
+#   npm test                                   the import rules, then every *.test.ts under test/
+#   npm test -- test/cli/cli.test.ts           only these files (no import rules)
+#   npm test -- --test-name-pattern=listeners  the import rules, then every file, tests matching the pattern
+#                                              (use the = form)
+#
+# Tests live under test/, in folders mirroring src/ (test/config/ tests src/config/). A run of every file first
+# checks that no *.test.ts is left under src/ (it would never run) and then `npm run check:imports`: no
+# import cycle in src/ and no import against the layering (.dependency-cruiser.mjs has the rules and why);
+# either failing stops the run before any test.
 #
 # Needs: Debian's kcat and python3-confluent-kafka (client tests) and postgresql (the tests start their own
 # throwaway PostgreSQL servers with its initdb/pg_ctl; installed with apt-get when missing, as root or
@@ -56,8 +62,18 @@ for a in "$@"; do
   case "$a" in -*) ;; *) files="$files $a" ;; esac
 done
 if [ -z "$files" ]; then
-  files=$(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
-  if [ -z "$files" ]; then echo "test.sh: no *.test.ts files found" >&2; exit 1; fi
+  stray=$(find src -name '*.test.ts' | sort)
+  if [ -n "$stray" ]; then
+    echo "test.sh: test files belong under test/, in the folder mirroring their src/ folder; npm test does not run these:" >&2
+    echo "$stray" | sed 's/^/  /' >&2
+    exit 1
+  fi
+  if ! npm run --silent check:imports; then
+    echo "test.sh: import rules violated (listed above; each rule and its reason are in .dependency-cruiser.mjs): no test was run" >&2
+    exit 1
+  fi
+  files=$(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+  if [ -z "$files" ]; then echo "test.sh: no *.test.ts files found under test/" >&2; exit 1; fi
   set -- "$@" $files
 fi
 

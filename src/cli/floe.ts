@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config/broker-config.ts';
+import type { CommandOptions } from './command-options.ts';
 import { runConfig } from './commands/config.ts';
 import { runStart } from './commands/start.ts';
 
@@ -51,11 +52,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } satisfies ParseArgsConfig['options'];
-
-export interface CommandOptions {
-  file: string | undefined;
-  overrides: string[];
-}
 
 function parseCommandArgs(command: string, args: string[], maxPositionals: number): CommandOptions & { help: boolean; version: boolean } {
   let parsed;

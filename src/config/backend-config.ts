@@ -19,7 +19,7 @@
  * - Object store URL: empty = `<data.dir>/objects`; `file:///abs/path` = that folder; `s3://bucket/prefix`.
  */
 import { custom, listOf, oneOf, parseConfigValue, range, type ConfigValue } from './config-def.ts';
-import type { BrokerConfig, BrokerConfigKey } from './broker-config.ts';
+import type { BrokerConfigKey } from './broker-config-key.ts';
 
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -152,8 +152,17 @@ export interface BackendConfig {
   objectStore: ObjectStoreBackendConfig;
 }
 
-/** The backend keys of `config`, typed. Throws on a pair of keys that cannot go together. */
-export function backendConfig(config: BrokerConfig): BackendConfig {
+/**
+ * What backendConfig reads of a BrokerConfig: `values` (every key's normalised text, set by loadBrokerConfig;
+ * absent on a hand-built config, which gets the table defaults). A BrokerConfig is one; taking only this keeps
+ * this file from importing broker-config.ts, which imports it.
+ */
+export interface BackendConfigSource {
+  values?: Readonly<Record<string, string | null>>;
+}
+
+/** The backend keys of `config` (a BrokerConfig), typed. Throws on a pair of keys that cannot go together. */
+export function backendConfig(config: BackendConfigSource): BackendConfig {
   const get = (key: string): ConfigValue | null => {
     const def = BACKEND_CONFIG_KEYS.find((k) => k.key === key)!;
     const text = config.values ? (config.values[key] ?? null) : def.default;

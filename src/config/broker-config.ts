@@ -41,8 +41,10 @@ import {
 } from './config-def.ts';
 import { parseProperties, PropertiesSyntaxError } from './properties.ts';
 import { BACKEND_CONFIG_KEYS } from './backend-config.ts';
+import type { BrokerConfigKey } from './broker-config-key.ts';
 
 export { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from './config-def.ts';
+export type { BrokerConfigGroup, BrokerConfigKey } from './broker-config-key.ts';
 
 /** A configuration that cannot be used: one line naming the key, the value, its origin and what is accepted. */
 export class ConfigError extends Error {
@@ -144,19 +146,6 @@ export interface LoadedBrokerConfig {
   /** Every table key that has a value (set or defaulted), with where it came from. */
   raw: Map<string, RawConfigValue>;
 }
-
-export interface BrokerConfigKey {
-  key: string;
-  type: ConfigType;
-  /** As text, like Kafka's ConfigDef; null = no default (the key is unset unless given). */
-  default: string | null;
-  doc: string;
-  validate?: Validator;
-  /** Section in docs/configuration.md and `floe config`. */
-  group: BrokerConfigGroup;
-}
-
-export type BrokerConfigGroup = 'Broker' | 'Listeners and network' | 'Diskless storage' | 'Coordinator' | 'Object store' | 'Topic defaults' | 'Groups';
 
 const NO_EFFECT_DISKLESS = 'Floe accepts it as the broker default of the topic config; it has no effect on diskless topics.';
 const CLASSIC_ONLY = 'Classic topics only; no effect on diskless topics.';

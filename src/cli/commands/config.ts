@@ -11,7 +11,7 @@ import {
   type LoadedBrokerConfig,
 } from '../../config/broker-config.ts';
 import { TOPIC_CONFIG_KEYS } from '../../config/topic-config.ts';
-import type { CommandOptions } from '../floe.ts';
+import type { CommandOptions } from '../command-options.ts';
 
 export function runConfig(opts: CommandOptions): number {
   const loaded = loadBrokerConfig({ file: opts.file, overrides: opts.overrides, env: process.env });

@@ -6,7 +6,7 @@
  */
 import { loadBrokerConfig, type BrokerConfig, type LoadedBrokerConfig } from '../../config/broker-config.ts';
 import { childLogger } from '../../observability/log.ts';
-import type { CommandOptions } from '../floe.ts';
+import type { CommandOptions } from '../command-options.ts';
 
 const log = childLogger('cli');
 

@@ -12,8 +12,8 @@ import {
   redactUrlPassword,
   envVarName,
   loadBrokerConfig,
-} from './broker-config.ts';
-import { parseProperties } from './properties.ts';
+} from '../../src/config/broker-config.ts';
+import { parseProperties } from '../../src/config/properties.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'floe-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

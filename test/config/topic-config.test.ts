@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ErrorCode } from '../protocol/gen/errors.ts';
-import { defaultBrokerConfig, loadBrokerConfig } from './broker-config.ts';
-import { describeTopicConfigs, resolveTopicConfig, TOPIC_CONFIG_KEYS, validateTopicConfigs } from './topic-config.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+import { defaultBrokerConfig, loadBrokerConfig } from '../../src/config/broker-config.ts';
+import { describeTopicConfigs, resolveTopicConfig, TOPIC_CONFIG_KEYS, validateTopicConfigs } from '../../src/config/topic-config.ts';
 
 const broker = defaultBrokerConfig();
 const classicBroker = defaultBrokerConfig({ 'log.diskless.enable': 'false' });

@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, defaultBrokerConfig, loadBrokerConfig } from './broker-config.ts';
-import { backendConfig } from './backend-config.ts';
-import { pgPoolConfig } from '../coordinator/pg.ts';
-import { openObjectStore } from '../objectstore/open.ts';
-import { FsObjectStore } from '../objectstore/fs.ts';
-import { S3ObjectStore } from '../objectstore/s3.ts';
-import { FaultyObjectStore } from '../objectstore/faulty.ts';
+import { ConfigError, defaultBrokerConfig, loadBrokerConfig } from '../../src/config/broker-config.ts';
+import { backendConfig } from '../../src/config/backend-config.ts';
+import { pgPoolConfig } from '../../src/coordinator/pg.ts';
+import { openObjectStore } from '../../src/objectstore/open.ts';
+import { FsObjectStore } from '../../src/objectstore/fs.ts';
+import { S3ObjectStore } from '../../src/objectstore/s3.ts';
+import { FaultyObjectStore } from '../../src/objectstore/faulty.ts';
 
 test('defaults: embedded PGlite and a folder under data.dir, no faults', () => {
   const b = backendConfig(defaultBrokerConfig());
