@@ -2,6 +2,7 @@
  * Broker configuration: one table of Kafka-style keys (`BROKER_CONFIG_KEYS`), the typed `BrokerConfig`
  * the code reads, and `loadBrokerConfig`, which layers the sources, lowest first:
  *   table default < `server.properties` file < env `FLOE_<KEY>` < `--override key=value`.
+ * (STYLE.md puts the loading in a load.ts; it stays beside the table it reads, and properties.ts parses files.)
  *
  * Decisions (see also docs/configuration.md, generated from this table by tools/docs/config-doc.ts):
  * - Env vars: `FLOE_` + the key upper-cased with `.` → `_` (`FLOE_NODE_ID`, `FLOE_LOG_DISKLESS_ENABLE`).

@@ -1,5 +1,6 @@
 /**
- * The production coordinator: PostgreSQL through a `pg` Pool behind `SqlConnection`. Same schema and
+ * The production coordinator: PostgreSQL through a `pg` Pool behind `SqlConnection` (STYLE.md's
+ * `postgres.ts`; named after the driver, beside `pglite.ts`). Same schema and
  * SQL as PGlite; only the connection differs. Commits run concurrently on the pool's connections; the
  * row locks taken by `floe_commit_object` order them.
  *

@@ -1,6 +1,7 @@
 /**
  * Reader: a cursor over one Kafka frame (or any Buffer range), with the wire primitives the generated
- * codecs in `gen/` call. Big-endian; varints as in Kafka's ByteUtils (LEB128, zig-zag for signed).
+ * codecs in `gen/` call. Big-endian; varints as in Kafka's ByteUtils (LEB128, zig-zag for signed), here
+ * and in writer.ts rather than in a varint.ts of their own (STYLE.md), as each side needs only its half.
  *
  * - Every read checks against `end` and throws DecodeError on truncation, bad lengths or bad nulls,
  *   so a hostile frame can never make us read outside [start, end) or allocate per a garbage count.

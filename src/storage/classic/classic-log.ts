@@ -1,6 +1,8 @@
 /**
  * The local log of one classic partition (DESIGN.md "classic topic"): a directory `<topic>-<partition>` of
- * segments, as in Kafka, written only by this broker (the partition's leader).
+ * segments, as in Kafka, written only by this broker (the partition's leader). It is the classic kind of
+ * the partition seam (../partition-log.ts); STYLE.md's `log.ts`, named `classic-log.ts` because
+ * `PartitionLog` is the seam's name.
  *
  * Write path. `append` is synchronous up to the returned promise: it assigns the batch its offsets (patching
  * base offset, partition leader epoch and, for LogAppendTime topics, max timestamp + CRC into the batch bytes,

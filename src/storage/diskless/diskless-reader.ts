@@ -7,6 +7,9 @@
  *
  * Patching happens in place: a batch's assigned offset and append time never change once committed, so
  * rewriting them in a shared cached object is idempotent and saves a copy per fetch.
+ *
+ * Named after the class it defines (STYLE.md's `fetch-planner.ts`): planning is one of its three steps.
+ * The long poll is not here but in ../storage.ts, which serves both kinds of partition.
  */
 import type { BatchLocation, Coordinator, FindBatchesResult } from '../../coordinator/coordinator.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';

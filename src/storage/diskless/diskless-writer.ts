@@ -11,6 +11,9 @@
  * original offsets: the records are written once and acknowledged. Past the deadline the producers get
  * REQUEST_TIMED_OUT; the object is then committed once or an orphan for the cleaner, never both. Objects
  * queued behind a retrying commit spend their own deadline waiting, so an outage answers them promptly.
+ *
+ * Named after the class it defines (STYLE.md's `produce-buffer.ts`): it is the whole write path — buffer,
+ * seal, upload, commit, answer — not only the buffer. Failures map to Kafka errors in ../storage-error.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { CoordinatorError, type CommitBatch, type CommitBatchResult, type Coordinator, type TimestampType } from '../../coordinator/coordinator.ts';
