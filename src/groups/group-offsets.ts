@@ -6,6 +6,8 @@
  * own retention. The offsets themselves are rows in the coordinator DB (what Kafka keeps in
  * __consumer_offsets); nothing of them is cached here. Membership and generations are the protocol's
  * (classic-protocol.ts): a commit is checked with its rules and counts as a sign of life of the member.
+ * Expiry runs over the whole coordinator DB, so it names the groups it must not touch: those with members
+ * here, and those another broker coordinates (theirs to expire, by their own view of their members).
  *
  * Floe difference: offsets of topics a Stable consumer group no longer subscribes to do not expire (Kafka
  * expires them by commit time); offsets of empty and simple groups expire as in Kafka.
