@@ -4,8 +4,12 @@
  * pending members (member ids handed out with MEMBER_ID_REQUIRED, not yet joined), members that still owe a
  * SyncGroup, and the callbacks of the JoinGroup / SyncGroup requests waiting on a rebalance.
  *
- * Pure bookkeeping: the rules (when to rebalance, which error to answer) are in group-coordinator.ts.
+ * Pure bookkeeping: the rules (when to rebalance, which error to answer) are in classic-protocol.ts. What
+ * several parts of the coordinator do to a group alike is here too (stopping its timers and answering its
+ * waiting requests when it is no longer served here, reading its members' subscribed topics), so that the
+ * ownership (owned-groups.ts) does not need the protocol.
  */
+import { CONSUMER_PROTOCOL_TYPE, subscriptionTopics } from './consumer-protocol.ts';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -213,6 +217,30 @@ export class ClassicGroup {
     return member;
   }
 
+  clearJoinTimer(): void {
+    if (this.joinTimer) clearTimeout(this.joinTimer);
+    this.joinTimer = null;
+  }
+
+  clearSyncTimer(): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
+  }
+
+  /**
+   * The group is no longer served here (it moved to another broker, or the broker shuts down): its timers
+   * stop and every waiting JoinGroup/SyncGroup is answered with `errorCode`, so the members look for the
+   * coordinator again instead of waiting for a rebalance that will not complete here.
+   */
+  abandon(errorCode: number): void {
+    this.clearJoinTimer();
+    this.clearSyncTimer();
+    for (const m of this.members.values()) {
+      this.invokeJoinCallback(m, joinError(m.memberId, errorCode));
+      this.invokeSyncCallback(m, syncError(errorCode));
+    }
+  }
+
   /** Answers the member's waiting JoinGroup, if any. */
   invokeJoinCallback(member: Member, result: JoinResult): boolean {
     const cb = member.joinCallback;
@@ -279,6 +307,21 @@ export class ClassicGroup {
   memberMetadata(): JoinResult['members'] {
     const protocol = this.protocolName ?? '';
     return [...this.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata(protocol) }));
+  }
+
+  /**
+   * The union of the members' subscribed topics for the selected protocol (consumer protocol), or null when
+   * unknown (another protocol type, no selected protocol, or a subscription that cannot be read).
+   */
+  membersSubscribedTopics(): Set<string> | null {
+    if (this.protocolType !== CONSUMER_PROTOCOL_TYPE || this.protocolName === null) return null;
+    const topics = new Set<string>();
+    for (const m of this.members.values()) {
+      const t = subscriptionTopics(m.metadata(this.protocolName));
+      if (t === null) return null;
+      for (const name of t) topics.add(name);
+    }
+    return topics;
   }
 
   private countProtocols(member: Member, delta: 1 | -1): void {

@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Coordinator, GroupOffsetCommit, GroupRecord } from '../coordinator/coordinator.ts';
-import { ErrorCode } from '../protocol/gen/errors.ts';
-import { GroupCoordinator, type GroupCoordinatorOptions, type JoinParams } from './group-coordinator.ts';
-import { encodeSubscription } from './consumer-protocol.ts';
+import type { Coordinator, GroupOffsetCommit, GroupRecord } from '../../src/coordinator/coordinator.ts';
+import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+import { GroupCoordinator, type GroupCoordinatorOptions, type JoinParams } from '../../src/groups/group-coordinator.ts';
+import { encodeSubscription } from '../../src/groups/consumer-protocol.ts';
 
 class FakeStore {
   saved: GroupRecord[] = [];

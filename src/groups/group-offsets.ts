@@ -1,0 +1,257 @@
+/**
+ * Committed offsets of the groups this broker coordinates, as Kafka's GroupCoordinator handles them:
+ * OffsetCommit (simple commits of clients without group management, and member commits checked against
+ * the member and generation), OffsetFetch (several groups in one coordinator query), OffsetDelete (not for
+ * topics a non-empty consumer group subscribes to), and expiry by offsets.retention.minutes or a commit's
+ * own retention. The offsets themselves are rows in the coordinator DB (what Kafka keeps in
+ * __consumer_offsets); nothing of them is cached here. Membership and generations are the protocol's
+ * (classic-protocol.ts): a commit is checked with its rules and counts as a sign of life of the member.
+ * Expiry runs over the whole coordinator DB, so it names the groups it must not touch: those with members
+ * here, and those another broker coordinates (theirs to expire, by their own view of their members).
+ *
+ * Floe difference: offsets of topics a Stable consumer group no longer subscribes to do not expire (Kafka
+ * expires them by commit time); offsets of empty and simple groups expire as in Kafka.
+ */
+import type { Coordinator, GroupOffsetCommit } from '../coordinator/coordinator.ts';
+import { ErrorCode } from '../protocol/gen/errors.ts';
+import { childLogger } from '../observability/log.ts';
+import type { ClassicGroup } from './classic-group.ts';
+import type { ClassicProtocol } from './classic-protocol.ts';
+import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.ts';
+import { groupIdError } from './group-id.ts';
+import type { GroupCoordinatorOptions } from './group-options.ts';
+import type { OwnedGroups } from './owned-groups.ts';
+
+const log = childLogger('groups');
+
+export interface CommitParams {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  /** OffsetCommit v2-v4; -1: the broker's offsets.retention.minutes. */
+  retentionTimeMs: number;
+  commits: Omit<GroupOffsetCommit, 'expireTimestamp'>[];
+}
+
+export interface FetchedPartition {
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+  errorCode: number;
+}
+
+export interface FetchedGroup {
+  groupId: string;
+  errorCode: number;
+  topics: { name: string; partitions: FetchedPartition[] }[];
+}
+
+export interface FetchRequestGroup {
+  groupId: string;
+  /** null: every committed offset of the group. */
+  topics: { name: string; partitions: number[] }[] | null;
+}
+
+export interface DeleteOffsetsTarget {
+  topicId: string;
+  topicName: string;
+  partition: number;
+}
+
+export class GroupOffsets {
+  private readonly now: () => number;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** The expiry run in progress (one at a time; shutdown waits for it). */
+  private expiring: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Coordinator,
+    private readonly groups: OwnedGroups,
+    private readonly protocol: ClassicProtocol,
+    private readonly options: GroupCoordinatorOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Starts the periodic expiry (offsets.retention.check.interval.ms). */
+  startExpiry(): void {
+    this.expiryTimer = setInterval(() => void this.expireOffsets(), this.options.offsetsRetentionCheckIntervalMs);
+    this.expiryTimer.unref();
+  }
+
+  /** Stops the periodic expiry; resolves when a run in progress is done. */
+  async stopExpiry(): Promise<void> {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    await this.expiring;
+  }
+
+  /** OffsetCommit: one error for every partition, or one per commit (in order). */
+  async commitOffsets(p: CommitParams): Promise<number | number[]> {
+    const idError = groupIdError(p.groupId, true) ?? this.groups.placementError(p.groupId);
+    if (idError !== null) return idError;
+    let g = this.groups.get(p.groupId);
+    if (g === undefined) {
+      // Only a client that does not use group management (generation -1) may create a group by committing.
+      if (p.generationId >= 0) return ErrorCode.ILLEGAL_GENERATION;
+      g = this.groups.create(p.groupId);
+    }
+    const error = this.validateOffsetCommit(g, p);
+    if (error !== null) return error;
+    switch (g.state) {
+      case 'CompletingRebalance':
+        // A member of the new generation that has not synced yet: let it finish the rebalance first.
+        return ErrorCode.REBALANCE_IN_PROGRESS;
+      case 'Stable':
+      case 'PreparingRebalance': {
+        const member = g.members.get(p.memberId);
+        if (member) this.protocol.touch(member);
+        break;
+      }
+      case 'Empty':
+      case 'Dead':
+        break;
+    }
+    if (p.commits.length === 0) return [];
+    const now = this.now();
+    const expireTimestamp = p.retentionTimeMs >= 0 ? now + p.retentionTimeMs : -1;
+    g.version++;
+    try {
+      return await this.store.commitGroupOffsets(p.groupId, now, p.commits.map((c) => ({ ...c, expireTimestamp })));
+    } catch (err) {
+      log.warn({ err, group: p.groupId }, 'could not store committed offsets');
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+  }
+
+  private validateOffsetCommit(g: ClassicGroup, p: CommitParams): number | null {
+    if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (p.generationId >= 0 || p.memberId !== '' || p.groupInstanceId !== null) {
+      return this.protocol.validateCurrentMember(g, p.memberId, p.groupInstanceId)
+        ?? (p.generationId !== g.generationId ? ErrorCode.ILLEGAL_GENERATION : null);
+    }
+    // A simple commit (no member, generation -1): only while nobody is a member.
+    return g.state === 'Empty' ? null : ErrorCode.UNKNOWN_MEMBER_ID;
+  }
+
+  /** OffsetFetch for several groups in one coordinator query. Partitions without a commit get offset -1. */
+  async fetchOffsets(requests: readonly FetchRequestGroup[]): Promise<FetchedGroup[]> {
+    const groupError = (groupId: string) => groupIdError(groupId, true) ?? this.groups.placementError(groupId);
+    const wanted = requests.filter((r) => groupError(r.groupId) === null).map((r) => r.groupId);
+    let rows: Awaited<ReturnType<Coordinator['fetchGroupOffsets']>> = [];
+    let failed = false;
+    try {
+      rows = await this.store.fetchGroupOffsets([...new Set(wanted)]);
+    } catch (err) {
+      log.warn({ err }, 'could not read committed offsets');
+      failed = true;
+    }
+    const byGroup = new Map<string, Map<string, Map<number, (typeof rows)[number]>>>();
+    for (const r of rows) {
+      let topics = byGroup.get(r.groupId);
+      if (!topics) byGroup.set(r.groupId, (topics = new Map()));
+      let parts = topics.get(r.topicName);
+      if (!parts) topics.set(r.topicName, (parts = new Map()));
+      parts.set(r.partition, r);
+    }
+    return requests.map((req): FetchedGroup => {
+      const idError = groupError(req.groupId);
+      if (idError !== null) return { groupId: req.groupId, errorCode: idError, topics: [] };
+      if (failed) return { groupId: req.groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: [] };
+      const committed = byGroup.get(req.groupId) ?? new Map();
+      const entry = (partition: number, r: (typeof rows)[number] | undefined): FetchedPartition => r
+        ? { partition, offset: r.offset, leaderEpoch: r.leaderEpoch, metadata: r.metadata ?? '', errorCode: ErrorCode.NONE }
+        : { partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
+      if (req.topics === null) {
+        return {
+          groupId: req.groupId,
+          errorCode: ErrorCode.NONE,
+          topics: [...committed].map(([name, parts]) => ({ name, partitions: [...parts.values()].map((r) => entry(r.partition, r)) })),
+        };
+      }
+      return {
+        groupId: req.groupId,
+        errorCode: ErrorCode.NONE,
+        topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => entry(p, committed.get(t.name)?.get(p))) })),
+      };
+    });
+  }
+
+  /**
+   * OffsetDelete: a group-level error, or one error per target (in order). Offsets of topics a non-empty
+   * consumer group subscribes to stay (GROUP_SUBSCRIBED_TO_TOPIC); an empty group whose last offsets go is
+   * deleted, as in Kafka.
+   */
+  async deleteOffsets(groupId: string, targets: readonly DeleteOffsetsTarget[]): Promise<number | number[]> {
+    const idError = groupIdError(groupId, false) ?? this.groups.placementError(groupId);
+    if (idError !== null) return idError;
+    const g = this.groups.get(groupId);
+    if (g === undefined || g.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
+    const codes = targets.map(() => ErrorCode.NONE as number);
+    if (g.state !== 'Empty') {
+      if (g.protocolType !== CONSUMER_PROTOCOL_TYPE) return ErrorCode.NON_EMPTY_GROUP;
+      targets.forEach((t, i) => {
+        if (g.subscribedTopics === null || g.subscribedTopics.has(t.topicName)) codes[i] = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
+      });
+    }
+    const eligible = targets.filter((_, i) => codes[i] === ErrorCode.NONE);
+    if (eligible.length === 0) return codes;
+    try {
+      const removed = await this.store.deleteGroupOffsets(groupId, eligible);
+      log.info({ group: groupId, removed }, 'deleted committed offsets');
+      if (g.state === 'Empty' && this.groups.get(groupId) === g) {
+        const version = g.version;
+        const left = await this.store.fetchGroupOffsets([groupId]);
+        if (left.length === 0 && g.state === 'Empty' && g.version === version && this.groups.get(groupId) === g) {
+          g.transition('Dead', this.now());
+          this.groups.remove(g);
+          await this.groups.deleteStored([g]);
+        }
+      }
+    } catch (err) {
+      log.warn({ err, group: groupId }, 'could not delete committed offsets');
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    return codes;
+  }
+
+  /** One run of offset expiry (offsets.retention.minutes); also drops empty groups left without offsets. */
+  expireOffsets(): Promise<void> {
+    if (this.expiring || this.groups.closed) return this.expiring ?? Promise.resolve();
+    const active: string[] = [];
+    const empty: string[] = [];
+    const versions = new Map<string, number>();
+    for (const g of this.groups.values()) {
+      if (g.state === 'Empty') {
+        empty.push(g.groupId);
+        versions.set(g.groupId, g.version);
+      } else if (g.state !== 'Dead') {
+        active.push(g.groupId);
+      }
+    }
+    // Groups coordinated by other brokers are theirs to expire: left alone here.
+    for (const id of this.groups.storedElsewhere()) active.push(id);
+    const run = (async () => {
+      try {
+        const results = await this.store.expireGroupOffsets(this.now(), this.options.offsetsRetentionMs, active, empty);
+        for (const r of results) {
+          if (r.expiredOffsets > 0) log.info({ group: r.groupId, offsets: r.expiredOffsets }, 'expired committed offsets');
+          if (!r.deleted) continue;
+          const g = this.groups.get(r.groupId);
+          if (g && g.state === 'Empty' && g.version === versions.get(r.groupId)) {
+            g.transition('Dead', this.now());
+            this.groups.remove(g);
+            log.info({ group: r.groupId }, 'removed empty group without offsets');
+          }
+        }
+      } catch (err) {
+        log.warn({ err }, 'offset expiry failed');
+      } finally {
+        this.expiring = null;
+      }
+    })();
+    this.expiring = run;
+    return run;
+  }
+}
