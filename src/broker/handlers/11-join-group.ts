@@ -1,7 +1,7 @@
 /**
  * JoinGroup (key 11), versions 0-9.
  *
- * Behavior: the classic group protocol as Kafka's coordinator runs it (src/groups/group-coordinator.ts):
+ * Behavior: the classic group protocol as Kafka's coordinator runs it (src/groups/classic-protocol.ts):
  * a new dynamic member gets MEMBER_ID_REQUIRED with its member id first (v4+), static members
  * (group.instance.id, v5+) keep their place across restarts and fence older instances (FENCED_INSTANCE_ID),
  * a new group waits group.initial.rebalance.delay.ms for more members, then the response waits until every
