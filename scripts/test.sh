@@ -7,8 +7,9 @@
 #                                              (use the = form)
 #
 # Tests live under test/, in folders mirroring src/ (test/config/ tests src/config/); STYLE.md puts unit
-# tests beside the code, but most of them were under test/ already, and one place keeps src/ all product code. A run of every file first
-# checks that no *.test.ts is left under src/ (it would never run) and then `npm run check:imports`: no
+# tests beside the code, but most of them were under test/ already, and one place keeps src/ all product
+# code. A run of every file first checks that no *.test.ts is left under src/ (it would never run) and
+# then `npm run check:imports`: no
 # import cycle in src/ and no import against the layering (.dependency-cruiser.mjs has the rules and why);
 # either failing stops the run before any test.
 #
