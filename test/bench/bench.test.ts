@@ -6,43 +6,38 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import type { BenchResults } from '../../bench/lib/report.ts';
+import { tempDir } from '../helpers/cleanup.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
 test('npm run bench -- --quick --scenarios folder runs end to end and checks what it read', { timeout: 300_000 }, async () => {
-  const out = await mkdtemp(join(tmpdir(), 'floe-bench-test-'));
-  try {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run.ts'), '--quick', '--scenarios', 'folder', '--out', out], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    assert.equal(code, 0, `bench failed:\n${output.slice(-5000)}`);
+  const out = await tempDir('floe-bench-test-');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run.ts'), '--quick', '--scenarios', 'folder', '--out', out], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  assert.equal(code, 0, `bench failed:\n${output.slice(-5000)}`);
 
-    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchResults;
-    assert.deepEqual(results.failures, []);
-    const folder = results.backends.find((b) => b.id === 'folder');
-    assert.ok(folder?.produce && folder.tailRead && folder.coldRead, 'every phase of the folder scenario ran');
-    assert.ok(folder.produce.records > 0);
-    // Every acknowledged record (plus the warm-up record) was read back, from the cache and after a restart.
-    assert.equal(folder.tailRead.records, folder.produce.records + 1);
-    assert.equal(folder.coldRead.records, folder.produce.records + 1);
-    assert.ok(folder.latency.length > 0 && folder.latency.every((l) => l.produceMs !== null && l.e2eMs !== null));
-    // Figures come from the broker's /metrics: its object store and coordinator counted the writes.
-    assert.ok(folder.produce.requests.puts > 0 && folder.produce.requests.commits > 0);
-    assert.ok(results.targets.length > 0);
-    assert.match(readFileSync(join(out, 'chart.svg'), 'utf8'), /^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\s*$/);
-    assert.ok(existsSync(join(out, 'logs', 'broker-folder.log')));
-    assert.match(output, /Targets \(issue 8/);
-  } finally {
-    await rm(out, { recursive: true, force: true });
-  }
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchResults;
+  assert.deepEqual(results.failures, []);
+  const folder = results.backends.find((b) => b.id === 'folder');
+  assert.ok(folder?.produce && folder.tailRead && folder.coldRead, 'every phase of the folder scenario ran');
+  assert.ok(folder.produce.records > 0);
+  // Every acknowledged record (plus the warm-up record) was read back, from the cache and after a restart.
+  assert.equal(folder.tailRead.records, folder.produce.records + 1);
+  assert.equal(folder.coldRead.records, folder.produce.records + 1);
+  assert.ok(folder.latency.length > 0 && folder.latency.every((l) => l.produceMs !== null && l.e2eMs !== null));
+  // Figures come from the broker's /metrics: its object store and coordinator counted the writes.
+  assert.ok(folder.produce.requests.puts > 0 && folder.produce.requests.commits > 0);
+  assert.ok(results.targets.length > 0);
+  assert.match(readFileSync(join(out, 'chart.svg'), 'utf8'), /^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\s*$/);
+  assert.ok(existsSync(join(out, 'logs', 'broker-folder.log')));
+  assert.match(output, /Targets \(issue 8/);
 });

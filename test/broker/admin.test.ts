@@ -8,7 +8,11 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { fetchPartition } from '../helpers/fetch.ts';
+import { EARLIEST, listOffset } from '../helpers/list-offsets.ts';
+import { produce as produceTo } from '../helpers/produce.ts';
 import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { createTopics, topicMetadata } from '../helpers/topics.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
@@ -28,11 +32,7 @@ const SOURCE_DEFAULT = 5;
 before(async () => {
   broker = await startTestBroker({ 'auto.create.topics.enable': false, 'node.id': 1 });
   c = await RawClient.connect(broker.port);
-  const r = await c.request(ApiKey.CreateTopics, 7, {
-    topics: ['cfg', 'legacy', 'grow', 'delrec', 'dtp-a', 'dtp-b', 'logdirs'].map((name) => ({ name, numPartitions: name === 'dtp-a' ? 3 : 1, replicationFactor: 1, configs: [] })),
-    timeoutMs: 5000,
-  });
-  for (const t of r.topics) assert.equal(t.errorCode, 0, t.errorMessage);
+  await createTopics(c, ['cfg', 'legacy', 'grow', 'delrec', 'dtp-a', 'dtp-b', 'logdirs'].map((name) => ({ name, partitions: name === 'dtp-a' ? 3 : 1 })));
 });
 
 function incremental(resources: { type?: number; name: string; configs: { name: string; op: number; value: string | null }[] }[], validateOnly = false) {
@@ -50,19 +50,12 @@ async function describeConfig(topic: string, key: string): Promise<{ value: stri
 
 const errors = (r: any) => r.responses.map((x: any) => x.errorCode);
 
+/** `count` records of `size` bytes (A, B, C, …) in one batch. */
 async function produce(topic: string, partition: number, count: number, size = 10) {
-  const records = await buildRecordBatch({ records: Array.from({ length: count }, (_, i) => ({ value: Buffer.alloc(size, 65 + (i % 26)) })) });
-  const r = await c.request(ApiKey.Produce, 9, { acks: -1, timeoutMs: 10_000, transactionalId: null, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
-  return r.responses[0].partitionResponses[0];
+  return produceTo(c, topic, partition, await buildRecordBatch({ records: Array.from({ length: count }, (_, i) => ({ value: Buffer.alloc(size, 65 + (i % 26)) })) }));
 }
 
-function fetchAt(topic: string, partition: number, offset: bigint) {
-  return c.request(ApiKey.Fetch, 12, {
-    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1n }] }],
-    forgottenTopicsData: [], rackId: '',
-  }).then((r: any) => r.responses[0].partitions[0]);
-}
+const fetchAt = (topic: string, partition: number, offset: bigint) => fetchPartition(c, topic, partition, offset, { version: 12 });
 
 test('IncrementalAlterConfigs SET / DELETE / APPEND / SUBTRACT on a topic, seen by DescribeConfigs with its source', async () => {
   assert.deepEqual(errors(await incremental([{ name: 'cfg', configs: [{ name: 'retention.ms', op: SET, value: '3600000' }] }])), [0]);
@@ -148,7 +141,7 @@ test('CreatePartitions grows a topic (Metadata and produce see it); shrinking an
     c.request(ApiKey.CreatePartitions, 3, { topics: topics.map((t) => ({ assignments: null, ...t })), timeoutMs: 5000, validateOnly });
   const res = (r: any) => r.results.map((x: any) => [x.name, x.errorCode]);
   assert.deepEqual(res(await create([{ name: 'grow', count: 3 }], true)), [['grow', 0]]);
-  const partitions = async () => (await c.request(ApiKey.Metadata, 12, { topics: [{ name: 'grow', topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })).topics[0].partitions.length;
+  const partitions = async () => (await topicMetadata(c, 'grow')).partitions.length;
   assert.equal(await partitions(), 1);
   assert.deepEqual(res(await create([{ name: 'grow', count: 3 }])), [['grow', 0]]);
   assert.equal(await partitions(), 3);
@@ -189,9 +182,8 @@ test('DeleteRecords moves the log start: fetches below it are OFFSET_OUT_OF_RANG
   assert.equal(below.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   const at = await fetchAt('delrec', 0, 7n);
   assert.deepEqual([at.errorCode, Number(at.logStartOffset), Number(at.highWatermark)], [0, 7, 10]);
-  assert.ok(at.records.length > 0);
-  const earliest = await c.request(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'delrec', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2n }] }] });
-  assert.equal(Number(earliest.topics[0].partitions[0].offset), 7);
+  assert.ok(at.records!.length > 0);
+  assert.equal(Number((await listOffset(c, 'delrec', 0, EARLIEST)).offset), 7);
 
   // Below the log start: no change; beyond the high watermark and below -1: OFFSET_OUT_OF_RANGE; unknown partitions.
   assert.deepEqual(await del([{ partitionIndex: 0, offset: 2n }]), [[0, 7, 0]]);

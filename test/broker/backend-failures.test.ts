@@ -15,15 +15,18 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import type { S3Server } from '../../tools/dev/local-servers.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { fetchPartition, fetchValues } from '../helpers/fetch.ts';
+import { LATEST, listOffset } from '../helpers/list-offsets.ts';
 import { freshDatabase, sharedPostgres } from '../helpers/postgres.ts';
+import { produce as produceTo } from '../helpers/produce.ts';
 import { RawClient } from '../helpers/raw-client.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
 import { freshBucket, s3Overrides, s3Store, sharedS3 } from '../helpers/s3.ts';
-import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { createTopic } from '../helpers/topics.ts';
+import { waitForValue } from '../helpers/wait.ts';
 
 let s3: S3Server;
 before(async () => {
@@ -41,89 +44,27 @@ async function brokerOn(coordinatorUrl: string, bucket: string, extra: Record<st
     ...extra,
   });
   const client = await RawClient.connect(broker.port);
-  const r = await client.request(ApiKey.CreateTopics, 7, {
-    topics: [{ name: 't', numPartitions: 2, replicationFactor: 1, configs: [] }], timeoutMs: 5000,
-  });
-  assert.equal(r.topics[0].errorCode, 0, r.topics[0].errorMessage);
+  await createTopic(client, 't', 2);
   return { broker, client };
 }
 
+/** Produces `value` to partition `partition` of topic t: the answer's error code and base offset. */
 async function produce(client: RawClient, value: string, partition = 0): Promise<{ errorCode: number; baseOffset: bigint }> {
-  const records = await buildRecordBatch({ records: [{ value: Buffer.from(value) }] });
-  const r = await client.request(ApiKey.Produce, 9, {
-    acks: -1, timeoutMs: 30_000, transactionalId: null, topicData: [{ name: 't', partitionData: [{ index: partition, records }] }],
-  });
-  const p = r.responses[0].partitionResponses[0];
+  const p = await produceTo(client, 't', partition, value, { timeoutMs: 30_000 });
   return { errorCode: p.errorCode, baseOffset: p.baseOffset };
 }
 
-async function fetchPartition(client: RawClient, partition: number, offset = 0n): Promise<{ errorCode: number; highWatermark: bigint; values: string[] }> {
-  const f = await client.request(ApiKey.Fetch, 11, {
-    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic: 't', partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1n }] }],
-    forgottenTopicsData: [], rackId: '',
-  });
-  const p = f.responses[0].partitions[0];
-  return { errorCode: p.errorCode, highWatermark: p.highWatermark, values: recordValues(p.records) };
+/** A fresh database on the file's PostgreSQL server, and its URL through a TCP proxy the test can cut. */
+async function databaseBehindProxy(): Promise<{ proxy: TcpProxy; url: string }> {
+  const pg = await sharedPostgres();
+  const proxy = await startTcpProxy('127.0.0.1', pg.port);
+  const db = new URL(await freshDatabase());
+  db.port = String(proxy.port);
+  return { proxy, url: db.href };
 }
 
-/** Values of the (uncompressed) records in fetched batches. */
-function recordValues(records: Buffer | null): string[] {
-  const out: string[] = [];
-  if (!records) return out;
-  for (let at = 0; at + 61 <= records.length;) {
-    const size = records.readInt32BE(at + 8) + 12;
-    const batch = records.subarray(at, at + size);
-    let pos = 61;
-    const count = batch.readInt32BE(57);
-    for (let i = 0; i < count; i++) {
-      const [len, n] = varint(batch, pos);
-      const rec = batch.subarray(pos + n, pos + n + len);
-      let q = 1; // attributes
-      q += varint(rec, q)[1]; // timestamp delta
-      q += varint(rec, q)[1]; // offset delta
-      const [keyLen, kn] = varint(rec, q);
-      q += kn + Math.max(0, keyLen);
-      const [valueLen, vn] = varint(rec, q);
-      out.push(rec.subarray(q + vn, q + vn + valueLen).toString());
-      pos += n + len;
-    }
-    at += size;
-  }
-  return out;
-}
-
-function varint(buf: Buffer, pos: number): [number, number] {
-  let raw = 0;
-  let shift = 0;
-  let n = 0;
-  for (;;) {
-    const b = buf[pos + n]!;
-    raw |= (b & 0x7f) << shift;
-    n++;
-    if ((b & 0x80) === 0) break;
-    shift += 7;
-  }
-  return [(raw >>> 1) ^ -(raw & 1), n];
-}
-
-async function listOffsetsLatest(client: RawClient, partition: number): Promise<{ errorCode: number; offset: bigint }> {
-  const l = await client.request(ApiKey.ListOffsets, 7, {
-    replicaId: -1, isolationLevel: 0, topics: [{ name: 't', partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1n }] }],
-  });
-  const p = l.topics[0].partitions[0];
-  return { errorCode: p.errorCode, offset: p.offset };
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x))}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** How long, and how often, to retry a produce while a backend comes back. */
+const UNTIL_BACK = { timeoutMs: 20_000, intervalMs: 200 };
 
 test('object store down: KAFKA_STORAGE_ERROR, nothing committed; the broker recovers by itself when it is back', async () => {
   const bucket = await freshBucket();
@@ -141,9 +82,8 @@ test('object store down: KAFKA_STORAGE_ERROR, nothing committed; the broker reco
     await s3.start();
   }
   // No restart, no intervention: the next produce goes through.
-  assert.deepEqual(await until('produce after the store is back', () => produce(client, 'after'), (r) => r.errorCode === 0), { errorCode: 0, baseOffset: 1n });
-  const f = await fetchPartition(client, 0);
-  assert.deepEqual(f.values, ['before', 'after']);
+  assert.deepEqual(await waitForValue('produce after the store is back', () => produce(client, 'after'), (r) => r.errorCode === 0, UNTIL_BACK), { errorCode: 0, baseOffset: 1n });
+  assert.deepEqual(await fetchValues(client, 't', 0), ['before', 'after']);
   client.close();
 });
 
@@ -161,7 +101,7 @@ test('start: a bucket that does not exist, or credentials the store refuses, sto
   } finally {
     await s3.start();
   }
-  assert.equal((await until('produce after the store is back', () => produce(started!.client, 'after'), (r) => r.errorCode === 0)).errorCode, 0);
+  assert.equal((await waitForValue('produce after the store is back', () => produce(started!.client, 'after'), (r) => r.errorCode === 0, UNTIL_BACK)).errorCode, 0);
   started.client.close();
 });
 
@@ -179,7 +119,7 @@ test('object store throttling (503 SlowDown bursts on PUT): retriable errors, no
   const [offsets] = await broker.broker.coordinator.getPartitionOffsets([{ topicId: broker.broker.topics.get('t')!.topicId, partition: 0 }]);
   assert.equal(offsets!.highWatermark, 0);
   // Reads are not affected (faults on put only): the broker keeps serving.
-  assert.equal((await fetchPartition(client, 0)).errorCode, 0);
+  assert.equal((await fetchPartition(client, 't', 0)).errorCode, 0);
   client.close();
 });
 
@@ -197,17 +137,18 @@ test('coordinator down: produce REQUEST_TIMED_OUT, fetch and ListOffsets KAFKA_S
     assert.ok(Date.now() - t0 < 10_000);
     assert.ok(broker.broker.inspect.diskless().writer.commitRetries >= 1, 'the commit was retried before giving up');
     // Partition 1 was never read or written here: its fetch needs the coordinator.
-    assert.equal((await fetchPartition(client, 1)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
-    assert.equal((await listOffsetsLatest(client, 0)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal((await fetchPartition(client, 't', 1)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal((await listOffset(client, 't', 0, LATEST)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   } finally {
     await pg.start();
   }
-  const after = await until('produce after the restart', () => produce(client, 'after'), (x) => x.errorCode === 0);
+  const after = await waitForValue('produce after the restart', () => produce(client, 'after'), (x) => x.errorCode === 0, UNTIL_BACK);
   // 'while-down' was uploaded but never committed (the server was down): an orphan, not a record.
   assert.equal(after.baseOffset, 1n);
-  assert.deepEqual((await fetchPartition(client, 0)).values, ['one', 'after']);
-  assert.deepEqual(await listOffsetsLatest(client, 0), { errorCode: 0, offset: 2n });
-  assert.equal((await fetchPartition(client, 1)).errorCode, 0);
+  assert.deepEqual(await fetchValues(client, 't', 0), ['one', 'after']);
+  const latest = await listOffset(client, 't', 0, LATEST);
+  assert.deepEqual([latest.errorCode, latest.offset], [0, 2n]);
+  assert.equal((await fetchPartition(client, 't', 1)).errorCode, 0);
   client.close();
 });
 
@@ -218,16 +159,13 @@ test('coordinator restarted while idle: the next produce and fetch just work', a
   await pg.stop();
   await pg.start();
   assert.deepEqual(await produce(client, 'b'), { errorCode: 0, baseOffset: 1n });
-  assert.deepEqual((await fetchPartition(client, 1)).errorCode, 0);
+  assert.equal((await fetchPartition(client, 't', 1)).errorCode, 0);
   client.close();
 });
 
 test('connection lost mid-commit, after the server committed: retried with the same key, committed once, acknowledged', async () => {
-  const pg = await sharedPostgres();
-  const proxy = await startTcpProxy('127.0.0.1', pg.port);
-  const db = new URL(await freshDatabase());
-  db.port = String(proxy.port);
-  const { broker, client } = await brokerOn(db.href, await freshBucket());
+  const { proxy, url } = await databaseBehindProxy();
+  const { broker, client } = await brokerOn(url, await freshBucket());
   assert.equal((await produce(client, 'first')).errorCode, 0);
 
   const cut = proxy.dropResponseAfter('floe_commit_object_notify');
@@ -235,33 +173,27 @@ test('connection lost mid-commit, after the server committed: retried with the s
   await cut;
   assert.deepEqual(r, { errorCode: 0, baseOffset: 1n }, 'acknowledged with the offset of the commit that happened');
   assert.ok(broker.broker.inspect.diskless().writer.commitRetries >= 1);
-  assert.deepEqual((await fetchPartition(client, 0)).values, ['first', 'cut-after-commit'], 'once, not twice');
+  assert.deepEqual(await fetchValues(client, 't', 0), ['first', 'cut-after-commit'], 'once, not twice');
   assert.deepEqual(await produce(client, 'next'), { errorCode: 0, baseOffset: 2n });
   client.close();
 });
 
 test('connection lost mid-commit, before the server ran it: retried, committed once', async () => {
-  const pg = await sharedPostgres();
-  const proxy = await startTcpProxy('127.0.0.1', pg.port);
-  const db = new URL(await freshDatabase());
-  db.port = String(proxy.port);
-  const { client } = await brokerOn(db.href, await freshBucket());
+  const { proxy, url } = await databaseBehindProxy();
+  const { client } = await brokerOn(url, await freshBucket());
   const cut = proxy.dropRequestContaining('floe_commit_object_notify');
   const r = await produce(client, 'cut-before-commit');
   await cut;
   assert.deepEqual(r, { errorCode: 0, baseOffset: 0n });
-  assert.deepEqual((await fetchPartition(client, 0)).values, ['cut-before-commit']);
+  assert.deepEqual(await fetchValues(client, 't', 0), ['cut-before-commit']);
   client.close();
 });
 
 test('outcome unknown past the retry deadline: REQUEST_TIMED_OUT, and the record is committed once or an orphan, never both', async () => {
-  const pg = await sharedPostgres();
   for (const when of ['after', 'before'] as const) {
-    const proxy = await startTcpProxy('127.0.0.1', pg.port);
-    const db = new URL(await freshDatabase());
-    db.port = String(proxy.port);
+    const { proxy, url } = await databaseBehindProxy();
     const bucket = await freshBucket();
-    const { broker, client } = await brokerOn(db.href, bucket, { 'diskless.commit.retry.timeout.ms': 1000 });
+    const { broker, client } = await brokerOn(url, bucket, { 'diskless.commit.retry.timeout.ms': 1000 });
     const topicId = broker.broker.topics.get('t')!.topicId;
     const cut = when === 'after' ? proxy.dropResponseAfter('floe_commit_object_notify') : proxy.dropRequestContaining('floe_commit_object_notify');
     void cut.then(() => {
@@ -276,12 +208,12 @@ test('outcome unknown past the retry deadline: REQUEST_TIMED_OUT, and the record
     const objects: string[] = [];
     for await (const o of s3Store(s3, bucket, 'floe').list('wal/')) objects.push(o.key);
     assert.equal(objects.length, 1, 'the object was uploaded');
-    const known = await until('coordinator reachable', () => broker.broker.coordinator.listObjectKeys().catch(() => null), (k) => k !== null);
+    const known = await waitForValue('coordinator reachable', () => broker.broker.coordinator.listObjectKeys().catch(() => null), (k) => k !== null, UNTIL_BACK);
     const [offsets] = await broker.broker.coordinator.getPartitionOffsets([{ topicId, partition: 0 }]);
     if (when === 'after') {
       assert.deepEqual(known, objects, 'committed by the first attempt');
       assert.equal(offsets!.highWatermark, 1, 'once');
-      assert.deepEqual((await fetchPartition(client, 0)).values, [`unknown-${when}`]);
+      assert.deepEqual(await fetchValues(client, 't', 0), [`unknown-${when}`]);
     } else {
       assert.deepEqual(known, [], 'an orphan: stored, never committed (the cleaner removes it)');
       assert.equal(offsets!.highWatermark, 0);

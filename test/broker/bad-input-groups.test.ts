@@ -9,6 +9,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { createTopic } from '../helpers/topics.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { encodeSubscription } from '../../src/groups/consumer-protocol.ts';
@@ -39,8 +40,7 @@ const commitCode = (groupId: string, generation: number, memberId: string, topic
 before(async () => {
   broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'auto.create.topics.enable': false });
   c = await RawClient.connect(broker.port);
-  const t = await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'bi', numPartitions: 2, replicationFactor: 1, configs: [{ name: 'retention.ms', value: '86400000' }] }], timeoutMs: 5000 });
-  assert.equal(t.topics[0].errorCode, 0);
+  await createTopic(c, 'bi', 2, { 'retention.ms': '86400000' });
   const m = await RawClient.connect(broker.port);
   const first = await m.request(ApiKey.JoinGroup, 7, joinBody(GROUP));
   const j = await m.request(ApiKey.JoinGroup, 7, joinBody(GROUP, { memberId: first.memberId }));

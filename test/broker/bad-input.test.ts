@@ -4,8 +4,12 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient } from '../helpers/raw-client.ts';
+import { RawClient, withClient } from '../helpers/raw-client.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { fetchPartition, fetchRequest } from '../helpers/fetch.ts';
+import { LATEST, listOffset } from '../helpers/list-offsets.ts';
+import { produce, produceRequest } from '../helpers/produce.ts';
+import { createTopics } from '../helpers/topics.ts';
 import { buildLegacyMessageSet, buildRecordBatch } from '../helpers/record-batch.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
@@ -14,16 +18,7 @@ let broker: TestBroker;
 
 before(async () => {
   broker = await startTestBroker({ 'socket.request.max.bytes': 1 << 20, 'auto.create.topics.enable': false });
-  const c = await RawClient.connect(broker.port);
-  const r = await c.request(ApiKey.CreateTopics, 7, {
-    topics: [
-      { name: 'bad-input', numPartitions: 2, replicationFactor: 1, configs: [] },
-      { name: 'small-messages', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'max.message.bytes', value: '1000' }] },
-    ],
-    timeoutMs: 10_000,
-  });
-  for (const t of r.topics) assert.equal(t.errorCode, 0, `${t.name}: ${t.errorMessage}`);
-  c.close();
+  await withClient(broker.port, (c) => createTopics(c, [{ name: 'bad-input', partitions: 2 }, { name: 'small-messages', configs: { 'max.message.bytes': '1000' } }]));
 });
 
 /** The broker still answers a fresh client. */
@@ -34,11 +29,9 @@ async function assertServing(): Promise<void> {
   c.close();
 }
 
-async function produceOne(records: Buffer, topic = 'bad-input', partition = 0, acks = -1, version = 9) {
-  const c = await RawClient.connect(broker.port);
-  const r = await c.request(ApiKey.Produce, version, { acks, timeoutMs: 5000, transactionalId: null, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
-  c.close();
-  return r.responses[0].partitionResponses[0];
+/** Produces `records` on a connection of its own; resolves with the partition's answer. */
+function produceOne(records: Buffer, topic = 'bad-input', partition = 0, acks = -1, version = 9) {
+  return withClient(broker.port, (c) => produce(c, topic, partition, records, { acks, timeoutMs: 5000, version }));
 }
 
 async function validBatch(value = 'hello'): Promise<Buffer> {
@@ -181,18 +174,10 @@ test('unknown topics and partitions get UNKNOWN_TOPIC_OR_PARTITION in Produce, F
   assert.equal((await produceOne(await validBatch(), 'bad-input', 7)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   assert.equal((await produceOne(await validBatch(), 'bad-input', -1)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const c = await RawClient.connect(broker.port);
-  const f = await c.request(ApiKey.Fetch, 11, {
-    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic: 'no-such-topic', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] },
-      { topic: 'bad-input', partitions: [{ partition: 9, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
-    forgottenTopicsData: [], rackId: '',
-  });
+  const f = await c.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'no-such-topic', partition: 0, offset: 0n }, { topic: 'bad-input', partition: 9, offset: 0n }]));
   assert.equal(f.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   assert.equal(f.responses[1].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const l = await c.request(ApiKey.ListOffsets, 7, {
-    replicaId: -1, isolationLevel: 0, topics: [{ name: 'no-such-topic', partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
-  });
-  assert.equal(l.topics[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  assert.equal((await listOffset(c, 'no-such-topic', 0, LATEST)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   c.close();
 });
 
@@ -210,12 +195,7 @@ test('fetch offsets beyond the high watermark or negative get OFFSET_OUT_OF_RANG
   assert.equal((await produceOne(await validBatch(), 'bad-input', 1)).errorCode, 0);
   const c = await RawClient.connect(broker.port);
   for (const offset of [1000n, -5n]) {
-    const f = await c.request(ApiKey.Fetch, 11, {
-      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-      topics: [{ topic: 'bad-input', partitions: [{ partition: 1, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
-      forgottenTopicsData: [], rackId: '',
-    });
-    assert.equal(f.responses[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset}`);
+    assert.equal((await fetchPartition(c, 'bad-input', 1, offset)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset}`);
   }
   c.close();
 });
@@ -265,19 +245,16 @@ test('absurd partition counts, replication factors and config values are refused
 
 test('ListOffsets with an invalid negative timestamp gets INVALID_REQUEST', async () => {
   const c = await RawClient.connect(broker.port);
-  const l = await c.request(ApiKey.ListOffsets, 9, {
-    replicaId: -1, isolationLevel: 0, topics: [{ name: 'bad-input', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -17n }] }],
-  });
-  assert.equal(l.topics[0].partitions[0].errorCode, ErrorCode.INVALID_REQUEST);
+  assert.equal((await listOffset(c, 'bad-input', 0, -17n, 9)).errorCode, ErrorCode.INVALID_REQUEST);
   c.close();
 });
 
 test('a failed acks=0 produce closes the connection; a good one gets no response', async () => {
   const c = await RawClient.connect(broker.port);
-  c.write(RawClient.frame(ApiKey.Produce, 9, { acks: 0, timeoutMs: 1000, transactionalId: null, topicData: [{ name: 'bad-input', partitionData: [{ index: 0, records: await validBatch() }] }] }, 1));
+  c.write(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'bad-input', partition: 0, records: await validBatch() }], { acks: 0, timeoutMs: 1000 }), 1));
   const meta = await c.request(ApiKey.Metadata, 12, { topics: null, allowAutoTopicCreation: false });
   assert.ok(meta.brokers.length === 1, 'the next response is the metadata one: acks=0 got none');
-  c.write(RawClient.frame(ApiKey.Produce, 9, { acks: 0, timeoutMs: 1000, transactionalId: null, topicData: [{ name: 'no-such-topic', partitionData: [{ index: 0, records: await validBatch() }] }] }, 2));
+  c.write(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'no-such-topic', partition: 0, records: await validBatch() }], { acks: 0, timeoutMs: 1000 }), 2));
   assert.equal(await c.expectClosed(), true);
   await assertServing();
 });

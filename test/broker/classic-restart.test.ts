@@ -8,47 +8,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawnBroker, tempDir } from '../helpers/broker.ts';
+import { spawnBroker } from '../helpers/broker.ts';
+import { tempDir } from '../helpers/cleanup.ts';
+import { fetchAll } from '../helpers/fetch.ts';
+import { produce } from '../helpers/produce.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { buildRecordBatch } from '../helpers/record-batch.ts';
-import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
-import { readRecords } from '../../src/protocol/records.ts';
-
-async function createTopic(client: RawClient, name: string, partitions: number, configs: { name: string; value: string }[]): Promise<void> {
-  const r = await client.request(ApiKey.CreateTopics, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: 1, configs }], timeoutMs: 5000 });
-  assert.equal(r.topics[0].errorCode, 0);
-}
-
-/** Every record of a partition as value strings, by offset. */
-async function readAll(client: RawClient, topic: string, partition: number): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
-  let offset = 0n;
-  for (;;) {
-    const f = await client.request(ApiKey.Fetch, 11, {
-      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 4 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '',
-    });
-    const p = f.responses[0].partitions[0];
-    assert.equal(p.errorCode, 0);
-    const records: Buffer = p.records;
-    if (!records || records.length === 0) return out;
-    let at = 0;
-    while (at < records.length) {
-      const size = records.readInt32BE(at + 8) + 12;
-      const batch = records.subarray(at, at + size);
-      const base = Number(batch.readBigInt64BE(0));
-      for (const r of await readRecords(batch)) out.set(base + r.offsetDelta, r.value!.toString());
-      at += size;
-      offset = BigInt(base + batch.readInt32BE(23) + 1);
-    }
-  }
-}
+import { CLASSIC, createTopic } from '../helpers/topics.ts';
+import { sleep } from '../helpers/wait.ts';
 
 test('classic: after kill -9 during heavy produce, every acknowledged record is there, the torn tail is cut, offsets continue without a gap', async () => {
   const dir = await tempDir();
   const first = await spawnBroker(dir);
   const admin = await RawClient.connect(first.port);
-  await createTopic(admin, 'crash-classic', 2, [{ name: 'diskless.enable', value: 'false' }]);
+  await createTopic(admin, 'crash-classic', 2, CLASSIC);
   admin.close();
 
   const acked = new Map<string, number>(); // partition/value → offset of the batch's first record
@@ -60,20 +33,16 @@ test('classic: after kill -9 during heavy produce, every acknowledged record is 
       const partition = i % 2;
       const value = `p${id}-m${i}`;
       // 20 records per batch, each with a filler: heavy enough that writes are in flight when the kill lands.
-      const records = Array.from({ length: 20 }, (_, k) => ({ value: Buffer.from(k === 0 ? value : `${value}-${k}-${filler}`) }));
+      const values = Array.from({ length: 20 }, (_, k) => (k === 0 ? value : `${value}-${k}-${filler}`));
       try {
-        const r = await c.request(ApiKey.Produce, 9, {
-          acks: -1, timeoutMs: 5000, transactionalId: null,
-          topicData: [{ name: 'crash-classic', partitionData: [{ index: partition, records: await buildRecordBatch({ records }) }] }],
-        });
-        const pr = r.responses[0].partitionResponses[0];
+        const pr = await produce(c, 'crash-classic', partition, values, { timeoutMs: 5000 });
         if (pr.errorCode === 0) acked.set(`${partition}/${value}`, Number(pr.baseOffset));
       } catch {
         return; // the broker died under us
       }
     }
   });
-  await new Promise((r) => setTimeout(r, 1500));
+  await sleep(1500);
   first.child.kill('SIGKILL');
   stop = true;
   await first.exited;
@@ -91,7 +60,7 @@ test('classic: after kill -9 during heavy produce, every acknowledged record is 
   assert.match(second.output(), /recovered a torn log tail/);
   assert.ok((await stat(segment)).size <= tornSize - 100, 'the torn tail was cut');
   const reader = await RawClient.connect(second.port);
-  const stored = [await readAll(reader, 'crash-classic', 0), await readAll(reader, 'crash-classic', 1)];
+  const stored = [await fetchAll(reader, 'crash-classic', 0), await fetchAll(reader, 'crash-classic', 1)];
   for (const [key, offset] of acked) {
     const [partition, value] = key.split('/') as [string, string];
     assert.equal(stored[Number(partition)]!.get(offset), value, `acknowledged ${value} at ${partition}@${offset}`);
@@ -100,11 +69,8 @@ test('classic: after kill -9 during heavy produce, every acknowledged record is 
     const offsets = [...partition.keys()].sort((a, b) => a - b);
     assert.deepEqual(offsets, offsets.map((_, i) => i), 'offsets contiguous from 0 after restart');
     // The next append continues right after the last record kept.
-    const r = await reader.request(ApiKey.Produce, 9, {
-      acks: -1, timeoutMs: 5000, transactionalId: null,
-      topicData: [{ name: 'crash-classic', partitionData: [{ index: p, records: await buildRecordBatch({ records: [{ value: Buffer.from('after-restart') }] }) }] }],
-    });
-    assert.equal(Number(r.responses[0].partitionResponses[0].baseOffset), offsets.length, `partition ${p}: no gap after the restart`);
+    const r = await produce(reader, 'crash-classic', p, 'after-restart', { timeoutMs: 5000 });
+    assert.equal(Number(r.baseOffset), offsets.length, `partition ${p}: no gap after the restart`);
   }
   reader.close();
   second.child.kill('SIGTERM');

@@ -11,75 +11,40 @@ import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { batchesIn, fetchRequest, fetchValues, valuesIn } from '../helpers/fetch.ts';
+import { listOffset } from '../helpers/list-offsets.ts';
+import { produce, produceRequest } from '../helpers/produce.ts';
+import { batchOf, buildRecordBatch } from '../helpers/record-batch.ts';
+import { CLASSIC, createTopic, createTopics, topicMetadata } from '../helpers/topics.ts';
+import { sleep } from '../helpers/wait.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
-import { readRecords } from '../../src/protocol/records.ts';
 
 let broker: TestBroker;
 let client: RawClient;
 
-const CLASSIC = [{ name: 'diskless.enable', value: 'false' }];
-
 before(async () => {
   broker = await startTestBroker({ 'diskless.commit.interval.ms': 100 });
   client = await RawClient.connect(broker.port);
-  const r = await client.request(ApiKey.CreateTopics, 7, {
-    topics: [
-      { name: 'cl', numPartitions: 3, replicationFactor: 1, configs: CLASSIC },
-      { name: 'cl-lat', numPartitions: 1, replicationFactor: 1, configs: [...CLASSIC, { name: 'message.timestamp.type', value: 'LogAppendTime' }] },
-      { name: 'dl', numPartitions: 2, replicationFactor: 1, configs: [] },
-    ],
-    timeoutMs: 5000,
-  });
-  for (const t of r.topics) assert.equal(t.errorCode, 0, t.errorMessage);
+  await createTopics(client, [
+    { name: 'cl', partitions: 3, configs: CLASSIC },
+    { name: 'cl-lat', configs: { ...CLASSIC, 'message.timestamp.type': 'LogAppendTime' } },
+    { name: 'dl', partitions: 2 },
+  ]);
 });
 
-function produceRequest(parts: { topic: string; partition: number; records: Buffer }[], acks = -1) {
-  const byTopic = new Map<string, { index: number; records: Buffer }[]>();
-  for (const p of parts) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { index: p.partition, records: p.records }]);
-  return { acks, timeoutMs: 10_000, transactionalId: null, topicData: [...byTopic].map(([name, partitionData]) => ({ name, partitionData })) };
-}
-
-function fetchRequest(parts: { topic: string; partition: number; offset: bigint; maxBytes?: number }[], opts: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {}) {
-  return {
-    replicaId: -1, maxWaitMs: opts.maxWaitMs ?? 0, minBytes: opts.minBytes ?? 0, maxBytes: opts.maxBytes ?? 1 << 20,
-    isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    // One entry per (topic, partition), in the given order (a topic may appear more than once).
-    topics: parts.map((p) => ({ topic: p.topic, partitions: [{ partition: p.partition, fetchOffset: p.offset, partitionMaxBytes: p.maxBytes ?? 1 << 20 }] })),
-    forgottenTopicsData: [], rackId: '',
-  };
-}
-
-function batchesIn(records: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < records.length;) {
-    const size = records.readInt32BE(at + 8) + 12;
-    out.push(records.subarray(at, at + size));
-    at += size;
-  }
-  return out;
-}
-
-async function values(records: Buffer): Promise<string[]> {
-  const out: string[] = [];
-  for (const b of batchesIn(records)) for (const r of await readRecords(b)) out.push(r.value!.toString());
-  return out;
-}
-
-const one = (v: string) => buildRecordBatch({ records: [{ value: Buffer.from(v) }] });
 
 test('classic topics: replication factor > 1 is refused with INVALID_REPLICATION_FACTOR; the topic is classic in DescribeConfigs', async () => {
-  const r = await client.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'cl-rf3', numPartitions: 1, replicationFactor: 3, configs: CLASSIC }], timeoutMs: 5000 });
+  const r = await client.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'cl-rf3', numPartitions: 1, replicationFactor: 3, configs: [{ name: 'diskless.enable', value: 'false' }] }], timeoutMs: 5000 });
   assert.equal(r.topics[0].errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
   assert.match(r.topics[0].errorMessage, /replicated classic topics are not supported yet/);
   const rfDiskless = await client.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'dl-rf3', numPartitions: 1, replicationFactor: 3, configs: [] }], timeoutMs: 5000, validateOnly: true });
   assert.equal(rfDiskless.topics[0].errorCode, 0, 'diskless topics take any replication factor');
   const d = await client.request(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: 'cl', configurationKeys: ['diskless.enable'] }], includeSynonyms: false, includeDocumentation: false });
   assert.equal(d.results[0].configs[0].value, 'false');
-  const meta = await client.request(ApiKey.Metadata, 12, { topics: [{ name: 'cl', topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false });
-  assert.equal(meta.topics[0].partitions.length, 3);
-  for (const p of meta.topics[0].partitions) assert.equal(p.leaderId, broker.broker.config.nodeId);
+  const meta = await topicMetadata(client, 'cl');
+  assert.equal(meta.partitions.length, 3);
+  for (const p of meta.partitions) assert.equal(p.leaderId, broker.broker.config.nodeId);
 });
 
 test('log.diskless.enable=false makes new topics classic, auto-created ones included', async () => {
@@ -87,8 +52,7 @@ test('log.diskless.enable=false makes new topics classic, auto-created ones incl
   const c = await RawClient.connect(b.port);
   const meta = await c.request(ApiKey.Metadata, 4, { topics: [{ name: 'auto-classic' }], allowAutoTopicCreation: true });
   assert.equal(meta.topics[0].errorCode, 0);
-  const r = await c.request(ApiKey.Produce, 9, produceRequest([{ topic: 'auto-classic', partition: 0, records: await one('hello') }]));
-  assert.equal(r.responses[0].partitionResponses[0].errorCode, 0);
+  assert.equal((await produce(c, 'auto-classic', 0, 'hello')).errorCode, 0);
   assert.ok((await readdir(join(b.dataDir, 'logs'))).includes('auto-classic-0'));
   assert.equal(b.broker.topics.get('auto-classic')!.diskless, false);
   c.close();
@@ -100,8 +64,8 @@ test('pipelined produce requests mixing classic and diskless partitions are answ
   for (let i = 0; i < 40; i++) {
     ids.push(2000 + i);
     const req = produceRequest([
-      { topic: 'cl', partition: 0, records: await buildRecordBatch({ records: [{ value: Buffer.from(`c${i}`) }, { value: Buffer.from(`c${i}b`) }] }) },
-      { topic: 'dl', partition: 0, records: await one(`d${i}`) },
+      { topic: 'cl', partition: 0, records: await batchOf([`c${i}`, `c${i}b`]) },
+      { topic: 'dl', partition: 0, records: await batchOf(`d${i}`) },
     ]);
     client.write(RawClient.frame(ApiKey.Produce, 9, req, 2000 + i));
   }
@@ -124,8 +88,8 @@ test('pipelined produce requests mixing classic and diskless partitions are answ
   const [cl, dl] = f.responses.map((t: any) => t.partitions[0]);
   assert.equal(cl.errorCode, 0);
   assert.equal(cl.highWatermark, 80n);
-  assert.deepEqual(await values(cl.records), Array.from({ length: 40 }, (_, i) => [`c${i}`, `c${i}b`]).flat());
-  assert.deepEqual(await values(dl.records), Array.from({ length: 40 }, (_, i) => `d${i}`));
+  assert.deepEqual(await valuesIn(cl.records), Array.from({ length: 40 }, (_, i) => [`c${i}`, `c${i}b`]).flat());
+  assert.deepEqual(await valuesIn(dl.records), Array.from({ length: 40 }, (_, i) => `d${i}`));
   let expected = 0n;
   for (const b of batchesIn(cl.records)) {
     assert.equal(b.readBigInt64BE(0), expected);
@@ -164,40 +128,34 @@ test('a long poll on a classic partition is woken by an append, well before max.
   const start = Date.now();
   const waiting = client.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'cl', partition: 1, offset: 0n }, { topic: 'dl', partition: 1, offset: 0n }], { maxWaitMs: 10_000, minBytes: 1 }));
   const producer = await RawClient.connect(broker.port);
-  await new Promise((r) => setTimeout(r, 200));
-  const r = await producer.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 1, records: await one('wake') }]));
-  assert.equal(r.responses[0].partitionResponses[0].errorCode, 0);
+  await sleep(200);
+  assert.equal((await produce(producer, 'cl', 1, 'wake')).errorCode, 0);
   const f = await waiting;
   const elapsed = Date.now() - start;
-  assert.deepEqual(await values(f.responses[0].partitions[0].records), ['wake']);
+  assert.deepEqual(await valuesIn(f.responses[0].partitions[0].records), ['wake']);
   assert.ok(elapsed < 3000, `woken after ${elapsed} ms`);
   producer.close();
 });
 
 test('acks=1 and acks=0 produce to classic partitions; Fetch v4, v12 and v17 read the same bytes', async () => {
-  const r1 = await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 2, records: await one('acks1') }], 1));
-  assert.equal(r1.responses[0].partitionResponses[0].errorCode, 0);
-  client.write(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 2, records: await one('acks0') }], 0), 77));
-  const r3 = await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 2, records: await one('acksall') }]));
-  assert.equal(r3.responses[0].partitionResponses[0].baseOffset, 2n, 'the acks=0 batch took offset 1');
-  const meta = await client.request(ApiKey.Metadata, 12, { topics: [{ name: 'cl', topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false });
-  const topicId = meta.topics[0].topicId;
+  assert.equal((await produce(client, 'cl', 2, 'acks1', { acks: 1 })).errorCode, 0);
+  client.write(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 2, records: await batchOf('acks0') }], { acks: 0 }), 77));
+  const r3 = await produce(client, 'cl', 2, 'acksall');
+  assert.equal(r3.baseOffset, 2n, 'the acks=0 batch took offset 1');
+  const { topicId } = await topicMetadata(client, 'cl');
   const v4 = await client.request(ApiKey.Fetch, 4, fetchRequest([{ topic: 'cl', partition: 2, offset: 0n }]));
   const v12 = await client.request(ApiKey.Fetch, 12, fetchRequest([{ topic: 'cl', partition: 2, offset: 0n }]));
-  const req17 = fetchRequest([{ topic: 'cl', partition: 2, offset: 0n }]);
-  (req17.topics[0] as any).topicId = topicId;
-  const v17 = await client.request(ApiKey.Fetch, 17, req17);
-  assert.deepEqual(await values(v4.responses[0].partitions[0].records), ['acks1', 'acks0', 'acksall']);
+  const v17 = await client.request(ApiKey.Fetch, 17, fetchRequest([{ topic: 'cl', topicId, partition: 2, offset: 0n }]));
+  assert.deepEqual(await valuesIn(v4.responses[0].partitions[0].records), ['acks1', 'acks0', 'acksall']);
   assert.deepEqual(v12.responses[0].partitions[0].records, v4.responses[0].partitions[0].records);
   assert.deepEqual(v17.responses[0].partitions[0].records, v4.responses[0].partitions[0].records);
-  const p13 = await client.request(ApiKey.Produce, 13, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ topicId, partitionData: [{ index: 2, records: await one('by-id') }] }] });
+  const p13 = await client.request(ApiKey.Produce, 13, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ topicId, partitionData: [{ index: 2, records: await batchOf('by-id') }] }] });
   assert.equal(p13.responses[0].partitionResponses[0].baseOffset, 3n);
 });
 
 test('classic LogAppendTime: produce response and fetched batch carry the append time; ListOffsets is record-granular', async () => {
   const before = Date.now();
-  const r = await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl-lat', partition: 0, records: await buildRecordBatch({ baseTimestamp: 1000n, records: [{ value: Buffer.from('a') }] }) }]));
-  const p = r.responses[0].partitionResponses[0];
+  const p = await produce(client, 'cl-lat', 0, await batchOf('a', { baseTimestamp: 1000n }));
   const appendTime = Number(p.logAppendTimeMs);
   assert.ok(appendTime >= before - 5 && appendTime <= Date.now() + 5);
   const f = await client.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'cl-lat', partition: 0, offset: 0n }]));
@@ -207,16 +165,14 @@ test('classic LogAppendTime: produce response and fetched batch carry the append
   assert.equal(b.readUInt32BE(17), crc32c(b.subarray(21)) >>> 0);
 
   // CreateTime topic: a record at 100, then records at 1000, 3000, 2000, then a compressed batch at 5000, 5010.
-  const created = await client.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'cl-times', numPartitions: 1, replicationFactor: 1, configs: CLASSIC }], timeoutMs: 5000 });
-  assert.equal(created.topics[0].errorCode, 0);
-  await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl-times', partition: 0, records: await buildRecordBatch({ baseTimestamp: 100n, records: [{ value: Buffer.from('z') }] }) }]));
-  await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl-times', partition: 0, records: await buildRecordBatch({
+  await createTopic(client, 'cl-times', 1, CLASSIC);
+  await produce(client, 'cl-times', 0, await batchOf('z', { baseTimestamp: 100n }));
+  await produce(client, 'cl-times', 0, await buildRecordBatch({
     baseTimestamp: 1000n, records: [{ value: Buffer.from('a'), timestampDelta: 0n }, { value: Buffer.from('b'), timestampDelta: 2000n }, { value: Buffer.from('c'), timestampDelta: 1000n }],
-  }) }]));
-  await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl-times', partition: 0, records: await buildRecordBatch({ baseTimestamp: 5000n, compression: 4, records: [{ value: Buffer.from('d') }, { value: Buffer.from('e'), timestampDelta: 10n }] }) }]));
+  }));
+  await produce(client, 'cl-times', 0, await buildRecordBatch({ baseTimestamp: 5000n, compression: 4, records: [{ value: Buffer.from('d') }, { value: Buffer.from('e'), timestampDelta: 10n }] }));
   const ask = async (timestamp: bigint) => {
-    const l = await client.request(ApiKey.ListOffsets, 8, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'cl-times', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] });
-    const q = l.topics[0].partitions[0];
+    const q = await listOffset(client, 'cl-times', 0, timestamp, 8);
     assert.equal(q.errorCode, 0);
     return [Number(q.offset), Number(q.timestamp)];
   };
@@ -232,9 +188,9 @@ test('classic LogAppendTime: produce response and fetched batch carry the append
 
 test('where the bytes live: classic data only in log.dirs, diskless data only in objects', async () => {
   const marker = `classic-only-${Date.now()}`;
-  await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 0, records: await one(marker) }]));
+  await produce(client, 'cl', 0, marker);
   const dmarker = `diskless-only-${Date.now()}`;
-  await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'dl', partition: 0, records: await one(dmarker) }]));
+  await produce(client, 'dl', 0, dmarker);
   const contents = async (dir: string) => {
     const chunks: string[] = [];
     for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
@@ -251,15 +207,11 @@ test('where the bytes live: classic data only in log.dirs, diskless data only in
 });
 
 test('retention deletes whole classic segments and moves the log start offset; DeleteTopics removes the log folders', async () => {
-  const r = await client.request(ApiKey.CreateTopics, 7, {
-    topics: [{ name: 'cl-ret', numPartitions: 1, replicationFactor: 1, configs: [...CLASSIC, { name: 'segment.bytes', value: '1048576' }, { name: 'retention.bytes', value: '1048576' }, { name: 'file.delete.delay.ms', value: '0' }] }],
-    timeoutMs: 5000,
-  });
-  assert.equal(r.topics[0].errorCode, 0, r.topics[0].errorMessage);
+  await createTopic(client, 'cl-ret', 1, { ...CLASSIC, 'segment.bytes': '1048576', 'retention.bytes': '1048576', 'file.delete.delay.ms': '0' });
   const big = 'x'.repeat(100_000);
   for (let i = 0; i < 35; i++) {
-    const p = await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl-ret', partition: 0, records: await buildRecordBatch({ baseTimestamp: BigInt(Date.now()), records: [{ value: Buffer.from(`${i}:${big}`) }] }) }]));
-    assert.equal(p.responses[0].partitionResponses[0].errorCode, 0);
+    const p = await produce(client, 'cl-ret', 0, await batchOf(`${i}:${big}`, { baseTimestamp: BigInt(Date.now()) }));
+    assert.equal(p.errorCode, 0);
   }
   const dir = join(broker.dataDir, 'logs', 'cl-ret-0');
   const segments = async () => (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
@@ -267,8 +219,8 @@ test('retention deletes whole classic segments and moves the log start offset; D
   await broker.broker.storage.classic.runRetention();
   const left = await segments();
   assert.equal(left.length, 2, 'only whole segments beyond retention.bytes go');
-  const l = await client.request(ApiKey.ListOffsets, 8, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'cl-ret', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2n }] }] });
-  assert.equal(Number(l.topics[0].partitions[0].offset), Number(left[0]!.slice(0, 20)));
+  const l = await listOffset(client, 'cl-ret', 0, -2n, 8);
+  assert.equal(Number(l.offset), Number(left[0]!.slice(0, 20)));
   let total = 0;
   for (const f of left) total += (await stat(join(dir, f))).size;
   assert.ok(total >= 1048576 - 200_000, `${total} bytes kept`);
@@ -277,9 +229,8 @@ test('retention deletes whole classic segments and moves the log start offset; D
   assert.equal(del.responses[0].errorCode, 0);
   assert.ok(!(await readdir(join(broker.dataDir, 'logs'))).some((d) => d.startsWith('cl-ret')), 'log folders removed');
   // A new topic with the same name starts empty.
-  await client.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'cl-ret', numPartitions: 1, replicationFactor: 1, configs: CLASSIC }], timeoutMs: 5000 });
-  const p = await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl-ret', partition: 0, records: await one('fresh') }]));
-  assert.equal(p.responses[0].partitionResponses[0].baseOffset, 0n);
+  await createTopic(client, 'cl-ret', 1, CLASSIC);
+  assert.equal((await produce(client, 'cl-ret', 0, 'fresh')).baseOffset, 0n);
 });
 
 test('several log.dirs: partitions are spread over them, and found again after a restart', async () => {
@@ -287,9 +238,8 @@ test('several log.dirs: partitions are spread over them, and found again after a
   const dirs = [join(base, 'extra-a'), join(base, 'extra-b')];
   const b = await startTestBroker({ 'log.dirs': dirs.join(','), 'log.diskless.enable': false });
   let c = await RawClient.connect(b.port);
-  const r = await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'spread', numPartitions: 4, replicationFactor: 1, configs: [] }], timeoutMs: 5000 });
-  assert.equal(r.topics[0].errorCode, 0);
-  for (let p = 0; p < 4; p++) await c.request(ApiKey.Produce, 9, produceRequest([{ topic: 'spread', partition: p, records: await one(`p${p}`) }]));
+  await createTopic(c, 'spread', 4);
+  for (let p = 0; p < 4; p++) await produce(c, 'spread', p, `p${p}`);
   const counts = await Promise.all(dirs.map(async (d) => (await readdir(d)).filter((n) => n.startsWith('spread-')).length));
   assert.deepEqual(counts, [2, 2]);
   c.close();
@@ -299,8 +249,7 @@ test('several log.dirs: partitions are spread over them, and found again after a
   const again = await startTestBroker({ 'log.dirs': dirs.join(','), 'log.diskless.enable': false }, b.dataDir);
   c = await RawClient.connect(again.port);
   for (let p = 0; p < 4; p++) {
-    const f = await c.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'spread', partition: p, offset: 0n }]));
-    assert.deepEqual(await values(f.responses[0].partitions[0].records), [`p${p}`]);
+    assert.deepEqual(await fetchValues(c, 'spread', p), [`p${p}`]);
   }
   for (const d of dirs) assert.ok(!(await readdir(d)).includes('.floe_cleanshutdown'), 'marker removed while running');
   c.close();
@@ -312,8 +261,7 @@ test('idempotent producer on a classic partition: a retried batch is stored once
   assert.equal(init.errorCode, 0);
   const { producerId, producerEpoch } = init;
   const send = async (seq: number, value: string) => {
-    const r = await client.request(ApiKey.Produce, 9, produceRequest([{ topic: 'cl', partition: 2, records: await buildRecordBatch({ producerId, producerEpoch, baseSequence: seq, records: [{ value: Buffer.from(value) }] }) }]));
-    return r.responses[0].partitionResponses[0];
+    return produce(client, 'cl', 2, await batchOf(value, { producerId, producerEpoch, baseSequence: seq }));
   };
   const first = await send(0, 'idem-0');
   assert.equal(first.errorCode, 0);
@@ -322,6 +270,5 @@ test('idempotent producer on a classic partition: a retried batch is stored once
   assert.equal((await send(5, 'gap')).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
   const second = await send(1, 'idem-1');
   assert.equal(second.baseOffset, first.baseOffset + 1n);
-  const f = await client.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'cl', partition: 2, offset: first.baseOffset }]));
-  assert.deepEqual(await values(f.responses[0].partitions[0].records), ['idem-0', 'idem-1']);
+  assert.deepEqual(await fetchValues(client, 'cl', 2, first.baseOffset), ['idem-0', 'idem-1']);
 });

@@ -6,15 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
-import { startTestBroker, tempDir, type TestBroker } from '../helpers/broker.ts';
+import { ZERO_UUID } from '../../src/protocol/uuid.ts';
+import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { tempDir } from '../helpers/cleanup.ts';
+import { batchesIn, fetchPartition, type FetchedPartition } from '../helpers/fetch.ts';
 import { freshDatabase, sharedPostgres } from '../helpers/postgres.ts';
+import { produce } from '../helpers/produce.ts';
 import { RawClient } from '../helpers/raw-client.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
-
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+import { createTopic, topicMetadata } from '../helpers/topics.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 let a: TestBroker;
 let b: TestBroker;
@@ -30,47 +32,16 @@ before(async () => {
   [ca, cb] = await Promise.all([RawClient.connect(a.port), RawClient.connect(b.port)]);
 });
 
-async function createTopic(c: RawClient, name: string, numPartitions: number): Promise<void> {
-  const r = await c.request(ApiKey.CreateTopics, 7, { topics: [{ name, numPartitions, replicationFactor: 1, configs: [] }], timeoutMs: 5000 });
-  assert.equal(r.topics[0].errorCode, 0, r.topics[0].errorMessage);
-}
-
-async function produce(c: RawClient, topic: string, partition: number, value: string): Promise<{ errorCode: number; baseOffset: bigint }> {
-  const records = await buildRecordBatch({ records: [{ value: Buffer.from(value) }] });
-  const r = await c.request(ApiKey.Produce, 9, { acks: -1, timeoutMs: 10_000, transactionalId: null, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
-  return r.responses[0].partitionResponses[0];
-}
-
-function fetchRequest(topic: string, partition: number, offset: bigint, maxWaitMs: number) {
-  return {
-    replicaId: -1, maxWaitMs, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
-    forgottenTopicsData: [], rackId: '',
-  };
-}
-
 /** Sends a Fetch (v11) without waiting; the promise resolves with the partition's answer. */
-function startFetch(c: RawClient, topic: string, partition: number, offset: bigint, maxWaitMs: number): Promise<any> {
-  return c.request(ApiKey.Fetch, 11, fetchRequest(topic, partition, offset, maxWaitMs)).then((r) => r.responses[0].partitions[0]);
+function startFetch(c: RawClient, topic: string, partition: number, offset: bigint, maxWaitMs: number): Promise<FetchedPartition> {
+  return fetchPartition(c, topic, partition, offset, { maxWaitMs, minBytes: 1 });
 }
 
-async function metadataPartitions(c: RawClient, topic: string): Promise<{ errorCode: number; partitions: number }> {
-  const md = await c.request(ApiKey.Metadata, 12, { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
-  return { errorCode: md.topics[0].errorCode, partitions: md.topics[0].partitions.length };
-}
-
-/** Polls `read` until `ok`; returns how long it took (ms). */
-async function within<T>(read: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 5_000): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (ok(await read())) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) assert.fail(`not within ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
+/** How B's view is polled: every 5 ms (waitFor resolves with the time it took). */
+const SOON = { timeoutMs: 5_000, intervalMs: 5 };
 
 /** A long poll on B at `offset`, woken by a produce through A: resolves with the latency from A's ack to B's answer. */
-async function wakeUp(topic: string, offset: bigint, value: string): Promise<{ latencyMs: number; queries: number; answer: any }> {
+async function wakeUp(topic: string, offset: bigint, value: string): Promise<{ latencyMs: number; queries: number; answer: FetchedPartition }> {
   const queriesBefore = b.broker.inspect.diskless().fetchCoordinatorQueries;
   const polling = startFetch(cb, topic, 0, offset, 10_000);
   await sleep(100); // parked in B's long poll
@@ -84,15 +55,9 @@ async function wakeUp(topic: string, offset: bigint, value: string): Promise<{ l
   return { latencyMs: Math.max(0, answeredAt - ackedAt), queries: b.broker.inspect.diskless().fetchCoordinatorQueries - queriesBefore, answer };
 }
 
-/** How many batches the fetched bytes hold, and whether `value` is in them (one single-record batch per produce). */
-function batches(records: Buffer): number {
-  let n = 0;
-  for (let at = 0; at < records.length; n++) at += records.readInt32BE(at + 8) + 12;
-  return n;
-}
-
-function holds(records: Buffer, value: string): boolean {
-  return records.includes(Buffer.from(value));
+/** Whether `value` is in the fetched bytes (uncompressed, one single-record batch per produce). */
+function holds(records: Buffer | null, value: string): boolean {
+  return records?.includes(Buffer.from(value)) ?? false;
 }
 
 test('a long poll on B is woken by a commit through A within milliseconds, answered from B\'s batch index cache', async () => {
@@ -107,7 +72,7 @@ test('a long poll on B is woken by a commit through A within milliseconds, answe
     const { latencyMs, queries, answer } = await wakeUp('xb', BigInt(i), `v${i}`);
     assert.equal(answer.errorCode, 0);
     assert.equal(answer.highWatermark, BigInt(i + 1));
-    assert.equal(batches(answer.records), 1);
+    assert.equal(batchesIn(answer.records).length, 1);
     assert.ok(holds(answer.records, `v${i}`));
     assert.equal(queries, 0, 'B answered from its batch index cache: no find-batches query');
     latencies.push(latencyMs);
@@ -126,24 +91,24 @@ test('topics created, altered, grown and deleted through A are seen by B at once
   const f = await startFetch(cb, 'xt', 1, 0n, 0);
   assert.equal(f.errorCode, 0);
   assert.ok(holds(f.records, 'through-b'));
-  assert.equal((await metadataPartitions(cb, 'xt')).partitions, 2);
+  assert.equal((await topicMetadata(cb, 'xt')).partitions.length, 2);
 
   // Configs altered through A: B's registry has them (the notification), with no request to B.
   const altered = await ca.request(ApiKey.IncrementalAlterConfigs, 1, { resources: [{ resourceType: 2, resourceName: 'xt', configs: [{ name: 'retention.ms', configOperation: 0, value: '123456' }] }], validateOnly: false });
   assert.equal(altered.responses[0].errorCode, 0);
-  const alterMs = await within(() => b.broker.topics.get('xt')?.configs['retention.ms'], (v) => v === '123456');
+  const alterMs = await waitFor('B to see the altered retention.ms', () => b.broker.topics.get('xt')?.configs['retention.ms'] === '123456', SOON);
 
   // Grown through A: B's Metadata reports the new partitions, and B accepts records for them.
   const grown = await ca.request(ApiKey.CreatePartitions, 3, { topics: [{ name: 'xt', count: 4, assignments: null }], timeoutMs: 5000, validateOnly: false });
   assert.equal(grown.results[0].errorCode, 0);
-  const growMs = await within(() => metadataPartitions(cb, 'xt'), (m) => m.partitions === 4);
+  const growMs = await waitFor('B\'s Metadata to list 4 partitions', async () => (await topicMetadata(cb, 'xt')).partitions.length === 4, SOON);
   assert.equal((await produce(cb, 'xt', 3, 'new-partition')).errorCode, 0);
 
   // Deleted through A: gone on B (Metadata, Produce, Fetch), and B's caches of it dropped.
   const topicId = b.broker.topics.get('xt')!.topicId;
   const deleted = await ca.request(ApiKey.DeleteTopics, 6, { topics: [{ name: 'xt', topicId: ZERO_UUID }], timeoutMs: 5000 });
   assert.equal(deleted.responses[0].errorCode, 0);
-  const deleteMs = await within(() => metadataPartitions(cb, 'xt'), (m) => m.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const deleteMs = await waitFor('B\'s Metadata to drop the topic', async () => (await topicMetadata(cb, 'xt')).errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, SOON);
   assert.equal(b.broker.topics.getById(topicId), undefined);
   assert.equal(b.broker.inspect.cachedOffsets(topicId, 1), undefined, 'B dropped the deleted topic from its batch index cache');
   assert.equal((await produce(cb, 'xt', 1, 'late')).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -168,12 +133,12 @@ test('after a PostgreSQL restart, B listens again (resync) and wake-ups work aga
   const resyncs = b.broker.inspect.diskless().notifications.resyncs;
   await server.stop();
   await server.start();
-  await within(() => b.broker.inspect.diskless().notifications.resyncs, (n) => n > resyncs, 20_000);
+  await waitFor('B to resync', () => b.broker.inspect.diskless().notifications.resyncs > resyncs, { ...SOON, timeoutMs: 20_000 });
   // A's pool reconnects by itself: its first produce after the restart may still fail, then succeeds.
-  await within(() => produce(ca, 'xr', 0, 'r1'), (r) => r.errorCode === 0, 20_000);
+  await waitFor('a produce through A to succeed', async () => (await produce(ca, 'xr', 0, 'r1')).errorCode === 0, { ...SOON, timeoutMs: 20_000 });
   await startFetch(cb, 'xr', 0, 2n, 0); // B's cache was dropped on resync: read the tail once again
   const { latencyMs, queries, answer } = await wakeUp('xr', 2n, 'r2');
-  assert.equal(batches(answer.records), 1);
+  assert.equal(batchesIn(answer.records).length, 1);
   assert.ok(holds(answer.records, 'r2'));
   assert.equal(queries, 0);
   assert.ok(latencyMs < 1_000, `woken in ${latencyMs.toFixed(1)} ms after the restart`);

@@ -7,8 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnBroker, tempDir } from '../helpers/broker.ts';
+import { spawnBroker } from '../helpers/broker.ts';
+import { tempDir } from '../helpers/cleanup.ts';
 import { RawClient } from '../helpers/raw-client.ts';
+import { createTopic, topicMetadata } from '../helpers/topics.ts';
+import { sleep } from '../helpers/wait.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { encodeAssignment, encodeSubscription } from '../../src/groups/consumer-protocol.ts';
@@ -31,8 +34,7 @@ test('offsets, groups, topic configs and partition counts survive a broker resta
   const dir = await tempDir();
   const first = await spawnBroker(dir, OVERRIDES);
   const c = await RawClient.connect(first.port);
-  const created = await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'rs', numPartitions: 2, replicationFactor: 1, configs: [] }], timeoutMs: 5000 });
-  assert.equal(created.topics[0].errorCode, 0);
+  await createTopic(c, 'rs', 2);
   const altered = await c.request(ApiKey.IncrementalAlterConfigs, 1, {
     resources: [{ resourceType: 2, resourceName: 'rs', configs: [{ name: 'retention.ms', configOperation: 0, value: '123456' }, { name: 'max.message.bytes', configOperation: 0, value: '65536' }] }],
     validateOnly: false,
@@ -75,8 +77,7 @@ test('offsets, groups, topic configs and partition counts survive a broker resta
 
   const configs = await d.request(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: 'rs', configurationKeys: ['retention.ms', 'max.message.bytes'] }], includeSynonyms: false, includeDocumentation: false });
   assert.deepEqual(configs.results[0].configs.map((e: any) => [e.name, e.value, e.configSource]).sort(), [['max.message.bytes', '65536', 1], ['retention.ms', '123456', 1]]);
-  const md = await d.request(ApiKey.Metadata, 12, { topics: [{ name: 'rs', topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
-  assert.equal(md.topics[0].partitions.length, 3);
+  assert.equal((await topicMetadata(d, 'rs')).partitions.length, 3);
 
   const listed = await d.request(ApiKey.ListGroups, 4, { statesFilter: [] });
   assert.deepEqual(listed.groups.map((g: any) => [g.groupId, g.protocolType, g.groupState]).sort(), [['left', 'consumer', 'Empty'], ['live', 'consumer', 'Stable'], ['simple', '', 'Empty']]);
@@ -94,7 +95,7 @@ test('offsets, groups, topic configs and partition counts survive a broker resta
   const more = await m2.request(ApiKey.OffsetCommit, 8, commitBody('live', joined.generationId, joined.memberId, [[1, 22n, 'after']]));
   assert.equal(more.topics[0].partitions[0].errorCode, 0);
   // Once it stops heartbeating, its session (2 s) runs out and the group becomes empty.
-  await new Promise((r) => setTimeout(r, 3000));
+  await sleep(3000);
   assert.equal(await hb(), ErrorCode.UNKNOWN_MEMBER_ID);
   const after = await d.request(ApiKey.DescribeGroups, 5, { groups: ['live'], includeAuthorizedOperations: false });
   assert.equal(after.groups[0].groupState, 'Empty');

@@ -7,7 +7,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { fetchValues } from '../helpers/fetch.ts';
+import { produce as produceTo, produceRequest } from '../helpers/produce.ts';
+import { batchOf } from '../helpers/record-batch.ts';
+import { createTopic } from '../helpers/topics.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
@@ -17,42 +20,19 @@ let client: RawClient;
 before(async () => {
   broker = await startTestBroker();
   client = await RawClient.connect(broker.port);
-  const r = await client.request(ApiKey.CreateTopics, 7, {
-    topics: [{ name: 'idem', numPartitions: 2, replicationFactor: 1, configs: [] }],
-    timeoutMs: 5000,
-  });
-  for (const t of r.topics) assert.equal(t.errorCode, 0, t.errorMessage);
+  await createTopic(client, 'idem', 2);
 });
 
 function initRequest(producerId = -1n, producerEpoch = -1, transactionalId: string | null = null) {
   return { transactionalId, transactionTimeoutMs: 60_000, producerId, producerEpoch };
 }
 
+/** `count` records `<pid>-<epoch>-<sequence>` from sequence `seq` to a partition of idem: the answer's error code and base offset. */
 async function produce(partition: number, pid: bigint, epoch: number, seq: number, count: number, opts: { transactional?: boolean } = {}) {
-  const records = await buildRecordBatch({
-    records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`${pid}-${epoch}-${seq + i}`) })),
-    producerId: pid,
-    producerEpoch: epoch,
-    baseSequence: seq,
-    ...(opts.transactional ? { transactional: true } : {}),
-  });
-  const r = await client.request(ApiKey.Produce, 9, {
-    acks: -1, timeoutMs: 5000, transactionalId: null,
-    topicData: [{ name: 'idem', partitionData: [{ index: partition, records }] }],
-  });
-  const p = r.responses[0].partitionResponses[0];
-  return { errorCode: p.errorCode as number, baseOffset: Number(p.baseOffset) };
-}
-
-async function fetchValues(partition: number): Promise<string[]> {
-  const r = await client.request(ApiKey.Fetch, 12, {
-    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic: 'idem', partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1, logStartOffset: -1n }] }],
-    forgottenTopicsData: [], rackId: '',
-  });
-  const records: Buffer = r.responses[0].partitions[0].records ?? Buffer.alloc(0);
-  // Values are short ASCII strings: pull them out of the uncompressed record bodies.
-  return [...records.toString('latin1').matchAll(/\d+-\d+-\d+/g)].map((m) => m[0]);
+  const values = Array.from({ length: count }, (_, i) => `${pid}-${epoch}-${seq + i}`);
+  const records = await batchOf(values, { producerId: pid, producerEpoch: epoch, baseSequence: seq, transactional: opts.transactional });
+  const p = await produceTo(client, 'idem', partition, records, { timeoutMs: 5000 });
+  return { errorCode: p.errorCode, baseOffset: Number(p.baseOffset) };
 }
 
 test('InitProducerId v0-v5: distinct ids, epoch 0; v3+ re-init with the current epoch bumps it', async () => {
@@ -96,15 +76,15 @@ test('Produce: a retried batch is answered with its first offset and stored once
   const { producerId: other } = await client.request(ApiKey.InitProducerId, 4, initRequest());
   assert.equal((await produce(0, other, 0, 4, 1)).errorCode, ErrorCode.UNKNOWN_PRODUCER_ID);
 
-  const values = await fetchValues(0);
+  const values = await fetchValues(client, 'idem', 0, 0n, { version: 12 });
   assert.deepEqual(values, [0, 1, 2, 3, 4].map((s) => `${pid}-0-${s}`).concat([`${pid}-1-0`]), 'every record once, in order');
 });
 
 test('Produce: five batches pipelined on one connection, then all five again: the retries are answered with the first offsets', async () => {
   const { producerId: pid } = await client.request(ApiKey.InitProducerId, 4, initRequest());
   const send = async (seq: number, id: number) => {
-    const records = await buildRecordBatch({ records: [{ value: Buffer.from(`${pid}-0-${seq}`) }], producerId: pid, producerEpoch: 0, baseSequence: seq });
-    client.write(RawClient.frame(ApiKey.Produce, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'idem', partitionData: [{ index: 1, records }] }] }, id));
+    const records = await batchOf(`${pid}-0-${seq}`, { producerId: pid, producerEpoch: 0, baseSequence: seq });
+    client.write(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'idem', partition: 1, records }], { timeoutMs: 5000 }), id));
   };
   const offsets = async (ids: number[]) => {
     const out: number[] = [];
@@ -120,6 +100,6 @@ test('Produce: five batches pipelined on one connection, then all five again: th
   const firstOffsets = await offsets([5000, 5001, 5002, 5003, 5004]);
   for (let s = 0; s < 5; s++) await send(s, 6000 + s);
   assert.deepEqual(await offsets([6000, 6001, 6002, 6003, 6004]), firstOffsets);
-  const mine = (await fetchValues(1)).filter((v) => v.startsWith(`${pid}-`));
+  const mine = (await fetchValues(client, 'idem', 1, 0n, { version: 12 })).filter((v) => v.startsWith(`${pid}-`));
   assert.deepEqual(mine, [0, 1, 2, 3, 4].map((s) => `${pid}-0-${s}`));
 });

@@ -9,8 +9,14 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RawClient } from '../helpers/raw-client.ts';
-import { spawnBroker, startTestBroker, tempDir, type TestBroker } from '../helpers/broker.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { spawnBroker, startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { tempDir } from '../helpers/cleanup.ts';
+import { fetchPartition } from '../helpers/fetch.ts';
+import { EARLIEST, listOffset } from '../helpers/list-offsets.ts';
+import { producePartitions, produceRequest } from '../helpers/produce.ts';
+import { batchOf } from '../helpers/record-batch.ts';
+import { createTopic, createTopics } from '../helpers/topics.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
@@ -22,48 +28,24 @@ const FAST_JOBS = {
   'diskless.object.deletion.grace.ms': 500,
   'diskless.orphan.min.age.ms': 1000,
 };
+/** How long to wait for those jobs, and how often to look. */
+const JOBS_WAIT = { timeoutMs: 20_000, intervalMs: 100 };
 
-async function createTopics(client: RawClient, topics: { name: string; partitions: number; configs?: Record<string, string> }[]): Promise<void> {
-  const r = await client.request(ApiKey.CreateTopics, 7, {
-    topics: topics.map((t) => ({ name: t.name, numPartitions: t.partitions, replicationFactor: 1, configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })) })),
-    timeoutMs: 5000,
-  });
-  for (const t of r.topics) assert.equal(t.errorCode, 0, t.errorMessage);
-}
-
-async function batch(values: string[]): Promise<Buffer> {
-  return buildRecordBatch({ baseTimestamp: BigInt(Date.now()), records: values.map((v) => ({ value: Buffer.from(v) })) });
+/** One uncompressed batch of `values`, timestamped now (so that retention counts from now). */
+function batch(values: string[]): Promise<Buffer> {
+  return batchOf(values, { baseTimestamp: BigInt(Date.now()) });
 }
 
 /** One produce request (one object, as the test waits for each answer) to several partitions. */
 async function produce(client: RawClient, parts: { topic: string; partition: number; values: string[] }[]): Promise<void> {
-  const byTopic = new Map<string, { index: number; records: Buffer }[]>();
-  for (const p of parts) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { index: p.partition, records: await batch(p.values) }]);
-  const r = await client.request(ApiKey.Produce, 9, {
-    acks: -1, timeoutMs: 5000, transactionalId: null,
-    topicData: [...byTopic].map(([name, partitionData]) => ({ name, partitionData })),
-  });
-  for (const t of r.responses) for (const p of t.partitionResponses) assert.equal(p.errorCode, 0);
+  const answers = await producePartitions(client, await Promise.all(parts.map(async (p) => ({ topic: p.topic, partition: p.partition, records: await batch(p.values) }))), { timeoutMs: 5000 });
+  for (const p of answers) assert.equal(p.errorCode, 0);
 }
 
 async function earliest(client: RawClient, topic: string, partition: number): Promise<number> {
-  const r = await client.request(ApiKey.ListOffsets, 7, {
-    replicaId: -1, isolationLevel: 0,
-    topics: [{ name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -2n }] }],
-  });
-  const p = r.topics[0].partitions[0];
+  const p = await listOffset(client, topic, partition, EARLIEST);
   assert.equal(p.errorCode, 0);
   return Number(p.offset);
-}
-
-async function fetchAt(client: RawClient, topic: string, partition: number, offset: number): Promise<{ errorCode: number; logStartOffset: number; bytes: number }> {
-  const r = await client.request(ApiKey.Fetch, 11, {
-    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic, partitions: [{ partition, fetchOffset: BigInt(offset), partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1n }] }],
-    forgottenTopicsData: [], rackId: '',
-  });
-  const p = r.responses[0].partitions[0];
-  return { errorCode: p.errorCode, logStartOffset: Number(p.logStartOffset), bytes: p.records?.length ?? 0 };
 }
 
 async function storeKeys(broker: TestBroker): Promise<string[]> {
@@ -93,14 +75,6 @@ async function retainedObjects(broker: TestBroker): Promise<string[]> {
   return rows.map((r) => r.object_key).sort();
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test('retention.ms=2000: expired data goes, then its objects after the grace period; the store equals the coordinator', async () => {
   const broker = await startTestBroker(FAST_JOBS);
   const client = await RawClient.connect(broker.port);
@@ -116,7 +90,7 @@ test('retention.ms=2000: expired data goes, then its objects after the grace per
   }
   const phase1 = await objectStates(broker);
   assert.equal(phase1.size, 6);
-  await new Promise((r) => setTimeout(r, 2300));
+  await sleep(2300);
   // Phase 2: fresh data in new objects.
   for (let i = 0; i < 2; i++) await produce(client, [{ topic: 'ret', partition: 0, values: [`new-${i}`] }, { topic: 'ret', partition: 1, values: [`new-${i}`] }]);
 
@@ -125,7 +99,7 @@ test('retention.ms=2000: expired data goes, then its objects after the grace per
     if (starts.some((s) => s < 6)) return false;
     const states = await objectStates(broker);
     return [...states.values()].every((s) => s === 'uploaded') && (await storeKeys(broker)).length === states.size;
-  });
+  }, JOBS_WAIT);
 
   // The store holds exactly the coordinator's objects, and those are the objects of retained data.
   const keys = await storeKeys(broker);
@@ -138,9 +112,9 @@ test('retention.ms=2000: expired data goes, then its objects after the grace per
 
   // Below the log start: OFFSET_OUT_OF_RANGE; at it: data (unless phase 2 expired meanwhile).
   const start = await earliest(client, 'ret', 0);
-  const below = await fetchAt(client, 'ret', 0, 0);
-  assert.deepEqual([below.errorCode, below.logStartOffset], [ErrorCode.OFFSET_OUT_OF_RANGE, start]);
-  const at = await fetchAt(client, 'ret', 0, start);
+  const below = await fetchPartition(client, 'ret', 0, 0n);
+  assert.deepEqual([below.errorCode, Number(below.logStartOffset)], [ErrorCode.OFFSET_OUT_OF_RANGE, start]);
+  const at = await fetchPartition(client, 'ret', 0, BigInt(start));
   assert.equal(at.errorCode, ErrorCode.NONE);
   client.close();
 });
@@ -148,21 +122,21 @@ test('retention.ms=2000: expired data goes, then its objects after the grace per
 test('DeleteRecords moves the earliest offset at once; the emptied objects are deleted after the grace period', async () => {
   const broker = await startTestBroker(FAST_JOBS);
   const client = await RawClient.connect(broker.port);
-  await createTopics(client, [{ name: 'dr', partitions: 1 }]);
+  await createTopic(client, 'dr');
   for (let i = 0; i < 4; i++) await produce(client, [{ topic: 'dr', partition: 0, values: [`v${i}-0`, `v${i}-1`] }]);
   // Read through the cache first, so the index cache has to learn the new log start.
-  assert.equal((await fetchAt(client, 'dr', 0, 0)).errorCode, ErrorCode.NONE);
+  assert.equal((await fetchPartition(client, 'dr', 0, 0n)).errorCode, ErrorCode.NONE);
   const r = await client.request(ApiKey.DeleteRecords, 2, { topics: [{ name: 'dr', partitions: [{ partitionIndex: 0, offset: 5n }] }], timeoutMs: 5000 });
   assert.deepEqual([r.topics[0].partitions[0].errorCode, r.topics[0].partitions[0].lowWatermark], [0, 5n]);
   assert.equal(await earliest(client, 'dr', 0), 5);
-  assert.equal((await fetchAt(client, 'dr', 0, 3)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
-  assert.equal((await fetchAt(client, 'dr', 0, 4)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
-  const at = await fetchAt(client, 'dr', 0, 5);
+  assert.equal((await fetchPartition(client, 'dr', 0, 3n)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal((await fetchPartition(client, 'dr', 0, 4n)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  const at = await fetchPartition(client, 'dr', 0, 5n);
   assert.equal(at.errorCode, ErrorCode.NONE);
-  assert.ok(at.bytes > 0, 'the batch holding offset 5 (it starts at 4) is served');
+  assert.ok((at.records?.length ?? 0) > 0, 'the batch holding offset 5 (it starts at 4) is served');
   const beyond = await client.request(ApiKey.DeleteRecords, 2, { topics: [{ name: 'dr', partitions: [{ partitionIndex: 0, offset: 99n }] }], timeoutMs: 5000 });
   assert.equal(beyond.topics[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
-  await waitFor('the two emptied objects deleted', async () => (await storeKeys(broker)).length === 2);
+  await waitFor('the two emptied objects deleted', async () => (await storeKeys(broker)).length === 2, JOBS_WAIT);
   assert.deepEqual(await storeKeys(broker), await retainedObjects(broker));
   client.close();
 });
@@ -176,16 +150,13 @@ test('a broker killed between upload and commit leaves an orphan, which the reap
     // s3-standard latency: the object is written at once, the PUT answers ~100 ms later; the commit waits for the answer.
     const child = await spawnBroker(dir, { 'diskless.object.store.latency.profile': 's3-standard', 'diskless.commit.interval.ms': 20 });
     const client = await RawClient.connect(child.port);
-    if (attempt === 0) await createTopics(client, [{ name: 'orphan', partitions: 1 }]);
+    if (attempt === 0) await createTopic(client, 'orphan');
     const before = new Set(await files());
-    client.write(RawClient.frame(ApiKey.Produce, 9, {
-      acks: -1, timeoutMs: 5000, transactionalId: null,
-      topicData: [{ name: 'orphan', partitionData: [{ index: 0, records: await batch([`attempt-${attempt}`]) }] }],
-    }, 1));
+    client.write(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'orphan', partition: 0, records: await batch([`attempt-${attempt}`]) }], { timeoutMs: 5000 }), 1));
     let uploaded: string | undefined;
     while (uploaded === undefined) {
       uploaded = (await files()).find((f) => !before.has(f));
-      if (uploaded === undefined) await new Promise((r) => setTimeout(r, 1));
+      if (uploaded === undefined) await sleep(1);
     }
     child.child.kill('SIGKILL');
     await child.exited;
@@ -205,7 +176,7 @@ test('a broker killed between upload and commit leaves an orphan, which the reap
     await waitFor('the orphan reaped', async () => {
       const inStore = await storeKeys(broker);
       return !inStore.includes(orphan!) && JSON.stringify(inStore) === JSON.stringify([...(await objectStates(broker)).keys()].sort());
-    });
+    }, JOBS_WAIT);
     await broker.close();
   }
   assert.notEqual(orphan, null, 'an upload was caught before its commit');

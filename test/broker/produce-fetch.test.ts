@@ -6,7 +6,12 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { batchesIn, fetchPartition, fetchRequest } from '../helpers/fetch.ts';
+import { listOffset } from '../helpers/list-offsets.ts';
+import { produce, produceRequest } from '../helpers/produce.ts';
+import { batchOf, buildRecordBatch } from '../helpers/record-batch.ts';
+import { createTopics, topicMetadata } from '../helpers/topics.ts';
+import { sleep } from '../helpers/wait.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { crc32c } from '@node-rs/crc32';
@@ -17,46 +22,19 @@ let client: RawClient;
 before(async () => {
   broker = await startTestBroker({ 'diskless.commit.interval.ms': 100, 'node.id': 1 });
   client = await RawClient.connect(broker.port);
-  const r = await client.request(ApiKey.CreateTopics, 7, {
-    topics: [
-      { name: 'pf', numPartitions: 4, replicationFactor: 1, configs: [] },
-      { name: 'lat', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] },
-      { name: 'times', numPartitions: 1, replicationFactor: 1, configs: [] },
-    ],
-    timeoutMs: 5000,
-  });
-  for (const t of r.topics) assert.equal(t.errorCode, 0, t.errorMessage);
+  await createTopics(client, [
+    { name: 'pf', partitions: 4 },
+    { name: 'lat', configs: { 'message.timestamp.type': 'LogAppendTime' } },
+    { name: 'times' },
+  ]);
 });
-
-function produceRequest(topic: string, partition: number, records: Buffer, acks = -1) {
-  return { acks, timeoutMs: 10_000, transactionalId: null, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] };
-}
-
-function fetchRequest(topic: string, partitions: { partition: number; offset: bigint; maxBytes?: number }[], opts: { maxWaitMs?: number; minBytes?: number; maxBytes?: number; isolationLevel?: number } = {}) {
-  return {
-    replicaId: -1, maxWaitMs: opts.maxWaitMs ?? 0, minBytes: opts.minBytes ?? 0, maxBytes: opts.maxBytes ?? 1 << 20,
-    isolationLevel: opts.isolationLevel ?? 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic, partitions: partitions.map((p) => ({ partition: p.partition, fetchOffset: p.offset, partitionMaxBytes: p.maxBytes ?? 1 << 20 })) }],
-    forgottenTopicsData: [], rackId: '',
-  };
-}
-
-function batchesIn(records: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < records.length;) {
-    const size = records.readInt32BE(at + 8) + 12;
-    out.push(records.subarray(at, at + size));
-    at += size;
-  }
-  return out;
-}
 
 test('pipelined produce requests on one connection are answered in order with increasing offsets', async () => {
   const ids: number[] = [];
   for (let i = 0; i < 50; i++) {
     const id = 1000 + i;
     ids.push(id);
-    client.write(RawClient.frame(ApiKey.Produce, 9, produceRequest('pf', 0, await buildRecordBatch({ records: [{ value: Buffer.from(`m${i}`) }, { value: Buffer.from(`n${i}`) }] })), id));
+    client.write(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'pf', partition: 0, records: await batchOf([`m${i}`, `n${i}`]) }]), id));
   }
   let last = -1;
   for (const id of ids) {
@@ -69,8 +47,7 @@ test('pipelined produce requests on one connection are answered in order with in
 });
 
 test('fetched batches carry the assigned offsets, a valid CRC and leader epoch 0', async () => {
-  const f = await client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 0, offset: 0n }]));
-  const p = f.responses[0].partitions[0];
+  const p = await fetchPartition(client, 'pf', 0);
   assert.equal(p.errorCode, 0);
   assert.equal(p.highWatermark, 100n);
   assert.equal(p.lastStableOffset, 100n);
@@ -85,61 +62,56 @@ test('fetched batches carry the assigned offsets, a valid CRC and leader epoch 0
 });
 
 test('a fetch in the middle of a batch returns that whole batch', async () => {
-  const f = await client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 0, offset: 5n }]));
-  const first = batchesIn(f.responses[0].partitions[0].records)[0]!;
+  const first = batchesIn((await fetchPartition(client, 'pf', 0, 5n)).records)[0]!;
   assert.equal(first.readBigInt64BE(0), 4n);
 });
 
 test('partition and request byte limits hold, but the first partition always gets one batch', async () => {
-  const tiny = await client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 0, offset: 0n, maxBytes: 1 }]));
+  const tiny = await client.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'pf', partition: 0, offset: 0n, maxBytes: 1 }]));
   assert.equal(batchesIn(tiny.responses[0].partitions[0].records).length, 1, 'at least one batch despite a 1-byte partition limit');
   const one = batchesIn(tiny.responses[0].partitions[0].records)[0]!;
-  const limited = await client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 0, offset: 0n, maxBytes: one.length * 3 }]));
+  const limited = await client.request(ApiKey.Fetch, 11, fetchRequest([{ topic: 'pf', partition: 0, offset: 0n, maxBytes: one.length * 3 }]));
   assert.equal(batchesIn(limited.responses[0].partitions[0].records).length, 3);
-  const request = await client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 0, offset: 0n }], { maxBytes: one.length * 2 }));
-  assert.equal(batchesIn(request.responses[0].partitions[0].records).length, 2);
+  const request = await fetchPartition(client, 'pf', 0, 0n, { maxBytes: one.length * 2 });
+  assert.equal(batchesIn(request.records).length, 2);
 });
 
 test('a long poll is woken by a commit, well before max.wait.ms', async () => {
   const start = Date.now();
-  const waiting = client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 1, offset: 0n }], { maxWaitMs: 10_000, minBytes: 1 }));
+  const waiting = fetchPartition(client, 'pf', 1, 0n, { maxWaitMs: 10_000, minBytes: 1 });
   const producer = await RawClient.connect(broker.port);
-  await new Promise((r) => setTimeout(r, 200));
-  const r = await producer.request(ApiKey.Produce, 9, produceRequest('pf', 1, await buildRecordBatch({ records: [{ value: Buffer.from('wake') }] })));
-  assert.equal(r.responses[0].partitionResponses[0].errorCode, 0);
+  await sleep(200);
+  assert.equal((await produce(producer, 'pf', 1, 'wake')).errorCode, 0);
   const f = await waiting;
   const elapsed = Date.now() - start;
-  assert.equal(batchesIn(f.responses[0].partitions[0].records).length, 1);
+  assert.equal(batchesIn(f.records).length, 1);
   assert.ok(elapsed < 5000, `woken after ${elapsed} ms`);
   producer.close();
 });
 
 test('a long poll with no data answers empty when max.wait.ms ends', async () => {
   const start = Date.now();
-  const f = await client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 2, offset: 0n }], { maxWaitMs: 300, minBytes: 1 }));
+  const f = await fetchPartition(client, 'pf', 2, 0n, { maxWaitMs: 300, minBytes: 1 });
   assert.ok(Date.now() - start >= 280);
-  assert.equal(f.responses[0].partitions[0].errorCode, 0);
-  assert.equal(f.responses[0].partitions[0].records.length, 0);
+  assert.equal(f.errorCode, 0);
+  assert.equal(f.records!.length, 0);
 });
 
 test('Fetch v4 (oldest), v12 (flexible) and v17 (topic ids) all read the same data', async () => {
-  const meta = await client.request(ApiKey.Metadata, 12, { topics: [{ name: 'pf', topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false });
-  const topicId = meta.topics[0].topicId;
-  const v4 = await client.request(ApiKey.Fetch, 4, fetchRequest('pf', [{ partition: 0, offset: 0n }]));
-  const v12 = await client.request(ApiKey.Fetch, 12, fetchRequest('pf', [{ partition: 0, offset: 0n }]));
-  const req17 = fetchRequest('pf', [{ partition: 0, offset: 0n }]);
-  (req17.topics[0] as any).topicId = topicId;
-  const v17 = await client.request(ApiKey.Fetch, 17, req17);
-  assert.deepEqual(v12.responses[0].partitions[0].records, v4.responses[0].partitions[0].records);
-  assert.deepEqual(v17.responses[0].partitions[0].records, v4.responses[0].partitions[0].records);
+  const { topicId } = await topicMetadata(client, 'pf');
+  const v4 = await fetchPartition(client, 'pf', 0, 0n, { version: 4 });
+  const v12 = await fetchPartition(client, 'pf', 0, 0n, { version: 12 });
+  const v17 = await client.request(ApiKey.Fetch, 17, fetchRequest([{ topic: 'pf', topicId, partition: 0, offset: 0n }]));
+  assert.deepEqual(v12.records, v4.records);
+  assert.deepEqual(v17.responses[0].partitions[0].records, v4.records);
   assert.equal(v17.responses[0].topicId, topicId);
 });
 
 test('Produce v13 addresses topics by id', async () => {
-  const meta = await client.request(ApiKey.Metadata, 12, { topics: [{ name: 'pf', topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false });
+  const { topicId } = await topicMetadata(client, 'pf');
   const r = await client.request(ApiKey.Produce, 13, {
     acks: -1, timeoutMs: 5000, transactionalId: null,
-    topicData: [{ topicId: meta.topics[0].topicId, partitionData: [{ index: 3, records: await buildRecordBatch({ records: [{ value: Buffer.from('by-id') }] }) }] }],
+    topicData: [{ topicId, partitionData: [{ index: 3, records: await batchOf('by-id') }] }],
   });
   assert.equal(r.responses[0].partitionResponses[0].errorCode, 0);
   assert.equal(r.responses[0].partitionResponses[0].baseOffset, 0n);
@@ -147,13 +119,11 @@ test('Produce v13 addresses topics by id', async () => {
 
 test('LogAppendTime topics: the produce response and fetched headers carry the append time, CRC valid', async () => {
   const before = Date.now();
-  const r = await client.request(ApiKey.Produce, 9, produceRequest('lat', 0, await buildRecordBatch({ baseTimestamp: 1000n, records: [{ value: Buffer.from('a') }] })));
-  const p = r.responses[0].partitionResponses[0];
+  const p = await produce(client, 'lat', 0, await batchOf('a', { baseTimestamp: 1000n }));
   assert.equal(p.errorCode, 0);
   const appendTime = Number(p.logAppendTimeMs);
   assert.ok(appendTime >= before - 5 && appendTime <= Date.now() + 5);
-  const f = await client.request(ApiKey.Fetch, 11, fetchRequest('lat', [{ partition: 0, offset: 0n }]));
-  const batch = batchesIn(f.responses[0].partitions[0].records)[0]!;
+  const batch = batchesIn((await fetchPartition(client, 'lat', 0)).records)[0]!;
   assert.equal(batch.readInt16BE(21) & 0x08, 0x08, 'timestamp type bit set');
   assert.equal(Number(batch.readBigInt64BE(35)), appendTime);
   assert.equal(batch.readUInt32BE(17), crc32c(batch.subarray(21)) >>> 0);
@@ -161,13 +131,12 @@ test('LogAppendTime topics: the produce response and fetched headers carry the a
 
 test('ListOffsets: earliest, latest, max timestamp and by timestamp are record-granular', async () => {
   // One batch with three records at t=1000, 3000, 2000 and a second batch at t=5000.
-  await client.request(ApiKey.Produce, 9, produceRequest('times', 0, await buildRecordBatch({
+  await produce(client, 'times', 0, await buildRecordBatch({
     baseTimestamp: 1000n, records: [{ value: Buffer.from('a'), timestampDelta: 0n }, { value: Buffer.from('b'), timestampDelta: 2000n }, { value: Buffer.from('c'), timestampDelta: 1000n }],
-  })));
-  await client.request(ApiKey.Produce, 9, produceRequest('times', 0, await buildRecordBatch({ baseTimestamp: 5000n, compression: 4, records: [{ value: Buffer.from('d') }, { value: Buffer.from('e'), timestampDelta: 10n }] })));
+  }));
+  await produce(client, 'times', 0, await buildRecordBatch({ baseTimestamp: 5000n, compression: 4, records: [{ value: Buffer.from('d') }, { value: Buffer.from('e'), timestampDelta: 10n }] }));
   const ask = async (timestamp: bigint) => {
-    const l = await client.request(ApiKey.ListOffsets, 8, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'times', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] });
-    const p = l.topics[0].partitions[0];
+    const p = await listOffset(client, 'times', 0, timestamp, 8);
     assert.equal(p.errorCode, 0);
     return [Number(p.offset), Number(p.timestamp)];
   };
@@ -183,8 +152,7 @@ test('ListOffsets: earliest, latest, max timestamp and by timestamp are record-g
 });
 
 test('read_committed fetches see the same high watermark as the last stable offset', async () => {
-  const f = await client.request(ApiKey.Fetch, 11, fetchRequest('pf', [{ partition: 0, offset: 0n }], { isolationLevel: 1 }));
-  const p = f.responses[0].partitions[0];
+  const p = await fetchPartition(client, 'pf', 0, 0n, { isolationLevel: 1 });
   assert.equal(p.lastStableOffset, p.highWatermark);
   assert.deepEqual(p.abortedTransactions, []);
 });

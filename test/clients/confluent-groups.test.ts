@@ -8,21 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { onCleanup, startTestBroker } from '../helpers/broker.ts';
-
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+import { startTestBroker } from '../helpers/broker.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
+import { kafkajs, keepProducing } from '../helpers/kafkajs.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const SCRIPT = join(import.meta.dirname, 'confluent_group_client.py');
 const PARTITIONS = 6;
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Group rebalances take a while on a loaded machine. */
+const WAIT = { timeoutMs: 30_000 };
 
 class Member {
   readonly child: ChildProcess;
@@ -70,28 +65,11 @@ function balanced(members: Member[]): boolean {
 
 async function setup(topic: string) {
   const broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 500, 'diskless.commit.interval.ms': 20 });
-  const kafka = new Kafka({ clientId: 'confluent-groups-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 50 } });
+  const kafka = kafkajs(broker.bootstrap, 'confluent-groups-test', { retries: 10, initialRetryTime: 50 });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] });
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  const produced = new Set<string>();
-  let producing = true;
-  let seq = 0;
-  const loop = (async () => {
-    while (producing) {
-      const messages = Array.from({ length: 10 }, () => ({ key: `k${seq}`, value: `m${seq++}` }));
-      await producer.send({ topic, acks: -1, messages });
-      for (const m of messages) produced.add(m.value);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  const stopProducing = async () => {
-    producing = false;
-    await loop;
-    await producer.disconnect();
-  };
+  const { produced, stop: stopProducing } = await keepProducing(kafka, topic);
   return { broker, admin, produced, stopProducing };
 }
 
@@ -101,25 +79,25 @@ test('confluent-kafka: three members join and leave one by one while producing; 
   const { broker, admin, produced, stopProducing } = await setup(topic);
   const consumed = new Set<string>();
   const m1 = new Member(broker.bootstrap, group, topic, 6000, consumed);
-  await until('m1 assigned everything', () => balanced([m1]));
-  await until('m1 to consume', () => consumed.size > 50);
+  await waitFor('m1 assigned everything', () => balanced([m1]), WAIT);
+  await waitFor('m1 to consume', () => consumed.size > 50, WAIT);
   const m2 = new Member(broker.bootstrap, group, topic, 6000, consumed);
-  await until('m1 and m2 balanced', () => balanced([m1, m2]));
+  await waitFor('m1 and m2 balanced', () => balanced([m1, m2]), WAIT);
   const m3 = new Member(broker.bootstrap, group, topic, 6000, consumed);
-  await until('three members balanced', () => balanced([m1, m2, m3]));
+  await waitFor('three members balanced', () => balanced([m1, m2, m3]), WAIT);
   assert.deepEqual([m1, m2, m3].map((m) => m.assigned!.length), [2, 2, 2]);
   await m3.stop();
-  await until('m1 and m2 balanced again', () => balanced([m1, m2]));
+  await waitFor('m1 and m2 balanced again', () => balanced([m1, m2]), WAIT);
   await m2.stop();
-  await until('m1 alone', () => balanced([m1]));
+  await waitFor('m1 alone', () => balanced([m1]), WAIT);
   await stopProducing();
-  await until('every produced message consumed', () => [...produced].every((v) => consumed.has(v)), 60_000);
+  await waitFor('every produced message consumed', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 60_000 });
 
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
-  await until('committed offsets at the log end', async () => {
+  await waitFor('committed offsets at the log end', async () => {
     const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     return committed!.partitions.every((p) => p.offset === ends.get(p.partition));
-  });
+  }, WAIT);
   await m1.stop();
   const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
   for (const p of committed!.partitions) assert.equal(p.offset, ends.get(p.partition), `partition ${p.partition}`);
@@ -135,12 +113,12 @@ test('confluent-kafka: a member that stops heartbeating (SIGSTOP) is removed aft
   const sessionTimeoutMs = 1500;
   const a = new Member(broker.bootstrap, group, topic, sessionTimeoutMs, consumed);
   const b = new Member(broker.bootstrap, group, topic, 30_000, consumed);
-  await until('a and b balanced', () => balanced([a, b]));
+  await waitFor('a and b balanced', () => balanced([a, b]), WAIT);
   const aPartitions = a.assigned!;
 
   a.child.kill('SIGSTOP');
   const stoppedAt = Date.now();
-  await until('b to own every partition', () => b.assigned?.length === PARTITIONS, 20_000);
+  await waitFor('b to own every partition', () => b.assigned?.length === PARTITIONS, { timeoutMs: 20_000 });
   const moved = Date.now() - stoppedAt;
   assert.ok(moved >= sessionTimeoutMs - 200, `partitions moved after ${moved} ms, before the session timeout`);
   assert.ok(moved < sessionTimeoutMs + 5000, `partitions moved only after ${moved} ms`);
@@ -148,12 +126,12 @@ test('confluent-kafka: a member that stops heartbeating (SIGSTOP) is removed aft
   assert.equal(described.groups[0]!.members.length, 1);
   // What A had not consumed yet is consumed by B.
   await stopProducing();
-  await until('every produced message consumed by the survivors', () => [...produced].every((v) => consumed.has(v)), 60_000);
+  await waitFor('every produced message consumed by the survivors', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 60_000 });
   assert.ok(aPartitions.length > 0);
 
   // A comes back, finds itself removed, and rejoins.
   a.child.kill('SIGCONT');
-  await until('a rejoined and the two are balanced', () => balanced([a, b]), 30_000);
+  await waitFor('a rejoined and the two are balanced', () => balanced([a, b]), WAIT);
   await a.stop();
   await b.stop();
   await admin.disconnect();

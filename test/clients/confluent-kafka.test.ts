@@ -4,41 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { join } from 'node:path';
 import { startTestBroker } from '../helpers/broker.ts';
-
-const run = promisify(execFile);
-const SCRIPT = join(import.meta.dirname, 'confluent_client.py');
-
-export async function confluent(bootstrap: string, ...args: string[]): Promise<any> {
-  const { stdout } = await run('/usr/bin/python3', [SCRIPT, bootstrap, ...args], { maxBuffer: 512 << 20, timeout: 180_000 });
-  return JSON.parse(stdout.trim().split('\n').pop()!);
-}
-
-interface Msg { p: number; o: number; k: string; v: string; h?: string }
-
-export function checkRoundTrip(acked: Msg[], consumed: Msg[]): void {
-  const byPartition = (list: Msg[]) => {
-    const m = new Map<number, Msg[]>();
-    for (const x of list) m.set(x.p, [...(m.get(x.p) ?? []), x]);
-    return m;
-  };
-  const produced = byPartition(acked);
-  const got = byPartition(consumed);
-  for (const [p, list] of produced) {
-    const sortedAcks = [...list].sort((a, b) => a.o - b.o);
-    const read = got.get(p) ?? [];
-    assert.deepEqual(read.map((m) => m.o), sortedAcks.map((_, i) => i), `partition ${p}: offsets contiguous from 0`);
-    assert.deepEqual(read.map((m) => m.v), sortedAcks.map((m) => m.v), `partition ${p}: consumed order = produced order`);
-    for (const m of read) {
-      const i = m.v.slice('value-'.length);
-      assert.equal(m.k, `key-${i}`);
-      assert.equal(m.h, `header-${i}`);
-    }
-  }
-}
+import { checkRoundTrip, confluent } from '../helpers/confluent.ts';
 
 test('confluent-kafka: produce (acks=all) and consume by assign() for every compression type, diskless and classic topics', async () => {
   const broker = await startTestBroker();

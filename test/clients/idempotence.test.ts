@@ -8,16 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { startTestBroker } from '../helpers/broker.ts';
+import { checkExactlyOnceInOrder, runIdempotentProducer } from '../helpers/confluent.ts';
+import { kafkajs } from '../helpers/kafkajs.ts';
 import { startBrokerBehindProxy } from '../helpers/tcp-proxy.ts';
 import type { FaultyObjectStore } from '../../src/objectstore/faulty.ts';
-
-const run = promisify(execFile);
-const SCRIPT = join(import.meta.dirname, 'confluent_idempotence.py');
 
 /**
  * librdkafka 2.0.2 keeps one produce request per partition in flight when idempotent (up to 5 per
@@ -55,22 +50,8 @@ test('librdkafka idempotent producer (5 in flight per connection), object store 
     return results;
   };
   // Clients reach the broker through a proxy (advertised) that cuts their connections every second.
-  const cutter = setInterval(() => proxy.cutAll(), 1000);
-  let stdout: string;
-  try {
-    ({ stdout } = await run('/usr/bin/python3', [SCRIPT, `127.0.0.1:${proxy.port}`, 'idem-faults', '3', '3000', JSON.stringify(PRODUCER)], { maxBuffer: 64 << 20, timeout: 300_000 }));
-  } finally {
-    clearInterval(cutter);
-  }
-  const r = JSON.parse(stdout.trim().split('\n').pop()!);
-  assert.deepEqual(r.fatal, [], 'no fatal idempotence error');
-  assert.equal(r.error_count, 0, `delivery errors: ${JSON.stringify(r.errors)}`);
-  assert.equal(r.acked, 3000);
-  for (let p = 0; p < 3; p++) {
-    const expected = Array.from({ length: r.sent[p] }, (_, i) => `${p}-${i}`);
-    assert.equal(r.read[p].length, expected.length, `partition ${p}: ${r.read[p].length} records read for ${expected.length} sent`);
-    assert.deepEqual(r.read[p], expected, `partition ${p}: every record once, in send order`);
-  }
+  const r = await runIdempotentProducer(proxy, 'idem-faults', 3, 3000, PRODUCER);
+  checkExactlyOnceInOrder(r, 3, 3000);
   const faults = (broker.broker.objectStore as unknown as { inner: FaultyObjectStore }).inner?.stats ?? null;
   const writer = broker.broker.inspect.diskless().writer;
   t.diagnostic(`commit answers per batch (error code or duplicate): ${JSON.stringify(Object.fromEntries(answers))}`);
@@ -81,7 +62,7 @@ test('librdkafka idempotent producer (5 in flight per connection), object store 
 
 test('DeleteRecords through kafkajs moves the earliest offset', async () => {
   const broker = await startTestBroker();
-  const kafka = new Kafka({ clientId: 'kafkajs-delete-records', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+  const kafka = kafkajs(broker.bootstrap, 'kafkajs-delete-records');
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'kjs-dr', numPartitions: 2 }] });

@@ -4,14 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kafka, logLevel } from 'kafkajs';
 import { startTestBroker } from '../helpers/broker.ts';
-
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+import { kafkajs } from '../helpers/kafkajs.ts';
 
 test('kafkajs admin: partitions, configs, records, groups and offsets through the admin client', { timeout: 60_000 }, async () => {
   const broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'diskless.commit.interval.ms': 20 });
-  const kafka = new Kafka({ clientId: 'kjs-admin', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } });
+  const kafka = kafkajs(broker.bootstrap, 'kjs-admin', { retries: 5, initialRetryTime: 50 });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'kjs-admin', numPartitions: 2 }] });

@@ -6,44 +6,27 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
 import { startTestBroker } from '../helpers/broker.ts';
-
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+import { kafkajs, keepProducing } from '../helpers/kafkajs.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const TOPIC = 'kjs-groups';
 const PARTITIONS = 6;
 const GROUP = 'kjs-group';
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Group rebalances take a while on a loaded machine. */
+const WAIT = { timeoutMs: 30_000 };
 
 test('kafkajs: three consumers join and leave one by one while producing; everything consumed, offsets at the log end', { timeout: 120_000 }, async () => {
   const broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 1000, 'diskless.commit.interval.ms': 20 });
-  const kafka = new Kafka({ clientId: 'kjs-groups', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 50 } });
+  const kafka = kafkajs(broker.bootstrap, 'kjs-groups', { retries: 10, initialRetryTime: 50 });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }] });
 
   // The producer runs for the whole test.
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  const produced = new Set<string>();
-  let producing = true;
-  let seq = 0;
-  const producerLoop = (async () => {
-    while (producing) {
-      const messages = Array.from({ length: 10 }, () => ({ key: `k${seq}`, value: `m${seq++}` }));
-      await producer.send({ topic: TOPIC, acks: -1, messages });
-      for (const m of messages) produced.add(m.value);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  const { produced, stop: stopProducing } = await keepProducing(kafka, TOPIC);
 
   const consumed = new Set<string>();
   const assignments = new Map<string, number[]>();
@@ -65,11 +48,11 @@ test('kafkajs: three consumers join and leave one by one while producing; everyt
   }
   /** The live members own disjoint, non-empty parts that together cover every partition. */
   async function balancedAmong(names: string[]): Promise<void> {
-    await until(`a balanced assignment among ${names.join(', ')}`, () => {
+    await waitFor(`a balanced assignment among ${names.join(', ')}`, () => {
       if (names.some((n) => !assignments.has(n)) || assignments.size !== names.length) return false;
       const all = names.flatMap((n) => assignments.get(n)!);
       return names.every((n) => assignments.get(n)!.length > 0) && all.length === PARTITIONS && new Set(all).size === PARTITIONS;
-    });
+    }, WAIT);
   }
   const history: string[] = [];
   const snapshot = () => history.push([...assignments].map(([n, p]) => `${n}=${p.join(',')}`).sort().join(' '));
@@ -77,7 +60,7 @@ test('kafkajs: three consumers join and leave one by one while producing; everyt
   await startConsumer('c1');
   await balancedAmong(['c1']);
   snapshot();
-  await until('c1 to consume', () => consumed.size > 50);
+  await waitFor('c1 to consume', () => consumed.size > 50, WAIT);
   await startConsumer('c2');
   await balancedAmong(['c1', 'c2']);
   snapshot();
@@ -85,7 +68,7 @@ test('kafkajs: three consumers join and leave one by one while producing; everyt
   await balancedAmong(['c1', 'c2', 'c3']);
   snapshot();
   assert.deepEqual([...assignments.values()].map((p) => p.length), [2, 2, 2]);
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   await stopConsumer('c3');
   await balancedAmong(['c1', 'c2']);
   snapshot();
@@ -93,18 +76,16 @@ test('kafkajs: three consumers join and leave one by one while producing; everyt
   await balancedAmong(['c1']);
   snapshot();
 
-  producing = false;
-  await producerLoop;
-  await producer.disconnect();
-  await until('every produced message to be consumed', () => [...produced].every((v) => consumed.has(v)), 60_000);
+  await stopProducing();
+  await waitFor('every produced message to be consumed', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 60_000 });
 
   // Committed offsets reach the log end (kafkajs commits after each batch).
   const ends = await admin.fetchTopicOffsets(TOPIC);
   const endOf = new Map(ends.map((o) => [o.partition, o.high]));
-  await until('committed offsets at the log end', async () => {
+  await waitFor('committed offsets at the log end', async () => {
     const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
     return committed!.partitions.every((p) => p.offset === endOf.get(p.partition));
-  });
+  }, WAIT);
   await stopConsumer('c1');
   const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
   assert.deepEqual(committed!.partitions.map((p) => [p.partition, p.offset]).sort((a, b) => Number(a[0]) - Number(b[0])), ends.map((o) => [o.partition, o.high]).sort((a, b) => Number(a[0]) - Number(b[0])));

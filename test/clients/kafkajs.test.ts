@@ -5,43 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { CompressionTypes, type Kafka } from 'kafkajs';
 import { startTestBroker } from '../helpers/broker.ts';
+import { kafkajs, readWithKafkajs } from '../helpers/kafkajs.ts';
 
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-
-interface FetchedMessage { offset: string; key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer>; timestamp: string }
-
-function kafkaFor(bootstrap: string) {
-  return new Kafka({ clientId: 'kafkajs-test', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
-}
-
-/** Reads a whole partition with kafkajs's own Fetch request and decoder. */
-async function readPartition(kafka: Kafka, topic: string, partition: number, until: number): Promise<FetchedMessage[]> {
-  const createCluster = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster')!;
-  const cluster = (kafka as any)[createCluster]({ metadataMaxAge: 300000 });
-  await cluster.connect();
-  await cluster.addTargetTopic(topic);
-  const leader = cluster.findLeaderForPartitions(topic, [partition]);
-  const broker = await cluster.findBroker({ nodeId: Object.keys(leader)[0] });
-  const out: FetchedMessage[] = [];
-  let offset = 0;
-  while (offset < until) {
-    const { responses } = await broker.fetch({
-      maxWaitTime: 100, minBytes: 1, maxBytes: 1 << 20,
-      topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes: 256 * 1024 }] }],
-    });
-    const p = responses[0].partitions[0];
-    assert.equal(p.errorCode, 0);
-    for (const m of p.messages) {
-      if (Number(m.offset) < offset) continue; // a batch may start before the fetch offset
-      out.push(m);
-      offset = Number(m.offset) + 1;
-    }
-  }
-  await cluster.disconnect();
-  return out;
-}
+const kafkaFor = (bootstrap: string) => kafkajs(bootstrap, 'kafkajs-test');
 
 test('kafkajs: admin, produce with every kafkajs codec, fetch back in order with contiguous offsets (diskless and classic topics)', async () => {
   const broker = await startTestBroker();
@@ -86,7 +54,7 @@ async function roundTrip(kafka: Kafka, admin: ReturnType<Kafka['admin']>, topic:
     assert.equal(Number(o.high), perPartition.get(o.partition)!.length);
   }
   for (const [partition, values] of perPartition) {
-    const got = await readPartition(kafka, topic, partition, values.length);
+    const got = (await readWithKafkajs(kafka, topic, [partition], values.length)).get(partition)!;
     assert.deepEqual(got.map((m) => Number(m.offset)), values.map((_, i) => i), 'offsets contiguous from 0');
     assert.deepEqual(got.map((m) => m.value!.toString()), values, 'consumed order equals produced order');
     for (const m of got) {

@@ -6,29 +6,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startTestBroker, tempDir } from '../helpers/broker.ts';
+import { startTestBroker } from '../helpers/broker.ts';
+import { kcat, kcatProduce } from '../helpers/kcat.ts';
 import { RawClient } from '../helpers/raw-client.ts';
+import { createTopic } from '../helpers/topics.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
-
-const run = promisify(execFile);
 
 test('kcat -G consumes as a group, commits, and resumes from the committed offsets', { timeout: 120_000 }, async () => {
   const broker = await startTestBroker({ 'group.initial.rebalance.delay.ms': 0, 'diskless.commit.interval.ms': 20 });
   const admin = await RawClient.connect(broker.port);
-  const created = await admin.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'kcat-g', numPartitions: 3, replicationFactor: 1, configs: [] }], timeoutMs: 5000 });
-  assert.equal(created.topics[0].errorCode, 0);
-  const dir = await tempDir();
-  const produce = async (from: number, to: number) => {
-    const file = join(dir, `in-${from}.txt`);
-    await writeFile(file, Array.from({ length: to - from }, (_, i) => `k${from + i}:v${from + i}`).join('\n') + '\n');
-    await run('kcat', ['-b', broker.bootstrap, '-t', 'kcat-g', '-P', '-K', ':', '-X', 'acks=all', '-l', file], { timeout: 60_000 });
-  };
+  await createTopic(admin, 'kcat-g', 3);
+  const produce = (from: number, to: number) => kcatProduce(broker.bootstrap, 'kcat-g', Array.from({ length: to - from }, (_, i) => `k${from + i}:v${from + i}`));
   const consume = async (group: string) => {
-    const { stdout } = await run('kcat', ['-b', broker.bootstrap, '-G', group, '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', '%p %s\n', '-X', 'auto.commit.interval.ms=100', 'kcat-g'], { timeout: 60_000, maxBuffer: 1 << 26 });
+    const stdout = await kcat(['-b', broker.bootstrap, '-G', group, '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', '%p %s\n', '-X', 'auto.commit.interval.ms=100', 'kcat-g']);
     return stdout.split('\n').filter((l) => l.length > 0).map((l) => l.split(' ')[1]!);
   };
   const committed = async (group: string) => {

@@ -7,15 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startTestBroker, tempDir } from '../helpers/broker.ts';
-import { RawClient } from '../helpers/raw-client.ts';
-import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+import { startTestBroker } from '../helpers/broker.ts';
+import { kcatConsume, kcatProduce } from '../helpers/kcat.ts';
+import { withClient } from '../helpers/raw-client.ts';
+import { CLASSIC, createTopics } from '../helpers/topics.ts';
 
-const run = promisify(execFile);
 const COUNT = Number(process.env.FLOE_KCAT_MESSAGES ?? 100_000);
 
 async function filesUnder(dir: string): Promise<{ path: string; size: number }[]> {
@@ -30,26 +28,15 @@ async function filesUnder(dir: string): Promise<{ path: string; size: number }[]
 
 test(`kcat: -P then -C -e round-trips ${COUNT} messages with keys and headers, for each compression type`, async () => {
   const broker = await startTestBroker({ 'num.partitions': 3 });
-  const dir = await tempDir();
-  const input = join(dir, 'input.txt');
   const lines: string[] = [];
   for (let i = 0; i < COUNT; i++) lines.push(`key-${i % 1000}:value-${i}-${'x'.repeat(i % 50)}`);
-  await writeFile(input, lines.join('\n') + '\n');
 
-  const admin = await RawClient.connect(broker.port);
   const codecs = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
-  const created = await admin.request(ApiKey.CreateTopics, 7, {
-    topics: codecs.map((codec) => ({ name: `kcat-classic-${codec}`, numPartitions: 3, replicationFactor: 1, configs: [{ name: 'diskless.enable', value: 'false' }] })),
-    timeoutMs: 5000,
-  });
-  for (const t of created.topics) assert.equal(t.errorCode, 0, t.errorMessage);
-  admin.close();
+  await withClient(broker.port, (admin) => createTopics(admin, codecs.map((codec) => ({ name: `kcat-classic-${codec}`, partitions: 3, configs: CLASSIC }))));
 
   for (const [codec, topic, header] of codecs.flatMap((c) => [[c, `kcat-${c}`, `codec=${c}`], [c, `kcat-classic-${c}`, `codec=${c}-classic`]])) {
-    await run('kcat', ['-b', broker.bootstrap, '-t', topic!, '-P', '-K', ':', '-H', header!, '-z', codec!, '-X', 'acks=all', '-l', input], { timeout: 300_000 });
-    const { stdout } = await run('kcat', ['-b', broker.bootstrap, '-t', topic!, '-C', '-e', '-o', 'beginning', '-q', '-f', '%p\t%o\t%k\t%s\t%h\n'],
-      { maxBuffer: 1 << 30, timeout: 300_000 });
-    const rows = stdout.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
+    await kcatProduce(broker.bootstrap, topic!, lines, ['-H', header!, '-z', codec!]);
+    const rows = (await kcatConsume(broker.bootstrap, topic!, '%p\t%o\t%k\t%s\t%h\n')).map((l) => l.split('\t'));
     assert.equal(rows.length, COUNT, `${codec}: every message comes back`);
     const lastOffset = new Map<string, number>();
     const lastIndex = new Map<string, number>();

@@ -19,8 +19,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onCleanup } from '../helpers/broker.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { mulberry32 } from '../helpers/random.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const SCRIPT = join(import.meta.dirname, 'chaos_client.py');
 const TOPIC = 'chaos';
@@ -30,20 +32,6 @@ const RUN_MS = Number(process.env.CHAOS_RUN_MS ?? 40_000);
 const RATE = 100; // messages a second per producer
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
 const ORPHAN_MIN_AGE_MS = 10_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** mulberry32: a small seeded PRNG, so a run's choices can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ack { v: string; p: number; o: number; sentAt: number; ackedAt: number }
 
@@ -128,14 +116,6 @@ class ConsumerDriver extends Driver {
   }
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 200): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
-
 /** The warnings and errors a broker logged (its JSON log lines at level >= 40), in short, the last `max`. */
 function brokerProblems(cluster: Cluster, i: number, max = 30): string[] {
   const out: string[] = [];
@@ -172,7 +152,7 @@ function cleanerDeleted(cluster: Cluster): number {
 }
 
 test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store down: nothing acknowledged is lost or duplicated', { timeout: 115_000 } /* under the runner's 120 s per file (scripts/test.sh) */, async (t) => {
-  const random = prng(SEED);
+  const random = mulberry32(SEED); // seeded: CHAOS_SEED replays a run's choices
   const started = Date.now();
   const phases: string[] = [];
   const phase = (what: string) => phases.push(`${what} at ${((Date.now() - started) / 1000).toFixed(1)}s`);
@@ -208,7 +188,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
       }
     };
     phase('cluster up');
-    await until('the first acknowledgements', () => (alive(), producers.every((p) => p.acks.length > 0)), 30_000);
+    await waitFor('the first acknowledgements', () => (alive(), producers.every((p) => p.acks.length > 0)), { timeoutMs: 30_000, intervalMs: 200 });
     phase('first acknowledgements');
     const chaosStart = Date.now();
 
@@ -288,7 +268,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     const consumersAlive = () => {
       for (const c of consumers) if (!c.running) throw new Error(`a consumer exited early (${c.child.exitCode ?? c.child.signalCode}): ${c.stderr}`);
     };
-    const caughtUp = await until('the consumer group to consume every acknowledged record', () => (consumersAlive(), acks.every((a) => seen.has(a.v))), 15_000)
+    const caughtUp = await waitFor('the consumer group to consume every acknowledged record', () => (consumersAlive(), acks.every((a) => seen.has(a.v))), { timeoutMs: 15_000, intervalMs: 200 })
       .then(() => true, (err: Error) => { t.diagnostic(err.message); return false; });
     phase('consumers caught up');
     await Promise.all(consumers.map((c) => c.stop(20_000)));
@@ -357,11 +337,11 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     // (e) no orphan: once the cleaner has reaped what killed brokers left, the bucket holds exactly the
     // committed objects.
     let keys = { bucket: [] as string[], objects: [] as string[], deleting: [] as string[], pending: [] as string[] };
-    const orphansGone = await until('the bucket to hold exactly the committed objects', async () => {
+    const orphansGone = await waitFor('the bucket to hold exactly the committed objects', async () => {
       const [bucket, coordinator] = await Promise.all([cluster.bucketKeys(), cluster.coordinatorKeys()]);
       keys = { bucket, ...coordinator };
       return JSON.stringify(bucket) === JSON.stringify(coordinator.objects);
-    }, ORPHAN_MIN_AGE_MS + 10_000, 1000).then(() => true, () => false);
+    }, { timeoutMs: ORPHAN_MIN_AGE_MS + 10_000, intervalMs: 1000 }).then(() => true, () => false);
     phase(orphansGone ? 'no orphans' : 'orphans remain');
     const committed = new Set(keys.objects);
     const inBucket = new Set(keys.bucket);

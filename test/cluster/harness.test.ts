@@ -9,43 +9,27 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
-import { RawClient } from '../helpers/raw-client.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { withClient } from '../helpers/raw-client.ts';
+import { produce as produceTo } from '../helpers/produce.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor, type WaitOptions } from '../helpers/wait.ts';
 
 let cluster: Cluster;
 before(async () => {
   cluster = await startCluster({ brokers: 3, objectStoreProxy: true, topics: [{ name: 'h', partitions: 3 }] });
 });
 
-async function withClient<T>(port: number, f: (c: RawClient) => Promise<T>): Promise<T> {
-  const c = await RawClient.connect(port);
-  try {
-    return await f(c);
-  } finally {
-    c.close();
-  }
-}
-
 async function liveBrokers(port: number): Promise<[number, string, number][]> {
   const md = await withClient(port, (c) => c.request(ApiKey.Metadata, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }));
   return md.brokers.map((b: any) => [b.nodeId, b.rack, b.port]).sort((a: number[], b: number[]) => a[0]! - b[0]!);
 }
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** Brokers restart in these tests: a request that fails (connection refused) counts as "not yet". */
+const RESTARTING: WaitOptions = { timeoutMs: 15_000, intervalMs: 100, retryErrors: true };
 
+/** Produces `value` to partition 0 of topic h through the broker at `port`; resolves with the error code. */
 async function produce(port: number, value: string): Promise<number> {
-  const records = await buildRecordBatch({ records: [{ value: Buffer.from(value) }] });
-  const r = await withClient(port, (c) => c.request(ApiKey.Produce, 9, { acks: -1, timeoutMs: 10_000, transactionalId: null, topicData: [{ name: 'h', partitionData: [{ index: 0, records }] }] }));
-  return r.responses[0].partitionResponses[0].errorCode;
+  return (await withClient(port, (c) => produceTo(c, 'h', 0, value))).errorCode;
 }
 
 const expected = () => cluster.brokers.map((b) => [b.nodeId, b.rack, b.port]);
@@ -53,7 +37,7 @@ const expected = () => cluster.brokers.map((b) => [b.nodeId, b.rack, b.port]);
 test('three brokers, node ids 1-3, racks az-a..az-c, each listed by every broker', async () => {
   assert.deepEqual(cluster.brokers.map((b) => [b.nodeId, b.rack]), [[1, 'az-a'], [2, 'az-b'], [3, 'az-c']]);
   assert.equal(cluster.bootstrap, cluster.brokers.map((b) => `127.0.0.1:${b.port}`).join(','));
-  for (const b of cluster.brokers) await until(`broker ${b.nodeId} to list every broker`, async () => JSON.stringify(await liveBrokers(b.port)) === JSON.stringify(expected()));
+  for (const b of cluster.brokers) await waitFor(`broker ${b.nodeId} to list every broker`, async () => JSON.stringify(await liveBrokers(b.port)) === JSON.stringify(expected()), RESTARTING);
 });
 
 test('kill and restart: the same broker (node id, port, data dir) comes back; stop exits 0', async () => {
@@ -61,11 +45,11 @@ test('kill and restart: the same broker (node id, port, data dir) comes back; st
   const pid = b.process!.child.pid;
   await cluster.kill(1);
   assert.equal(b.process, null);
-  await until('the killed broker to leave Metadata', async () => !(await liveBrokers(cluster.brokers[0]!.port)).some(([id]) => id === 2));
+  await waitFor('the killed broker to leave Metadata', async () => !(await liveBrokers(cluster.brokers[0]!.port)).some(([id]) => id === 2), RESTARTING);
   await cluster.restart(1);
   assert.notEqual(b.process!.child.pid, pid);
   assert.equal(b.starts, 2);
-  await until('the restarted broker to be listed again', async () => JSON.stringify(await liveBrokers(cluster.brokers[0]!.port)) === JSON.stringify(expected()));
+  await waitFor('the restarted broker to be listed again', async () => JSON.stringify(await liveBrokers(cluster.brokers[0]!.port)) === JSON.stringify(expected()), RESTARTING);
   assert.deepEqual((await liveBrokers(b.port)).find(([id]) => id === 2), [2, 'az-b', b.port]);
   assert.equal(await cluster.stop(2), 0);
   await cluster.restart(2);
@@ -76,7 +60,7 @@ test('produce after a PostgreSQL restart; during an object-store outage it fails
   const port = cluster.brokers[0]!.port;
   assert.equal(await produce(port, 'before'), ErrorCode.NONE);
   await cluster.restartPostgres(500);
-  await until('produce to work after the PostgreSQL restart', async () => (await produce(port, 'after-pg')) === ErrorCode.NONE);
+  await waitFor('produce to work after the PostgreSQL restart', async () => (await produce(port, 'after-pg')) === ErrorCode.NONE, RESTARTING);
   cluster.failObjectStore();
   try {
     const code = await produce(port, 'during-outage');
@@ -84,7 +68,7 @@ test('produce after a PostgreSQL restart; during an object-store outage it fails
   } finally {
     cluster.healObjectStore();
   }
-  await until('produce to work after the outage', async () => (await produce(port, 'after-s3')) === ErrorCode.NONE);
+  await waitFor('produce to work after the outage', async () => (await produce(port, 'after-s3')) === ErrorCode.NONE, RESTARTING);
   const { objects, deleting } = await cluster.coordinatorKeys();
   const bucket = await cluster.bucketKeys();
   assert.ok(objects.length >= 3);

@@ -6,46 +6,34 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { startTestBroker, spawnBroker, tempDir, type TestBroker } from '../helpers/broker.ts';
+import { startTestBroker, spawnBroker, type TestBroker } from '../helpers/broker.ts';
+import { tempDir } from '../helpers/cleanup.ts';
+import { kcatConsume, kcatProduce } from '../helpers/kcat.ts';
 import { freshDatabase } from '../helpers/postgres.ts';
-import { RawClient } from '../helpers/raw-client.ts';
+import { RawClient, withClient } from '../helpers/raw-client.ts';
+import { createTopics } from '../helpers/topics.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+import { ZERO_UUID as ZERO } from '../../src/protocol/uuid.ts';
 
-const run = promisify(execFile);
-const ZERO = '00000000-0000-0000-0000-000000000000';
 const HEARTBEAT_MS = 100;
 const SESSION_MS = 1500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let shared: Record<string, string | number>;
 const brokers: TestBroker[] = [];
 const RACKS = ['az-a', 'az-a', 'az-b', 'az-c'];
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<number> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-  return Date.now() - start;
-}
+/** Membership changes are timed: look often. */
+const POLL = { intervalMs: 20 };
 
 const liveIds = (b: TestBroker) => b.broker.cluster.live().map((x) => x.nodeId);
 
-async function metadata(port: number, clientId: string | null, topics: string[] | null = null): Promise<any> {
-  const c = await RawClient.connect(port);
-  c.clientId = clientId;
-  try {
-    return await c.request(ApiKey.Metadata, 12, {
-      topics: topics === null ? null : topics.map((name) => ({ name, topicId: ZERO })), allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false,
-    });
-  } finally {
-    c.close();
-  }
+function metadata(port: number, clientId: string | null, topics: string[] | null = null): Promise<any> {
+  return withClient(port, (c) => c.request(ApiKey.Metadata, 12, {
+    topics: topics === null ? null : topics.map((name) => ({ name, topicId: ZERO })), allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false,
+  }), { clientId });
 }
 
 function requestCount(b: TestBroker, api: string): number {
@@ -63,7 +51,7 @@ before(async () => {
   for (const [i, rack] of RACKS.entries()) {
     brokers.push(await startTestBroker({ ...shared, 'node.id': i + 1, 'broker.rack': rack }));
   }
-  await waitFor('every broker to see every broker', () => brokers.every((b) => liveIds(b).length === RACKS.length));
+  await waitFor('every broker to see every broker', () => brokers.every((b) => liveIds(b).length === RACKS.length), POLL);
 });
 
 test('Metadata from any broker lists every live broker with its rack, and the same membership epoch', async () => {
@@ -83,11 +71,8 @@ test('a broker whose cluster.id differs from the coordinator\'s, or whose node.i
 });
 
 test('diskless leaders: a broker of the client\'s zone, the same from every broker, spread by partition hash', async () => {
-  const admin = await RawClient.connect(brokers[0]!.port);
-  const created = await admin.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'routed', numPartitions: 24, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 10_000, validateOnly: false });
-  admin.close();
-  assert.equal(created.topics[0].errorCode, 0);
-  await waitFor('every broker to know the topic', async () => (await Promise.all(brokers.map((b) => metadata(b.port, null, ['routed'])))).every((md) => md.topics[0].errorCode === 0));
+  await withClient(brokers[0]!.port, (admin) => createTopics(admin, [{ name: 'routed', partitions: 24, replicationFactor: -1 }]));
+  await waitFor('every broker to know the topic', async () => (await Promise.all(brokers.map((b) => metadata(b.port, null, ['routed'])))).every((md) => md.topics[0].errorCode === 0), POLL);
 
   const leadersFrom = async (clientId: string | null) => {
     const all = await Promise.all(brokers.map((b) => metadata(b.port, clientId, ['routed'])));
@@ -111,13 +96,11 @@ test('diskless leaders: a broker of the client\'s zone, the same from every brok
 
 test('kcat with diskless_az=az-a produces and fetches only through az-a brokers (bootstrapped through az-b)', async () => {
   const before = brokers.map((b) => [requestCount(b, 'Produce'), requestCount(b, 'Fetch')]);
-  const lines = Array.from({ length: 2000 }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
-  const input = `${await tempDir()}/in.txt`;
-  await (await import('node:fs/promises')).writeFile(input, lines);
+  const lines = Array.from({ length: 2000 }, (_, i) => `k${i}:v${i}`);
   const zone = ['-X', 'client.id=zoned-app;diskless_az=az-a'];
-  await run('kcat', ['-b', brokers[2]!.bootstrap, ...zone, '-t', 'routed', '-P', '-K', ':', '-X', 'acks=all', '-l', input], { timeout: 60_000 });
-  const { stdout } = await run('kcat', ['-b', brokers[2]!.bootstrap, ...zone, '-t', 'routed', '-C', '-e', '-o', 'beginning', '-q', '-f', '%k:%s\n'], { timeout: 60_000, maxBuffer: 1 << 24 });
-  assert.deepEqual(stdout.trim().split('\n').sort(), lines.trim().split('\n').sort());
+  await kcatProduce(brokers[2]!.bootstrap, 'routed', lines, zone);
+  const read = await kcatConsume(brokers[2]!.bootstrap, 'routed', '%k:%s\n', zone);
+  assert.deepEqual(read.sort(), lines.sort());
   const delta = brokers.map((b, i) => [requestCount(b, 'Produce') - before[i]![0]!, requestCount(b, 'Fetch') - before[i]![1]!]);
   assert.deepEqual(delta.slice(2), [[0, 0], [0, 0]], 'no Produce or Fetch reached the az-b and az-c brokers');
   assert.ok(delta[0]![0]! > 0 && delta[1]![0]! > 0, `both az-a brokers took produce requests: ${JSON.stringify(delta)}`);
@@ -128,14 +111,11 @@ test('Fetch v11+ from another zone (rack id, or diskless_az): no records, the zo
   const md = await metadata(brokers[0]!.port, null, ['routed']);
   const topicId = md.topics[0].topicId;
   const fetch = async (port: number, clientId: string, rackId: string) => {
-    const c = await RawClient.connect(port);
-    c.clientId = clientId;
-    const r = await c.request(ApiKey.Fetch, 12, {
+    const r = await withClient(port, (c) => c.request(ApiKey.Fetch, 12, {
       clusterId: null, replicaId: -1, replicaState: { replicaId: -1, replicaEpoch: -1n }, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
       topics: [{ topic: 'routed', topicId, partitions: Array.from({ length: 24 }, (_, p) => ({ partition: p, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 16, replicaDirectoryId: ZERO })) }],
       forgottenTopicsData: [], rackId,
-    });
-    c.close();
+    }), { clientId });
     return r.responses[0].partitions as any[];
   };
   const redirected = await fetch(brokers[0]!.port, 'consumer', 'az-b');
@@ -148,16 +128,13 @@ test('Fetch v11+ from another zone (rack id, or diskless_az): no records, the zo
   assert.ok(noSuchZone.every((p) => p.preferredReadReplica === -1));
 
   // librdkafka follows the redirection: every record arrives.
-  const { stdout } = await run('kcat', ['-b', brokers[0]!.bootstrap, '-X', 'client.rack=az-b', '-t', 'routed', '-C', '-e', '-o', 'beginning', '-q', '-f', '%k\n'], { timeout: 60_000, maxBuffer: 1 << 24 });
-  assert.equal(stdout.trim().split('\n').length, 2000);
+  assert.equal((await kcatConsume(brokers[0]!.bootstrap, 'routed', '%k\n', ['-X', 'client.rack=az-b'])).length, 2000);
 });
 
 test('consumer groups: one coordinator per group, spread by hash; others answer NOT_COORDINATOR', async () => {
   const groups = Array.from({ length: 40 }, (_, i) => `g-${i}`);
   const answers = await Promise.all(brokers.map(async (b) => {
-    const c = await RawClient.connect(b.port);
-    const r = await c.request(ApiKey.FindCoordinator, 4, { keyType: 0, coordinatorKeys: groups });
-    c.close();
+    const r = await withClient(b.port, (c) => c.request(ApiKey.FindCoordinator, 4, { keyType: 0, coordinatorKeys: groups }));
     return r.coordinators.map((x: any) => [x.key, x.nodeId, x.port]);
   }));
   for (const a of answers) assert.deepEqual(a, answers[0]);
@@ -181,11 +158,11 @@ test('consumer groups: one coordinator per group, spread by hash; others answer 
 
 test('a killed broker leaves Metadata within the session timeout; a clean shutdown leaves at once', async () => {
   const child = await spawnBroker(await tempDir(), { ...shared, 'node.id': 9, 'broker.rack': 'az-b' } as Record<string, string | number>);
-  await waitFor('the new broker to be seen', () => brokers.every((b) => liveIds(b).includes(9)));
+  await waitFor('the new broker to be seen', () => brokers.every((b) => liveIds(b).includes(9)), POLL);
   const killedAt = Date.now();
   child.child.kill('SIGKILL');
   await child.exited;
-  await waitFor('the killed broker to leave', () => brokers.every((b) => !liveIds(b).includes(9)), 10_000);
+  await waitFor('the killed broker to leave', () => brokers.every((b) => !liveIds(b).includes(9)), { ...POLL, timeoutMs: 10_000 });
   const goneAfter = Date.now() - killedAt;
   assert.ok(goneAfter <= SESSION_MS + 4 * HEARTBEAT_MS + 500, `dropped after ${goneAfter} ms`);
 
@@ -193,7 +170,7 @@ test('a killed broker leaves Metadata within the session timeout; a clean shutdo
   const epoch = brokers[0]!.broker.inspect.membershipEpoch();
   const closedAt = Date.now();
   await leaving.close();
-  await waitFor('the stopped broker to leave', () => brokers.every((b) => !liveIds(b).includes(4)), 5_000);
+  await waitFor('the stopped broker to leave', () => brokers.every((b) => !liveIds(b).includes(4)), { ...POLL, timeoutMs: 5_000 });
   const leftAfter = Date.now() - closedAt;
   assert.ok(leftAfter < SESSION_MS, `clean shutdown left after ${leftAfter} ms`);
   assert.ok(brokers[0]!.broker.inspect.membershipEpoch() > epoch, 'the membership epoch grew');
@@ -217,14 +194,12 @@ test('a group whose coordinator leaves moves to a live broker with its committed
 
   brokers.splice(2, 1);
   await owner.close();
-  await waitFor('the group to move', () => brokers.every((b) => b.broker.cluster.groupCoordinator(groupId).nodeId !== 3));
+  await waitFor('the group to move', () => brokers.every((b) => b.broker.cluster.groupCoordinator(groupId).nodeId !== 3), POLL);
   const next = brokers.find((b) => b.broker.nodeId === brokers[0]!.broker.cluster.groupCoordinator(groupId).nodeId)!;
   let fetched: any;
   await waitFor('the new coordinator to serve the group', async () => {
-    const c2 = await RawClient.connect(next.port);
-    fetched = await c2.request(ApiKey.OffsetFetch, 8, { groups: [{ groupId, topics: null }], requireStable: false });
-    c2.close();
+    fetched = await withClient(next.port, (c2) => c2.request(ApiKey.OffsetFetch, 8, { groups: [{ groupId, topics: null }], requireStable: false }));
     return fetched.groups[0].errorCode === 0;
-  });
+  }, POLL);
   assert.deepEqual(fetched.groups[0].topics.map((t: any) => [t.name, t.partitions.map((p: any) => [p.partitionIndex, p.committedOffset])]), [['routed', [[0, 42n]]]]);
 });

@@ -2,16 +2,13 @@
  * The object-store conformance suite through FaultyObjectStore (latency on, no faults): the wrapper must
  * not change what a store does, only when. Its faults are tested in test/objectstore/faulty.test.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { FaultyObjectStore, type LatencyProfile } from '../../src/objectstore/faulty.ts';
 import { FsObjectStore } from '../../src/objectstore/fs.ts';
+import { tempDir } from '../helpers/cleanup.ts';
 import { objectStoreConformance } from './object-store.conformance.ts';
 
-const dir = await mkdtemp(join(tmpdir(), 'floe-faulty-'));
-after(() => rm(dir, { recursive: true, force: true }));
+const dir = await tempDir('floe-faulty-');
 
 /** s3-standard's shape at a hundredth of its delays, to keep the suite fast. */
 const FAST: LatencyProfile = { name: 'fast', sample: (_op, _bytes, rng) => rng.lognormal(1, 0.5) };

@@ -1,15 +1,14 @@
 /** The object-store conformance suite on FsObjectStore, plus checks specific to a folder. */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { FsObjectStore, InvalidObjectKeyError } from '../../src/objectstore/fs.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../../src/objectstore/object-store.ts';
+import { tempDir } from '../helpers/cleanup.ts';
 import { objectStoreConformance } from './object-store.conformance.ts';
 
-const dir = await mkdtemp(join(tmpdir(), 'floe-objects-'));
-after(() => rm(dir, { recursive: true, force: true }));
+const dir = await tempDir('floe-objects-');
 
 async function allFiles(d: string): Promise<string[]> {
   const out: string[] = [];

@@ -3,33 +3,17 @@
  * Both listen on an ephemeral loopback port and keep their data in a fresh temporary folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after } from 'node:test';
 import { loadBrokerConfig } from '../../src/config/broker-config.ts';
 import { startBroker, type RunningBroker } from '../../src/broker/broker.ts';
+import { onCleanup, tempDir } from './cleanup.ts';
+
+// Also exported from here, where they used to live (new code imports them from cleanup.ts).
+export { onCleanup, tempDir };
 
 export interface TestBroker extends RunningBroker {
   dataDir: string;
   bootstrap: string;
-}
-
-// Cleanups run when the test file ends. They are registered with one top-level `after` (at import time):
-// an `after` called from inside a `before` hook would run as soon as that hook finished.
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-export function onCleanup(cleanup: () => Promise<unknown> | unknown): void {
-  cleanups.push(cleanup);
-}
-
-export async function tempDir(prefix = 'floe-test-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  onCleanup(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** Starts a broker in this process; it is closed when the test file ends. */

@@ -22,10 +22,12 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, type PostgresServer, type S3Server } from '../../tools/dev/local-servers.ts';
-import { onCleanup, spawnBroker, tempDir, type BrokerProcess } from './broker.ts';
+import { spawnBroker, type BrokerProcess } from './broker.ts';
+import { onCleanup, tempDir } from './cleanup.ts';
 import { freshDatabase, sharedPostgres } from './postgres.ts';
 import { freshBucket, s3Store, sharedS3 } from './s3.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { sleep } from './wait.ts';
 
 type Overrides = Record<string, string | number>;
 
@@ -237,7 +239,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     async restartPostgres(downMs = 0, whileDown) {
       await postgres.stop();
       try {
-        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        if (downMs > 0) await sleep(downMs);
         await whileDown?.();
       } finally {
         await postgres.start();
@@ -254,7 +256,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     async objectStoreOutage(ms) {
       cluster.failObjectStore();
       try {
-        await new Promise((r) => setTimeout(r, ms));
+        await sleep(ms);
       } finally {
         cluster.healObjectStore();
       }
@@ -289,8 +291,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
 /** CreateTopics through `bootstrap` (kafkajs's admin client). */
 async function createTopics(bootstrap: string, topics: NonNullable<ClusterOptions['topics']>): Promise<void> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({ clientId: 'floe-cluster-harness', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+  const { kafkajs } = await import('./kafkajs.ts');
+  const kafka = kafkajs(bootstrap, 'floe-cluster-harness', { retries: 5 });
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { startPostgres, type PostgresServer } from '../../tools/dev/local-servers.ts';
-import { onCleanup } from './broker.ts';
+import { onCleanup } from './cleanup.ts';
 
 let shared: Promise<PostgresServer> | null = null;
 

@@ -1,6 +1,8 @@
 /**
  * A bare Kafka protocol client for tests: sends requests at pinned versions (or raw bytes) and reads
  * response frames, so handlers and bad inputs can be tested without a client library in the way.
+ * `withClient` runs a function with a connection of its own. Request bodies for the common APIs:
+ * produce.ts, fetch.ts, list-offsets.ts, topics.ts.
  */
 import { connect, type Socket } from 'node:net';
 import { MESSAGES } from '../../src/protocol/gen/messages/index.ts';
@@ -105,5 +107,16 @@ export class RawClient {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
+  }
+}
+
+/** Connects to `port`, runs `f` with the client and closes it, also when `f` fails. */
+export async function withClient<T>(port: number, f: (c: RawClient) => Promise<T>, options: { clientId?: string | null } = {}): Promise<T> {
+  const c = await RawClient.connect(port);
+  if (options.clientId !== undefined) c.clientId = options.clientId;
+  try {
+    return await f(c);
+  } finally {
+    c.close();
   }
 }

@@ -89,6 +89,12 @@ export async function buildRecordBatch(spec: BatchSpec): Promise<Buffer> {
   return batch;
 }
 
+/** A batch of one record per value (no key, no headers); `spec` sets the batch's other fields. */
+export function batchOf(values: string | string[], spec: Omit<BatchSpec, 'records'> = {}): Promise<Buffer> {
+  const list = typeof values === 'string' ? [values] : values;
+  return buildRecordBatch({ ...spec, records: list.map((v) => ({ value: Buffer.from(v) })) });
+}
+
 /** Encodes one v2 record (length-prefixed). `index` supplies the default offset and timestamp deltas. */
 export function encodeRecord(r: RecordSpec, index = 0): Buffer {
   const key = toBuf(r.key);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { startS3rver, type S3Server } from '../../tools/dev/local-servers.ts';
 import { S3ObjectStore } from '../../src/objectstore/s3.ts';
-import { onCleanup } from './broker.ts';
+import { onCleanup } from './cleanup.ts';
 
 let shared: Promise<S3Server> | null = null;
 

@@ -9,7 +9,8 @@
  * Each drop fires once. Closed when the test file ends.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { onCleanup, startTestBroker, type TestBroker } from './broker.ts';
+import { startTestBroker, type TestBroker } from './broker.ts';
+import { onCleanup } from './cleanup.ts';
 import { freePort } from '../../tools/dev/local-servers.ts';
 
 export interface TcpProxy {

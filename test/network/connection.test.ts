@@ -6,6 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestBroker } from '../helpers/broker.ts';
+import { fetchRequest } from '../helpers/fetch.ts';
+import { createTopic } from '../helpers/topics.ts';
+import { sleep } from '../helpers/wait.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 
 test('an idle connection is closed after connections.max.idle.ms; an active one is not', async () => {
@@ -14,7 +17,7 @@ test('an idle connection is closed after connections.max.idle.ms; an active one 
   const active = await RawClient.connect(broker.port);
   const start = Date.now();
   for (let i = 0; i < 6; i++) {
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     await active.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'floe-test', clientSoftwareVersion: '1' });
   }
   assert.equal(idle.closed, true, 'the idle connection was reaped');
@@ -26,12 +29,8 @@ test('an idle connection is closed after connections.max.idle.ms; an active one 
 test('a slow request (long poll) does not let a later fast request overtake its response', async () => {
   const broker = await startTestBroker();
   const c = await RawClient.connect(broker.port);
-  await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'order', numPartitions: 1, replicationFactor: 1, configs: [] }], timeoutMs: 5000 });
-  const fetch = {
-    replicaId: -1, maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic: 'order', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '',
-  };
-  c.write(RawClient.frame(ApiKey.Fetch, 11, fetch, 100));
+  await createTopic(c, 'order');
+  c.write(RawClient.frame(ApiKey.Fetch, 11, fetchRequest([{ topic: 'order', partition: 0, offset: 0n }], { maxWaitMs: 500, minBytes: 1 }), 100));
   c.write(RawClient.frame(ApiKey.ApiVersions, 3, { clientSoftwareName: 'x', clientSoftwareVersion: '1' }, 101));
   const start = Date.now();
   const first = await c.readResponse(ApiKey.Fetch, 11, 100);

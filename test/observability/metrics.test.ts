@@ -2,9 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestBroker } from '../helpers/broker.ts';
+import { fetchPartition } from '../helpers/fetch.ts';
+import { produce } from '../helpers/produce.ts';
 import { RawClient } from '../helpers/raw-client.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
-import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+import { batchOf } from '../helpers/record-batch.ts';
+import { createTopic } from '../helpers/topics.ts';
 
 function value(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
@@ -16,16 +18,10 @@ test('GET /metrics exports request, object store, coordinator, cache and connect
   const broker = await startTestBroker({ 'metrics.listener': 'http://127.0.0.1:0' });
   assert.ok(broker.metricsPort);
   const c = await RawClient.connect(broker.port);
-  await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'm', numPartitions: 1, replicationFactor: 1, configs: [] }], timeoutMs: 5000 });
-  const records = await buildRecordBatch({ records: [{ value: Buffer.from('a') }, { value: Buffer.from('b') }] });
-  const r = await c.request(ApiKey.Produce, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'm', partitionData: [{ index: 0, records }] }] });
-  assert.equal(r.responses[0].partitionResponses[0].errorCode, 0);
-  for (let i = 0; i < 2; i++) {
-    await c.request(ApiKey.Fetch, 11, {
-      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-      topics: [{ topic: 'm', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '',
-    });
-  }
+  await createTopic(c, 'm');
+  const records = await batchOf(['a', 'b']);
+  assert.equal((await produce(c, 'm', 0, records, { timeoutMs: 5000 })).errorCode, 0);
+  for (let i = 0; i < 2; i++) await fetchPartition(c, 'm', 0);
 
   const res = await fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`);
   assert.equal(res.status, 200);

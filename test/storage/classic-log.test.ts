@@ -16,8 +16,9 @@ import { readRecords } from '../../src/protocol/records.ts';
 import { ClassicLog, type ClassicLogOptions } from '../../src/storage/classic/classic-log.ts';
 import { IndexCache } from '../../src/storage/classic/index-cache.ts';
 import { fetchBudget } from '../../src/storage/partition-log.ts';
-import { tempDir } from '../helpers/broker.ts';
-import { buildRecordBatch } from '../helpers/record-batch.ts';
+import { tempDir } from '../helpers/cleanup.ts';
+import { batchOf, buildRecordBatch } from '../helpers/record-batch.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const TOPIC_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 
@@ -49,8 +50,16 @@ async function openLog(dir: string, config: TopicConfig, recover = false, cache 
   return h;
 }
 
-async function batch(values: string[], opts: { timestamp?: bigint; compression?: number } = {}): Promise<Buffer> {
-  return buildRecordBatch({ baseTimestamp: opts.timestamp, compression: opts.compression, records: values.map((v) => ({ value: Buffer.from(v) })) });
+/** Counts the fsyncs of the log's segment files (all of them: the method is patched on the prototype) until `restore()`. */
+function countFsyncs(log: ClassicLog): { readonly count: number; restore(): void } {
+  const proto = Object.getPrototypeOf(log.active.log) as { datasync: () => Promise<void> };
+  const original = proto.datasync;
+  let count = 0;
+  proto.datasync = function (this: unknown) {
+    count++;
+    return original.call(this);
+  };
+  return { get count() { return count; }, restore: () => { proto.datasync = original; } };
 }
 
 async function append(log: ClassicLog, b: Buffer, acks = -1, timestampType: 0 | 1 = 0) {
@@ -98,7 +107,7 @@ test('append assigns contiguous offsets, patches them into the stored bytes, and
   let next = 0;
   for (let i = 0; i < 200; i++) {
     const values = Array.from({ length: 1 + (i % 4) }, (_, j) => `m${i}-${j}`);
-    const r = await append(log, await batch(values));
+    const r = await append(log, await batchOf(values));
     assert.equal(r.errorCode, 0);
     assert.equal(r.baseOffset, next);
     for (const v of values) expected.set(next++, v);
@@ -126,21 +135,15 @@ test('append assigns contiguous offsets, patches them into the stored bytes, and
 test('pipelined appends in one tick share one fsync (group commit) and are answered in order', async () => {
   const dir = await tempDir();
   const { log } = await openLog(dir, configWith());
-  await append(log, await batch(['warm-up']));
-  const proto = Object.getPrototypeOf(log.active.log) as { datasync: () => Promise<void> };
-  const original = proto.datasync;
-  let syncs = 0;
-  proto.datasync = function (this: unknown) {
-    syncs++;
-    return original.call(this);
-  };
+  await append(log, await batchOf(['warm-up']));
+  const fsyncs = countFsyncs(log);
   try {
-    const batches = await Promise.all(Array.from({ length: 100 }, (_, i) => batch([`v${i}`])));
+    const batches = await Promise.all(Array.from({ length: 100 }, (_, i) => batchOf([`v${i}`])));
     const results = await Promise.all(batches.map((b) => append(log, b)));
     assert.deepEqual(results.map((r) => r.baseOffset), results.map((_, i) => i + 1));
-    assert.ok(syncs >= 1 && syncs <= 3, `100 appends cost ${syncs} fsyncs`);
+    assert.ok(fsyncs.count >= 1 && fsyncs.count <= 3, `100 appends cost ${fsyncs.count} fsyncs`);
   } finally {
-    proto.datasync = original;
+    fsyncs.restore();
   }
   await log.close();
 });
@@ -158,8 +161,8 @@ test('acks=all waits for the fsync and consumers see only fsynced data; flush.me
   };
   try {
     let answered = false;
-    const r = append(h.log, await batch(['durable'])).then((x) => { answered = true; return x; });
-    await new Promise((res) => setTimeout(res, 50));
+    const r = append(h.log, await batchOf(['durable'])).then((x) => { answered = true; return x; });
+    await sleep(50);
     assert.equal(held, 1, 'the write waits in fsync');
     assert.equal(answered, false, 'not answered before the fsync');
     assert.equal(h.log.highWatermark, 0, 'not visible before the fsync');
@@ -169,7 +172,7 @@ test('acks=all waits for the fsync and consumers see only fsynced data; flush.me
 
     h.config = configWith({ flushMessages: 1000 });
     held = 0;
-    const relaxed = await append(h.log, await batch(['relaxed']));
+    const relaxed = await append(h.log, await batchOf(['relaxed']));
     assert.equal(relaxed.errorCode, 0);
     assert.equal(held, 0, 'no fsync per write with flush.messages=1000');
     assert.equal(h.log.highWatermark, 2);
@@ -186,7 +189,7 @@ test('segments roll at segment.bytes; reads and index lookups work across segmen
   const expected = new Map<number, string>();
   for (let i = 0; i < 300; i++) {
     const v = `value-${i}-${'x'.repeat(i % 40)}`;
-    const r = await append(log, await batch([v]));
+    const r = await append(log, await batchOf([v]));
     expected.set(r.baseOffset, v);
   }
   const files = await segmentFiles(dir);
@@ -204,7 +207,7 @@ test('segments roll at segment.bytes; reads and index lookups work across segmen
   assert.deepEqual(await readFrom(log, 0), expected);
   for (const offset of [3, 40, 120, 299]) assert.deepEqual(await readFrom(log, offset), new Map([...expected].filter(([o]) => o >= offset)));
   assert.ok((await stat(firstIndex)).size > 0, 'the lost index was rebuilt');
-  const r = await append(log, await batch(['after-reopen']));
+  const r = await append(log, await batchOf(['after-reopen']));
   assert.equal(r.baseOffset, 300);
   await log.close();
 });
@@ -212,22 +215,16 @@ test('segments roll at segment.bytes; reads and index lookups work across segmen
 test('segment.ms rolls on the first append after the active segment is that old; flush.ms fsyncs relaxed logs in time', async () => {
   const dir = await tempDir();
   const h = await openLog(dir, configWith({ segmentMs: 200, flushMessages: 1_000_000, flushMs: 300 }));
-  const proto = Object.getPrototypeOf(h.log.active.log) as { datasync: () => Promise<void> };
-  const original = proto.datasync;
-  let syncs = 0;
-  proto.datasync = function (this: unknown) {
-    syncs++;
-    return original.call(this);
-  };
+  const fsyncs = countFsyncs(h.log);
   try {
-    await append(h.log, await batch(['first']));
-    await append(h.log, await batch(['second']));
-    assert.equal(syncs, 0, 'relaxed: no fsync per write');
-    await new Promise((r) => setTimeout(r, 450));
-    assert.ok(syncs >= 1, 'flush.ms fsynced the unflushed data');
-    await append(h.log, await batch(['third']));
+    await append(h.log, await batchOf(['first']));
+    await append(h.log, await batchOf(['second']));
+    assert.equal(fsyncs.count, 0, 'relaxed: no fsync per write');
+    await sleep(450);
+    assert.ok(fsyncs.count >= 1, 'flush.ms fsynced the unflushed data');
+    await append(h.log, await batchOf(['third']));
   } finally {
-    proto.datasync = original;
+    fsyncs.restore();
   }
   assert.deepEqual(await segmentFiles(dir), ['00000000000000000000.log', '00000000000000000002.log']);
   assert.deepEqual([...(await readFrom(h.log, 0)).values()], ['first', 'second', 'third']);
@@ -240,7 +237,7 @@ test('recovery: a torn tail (segment cut mid-batch) is truncated and offsets con
   let { log } = await openLog(dir, config);
   const sizes: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const b = await batch([`a${i}`, `b${i}`]);
+    const b = await batchOf([`a${i}`, `b${i}`]);
     sizes.push(b.length);
     await append(log, b);
   }
@@ -255,7 +252,7 @@ test('recovery: a torn tail (segment cut mid-batch) is truncated and offsets con
   assert.equal(log.recoveredTruncatedBytes, sizes.at(-1)! - Math.floor(sizes.at(-1)! / 2));
   assert.equal((await stat(file)).size, full - sizes.at(-1)!, 'cut at the last whole batch');
   assert.equal(log.nextOffset, 38, 'the torn batch (offsets 38-39) is gone');
-  const r = await append(log, await batch(['next']));
+  const r = await append(log, await batchOf(['next']));
   assert.equal(r.baseOffset, 38, 'the next append continues at the cut, without a gap');
   const read = await readFrom(log, 0);
   assert.deepEqual([...read.keys()], Array.from({ length: 39 }, (_, i) => i));
@@ -267,8 +264,8 @@ test('recovery: garbage and a batch with a bad CRC at the end are cut', async ()
   const dir = await tempDir();
   const config = configWith();
   let { log } = await openLog(dir, config);
-  for (let i = 0; i < 5; i++) await append(log, await batch([`v${i}`]));
-  const last = await batch(['corrupt-me']);
+  for (let i = 0; i < 5; i++) await append(log, await batchOf([`v${i}`]));
+  const last = await batchOf(['corrupt-me']);
   await append(log, last);
   await log.flushed();
   const file = join(dir, (await segmentFiles(dir))[0]!);
@@ -292,9 +289,9 @@ test('retention: time and size delete whole segments, oldest first; an expired a
   const h = await openLog(dir, configWith({ segmentBytes: 2048, retentionMs: -1, retentionBytes: -1, fileDeleteDelayMs: 0 }));
   const now = Date.now();
   // Old data (timestamps a day ago), then recent data.
-  for (let i = 0; i < 40; i++) await append(h.log, await batch([`old-${i}-${'o'.repeat(50)}`], { timestamp: BigInt(now - 86_400_000) }));
+  for (let i = 0; i < 40; i++) await append(h.log, await batchOf([`old-${i}-${'o'.repeat(50)}`], { baseTimestamp: BigInt(now - 86_400_000) }));
   const oldEnd = h.log.nextOffset;
-  for (let i = 0; i < 40; i++) await append(h.log, await batch([`new-${i}-${'n'.repeat(50)}`], { timestamp: BigInt(now) }));
+  for (let i = 0; i < 40; i++) await append(h.log, await batchOf([`new-${i}-${'n'.repeat(50)}`], { baseTimestamp: BigInt(now) }));
   const before = await segmentFiles(dir);
   assert.ok(before.length >= 4);
   assert.equal(await h.log.applyRetention(now), 0, 'no retention configured');
@@ -324,7 +321,7 @@ test('retention: time and size delete whole segments, oldest first; an expired a
   assert.equal(h.log.logStartOffset, end);
   assert.equal(h.log.highWatermark, end);
   assert.deepEqual(await segmentFiles(dir), [`${String(end).padStart(20, '0')}.log`]);
-  assert.equal((await append(h.log, await batch(['after']))).baseOffset, end);
+  assert.equal((await append(h.log, await batchOf(['after']))).baseOffset, end);
   await h.log.close();
 });
 
@@ -332,7 +329,7 @@ test('DeleteRecords moves the log start offset (persisted), deletes segments bel
   const dir = await tempDir();
   const config = configWith({ segmentBytes: 1024, fileDeleteDelayMs: 0 });
   let { log } = await openLog(dir, config);
-  for (let i = 0; i < 60; i++) await append(log, await batch([`r${i}-${'z'.repeat(40)}`]));
+  for (let i = 0; i < 60; i++) await append(log, await batchOf([`r${i}-${'z'.repeat(40)}`]));
   const segmentsBefore = (await segmentFiles(dir)).length;
   assert.deepEqual(await log.deleteRecords(61), { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 });
   assert.deepEqual(await log.deleteRecords(33), { errorCode: 0, lowWatermark: 33 });
@@ -374,7 +371,7 @@ test('LogAppendTime: the stored batch carries the append time (CRC recomputed) a
   const dir = await tempDir();
   const { log } = await openLog(dir, configWith());
   const before = Date.now();
-  const r = await append(log, await batch(['x', 'y'], { timestamp: 5n }), -1, 1);
+  const r = await append(log, await batchOf(['x', 'y'], { baseTimestamp: 5n }), -1, 1);
   assert.ok(r.logAppendTime >= before && r.logAppendTime <= Date.now());
   const plan = await log.plan(0, 1 << 20);
   plan.limit(fetchBudget(1 << 20));
@@ -390,17 +387,17 @@ test('LogAppendTime: the stored batch carries the append time (CRC recomputed) a
 test('a failed write takes the partition offline: queued and later appends get KAFKA_STORAGE_ERROR', async () => {
   const dir = await tempDir();
   const { log } = await openLog(dir, configWith());
-  await append(log, await batch(['ok']));
+  await append(log, await batchOf(['ok']));
   const proto = Object.getPrototypeOf(log.active.log) as { writev: (...a: unknown[]) => Promise<unknown> };
   const original = proto.writev;
   proto.writev = () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
   try {
-    const failed = await append(log, await batch(['lost']));
+    const failed = await append(log, await batchOf(['lost']));
     assert.equal(failed.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   } finally {
     proto.writev = original;
   }
-  assert.equal((await append(log, await batch(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.equal((await append(log, await batchOf(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal((await log.plan(0, 1 << 20)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   await log.close();
 });

@@ -3,24 +3,15 @@
  * them (no copy); a miss reads the whole object from a real folder store. The writer keeps batches of
  * large requests as views and copies together batches that would hold a much larger buffer alive.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { FsObjectStore } from '../../src/objectstore/fs.ts';
 import { ObjectCache } from '../../src/storage/diskless/object-cache.ts';
 import { objectParts } from '../../src/storage/diskless/diskless-writer.ts';
-
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/cleanup.ts';
 
 async function folderStore(): Promise<FsObjectStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'floe-object-cache-'));
-  dirs.push(dir);
-  return new FsObjectStore(dir);
+  return new FsObjectStore(await tempDir('floe-object-cache-'));
 }
 
 const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));

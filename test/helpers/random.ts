@@ -1,0 +1,15 @@
+/**
+ * Seeded randomness for tests: `mulberry32(seed)` is a small PRNG returning numbers in [0, 1), so that a
+ * run's choices can be replayed from its seed.
+ */
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
