@@ -200,8 +200,6 @@ const CASES: Record<number, Case> = {
  * that this test goes red once they are fixed (then delete the entry).
  */
 const KNOWN_GAPS: Record<number, { versions: number[]; why: string }> = {
-  [ApiKey.Fetch]: { versions: [4, 5, 6], why: 'no top-level error code before v7, and errorResponse answers no partition' },
-  [ApiKey.Metadata]: { versions: Array.from({ length: 13 }, (_, v) => v), why: 'no top-level error code before v13, and errorResponse answers no topic' },
 };
 
 /** Encodes `msg` at `version` and decodes it back: what a handler sees for it. */

@@ -95,7 +95,16 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
   },
-  errorResponse: (_req, errorCode) => ({ errorCode, sessionId: 0, responses: [] }),
+  // Every requested partition carries the error too: v4-6 have no top-level error code.
+  errorResponse: (req, errorCode) => ({
+    errorCode,
+    sessionId: 0,
+    responses: req.topics.map((ft) => ({
+      topic: ft.topic,
+      topicId: ft.topicId,
+      partitions: ft.partitions.map((fp) => ({ partitionIndex: fp.partition, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY })),
+    })),
+  }),
 });
 
 /** Partitions below this are named (0 for none). */

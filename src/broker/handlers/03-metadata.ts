@@ -56,7 +56,11 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
       errorCode: ErrorCode.NONE,
     };
   },
-  errorResponse: (_req, errorCode) => ({ errorCode }),
+  // Every requested topic carries the error too: before v13 there is no top-level error code.
+  errorResponse: (req, errorCode) => ({
+    errorCode,
+    topics: (req.topics ?? []).map((t) => unknownTopic(t.name, t.topicId, errorCode)),
+  }),
 });
 
 async function resolveRequested(ctx: RequestContext, name: string | null, topicId: string, autoCreate: boolean, az: string | null): Promise<Init<MetadataResponseTopic>> {
