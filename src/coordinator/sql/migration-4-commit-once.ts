@@ -2,7 +2,7 @@
  * Migration 4: commits are idempotent by object key, so a commit whose outcome is unknown can be retried.
  *
  * A broker that loses its connection in the middle of a commit cannot tell whether the transaction
- * committed. It retries with the same object key (produce-buffer.ts), and
+ * committed. It retries with the same object key (storage/diskless/diskless-writer.ts), and
  * `floe_commit_object_once` (same arguments and result as `floe_commit_object`) answers a key that is
  * already committed with the original result (base offsets, log-append time; the log start offset as it is
  * now) instead of appending the batches again. So the records are written once whatever the outcome of
