@@ -205,7 +205,9 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     let pgRestarted = false;
     let orphansMade = 0;
     let storeFailed = false;
-    while (Date.now() - chaosStart < RUN_MS - 4000) {
+    // The required events happen even on a slow machine, where restarts take longer than the run allows.
+    const minKills = Math.min(5, RUN_MS / 8000);
+    while (Date.now() - chaosStart < RUN_MS - 4000 || !pgRestarted || !storeFailed || kills < minKills) {
       alive();
       const next = Date.now() + 3000 + random() * 2000;
       if (step === pgAt) {
@@ -397,7 +399,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     assert.deepEqual(disorders.slice(0, 5), [], 'per partition, each producer\'s records in produce order');
     assert.ok(caughtUp && notConsumed.length === 0, `the group consumed every acknowledged record (${notConsumed.length} not, e.g. ${JSON.stringify(notConsumed.slice(0, 3))})`);
     for (const c of consumers) assert.ok(c.closed, `a consumer did not close cleanly: ${c.stderr.slice(-2000)}`);
-    assert.ok(kills >= Math.min(5, RUN_MS / 8000), `brokers were killed (${kills})`);
+    assert.ok(kills >= minKills, `brokers were killed (${kills})`);
     assert.ok(pgRestarted && storeFailed, 'PostgreSQL was restarted and the object store failed');
     assert.ok(acks.length > RATE * (RUN_MS / 1000), `records were acknowledged throughout (${acks.length})`);
     assert.ok(orphansGone, `no orphan object after the grace period: ${orphans.length} orphans (e.g. ${orphans.slice(0, 3)}), ${missing.length} committed objects missing from the bucket (e.g. ${missing.slice(0, 3)}); ${keys.deleting.length} deleting, ${keys.pending.length} pending`);
