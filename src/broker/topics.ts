@@ -14,6 +14,7 @@ import { parseTopicNotification } from '../coordinator/notifications.ts';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import { resolveTopicConfig, type TopicConfig } from '../config/topic-config.ts';
 import { childLogger } from '../observability/log.ts';
+import { topicNameError } from './topic-names.ts';
 
 const log = childLogger('topics');
 
@@ -124,6 +125,8 @@ export class TopicRegistry {
     if (ref.name !== undefined && ref.name !== null && ref.name !== '') {
       const known = this.byName.get(ref.name);
       if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
+      // A name no topic can have (NUL, invalid UTF-8 decoded as U+FFFD, …) is unknown without asking.
+      if (!known && topicNameError(ref.name) !== null) return undefined;
       key = `n:${ref.name}`;
     } else if (ref.topicId !== undefined) {
       const known = this.byId.get(ref.topicId);

@@ -258,3 +258,48 @@ test('a failed acks=0 produce closes the connection; a good one gets no response
   assert.equal(await c.expectClosed(), true);
   await assertServing();
 });
+
+/** Coordinator operations of `op` this broker has run so far (its /metrics counter). */
+async function coordinatorOps(op: string): Promise<number> {
+  const metric = await broker.broker.metrics.coordinatorOps.get();
+  return metric.values.filter((v) => v.labels.op === op).reduce((n, v) => n + v.value, 0);
+}
+
+test('a topic name no topic can have (a NUL byte) is unknown at once, without a coordinator query', async () => {
+  const name = 'nul\0name';
+  const before = await coordinatorOps('getTopic');
+  assert.equal((await produceOne(await validBatch(), name)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const c = await RawClient.connect(broker.port);
+  const f = await c.request(ApiKey.Fetch, 11, fetchRequest([{ topic: name, partition: 0, offset: 0n }]));
+  assert.equal(f.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  assert.equal((await listOffset(c, name, 0, LATEST)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const m = await c.request(ApiKey.Metadata, 12, { topics: [{ name, topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: true });
+  assert.equal(m.topics[0].errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
+  c.close();
+  assert.equal(await coordinatorOps('getTopic'), before, 'the coordinator was not asked');
+  await assertServing();
+});
+
+test('a group id with a NUL byte gets INVALID_GROUP_ID (the coordinator cannot store it)', async () => {
+  const c = await RawClient.connect(broker.port);
+  const found = await c.request(ApiKey.FindCoordinator, 3, { key: 'nul\0group', keyType: 0 });
+  assert.equal(found.errorCode, ErrorCode.INVALID_GROUP_ID);
+  const committed = await c.request(ApiKey.OffsetCommit, 8, {
+    groupId: 'nul\0group', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+    topics: [{ name: 'bad-input', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }],
+  });
+  assert.equal(committed.topics[0].partitions[0].errorCode, ErrorCode.INVALID_GROUP_ID);
+  c.close();
+  await assertServing();
+});
+
+test('int64 offsets and timestamps past 2^53 are answered as Kafka does, never rounded into another value', async () => {
+  const c = await RawClient.connect(broker.port);
+  // No record has a timestamp near 2^63: no offset, no error.
+  const late = await listOffset(c, 'bad-input', 0, 2n ** 63n - 1n, 9);
+  assert.deepEqual([late.errorCode, late.offset], [ErrorCode.NONE, -1n]);
+  const deleted = await c.request(ApiKey.DeleteRecords, 2, { topics: [{ name: 'bad-input', partitions: [{ partitionIndex: 0, offset: 2n ** 62n }] }], timeoutMs: 5000 });
+  assert.equal(deleted.topics[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal((await fetchPartition(c, 'bad-input', 0, 2n ** 62n + 1n)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  c.close();
+});
