@@ -219,21 +219,23 @@ export class GroupOffsets {
   /** One run of offset expiry (offsets.retention.minutes); also drops empty groups left without offsets. */
   expireOffsets(): Promise<void> {
     if (this.expiring || this.groups.closed) return this.expiring ?? Promise.resolve();
-    const active: string[] = [];
-    const empty: string[] = [];
-    const versions = new Map<string, number>();
-    for (const g of this.groups.values()) {
-      if (g.state === 'Empty') {
-        empty.push(g.groupId);
-        versions.set(g.groupId, g.version);
-      } else if (g.state !== 'Dead') {
-        active.push(g.groupId);
-      }
-    }
-    // Groups coordinated by other brokers are theirs to expire: left alone here.
-    for (const id of this.groups.storedElsewhere()) active.push(id);
     const run = (async () => {
       try {
+        // Groups another broker created since this one last read them are theirs too: read the list now.
+        await this.groups.refreshStored();
+        const active: string[] = [];
+        const empty: string[] = [];
+        const versions = new Map<string, number>();
+        for (const g of this.groups.values()) {
+          if (g.state === 'Empty') {
+            empty.push(g.groupId);
+            versions.set(g.groupId, g.version);
+          } else if (g.state !== 'Dead') {
+            active.push(g.groupId);
+          }
+        }
+        // Groups coordinated by other brokers are theirs to expire: left alone here.
+        for (const id of this.groups.storedElsewhere()) active.push(id);
         const results = await this.store.expireGroupOffsets(this.now(), this.options.offsetsRetentionMs, active, empty);
         for (const r of results) {
           if (r.expiredOffsets > 0) log.info({ group: r.groupId, offsets: r.expiredOffsets }, 'expired committed offsets');

@@ -107,7 +107,16 @@ export class OwnedGroups {
     return null;
   }
 
-  /** Groups stored in the coordinator (at the last load) that another broker coordinates. */
+  /**
+   * Reads again which groups are stored in the coordinator (another broker may have created some since the
+   * last load), without loading any: offset expiry must know every group another broker coordinates.
+   */
+  async refreshStored(): Promise<void> {
+    const records = await this.store.loadGroups();
+    this.storedGroupIds = new Set(records.map((r) => r.groupId));
+  }
+
+  /** Groups stored in the coordinator (at the last load or refresh) that another broker coordinates. */
   storedElsewhere(): string[] {
     const ids: string[] = [];
     for (const id of this.storedGroupIds) if (!this.owns(id) && !this.groups.has(id)) ids.push(id);
