@@ -132,7 +132,8 @@ export interface DeleteRecordsResult {
 
 /** One committed offset to store for a group. */
 export interface GroupOffsetCommit extends PartitionKey {
-  offset: number;
+  /** Any int64 the client sent (Kafka stores it as is). */
+  offset: bigint;
   leaderEpoch: number; // -1: none
   metadata: string | null;
   /** ms since the epoch; -1: expiry by offsets.retention.minutes (only OffsetCommit v2-v4 set one). */
@@ -144,7 +145,7 @@ export interface CommittedOffset {
   topicId: string;
   topicName: string;
   partition: number;
-  offset: number;
+  offset: bigint;
   leaderEpoch: number;
   metadata: string | null;
   commitTimestamp: number;

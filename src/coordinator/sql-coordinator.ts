@@ -214,7 +214,7 @@ SELECT o_idx FROM floe_commit_group_offsets($1::text, $2::bigint, $3::uuid[], $4
                                             $6::integer[], $7::text[], $8::bigint[])`;
 
 const FETCH_GROUP_OFFSETS_SQL = `
-SELECT o.group_id, o.topic_id::text AS topic_id, t.name AS topic_name, o.partition, o.committed_offset,
+SELECT o.group_id, o.topic_id::text AS topic_id, t.name AS topic_name, o.partition, o.committed_offset::text AS committed_offset,
        o.leader_epoch, o.metadata, o.commit_timestamp
   FROM group_offsets o
   JOIN topics t ON t.topic_id = o.topic_id
@@ -557,7 +557,8 @@ export class SqlCoordinator implements Coordinator {
       commitTimestamp,
       commits.map((c) => topicIdParam(c.topicId)),
       commits.map((c) => c.partition),
-      commits.map((c) => c.offset),
+      // As text: a committed offset is any int64, which a JS number (and PGlite's int8 parser) would round.
+      commits.map((c) => c.offset.toString()),
       commits.map((c) => c.leaderEpoch),
       commits.map((c) => c.metadata),
       commits.map((c) => c.expireTimestamp),
@@ -574,7 +575,7 @@ export class SqlCoordinator implements Coordinator {
       topic_id: string;
       topic_name: string;
       partition: SqlInt;
-      committed_offset: SqlInt;
+      committed_offset: string;
       leader_epoch: SqlInt;
       metadata: string | null;
       commit_timestamp: SqlInt;
@@ -584,7 +585,7 @@ export class SqlCoordinator implements Coordinator {
       topicId: r.topic_id,
       topicName: r.topic_name,
       partition: num(r.partition),
-      offset: num(r.committed_offset),
+      offset: BigInt(r.committed_offset),
       leaderEpoch: num(r.leader_epoch),
       metadata: r.metadata,
       commitTimestamp: num(r.commit_timestamp),

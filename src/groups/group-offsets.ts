@@ -36,7 +36,7 @@ export interface CommitParams {
 
 export interface FetchedPartition {
   partition: number;
-  offset: number;
+  offset: bigint;
   leaderEpoch: number;
   metadata: string | null;
   errorCode: number;
@@ -162,7 +162,7 @@ export class GroupOffsets {
       const committed = byGroup.get(req.groupId) ?? new Map();
       const entry = (partition: number, r: (typeof rows)[number] | undefined): FetchedPartition => r
         ? { partition, offset: r.offset, leaderEpoch: r.leaderEpoch, metadata: r.metadata ?? '', errorCode: ErrorCode.NONE }
-        : { partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
+        : { partition, offset: -1n, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
       if (req.topics === null) {
         return {
           groupId: req.groupId,

@@ -301,5 +301,26 @@ test('int64 offsets and timestamps past 2^53 are answered as Kafka does, never r
   const deleted = await c.request(ApiKey.DeleteRecords, 2, { topics: [{ name: 'bad-input', partitions: [{ partitionIndex: 0, offset: 2n ** 62n }] }], timeoutMs: 5000 });
   assert.equal(deleted.topics[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   assert.equal((await fetchPartition(c, 'bad-input', 0, 2n ** 62n + 1n)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  // A committed offset is any int64 (Kafka stores what it is given): it reads back exactly.
+  const huge = 2n ** 62n + 1n;
+  const committed = await c.request(ApiKey.OffsetCommit, 8, {
+    groupId: 'int64-offsets', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+    topics: [{ name: 'bad-input', partitions: [{ partitionIndex: 0, committedOffset: huge, committedLeaderEpoch: -1, committedMetadata: null }] }],
+  });
+  assert.equal(committed.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+  const fetched = await c.request(ApiKey.OffsetFetch, 8, { groups: [{ groupId: 'int64-offsets', memberId: null, memberEpoch: -1, topics: null }], requireStable: false });
+  assert.equal(fetched.groups[0].topics[0].partitions[0].committedOffset, huge);
+  c.close();
+});
+
+test('a produce with a producer id past 2^53 gets UNKNOWN_PRODUCER_ID, not another producer\'s sequence state', async () => {
+  const batch = await buildRecordBatch({ producerId: 2n ** 60n + 1n, producerEpoch: 0, baseSequence: 0, records: [{ key: null, value: Buffer.from('forged') }] });
+  const r = await produceOne(batch);
+  assert.equal(r.errorCode, ErrorCode.UNKNOWN_PRODUCER_ID);
+  assert.match(r.errorMessage ?? '', /2\^53/);
+  const c = await RawClient.connect(broker.port);
+  const ids = await c.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: -1, producerId: 2n ** 60n, producerEpoch: 3 });
+  assert.equal(ids.errorCode, ErrorCode.NONE, 'an id never handed out gets a new one');
+  assert.ok(ids.producerId >= 0n && ids.producerId < 2n ** 53n && ids.producerEpoch === 0);
   c.close();
 });

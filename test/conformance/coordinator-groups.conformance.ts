@@ -117,24 +117,24 @@ export function groupsConformance(x: GroupsConformanceContext): void {
     const g1 = x.name('group-1');
     const g2 = x.name('group-2');
     const codes = await c().commitGroupOffsets(g1, 1234, [
-      { topicId: t.topicId, partition: 0, offset: 10, leaderEpoch: -1, metadata: null, expireTimestamp: -1 },
-      { topicId: t.topicId, partition: 1, offset: 20, leaderEpoch: 3, metadata: 'meta', expireTimestamp: -1 },
-      { topicId: t.topicId, partition: 2, offset: 30, leaderEpoch: -1, metadata: '', expireTimestamp: -1 },
-      { topicId: '00000000-0000-0000-0000-000000000001', partition: 0, offset: 1, leaderEpoch: -1, metadata: '', expireTimestamp: -1 },
-      { topicId: t.topicId, partition: 1, offset: 21, leaderEpoch: 4, metadata: 'last wins', expireTimestamp: -1 },
+      { topicId: t.topicId, partition: 0, offset: 10n, leaderEpoch: -1, metadata: null, expireTimestamp: -1 },
+      { topicId: t.topicId, partition: 1, offset: 20n, leaderEpoch: 3, metadata: 'meta', expireTimestamp: -1 },
+      { topicId: t.topicId, partition: 2, offset: 30n, leaderEpoch: -1, metadata: '', expireTimestamp: -1 },
+      { topicId: '00000000-0000-0000-0000-000000000001', partition: 0, offset: 1n, leaderEpoch: -1, metadata: '', expireTimestamp: -1 },
+      { topicId: t.topicId, partition: 1, offset: 21n, leaderEpoch: 4, metadata: 'last wins', expireTimestamp: -1 },
     ]);
     assert.deepEqual(codes, [0, 0, UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_OR_PARTITION, 0]);
-    await c().commitGroupOffsets(g2, 99, [{ topicId: t.topicId, partition: 0, offset: 5, leaderEpoch: -1, metadata: 'x', expireTimestamp: -1 }]);
+    await c().commitGroupOffsets(g2, 99, [{ topicId: t.topicId, partition: 0, offset: 5n, leaderEpoch: -1, metadata: 'x', expireTimestamp: -1 }]);
     const base = { topicId: t.topicId, topicName: t.name };
     assert.deepEqual(await c().fetchGroupOffsets([g1, g2, x.name('group-none')]), [
-      { groupId: g1, ...base, partition: 0, offset: 10, leaderEpoch: -1, metadata: null, commitTimestamp: 1234 },
-      { groupId: g1, ...base, partition: 1, offset: 21, leaderEpoch: 4, metadata: 'last wins', commitTimestamp: 1234 },
-      { groupId: g2, ...base, partition: 0, offset: 5, leaderEpoch: -1, metadata: 'x', commitTimestamp: 99 },
+      { groupId: g1, ...base, partition: 0, offset: 10n, leaderEpoch: -1, metadata: null, commitTimestamp: 1234 },
+      { groupId: g1, ...base, partition: 1, offset: 21n, leaderEpoch: 4, metadata: 'last wins', commitTimestamp: 1234 },
+      { groupId: g2, ...base, partition: 0, offset: 5n, leaderEpoch: -1, metadata: 'x', commitTimestamp: 99 },
     ]);
     // Overwrite.
-    await c().commitGroupOffsets(g1, 2000, [{ topicId: t.topicId, partition: 0, offset: 11, leaderEpoch: 1, metadata: 'm', expireTimestamp: -1 }]);
+    await c().commitGroupOffsets(g1, 2000, [{ topicId: t.topicId, partition: 0, offset: 11n, leaderEpoch: 1, metadata: 'm', expireTimestamp: -1 }]);
     const [o] = await c().fetchGroupOffsets([g1]);
-    assert.deepEqual([o!.offset, o!.leaderEpoch, o!.metadata, o!.commitTimestamp], [11, 1, 'm', 2000]);
+    assert.deepEqual([o!.offset, o!.leaderEpoch, o!.metadata, o!.commitTimestamp], [11n, 1, 'm', 2000]);
 
     assert.equal(await c().deleteGroupOffsets(g1, [{ topicId: t.topicId, partition: 0 }, { topicId: t.topicId, partition: 1 }]), 2);
     assert.equal(await c().deleteGroupOffsets(g1, [{ topicId: t.topicId, partition: 0 }]), 0);
@@ -164,8 +164,8 @@ export function groupsConformance(x: GroupsConformanceContext): void {
       ],
     };
     await c().saveGroup(record);
-    await c().commitGroupOffsets(simple, 5, [{ topicId: t.topicId, partition: 0, offset: 1, leaderEpoch: -1, metadata: '', expireTimestamp: -1 }]);
-    await c().commitGroupOffsets(g, 5, [{ topicId: t.topicId, partition: 0, offset: 2, leaderEpoch: -1, metadata: '', expireTimestamp: -1 }]);
+    await c().commitGroupOffsets(simple, 5, [{ topicId: t.topicId, partition: 0, offset: 1n, leaderEpoch: -1, metadata: '', expireTimestamp: -1 }]);
+    await c().commitGroupOffsets(g, 5, [{ topicId: t.topicId, partition: 0, offset: 2n, leaderEpoch: -1, metadata: '', expireTimestamp: -1 }]);
     const mine = async () => (await c().loadGroups()).filter((r) => r.groupId === g || r.groupId === simple).sort((a, b) => a.groupId.localeCompare(b.groupId));
     assert.deepEqual(await mine(), [
       { groupId: simple, protocolType: null, generation: 0, protocolName: null, leader: null, stateTimestamp: -1, members: [] },
@@ -181,7 +181,7 @@ export function groupsConformance(x: GroupsConformanceContext): void {
 
   test('expireGroupOffsets follows Kafka: empty groups by state time, simple groups by commit time, explicit expiry, active groups kept', async () => {
     const t = await x.topic('grp-expiry', 3);
-    const off = (partition: number, expireTimestamp = -1) => ({ topicId: t.topicId, partition, offset: 1, leaderEpoch: -1, metadata: '', expireTimestamp });
+    const off = (partition: number, expireTimestamp = -1) => ({ topicId: t.topicId, partition, offset: 1n, leaderEpoch: -1, metadata: '', expireTimestamp });
     const simple = x.name('exp-simple');
     const emptyGroup = x.name('exp-empty');
     const stable = x.name('exp-stable');

@@ -72,10 +72,10 @@ test('offsets that cannot be stored: COORDINATOR_NOT_AVAILABLE (retriable)', asy
   const store = new FakeStore();
   const gc = coordinator(store, Date.now);
   store.failCommit = true;
-  const r = await gc.commitOffsets({ groupId: 's', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, commits: [{ topicId: 'x', partition: 0, offset: 1, leaderEpoch: -1, metadata: '' }] });
+  const r = await gc.commitOffsets({ groupId: 's', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, commits: [{ topicId: 'x', partition: 0, offset: 1n, leaderEpoch: -1, metadata: '' }] });
   assert.equal(r, ErrorCode.COORDINATOR_NOT_AVAILABLE);
   store.failCommit = false;
-  const ok = await gc.commitOffsets({ groupId: 's', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: 5000, commits: [{ topicId: 'x', partition: 0, offset: 1, leaderEpoch: -1, metadata: '' }] });
+  const ok = await gc.commitOffsets({ groupId: 's', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: 5000, commits: [{ topicId: 'x', partition: 0, offset: 1n, leaderEpoch: -1, metadata: '' }] });
   assert.deepEqual(ok, [0]);
   assert.ok(store.commits[0]!.commits[0]!.expireTimestamp > Date.now());
   await gc.shutdown();

@@ -55,7 +55,7 @@ const join = (groupId: string): JoinParams => ({
 /** A commit of offset `offset` for each topic's partition 0; a simple commit unless a member is given. */
 const commit = (groupId: string, topics: TopicInfo[], offset: number, m: { generationId: number; memberId: string } = { generationId: -1, memberId: '' }): CommitParams => ({
   groupId, ...m, groupInstanceId: null, retentionTimeMs: -1,
-  commits: topics.map((t) => ({ topicId: t.topicId, partition: 0, offset, leaderEpoch: -1, metadata: '' })),
+  commits: topics.map((t) => ({ topicId: t.topicId, partition: 0, offset: BigInt(offset), leaderEpoch: -1, metadata: '' })),
 });
 
 const committed = async (groupId: string) => (await store.fetchGroupOffsets([groupId])).map((r) => `${r.topicName}:${r.partition}=${r.offset}`);

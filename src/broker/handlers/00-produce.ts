@@ -24,6 +24,7 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceRe
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { TRANSACTIONAL_FLAG_MASK, validateBatch, validateProduceRecords } from '../../protocol/record-batch.ts';
+import { clampToSafeInteger, toSafeInteger } from '../../protocol/int64.ts';
 import type { AppendResult, ProducedBatch } from '../../storage/partition-log.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError } from '../partitions.ts';
@@ -114,8 +115,9 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, no
   if (data.readInt16BE(21) & TRANSACTIONAL_FLAG_MASK) {
     return { errorCode: ErrorCode.UNSUPPORTED_VERSION, message: 'Transactional batches are not supported yet' };
   }
-  const baseTimestamp = Number(data.readBigInt64BE(27));
-  const maxTimestamp = Number(data.readBigInt64BE(35));
+  // Stored bytes keep the exact timestamps; the facts read here only order and bound them.
+  const baseTimestamp = clampToSafeInteger(data.readBigInt64BE(27));
+  const maxTimestamp = clampToSafeInteger(data.readBigInt64BE(35));
   // Kafka checks each record; the batch's first and max timestamps bound them without decompressing.
   if (config.messageTimestampType === 0
     && (now - baseTimestamp > config.messageTimestampBeforeMaxMs || maxTimestamp - now > config.messageTimestampAfterMaxMs)) {
@@ -123,6 +125,10 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, no
       errorCode: ErrorCode.INVALID_TIMESTAMP,
       message: `Timestamp of a record is out of range: must be within [now - message.timestamp.before.max.ms, now + message.timestamp.after.max.ms]`,
     };
+  }
+  const producerId = toSafeInteger(data.readBigInt64BE(43));
+  if (producerId === null) {
+    return { errorCode: ErrorCode.UNKNOWN_PRODUCER_ID, message: 'Producer id past 2^53: this cluster never allocated it (InitProducerId hands out producer ids)' };
   }
   const lastOffsetDelta = data.readInt32BE(23);
   const baseSequence = data.readInt32BE(53);
@@ -132,7 +138,7 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, no
     baseTimestamp,
     maxTimestamp,
     timestampType: config.messageTimestampType,
-    producerId: Number(data.readBigInt64BE(43)),
+    producerId,
     producerEpoch: data.readInt16BE(51),
     baseSequence,
     lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,

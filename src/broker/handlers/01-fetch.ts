@@ -26,6 +26,7 @@ import type { FetchRequest, FetchResponse, FetchResponsePartitionData, FetchResp
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { clientAz } from '../../cluster/routing.ts';
+import { clampToSafeInteger } from '../../protocol/int64.ts';
 import type { PartitionRead } from '../../storage/storage.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError, serveError } from '../partitions.ts';
@@ -76,7 +77,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
           out.preferredReadReplica = replica;
           continue;
         }
-        reads.push({ log, offset: Number(fp.fetchOffset), maxBytes: Math.max(0, fp.partitionMaxBytes) });
+        reads.push({ log, offset: clampToSafeInteger(fp.fetchOffset), maxBytes: Math.max(0, fp.partitionMaxBytes) });
         readOuts.push(out);
       }
     }

@@ -15,6 +15,7 @@
 import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponseListOffsetsPartitionResponse } from '../../protocol/gen/messages/list-offsets.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { clampToSafeInteger } from '../../protocol/int64.ts';
 import { EARLIEST_TIMESTAMP, type OffsetAnswer } from '../../storage/partition-log.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError, serveError } from '../partitions.ts';
@@ -23,7 +24,6 @@ type PartitionOut = Init<ListOffsetsResponseListOffsetsPartitionResponse>;
 
 const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse>({
   key: 2,
@@ -48,7 +48,7 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
         }
         const log = topic ? partitions.serve(topic, p.partitionIndex, p.currentLeaderEpoch) : serveError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         // Below -5 is no timestamp Kafka knows; past 2^53 ms (year 287,396) no record can be, so clamping keeps the answer.
-        const ts = p.timestamp < BigInt(LATEST_TIERED) ? null : p.timestamp > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(p.timestamp);
+        const ts = p.timestamp < BigInt(LATEST_TIERED) ? null : clampToSafeInteger(p.timestamp);
         if (isServeError(log)) out.errorCode = log.errorCode;
         else if (ts === null) out.errorCode = ErrorCode.INVALID_REQUEST;
         else if (ts === LATEST_TIERED) out.leaderEpoch = 0; // no tiered storage: offset -1

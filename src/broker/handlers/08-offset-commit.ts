@@ -17,6 +17,7 @@
 import type { OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponsePartition } from '../../protocol/gen/messages/offset-commit.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { clampToSafeInteger } from '../../protocol/int64.ts';
 import type { GroupOffsetCommit } from '../../coordinator/coordinator.ts';
 import { defineHandler } from '../handler.ts';
 
@@ -46,7 +47,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
             commits.push({
               topicId: topic.topicId,
               partition: p.partitionIndex,
-              offset: Number(p.committedOffset),
+              offset: p.committedOffset,
               leaderEpoch: p.committedLeaderEpoch,
               metadata: p.committedMetadata ?? '',
             });
@@ -62,7 +63,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
         generationId: req.generationIdOrMemberEpoch,
         memberId: req.memberId,
         groupInstanceId: req.groupInstanceId,
-        retentionTimeMs: Number(req.retentionTimeMs),
+        retentionTimeMs: clampToSafeInteger(req.retentionTimeMs),
         commits,
       });
       outs.forEach((out, i) => (out.errorCode = typeof result === 'number' ? result : result[i]!));

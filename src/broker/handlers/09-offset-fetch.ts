@@ -17,7 +17,7 @@ import { defineHandler } from '../handler.ts';
 import type { FetchedPartition } from '../../groups/group-coordinator.ts';
 
 function partitionOut(p: FetchedPartition) {
-  return { partitionIndex: p.partition, committedOffset: BigInt(p.offset), committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode };
+  return { partitionIndex: p.partition, committedOffset: p.offset, committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode };
 }
 
 export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse>({

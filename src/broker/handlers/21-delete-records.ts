@@ -16,6 +16,7 @@
  */
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/gen/messages/delete-records.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { toSafeInteger } from '../../protocol/int64.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError, serveError } from '../partitions.ts';
 
@@ -24,8 +25,6 @@ interface PartitionOut {
   lowWatermark: bigint;
   errorCode: number;
 }
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export const deleteRecords = defineHandler<DeleteRecordsRequest, DeleteRecordsResponse>({
   key: 21,
@@ -44,7 +43,7 @@ export const deleteRecords = defineHandler<DeleteRecordsRequest, DeleteRecordsRe
           const log = topic ? partitions.serve(topic, p.partitionIndex) : serveError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           if (isServeError(log)) out.errorCode = log.errorCode;
           // Below -1, or past any high watermark there can be: out of range without asking storage.
-          else if (p.offset < -1n || p.offset > MAX_SAFE) out.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+          else if (p.offset < -1n || toSafeInteger(p.offset) === null) out.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
           else {
             answers.push(log.deleteRecords(Number(p.offset)).then((r) => {
               out.errorCode = r.errorCode;

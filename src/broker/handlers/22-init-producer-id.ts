@@ -14,6 +14,7 @@
  */
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../../protocol/gen/messages/init-producer-id.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { toSafeInteger } from '../../protocol/int64.ts';
 import { childLogger } from '../../observability/log.ts';
 import { defineHandler } from '../handler.ts';
 
@@ -29,7 +30,9 @@ export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerI
     if (req.transactionalId !== null) return fail(ErrorCode.UNSUPPORTED_VERSION);
     if ((req.producerId === -1n) !== (req.producerEpoch === -1)) return fail(ErrorCode.INVALID_REQUEST);
     try {
-      const r = await ctx.producerIds.initProducerId(Number(req.producerId), req.producerEpoch);
+      // An id past 2^53 was never handed out (ids come from the coordinator's sequence): unknown, so a new one.
+      const known = toSafeInteger(req.producerId);
+      const r = await ctx.producerIds.initProducerId(known ?? -1, known === null ? -1 : req.producerEpoch);
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(r.producerId), producerEpoch: r.producerEpoch };
     } catch (err) {
       log.warn({ err }, 'init producer id: coordinator call failed');
