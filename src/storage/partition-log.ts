@@ -74,6 +74,19 @@ export interface ReadPlan {
   load(): Promise<ReadResult>;
 }
 
+/** OffsetForLeaderEpoch's answer for one partition: the end offset of the largest epoch <= the one asked. */
+export interface EpochEndOffset {
+  errorCode: number;
+  leaderEpoch: number;
+  endOffset: number;
+}
+
+/**
+ * The partition leader epoch every stored batch carries, of both kinds: no leader change is recorded yet
+ * (any broker serves a diskless partition; a classic one has one replica).
+ */
+export const STORED_LEADER_EPOCH = 0;
+
 /** ListOffsets' special timestamps (any value >= 0 is a record timestamp). */
 export const EARLIEST_TIMESTAMP = -2;
 export const LATEST_TIMESTAMP = -1;
@@ -93,6 +106,19 @@ export interface PartitionLog {
   listOffset(timestamp: number): Promise<OffsetAnswer>;
   /** Moves the log start offset to `offset` (-1: the high watermark); OFFSET_OUT_OF_RANGE past it. */
   deleteRecords(offset: number): Promise<DeleteRecordsAnswer>;
+  /** OffsetForLeaderEpoch (KIP-320): where the largest epoch <= `leaderEpoch` ends in this log. */
+  endOffsetForEpoch(leaderEpoch: number): Promise<EpochEndOffset>;
+}
+
+/**
+ * endOffsetForEpoch of a log whose batches all carry STORED_LEADER_EPOCH: that epoch ends at the high
+ * watermark (consumers validate their position against it); an epoch before it is unknown (-1, -1).
+ */
+export async function endOffsetOfStoredEpoch(log: PartitionLog, leaderEpoch: number): Promise<EpochEndOffset> {
+  if (leaderEpoch < STORED_LEADER_EPOCH) return { errorCode: 0, leaderEpoch: -1, endOffset: -1 };
+  const latest = await log.listOffset(LATEST_TIMESTAMP);
+  if (latest.errorCode !== 0) return { errorCode: latest.errorCode, leaderEpoch: -1, endOffset: -1 };
+  return { errorCode: 0, leaderEpoch: STORED_LEADER_EPOCH, endOffset: latest.offset };
 }
 
 /** The key of a partition in storage's maps and the long-poll waiters. */

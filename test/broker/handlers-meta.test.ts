@@ -143,6 +143,11 @@ const CASES: Record<number, Case> = {
     entities: [ONE_PARTITION],
     entries: (res) => res.topics.flatMap((t: any) => partitions(t, t.partitions)),
   },
+  [ApiKey.OffsetForLeaderEpoch]: {
+    request: { replicaId: -1, topics: [{ topic: T, partitions: [{ partition: P, currentLeaderEpoch: -1, leaderEpoch: 0 }] }] },
+    entities: [ONE_PARTITION],
+    entries: (res) => res.topics.flatMap((t: any) => partitions(t, t.partitions, 'partition')),
+  },
   [ApiKey.InitProducerId]: { request: { transactionalId: null, transactionTimeoutMs: 1000, producerId: -1n, producerEpoch: -1 }, entities: [], entries: none },
   [ApiKey.DescribeConfigs]: {
     request: { resources: [{ resourceType: 2, resourceName: T, configurationKeys: null }] },

@@ -18,6 +18,7 @@ import { createTopics } from './19-create-topics.ts';
 import { deleteTopics } from './20-delete-topics.ts';
 import { deleteRecords } from './21-delete-records.ts';
 import { initProducerId } from './22-init-producer-id.ts';
+import { offsetForLeaderEpoch } from './23-offset-for-leader-epoch.ts';
 import { describeConfigs } from './32-describe-configs.ts';
 import { alterConfigs } from './33-alter-configs.ts';
 import { describeLogDirs } from './35-describe-log-dirs.ts';
@@ -48,6 +49,7 @@ export const HANDLERS: readonly AnyHandler[] = [
   deleteTopics,
   deleteRecords,
   initProducerId,
+  offsetForLeaderEpoch,
   describeConfigs,
   alterConfigs,
   describeLogDirs,

@@ -57,7 +57,7 @@ import {
 } from '../../protocol/record-batch.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../../protocol/records.ts';
 import { childLogger } from '../../observability/log.ts';
-import type { AppendResult, DeleteRecordsAnswer, FetchBudget, OffsetAnswer, PartitionLog, ProducedBatch, ReadPlan, ReadResult } from '../partition-log.ts';
+import { endOffsetOfStoredEpoch, STORED_LEADER_EPOCH, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type FetchBudget, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan, type ReadResult } from '../partition-log.ts';
 import { toKafkaError } from '../storage-error.ts';
 import type { IndexCache } from './index-cache.ts';
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
@@ -67,7 +67,7 @@ import { ProducerStateManager } from './producer-state.ts';
 const log = childLogger('classic-log');
 
 /** Leader epoch of every classic batch (no leader changes yet). */
-export const CLASSIC_LEADER_EPOCH = 0;
+export const CLASSIC_LEADER_EPOCH = STORED_LEADER_EPOCH;
 export const LOG_START_OFFSET_FILE = 'log-start-offset';
 /** `<offset, 20 digits>.producers`: idempotent-producer state as of that offset (JSON; see producer-state.ts). */
 export const PRODUCER_SNAPSHOT_SUFFIX = '.producers';
@@ -750,6 +750,10 @@ export class ClassicLog implements PartitionLog {
    * DeleteRecords: moves the log start offset to `offset` (-1: the high watermark) and deletes the segments
    * entirely below it. OFFSET_OUT_OF_RANGE past the high watermark. Never moves the log start backwards.
    */
+  endOffsetForEpoch(leaderEpoch: number): Promise<EpochEndOffset> {
+    return endOffsetOfStoredEpoch(this, leaderEpoch);
+  }
+
   deleteRecords(offset: number): Promise<DeleteRecordsAnswer> {
     return this.enqueue(async () => {
       if (this.failure) return { errorCode: toKafkaError('disk', this.failure).errorCode, lowWatermark: -1 };

@@ -5,7 +5,7 @@
  * one request's partitions are gathered into one (CallBatcher).
  */
 import type { DeleteRecordsRequest, ListOffsetsRequest } from '../../coordinator/coordinator.ts';
-import type { AppendResult, DeleteRecordsAnswer, OffsetAnswer, PartitionLog, ProducedBatch, ReadPlan } from '../partition-log.ts';
+import { endOffsetOfStoredEpoch, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan } from '../partition-log.ts';
 import type { CallBatcher } from './call-batcher.ts';
 import type { DisklessReader } from './diskless-reader.ts';
 import type { DisklessWriter } from './diskless-writer.ts';
@@ -36,5 +36,9 @@ export class DisklessPartition implements PartitionLog {
 
   deleteRecords(offset: number): Promise<DeleteRecordsAnswer> {
     return this.storage.deletions.call({ topicId: this.topicId, partition: this.partition, offset });
+  }
+
+  endOffsetForEpoch(leaderEpoch: number): Promise<EpochEndOffset> {
+    return endOffsetOfStoredEpoch(this, leaderEpoch);
   }
 }

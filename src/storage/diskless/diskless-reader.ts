@@ -14,7 +14,7 @@
 import type { BatchLocation, Coordinator, FindBatchesResult } from '../../coordinator/coordinator.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { patchBaseOffset, patchLogAppendTime, patchPartitionLeaderEpoch } from '../../protocol/record-batch.ts';
-import { partitionKey, type FetchBudget, type ReadPlan, type ReadResult } from '../partition-log.ts';
+import { partitionKey, STORED_LEADER_EPOCH, type FetchBudget, type ReadPlan, type ReadResult } from '../partition-log.ts';
 import { toKafkaError } from '../storage-error.ts';
 import type { BatchIndexCache } from './batch-index-cache.ts';
 import { CallBatcher } from './call-batcher.ts';
@@ -154,7 +154,6 @@ class DisklessReadPlan implements ReadPlan {
   }
 }
 
-const LEADER_EPOCH = 0;
 /** Object reads one partition of one fetch may have in flight. */
 const LOAD_CONCURRENCY = 8;
 
@@ -217,6 +216,6 @@ function patchRun(slices: Buffer[], batches: readonly BatchLocation[]): Buffer[]
 
 function patchBatch(bytes: Buffer, batch: BatchLocation): void {
   patchBaseOffset(bytes, BigInt(batch.baseOffset));
-  patchPartitionLeaderEpoch(bytes, LEADER_EPOCH);
+  patchPartitionLeaderEpoch(bytes, STORED_LEADER_EPOCH);
   if (batch.timestampType === 1) patchLogAppendTime(bytes, BigInt(batch.logAppendTime));
 }
