@@ -7,7 +7,6 @@ import type { NotificationStats } from '../storage/diskless/diskless-storage.ts'
 import type { WriterStats } from '../storage/diskless/diskless-writer.ts';
 import { partitionKey } from '../storage/partition-log.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { TopicRegistry } from './topics.ts';
 
 export interface DisklessInspection {
   /** The writer's counters: objects committed, upload and commit failures, commit retries, pending bytes, … */
@@ -19,7 +18,7 @@ export interface DisklessInspection {
 }
 
 export class BrokerInspection {
-  constructor(private readonly storage: Storage, private readonly topics: TopicRegistry, private readonly membership: Membership) {}
+  constructor(private readonly storage: Storage, private readonly membership: Membership) {}
 
   diskless(): DisklessInspection {
     const d = this.storage.diskless;
@@ -35,10 +34,5 @@ export class BrokerInspection {
   /** The membership epoch: the leader epoch of diskless partitions. */
   membershipEpoch(): number {
     return this.membership.epoch;
-  }
-
-  /** The topic's id, or undefined when this broker does not know the topic. */
-  topicId(topic: string): string | undefined {
-    return this.topics.get(topic)?.topicId;
   }
 }

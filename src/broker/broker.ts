@@ -97,7 +97,7 @@ export class Broker implements BrokerServices {
     this.partitions = new Partitions(this.storage, this.cluster, coordinator);
     this.admin = new TopicAdmin(this.topics, coordinator, this.storage, config, this.cluster);
     this.producerIds = coordinator;
-    this.inspect = new BrokerInspection(this.storage, this.topics, this.membership);
+    this.inspect = new BrokerInspection(this.storage, this.membership);
   }
 
   get nodeId(): number {

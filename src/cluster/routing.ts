@@ -12,6 +12,7 @@
  */
 import type { RegisteredBroker } from '../coordinator/coordinator.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
+import { STORED_LEADER_EPOCH } from '../storage/partition-log.ts';
 import { clientAz, hashString, partitionHash, pickBroker, rankBrokers, zoneCandidates } from './placement.ts';
 
 export { clientAz };
@@ -25,8 +26,6 @@ export interface RoutedTopic {
   readonly leaderBrokerId?: number | null;
 }
 
-/** Leader epoch of every classic partition (no leader changes yet). */
-export const CLASSIC_LEADER_EPOCH = 0;
 
 /** The broker leading a classic topic's partitions (recorded at creation; `self` when unknown). */
 export function classicLeader(topic: RoutedTopic, self: number): number {
@@ -42,7 +41,7 @@ export function classicLeader(topic: RoutedTopic, self: number): number {
 export function partitionServeError(topic: RoutedTopic, partition: number, currentLeaderEpoch: number, self: number): number {
   if (partition < 0 || partition >= topic.partitionCount) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   if (topic.diskless) return ErrorCode.NONE;
-  if (currentLeaderEpoch > CLASSIC_LEADER_EPOCH) return ErrorCode.UNKNOWN_LEADER_EPOCH;
+  if (currentLeaderEpoch > STORED_LEADER_EPOCH) return ErrorCode.UNKNOWN_LEADER_EPOCH;
   if (classicLeader(topic, self) !== self) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
   return ErrorCode.NONE;
 }

@@ -66,8 +66,6 @@ import { ProducerStateManager } from './producer-state.ts';
 
 const log = childLogger('classic-log');
 
-/** Leader epoch of every classic batch (no leader changes yet). */
-export const CLASSIC_LEADER_EPOCH = STORED_LEADER_EPOCH;
 export const LOG_START_OFFSET_FILE = 'log-start-offset';
 /** `<offset, 20 digits>.producers`: idempotent-producer state as of that offset (JSON; see producer-state.ts). */
 export const PRODUCER_SNAPSHOT_SUFFIX = '.producers';
@@ -389,7 +387,7 @@ export class ClassicLog implements PartitionLog {
     }
     const baseOffset = this.nextOffset;
     patchBaseOffset(batch, BigInt(baseOffset));
-    patchPartitionLeaderEpoch(batch, CLASSIC_LEADER_EPOCH);
+    patchPartitionLeaderEpoch(batch, STORED_LEADER_EPOCH);
     let ts = maxTimestamp;
     let logAppendTime = -1;
     if (timestampType === 1) {
