@@ -60,7 +60,7 @@ function objectSource(t: TopicInfo, client: number): () => CommitBatch[] {
         topicId: t.topicId, partition, byteOffset: i * BATCH_BYTES, byteSize: BATCH_BYTES, recordCount: 10,
         baseTimestamp: now, maxTimestamp: now + 9, timestampType: 0,
         producerId: IDEMPOTENT ? 1_000_000 * (client + 1) + partition : -1, producerEpoch: IDEMPOTENT ? 0 : -1,
-        baseSequence: sequence, lastSequence: IDEMPOTENT ? sequence + 9 : -1,
+        baseSequence: sequence, lastSequence: IDEMPOTENT ? sequence + 9 : -1, txnKind: 0,
       });
     }
     return out;

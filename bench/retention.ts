@@ -49,7 +49,7 @@ const key = () => `wal/bench-${process.pid}-${++keySeq}`;
 function batch(t: TopicInfo, partition: number, i: number, ts: number): CommitBatch {
   return {
     topicId: t.topicId, partition, byteOffset: i * BATCH_BYTES, byteSize: BATCH_BYTES, recordCount: 10,
-    baseTimestamp: ts, maxTimestamp: ts, timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1,
+    baseTimestamp: ts, maxTimestamp: ts, timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1, txnKind: 0,
   };
 }
 

@@ -29,6 +29,7 @@ import { HANDLERS } from './handlers/index.ts';
 import type { AnyHandler, BrokerServices } from './handler.ts';
 import { Partitions } from './partitions.ts';
 import { TopicAdmin } from './topic-admin.ts';
+import { TransactionCoordinator } from './transaction-coordinator.ts';
 import { TopicRegistry } from './topics.ts';
 import { followCoordinator } from './coherence.ts';
 
@@ -50,6 +51,7 @@ export class Broker implements BrokerServices {
   readonly partitions: Partitions;
   readonly admin: TopicAdmin;
   readonly producerIds: Pick<Coordinator, 'initProducerId'>;
+  readonly transactions: TransactionCoordinator;
   readonly handlers: readonly AnyHandler[] = HANDLERS;
   /** Read-only views of internal state, for tests and tools. */
   readonly inspect: BrokerInspection;
@@ -97,6 +99,11 @@ export class Broker implements BrokerServices {
     this.partitions = new Partitions(this.storage, this.cluster, coordinator);
     this.admin = new TopicAdmin(this.topics, coordinator, this.storage, config, this.cluster);
     this.producerIds = coordinator;
+    this.transactions = new TransactionCoordinator(coordinator.transactions, this.topics, this.partitions, {
+      maxTimeoutMs: config.transactionMaxTimeoutMs ?? 900_000,
+      abortTimedOutIntervalMs: config.transactionAbortTimedOutIntervalMs ?? 10_000,
+      markerRetryIntervalMs: config.transactionMarkerRetryIntervalMs ?? 1_000,
+    });
     this.inspect = new BrokerInspection(this.storage, this.membership);
   }
 
@@ -169,6 +176,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   }
   broker.groups.start();
   broker.maintenance.start();
+  broker.transactions.start();
   instrumentBroker(broker, server);
   const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
@@ -182,6 +190,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await Promise.all([server.close(), broker.storage.diskless.flush(), metricsServer?.close()]);
     await broker.storage.diskless.flush();
     await broker.maintenance.stop();
+    await broker.transactions.stop();
     await broker.storage.close(); // withdraws unused object-key registrations, closes the classic logs cleanly
     await unfollow();
     await objectStore.close();

@@ -61,6 +61,7 @@ export class RequestDispatcher implements Dispatcher {
       const s = this.services;
       ctx = {
         topics: s.topics, partitions: s.partitions, groups: s.groups, cluster: s.cluster, admin: s.admin, producerIds: s.producerIds,
+        transactions: s.transactions,
         config: s.config, loadedConfig: s.loadedConfig, handlers: s.handlers,
         conn, apiKey, apiVersion, correlationId, clientId: header.clientId,
       };

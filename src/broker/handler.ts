@@ -4,7 +4,7 @@
  *
  * A handler sees the services it uses (Redpanda's `ctx.groups()`), never the Broker that wires them: the
  * topic registry, the partition seam, the groups, the cluster view and routing, topic and config admin,
- * producer ids and the broker's configuration.
+ * producer ids, transactions and the broker's configuration.
  */
 import type { ClusterView } from '../cluster/cluster-view.ts';
 import type { BrokerConfig, LoadedBrokerConfig } from '../config/broker-config.ts';
@@ -14,6 +14,7 @@ import type { Connection } from '../network/connection.ts';
 import type { Init } from '../protocol/gen/init.ts';
 import type { Partitions } from './partitions.ts';
 import type { TopicAdmin } from './topic-admin.ts';
+import type { TransactionCoordinator } from './transaction-coordinator.ts';
 import type { TopicRegistry } from './topics.ts';
 
 /** The services handlers use; one instance per broker. */
@@ -30,6 +31,8 @@ export interface BrokerServices {
   readonly admin: TopicAdmin;
   /** Producer ids of idempotent producers. */
   readonly producerIds: Pick<Coordinator, 'initProducerId'>;
+  /** Transactional ids, their transactions and markers. */
+  readonly transactions: TransactionCoordinator;
   readonly config: BrokerConfig;
   /** The configuration with the source of every key (DescribeConfigs), when it was loaded from sources. */
   readonly loadedConfig: LoadedBrokerConfig | undefined;

@@ -55,6 +55,10 @@ export class ClusterView {
     return routing.preferredReadReplica(this.live(), this.nodeId, az, topic, partition);
   }
 
+  transactionCoordinator(transactionalId: string): RegisteredBroker {
+    return routing.transactionCoordinator(this.live(), transactionalId, this.self);
+  }
+
   groupCoordinator(groupId: string): RegisteredBroker {
     return routing.groupCoordinator(this.live(), groupId, this.self);
   }

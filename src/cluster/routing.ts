@@ -74,6 +74,11 @@ export function groupCoordinator<B extends RegisteredBroker>(live: readonly B[],
   return pickBroker(live, hashString(groupId)) ?? self;
 }
 
+/** The broker transactional producers of `transactionalId` are sent to (placed as groups are). */
+export function transactionCoordinator<B extends RegisteredBroker>(live: readonly B[], transactionalId: string, self: B): B {
+  return pickBroker(live, hashString(`transaction:${transactionalId}`)) ?? self;
+}
+
 /** Kafka clients want a controller id: the live broker with the lowest id. */
 export function controllerId(live: readonly RegisteredBroker[], self: number): number {
   return live[0]?.nodeId ?? self;

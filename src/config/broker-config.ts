@@ -96,6 +96,10 @@ export interface BrokerConfig {
   disklessObjectDeletionGraceMs?: number;
   disklessOrphanMinAgeMs?: number;
   producerIdExpirationMs?: number;
+  /** Transactions. Optional for hand-built configs; always set by loadBrokerConfig. */
+  transactionMaxTimeoutMs?: number;
+  transactionAbortTimedOutIntervalMs?: number;
+  transactionMarkerRetryIntervalMs?: number;
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
   autoCreateTopicsEnable: boolean;
@@ -217,6 +221,13 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'An object that was uploaded but never committed (its broker died or failed in between) is deleted once it is this old. Brokers register each object key before uploading to it and never commit a key registered more than half this long ago, so uploads in flight are never taken.' },
   { group: 'Diskless storage', key: 'producer.id.expiration.ms', type: 'LONG', default: '86400000', validate: range(1),
     doc: 'The state of an idempotent producer (its last 5 batches per partition) is dropped after this long without a write from it; its next write must start a new sequence (clients re-initialise on UNKNOWN_PRODUCER_ID).' },
+  // ---- Transactions ----
+  { group: 'Transactions', key: 'transaction.max.timeout.ms', type: 'INT', default: '900000', validate: range(1),
+    doc: 'The largest transaction.timeout.ms a transactional producer may ask for (InitProducerId); a larger one gets INVALID_TRANSACTION_TIMEOUT.' },
+  { group: 'Transactions', key: 'transaction.abort.timed.out.transaction.cleanup.interval.ms', type: 'INT', default: '10000', validate: range(1),
+    doc: 'How often each broker looks for transactions open longer than their timeout and aborts them (fencing their producer with the next epoch).' },
+  { group: 'Transactions', key: 'transaction.marker.retry.interval.ms', type: 'INT', default: '1000', validate: range(1),
+    doc: 'Floe: how often each broker looks for ended transactions whose markers are not all written (their broker died, or a classic partition is led here) and writes them.' },
   // ---- Coordinator, Object store (backend-config.ts) ----
   ...BACKEND_CONFIG_KEYS,
 
@@ -531,6 +542,9 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     disklessObjectDeletionGraceMs: int('diskless.object.deletion.grace.ms'),
     disklessOrphanMinAgeMs: int('diskless.orphan.min.age.ms'),
     producerIdExpirationMs: int('producer.id.expiration.ms'),
+    transactionMaxTimeoutMs: int('transaction.max.timeout.ms'),
+    transactionAbortTimedOutIntervalMs: int('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+    transactionMarkerRetryIntervalMs: int('transaction.marker.retry.interval.ms'),
     messageMaxBytes: int('message.max.bytes'),
     socketRequestMaxBytes: int('socket.request.max.bytes'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),

@@ -9,6 +9,8 @@
  * client must see, and with any other Error when the database itself failed (the caller answers a
  * retriable error then).
  */
+import type { TransactionStore } from './transaction-store.ts';
+
 
 export type TimestampType = 0 | 1; // 0 CreateTime, 1 LogAppendTime
 
@@ -38,6 +40,16 @@ export interface PartitionKey {
 }
 
 /** One batch of a WAL object being committed, in object order. */
+/**
+ * What a batch is to transactions (KIP-98): plain (not transactional), transactional data, or a control
+ * batch ending a transaction in the partition (abort or commit marker).
+ */
+export type TxnKind = 0 | 1 | 2 | 3;
+export const TXN_PLAIN: TxnKind = 0;
+export const TXN_DATA: TxnKind = 1;
+export const TXN_ABORT_MARKER: TxnKind = 2;
+export const TXN_COMMIT_MARKER: TxnKind = 3;
+
 export interface CommitBatch extends PartitionKey {
   byteOffset: number; // within the object
   byteSize: number;
@@ -49,6 +61,7 @@ export interface CommitBatch extends PartitionKey {
   producerEpoch: number;
   baseSequence: number;
   lastSequence: number;
+  txnKind: TxnKind;
 }
 
 export interface CommitObjectRequest {
@@ -213,6 +226,8 @@ export interface RetentionStepResult {
 export interface ObjectBatch extends PartitionKey, BatchLocation {
   /** The partition's log start offset when the batch was committed (or looked up). */
   logStartOffset: number;
+  /** Known from commit notifications (TXN_PLAIN when not told). */
+  txnKind?: TxnKind;
 }
 
 /** A broker as registered in the coordinator (what Metadata reports of it). */
@@ -244,6 +259,8 @@ export interface MembershipView {
 }
 
 export interface Coordinator {
+  /** The transaction coordinator's state (transaction-store.ts). */
+  readonly transactions: TransactionStore;
   /** Applies migrations; safe to call on every start. */
   init(): Promise<void>;
   close(): Promise<void>;

@@ -6,8 +6,8 @@
  *
  * - `floe_commits`, one per committed object: `<brokerId> <logAppendTime> <batches> <objectKey>` where
  *   `<batches>` lists the object's committed batches, `;`-separated, each
- *   `topicId,partition,byteOffset,byteSize,baseOffset,lastOffset,maxTimestamp,timestampType,logStartOffset`
- *   (topicId left empty when it is the previous batch's), or is `*` when the list does not fit (ask
+ *   `topicId,partition,byteOffset,byteSize,baseOffset,lastOffset,maxTimestamp,timestampType,logStartOffset[,txnKind]`
+ *   (topicId left empty when it is the previous batch's; txnKind only for batches of transactions, migration 9), or is `*` when the list does not fit (ask
  *   `Coordinator.objectBatches`), or `?` when even the key does not fit (assume anything changed).
  * - `floe_topics`, one per topic change (create, delete, alter configs, create partitions):
  *   `<op> <topicId> <name>`.
@@ -15,7 +15,7 @@
  *   `topicId,partition,logStartOffset;…`, or `*` when the list does not fit (re-read them all).
  * - `floe_brokers`, on every membership change: the membership epoch (migration 6).
  */
-import type { ObjectBatch, PartitionKey, TimestampType } from './coordinator.ts';
+import type { ObjectBatch, PartitionKey, TimestampType, TxnKind } from './coordinator.ts';
 
 export const COMMITS_CHANNEL = 'floe_commits';
 export const TOPICS_CHANNEL = 'floe_topics';
@@ -47,7 +47,7 @@ export function parseCommitNotification(payload: string): CommitNotification | n
   let topicId = '';
   for (const item of list.split(';')) {
     const f = item.split(',');
-    if (f.length !== 9) return null;
+    if (f.length !== 9 && f.length !== 10) return null;
     if (f[0] !== '') topicId = f[0]!;
     const batch: ObjectBatch = {
       topicId,
@@ -62,6 +62,7 @@ export function parseCommitNotification(payload: string): CommitNotification | n
       timestampType: Number(f[7]) as TimestampType,
       logStartOffset: Number(f[8]),
     };
+    if (f.length === 10) batch.txnKind = Number(f[9]) as TxnKind;
     if (topicId === '' || !Number.isInteger(batch.baseOffset) || !Number.isInteger(batch.lastOffset) || !Number.isInteger(batch.partition)) return null;
     batches.push(batch);
   }

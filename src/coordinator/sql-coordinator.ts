@@ -14,6 +14,7 @@
 import {
   CoordinatorError,
   type BatchLocation,
+  type TxnKind,
   type BrokerRegistration,
   type CommitBatchResult,
   type CommitObjectRequest,
@@ -44,20 +45,11 @@ import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { Migration } from './sql/migration.ts';
 import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY } from './sql/migrations.ts';
 
-/**
- * The smallest connection a backend must provide. `query` runs one statement (positional `$n`
- * parameters); outside `transaction` it is its own transaction. `transaction` runs `fn` in one
- * transaction (commit on success, rollback when it throws); calling `transaction` on a `tx` runs `fn`
- * inside the same transaction. Column values may come back as JS numbers, strings or bigints for
- * int8/numeric columns depending on the driver: the coordinator converts them.
- */
-export interface SqlConnection {
-  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
-  transaction<T>(fn: (tx: SqlConnection) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-  /** LISTEN (see Coordinator.listen); absent: notifications are never delivered. */
-  listen?(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
-}
+import type { SqlConnection } from './sql-connection.ts';
+import { SqlTransactionStore } from './sql-transaction-store.ts';
+import type { TransactionStore } from './transaction-store.ts';
+
+export type { SqlConnection };
 
 type SqlInt = number | string | bigint;
 
@@ -129,13 +121,13 @@ function topicIdParam(id: string): string {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : NIL_UUID;
 }
 
-// floe_commit_object_once (migration 4): idempotent by object key, so a commit whose outcome is unknown can be
+// floe_commit_object_once (migrations 4, 9): idempotent by object key, so a commit whose outcome is unknown can be
 // retried; through floe_commit_object_notify (migration 7), which announces the committed batches to every broker.
 const COMMIT_SQL = `
 SELECT o_idx, o_error_code, o_base_offset, o_log_append_time, o_log_start_offset
   FROM floe_commit_object_notify($1::text, $2::bigint, $3::integer, $4::uuid[], $5::integer[], $6::bigint[],
                           $7::bigint[], $8::integer[], $9::bigint[], $10::bigint[], $11::smallint[],
-                          $12::bigint[], $13::smallint[], $14::integer[], $15::integer[])`;
+                          $12::bigint[], $13::smallint[], $14::integer[], $15::integer[], $16::smallint[])`;
 
 const BATCH_RESULT_COLUMNS =
   'o_object_key, o_byte_offset, o_byte_size, o_base_offset, o_last_offset, o_max_timestamp, o_log_append_time, o_timestamp_type';
@@ -197,7 +189,7 @@ const OBJECT_BATCHES_SQL = `
 SELECT b.topic_id::text AS topic_id, b.partition, o.object_key AS o_object_key, b.byte_offset AS o_byte_offset,
        b.byte_size AS o_byte_size, b.base_offset AS o_base_offset, b.last_offset AS o_last_offset,
        b.max_timestamp AS o_max_timestamp, b.log_append_time AS o_log_append_time, b.timestamp_type AS o_timestamp_type,
-       p.log_start_offset
+       p.log_start_offset, b.txn_kind
   FROM objects o
   JOIN batches b ON b.object_id = o.object_id
   JOIN partitions p ON p.topic_id = b.topic_id AND p.partition = b.partition
@@ -295,7 +287,11 @@ function toGroupRecord(r: GroupRow): GroupRecord {
 }
 
 export class SqlCoordinator implements Coordinator {
-  constructor(private readonly db: SqlConnection) {}
+  readonly transactions: TransactionStore;
+
+  constructor(private readonly db: SqlConnection) {
+    this.transactions = new SqlTransactionStore(db);
+  }
 
   /** The underlying connection (tests, tools). */
   get connection(): SqlConnection {
@@ -406,6 +402,7 @@ export class SqlCoordinator implements Coordinator {
       bs.map((b) => b.producerEpoch),
       bs.map((b) => b.baseSequence),
       bs.map((b) => b.lastSequence),
+      bs.map((b) => b.txnKind),
     ]);
     const out = new Array<CommitBatchResult>(bs.length);
     for (const r of res.rows) {
@@ -810,8 +807,14 @@ export class SqlCoordinator implements Coordinator {
   }
 
   async objectBatches(objectKey: string): Promise<ObjectBatch[]> {
-    const res = await this.db.query<BatchRow & { topic_id: string; partition: SqlInt; log_start_offset: SqlInt }>(OBJECT_BATCHES_SQL, [objectKey]);
-    return res.rows.map((r) => ({ topicId: r.topic_id, partition: num(r.partition), ...toBatch(r), logStartOffset: num(r.log_start_offset) }));
+    const res = await this.db.query<BatchRow & { topic_id: string; partition: SqlInt; log_start_offset: SqlInt; txn_kind: SqlInt }>(OBJECT_BATCHES_SQL, [objectKey]);
+    return res.rows.map((r) => ({
+      topicId: r.topic_id,
+      partition: num(r.partition),
+      ...toBatch(r),
+      logStartOffset: num(r.log_start_offset),
+      txnKind: num(r.txn_kind) as TxnKind,
+    }));
   }
 
   // ---- Broker membership (migration 6) ----

@@ -455,6 +455,47 @@ function err(errorCode: number, message: string): BatchError {
   return { errorCode, message };
 }
 
+// ---- control batches -----------------------------------------------------------------------------------
+
+/** A transaction marker's control type (the control record's key): Kafka's ControlRecordType. */
+export const ControlType = { ABORT: 0, COMMIT: 1 } as const;
+
+/**
+ * The control batch that ends a producer's transaction in a partition (Kafka's EndTransactionMarker): one
+ * record, key (version 0, type), value (version 0, coordinator epoch), attributes transactional + control, no
+ * sequence. Its base offset is 0: storage patches the assigned offset in as for any batch.
+ */
+export function controlBatch(producerId: bigint, producerEpoch: number, type: number, coordinatorEpoch: number, timestamp: bigint): Buffer {
+  const record = Buffer.from([
+    0x20, // record length 16 (zigzag varint)
+    0x00, // attributes
+    0x00, // timestamp delta 0
+    0x00, // offset delta 0
+    0x08, // key length 4
+    0x00, 0x00, (type >> 8) & 0xff, type & 0xff, // key: version 0, type
+    0x0c, // value length 6
+    0x00, 0x00, // value: version 0
+    (coordinatorEpoch >>> 24) & 0xff, (coordinatorEpoch >>> 16) & 0xff, (coordinatorEpoch >>> 8) & 0xff, coordinatorEpoch & 0xff,
+    0x00, // no headers
+  ]);
+  const batch = Buffer.alloc(RECORD_BATCH_OVERHEAD + record.length);
+  batch.writeBigInt64BE(0n, BASE_OFFSET_OFFSET);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
+  batch.writeInt32BE(0, PARTITION_LEADER_EPOCH_OFFSET);
+  batch.writeInt8(MAGIC_V2, MAGIC_OFFSET);
+  batch.writeInt16BE(TRANSACTIONAL_FLAG_MASK | CONTROL_FLAG_MASK, ATTRIBUTES_OFFSET);
+  batch.writeInt32BE(0, LAST_OFFSET_DELTA_OFFSET);
+  batch.writeBigInt64BE(timestamp, BASE_TIMESTAMP_OFFSET);
+  batch.writeBigInt64BE(timestamp, MAX_TIMESTAMP_OFFSET);
+  batch.writeBigInt64BE(producerId, PRODUCER_ID_OFFSET);
+  batch.writeInt16BE(producerEpoch, PRODUCER_EPOCH_OFFSET);
+  batch.writeInt32BE(NO_SEQUENCE, BASE_SEQUENCE_OFFSET);
+  batch.writeInt32BE(1, RECORDS_COUNT_OFFSET);
+  record.copy(batch, RECORD_BATCH_OVERHEAD);
+  batch.writeUInt32BE(computeCrc(batch), CRC_OFFSET);
+  return batch;
+}
+
 // ---- patching ------------------------------------------------------------------------------------------
 // These mutate the buffer they are given. On fetch the batch usually sits in a shared cache: use
 // withPatchedHeader there, which copies only the 61-byte header.

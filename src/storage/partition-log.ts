@@ -8,7 +8,7 @@
  * This file also holds the types both kinds share: the produced batch, the answers of each operation, and
  * the byte budget one Fetch request spends across its partitions.
  */
-import type { TimestampType } from '../coordinator/coordinator.ts';
+import type { TimestampType, TxnKind } from '../coordinator/coordinator.ts';
 
 /** What storage needs to know of a topic (the broker's topic registry entries satisfy it). */
 export interface PartitionTopic {
@@ -29,6 +29,8 @@ export interface ProducedBatch {
   producerEpoch: number;
   baseSequence: number;
   lastSequence: number;
+  /** Plain, transactional data, or a transaction's marker (a control batch). */
+  txnKind: TxnKind;
 }
 
 export interface AppendResult {
@@ -52,11 +54,27 @@ export interface DeleteRecordsAnswer {
   lowWatermark: number;
 }
 
+/** Fetch's and ListOffsets' isolation level (KIP-98). */
+export type IsolationLevel = 0 | 1;
+export const READ_UNCOMMITTED: IsolationLevel = 0;
+export const READ_COMMITTED: IsolationLevel = 1;
+
+/** An aborted transaction's first offset in a partition (its abort marker ends it), as Fetch reports it. */
+export interface AbortedTransaction {
+  producerId: number;
+  firstOffset: number;
+}
+
 export interface ReadResult {
   errorCode: number;
   highWatermark: number;
-  /** Offsets below it are readable by read_committed consumers; the high watermark until transactions exist. */
+  /**
+   * Offsets below it hold only decided transactions: a read_committed read stops here. For a
+   * read_uncommitted read of a diskless partition it is the high watermark (not looked up).
+   */
   lastStableOffset: number;
+  /** read_committed: the aborted transactions the records may hold (consumers drop their batches); else null. */
+  abortedTransactions: AbortedTransaction[] | null;
   logStartOffset: number;
   /** Record batch bytes, in offset order: views into cached objects or freshly read buffers, sent uncopied. */
   records: Buffer[];
@@ -100,10 +118,16 @@ export interface PartitionLog {
    * pipelined requests keep their order. Resolves when the batch is durable as `acks` asks.
    */
   append(batch: ProducedBatch, acks: number): Promise<AppendResult>;
-  /** Where a fetch at `offset` reads, at most `maxBytes` (the partition's limit; KIP-74 aside). */
-  plan(offset: number, maxBytes: number): Promise<ReadPlan>;
-  /** -2 earliest, -1 latest, -3 max timestamp, else the first record whose timestamp is >= it. */
-  listOffset(timestamp: number): Promise<OffsetAnswer>;
+  /**
+   * Where a fetch at `offset` reads, at most `maxBytes` (the partition's limit; KIP-74 aside); read_committed
+   * stops at the last stable offset and names the aborted transactions.
+   */
+  plan(offset: number, maxBytes: number, isolation: IsolationLevel): Promise<ReadPlan>;
+  /**
+   * -2 earliest, -1 latest (read_committed: the last stable offset), -3 max timestamp, else the first record
+   * whose timestamp is >= it.
+   */
+  listOffset(timestamp: number, isolation?: IsolationLevel): Promise<OffsetAnswer>;
   /** Moves the log start offset to `offset` (-1: the high watermark); OFFSET_OUT_OF_RANGE past it. */
   deleteRecords(offset: number): Promise<DeleteRecordsAnswer>;
   /** OffsetForLeaderEpoch (KIP-320): where the largest epoch <= `leaderEpoch` ends in this log. */

@@ -11,7 +11,7 @@ import type { Coordinator } from '../coordinator/coordinator.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import { ClassicStorage, type ClassicStorageOptions } from './classic/classic-storage.ts';
 import { DisklessStorage, type DisklessStorageOptions } from './diskless/diskless-storage.ts';
-import { fetchBudget, partitionKey, type PartitionLog, type PartitionTopic, type ReadResult } from './partition-log.ts';
+import { fetchBudget, partitionKey, type IsolationLevel, type PartitionLog, type PartitionTopic, type ReadResult } from './partition-log.ts';
 import { PartitionWaiters } from './partition-waiters.ts';
 
 export interface StorageOptions {
@@ -33,6 +33,7 @@ export interface ReadOptions {
   minBytes: number;
   /** ... or once this long has passed. */
   maxWaitMs: number;
+  isolation: IsolationLevel;
 }
 
 export class Storage {
@@ -61,7 +62,7 @@ export class Storage {
     let keys: string[] | null = null;
     for (;;) {
       const generation = this.waiters.generation;
-      const results = await readOnce(reads, options.maxBytes);
+      const results = await readOnce(reads, options.maxBytes, options.isolation);
       let bytes = 0;
       let errors = false;
       for (const r of results) {
@@ -106,8 +107,8 @@ export class Storage {
 }
 
 /** Plans every partition, limits them in request order against one budget, then loads them. */
-async function readOnce(reads: readonly PartitionRead[], requestMaxBytes: number): Promise<ReadResult[]> {
-  const plans = await Promise.all(reads.map((r) => r.log.plan(r.offset, r.maxBytes)));
+async function readOnce(reads: readonly PartitionRead[], requestMaxBytes: number, isolation: IsolationLevel): Promise<ReadResult[]> {
+  const plans = await Promise.all(reads.map((r) => r.log.plan(r.offset, r.maxBytes, isolation)));
   const budget = fetchBudget(requestMaxBytes);
   for (const plan of plans) plan.limit(budget);
   return Promise.all(plans.map((plan) => plan.load()));

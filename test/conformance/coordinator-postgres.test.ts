@@ -53,7 +53,7 @@ test('PostgreSQL: a server restart under an open pool: queries fail meanwhile, t
     assert.deepEqual((await c.getTopic('restart'))?.topicId, t.topicId);
     const [r] = await c.commitObject({ objectKey: 'after-restart', objectSize: 1, brokerId: 1, batches: [{
       topicId: t.topicId, partition: 0, byteOffset: 0, byteSize: 1, recordCount: 1, baseTimestamp: 0, maxTimestamp: 0,
-      timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1,
+      timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1, txnKind: 0,
     }] });
     assert.equal(r!.baseOffset, 0);
   } finally {

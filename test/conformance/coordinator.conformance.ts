@@ -84,6 +84,7 @@ export function coordinatorConformance(label: string, harness: CoordinatorHarnes
         producerEpoch: -1,
         baseSequence: -1,
         lastSequence: -1,
+        txnKind: 0,
       };
     }
 

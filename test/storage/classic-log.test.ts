@@ -69,6 +69,7 @@ async function append(log: ClassicLog, b: Buffer, acks = -1, timestampType: 0 | 
     data: b, recordCount: lastOffsetDelta + 1, baseTimestamp: Number(b.readBigInt64BE(27)), maxTimestamp: Number(b.readBigInt64BE(35)), timestampType,
     producerId: Number(b.readBigInt64BE(43)), producerEpoch: b.readInt16BE(51), baseSequence,
     lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,
+    txnKind: 0,
   }, acks);
 }
 
@@ -76,7 +77,7 @@ async function append(log: ClassicLog, b: Buffer, acks = -1, timestampType: 0 | 
 async function readFrom(log: ClassicLog, offset: number, maxBytes = 1 << 20): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   for (;;) {
-    const plan = await log.plan(offset, maxBytes);
+    const plan = await log.plan(offset, maxBytes, 0);
     assert.equal(plan.errorCode, 0, `plan at ${offset}`);
     plan.limit(fetchBudget(maxBytes));
     const r = await plan.load();
@@ -117,18 +118,18 @@ test('append assigns contiguous offsets, patches them into the stored bytes, and
   assert.deepEqual(await readFrom(log, 0), expected);
   // Every offset (index lookups, in the middle of batches) starts the read at the batch holding it.
   for (const offset of [1, 7, 99, 250, next - 1]) {
-    const plan = await log.plan(offset, 1);
+    const plan = await log.plan(offset, 1, 0);
     plan.limit(fetchBudget(1 << 20));
     const r = await plan.load();
     const b = r.records[0]!;
     const base = Number(b.readBigInt64BE(0));
     assert.ok(base <= offset && offset <= base + b.readInt32BE(23), `offset ${offset} is in the first batch returned`);
   }
-  const atEnd = await log.plan(next, 1 << 20);
+  const atEnd = await log.plan(next, 1 << 20, 0);
   assert.equal(atEnd.errorCode, 0);
   atEnd.limit(fetchBudget(1 << 20));
   assert.equal((await atEnd.load()).bytes, 0, 'at the high watermark: nothing to read');
-  assert.equal((await log.plan(next + 1, 1 << 20)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal((await log.plan(next + 1, 1 << 20, 0)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   await log.close();
 });
 
@@ -303,7 +304,7 @@ test('retention: time and size delete whole segments, oldest first; an expired a
   assert.equal(after.length, before.length - deleted, 'whole segments deleted');
   assert.ok(h.log.logStartOffset > 0 && h.log.logStartOffset <= oldEnd, `log start ${h.log.logStartOffset} moved to a segment boundary`);
   assert.equal(h.log.logStartOffset, Number(after[0]!.slice(0, 20)));
-  assert.equal((await h.log.plan(0, 1 << 20)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal((await h.log.plan(0, 1 << 20, 0)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   const kept = await readFrom(h.log, h.log.logStartOffset);
   assert.ok([...kept.values()].filter((v) => v.startsWith('new-')).length === 40, 'recent data kept');
 
@@ -334,7 +335,7 @@ test('DeleteRecords moves the log start offset (persisted), deletes segments bel
   assert.deepEqual(await log.deleteRecords(61), { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 });
   assert.deepEqual(await log.deleteRecords(33), { errorCode: 0, lowWatermark: 33 });
   assert.ok((await segmentFiles(dir)).length < segmentsBefore, 'segments below the log start offset are deleted');
-  assert.equal((await log.plan(32, 1 << 20)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal((await log.plan(32, 1 << 20, 0)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   const read = await readFrom(log, 33);
   assert.equal(Math.min(...read.keys()), 33);
   assert.deepEqual(await log.deleteRecords(10), { errorCode: 0, lowWatermark: 33 }, 'never backwards');
@@ -373,7 +374,7 @@ test('LogAppendTime: the stored batch carries the append time (CRC recomputed) a
   const before = Date.now();
   const r = await append(log, await batchOf(['x', 'y'], { baseTimestamp: 5n }), -1, 1);
   assert.ok(r.logAppendTime >= before && r.logAppendTime <= Date.now());
-  const plan = await log.plan(0, 1 << 20);
+  const plan = await log.plan(0, 1 << 20, 0);
   plan.limit(fetchBudget(1 << 20));
   const b = (await plan.load()).records[0]!;
   assert.equal(b.readInt16BE(21) & 0x08, 0x08);
@@ -398,7 +399,7 @@ test('a failed write takes the partition offline: queued and later appends get K
     proto.writev = original;
   }
   assert.equal((await append(log, await batchOf(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
-  assert.equal((await log.plan(0, 1 << 20)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.equal((await log.plan(0, 1 << 20, 0)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   await log.close();
 });
 

@@ -48,7 +48,7 @@ before(async () => {
 after(() => coordinator.close());
 
 function batch(bytes: number): ProducedBatch {
-  return { data: Buffer.alloc(bytes, 1), recordCount: 1, baseTimestamp: 0, maxTimestamp: 0, timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1 };
+  return { data: Buffer.alloc(bytes, 1), recordCount: 1, baseTimestamp: 0, maxTimestamp: 0, timestampType: 0, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1, txnKind: 0 };
 }
 
 const settled = async <T>(p: Promise<T>, ms = 100) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);

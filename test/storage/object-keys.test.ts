@@ -122,7 +122,7 @@ before(async () => {
 after(() => coordinator.close());
 
 function batch(seq = -1, pid = -1): ProducedBatch {
-  return { data: Buffer.alloc(50, 1), recordCount: 1, baseTimestamp: 0, maxTimestamp: 0, timestampType: 0, producerId: pid, producerEpoch: pid < 0 ? -1 : 0, baseSequence: seq, lastSequence: seq };
+  return { data: Buffer.alloc(50, 1), recordCount: 1, baseTimestamp: 0, maxTimestamp: 0, timestampType: 0, producerId: pid, producerEpoch: pid < 0 ? -1 : 0, baseSequence: seq, lastSequence: seq, txnKind: 0 };
 }
 
 test('writer with registered keys: the key is committed (its registration goes), a stale key is refused, a duplicate is not announced', async () => {

@@ -16,8 +16,9 @@
  * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID).
  * A topic or partition not known here (created or grown through another broker a moment ago) is looked up in
  * the coordinator once before anything is appended: only such a request waits before its appends.
- * Not yet: transactions (transactional batches are refused with UNSUPPORTED_VERSION, Kafka's error for a
- * feature the broker does not offer).
+ * Transactional batches (KIP-98) are accepted from the producer's current epoch into a partition added to its
+ * ongoing transaction (checked where the batch is stored: the coordinator's commit, the classic log), else
+ * INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE; they count toward the partition's last stable offset.
  * Version notes: v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
  */
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/gen/messages/produce.ts';
@@ -26,6 +27,7 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { TRANSACTIONAL_FLAG_MASK, validateBatch, validateProduceRecords } from '../../protocol/record-batch.ts';
 import { clampToSafeInteger, toSafeInteger } from '../../protocol/int64.ts';
 import type { AppendResult, ProducedBatch } from '../../storage/partition-log.ts';
+import { TXN_DATA, TXN_PLAIN } from '../../coordinator/coordinator.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError } from '../partitions.ts';
 import type { Topic } from '../topics.ts';
@@ -112,9 +114,7 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, no
   const config = topic.config;
   const invalid = validateBatch(data, { maxMessageBytes: config.maxMessageBytes });
   if (invalid) return invalid;
-  if (data.readInt16BE(21) & TRANSACTIONAL_FLAG_MASK) {
-    return { errorCode: ErrorCode.UNSUPPORTED_VERSION, message: 'Transactional batches are not supported yet' };
-  }
+  const transactional = (data.readInt16BE(21) & TRANSACTIONAL_FLAG_MASK) !== 0;
   // Stored bytes keep the exact timestamps; the facts read here only order and bound them.
   const baseTimestamp = clampToSafeInteger(data.readBigInt64BE(27));
   const maxTimestamp = clampToSafeInteger(data.readBigInt64BE(35));
@@ -132,6 +132,9 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, no
   }
   const lastOffsetDelta = data.readInt32BE(23);
   const baseSequence = data.readInt32BE(53);
+  if (transactional && (producerId < 0 || baseSequence < 0)) {
+    return { errorCode: ErrorCode.INVALID_RECORD, message: 'A transactional batch must carry a producer id and sequence (transactional producers are idempotent)' };
+  }
   return {
     data,
     recordCount: lastOffsetDelta + 1,
@@ -142,5 +145,6 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, no
     producerEpoch: data.readInt16BE(51),
     baseSequence,
     lastSequence: baseSequence < 0 ? -1 : (baseSequence + lastOffsetDelta) % 2 ** 31,
+    txnKind: transactional ? TXN_DATA : TXN_PLAIN,
   };
 }

@@ -12,7 +12,8 @@
  * A v11+ request from a client of another zone (`diskless_az=<az>` in client.id, else the request's rack id)
  * than this broker's, when that zone has a live broker, gets for each diskless partition no records and
  * the zone's broker for it as preferred read replica (KIP-392), so consumers read within their zone.
- * Both isolation levels see the high watermark (no transactions yet, so storage reports LSO = HWM).
+ * read_committed (KIP-98) reads stop at the last stable offset and carry the aborted transactions among the
+ * records returned (consumers drop those batches); read_uncommitted reads go to the high watermark.
  * Fetch sessions (KIP-227) are not kept: every response carries session id 0, which tells clients to send
  * full fetch requests; an unknown session id gets FETCH_SESSION_ID_NOT_FOUND.
  * Leader epochs: a diskless partition is served whatever epoch the request carries (every broker serves it;
@@ -27,13 +28,13 @@ import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { clientAz } from '../../cluster/routing.ts';
 import { clampToSafeInteger } from '../../protocol/int64.ts';
+import { READ_COMMITTED, READ_UNCOMMITTED } from '../../storage/partition-log.ts';
 import type { PartitionRead } from '../../storage/storage.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError, serveError } from '../partitions.ts';
 
 type PartitionOut = Init<FetchResponsePartitionData>;
 
-const READ_COMMITTED = 1;
 // Kafka sends empty record sets, not null ones; some clients do not expect null.
 const EMPTY = Buffer.alloc(0);
 
@@ -83,7 +84,8 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     }
 
     // A partition in error is answered at once, as Kafka does: no long poll.
-    const results = await partitions.read(reads, { maxBytes: req.maxBytes, minBytes: req.minBytes, maxWaitMs: anyError ? 0 : req.maxWaitMs });
+    const isolation = req.isolationLevel === READ_COMMITTED ? READ_COMMITTED : READ_UNCOMMITTED;
+    const results = await partitions.read(reads, { maxBytes: req.maxBytes, minBytes: req.minBytes, maxWaitMs: anyError ? 0 : req.maxWaitMs, isolation });
     for (let i = 0; i < results.length; i++) {
       const out = readOuts[i]!;
       const r = results[i]!;
@@ -91,6 +93,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
       out.highWatermark = BigInt(r.highWatermark);
       out.lastStableOffset = BigInt(r.lastStableOffset);
       out.logStartOffset = BigInt(r.logStartOffset);
+      if (r.abortedTransactions) out.abortedTransactions = r.abortedTransactions.map((a) => ({ producerId: BigInt(a.producerId), firstOffset: BigInt(a.firstOffset) }));
       // Several slices (batch runs, or one run held in several cached parts) go out back to back, uncopied.
       out.records = r.records.length === 0 ? EMPTY : r.records.length === 1 ? r.records[0]! : r.records;
     }

@@ -1,8 +1,8 @@
 /**
  * ListOffsets (key 2), versions 1-10.
  *
- * Behavior: -2 earliest (log start offset), -1 latest (high watermark; also for read_committed, as
- * LSO = HWM without transactions), -3 max timestamp (v7+), -4 earliest-local (v8+, = earliest: no tiered
+ * Behavior: -2 earliest (log start offset), -1 latest (high watermark; for read_committed the last stable
+ * offset: where the first open transaction starts), -3 max timestamp (v7+), -4 earliest-local (v8+, = earliest: no tiered
  * storage, so all data is "local"), -5 latest-tiered (v9+: no tiered storage, so offset -1), and any
  * timestamp >= 0: the first record whose timestamp is >= it — record-granular, reading the batch found by
  * the coordinator (diskless) or by the segment's time index (classic). A classic partition led by another
@@ -16,7 +16,7 @@ import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponseListOf
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { clampToSafeInteger } from '../../protocol/int64.ts';
-import { EARLIEST_TIMESTAMP, type OffsetAnswer } from '../../storage/partition-log.ts';
+import { EARLIEST_TIMESTAMP, READ_COMMITTED, READ_UNCOMMITTED, type OffsetAnswer } from '../../storage/partition-log.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError, serveError } from '../partitions.ts';
 
@@ -55,7 +55,7 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
         else {
           out.leaderEpoch = 0;
           // No tiered storage, so all data is "local".
-          answers.push(log.listOffset(ts === EARLIEST_LOCAL ? EARLIEST_TIMESTAMP : ts).then((a: OffsetAnswer) => {
+          answers.push(log.listOffset(ts === EARLIEST_LOCAL ? EARLIEST_TIMESTAMP : ts, req.isolationLevel === READ_COMMITTED ? READ_COMMITTED : READ_UNCOMMITTED).then((a: OffsetAnswer) => {
             out.errorCode = a.errorCode;
             out.offset = BigInt(a.offset);
             out.timestamp = BigInt(a.timestamp);

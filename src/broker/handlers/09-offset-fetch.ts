@@ -4,8 +4,9 @@
  * Behavior: committed offsets are read from the coordinator DB, one query for all the groups of a request.
  * A partition without a committed offset (or of an unknown group or topic) gets offset -1, metadata "" and
  * no error, as in Kafka. With no topic list (null, v2+) every committed offset of the group is returned.
- * RequireStable (v7+) changes nothing: without transactions no offset commit is ever pending. An empty
- * group id is accepted (Kafka accepts it for OffsetFetch).
+ * RequireStable (v7+): a partition with an offset committed by a transaction that has not ended
+ * (TxnOffsetCommit) gets UNSTABLE_OFFSET_COMMIT (retriable), as in Kafka; without it the last committed
+ * offset is returned. An empty group id is accepted (Kafka accepts it for OffsetFetch).
  * Version notes: v1 reports group errors in every partition (it has no top-level error); v2-v7 one group
  * with a top-level error; v5+ leader epochs; v8+ several groups per request, answered per group; v9 adds
  * the member id and epoch of KIP-848 consumer groups, ignored for classic groups (as Kafka does). v10 (topic
@@ -13,8 +14,29 @@
  */
 import type { OffsetFetchRequest, OffsetFetchResponse } from '../../protocol/gen/messages/offset-fetch.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
-import { defineHandler } from '../handler.ts';
-import type { FetchedPartition } from '../../groups/group-coordinator.ts';
+import { defineHandler, type RequestContext } from '../handler.ts';
+import type { FetchedGroup, FetchedPartition } from '../../groups/group-coordinator.ts';
+
+/** RequireStable: partitions with a transactional offset commit pending get UNSTABLE_OFFSET_COMMIT. */
+async function markUnstable(ctx: RequestContext, group: FetchedGroup): Promise<void> {
+  if (group.errorCode !== ErrorCode.NONE) return;
+  let pending;
+  try {
+    pending = await ctx.transactions.store.pendingOffsets(group.groupId);
+  } catch {
+    group.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    return;
+  }
+  if (pending.length === 0) return;
+  const unstable = new Set(pending.map((p) => `${ctx.topics.getById(p.topicId)?.name}:${p.partition}`));
+  for (const t of group.topics) {
+    for (const p of t.partitions) {
+      if (!unstable.has(`${t.name}:${p.partition}`)) continue;
+      p.errorCode = ErrorCode.UNSTABLE_OFFSET_COMMIT;
+      p.offset = -1n;
+    }
+  }
+}
 
 function partitionOut(p: FetchedPartition) {
   return { partitionIndex: p.partition, committedOffset: p.offset, committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode };
@@ -32,6 +54,7 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
         groupId: g.groupId,
         topics: g.topics === null ? null : g.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
       })));
+      if (req.requireStable) await Promise.all(fetched.map((g) => markUnstable(ctx, g)));
       return {
         throttleTimeMs: 0,
         groups: fetched.map((g) => ({
@@ -43,6 +66,7 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
     }
     const topics = req.topics === null ? null : req.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
     const [g] = await groups.fetchOffsets([{ groupId: req.groupId, topics }]);
+    if (ctx.apiVersion >= 7 && req.requireStable) await markUnstable(ctx, g!);
     if (g!.errorCode !== ErrorCode.NONE) {
       if (ctx.apiVersion >= 2) return { throttleTimeMs: 0, errorCode: g!.errorCode, topics: [] };
       return {

@@ -2,9 +2,10 @@
  * FindCoordinator (key 10), versions 0-6.
  *
  * Behavior: a consumer group (key type 0) is coordinated by the live broker its id hashes to (rendezvous
- * hashing over the live brokers, so only the groups of a broker that joins or leaves move). Transactions do not exist yet, so key type 1 (transactional id) gets COORDINATOR_NOT_AVAILABLE
- * (retriable: a transactional producer keeps retrying until transactions are supported); share groups (key
- * type 2, v6) are not supported: INVALID_REQUEST. Any other key type is INVALID_REQUEST, as in Kafka.
+ * hashing over the live brokers, so only the groups of a broker that joins or leaves move). A transactional id
+ * (key type 1) is placed the same way; its state is in the batch coordinator, so any broker could serve it, but
+ * clients meet at one. An empty transactional id is INVALID_REQUEST. Share groups (key type 2, v6) are not
+ * supported: INVALID_REQUEST. Any other key type is INVALID_REQUEST, as in Kafka.
  * Version notes: v0 has no key type (groups); v1-v3 one key per request; v4+ batches keys (CoordinatorKeys)
  * and answers per key in Coordinators, each with its own error.
  */
@@ -28,7 +29,9 @@ function answer(ctx: RequestContext, keyType: number, key: string): Answer {
     return { key, nodeId: owner.nodeId, host: owner.host, port: owner.port, errorCode: ErrorCode.NONE, errorMessage: null };
   }
   if (keyType === TRANSACTION) {
-    return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported by Floe yet.' };
+    if (key === '') return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'The transactional id is empty.' };
+    const owner = ctx.cluster.transactionCoordinator(key);
+    return { key, nodeId: owner.nodeId, host: owner.host, port: owner.port, errorCode: ErrorCode.NONE, errorMessage: null };
   }
   if (keyType === SHARE) return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Share groups are not supported by Floe.' };
   return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator type ${keyType}` };

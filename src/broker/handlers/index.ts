@@ -19,6 +19,10 @@ import { deleteTopics } from './20-delete-topics.ts';
 import { deleteRecords } from './21-delete-records.ts';
 import { initProducerId } from './22-init-producer-id.ts';
 import { offsetForLeaderEpoch } from './23-offset-for-leader-epoch.ts';
+import { addPartitionsToTxn } from './24-add-partitions-to-txn.ts';
+import { addOffsetsToTxn } from './25-add-offsets-to-txn.ts';
+import { endTxn } from './26-end-txn.ts';
+import { txnOffsetCommit } from './28-txn-offset-commit.ts';
 import { describeConfigs } from './32-describe-configs.ts';
 import { alterConfigs } from './33-alter-configs.ts';
 import { describeLogDirs } from './35-describe-log-dirs.ts';
@@ -28,6 +32,8 @@ import { electLeaders } from './43-elect-leaders.ts';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.ts';
 import { offsetDelete } from './47-offset-delete.ts';
 import { describeCluster } from './60-describe-cluster.ts';
+import { describeTransactions } from './65-describe-transactions.ts';
+import { listTransactions } from './66-list-transactions.ts';
 import { describeTopicPartitions } from './75-describe-topic-partitions.ts';
 
 export const HANDLERS: readonly AnyHandler[] = [
@@ -50,6 +56,10 @@ export const HANDLERS: readonly AnyHandler[] = [
   deleteRecords,
   initProducerId,
   offsetForLeaderEpoch,
+  addPartitionsToTxn,
+  addOffsetsToTxn,
+  endTxn,
+  txnOffsetCommit,
   describeConfigs,
   alterConfigs,
   describeLogDirs,
@@ -59,5 +69,7 @@ export const HANDLERS: readonly AnyHandler[] = [
   incrementalAlterConfigs,
   offsetDelete,
   describeCluster,
+  describeTransactions,
+  listTransactions,
   describeTopicPartitions,
 ];

@@ -54,10 +54,14 @@ import {
   patchBaseOffset,
   patchLogAppendTime,
   patchPartitionLeaderEpoch,
+  ControlType,
+  isControl,
+  isTransactional,
 } from '../../protocol/record-batch.ts';
+import { TXN_ABORT_MARKER, TXN_COMMIT_MARKER, TXN_DATA } from '../../coordinator/coordinator.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../../protocol/records.ts';
 import { childLogger } from '../../observability/log.ts';
-import { endOffsetOfStoredEpoch, STORED_LEADER_EPOCH, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type FetchBudget, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan, type ReadResult } from '../partition-log.ts';
+import { endOffsetOfStoredEpoch, READ_COMMITTED, READ_UNCOMMITTED, STORED_LEADER_EPOCH, type IsolationLevel, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type FetchBudget, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan, type ReadResult } from '../partition-log.ts';
 import { toKafkaError } from '../storage-error.ts';
 import type { IndexCache } from './index-cache.ts';
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
@@ -91,6 +95,9 @@ interface ClassicRead {
   available: number;
   /** Set by `limit`: bytes to read. */
   readLen: number;
+  /** read_committed: the last stable offset (batches from there on are not returned); else the high watermark. */
+  stableOffset: number;
+  readCommitted: boolean;
 }
 
 export interface ClassicLogOptions {
@@ -129,6 +136,7 @@ interface BatchLocation {
   producerId: number;
   producerEpoch: number;
   baseSequence: number;
+  attributes: number;
 }
 
 /**
@@ -337,13 +345,46 @@ export class ClassicLog implements PartitionLog {
         await segment.ensureIndexes(config.indexIntervalBytes);
         position = segment.offsetIndex?.lookup(from).position ?? 0;
       }
+      const markers: BatchLocation[] = [];
       await walkHeaders(segment, position, segment.visibleSize, (b) => {
-        if (b.baseOffset >= from && b.producerId >= 0 && b.baseSequence >= 0) {
-          const lastSequence = (b.baseSequence + (b.lastOffset - b.baseOffset)) % 2 ** 31;
-          this.producers.record(b.producerId, b.producerEpoch, { baseSequence: b.baseSequence, lastSequence, baseOffset: b.baseOffset, logAppendTime: b.maxTimestamp }, now);
+        if (b.baseOffset < from) return false;
+        if (isControl(b.attributes)) {
+          markers.push(b);
+          return false;
         }
+        // Transactions are replayed in log order: a marker's type is read below, before the batches after it.
+        if (markers.length > 0) return false;
+        this.replayBatch(b, now);
         return false;
       }, 1 << 20);
+      if (markers.length > 0) await this.replayWithMarkers(segment, Math.max(position, markers[0]!.position), now);
+    }
+  }
+
+  private replayBatch(b: BatchLocation, now: number): void {
+    if (b.producerId >= 0 && b.baseSequence >= 0) {
+      const lastSequence = (b.baseSequence + (b.lastOffset - b.baseOffset)) % 2 ** 31;
+      this.producers.record(b.producerId, b.producerEpoch, { baseSequence: b.baseSequence, lastSequence, baseOffset: b.baseOffset, logAppendTime: b.maxTimestamp }, now);
+    }
+    if (isTransactional(b.attributes) && !isControl(b.attributes) && b.producerId >= 0) this.producers.beginTransaction(b.producerId, b.baseOffset);
+  }
+
+  /** Replays a segment from `position` on, reading each marker's control record (commit or abort) in order. */
+  private async replayWithMarkers(segment: LogSegment, position: number, now: number): Promise<void> {
+    const batches: BatchLocation[] = [];
+    await walkHeaders(segment, position, segment.visibleSize, (b) => {
+      batches.push(b);
+      return false;
+    }, 1 << 20);
+    for (const b of batches) {
+      if (!isControl(b.attributes)) {
+        this.replayBatch(b, now);
+        continue;
+      }
+      const records = await readRecords(await readFully(segment, b.position, b.size));
+      const key = records[0]?.key;
+      if (!key || key.length < 4) continue;
+      this.producers.endTransaction(b.producerId, b.producerEpoch, b.baseOffset, key.readInt16BE(2) === ControlType.COMMIT, now);
     }
   }
 
@@ -379,6 +420,10 @@ export class ClassicLog implements PartitionLog {
     }
     if (this.closing) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the partition is being closed'));
     const { data: batch, recordCount, maxTimestamp, timestampType } = produced;
+    const marker = produced.txnKind === TXN_ABORT_MARKER || produced.txnKind === TXN_COMMIT_MARKER;
+    if (marker && !this.producers.markerEpochValid(produced.producerId, produced.producerEpoch)) {
+      return Promise.resolve(errorResult(ErrorCode.INVALID_PRODUCER_EPOCH, `a newer epoch of producer ${produced.producerId} wrote here`));
+    }
     const idempotent = produced.producerId >= 0 && produced.baseSequence >= 0;
     if (idempotent) {
       const verdict = this.producers.check(produced.producerId, produced.producerEpoch, produced.baseSequence, produced.lastSequence);
@@ -398,6 +443,8 @@ export class ClassicLog implements PartitionLog {
     if (idempotent) {
       this.producers.record(produced.producerId, produced.producerEpoch, { baseSequence: produced.baseSequence, lastSequence: produced.lastSequence, baseOffset, logAppendTime }, Date.now());
     }
+    if (produced.txnKind === TXN_DATA) this.producers.beginTransaction(produced.producerId, baseOffset);
+    else if (marker) this.producers.endTransaction(produced.producerId, produced.producerEpoch, baseOffset, produced.txnKind === TXN_COMMIT_MARKER, Date.now());
     const waitForSync = acks !== 1 && syncEveryWrite(this.options.config());
     return new Promise((resolve) => {
       this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, resolve });
@@ -565,19 +612,20 @@ export class ClassicLog implements PartitionLog {
   // ---- read path ----------------------------------------------------------------------------------------
 
   /** Finds where a fetch at `offset` reads (at most `maxBytes`, KIP-74 aside). */
-  async plan(offset: number, maxBytes: number): Promise<ReadPlan> {
-    return new ClassicReadPlan(this, offset, maxBytes, await this.find(offset));
+  async plan(offset: number, maxBytes: number, isolation: IsolationLevel): Promise<ReadPlan> {
+    return new ClassicReadPlan(this, offset, maxBytes, await this.find(offset, isolation === READ_COMMITTED));
   }
 
-  private async find(offset: number): Promise<ClassicRead> {
+  private async find(offset: number, readCommitted: boolean): Promise<ClassicRead> {
     const highWatermark = this.highWatermark;
+    const stableOffset = this.producers.lastStableOffset(highWatermark);
     const plan: ClassicRead = {
       errorCode: ErrorCode.NONE, highWatermark, logStartOffset: this.logStartOffset,
-      segment: null, position: 0, firstBatchSize: 0, available: 0, readLen: 0,
+      segment: null, position: 0, firstBatchSize: 0, available: 0, readLen: 0, stableOffset, readCommitted,
     };
     if (this.failure) return { ...plan, errorCode: toKafkaError('disk', this.failure).errorCode };
     if (offset < this.logStartOffset || offset > this.nextOffset) return { ...plan, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
-    if (offset >= highWatermark) return plan;
+    if (offset >= (readCommitted ? stableOffset : highWatermark)) return plan;
     const segments = this.segments;
     try {
       for (let i = segmentIndexFor(segments, offset); i < segments.length; i++) {
@@ -611,7 +659,10 @@ export class ClassicLog implements PartitionLog {
 
   /** Reads the planned bytes, trimmed to whole batches. */
   async load(plan: ClassicRead, offset: number): Promise<ReadResult> {
-    const result: ReadResult = { errorCode: plan.errorCode, highWatermark: plan.highWatermark, lastStableOffset: plan.highWatermark, logStartOffset: plan.logStartOffset, records: [], bytes: 0 };
+    const result: ReadResult = {
+      errorCode: plan.errorCode, highWatermark: plan.highWatermark, lastStableOffset: plan.stableOffset,
+      abortedTransactions: plan.readCommitted ? [] : null, logStartOffset: plan.logStartOffset, records: [], bytes: 0,
+    };
     const segment = plan.segment;
     if (!segment || plan.readLen === 0 || plan.errorCode !== ErrorCode.NONE) return result;
     let bytes: Buffer;
@@ -626,10 +677,16 @@ export class ClassicLog implements PartitionLog {
     while (end + LOG_OVERHEAD <= bytes.length) {
       const size = bytes.readInt32BE(end + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
       if (size < RECORD_BATCH_OVERHEAD || end + size > bytes.length) break;
-      lastOffset = Number(bytes.readBigInt64BE(end)) + bytes.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET);
+      const base = Number(bytes.readBigInt64BE(end));
+      if (plan.readCommitted && base >= plan.stableOffset) break;
+      lastOffset = base + bytes.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET);
       end += size;
     }
     if (end === 0) return result;
+    if (plan.readCommitted) {
+      this.producers.dropAbortedBelow(this.logStartOffset);
+      result.abortedTransactions = this.producers.abortedBetween(offset, lastOffset + 1).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+    }
     const nextPosition = plan.position + end;
     if (nextPosition < plan.position + plan.available) this.hint(lastOffset + 1, segment, nextPosition);
     result.records.push(end === bytes.length ? bytes : bytes.subarray(0, end));
@@ -673,10 +730,13 @@ export class ClassicLog implements PartitionLog {
   // ---- ListOffsets ----------------------------------------------------------------------------------------
 
   /** -2 earliest, -1 latest, -3 max timestamp, else the first record with timestamp >= it (record-granular). */
-  async listOffset(timestamp: number): Promise<OffsetAnswer> {
+  async listOffset(timestamp: number, isolation: IsolationLevel = READ_UNCOMMITTED): Promise<OffsetAnswer> {
     if (this.failure) return { errorCode: toKafkaError('disk', this.failure).errorCode, offset: -1, timestamp: -1 };
     if (timestamp === -2) return { errorCode: 0, offset: this.logStartOffset, timestamp: -1 };
-    if (timestamp === -1) return { errorCode: 0, offset: this.highWatermark, timestamp: -1 };
+    if (timestamp === -1) {
+      const offset = isolation === READ_COMMITTED ? this.producers.lastStableOffset(this.highWatermark) : this.highWatermark;
+      return { errorCode: 0, offset, timestamp: -1 };
+    }
     try {
       return timestamp === -3 ? await this.maxTimestampOffset() : await this.offsetForTimestamp(timestamp);
     } catch (err) {
@@ -943,6 +1003,7 @@ async function walkHeaders(segment: LogSegment, from: number, end: number, visit
       producerId: Number(buf.readBigInt64BE(at + PRODUCER_ID_OFFSET)),
       producerEpoch: buf.readInt16BE(at + PRODUCER_EPOCH_OFFSET),
       baseSequence: buf.readInt32BE(at + BASE_SEQUENCE_OFFSET),
+      attributes: buf.readInt16BE(at + ATTRIBUTES_OFFSET),
     };
     if (visit(b)) return b;
     pos += size;

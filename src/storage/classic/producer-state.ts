@@ -15,6 +15,12 @@
  * the batches after it are replayed from the log. Only batches below the snapshot offset go into a snapshot,
  * so it never names a batch that may not be on disk. Producers idle for producer.id.expiration.ms are
  * forgotten.
+ *
+ * Transactions (KIP-98), as Kafka's ProducerStateManager and transaction index keep them: the first offset of
+ * each producer's ongoing transaction in this partition (the last stable offset is the smallest, or the high
+ * watermark), and the offset ranges of aborted transactions (returned to read_committed fetches, dropped once
+ * the log start passes them). A marker ends the producer's transaction and raises its epoch (fencing older
+ * ones). Both go into the snapshots with the rest.
  */
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 
@@ -42,14 +48,69 @@ export type SequenceVerdict =
 
 const APPEND: SequenceVerdict = { kind: 'append' };
 
+export interface AbortedRange {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
 interface SnapshotFile {
   version: 1;
   offset: number;
   producers: { id: number; epoch: number; lastUpdateMs: number; batches: ProducerBatch[] }[];
+  /** Ongoing transactions: [producer id, first offset]. Absent in snapshots written before transactions. */
+  ongoing?: [number, number][];
+  aborted?: AbortedRange[];
 }
 
 export class ProducerStateManager {
   private readonly producers = new Map<number, ProducerEntry>();
+  /** Producer id → first offset of its ongoing transaction here. */
+  private readonly ongoing = new Map<number, number>();
+  /** Aborted transactions, in marker (last offset) order. */
+  private aborted: AbortedRange[] = [];
+
+  /** A transactional batch at `baseOffset`: the producer's transaction here starts there unless it already has. */
+  beginTransaction(producerId: number, baseOffset: number): void {
+    if (!this.ongoing.has(producerId)) this.ongoing.set(producerId, baseOffset);
+  }
+
+  /**
+   * A marker at `markerOffset` ends the producer's transaction here (an abort records its range) and makes
+   * `epoch` the producer's, so batches of older epochs are refused from now on.
+   */
+  endTransaction(producerId: number, epoch: number, markerOffset: number, commit: boolean, nowMs: number): void {
+    const first = this.ongoing.get(producerId);
+    this.ongoing.delete(producerId);
+    if (first !== undefined && !commit && !this.aborted.some((a) => a.lastOffset === markerOffset)) {
+      this.aborted.push({ producerId, firstOffset: first, lastOffset: markerOffset });
+    }
+    const entry = this.producers.get(producerId);
+    if (!entry || epoch > entry.epoch) this.producers.set(producerId, { epoch, batches: [], lastUpdateMs: nowMs });
+  }
+
+  /** Whether a marker of `epoch` may be written for the producer (none of a newer epoch came first). */
+  markerEpochValid(producerId: number, epoch: number): boolean {
+    const entry = this.producers.get(producerId);
+    return !entry || epoch >= entry.epoch;
+  }
+
+  /** The first offset not yet decided: the smallest ongoing transaction's first offset, or `highWatermark`. */
+  lastStableOffset(highWatermark: number): number {
+    let lso = highWatermark;
+    for (const first of this.ongoing.values()) if (first < lso) lso = first;
+    return lso;
+  }
+
+  /** Aborted transactions that end at or after `from` and start before `upTo`. */
+  abortedBetween(from: number, upTo: number): AbortedRange[] {
+    return this.aborted.filter((a) => a.lastOffset >= from && a.firstOffset < upTo);
+  }
+
+  /** The log start moved: aborted ranges wholly below it are no longer needed. */
+  dropAbortedBelow(logStartOffset: number): void {
+    if (this.aborted.length > 0 && this.aborted[0]!.lastOffset < logStartOffset) this.aborted = this.aborted.filter((a) => a.lastOffset >= logStartOffset);
+  }
 
   get size(): number {
     return this.producers.size;
@@ -115,7 +176,9 @@ export class ProducerStateManager {
       if (batches.length === 0) continue;
       producers.push({ id, epoch: entry.epoch, lastUpdateMs: entry.lastUpdateMs, batches });
     }
-    return Buffer.from(JSON.stringify({ version: 1, offset, producers } satisfies SnapshotFile));
+    const ongoing = [...this.ongoing].filter(([, first]) => first < offset);
+    const aborted = this.aborted.filter((a) => a.lastOffset < offset);
+    return Buffer.from(JSON.stringify({ version: 1, offset, producers, ongoing, aborted } satisfies SnapshotFile));
   }
 
   /** Replaces the state with a snapshot's; returns its offset, or null when the bytes are not a snapshot. */
@@ -129,6 +192,9 @@ export class ProducerStateManager {
     if (file?.version !== 1 || !Number.isSafeInteger(file.offset) || !Array.isArray(file.producers)) return null;
     this.producers.clear();
     for (const p of file.producers) this.producers.set(p.id, { epoch: p.epoch, lastUpdateMs: p.lastUpdateMs, batches: p.batches.slice(-MAX_BATCHES) });
+    this.ongoing.clear();
+    for (const [id, first] of file.ongoing ?? []) this.ongoing.set(id, first);
+    this.aborted = [...(file.aborted ?? [])];
     return file.offset;
   }
 }

@@ -5,10 +5,11 @@
  * one request's partitions are gathered into one (CallBatcher).
  */
 import type { DeleteRecordsRequest, ListOffsetsRequest } from '../../coordinator/coordinator.ts';
-import { endOffsetOfStoredEpoch, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan } from '../partition-log.ts';
+import { endOffsetOfStoredEpoch, LATEST_TIMESTAMP, READ_COMMITTED, READ_UNCOMMITTED, type AppendResult, type IsolationLevel, type DeleteRecordsAnswer, type EpochEndOffset, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan } from '../partition-log.ts';
 import type { CallBatcher } from './call-batcher.ts';
 import type { DisklessReader } from './diskless-reader.ts';
 import type { DisklessWriter } from './diskless-writer.ts';
+import type { TxnViews } from './txn-views.ts';
 
 /** The parts of diskless storage (diskless-storage.ts) a partition uses. */
 export interface DisklessParts {
@@ -16,6 +17,7 @@ export interface DisklessParts {
   readonly reader: DisklessReader;
   readonly offsetQueries: CallBatcher<ListOffsetsRequest, OffsetAnswer>;
   readonly deletions: CallBatcher<DeleteRecordsRequest, DeleteRecordsAnswer>;
+  readonly txns: TxnViews;
 }
 
 export class DisklessPartition implements PartitionLog {
@@ -26,12 +28,15 @@ export class DisklessPartition implements PartitionLog {
     return this.storage.writer.append({ topicId: this.topicId, partition: this.partition, batches: [batch] });
   }
 
-  plan(offset: number, maxBytes: number): Promise<ReadPlan> {
-    return this.storage.reader.plan({ topicId: this.topicId, partition: this.partition, offset, maxBytes });
+  plan(offset: number, maxBytes: number, isolation: IsolationLevel): Promise<ReadPlan> {
+    return this.storage.reader.plan({ topicId: this.topicId, partition: this.partition, offset, maxBytes }, isolation);
   }
 
-  listOffset(timestamp: number): Promise<OffsetAnswer> {
-    return this.storage.offsetQueries.call({ topicId: this.topicId, partition: this.partition, timestamp });
+  async listOffset(timestamp: number, isolation: IsolationLevel = READ_UNCOMMITTED): Promise<OffsetAnswer> {
+    const answer = await this.storage.offsetQueries.call({ topicId: this.topicId, partition: this.partition, timestamp });
+    if (timestamp !== LATEST_TIMESTAMP || isolation !== READ_COMMITTED || answer.errorCode !== 0) return answer;
+    const view = await this.storage.txns.view({ topicId: this.topicId, partition: this.partition, fromOffset: answer.offset, highWatermark: answer.offset });
+    return { ...answer, offset: view.lastStableOffset };
   }
 
   deleteRecords(offset: number): Promise<DeleteRecordsAnswer> {

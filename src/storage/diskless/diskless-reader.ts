@@ -14,11 +14,12 @@
 import type { BatchLocation, Coordinator, FindBatchesResult } from '../../coordinator/coordinator.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { patchBaseOffset, patchLogAppendTime, patchPartitionLeaderEpoch } from '../../protocol/record-batch.ts';
-import { partitionKey, STORED_LEADER_EPOCH, type FetchBudget, type ReadPlan, type ReadResult } from '../partition-log.ts';
+import { partitionKey, READ_COMMITTED, STORED_LEADER_EPOCH, type AbortedTransaction, type FetchBudget, type IsolationLevel, type ReadPlan, type ReadResult } from '../partition-log.ts';
 import { toKafkaError } from '../storage-error.ts';
 import type { BatchIndexCache } from './batch-index-cache.ts';
 import { CallBatcher } from './call-batcher.ts';
 import type { ObjectCache } from './object-cache.ts';
+import type { TxnViews } from './txn-views.ts';
 import { childLogger } from '../../observability/log.ts';
 
 const log = childLogger('diskless-reader');
@@ -38,6 +39,9 @@ interface Planned {
   batches: BatchLocation[];
   /** True when the batches came from the index cache (recent data: read whole objects and cache them). */
   recent: boolean;
+  lastStableOffset?: number;
+  /** Set for read_committed reads. */
+  aborted?: AbortedTransaction[];
 }
 
 export class DisklessReader {
@@ -50,17 +54,37 @@ export class DisklessReader {
     private readonly coordinator: Coordinator,
     private readonly objects: ObjectCache,
     private readonly index: BatchIndexCache,
+    private readonly txns: TxnViews,
   ) {}
 
   /** Plans one partition's read: from the index cache, else (batched with the request's other misses) the coordinator. */
-  async plan(read: DisklessRead): Promise<ReadPlan> {
+  async plan(read: DisklessRead, isolation: IsolationLevel): Promise<ReadPlan> {
     const cached = this.index.read(partitionKey(read.topicId, read.partition), read.offset, read.maxBytes);
     const planned: Planned = cached ? { errorCode: 0, ...cached, recent: true } : await this.misses.call(read);
     if (planned.errorCode === 0 && (read.offset < planned.logStartOffset || read.offset > planned.highWatermark)) {
       planned.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
       planned.batches = [];
     }
+    if (planned.errorCode === 0 && isolation === READ_COMMITTED) await this.stopAtStable(read, planned);
     return new DisklessReadPlan(this, read, planned);
+  }
+
+  /** read_committed: only batches below the last stable offset, with the aborted transactions among them. */
+  private async stopAtStable(read: DisklessRead, planned: Planned): Promise<void> {
+    let view;
+    try {
+      view = await this.txns.view({ topicId: read.topicId, partition: read.partition, fromOffset: read.offset, highWatermark: planned.highWatermark });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'transaction view: coordinator query failed');
+      planned.errorCode = toKafkaError('coordinator', err).errorCode;
+      planned.batches = [];
+      return;
+    }
+    planned.lastStableOffset = view.lastStableOffset;
+    planned.aborted = view.aborted;
+    let n = 0;
+    while (n < planned.batches.length && planned.batches[n]!.baseOffset < view.lastStableOffset) n++;
+    planned.batches.length = n;
   }
 
   private async findBatches(reads: DisklessRead[]): Promise<Planned[]> {
@@ -101,7 +125,8 @@ export class DisklessReader {
     const result: ReadResult = {
       errorCode: plan.errorCode,
       highWatermark: plan.highWatermark,
-      lastStableOffset: plan.highWatermark,
+      lastStableOffset: plan.lastStableOffset ?? plan.highWatermark,
+      abortedTransactions: plan.aborted ?? null,
       logStartOffset: plan.logStartOffset,
       records: [],
       bytes: 0,

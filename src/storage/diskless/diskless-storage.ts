@@ -9,7 +9,7 @@
  * This broker's own notifications are skipped (its commits are applied from their answers), except for a
  * commit whose outcome it never learned.
  */
-import type { Coordinator, DeleteRecordsRequest, DeleteRecordsResult, ListOffsetsRequest, ObjectBatch, PartitionKey } from '../../coordinator/coordinator.ts';
+import { TXN_PLAIN, type Coordinator, type DeleteRecordsRequest, type DeleteRecordsResult, type ListOffsetsRequest, type ObjectBatch, type PartitionKey } from '../../coordinator/coordinator.ts';
 import { parseCommitNotification, parseLogStartsNotification, type CommitNotification } from '../../coordinator/notifications.ts';
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp } from '../../protocol/records.ts';
@@ -22,6 +22,7 @@ import { CallBatcher } from './call-batcher.ts';
 import { DisklessPartition } from './diskless-partition.ts';
 import { DisklessReader } from './diskless-reader.ts';
 import { ObjectCache } from './object-cache.ts';
+import { TxnViews } from './txn-views.ts';
 import { PendingKeyPool } from './object-keys.ts';
 import { DisklessWriter, type CommittedBatch } from './diskless-writer.ts';
 
@@ -63,6 +64,8 @@ export class DisklessStorage {
   readonly reader: DisklessReader;
   readonly objectCache: ObjectCache;
   readonly index = new BatchIndexCache();
+  /** Last stable offsets and aborted ranges for read_committed reads. */
+  readonly txns: TxnViews;
   /** One ListOffsets or DeleteRecords request's partitions, in one coordinator call each. */
   readonly offsetQueries = new CallBatcher<ListOffsetsRequest, OffsetAnswer>((queries) => this.listOffsets(queries));
   readonly deletions = new CallBatcher<DeleteRecordsRequest, DeleteRecordsAnswer>((requests) => this.deleteRecords(requests));
@@ -81,7 +84,8 @@ export class DisklessStorage {
     this.keys = options.orphanMinAgeMs === undefined
       ? null
       : new PendingKeyPool(coordinator, { brokerId: options.brokerId, keyPrefix: WAL_KEY_PREFIX, orphanMinAgeMs: options.orphanMinAgeMs });
-    this.reader = new DisklessReader(coordinator, this.objectCache, this.index);
+    this.txns = new TxnViews(coordinator.transactions);
+    this.reader = new DisklessReader(coordinator, this.objectCache, this.index, this.txns);
     this.writer = new DisklessWriter(store, coordinator, {
       brokerId: options.brokerId,
       commitIntervalMs: options.commitIntervalMs,
@@ -109,6 +113,7 @@ export class DisklessStorage {
     for (const b of batches) {
       const key = partitionKey(b.topicId, b.partition);
       this.index.append(key, b, b.logStartOffset, mark);
+      if (b.txnKind !== TXN_PLAIN) this.txns.touched(b.topicId, b.partition);
       touched.add(key);
     }
     this.waiters.notify(touched);
@@ -133,6 +138,7 @@ export class DisklessStorage {
   resync(): void {
     this.notificationStats.resyncs++;
     this.index.resync();
+    this.txns.resync();
     this.waiters.notifyAll();
   }
 
@@ -184,6 +190,7 @@ export class DisklessStorage {
     for (const b of batches) {
       const key = partitionKey(b.topicId, b.partition);
       this.index.appendRemote(key, b, b.logStartOffset);
+      if (b.txnKind !== undefined && b.txnKind !== TXN_PLAIN) this.txns.touched(b.topicId, b.partition);
       touched.add(key);
     }
     this.waiters.notify(touched);

@@ -16,7 +16,7 @@
  * seal, upload, commit, answer — not only the buffer. Failures map to Kafka errors in ../storage-error.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { CoordinatorError, type CommitBatch, type CommitBatchResult, type Coordinator, type TimestampType } from '../../coordinator/coordinator.ts';
+import { CoordinatorError, type CommitBatch, type CommitBatchResult, type Coordinator, type TimestampType, type TxnKind } from '../../coordinator/coordinator.ts';
 import type { AppendResult, ProducedBatch } from '../partition-log.ts';
 import { toKafkaError, type KafkaError } from '../storage-error.ts';
 import type { ObjectStore } from '../../objectstore/object-store.ts';
@@ -43,6 +43,7 @@ export interface CommittedBatch {
   logAppendTime: number;
   timestampType: TimestampType;
   logStartOffset: number;
+  txnKind: TxnKind;
 }
 
 export interface WriterOptions {
@@ -170,6 +171,7 @@ export class DisklessWriter {
           producerEpoch: b.producerEpoch,
           baseSequence: b.baseSequence,
           lastSequence: b.lastSequence,
+          txnKind: b.txnKind,
         });
         size += b.data.length;
       }
@@ -261,6 +263,7 @@ export class DisklessWriter {
         logAppendTime: r.logAppendTime,
         timestampType: b.timestampType,
         logStartOffset: r.logStartOffset,
+        txnKind: b.txnKind,
       });
     }
     try {

@@ -1,4 +1,4 @@
--- floe_commit_object: created by migration 1, replaced by 3, 8; this is migration 8's text.
+-- floe_commit_object: created by migration 1, replaced by 3, 8, 9; this is migration 9's text.
 -- For reading only: the migrations create it (sql/migration.ts); test/coordinator/functions.test.ts checks
 -- that this file matches what they build.
 --
@@ -44,7 +44,8 @@ CREATE OR REPLACE FUNCTION floe_commit_object(
   p_producer_ids    bigint[],
   p_producer_epochs smallint[],
   p_base_sequences  integer[],
-  p_last_sequences  integer[]
+  p_last_sequences  integer[],
+  p_txn_kinds       smallint[]
 ) RETURNS TABLE (
   o_idx              integer,
   o_error_code       smallint,
@@ -76,6 +77,12 @@ DECLARE
   v_len        integer;
   v_j          integer;
   v_dup        integer;
+  t_id         text;
+  t_epoch      smallint;
+  t_state      text;
+  t_want       text;
+  v_first      bigint;
+  v_marked     text[] := '{}';
 BEGIN
   -- 1. Lock the touched partitions in one fixed order, so concurrent commits never deadlock.
   --    (LockRows runs above the sort: rows are locked in ORDER BY order.) A partition that does not
@@ -100,11 +107,49 @@ BEGIN
   VALUES (p_object_key, p_object_size, 'uploaded', p_broker_id)
   RETURNING object_id INTO v_object_id;
 
-  -- 2. Idempotent producers.
   v_verdict    := array_fill(0::smallint, ARRAY[v_n]);
   v_dup_offset := array_fill(-1::bigint, ARRAY[v_n]);
   v_dup_time   := array_fill(-1::bigint, ARRAY[v_n]);
   v_dup_of     := array_fill(0, ARRAY[v_n]);
+
+  -- 2a. Transactions (p_txn_kinds: 0 plain, 1 transactional data, 2 abort marker, 3 commit marker). A
+  --     transactional batch is accepted only from the producer's current epoch, into a partition added to its
+  --     ongoing transaction (KIP-890's verification, done here, in the commit, so a batch can never land after
+  --     its transaction ended); a marker only while its transaction is being ended the same way and the
+  --     partition still waits for it, once.
+  FOR r IN
+    SELECT q.i::integer AS i, q.topic_id, q.partition, q.producer_id, q.producer_epoch, q.kind
+      FROM unnest(p_topic_ids, p_partitions, p_producer_ids, p_producer_epochs, p_txn_kinds) WITH ORDINALITY
+             AS q(topic_id, partition, producer_id, producer_epoch, kind, i)
+     WHERE q.kind > 0
+     ORDER BY q.i
+  LOOP
+    SELECT t.transactional_id, t.producer_epoch, t.state INTO t_id, t_epoch, t_state
+      FROM transactions t WHERE t.producer_id = r.producer_id;
+    IF NOT FOUND THEN
+      v_verdict[r.i] := 48; -- INVALID_TXN_STATE
+      CONTINUE;
+    END IF;
+    IF r.producer_epoch < t_epoch THEN
+      v_verdict[r.i] := 47; -- INVALID_PRODUCER_EPOCH
+      CONTINUE;
+    END IF;
+    -- (The state a batch of this kind needs: a CASE inside an IF condition would end the condition at its THEN.)
+    t_want := CASE r.kind WHEN 1 THEN 'ongoing' WHEN 2 THEN 'prepare_abort' ELSE 'prepare_commit' END;
+    IF r.producer_epoch > t_epoch
+       OR t_state <> t_want
+       OR NOT EXISTS (SELECT 1 FROM transaction_partitions tp
+                       WHERE tp.transactional_id = t_id AND tp.topic_id = r.topic_id AND tp.partition = r.partition)
+       OR (r.kind > 1 AND (r.topic_id::text || ':' || r.partition) = ANY (v_marked)) THEN
+      v_verdict[r.i] := 48;
+      CONTINUE;
+    END IF;
+    IF r.kind > 1 THEN
+      v_marked := v_marked || (r.topic_id::text || ':' || r.partition);
+    END IF;
+  END LOOP;
+
+  -- 2b. Idempotent producers.
   FOR r IN
     SELECT q.i::integer AS i, q.topic_id, q.partition, q.producer_id, q.producer_epoch, q.base_sequence,
            q.last_sequence
@@ -112,7 +157,7 @@ BEGIN
                   p_last_sequences) WITH ORDINALITY
              AS q(topic_id, partition, producer_id, producer_epoch, base_sequence, last_sequence, i)
       JOIN partitions p ON p.topic_id = q.topic_id AND p.partition = q.partition
-     WHERE q.producer_id >= 0 AND q.base_sequence >= 0
+     WHERE q.producer_id >= 0 AND q.base_sequence >= 0 AND v_verdict[q.i] = 0
      ORDER BY q.topic_id, q.partition, q.producer_id, q.i
   LOOP
     IF k_producer IS DISTINCT FROM r.producer_id OR k_partition IS DISTINCT FROM r.partition
@@ -189,11 +234,11 @@ BEGIN
       FROM unnest(p_topic_ids, p_partitions, p_byte_offsets, p_byte_sizes, p_record_counts,
                   p_base_timestamps, p_max_timestamps, p_timestamp_types, p_producer_ids,
                   p_producer_epochs, p_base_sequences, p_last_sequences, v_verdict, v_dup_offset,
-                  v_dup_time, v_dup_of)
+                  v_dup_time, v_dup_of, p_txn_kinds)
              WITH ORDINALITY
              AS r(topic_id, partition, byte_offset, byte_size, record_count, base_timestamp,
                   max_timestamp, timestamp_type, producer_id, producer_epoch, base_sequence,
-                  last_sequence, verdict, dup_offset, dup_time, dup_of, i)
+                  last_sequence, verdict, dup_offset, dup_time, dup_of, txn_kind, i)
   ), acc AS (
     SELECT q.*,
            p.log_start_offset,
@@ -206,11 +251,12 @@ BEGIN
   ), ins AS (
     INSERT INTO batches (topic_id, partition, base_offset, last_offset, object_id, byte_offset, byte_size,
                          record_count, base_timestamp, max_timestamp, log_append_time, timestamp_type,
-                         max_timestamp_so_far, producer_id, producer_epoch, base_sequence, last_sequence)
+                         max_timestamp_so_far, producer_id, producer_epoch, base_sequence, last_sequence,
+                         txn_kind)
     SELECT a.topic_id, a.partition, a.base_offset, a.base_offset + a.record_count - 1, v_object_id,
            a.byte_offset, a.byte_size, a.record_count, a.base_timestamp, a.max_timestamp, v_now,
            a.timestamp_type, a.max_timestamp_so_far, a.producer_id, a.producer_epoch, a.base_sequence,
-           a.last_sequence
+           a.last_sequence, a.txn_kind
       FROM acc a
   ), upd AS (
     UPDATE partitions p
@@ -269,7 +315,39 @@ BEGIN
     LEFT JOIN partitions pp ON q.verdict = 46 AND pp.topic_id = q.topic_id AND pp.partition = q.partition
    ORDER BY q.i;
 
-  -- 4. An object none of whose batches was accepted is still recorded, ready for the cleaner.
+  -- 4. Transactions: a partition's first transactional batch of an ongoing transaction holds its last stable
+  --    offset down; the marker ends that (an abort marker records the aborted range for read_committed
+  --    fetches).
+  FOR r IN
+    SELECT q.topic_id, q.partition, q.producer_id, q.kind, b.base_offset
+      FROM unnest(p_topic_ids, p_partitions, p_byte_offsets, p_producer_ids, p_txn_kinds) WITH ORDINALITY
+             AS q(topic_id, partition, byte_offset, producer_id, kind, i)
+      JOIN batches b
+        ON b.object_id = v_object_id AND b.topic_id = q.topic_id AND b.partition = q.partition
+       AND b.byte_offset = q.byte_offset
+     WHERE q.kind > 0
+     ORDER BY q.i
+  LOOP
+    IF r.kind = 1 THEN
+      UPDATE transaction_partitions tp
+         SET first_offset = r.base_offset
+        FROM transactions t
+       WHERE t.producer_id = r.producer_id AND tp.transactional_id = t.transactional_id
+         AND tp.topic_id = r.topic_id AND tp.partition = r.partition AND tp.first_offset < 0;
+    ELSE
+      DELETE FROM transaction_partitions tp
+       USING transactions t
+       WHERE t.producer_id = r.producer_id AND tp.transactional_id = t.transactional_id
+         AND tp.topic_id = r.topic_id AND tp.partition = r.partition
+      RETURNING tp.first_offset INTO v_first;
+      IF r.kind = 2 AND v_first >= 0 THEN
+        INSERT INTO aborted_transactions (topic_id, partition, producer_id, first_offset, last_offset)
+        VALUES (r.topic_id, r.partition, r.producer_id, v_first, r.base_offset);
+      END IF;
+    END IF;
+  END LOOP;
+
+  -- 5. An object none of whose batches was accepted is still recorded, ready for the cleaner.
   IF NOT EXISTS (SELECT 1 FROM batches b WHERE b.object_id = v_object_id) THEN
     UPDATE objects
        SET state = 'deleting', marked_for_deletion_at = now()

@@ -1,4 +1,4 @@
--- floe_commit_object_notify: created by migration 7; this is its text.
+-- floe_commit_object_notify: created by migration 7, replaced by 9; this is migration 9's text.
 -- For reading only: the migrations create it (sql/migration.ts); test/coordinator/functions.test.ts checks
 -- that this file matches what they build.
 --
@@ -23,7 +23,8 @@ CREATE OR REPLACE FUNCTION floe_commit_object_notify(
   p_producer_ids    bigint[],
   p_producer_epochs smallint[],
   p_base_sequences  integer[],
-  p_last_sequences  integer[]
+  p_last_sequences  integer[],
+  p_txn_kinds       smallint[]
 ) RETURNS TABLE (
   o_idx              integer,
   o_error_code       smallint,
@@ -49,7 +50,7 @@ BEGIN
     INTO v_idx, v_err, v_base, v_lat, v_lso
     FROM floe_commit_object_once(p_object_key, p_object_size, p_broker_id, p_topic_ids, p_partitions, p_byte_offsets,
                                  p_byte_sizes, p_record_counts, p_base_timestamps, p_max_timestamps, p_timestamp_types,
-                                 p_producer_ids, p_producer_epochs, p_base_sequences, p_last_sequences) c;
+                                 p_producer_ids, p_producer_epochs, p_base_sequences, p_last_sequences, p_txn_kinds) c;
 
   SELECT count(*)::integer, min(c.lat) INTO v_ok, v_time
     FROM unnest(v_err, v_lat) AS c(err, lat) WHERE c.err = 0;
@@ -60,15 +61,16 @@ BEGIN
                concat_ws(',',
                  CASE WHEN x.topic_id IS NOT DISTINCT FROM x.prev_topic THEN '' ELSE x.topic_id::text END,
                  x.partition, x.byte_offset, x.byte_size, x.base_offset, x.base_offset + x.record_count - 1,
-                 x.max_timestamp, x.timestamp_type, x.log_start_offset),
+                 x.max_timestamp, x.timestamp_type, x.log_start_offset, nullif(x.kind, 0)),
                ';' ORDER BY x.i)
         INTO v_list
         FROM (SELECT r.*, c.base AS base_offset, c.lso AS log_start_offset,
                      lag(r.topic_id) OVER (ORDER BY r.i) AS prev_topic
                 FROM unnest(v_idx, v_err, v_base, v_lso) AS c(idx, err, base, lso)
                 JOIN unnest(p_topic_ids, p_partitions, p_byte_offsets, p_byte_sizes, p_record_counts, p_max_timestamps,
-                            p_timestamp_types) WITH ORDINALITY
-                       AS r(topic_id, partition, byte_offset, byte_size, record_count, max_timestamp, timestamp_type, i)
+                            p_timestamp_types, p_txn_kinds) WITH ORDINALITY
+                       AS r(topic_id, partition, byte_offset, byte_size, record_count, max_timestamp, timestamp_type,
+                            kind, i)
                   ON r.i = c.idx + 1
                WHERE c.err = 0) x;
     END IF;

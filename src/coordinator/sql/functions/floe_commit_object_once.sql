@@ -1,4 +1,4 @@
--- floe_commit_object_once: created by migration 4; this is its text.
+-- floe_commit_object_once: created by migration 4, replaced by 9; this is migration 9's text.
 -- For reading only: the migrations create it (sql/migration.ts); test/coordinator/functions.test.ts checks
 -- that this file matches what they build.
 --
@@ -26,7 +26,8 @@ CREATE OR REPLACE FUNCTION floe_commit_object_once(
   p_producer_ids    bigint[],
   p_producer_epochs smallint[],
   p_base_sequences  integer[],
-  p_last_sequences  integer[]
+  p_last_sequences  integer[],
+  p_txn_kinds       smallint[]
 ) RETURNS TABLE (
   o_idx              integer,
   o_error_code       smallint,
@@ -46,7 +47,7 @@ BEGIN
       SELECT * FROM floe_commit_object(p_object_key, p_object_size, p_broker_id, p_topic_ids, p_partitions,
                                        p_byte_offsets, p_byte_sizes, p_record_counts, p_base_timestamps,
                                        p_max_timestamps, p_timestamp_types, p_producer_ids, p_producer_epochs,
-                                       p_base_sequences, p_last_sequences);
+                                       p_base_sequences, p_last_sequences, p_txn_kinds);
       RETURN;
     EXCEPTION WHEN unique_violation THEN
       -- Another attempt with this key committed while this one waited (for the partition locks, or on the

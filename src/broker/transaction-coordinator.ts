@@ -1,0 +1,153 @@
+/**
+ * The transaction coordinator (KIP-98) as handlers reach it: its state lives in the batch coordinator
+ * (TransactionStore), so every broker can serve every transactional id; this class adds what needs the
+ * partition seam — writing the commit/abort markers — and the janitor that finishes what a dead broker left.
+ *
+ * Markers are control batches appended like any batch, through `Partitions.serve`:
+ * - diskless partitions: the marker joins this broker's open object, and its commit (floe_commit_object)
+ *   takes the partition out of the transaction in the same database transaction that gives the marker its
+ *   offset. Markers of one EndTxn share one object, so they commit together. Why in an object rather than
+ *   only a row: every reader (batch index cache, notifications, object cache, retention, consumers) handles
+ *   them as the batches they are, at the cost of one commit interval of EndTxn latency;
+ * - classic partitions led here: appended to the local log, then reported (`markerWritten`);
+ * - classic partitions led by another broker: that broker's janitor writes them (it polls for prepared
+ *   transactions every transaction.marker.retry.interval.ms), so no broker-to-broker call is needed.
+ * A partition whose marker was already written (a retry, another broker's janitor) refuses the duplicate
+ * (INVALID_TXN_STATE), which counts as written.
+ */
+import type { EndingTransaction, TransactionStore, TxnState } from '../coordinator/transaction-store.ts';
+import { TXN_ABORT_MARKER, TXN_COMMIT_MARKER } from '../coordinator/coordinator.ts';
+import { ErrorCode } from '../protocol/gen/errors.ts';
+import { ControlType, controlBatch } from '../protocol/record-batch.ts';
+import { childLogger } from '../observability/log.ts';
+import { isServeError, type Partitions } from './partitions.ts';
+import type { TopicRegistry } from './topics.ts';
+
+const log = childLogger('transactions');
+
+export interface TransactionOptions {
+  maxTimeoutMs: number;
+  abortTimedOutIntervalMs: number;
+  markerRetryIntervalMs: number;
+}
+
+/** Transactions the janitor takes per pass. */
+const JANITOR_BATCH = 100;
+/** A prepared transaction younger than this is left to the broker that ended it. */
+const PREPARED_MIN_AGE_MS = 2_000;
+
+export class TransactionCoordinator {
+  private timers: NodeJS.Timeout[] = [];
+  private janitorRun: Promise<void> | null = null;
+  private stopped = false;
+  markersWritten = 0;
+  timedOutAborts = 0;
+
+  constructor(
+    readonly store: TransactionStore,
+    private readonly topics: TopicRegistry,
+    private readonly partitions: Partitions,
+    readonly options: TransactionOptions,
+  ) {}
+
+  /**
+   * Writes the markers this broker can write and ends the transaction when none is missing. Resolves true
+   * when the transaction is complete; false when some marker is left (a retriable failure, or a classic
+   * partition led elsewhere): the janitors finish it.
+   */
+  async finish(ending: EndingTransaction): Promise<boolean> {
+    const type = ending.commit ? ControlType.COMMIT : ControlType.ABORT;
+    const ensured = this.topics.ensure(ending.partitions.map((p) => ({ name: null, topicId: p.topicId, partitionCount: p.partition + 1 })));
+    if (ensured) await ensured.catch(() => undefined);
+    await Promise.all(ending.partitions.map(async (key) => {
+      const topic = this.topics.getById(key.topicId);
+      if (!topic) return;
+      const partitionLog = this.partitions.serve(topic, key.partition);
+      if (isServeError(partitionLog)) return;
+      const now = Date.now();
+      const data = controlBatch(BigInt(ending.producerId), ending.producerEpoch, type, 0, BigInt(now));
+      const result = await partitionLog.append({
+        data,
+        recordCount: 1,
+        baseTimestamp: now,
+        maxTimestamp: now,
+        timestampType: topic.config.messageTimestampType,
+        producerId: ending.producerId,
+        producerEpoch: ending.producerEpoch,
+        baseSequence: -1,
+        lastSequence: -1,
+        txnKind: ending.commit ? TXN_COMMIT_MARKER : TXN_ABORT_MARKER,
+      }, -1);
+      if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.INVALID_TXN_STATE) {
+        log.warn({ transactionalId: ending.transactionalId, topic: topic.name, partition: key.partition, errorCode: result.errorCode }, 'writing a transaction marker failed; it will be retried');
+        return;
+      }
+      if (result.errorCode === ErrorCode.NONE) this.markersWritten++;
+      if (!topic.diskless) await this.store.markerWritten(ending, key);
+    }));
+    return this.store.complete(ending, Date.now());
+  }
+
+  start(): void {
+    const every = (ms: number, task: () => Promise<void>) => {
+      const timer = setInterval(() => {
+        if (this.janitorRun || this.stopped) return;
+        this.janitorRun = task()
+          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'transaction janitor pass failed'))
+          .finally(() => { this.janitorRun = null; });
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.options.abortTimedOutIntervalMs, () => this.abortTimedOut());
+    every(this.options.markerRetryIntervalMs, () => this.finishPrepared());
+    every(60_000, async () => { await this.store.dropPassedAborts(); });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.janitorRun;
+  }
+
+  /** Transactions past their timeout: aborted, their producer fenced. */
+  async abortTimedOut(): Promise<void> {
+    const endings = await this.store.abortTimedOut(Date.now(), JANITOR_BATCH);
+    for (const ending of endings) {
+      this.timedOutAborts++;
+      log.info({ transactionalId: ending.transactionalId }, 'aborting a transaction past its timeout');
+      await this.finish(ending);
+    }
+  }
+
+  /** Prepared transactions still missing markers. */
+  async finishPrepared(): Promise<void> {
+    const endings = await this.store.prepared(Date.now(), PREPARED_MIN_AGE_MS, JANITOR_BATCH);
+    for (const ending of endings) await this.finish(ending);
+  }
+}
+
+/**
+ * PRODUCER_FENCED as a request of `apiVersion` may carry it: versions before `firstVersion` (KIP-588) get
+ * INVALID_PRODUCER_EPOCH instead, as Kafka answers older clients.
+ */
+export function fencedError(errorCode: number, apiVersion: number, firstVersion: number): number {
+  return errorCode === ErrorCode.PRODUCER_FENCED && apiVersion < firstVersion ? ErrorCode.INVALID_PRODUCER_EPOCH : errorCode;
+}
+
+const KAFKA_TXN_STATES: Record<TxnState, string> = {
+  empty: 'Empty',
+  ongoing: 'Ongoing',
+  prepare_commit: 'PrepareCommit',
+  prepare_abort: 'PrepareAbort',
+  complete_commit: 'CompleteCommit',
+  complete_abort: 'CompleteAbort',
+};
+
+/** A transaction state as Kafka's admin APIs name it. */
+export function kafkaTxnState(state: TxnState): string {
+  return KAFKA_TXN_STATES[state];
+}
+
+export const TXN_STATE_BY_KAFKA_NAME: ReadonlyMap<string, TxnState> = new Map(Object.entries(KAFKA_TXN_STATES).map(([s, name]) => [name, s as TxnState]));

@@ -1,0 +1,14 @@
+/**
+ * The smallest connection a backend must provide. `query` runs one statement (positional `$n`
+ * parameters); outside `transaction` it is its own transaction. `transaction` runs `fn` in one
+ * transaction (commit on success, rollback when it throws); calling `transaction` on a `tx` runs `fn`
+ * inside the same transaction. Column values may come back as JS numbers, strings or bigints for
+ * int8/numeric columns depending on the driver: the coordinator converts them.
+ */
+export interface SqlConnection {
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  transaction<T>(fn: (tx: SqlConnection) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  /** LISTEN (see Coordinator.listen); absent: notifications are never delivered. */
+  listen?(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
+}
