@@ -149,6 +149,31 @@ const CASES: Record<number, Case> = {
     entries: (res) => res.topics.flatMap((t: any) => partitions(t, t.partitions, 'partition')),
   },
   [ApiKey.InitProducerId]: { request: { transactionalId: null, transactionTimeoutMs: 1000, producerId: -1n, producerEpoch: -1 }, entities: [], entries: none },
+  [ApiKey.AddPartitionsToTxn]: {
+    request: {
+      v3AndBelowTransactionalId: 'tx', v3AndBelowProducerId: 1n, v3AndBelowProducerEpoch: 0, v3AndBelowTopics: [{ name: T, partitions: [P] }],
+      transactions: [{ transactionalId: 'tx', producerId: 1n, producerEpoch: 0, verifyOnly: false, topics: [{ name: T, partitions: [P] }] }],
+    },
+    entities: [ONE_PARTITION],
+    entries: (res, v) => (v <= 3 ? res.resultsByTopicV3AndBelow : res.resultsByTransaction.flatMap((r: any) => r.topicResults))
+      .flatMap((t: any) => t.resultsByPartition.map((p: any) => [`${t.name}/${p.partitionIndex}`, p.partitionErrorCode])),
+  },
+  [ApiKey.AddOffsetsToTxn]: { request: { transactionalId: 'tx', producerId: 1n, producerEpoch: 0, groupId: G }, entities: [], entries: none },
+  [ApiKey.EndTxn]: { request: { transactionalId: 'tx', producerId: 1n, producerEpoch: 0, committed: true }, entities: [], entries: none },
+  [ApiKey.TxnOffsetCommit]: {
+    request: {
+      transactionalId: 'tx', groupId: G, producerId: 1n, producerEpoch: 0, generationId: -1, memberId: '', groupInstanceId: null,
+      topics: [{ name: T, partitions: [{ partitionIndex: P, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }],
+    },
+    entities: [ONE_PARTITION],
+    entries: (res) => res.topics.flatMap((t: any) => partitions(t, t.partitions)),
+  },
+  [ApiKey.DescribeTransactions]: {
+    request: { transactionalIds: [G] },
+    entities: [`transaction ${G}`],
+    entries: (res) => res.transactionStates.map((s: any) => [`transaction ${s.transactionalId}`, s.errorCode]),
+  },
+  [ApiKey.ListTransactions]: { request: { stateFilters: [], producerIdFilters: [], durationFilter: -1n, transactionalIdPattern: null }, entities: [], entries: none },
   [ApiKey.DescribeConfigs]: {
     request: { resources: [{ resourceType: 2, resourceName: T, configurationKeys: null }] },
     entities: [`resource ${T}`],
