@@ -322,6 +322,8 @@ export interface Coordinator {
    * else: a new id.
    */
   initProducerId(producerId: number, producerEpoch: number): Promise<ProducerIdAndEpoch>;
+  /** DescribeProducers of a diskless partition: its producer states and their open transactions. */
+  activeProducers(key: PartitionKey): Promise<{ producerId: number; producerEpoch: number; lastSequence: number; lastTimestamp: number; currentTxnStartOffset: number }[]>;
   /** Drops producer state idle for longer than `maxIdleMs` (and ids without state); how many states. */
   expireProducers(maxIdleMs: number): Promise<number>;
   /**

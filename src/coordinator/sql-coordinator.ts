@@ -657,6 +657,25 @@ export class SqlCoordinator implements Coordinator {
     return { producerId: num(row.o_producer_id), producerEpoch: num(row.o_producer_epoch) };
   }
 
+  async activeProducers(key: PartitionKey): Promise<{ producerId: number; producerEpoch: number; lastSequence: number; lastTimestamp: number; currentTxnStartOffset: number }[]> {
+    const res = await this.db.query<{ producer_id: SqlInt; producer_epoch: SqlInt; last_sequence: SqlInt | null; last_update: SqlInt; first_offset: SqlInt | null }>(
+      `SELECT s.producer_id, s.producer_epoch, s.last_sequences[cardinality(s.last_sequences)] AS last_sequence, s.last_update,
+              (SELECT tp.first_offset FROM transactions t JOIN transaction_partitions tp ON tp.transactional_id = t.transactional_id
+                WHERE t.producer_id = s.producer_id AND tp.topic_id = s.topic_id AND tp.partition = s.partition AND tp.first_offset >= 0) AS first_offset
+         FROM producer_state s
+        WHERE s.topic_id = $1::uuid AND s.partition = $2
+        ORDER BY s.producer_id`,
+      [topicIdParam(key.topicId), key.partition],
+    );
+    return res.rows.map((r) => ({
+      producerId: num(r.producer_id),
+      producerEpoch: num(r.producer_epoch),
+      lastSequence: num(r.last_sequence),
+      lastTimestamp: num(r.last_update),
+      currentTxnStartOffset: num(r.first_offset),
+    }));
+  }
+
   async expireProducers(maxIdleMs: number): Promise<number> {
     return this.db.transaction(async (tx) => {
       const states = await tx.query<{ n: SqlInt }>(

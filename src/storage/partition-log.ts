@@ -92,6 +92,18 @@ export interface ReadPlan {
   load(): Promise<ReadResult>;
 }
 
+/** DescribeProducers: an idempotent or transactional producer with state in the partition. */
+export interface ActiveProducer {
+  producerId: number;
+  producerEpoch: number;
+  /** -1 when the producer has written no batch here in its current epoch. */
+  lastSequence: number;
+  /** When it last wrote here (ms). */
+  lastTimestamp: number;
+  /** The first offset of its open transaction here; -1 when none. */
+  currentTxnStartOffset: number;
+}
+
 /** OffsetForLeaderEpoch's answer for one partition: the end offset of the largest epoch <= the one asked. */
 export interface EpochEndOffset {
   errorCode: number;
@@ -132,6 +144,8 @@ export interface PartitionLog {
   deleteRecords(offset: number): Promise<DeleteRecordsAnswer>;
   /** OffsetForLeaderEpoch (KIP-320): where the largest epoch <= `leaderEpoch` ends in this log. */
   endOffsetForEpoch(leaderEpoch: number): Promise<EpochEndOffset>;
+  /** DescribeProducers: the producers with state here. */
+  activeProducers(): Promise<ActiveProducer[]>;
 }
 
 /**

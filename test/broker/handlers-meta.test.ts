@@ -168,6 +168,11 @@ const CASES: Record<number, Case> = {
     entities: [ONE_PARTITION],
     entries: (res) => res.topics.flatMap((t: any) => partitions(t, t.partitions)),
   },
+  [ApiKey.DescribeProducers]: {
+    request: { topics: [{ name: T, partitionIndexes: [P] }] },
+    entities: [ONE_PARTITION],
+    entries: (res) => res.topics.flatMap((t: any) => partitions(t, t.partitions)),
+  },
   [ApiKey.DescribeTransactions]: {
     request: { transactionalIds: [G] },
     entities: [`transaction ${G}`],

@@ -221,3 +221,22 @@ test('a transaction open past its timeout is aborted and its producer fenced; re
     assert.equal(again.producerEpoch, producerEpoch + 2);
   });
 });
+
+test('DescribeProducers names a partition\'s producers and the start of their open transaction, on both kinds', async () => {
+  await withClient(embedded.port, async (c) => {
+    for (const [topic, configs] of [['producers-diskless', {}], ['producers-classic', CLASSIC]] as const) {
+      await createTopic(c, topic, 1, configs);
+      const { producerId, producerEpoch } = await c.request(ApiKey.InitProducerId, 4, { transactionalId: `dp-${topic}`, transactionTimeoutMs: 30_000, producerId: -1n, producerEpoch: -1 });
+      await c.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: `dp-${topic}`, v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch, v3AndBelowTopics: [{ name: topic, partitions: [0] }] });
+      assert.equal((await produce(c, topic, 0, await batchOf(['a', 'b'], { producerId, producerEpoch, baseSequence: 0, transactional: true }))).errorCode, ErrorCode.NONE);
+      const describe = async () => (await c.request(ApiKey.DescribeProducers, 0, { topics: [{ name: topic, partitionIndexes: [0, 5] }] })).topics[0].partitions;
+      const [p0, p5] = await describe();
+      assert.equal(p5.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      assert.equal(p0.errorCode, ErrorCode.NONE);
+      assert.deepEqual(p0.activeProducers.map((p: any) => [p.producerId, p.producerEpoch, p.lastSequence, p.currentTxnStartOffset]), [[producerId, producerEpoch, 1, 0n]], `${topic}: the open transaction starts at 0`);
+      assert.equal((await c.request(ApiKey.EndTxn, 3, { transactionalId: `dp-${topic}`, producerId, producerEpoch, committed: true })).errorCode, ErrorCode.NONE);
+      const [after] = await describe();
+      assert.equal(after.activeProducers[0].currentTxnStartOffset, -1n, `${topic}: no open transaction after the commit`);
+    }
+  });
+});

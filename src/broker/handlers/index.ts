@@ -32,6 +32,7 @@ import { electLeaders } from './43-elect-leaders.ts';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.ts';
 import { offsetDelete } from './47-offset-delete.ts';
 import { describeCluster } from './60-describe-cluster.ts';
+import { describeProducers } from './61-describe-producers.ts';
 import { describeTransactions } from './65-describe-transactions.ts';
 import { listTransactions } from './66-list-transactions.ts';
 import { describeTopicPartitions } from './75-describe-topic-partitions.ts';
@@ -69,6 +70,7 @@ export const HANDLERS: readonly AnyHandler[] = [
   incrementalAlterConfigs,
   offsetDelete,
   describeCluster,
+  describeProducers,
   describeTransactions,
   listTransactions,
   describeTopicPartitions,

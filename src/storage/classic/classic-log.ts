@@ -61,7 +61,7 @@ import {
 import { TXN_ABORT_MARKER, TXN_COMMIT_MARKER, TXN_DATA } from '../../coordinator/coordinator.ts';
 import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../../protocol/records.ts';
 import { childLogger } from '../../observability/log.ts';
-import { endOffsetOfStoredEpoch, READ_COMMITTED, READ_UNCOMMITTED, STORED_LEADER_EPOCH, type IsolationLevel, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type FetchBudget, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan, type ReadResult } from '../partition-log.ts';
+import { endOffsetOfStoredEpoch, READ_COMMITTED, READ_UNCOMMITTED, STORED_LEADER_EPOCH, type IsolationLevel, type ActiveProducer, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type FetchBudget, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan, type ReadResult } from '../partition-log.ts';
 import { toKafkaError } from '../storage-error.ts';
 import type { IndexCache } from './index-cache.ts';
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
@@ -725,6 +725,10 @@ export class ClassicLog implements PartitionLog {
     }
     const found = await walkHeaders(segment, from, visible, (b) => b.lastOffset >= offset);
     return found && { position: found.position, size: found.size };
+  }
+
+  async activeProducers(): Promise<ActiveProducer[]> {
+    return this.producers.active();
   }
 
   // ---- ListOffsets ----------------------------------------------------------------------------------------

@@ -89,6 +89,16 @@ export class ProducerStateManager {
     if (!entry || epoch > entry.epoch) this.producers.set(producerId, { epoch, batches: [], lastUpdateMs: nowMs });
   }
 
+  /** DescribeProducers: each producer's epoch, last sequence and write time, and its open transaction here. */
+  active(): { producerId: number; producerEpoch: number; lastSequence: number; lastTimestamp: number; currentTxnStartOffset: number }[] {
+    const out = [];
+    for (const [producerId, entry] of this.producers) {
+      const last = entry.batches[entry.batches.length - 1];
+      out.push({ producerId, producerEpoch: entry.epoch, lastSequence: last?.lastSequence ?? -1, lastTimestamp: entry.lastUpdateMs, currentTxnStartOffset: this.ongoing.get(producerId) ?? -1 });
+    }
+    return out;
+  }
+
   /** Whether a marker of `epoch` may be written for the producer (none of a newer epoch came first). */
   markerEpochValid(producerId: number, epoch: number): boolean {
     const entry = this.producers.get(producerId);

@@ -4,8 +4,8 @@
  * broker's open object, reads go through its batch index and object caches, and the coordinator calls of
  * one request's partitions are gathered into one (CallBatcher).
  */
-import type { DeleteRecordsRequest, ListOffsetsRequest } from '../../coordinator/coordinator.ts';
-import { endOffsetOfStoredEpoch, LATEST_TIMESTAMP, READ_COMMITTED, READ_UNCOMMITTED, type AppendResult, type IsolationLevel, type DeleteRecordsAnswer, type EpochEndOffset, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan } from '../partition-log.ts';
+import type { Coordinator, DeleteRecordsRequest, ListOffsetsRequest } from '../../coordinator/coordinator.ts';
+import { endOffsetOfStoredEpoch, LATEST_TIMESTAMP, READ_COMMITTED, READ_UNCOMMITTED, type ActiveProducer, type AppendResult, type IsolationLevel, type DeleteRecordsAnswer, type EpochEndOffset, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan } from '../partition-log.ts';
 import type { CallBatcher } from './call-batcher.ts';
 import type { DisklessReader } from './diskless-reader.ts';
 import type { DisklessWriter } from './diskless-writer.ts';
@@ -18,6 +18,7 @@ export interface DisklessParts {
   readonly offsetQueries: CallBatcher<ListOffsetsRequest, OffsetAnswer>;
   readonly deletions: CallBatcher<DeleteRecordsRequest, DeleteRecordsAnswer>;
   readonly txns: TxnViews;
+  readonly coordinator: Pick<Coordinator, 'activeProducers'>;
 }
 
 export class DisklessPartition implements PartitionLog {
@@ -45,5 +46,9 @@ export class DisklessPartition implements PartitionLog {
 
   endOffsetForEpoch(leaderEpoch: number): Promise<EpochEndOffset> {
     return endOffsetOfStoredEpoch(this, leaderEpoch);
+  }
+
+  activeProducers(): Promise<ActiveProducer[]> {
+    return this.storage.coordinator.activeProducers({ topicId: this.topicId, partition: this.partition });
   }
 }

@@ -78,7 +78,7 @@ export class DisklessStorage {
   private inboxHead = 0;
   private draining = false;
 
-  constructor(private readonly coordinator: Coordinator, store: ObjectStore, private readonly waiters: PartitionWaiters, options: DisklessStorageOptions) {
+  constructor(readonly coordinator: Coordinator, store: ObjectStore, private readonly waiters: PartitionWaiters, options: DisklessStorageOptions) {
     this.brokerId = options.brokerId;
     this.objectCache = new ObjectCache(store, options.cacheMaxBytes);
     this.keys = options.orphanMinAgeMs === undefined
