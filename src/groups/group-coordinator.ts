@@ -118,6 +118,11 @@ export class GroupCoordinator {
     return this.offsets.commitOffsets(p);
   }
 
+  /** TxnOffsetCommit's member check (KIP-447): null when the commit may go into the transaction, else the error. */
+  validateTxnCommit(groupId: string, memberId: string, generationId: number, groupInstanceId: string | null): number | null {
+    return this.offsets.validateTxnCommit(groupId, memberId, generationId, groupInstanceId);
+  }
+
   /** OffsetFetch for several groups in one coordinator query. Partitions without a commit get offset -1. */
   fetchOffsets(requests: readonly FetchRequestGroup[]): Promise<FetchedGroup[]> {
     return this.offsets.fetchOffsets(requests);

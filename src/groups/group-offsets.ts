@@ -125,6 +125,25 @@ export class GroupOffsets {
     }
   }
 
+  /**
+   * TxnOffsetCommit, as Kafka's GroupCoordinator checks it: on the group's coordinator only; a member id or
+   * generation given must be the group's current ones (a zombie consumer's offsets never join a
+   * transaction); none given (generation -1, old clients): only the producer's epoch fences.
+   */
+  validateTxnCommit(groupId: string, memberId: string, generationId: number, groupInstanceId: string | null): number | null {
+    const idError = groupIdError(groupId, false) ?? this.groups.placementError(groupId);
+    if (idError !== null) return idError;
+    const g = this.groups.get(groupId);
+    if (g === undefined) return generationId >= 0 || memberId !== '' ? ErrorCode.ILLEGAL_GENERATION : null;
+    if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (memberId !== '' || groupInstanceId !== null) {
+      const error = this.protocol.validateCurrentMember(g, memberId, groupInstanceId);
+      if (error !== null) return error;
+    }
+    if (generationId >= 0 && generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    return null;
+  }
+
   private validateOffsetCommit(g: ClassicGroup, p: CommitParams): number | null {
     if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (p.generationId >= 0 || p.memberId !== '' || p.groupInstanceId !== null) {

@@ -10,8 +10,9 @@
  * → PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v3, KIP-588); a group not added
  * with AddOffsetsToTxn, or no ongoing transaction → INVALID_TXN_STATE; a transaction being ended →
  * CONCURRENT_TRANSACTIONS; a coordinator failure → COORDINATOR_NOT_AVAILABLE.
- * Not checked yet: the v3+ member id and generation against the group's (Kafka's zombie-consumer fencing,
- * KIP-447); the producer epoch fences zombie producers.
+ * The request goes to the group's coordinator (NOT_COORDINATOR elsewhere), which checks a v3+ member id and
+ * generation against the group's (KIP-447: UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION), so a
+ * zombie consumer's offsets never join a transaction; the producer epoch fences zombie producers.
  * Version notes: v2 adds leader epochs; v3 member id, generation and instance id, flexible; v4 an error code.
  */
 import type { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from '../../protocol/gen/messages/txn-offset-commit.ts';
@@ -34,8 +35,9 @@ export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCo
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: code(t.name, p.partitionIndex) })) })),
     });
-    const idError = ctx.groups.groupIdError(req.groupId, false);
-    if (idError !== null) return answer(() => idError);
+    // v3+: the consumer's member id and generation (KIP-447); the group's coordinator checks them.
+    const memberError = ctx.groups.validateTxnCommit(req.groupId, ctx.apiVersion >= 3 ? req.memberId : '', ctx.apiVersion >= 3 ? req.generationId : -1, ctx.apiVersion >= 3 ? req.groupInstanceId : null);
+    if (memberError !== null) return answer(() => memberError);
     const lookup = ctx.topics.ensure(req.topics.map((t) => ({ name: t.name, partitionCount: Math.max(0, ...t.partitions.map((p) => p.partitionIndex)) + 1 })));
     if (lookup) await lookup.catch(() => undefined);
     const offsets: TxnOffset[] = [];
