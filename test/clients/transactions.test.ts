@@ -26,7 +26,7 @@ import { withClient } from '../helpers/raw-client.ts';
 import { batchOf } from '../helpers/record-batch.ts';
 import { freshBucket, s3Overrides, sharedS3 } from '../helpers/s3.ts';
 import { CLASSIC, createTopic } from '../helpers/topics.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor, waitForValue } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
 const DRIVER = join(import.meta.dirname, 'confluent_transactions.py');
@@ -238,5 +238,34 @@ test('DescribeProducers names a partition\'s producers and the start of their op
       const [after] = await describe();
       assert.equal(after.activeProducers[0].currentTxnStartOffset, -1n, `${topic}: no open transaction after the commit`);
     }
+  });
+});
+
+test('a classic partition led by another broker gets its marker from its leader (two brokers on PostgreSQL)', async () => {
+  const shared = { 'diskless.coordinator.url': await freshDatabase(), ...s3Overrides(s3, await freshBucket()), 'broker.heartbeat.interval.ms': 200, 'transaction.marker.retry.interval.ms': 200 };
+  const a = await startTestBroker({ ...shared, 'node.id': 1 });
+  const b = await startTestBroker({ ...shared, 'node.id': 2 });
+  await waitFor('both brokers see each other', () => a.broker.cluster.live().length === 2 && b.broker.cluster.live().length === 2);
+  await withClient(a.port, async (ca) => {
+    await withClient(b.port, async (cb) => {
+      await createTopic(ca, 'txn-remote-classic', 2, CLASSIC);
+      const topic = await waitForValue('the topic on both brokers', async () => {
+        await b.broker.topics.ensure([{ name: 'txn-remote-classic' }]);
+        return b.broker.topics.get('txn-remote-classic');
+      }, (t) => t !== undefined);
+      // The transaction is driven through the broker that does not lead the topic (a classic topic has one leader).
+      const partition = 1;
+      const leader = b.broker.cluster.classicLeader(topic!) === 2 ? cb : ca;
+      const other = leader === cb ? ca : cb;
+      const { producerId, producerEpoch } = await other.request(ApiKey.InitProducerId, 4, { transactionalId: 'remote-tx', transactionTimeoutMs: 30_000, producerId: -1n, producerEpoch: -1 });
+      await other.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'remote-tx', v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch, v3AndBelowTopics: [{ name: 'txn-remote-classic', partitions: [partition] }] });
+      assert.equal((await produce(leader, 'txn-remote-classic', partition, await batchOf(['r'], { producerId, producerEpoch, baseSequence: 0, transactional: true }))).errorCode, ErrorCode.NONE);
+      const lso = async () => (await leader.request(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel: 1, topics: [{ name: 'txn-remote-classic', partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1n }] }] })).topics[0].partitions[0].offset;
+      assert.equal(await lso(), 0n);
+      // The broker that ends the transaction cannot write this partition's marker: it answers, and the leader writes it.
+      assert.equal((await other.request(ApiKey.EndTxn, 3, { transactionalId: 'remote-tx', producerId, producerEpoch, committed: true })).errorCode, ErrorCode.NONE);
+      await waitFor('the leader wrote the commit marker', async () => (await lso()) === 2n, { timeoutMs: 20_000 });
+      await waitFor('the transaction completed', async () => (await other.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['remote-tx'] })).transactionStates[0].transactionState === 'CompleteCommit', { timeoutMs: 20_000 });
+    });
   });
 });
