@@ -4,6 +4,7 @@
  * at scrape time. It lives with the broker because it reads the broker's parts; observability/ only
  * provides the registry (metrics.ts), which knows nothing of them.
  */
+import type { TransactionCoordinator } from './transaction-coordinator.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import type { KafkaServer } from '../network/server.ts';
 import { MeteredObjectStore } from '../objectstore/metered.ts';
@@ -17,6 +18,7 @@ export interface MeteredParts {
   metrics: BrokerMetrics;
   storage: Storage;
   maintenance: DisklessMaintenance;
+  transactions: TransactionCoordinator;
 }
 
 export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, objectStore: ObjectStore): { coordinator: Coordinator; objectStore: ObjectStore } {
@@ -62,4 +64,8 @@ export function instrumentBroker(parts: MeteredParts, server: KafkaServer): void
   metrics.observe('floe_objects_deleted_total', 'Objects deleted from the store by this broker\'s cleaner after the grace period.', 'counter', () => gc.objectsDeleted);
   metrics.observe('floe_orphan_objects_reaped_total', 'Objects uploaded but never committed that this broker\'s cleaner reaped.', 'counter', () => gc.orphansReaped);
   metrics.observe('floe_producer_states_expired_total', 'Idempotent producer states dropped after producer.id.expiration.ms.', 'counter', () => gc.producersExpired);
+  const txns = parts.transactions;
+  metrics.observe('floe_transaction_markers_written_total', 'Transaction commit/abort markers this broker wrote (EndTxn, fencing, timeouts, finishing prepared transactions).', 'counter', () => txns.markersWritten);
+  metrics.observe('floe_transactions_timed_out_total', 'Transactions this broker aborted because they were open past their transaction.timeout.ms.', 'counter', () => txns.timedOutAborts);
+  metrics.observe('floe_read_committed_coordinator_queries_total', 'Coordinator queries for last stable offsets and aborted ranges (read_committed fetches of diskless partitions with transactions).', 'counter', () => storage.txns.queries);
 }
