@@ -65,7 +65,11 @@ export class DisklessReader {
       planned.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
       planned.batches = [];
     }
-    if (planned.errorCode === 0 && isolation === READ_COMMITTED) await this.stopAtStable(read, planned);
+    if (planned.errorCode === 0 && isolation === READ_COMMITTED) {
+      // Most partitions never see a transaction: no await for them on the tail-read path.
+      if (this.txns.isFree(read.topicId, read.partition)) planned.aborted = [];
+      else await this.stopAtStable(read, planned);
+    }
     return new DisklessReadPlan(this, read, planned);
   }
 

@@ -46,6 +46,11 @@ export class TxnViews {
     this.horizon = ++this.touches;
   }
 
+  /** True when the partition is known to have no transaction state (read it without asking). */
+  isFree(topicId: string, partition: number): boolean {
+    return this.free.has(partitionKey(topicId, partition));
+  }
+
   async view(request: TxnViewRequest): Promise<TxnView> {
     const key = partitionKey(request.topicId, request.partition);
     if (this.free.has(key)) return { lastStableOffset: request.highWatermark, aborted: [], transactional: false };
