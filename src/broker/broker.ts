@@ -103,6 +103,7 @@ export class Broker implements BrokerServices {
       maxTimeoutMs: config.transactionMaxTimeoutMs ?? 900_000,
       abortTimedOutIntervalMs: config.transactionAbortTimedOutIntervalMs ?? 10_000,
       markerRetryIntervalMs: config.transactionMarkerRetryIntervalMs ?? 1_000,
+      idExpirationMs: config.transactionalIdExpirationMs ?? 604_800_000,
     });
     this.inspect = new BrokerInspection(this.storage, this.membership);
   }

@@ -29,6 +29,8 @@ export interface TransactionOptions {
   maxTimeoutMs: number;
   abortTimedOutIntervalMs: number;
   markerRetryIntervalMs: number;
+  /** transactional.id.expiration.ms */
+  idExpirationMs: number;
 }
 
 /** Transactions the janitor takes per pass. */
@@ -42,6 +44,7 @@ export class TransactionCoordinator {
   private stopped = false;
   markersWritten = 0;
   timedOutAborts = 0;
+  idsExpired = 0;
 
   constructor(
     readonly store: TransactionStore,
@@ -101,7 +104,10 @@ export class TransactionCoordinator {
     };
     every(this.options.abortTimedOutIntervalMs, () => this.abortTimedOut());
     every(this.options.markerRetryIntervalMs, () => this.finishPrepared());
-    every(60_000, async () => { await this.store.dropPassedAborts(); });
+    every(60_000, async () => {
+      await this.store.dropPassedAborts();
+      this.idsExpired += await this.store.expireIds(Date.now(), this.options.idExpirationMs);
+    });
   }
 
   async stop(): Promise<void> {

@@ -100,6 +100,7 @@ export interface BrokerConfig {
   transactionMaxTimeoutMs?: number;
   transactionAbortTimedOutIntervalMs?: number;
   transactionMarkerRetryIntervalMs?: number;
+  transactionalIdExpirationMs?: number;
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
   autoCreateTopicsEnable: boolean;
@@ -226,6 +227,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'The largest transaction.timeout.ms a transactional producer may ask for (InitProducerId); a larger one gets INVALID_TRANSACTION_TIMEOUT.' },
   { group: 'Transactions', key: 'transaction.abort.timed.out.transaction.cleanup.interval.ms', type: 'INT', default: '10000', validate: range(1),
     doc: 'How often each broker looks for transactions open longer than their timeout and aborts them (fencing their producer with the next epoch).' },
+  { group: 'Transactions', key: 'transactional.id.expiration.ms', type: 'INT', default: '604800000', validate: range(1),
+    doc: 'A transactional id with no transaction open, unused for this long, is forgotten (its next InitProducerId starts it afresh with a new producer id). Checked every minute.' },
   { group: 'Transactions', key: 'transaction.marker.retry.interval.ms', type: 'INT', default: '1000', validate: range(1),
     doc: 'Floe: how often each broker looks for ended transactions whose markers are not all written (their broker died, or a classic partition is led here) and writes them.' },
   // ---- Coordinator, Object store (backend-config.ts) ----
@@ -545,6 +548,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     transactionMaxTimeoutMs: int('transaction.max.timeout.ms'),
     transactionAbortTimedOutIntervalMs: int('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
     transactionMarkerRetryIntervalMs: int('transaction.marker.retry.interval.ms'),
+    transactionalIdExpirationMs: int('transactional.id.expiration.ms'),
     messageMaxBytes: int('message.max.bytes'),
     socketRequestMaxBytes: int('socket.request.max.bytes'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),

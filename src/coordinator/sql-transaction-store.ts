@@ -326,6 +326,18 @@ export class SqlTransactionStore implements TransactionStore {
     return num(res.rows[0]?.n);
   }
 
+  async expireIds(now: number, maxIdleMs: number): Promise<number> {
+    const res = await this.db.query<{ n: SqlInt }>(
+      `WITH gone AS (
+         DELETE FROM transactions
+          WHERE state IN ('empty', 'complete_commit', 'complete_abort') AND updated_at < $1
+         RETURNING 1)
+       SELECT count(*) AS n FROM gone`,
+      [now - maxIdleMs],
+    );
+    return num(res.rows[0]?.n);
+  }
+
   async view(requests: readonly TxnViewRequest[]): Promise<TxnView[]> {
     if (requests.length === 0) return [];
     const params = [requests.map((r) => r.topicId), requests.map((r) => r.partition), requests.map((r) => r.fromOffset)];

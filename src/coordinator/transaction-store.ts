@@ -94,6 +94,8 @@ export interface TransactionStore {
   prepared(now: number, minAgeMs: number, limit: number): Promise<EndingTransaction[]>;
   /** Aborted ranges the log start has passed, and those of deleted partitions: dropped. */
   dropPassedAborts(): Promise<number>;
+  /** Transactional ids with no transaction open or ending, idle for longer than `maxIdleMs`: forgotten. */
+  expireIds(now: number, maxIdleMs: number): Promise<number>;
   view(requests: readonly TxnViewRequest[]): Promise<TxnView[]>;
   /** Partitions of `groupId` with offsets committed in a transaction that has not ended (OffsetFetch require_stable). */
   pendingOffsets(groupId: string): Promise<PartitionKey[]>;
