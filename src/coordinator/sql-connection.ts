@@ -1,3 +1,5 @@
+/** What the SQL coordinator needs of a database connection (pg.ts, pglite.ts), and how it reads number columns. */
+
 /**
  * The smallest connection a backend must provide. `query` runs one statement (positional `$n`
  * parameters); outside `transaction` it is its own transaction. `transaction` runs `fn` in one
@@ -11,4 +13,13 @@ export interface SqlConnection {
   close(): Promise<void>;
   /** LISTEN (see Coordinator.listen); absent: notifications are never delivered. */
   listen?(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
+}
+
+/** A bigint / numeric column as the drivers return it. */
+export type SqlInt = number | string | bigint;
+
+/** int8 / numeric column → JS number (drivers differ: `pg` gives strings, PGlite numbers); null → -1. */
+export function num(v: SqlInt | null | undefined): number {
+  if (v === null || v === undefined) return -1;
+  return typeof v === 'number' ? v : Number(v);
 }

@@ -45,19 +45,12 @@ import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { Migration } from './sql/migration.ts';
 import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY } from './sql/migrations.ts';
 
-import type { SqlConnection } from './sql-connection.ts';
+import { num, type SqlConnection, type SqlInt } from './sql-connection.ts';
 import { SqlTransactionStore } from './sql-transaction-store.ts';
 import type { TransactionStore } from './transaction-store.ts';
 
 export type { SqlConnection };
 
-type SqlInt = number | string | bigint;
-
-/** int8 / numeric column → JS number (drivers differ: `pg` gives strings, PGlite numbers). */
-function num(v: SqlInt | null | undefined): number {
-  if (v === null || v === undefined) return -1;
-  return typeof v === 'number' ? v : Number(v);
-}
 
 interface TopicRow {
   topic_id: string;

@@ -10,7 +10,7 @@
  * INVALID_PRODUCER_EPOCH for versions before KIP-588), a transaction being ended → CONCURRENT_TRANSACTIONS.
  */
 import { ErrorCode } from '../protocol/gen/errors.ts';
-import type { SqlConnection } from './sql-connection.ts';
+import { num, type SqlConnection, type SqlInt } from './sql-connection.ts';
 import type {
   DescribedTransaction,
   EndingTransaction,
@@ -25,12 +25,6 @@ import type {
   TxnViewRequest,
 } from './transaction-store.ts';
 
-type SqlInt = number | string | bigint;
-
-function num(v: SqlInt | null | undefined): number {
-  if (v === null || v === undefined) return -1;
-  return typeof v === 'number' ? v : Number(v);
-}
 
 interface TxnRow {
   transactional_id: string;
