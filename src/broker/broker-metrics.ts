@@ -66,6 +66,7 @@ export function instrumentBroker(parts: MeteredParts, server: KafkaServer): void
   metrics.observe('floe_producer_states_expired_total', 'Idempotent producer states dropped after producer.id.expiration.ms.', 'counter', () => gc.producersExpired);
   const txns = parts.transactions;
   metrics.observe('floe_transaction_markers_written_total', 'Transaction commit/abort markers this broker wrote (EndTxn, fencing, timeouts, finishing prepared transactions).', 'counter', () => txns.markersWritten);
+  metrics.observe('floe_transactions_hanging_aborted_total', 'Hanging transactions of classic partitions (open past transaction.max.timeout.ms, unknown to the coordinator) this broker aborted.', 'counter', () => txns.hangingAborted);
   metrics.observe('floe_transactions_timed_out_total', 'Transactions this broker aborted because they were open past their transaction.timeout.ms.', 'counter', () => txns.timedOutAborts);
   metrics.observe('floe_read_committed_coordinator_queries_total', 'Coordinator queries for last stable offsets and aborted ranges (read_committed fetches of diskless partitions with transactions).', 'counter', () => storage.txns.queries);
 }

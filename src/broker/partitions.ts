@@ -4,6 +4,7 @@
  * partitions it returned, whatever their kind. Handlers never see which kind they hold, except where the
  * response differs by kind (DescribeLogDirs: `localLog`, `disklessSizes`).
  */
+import type { ClassicLog } from '../storage/classic/classic-log.ts';
 import type { ClusterView } from '../cluster/cluster-view.ts';
 import type { RoutedTopic } from '../cluster/routing.ts';
 import type { Coordinator, PartitionKey } from '../coordinator/coordinator.ts';
@@ -34,6 +35,11 @@ export class Partitions {
     if (errorCode !== ErrorCode.NONE) return { errorCode, errorMessage: null };
     // A classic partition routed here whose log is not open (its topic is being created or deleted).
     return this.storage.partition(topic, partition) ?? { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: 'this broker has no log for the partition' };
+  }
+
+  /** The classic logs this broker leads (the transaction janitor looks for hanging transactions in them). */
+  openClassicLogs(): IterableIterator<ClassicLog> {
+    return this.storage.classic.openLogs();
   }
 
   /** One Fetch over logs `serve` returned (see Storage.read). */

@@ -14,9 +14,15 @@
  *   transactions every transaction.marker.retry.interval.ms), so no broker-to-broker call is needed.
  * A partition whose marker was already written (a retry, another broker's janitor) refuses the duplicate
  * (INVALID_TXN_STATE), which counts as written.
+ *
+ * A classic partition checks a transactional batch's epoch but not (as diskless commits do) that the partition
+ * is in the producer's transaction, so a zombie producer could leave a transaction open there that no
+ * coordinator will end; the janitor aborts such hanging transactions once they are older than
+ * transaction.max.timeout.ms (abortHanging).
  */
 import type { EndingTransaction, TransactionStore, TxnState } from '../coordinator/transaction-store.ts';
-import { TXN_ABORT_MARKER, TXN_COMMIT_MARKER } from '../coordinator/coordinator.ts';
+import { TXN_ABORT_MARKER, TXN_COMMIT_MARKER, type TimestampType } from '../coordinator/coordinator.ts';
+import type { ProducedBatch } from '../storage/partition-log.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import { ControlType, controlBatch } from '../protocol/record-batch.ts';
 import { childLogger } from '../observability/log.ts';
@@ -44,6 +50,7 @@ export class TransactionCoordinator {
   private stopped = false;
   markersWritten = 0;
   timedOutAborts = 0;
+  hangingAborted = 0;
   idsExpired = 0;
 
   constructor(
@@ -59,7 +66,6 @@ export class TransactionCoordinator {
    * partition led elsewhere): the janitors finish it.
    */
   async finish(ending: EndingTransaction): Promise<boolean> {
-    const type = ending.commit ? ControlType.COMMIT : ControlType.ABORT;
     const ensured = this.topics.ensure(ending.partitions.map((p) => ({ name: null, topicId: p.topicId, partitionCount: p.partition + 1 })));
     if (ensured) await ensured.catch(() => undefined);
     await Promise.all(ending.partitions.map(async (key) => {
@@ -67,20 +73,7 @@ export class TransactionCoordinator {
       if (!topic) return;
       const partitionLog = this.partitions.serve(topic, key.partition);
       if (isServeError(partitionLog)) return;
-      const now = Date.now();
-      const data = controlBatch(BigInt(ending.producerId), ending.producerEpoch, type, 0, BigInt(now));
-      const result = await partitionLog.append({
-        data,
-        recordCount: 1,
-        baseTimestamp: now,
-        maxTimestamp: now,
-        timestampType: topic.config.messageTimestampType,
-        producerId: ending.producerId,
-        producerEpoch: ending.producerEpoch,
-        baseSequence: -1,
-        lastSequence: -1,
-        txnKind: ending.commit ? TXN_COMMIT_MARKER : TXN_ABORT_MARKER,
-      }, -1);
+      const result = await partitionLog.append(markerBatch(ending.producerId, ending.producerEpoch, ending.commit, topic.config.messageTimestampType), -1);
       if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.INVALID_TXN_STATE) {
         log.warn({ transactionalId: ending.transactionalId, topic: topic.name, partition: key.partition, errorCode: result.errorCode }, 'writing a transaction marker failed; it will be retried');
         return;
@@ -102,7 +95,10 @@ export class TransactionCoordinator {
       timer.unref();
       this.timers.push(timer);
     };
-    every(this.options.abortTimedOutIntervalMs, () => this.abortTimedOut());
+    every(this.options.abortTimedOutIntervalMs, async () => {
+      await this.abortTimedOut();
+      await this.abortHanging();
+    });
     every(this.options.markerRetryIntervalMs, () => this.finishPrepared());
     every(60_000, async () => {
       await this.store.dropPassedAborts();
@@ -124,6 +120,26 @@ export class TransactionCoordinator {
       this.timedOutAborts++;
       log.info({ transactionalId: ending.transactionalId }, 'aborting a transaction past its timeout');
       await this.finish(ending);
+    }
+  }
+
+  /**
+   * Hanging transactions of the classic partitions led here: open longer than transaction.max.timeout.ms
+   * and in no transaction the coordinator knows of (a zombie producer wrote to a partition it had not
+   * added; the coordinator aborts every real transaction within its timeout). Each gets an abort marker, as
+   * `kafka-transactions.sh abort` would write, so the partition's last stable offset moves on.
+   */
+  async abortHanging(): Promise<void> {
+    const now = Date.now();
+    for (const partitionLog of this.partitions.openClassicLogs()) {
+      for (const open of partitionLog.openTransactions()) {
+        if (now - open.sinceMs <= this.options.maxTimeoutMs) continue;
+        if (await this.store.includes(open.producerId, partitionLog)) continue;
+        log.warn({ topicId: partitionLog.topicId, partition: partitionLog.partition, producerId: open.producerId, firstOffset: open.firstOffset },
+          'aborting a hanging transaction (open past transaction.max.timeout.ms, unknown to the coordinator)');
+        const result = await partitionLog.append(markerBatch(open.producerId, open.producerEpoch, false, 0), -1);
+        if (result.errorCode === ErrorCode.NONE) this.hangingAborted++;
+      }
     }
   }
 
@@ -157,3 +173,20 @@ export function kafkaTxnState(state: TxnState): string {
 }
 
 export const TXN_STATE_BY_KAFKA_NAME: ReadonlyMap<string, TxnState> = new Map(Object.entries(KAFKA_TXN_STATES).map(([s, name]) => [name, s as TxnState]));
+
+/** A commit or abort marker of the producer's transaction, as a batch to append. */
+function markerBatch(producerId: number, producerEpoch: number, commit: boolean, timestampType: TimestampType): ProducedBatch {
+  const now = Date.now();
+  return {
+    data: controlBatch(BigInt(producerId), producerEpoch, commit ? ControlType.COMMIT : ControlType.ABORT, 0, BigInt(now)),
+    recordCount: 1,
+    baseTimestamp: now,
+    maxTimestamp: now,
+    timestampType,
+    producerId,
+    producerEpoch,
+    baseSequence: -1,
+    lastSequence: -1,
+    txnKind: commit ? TXN_COMMIT_MARKER : TXN_ABORT_MARKER,
+  };
+}

@@ -320,6 +320,16 @@ export class SqlTransactionStore implements TransactionStore {
     return num(res.rows[0]?.n);
   }
 
+  async includes(producerId: number, partition: PartitionKey): Promise<boolean> {
+    const res = await this.db.query(
+      `SELECT 1 FROM transactions t
+         JOIN transaction_partitions tp ON tp.transactional_id = t.transactional_id
+        WHERE t.producer_id = $1 AND tp.topic_id = $2::uuid AND tp.partition = $3`,
+      [producerId, partition.topicId, partition.partition],
+    );
+    return res.rows.length > 0;
+  }
+
   async expireIds(now: number, maxIdleMs: number): Promise<number> {
     const res = await this.db.query<{ n: SqlInt }>(
       `WITH gone AS (

@@ -94,6 +94,8 @@ export interface TransactionStore {
   prepared(now: number, minAgeMs: number, limit: number): Promise<EndingTransaction[]>;
   /** Aborted ranges the log start has passed, and those of deleted partitions: dropped. */
   dropPassedAborts(): Promise<number>;
+  /** Whether the producer's transaction (open or being ended) includes the partition. */
+  includes(producerId: number, partition: PartitionKey): Promise<boolean>;
   /** Transactional ids with no transaction open or ending, idle for longer than `maxIdleMs`: forgotten. */
   expireIds(now: number, maxIdleMs: number): Promise<number>;
   view(requests: readonly TxnViewRequest[]): Promise<TxnView[]>;

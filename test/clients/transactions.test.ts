@@ -269,3 +269,21 @@ test('a classic partition led by another broker gets its marker from its leader 
     });
   });
 });
+
+test('a hanging transaction on a classic partition (a zombie wrote to a partition it never added) is aborted after transaction.max.timeout.ms', async () => {
+  const broker = await startTestBroker({ 'transaction.max.timeout.ms': 1500, 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 200 });
+  await withClient(broker.port, async (c) => {
+    await createTopic(c, 'hanging-classic', 1, CLASSIC);
+    const { producerId, producerEpoch } = await c.request(ApiKey.InitProducerId, 4, { transactionalId: 'zombie-tx', transactionTimeoutMs: 1000, producerId: -1n, producerEpoch: -1 });
+    // No AddPartitionsToTxn: a classic partition takes the batch (its epoch is current) and a transaction is open there.
+    assert.equal((await produce(c, 'hanging-classic', 0, await batchOf(['z'], { producerId, producerEpoch, baseSequence: 0, transactional: true }))).errorCode, ErrorCode.NONE);
+    const lso = async () => (await c.request(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel: 1, topics: [{ name: 'hanging-classic', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] })).topics[0].partitions[0].offset;
+    assert.equal(await lso(), 0n);
+    await waitFor('the hanging transaction is aborted (record 0, abort marker 1)', async () => (await lso()) === 2n, { timeoutMs: 20_000 });
+    const fetched = await c.request(ApiKey.Fetch, 11, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 1, sessionId: 0, sessionEpoch: -1, rackId: '',
+      topics: [{ topic: 'hanging-classic', partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1n }] }], forgottenTopicsData: [],
+    });
+    assert.deepEqual(fetched.responses[0].partitions[0].abortedTransactions.map((a: any) => [a.producerId, a.firstOffset]), [[producerId, 0n]], 'read_committed fetches learn the range is aborted');
+  });
+});

@@ -366,7 +366,7 @@ export class ClassicLog implements PartitionLog {
       const lastSequence = (b.baseSequence + (b.lastOffset - b.baseOffset)) % 2 ** 31;
       this.producers.record(b.producerId, b.producerEpoch, { baseSequence: b.baseSequence, lastSequence, baseOffset: b.baseOffset, logAppendTime: b.maxTimestamp }, now);
     }
-    if (isTransactional(b.attributes) && !isControl(b.attributes) && b.producerId >= 0) this.producers.beginTransaction(b.producerId, b.baseOffset);
+    if (isTransactional(b.attributes) && !isControl(b.attributes) && b.producerId >= 0) this.producers.beginTransaction(b.producerId, b.baseOffset, now);
   }
 
   /** Replays a segment from `position` on, reading each marker's control record (commit or abort) in order. */
@@ -443,7 +443,7 @@ export class ClassicLog implements PartitionLog {
     if (idempotent) {
       this.producers.record(produced.producerId, produced.producerEpoch, { baseSequence: produced.baseSequence, lastSequence: produced.lastSequence, baseOffset, logAppendTime }, Date.now());
     }
-    if (produced.txnKind === TXN_DATA) this.producers.beginTransaction(produced.producerId, baseOffset);
+    if (produced.txnKind === TXN_DATA) this.producers.beginTransaction(produced.producerId, baseOffset, Date.now());
     else if (marker) this.producers.endTransaction(produced.producerId, produced.producerEpoch, baseOffset, produced.txnKind === TXN_COMMIT_MARKER, Date.now());
     const waitForSync = acks !== 1 && syncEveryWrite(this.options.config());
     return new Promise((resolve) => {
@@ -725,6 +725,11 @@ export class ClassicLog implements PartitionLog {
     }
     const found = await walkHeaders(segment, from, visible, (b) => b.lastOffset >= offset);
     return found && { position: found.position, size: found.size };
+  }
+
+  /** The transactions open in this partition (the transaction janitor looks for hanging ones). */
+  openTransactions(): { producerId: number; producerEpoch: number; firstOffset: number; sinceMs: number }[] {
+    return this.producers.openTransactions();
   }
 
   async activeProducers(): Promise<ActiveProducer[]> {

@@ -135,6 +135,11 @@ export class ClassicStorage {
     }
   }
 
+  /** Every log open here. */
+  openLogs(): IterableIterator<ClassicLog> {
+    return this.logs.values();
+  }
+
   log(topicId: string, partition: number): ClassicLog | undefined {
     return this.logs.get(partitionKey(topicId, partition));
   }

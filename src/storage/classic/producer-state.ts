@@ -67,12 +67,26 @@ export class ProducerStateManager {
   private readonly producers = new Map<number, ProducerEntry>();
   /** Producer id → first offset of its ongoing transaction here. */
   private readonly ongoing = new Map<number, number>();
+  /** Producer id → when its ongoing transaction was first seen here (ms; the load time after a restart). */
+  private readonly ongoingSince = new Map<number, number>();
   /** Aborted transactions, in marker (last offset) order. */
   private aborted: AbortedRange[] = [];
 
   /** A transactional batch at `baseOffset`: the producer's transaction here starts there unless it already has. */
-  beginTransaction(producerId: number, baseOffset: number): void {
-    if (!this.ongoing.has(producerId)) this.ongoing.set(producerId, baseOffset);
+  beginTransaction(producerId: number, baseOffset: number, nowMs: number): void {
+    if (this.ongoing.has(producerId)) return;
+    this.ongoing.set(producerId, baseOffset);
+    this.ongoingSince.set(producerId, nowMs);
+  }
+
+  /** The transactions open here: producer, its epoch, first offset and since when. */
+  openTransactions(): { producerId: number; producerEpoch: number; firstOffset: number; sinceMs: number }[] {
+    return [...this.ongoing].map(([producerId, firstOffset]) => ({
+      producerId,
+      producerEpoch: this.producers.get(producerId)?.epoch ?? 0,
+      firstOffset,
+      sinceMs: this.ongoingSince.get(producerId) ?? 0,
+    }));
   }
 
   /**
@@ -82,6 +96,7 @@ export class ProducerStateManager {
   endTransaction(producerId: number, epoch: number, markerOffset: number, commit: boolean, nowMs: number): void {
     const first = this.ongoing.get(producerId);
     this.ongoing.delete(producerId);
+    this.ongoingSince.delete(producerId);
     if (first !== undefined && !commit && !this.aborted.some((a) => a.lastOffset === markerOffset)) {
       this.aborted.push({ producerId, firstOffset: first, lastOffset: markerOffset });
     }
@@ -203,7 +218,12 @@ export class ProducerStateManager {
     this.producers.clear();
     for (const p of file.producers) this.producers.set(p.id, { epoch: p.epoch, lastUpdateMs: p.lastUpdateMs, batches: p.batches.slice(-MAX_BATCHES) });
     this.ongoing.clear();
-    for (const [id, first] of file.ongoing ?? []) this.ongoing.set(id, first);
+    this.ongoingSince.clear();
+    const now = Date.now();
+    for (const [id, first] of file.ongoing ?? []) {
+      this.ongoing.set(id, first);
+      this.ongoingSince.set(id, now);
+    }
     this.aborted = [...(file.aborted ?? [])];
     return file.offset;
   }
