@@ -88,7 +88,7 @@ const settings = {
   partitionCounts: QUICK ? [1, 100] : [1, 100, 1000],
   partitionSeconds: Number(values['partition-seconds'] ?? (QUICK ? 3 : 10)),
   partitionRate: Number(values['partition-rate']),
-  transactionSeconds: Number(values['transaction-seconds'] ?? (QUICK ? 2 : 4)),
+  transactionSeconds: Number(values['transaction-seconds'] ?? (QUICK ? 2 : 3)),
   transactionSizes: [10, 1000],
   commitIntervalMs: 250,
   /** Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache. */

@@ -240,15 +240,14 @@ def transform(bootstrap, group, in_topic, out_topic, transactional_id, client_id
         while True:
             parts = c.assignment()
             if not parts:
-                return
+                return  # unassigned: the next assignment starts at the committed offsets anyway
             try:
-                committed = c.committed(parts, 10)
-                break
+                for tp in c.committed(parts, 10):
+                    c.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+                return
             except KafkaException as e:
-                emit({"e": "retry", "op": "committed", "error": str(e.args[0])})
+                emit({"e": "retry", "op": "rewind", "error": str(e.args[0])})
                 time.sleep(0.2)
-        for tp in committed:
-            c.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
 
     def recreate(why):
         stats["recreated"] += 1
