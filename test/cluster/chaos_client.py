@@ -18,7 +18,7 @@
       Consume-transform-produce with exactly-once semantics, as Kafka's EOS guidance has it: a consumer in GROUP
       (isolation.level=read_committed, no auto commit) reads IN_TOPIC; a transactional producer writes, for each
       input record, "<value>|<partition>|<offset>" to the same partition of OUT_TOPIC and commits the consumed
-      offsets with send_offsets_to_transaction in the same transaction (about every 300 ms; every 10th
+      offsets with send_offsets_to_transaction in the same transaction (every 300 ms or 2,000 records; every 10th
       transaction is aborted on purpose and redone). On an abortable error the transaction is aborted and the
       consumer rewound to the group's committed offsets; on a fatal one (fenced) the producer is re-created
       (init_transactions with the same id) and the consumer rewound; a rebalance aborts the open transaction.
@@ -357,7 +357,7 @@ def transform(bootstrap, group, in_topic, out_topic, transactional_id, client_id
                 abort(str(e.args[0]), force=True)
                 continue
         state["producer"].poll(0)
-        if state["in_txn"] and (state["n"] >= 500 or time.time() - started >= 0.3):
+        if state["in_txn"] and (state["n"] >= 2000 or time.time() - started >= 0.3):
             commit()
         if stopping_since is not None and m is None and drained():
             done = True
