@@ -18,6 +18,11 @@ progress and errors go to stderr.
       handed to the client (before the final flush).
       Output: sent, warmUp, failed, bytes, seconds (first produce call to last delivery), latency
       percentiles (ms).
+      With --transaction-records N: a transactional producer (transactional.id floe-bench-<topic>-<pid>),
+      as fast as it goes, N records per transaction (begin, produce N, flush, commit), whole transactions
+      until --seconds passed; the warm-up record is a transaction of its own. Adds transactions, commitMs
+      (commit_transaction once the records are delivered: EndTxn and the markers) and transactionMs (begin
+      to commit returned) percentiles; records are counted when their transaction committed.
 
   consume  --bootstrap B --topic T --partitions P --expect N [--e2e] [--ready] [--timeout S]
       Assigns partitions 0..P-1 from offset 0 (no group: assign() only) and reads until N records were seen,
@@ -33,12 +38,13 @@ progress and errors go to stderr.
 """
 import argparse
 import json
+import os
 import struct
 import sys
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 STAMP = struct.Struct("<d")
 # The first record of every produce run (connection and metadata set-up are not part of the measurement);
@@ -184,6 +190,92 @@ def produce(args):
     return 0 if failed[0] == 0 else 1
 
 
+def produce_transactions(args):
+    """--transaction-records N: whole transactions of N records, as fast as one producer goes."""
+    conf = {"bootstrap.servers": args.bootstrap, "transactional.id": "floe-bench-%s-%d" % (args.topic, os.getpid())}
+    conf.update(parse_config(args.config))
+    errors = []
+    conf["error_cb"] = lambda err: len(errors) < 5 and errors.append(str(err))
+    p = Producer(conf)
+    try:
+        p.init_transactions(60)
+        p.begin_transaction()
+        p.produce(args.topic, value=WARM_UP)
+        p.commit_transaction(60)
+    except KafkaException as e:
+        print(json.dumps({"error": "warm-up transaction failed: %s" % e.args[0], "clientErrors": errors}))
+        return 1
+    per_txn = args.transaction_records
+    filler = b"x" * (args.size - STAMP.size)
+    failed = [0]
+    latencies = []
+    sample = args.sample or max(1, per_txn // 100)
+
+    def on_delivery(err, msg, sent):
+        if err is not None:
+            failed[0] += 1
+            if len(errors) < 5:
+                errors.append(str(err))
+        else:
+            latencies.append((time.perf_counter() - sent) * 1000.0)
+
+    commit_ms, txn_ms = [], []
+    sys.stderr.write("measuring\n")
+    sys.stderr.flush()
+    perf = time.perf_counter
+    t0 = perf()
+    end = t0 + args.seconds
+    sent = 0
+    try:
+        while perf() < end:
+            began = perf()
+            p.begin_transaction()
+            i = 0
+            while i < per_txn:
+                value = STAMP.pack(time.time()) + filler
+                try:
+                    if i % sample == 0:
+                        s = perf()
+                        p.produce(args.topic, value, on_delivery=lambda err, msg, s=s: on_delivery(err, msg, s))
+                    else:
+                        p.produce(args.topic, value)
+                except BufferError:
+                    p.poll(0.001)
+                    continue
+                i += 1
+            p.flush(120)
+            c0 = perf()
+            p.commit_transaction(120)
+            done = perf()
+            commit_ms.append((done - c0) * 1000.0)
+            txn_ms.append((done - began) * 1000.0)
+            sent += per_txn
+    except KafkaException as e:
+        failed[0] += per_txn
+        errors.append("transaction failed: %s" % e.args[0])
+    sys.stderr.write("produced\n")
+    sys.stderr.flush()
+    seconds = perf() - t0
+    print(json.dumps({
+        "sent": sent,
+        "warmUp": 1,
+        "failed": failed[0],
+        "bytes": sent * args.size,
+        "seconds": round(seconds, 4),
+        "produceCallSeconds": round(seconds, 4),
+        "recordsPerSec": round(sent / seconds, 1),
+        "MBps": round(sent * args.size / seconds / 1e6, 3),
+        "offeredRate": 0,
+        "latencyMs": percentiles(latencies),
+        "transactions": len(commit_ms),
+        "recordsPerTransaction": per_txn,
+        "commitMs": percentiles(commit_ms),
+        "transactionMs": percentiles(txn_ms),
+        "clientErrors": errors,
+    }))
+    return 0 if failed[0] == 0 else 1
+
+
 def consume(args):
     conf = {
         "bootstrap.servers": args.bootstrap,
@@ -325,6 +417,7 @@ def main():
     pp.add_argument("--mock", action="store_true")
     pp.add_argument("--prefill", type=int, default=0, help="before measuring, one record into each of partitions 0..N-1")
     pp.add_argument("--config", action="append")
+    pp.add_argument("--transaction-records", type=int, default=0, help="a transactional producer, N records per transaction")
     cp = sub.add_parser("consume")
     cp.add_argument("--bootstrap", required=True)
     cp.add_argument("--topic", required=True)
@@ -338,6 +431,8 @@ def main():
     ap_.add_argument("--bootstrap", required=True)
     ap_.add_argument("--topic", action="append", required=True, help="NAME:PARTITIONS[:key=value,...]")
     args = ap.parse_args()
+    if args.mode == "produce" and args.transaction_records > 0:
+        return produce_transactions(args)
     return {"produce": produce, "consume": consume, "admin": admin}[args.mode](args)
 
 

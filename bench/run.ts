@@ -12,7 +12,8 @@
  *                                          profiler's overhead)
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
  *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
- *         --size (record bytes), --partitions (of the throughput topics), --keep-data
+ *         --transaction-seconds (0: no transaction runs), --size (record bytes), --partitions (of the
+ *         throughput topics), --keep-data
  *
  * Scenarios:
  * - mock: librdkafka's in-memory mock broker (test.mock.num.brokers=1), same client, same run: the
@@ -28,7 +29,10 @@
  * otherwise: one connection); (2) read it all back from the broker that wrote it (tail: served by its
  * write-through object cache, sized here to hold it all); (3) at 10%, 50% and 80% of (1)'s rate, produce
  * for N s to a fresh topic with a tail consumer measuring end-to-end latency; (4) restart the broker and
- * read everything again (lagging consumer, cold caches: exact-range reads from the object store). Every read
+ * read everything again (lagging consumer, cold caches: exact-range reads from the object store); (5) on a
+ * fresh topic, as fast as one producer goes for N s each: an idempotent producer, then transactional
+ * producers writing 10 and 1,000 records per transaction (throughput, commit and transaction latency; each
+ * commit must succeed and every record be delivered). Every read
  * checks that every partition's offsets run 0, 1, 2, … with no gap or duplicate and that the count matches
  * what was acknowledged; a mismatch fails the run (exit 1). Figures are printed and written, never asserted.
  *
@@ -48,7 +52,7 @@ import { findPids, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuS
 import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { MetricsDelta } from './lib/prom.ts';
 import { consumeFigures, cpuFigures, produceFigures, requestFigures, round, type PhaseStats } from './lib/figures.ts';
-import { evaluateTargets, formatReport, renderSvg, S3_PRICES, type BenchResults, type BackendResult, type PartitionResult } from './lib/report.ts';
+import { evaluateTargets, formatReport, renderSvg, S3_PRICES, type BenchResults, type BackendResult, type PartitionResult, type TransactionRow } from './lib/report.ts';
 
 const SCENARIOS = ['mock', 'folder', 'pg-s3', 'classic', 'partitions'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -66,6 +70,7 @@ const { values } = parseArgs({
     'latency-seconds': { type: 'string' },
     'partition-seconds': { type: 'string' },
     'partition-rate': { type: 'string', default: '5000' },
+    'transaction-seconds': { type: 'string' },
     'keep-data': { type: 'boolean', default: false },
   },
 });
@@ -83,6 +88,8 @@ const settings = {
   partitionCounts: QUICK ? [1, 100] : [1, 100, 1000],
   partitionSeconds: Number(values['partition-seconds'] ?? (QUICK ? 3 : 10)),
   partitionRate: Number(values['partition-rate']),
+  transactionSeconds: Number(values['transaction-seconds'] ?? (QUICK ? 2 : 3)),
+  transactionSizes: [10, 1000],
   commitIntervalMs: 250,
   /** Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache. */
   cacheMaxBytes: 4 * 1024 ** 3,
@@ -245,7 +252,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
   const dataDir = join(workDir, id);
   const overrides = await brokerOverrides(id);
   let broker = await launch(id, dataDir, overrides, 'a');
-  const result: BackendResult = { id, diskless, brokerStartSeconds: round(broker.startSeconds, 1)!, produce: null, tailRead: null, coldRead: null, latency: [], partitions: [] };
+  const result: BackendResult = { id, diskless, brokerStartSeconds: round(broker.startSeconds, 1)!, produce: null, tailRead: null, coldRead: null, latency: [], partitions: [], transactions: [] };
   try {
     const bootstrap = () => broker.bootstrap;
     let produced: ProduceResult | null = null;
@@ -293,6 +300,33 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
           ...cpuFigures(p, r.bytes),
           requests: requestFigures(p),
         });
+      }
+    }
+
+    // (5) transactions: an idempotent producer, then transactional ones, as fast as one producer goes.
+    if (phases.main && settings.transactionSeconds > 0) {
+      const topic = 'transactions';
+      await createTopics(bootstrap(), [{ name: topic, partitions: settings.topicPartitions, config: topicConfig }]);
+      for (const perTxn of [0, ...settings.transactionSizes]) {
+        say(`${id}: ${perTxn === 0 ? 'idempotent producer' : `transactional producer, ${perTxn} records per transaction`}, ${settings.transactionSeconds} s`);
+        const { r, whole } = await meteredProduce(broker, serversToo, {
+          bootstrap: bootstrap(), topic, seconds: settings.transactionSeconds, size: settings.recordBytes,
+          ...(perTxn === 0 ? { config: { 'enable.idempotence': 'true' } } : { transactionRecords: perTxn }),
+        });
+        const row: TransactionRow = {
+          mode: perTxn === 0 ? 'idempotent' : 'transactional',
+          recordsPerTransaction: perTxn === 0 ? null : perTxn,
+          records: r.sent,
+          recordsPerSec: Math.round(r.sent / r.seconds),
+          MBps: round(r.bytes / r.seconds / 1e6, 1),
+          transactions: r.transactions ?? null,
+          commitMs: r.commitMs ?? null,
+          transactionMs: r.transactionMs ?? null,
+          produceMs: r.latencyMs,
+          ...cpuFigures(whole, r.bytes),
+        };
+        result.transactions.push(row);
+        say(`${id}: ${row.recordsPerSec} records/s${row.commitMs ? `, commit p50 ${row.commitMs.p50} ms, p99 ${row.commitMs.p99} ms` : ''}`);
       }
     }
 

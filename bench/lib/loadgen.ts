@@ -34,6 +34,11 @@ export interface ProduceResult {
   latencyMs: LatencySummary | null;
   clientErrors: string[];
   error?: string;
+  /** Transactional runs (`transactionRecords`): committed transactions, their size, and latencies. */
+  transactions?: number;
+  recordsPerTransaction?: number;
+  commitMs?: LatencySummary | null;
+  transactionMs?: LatencySummary | null;
 }
 
 export interface ConsumeResult {
@@ -111,6 +116,8 @@ export interface ProduceOptions {
   /** Before measuring, one record into each of partitions 0..prefill-1 (none is empty while measuring). */
   prefill?: number;
   config?: Record<string, string | number>;
+  /** A transactional producer writing whole transactions of this many records (needs `seconds`). */
+  transactionRecords?: number;
   timeoutSeconds?: number;
   /** Called when the measured run starts (after the warm-up record) and when the last record was handed to the client. */
   onMarker?: (marker: 'measuring' | 'produced') => void;
@@ -121,6 +128,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   if (opts.prefill) args.push('--prefill', String(opts.prefill));
   if (opts.mock) args.push('--mock');
   else args.push('--bootstrap', opts.bootstrap!);
+  if (opts.transactionRecords) args.push('--transaction-records', String(opts.transactionRecords));
   if (opts.count) args.push('--count', String(opts.count));
   else args.push('--seconds', String(opts.seconds ?? 10));
   args.push(...configArgs(opts.config));

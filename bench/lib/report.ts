@@ -35,6 +35,22 @@ export interface PartitionResult extends RequestFigures, CpuFigures {
   e2eMs: LatencySummary | null;
 }
 
+/** Produce as fast as one producer goes: idempotent, or transactional with N records per transaction. */
+export interface TransactionRow extends CpuFigures {
+  mode: 'idempotent' | 'transactional';
+  /** null for the idempotent run. */
+  recordsPerTransaction: number | null;
+  records: number;
+  recordsPerSec: number;
+  MBps: number | null;
+  transactions: number | null;
+  /** commit_transaction once the records are delivered (EndTxn and the markers). */
+  commitMs: LatencySummary | null;
+  /** begin_transaction to commit_transaction returned. */
+  transactionMs: LatencySummary | null;
+  produceMs: LatencySummary | null;
+}
+
 export interface BackendResult {
   id: 'folder' | 'pg-s3' | 'classic';
   diskless: boolean;
@@ -44,6 +60,7 @@ export interface BackendResult {
   coldRead: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
   latency: LatencyRow[];
   partitions: PartitionResult[];
+  transactions: TransactionRow[];
 }
 
 export interface Target {
@@ -67,6 +84,8 @@ export interface BenchResults {
     partitionCounts: number[];
     partitionSeconds: number;
     partitionRate: number;
+    transactionSeconds: number;
+    transactionSizes: number[];
     commitIntervalMs: number;
     cacheMaxBytes: number;
     latencyProfile: string;
@@ -155,6 +174,7 @@ function table(head: string[], rows: (string | number)[][]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
+const p50p99 = (l: LatencySummary | null | undefined) => (l ? `${fmt(l.p50, 0)} / ${fmt(l.p99, 0)}` : '–');
 const lat = (l: LatencySummary | null | undefined) => (l ? `${fmt(l.p50, 0)} / ${fmt(l.p99, 0)} / ${fmt(l['p99.9'], 0)}` : '–');
 
 export function formatReport(r: BenchResults): string {
@@ -197,6 +217,18 @@ export function formatReport(r: BenchResults): string {
     }
   }
   out.push(table(['backend', 'load', 'records/s', 'MB/s', 'produce', 'end-to-end', 'PUT p50/p99', 'p99 bound', 'PUT/s', 'Produce req/s', 'broker cores'], latRows));
+
+  const txns = r.backends.flatMap((b) => b.transactions.map((t) => ({ b, t })));
+  if (txns.length > 0) {
+    out.push(`\nTransactions: as fast as one producer goes (${s.transactionSeconds} s each), idempotent vs transactional with N records per transaction (begin, produce N, commit; records counted once committed); commit = commit_transaction once the records are delivered (EndTxn and markers), ms p50 / p99`);
+    out.push(table(['backend', 'producer', 'records/s', 'MB/s', 'transactions/s', 'commit p50/p99', 'transaction p50/p99', 'record p50/p99', 'broker CPU-s/GiB', 'broker cores'],
+      txns.map(({ b, t }) => {
+        const seconds = t.recordsPerSec > 0 ? t.records / t.recordsPerSec : 0;
+        return [LABELS[b.id]!, t.mode === 'idempotent' ? 'idempotent' : `transactional, ${t.recordsPerTransaction}/txn`, t.recordsPerSec, fmt(t.MBps),
+          t.transactions !== null && seconds > 0 ? fmt(t.transactions / seconds, 1) : '–', p50p99(t.commitMs), p50p99(t.transactionMs), p50p99(t.produceMs),
+          fmt(t.brokerCpuSecondsPerGiB, 2), fmt(t.brokerCoresUsed, 2)];
+      })));
+  }
 
   const parts = r.backends.flatMap((b) => b.partitions.map((p) => ({ b, p })));
   if (parts.length > 0) {

@@ -12,8 +12,11 @@
  * - classic partitions led here: appended to the local log, then reported (`markerWritten`);
  * - classic partitions led by another broker: that broker's janitor writes them (it polls for prepared
  *   transactions every transaction.marker.retry.interval.ms), so no broker-to-broker call is needed.
- * A partition whose marker was already written (a retry, another broker's janitor) refuses the duplicate
- * (INVALID_TXN_STATE), which counts as written.
+ * A diskless partition whose marker was already written (a retry, another broker's janitor) refuses the
+ * duplicate in the commit (INVALID_TXN_STATE), which counts as written. A classic log cannot tell a late marker
+ * from the producer's next transaction (transaction version 1 keeps the epoch), so this broker writes a
+ * transaction's markers one `finish` at a time and writes a classic marker only while the coordinator says
+ * the partition still waits for it: a janitor holding a stale list would otherwise end the next transaction.
  *
  * A classic partition checks a transactional batch's epoch but not (as diskless commits do) that the partition
  * is in the producer's transaction, so a zombie producer could leave a transaction open there that no
@@ -47,6 +50,8 @@ const PREPARED_MIN_AGE_MS = 2_000;
 export class TransactionCoordinator {
   private timers: NodeJS.Timeout[] = [];
   private janitorRun: Promise<void> | null = null;
+  /** Per transactional id, the `finish` running on this broker (they run one after the other). */
+  private readonly finishing = new Map<string, Promise<boolean>>();
   private stopped = false;
   markersWritten = 0;
   timedOutAborts = 0;
@@ -65,12 +70,27 @@ export class TransactionCoordinator {
    * when the transaction is complete; false when some marker is left (a retriable failure, or a classic
    * partition led elsewhere): the janitors finish it.
    */
-  async finish(ending: EndingTransaction): Promise<boolean> {
+  finish(ending: EndingTransaction): Promise<boolean> {
+    const id = ending.transactionalId;
+    const previous = this.finishing.get(id) ?? Promise.resolve(true);
+    const run = previous.catch(() => true).then(() => this.writeMarkers(ending));
+    this.finishing.set(id, run);
+    const forget = () => {
+      if (this.finishing.get(id) === run) this.finishing.delete(id);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  private async writeMarkers(ending: EndingTransaction): Promise<boolean> {
     const ensured = this.topics.ensure(ending.partitions.map((p) => ({ name: null, topicId: p.topicId, partitionCount: p.partition + 1 })));
     if (ensured) await ensured.catch(() => undefined);
+    const classic = ending.partitions.some((p) => this.topics.getById(p.topicId)?.diskless === false);
+    const awaiting = classic ? new Set((await this.store.awaitingMarkers(ending)).map((p) => `${p.topicId}:${p.partition}`)) : null;
     await Promise.all(ending.partitions.map(async (key) => {
       const topic = this.topics.getById(key.topicId);
       if (!topic) return;
+      if (!topic.diskless && !awaiting!.has(`${key.topicId}:${key.partition}`)) return; // written already, or the transaction moved on
       const partitionLog = this.partitions.serve(topic, key.partition);
       if (isServeError(partitionLog)) return;
       const result = await partitionLog.append(markerBatch(ending.producerId, ending.producerEpoch, ending.commit, topic.config.messageTimestampType), -1);

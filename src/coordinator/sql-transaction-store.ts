@@ -245,6 +245,16 @@ export class SqlTransactionStore implements TransactionStore {
     });
   }
 
+  async awaitingMarkers(ending: EndingTransaction): Promise<PartitionKey[]> {
+    const res = await this.db.query<{ topic_id: string; partition: SqlInt }>(
+      `SELECT tp.topic_id::text AS topic_id, tp.partition FROM transactions t
+         JOIN transaction_partitions tp ON tp.transactional_id = t.transactional_id
+        WHERE t.transactional_id = $1 AND t.producer_id = $2 AND t.producer_epoch = $3 AND t.state = $4`,
+      [ending.transactionalId, ending.producerId, ending.producerEpoch, ending.commit ? 'prepare_commit' : 'prepare_abort'],
+    );
+    return res.rows.map((r) => ({ topicId: r.topic_id, partition: num(r.partition) }));
+  }
+
   async markerWritten(ending: EndingTransaction, partition: PartitionKey): Promise<void> {
     await this.db.query(
       `DELETE FROM transaction_partitions tp USING transactions t

@@ -84,6 +84,11 @@ export interface TransactionStore {
   /** TxnOffsetCommit: offsets kept with the transaction until it commits. 0 or the request's error. */
   commitOffsets(producer: TxnProducer, groupId: string, offsets: readonly TxnOffset[]): Promise<number>;
   endTxn(producer: TxnProducer, commit: boolean, now: number): Promise<EndTxnResult>;
+  /**
+   * The partitions of `ending` still waiting for its marker: none once the transaction moved on (completed,
+   * another epoch or decision). A classic partition's marker is written only while it is listed here.
+   */
+  awaitingMarkers(ending: EndingTransaction): Promise<PartitionKey[]>;
   /** A classic partition's marker is in its log: the partition leaves the transaction. */
   markerWritten(ending: EndingTransaction, partition: PartitionKey): Promise<void>;
   /** Ends a prepared transaction whose markers are all written; false while some are missing. */

@@ -1,7 +1,8 @@
 /**
  * The benchmark works end to end: `bench/run.ts --quick --scenarios folder` (the quick mode's smallest
- * scenario: one embedded broker, confluent-kafka as the client) runs, reads back everything it wrote and
- * writes its results. No figure is asserted: the machine is shared and figures are for reading.
+ * scenario: one embedded broker, confluent-kafka as the client) runs, reads back everything it wrote,
+ * measures idempotent and transactional produce, and writes its results. No figure is asserted: the machine
+ * is shared and figures are for reading.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -36,6 +37,14 @@ test('npm run bench -- --quick --scenarios folder runs end to end and checks wha
   assert.ok(folder.latency.length > 0 && folder.latency.every((l) => l.produceMs !== null && l.e2eMs !== null));
   // Figures come from the broker's /metrics: its object store and coordinator counted the writes.
   assert.ok(folder.produce.requests.puts > 0 && folder.produce.requests.commits > 0);
+  // Transactional produce beside idempotent: records/s at 10 and 1,000 records per transaction, commit latency.
+  assert.deepEqual(folder.transactions.map((t) => [t.mode, t.recordsPerTransaction]), [['idempotent', null], ['transactional', 10], ['transactional', 1000]]);
+  for (const t of folder.transactions) assert.ok(t.records > 0 && t.recordsPerSec > 0, `${t.mode} ${t.recordsPerTransaction}: records were produced`);
+  for (const t of folder.transactions.filter((x) => x.mode === 'transactional')) {
+    assert.ok(t.transactions! > 0 && t.records === t.transactions! * t.recordsPerTransaction!, 'whole transactions were committed');
+    assert.ok(t.commitMs && t.commitMs.p50 > 0 && t.commitMs.p99 >= t.commitMs.p50, 'commit latency measured');
+  }
+  assert.match(output, /Transactions: as fast as one producer goes[\s\S]*transactional, 10\/txn[\s\S]*transactional, 1000\/txn/);
   assert.ok(results.targets.length > 0);
   assert.match(readFileSync(join(out, 'chart.svg'), 'utf8'), /^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\s*$/);
   assert.ok(existsSync(join(out, 'logs', 'broker-folder.log')));

@@ -14,16 +14,31 @@
       {"e": "assign"|"revoke", "partitions": [...]} on rebalances, {"e": "msgs", "m": [[value, partition,
       offset], ...]} for what it consumed, {"e": "closed"} once closed (offsets committed, group left).
 
-  chaos_client.py read BOOTSTRAP TOPIC PARTITIONS
+  chaos_client.py transform BOOTSTRAP GROUP IN_TOPIC OUT_TOPIC TRANSACTIONAL_ID CLIENT_ID
+      Consume-transform-produce with exactly-once semantics, as Kafka's EOS guidance has it: a consumer in GROUP
+      (isolation.level=read_committed, no auto commit) reads IN_TOPIC; a transactional producer writes, for each
+      input record, "<value>|<partition>|<offset>" to the same partition of OUT_TOPIC and commits the consumed
+      offsets with send_offsets_to_transaction in the same transaction (every 300 ms or 2,000 records; every 10th
+      transaction is aborted on purpose and redone). On an abortable error the transaction is aborted and the
+      consumer rewound to the group's committed offsets; on a fatal one (fenced) the producer is re-created
+      (init_transactions with the same id) and the consumer rewound; a rebalance aborts the open transaction.
+      Prints {"e": "txn", "n": records, "offsets": {p: next offset}} per commit, {"e": "abort", "why": ...},
+      {"e": "recreate", "why": ...}, {"e": "assign"|"revoke", ...}; on SIGTERM it goes on until its committed
+      offsets reach IN_TOPIC's high watermarks (the producers stopped first), closes and prints
+      {"e": "done", "drained": bool, "committed": {p: offset}, "transactions": N, "aborted": N, "recreated": N}.
+
+  chaos_client.py read BOOTSTRAP TOPIC PARTITIONS [ISOLATION]
       Reads every partition from offset 0 to its high watermark with assign() (no group) and prints one
-      line {"ends": {p: high}, "read": {p: [[offset, value], ...]}, "errors": [...]}.
+      line {"ends": {p: high}, "read": {p: [[offset, value], ...]}, "errors": [...]}. With ISOLATION
+      read_committed it reads committed records only, and a partition is complete only once its last stable
+      offset reached the high watermark (no transaction left open).
 """
 import json
 import signal
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 
 def emit(obj):
@@ -159,7 +174,206 @@ def consume(bootstrap, group, topic, client_id):
     emit({"e": "closed"})
 
 
-def read(bootstrap, topic, partitions):
+class Restart(Exception):
+    """The producer must be re-created (a fatal error, such as being fenced)."""
+
+
+def transform(bootstrap, group, in_topic, out_topic, transactional_id, client_id):
+    running = [True]
+    signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
+    stats = {"transactions": 0, "aborted": 0, "recreated": 0}
+    state = {"producer": None, "in_txn": False, "pending": {}, "n": 0}
+
+    def new_producer():
+        config = {
+            "bootstrap.servers": bootstrap,
+            "client.id": client_id,
+            "transactional.id": transactional_id,
+            "transaction.timeout.ms": 30000,
+            "linger.ms": 5,
+            "request.timeout.ms": 10000,
+            "retry.backoff.ms": 100,
+            **RESILIENT,
+        }
+        p = Producer(config)
+        while True:
+            try:
+                p.init_transactions(30)
+                return p
+            except KafkaException as e:
+                err = e.args[0]
+                emit({"e": "retry", "op": "init", "error": str(err)})
+                if err.fatal():
+                    p = Producer(config)
+                time.sleep(0.2)
+
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "client.id": client_id,
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+        "fetch.wait.max.ms": 200,
+        **RESILIENT,
+    })
+
+    def call(op, fn):
+        """Runs a transactional call, again while its error is retriable; raises otherwise."""
+        while True:
+            try:
+                return fn()
+            except KafkaException as e:
+                err = e.args[0]
+                if err.fatal():
+                    raise Restart(f"{op}: {err}")
+                if err.retriable() and not err.txn_requires_abort():
+                    emit({"e": "retry", "op": op, "error": str(err)})
+                    time.sleep(0.1)
+                    continue
+                raise
+
+    def rewind():
+        """Back to the group's committed offsets: what the aborted transaction consumed is read again."""
+        while True:
+            parts = c.assignment()
+            if not parts:
+                return  # unassigned: the next assignment starts at the committed offsets anyway
+            try:
+                for tp in c.committed(parts, 10):
+                    c.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+                return
+            except KafkaException as e:
+                emit({"e": "retry", "op": "rewind", "error": str(e.args[0])})
+                time.sleep(0.2)
+
+    def recreate(why):
+        stats["recreated"] += 1
+        emit({"e": "recreate", "why": why})
+        state["producer"] = None  # the fenced instance is dropped (and destroyed)
+        state["producer"] = new_producer()
+
+    def abort(why, rewinding=True, force=False):
+        """Aborts the open transaction (re-creating the producer if it cannot) and rewinds the consumer."""
+        if state["in_txn"] or force:
+            stats["aborted"] += 1
+            emit({"e": "abort", "why": why})
+            try:
+                call("abort", lambda: state["producer"].abort_transaction(30))
+            except (Restart, KafkaException) as e:
+                recreate(f"abort failed: {e}")
+        state["in_txn"] = False
+        state["pending"] = {}
+        state["n"] = 0
+        if rewinding:
+            rewind()
+
+    def on_assign(consumer, parts):
+        emit({"e": "assign", "partitions": sorted(tp.partition for tp in parts)})
+
+    def on_revoke(consumer, parts):
+        # What the open transaction consumed from these partitions must not be committed by this member: the
+        # next owner reads it again from the committed offsets.
+        emit({"e": "revoke", "partitions": sorted(tp.partition for tp in parts)})
+        abort("rebalance", rewinding=False)
+
+    c.subscribe([in_topic], on_assign=on_assign, on_revoke=on_revoke)
+    state["producer"] = new_producer()
+
+    def commit():
+        p = state["producer"]
+        offsets = [TopicPartition(in_topic, part, o) for part, o in sorted(state["pending"].items())]
+        try:
+            call("send_offsets", lambda: p.send_offsets_to_transaction(offsets, c.consumer_group_metadata(), 30))
+            if (stats["transactions"] + stats["aborted"]) % 10 == 9:
+                abort("on purpose")
+                return
+            call("commit", lambda: p.commit_transaction(30))
+        except Restart as e:
+            # The transaction is aborted (by the fencing InitProducerId) or was committed before the error:
+            # either way the group's committed offsets say where to go on.
+            stats["aborted"] += 1
+            emit({"e": "abort", "why": str(e)})
+            state["in_txn"] = False
+            recreate(str(e))
+            rewind()
+            return
+        except KafkaException as e:
+            abort(str(e.args[0]))
+            return
+        stats["transactions"] += 1
+        emit({"e": "txn", "n": state["n"], "offsets": {str(k): v for k, v in state["pending"].items()}})
+        state["in_txn"] = False
+        state["pending"] = {}
+        state["n"] = 0
+
+    def drained():
+        parts = c.assignment()
+        if not parts or state["in_txn"]:
+            return False
+        try:
+            committed = c.committed(parts, 10)
+            return all(tp.offset >= c.get_watermark_offsets(tp, timeout=10, cached=False)[1] for tp in committed)
+        except KafkaException:
+            return False
+
+    started = 0.0
+    stopping_since = None
+    done = False
+    while True:
+        if not running[0] and stopping_since is None:
+            stopping_since = time.time()
+        if stopping_since is not None and time.time() - stopping_since > 45:
+            break
+        # One message a poll: a rebalance callback runs before the messages of the new assignment, so none
+        # of the old assignment's slips into a transaction after its abort.
+        m = c.poll(0.1)
+        if m is not None and m.error():
+            emit({"e": "error", "error": str(m.error())})
+            m = None
+        if m is not None:
+            try:
+                if not state["in_txn"]:
+                    call("begin", state["producer"].begin_transaction)
+                    state["in_txn"] = True
+                    started = time.time()
+                while True:
+                    try:
+                        state["producer"].produce(out_topic, key=m.key(), value=f"{m.value().decode()}|{m.partition()}|{m.offset()}", partition=m.partition())
+                        break
+                    except BufferError:
+                        state["producer"].poll(0.05)
+                state["pending"][m.partition()] = m.offset() + 1
+                state["n"] += 1
+            except Restart as e:
+                state["in_txn"] = False
+                recreate(str(e))
+                rewind()
+                continue
+            except KafkaException as e:
+                # begin or produce refused: the producer is in an abortable error state.
+                abort(str(e.args[0]), force=True)
+                continue
+        state["producer"].poll(0)
+        if state["in_txn"] and (state["n"] >= 2000 or time.time() - started >= 0.3):
+            commit()
+        if stopping_since is not None and m is None and drained():
+            done = True
+            break
+    if state["in_txn"]:
+        abort("stopping", rewinding=False)
+    committed = {}
+    try:
+        committed = {str(tp.partition): tp.offset for tp in c.committed(c.assignment(), 10)}
+    except KafkaException:
+        pass
+    c.close()
+    emit({"e": "done", "drained": done, "committed": committed, **stats})
+
+
+def read(bootstrap, topic, partitions, isolation="read_uncommitted"):
     began = time.time()
 
     def took(what):
@@ -168,7 +382,7 @@ def read(bootstrap, topic, partitions):
     # A cold read costs the broker one object-store GET per run of batches (the log is spread over hundreds
     # of small objects): small fetches, each well within the request timeout.
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "floe-chaos-reader-unused", "enable.auto.commit": False,
-                  "enable.partition.eof": True, "auto.offset.reset": "earliest", **RESILIENT,
+                  "enable.partition.eof": True, "auto.offset.reset": "earliest", "isolation.level": isolation, **RESILIENT,
                   "max.partition.fetch.bytes": 16384, "socket.timeout.ms": 60000})
     ends = {}
     errors = []
@@ -203,7 +417,9 @@ def main():
     elif mode == "consume":
         consume(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif mode == "read":
-        read(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        read(sys.argv[2], sys.argv[3], int(sys.argv[4]), *sys.argv[5:6])
+    elif mode == "transform":
+        transform(*sys.argv[2:8])
     else:
         raise SystemExit(f"unknown mode {mode}")
 
