@@ -21,7 +21,7 @@
 # Files run FLOE_TEST_CONCURRENCY at a time (default 2, for the 2-core CI machines): every test broker
 # listens on port 0 and keeps its data in its own temporary folder, and most of a test's time is spent
 # waiting on commit intervals and sockets rather than on the CPU. A test that hangs fails after
-# FLOE_TEST_TIMEOUT_MS (default 120000) instead of hanging CI.
+# FLOE_TEST_TIMEOUT_MS (default 180000) instead of hanging CI.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -82,5 +82,5 @@ fi
 # shellcheck disable=SC2068
 exec node --import tsx --test \
   --test-concurrency="${FLOE_TEST_CONCURRENCY:-2}" \
-  --test-timeout="${FLOE_TEST_TIMEOUT_MS:-120000}" \
+  --test-timeout="${FLOE_TEST_TIMEOUT_MS:-180000}" \
   "$@"
