@@ -42,6 +42,7 @@ export class RequestDispatcher implements Dispatcher {
   }
 
   dispatch(conn: Connection, frame: Buffer): Promise<Buffer[] | null> {
+    if (conn.rawSaslToken) return this.rawSaslToken(conn, frame);
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
     const correlationId = frame.readInt32BE(4);
@@ -50,6 +51,13 @@ export class RequestDispatcher implements Dispatcher {
     if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
       if (apiKey === ApiKey.ApiVersions) return Promise.resolve(this.unsupportedApiVersions(correlationId));
       throw new ProtocolViolation(`unsupported version ${apiVersion} of ${handler.name} (supported ${handler.minVersion}-${handler.maxVersion})`);
+    }
+    if (!conn.authenticated && apiKey !== ApiKey.ApiVersions && apiKey !== ApiKey.SaslHandshake && apiKey !== ApiKey.SaslAuthenticate) {
+      // Kafka's SaslServerAuthenticator closes the connection on any other request before authentication.
+      throw new ProtocolViolation(`unexpected ${handler.name} request during SASL authentication (listener ${conn.listener.name})`);
+    }
+    if (conn.sessionExpiresAt !== 0 && Date.now() > conn.sessionExpiresAt && apiKey !== ApiKey.SaslHandshake && apiKey !== ApiKey.SaslAuthenticate) {
+      throw new ProtocolViolation(`SASL session expired (connections.max.reauth.ms) and the client did not re-authenticate`);
     }
     const codec = MESSAGES[apiKey]!;
     let ctx: RequestContext;
@@ -60,8 +68,9 @@ export class RequestDispatcher implements Dispatcher {
       request = codec.request.decode(reader, apiVersion);
       const s = this.services;
       ctx = {
-        topics: s.topics, partitions: s.partitions, groups: s.groups, cluster: s.cluster, admin: s.admin, producerIds: s.producerIds,
-        config: s.config, loadedConfig: s.loadedConfig, handlers: s.handlers,
+        topics: s.topics, partitions: s.partitions, groups: s.groups, cluster: s.cluster.forListener(conn.listener.name), admin: s.admin,
+        producerIds: s.producerIds, config: s.config, loadedConfig: s.loadedConfig, handlers: s.handlers, sasl: s.sasl,
+        credentials: s.credentials,
         conn, apiKey, apiVersion, correlationId, clientId: header.clientId,
       };
     } catch (err) {
@@ -88,6 +97,19 @@ export class RequestDispatcher implements Dispatcher {
     }
     if (response === null) return null;
     return encodeResponseFrame(ctx.apiKey, ctx.apiVersion, ctx.correlationId, response);
+  }
+
+  /**
+   * A raw SASL token (after SaslHandshake v0): answered with the raw server token, length-prefixed, as
+   * Kafka does. A failed login has no way to say why: the connection is closed.
+   */
+  private async rawSaslToken(conn: Connection, token: Buffer): Promise<Buffer[] | null> {
+    const outcome = await this.services.sasl.authenticate(conn, token);
+    if (!outcome.ok) throw new ProtocolViolation(outcome.message);
+    if (outcome.complete) conn.rawSaslToken = false;
+    const size = Buffer.allocUnsafe(4);
+    size.writeInt32BE(outcome.challenge.length, 0);
+    return [size, outcome.challenge];
   }
 
   private unsupportedApiVersions(correlationId: number): Buffer[] {

@@ -9,9 +9,11 @@
 import type { ClusterView } from '../cluster/cluster-view.ts';
 import type { BrokerConfig, LoadedBrokerConfig } from '../config/broker-config.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
+import type { SecurityStore } from '../coordinator/security-store.ts';
 import type { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { Connection } from '../network/connection.ts';
 import type { Init } from '../protocol/gen/init.ts';
+import type { SaslAuthenticator } from '../security/sasl-authenticator.ts';
 import type { Partitions } from './partitions.ts';
 import type { TopicAdmin } from './topic-admin.ts';
 import type { TopicRegistry } from './topics.ts';
@@ -35,6 +37,10 @@ export interface BrokerServices {
   readonly loadedConfig: LoadedBrokerConfig | undefined;
   /** The Kafka APIs this broker serves (ApiVersions reports them). */
   readonly handlers: readonly AnyHandler[];
+  /** SASL mechanisms per listener and the exchanges of SaslHandshake/SaslAuthenticate. */
+  readonly sasl: SaslAuthenticator;
+  /** SCRAM credentials in the coordinator (DescribeUserScramCredentials, AlterUserScramCredentials). */
+  readonly credentials: Pick<SecurityStore, 'describeScramCredentials' | 'alterScramCredentials'>;
 }
 
 export interface RequestContext extends BrokerServices {

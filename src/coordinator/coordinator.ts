@@ -10,6 +10,8 @@
  * retriable error then).
  */
 
+import type { SecurityStore } from './security-store.ts';
+
 export type TimestampType = 0 | 1; // 0 CreateTime, 1 LogAppendTime
 
 export interface TopicInfo {
@@ -221,6 +223,8 @@ export interface RegisteredBroker {
   host: string;
   port: number;
   rack: string | null;
+  /** Every listener's advertised endpoint by listener name (migration 11); absent: host and port serve all. */
+  endpoints?: Readonly<Record<string, { host: string; port: number }>>;
 }
 
 export interface BrokerRegistration {
@@ -230,6 +234,8 @@ export interface BrokerRegistration {
   host: string;
   port: number;
   rack: string | null;
+  /** Every listener's advertised endpoint (migration 11). */
+  endpoints?: Readonly<Record<string, { host: string; port: number }>>;
   /** A registration older than this without a heartbeat is dead. */
   sessionTimeoutMs: number;
 }
@@ -243,7 +249,7 @@ export interface MembershipView {
   brokers: RegisteredBroker[];
 }
 
-export interface Coordinator {
+export interface Coordinator extends SecurityStore {
   /** Applies migrations; safe to call on every start. */
   init(): Promise<void>;
   close(): Promise<void>;

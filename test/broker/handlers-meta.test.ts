@@ -126,6 +126,14 @@ const CASES: Record<number, Case> = {
     entries: (res) => res.groups.map((g: any) => [`group ${g.groupId}`, g.errorCode]),
   },
   [ApiKey.ListGroups]: { request: { statesFilter: ['Stable'] }, entities: [], entries: none },
+  [ApiKey.SaslHandshake]: { request: { mechanism: 'PLAIN' }, entities: [], entries: none },
+  [ApiKey.SaslAuthenticate]: { request: { authBytes: Buffer.alloc(0) }, entities: [], entries: none },
+  [ApiKey.DescribeUserScramCredentials]: { request: { users: [{ name: G }] }, entities: [], entries: none },
+  [ApiKey.AlterUserScramCredentials]: {
+    request: { deletions: [{ name: G, mechanism: 1 }], upsertions: [] },
+    entities: [`user ${G}`],
+    entries: (res) => res.results.map((r: any) => [`user ${r.user}`, r.errorCode]),
+  },
   [ApiKey.ApiVersions]: { request: { clientSoftwareName: 'meta', clientSoftwareVersion: '1' }, entities: [], entries: none },
   [ApiKey.CreateTopics]: {
     request: { topics: [{ name: T, numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 },

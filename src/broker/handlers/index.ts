@@ -13,6 +13,7 @@ import { leaveGroup } from './13-leave-group.ts';
 import { syncGroup } from './14-sync-group.ts';
 import { describeGroups } from './15-describe-groups.ts';
 import { listGroups } from './16-list-groups.ts';
+import { saslHandshake } from './17-sasl-handshake.ts';
 import { apiVersions } from './18-api-versions.ts';
 import { createTopics } from './19-create-topics.ts';
 import { deleteTopics } from './20-delete-topics.ts';
@@ -22,11 +23,14 @@ import { offsetForLeaderEpoch } from './23-offset-for-leader-epoch.ts';
 import { describeConfigs } from './32-describe-configs.ts';
 import { alterConfigs } from './33-alter-configs.ts';
 import { describeLogDirs } from './35-describe-log-dirs.ts';
+import { saslAuthenticate } from './36-sasl-authenticate.ts';
 import { createPartitions } from './37-create-partitions.ts';
 import { deleteGroups } from './42-delete-groups.ts';
 import { electLeaders } from './43-elect-leaders.ts';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.ts';
 import { offsetDelete } from './47-offset-delete.ts';
+import { describeUserScramCredentials } from './50-describe-user-scram-credentials.ts';
+import { alterUserScramCredentials } from './51-alter-user-scram-credentials.ts';
 import { describeCluster } from './60-describe-cluster.ts';
 import { describeTopicPartitions } from './75-describe-topic-partitions.ts';
 
@@ -44,6 +48,7 @@ export const HANDLERS: readonly AnyHandler[] = [
   syncGroup,
   describeGroups,
   listGroups,
+  saslHandshake,
   apiVersions,
   createTopics,
   deleteTopics,
@@ -53,11 +58,14 @@ export const HANDLERS: readonly AnyHandler[] = [
   describeConfigs,
   alterConfigs,
   describeLogDirs,
+  saslAuthenticate,
   createPartitions,
   deleteGroups,
   electLeaders,
   incrementalAlterConfigs,
   offsetDelete,
+  describeUserScramCredentials,
+  alterUserScramCredentials,
   describeCluster,
   describeTopicPartitions,
 ];
