@@ -16,6 +16,8 @@ import type { ObjectStore } from '../objectstore/object-store.ts';
 import type { TLSSocket } from 'node:tls';
 import { KafkaServer } from '../network/server.ts';
 import { SaslAuthenticator } from '../security/sasl-authenticator.ts';
+import { AclService } from '../security/acl-service.ts';
+import type { Authorizer } from '../security/authorizer.ts';
 import { certificatePrincipal, tlsServerOptions, watchTlsFiles } from '../security/tls.ts';
 import { Storage } from '../storage/storage.ts';
 import { DisklessMaintenance, maintenanceSettings } from '../storage/diskless/maintenance.ts';
@@ -56,6 +58,8 @@ export class Broker implements BrokerServices {
   readonly handlers: readonly AnyHandler[] = HANDLERS;
   readonly sasl: SaslAuthenticator;
   readonly credentials: Pick<Coordinator, 'describeScramCredentials' | 'alterScramCredentials'>;
+  readonly acls: AclService;
+  readonly authorizer: Authorizer;
   /** Read-only views of internal state, for tests and tools. */
   readonly inspect: BrokerInspection;
 
@@ -105,6 +109,13 @@ export class Broker implements BrokerServices {
     this.admin = new TopicAdmin(this.topics, coordinator, this.storage, config, this.cluster);
     this.producerIds = coordinator;
     this.credentials = coordinator;
+    const security = config.security;
+    this.acls = new AclService({
+      enabled: security?.authorizerEnabled ?? false,
+      superUsers: security?.superUsers ?? [],
+      allowEveryoneIfNoAclFound: security?.allowEveryoneIfNoAclFound ?? false,
+    }, coordinator);
+    this.authorizer = this.acls.authorizer;
     this.sasl = new SaslAuthenticator(config.security, (user, mechanism) => coordinator.scramCredential(user, mechanism), config.connectionFailedAuthenticationDelayMs ?? 100,
       (listener, mechanism, reason) => log.info({ listener, mechanism, reason }, 'SASL authentication failed'));
     this.inspect = new BrokerInspection(this.storage, this.membership);
@@ -154,6 +165,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   const broker = new Broker(config, opts.loaded, clusterId, metered.coordinator, metered.objectStore, metrics);
   const unfollow = await followCoordinator(broker); // other brokers' commits and topic changes
   await broker.topics.load();
+  await broker.acls.start();
   await broker.storage.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.cluster.classicLeader(t) === config.nodeId));
 
   const dispatcher = new RequestDispatcher(broker, broker.storage, metrics);
@@ -233,6 +245,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await broker.maintenance.stop();
     await broker.storage.close(); // withdraws unused object-key registrations, closes the classic logs cleanly
     await unfollow();
+    await broker.acls.stop();
     await objectStore.close();
     await coordinator.close();
     log.info('shut down');

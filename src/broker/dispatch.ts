@@ -17,6 +17,7 @@ import { childLogger } from '../observability/log.ts';
 import type { BrokerMetrics } from '../observability/metrics.ts';
 import type { AnyHandler, BrokerServices, RequestContext } from './handler.ts';
 import { apiVersionsBody } from './handlers/18-api-versions.ts';
+import { authorize } from './authorization.ts';
 
 /** Back-pressure: while paused, the connections stop reading requests. */
 export interface ProduceGate {
@@ -70,7 +71,7 @@ export class RequestDispatcher implements Dispatcher {
       ctx = {
         topics: s.topics, partitions: s.partitions, groups: s.groups, cluster: s.cluster.forListener(conn.listener.name), admin: s.admin,
         producerIds: s.producerIds, config: s.config, loadedConfig: s.loadedConfig, handlers: s.handlers, sasl: s.sasl,
-        credentials: s.credentials,
+        credentials: s.credentials, authorizer: s.authorizer, acls: s.acls,
         conn, apiKey, apiVersion, correlationId, clientId: header.clientId,
       };
     } catch (err) {
@@ -86,8 +87,15 @@ export class RequestDispatcher implements Dispatcher {
     metrics.requests.inc(labels);
     let response: Init<unknown> | null;
     try {
-      // The handler's synchronous prefix runs here, in frame order (see network/connection.ts).
-      response = await handler.handle(ctx, request);
+      // ACLs (authorization.ts): a denied request is answered here; denied entities leave the request.
+      const authorized = authorize(ctx, handler, request);
+      if (authorized && 'response' in authorized) {
+        response = authorized.response;
+      } else {
+        // The handler's synchronous prefix runs here, in frame order (see network/connection.ts).
+        response = await handler.handle(ctx, authorized ? authorized.request : request);
+        if (authorized?.finish) response = authorized.finish(response);
+      }
     } catch (err) {
       log.error({ err, api: handler.name, version: ctx.apiVersion }, 'handler failed');
       metrics.requestErrors.inc(labels);

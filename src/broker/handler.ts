@@ -14,6 +14,8 @@ import type { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { Connection } from '../network/connection.ts';
 import type { Init } from '../protocol/gen/init.ts';
 import type { SaslAuthenticator } from '../security/sasl-authenticator.ts';
+import type { Authorizer } from '../security/authorizer.ts';
+import type { AclService } from '../security/acl-service.ts';
 import type { Partitions } from './partitions.ts';
 import type { TopicAdmin } from './topic-admin.ts';
 import type { TopicRegistry } from './topics.ts';
@@ -41,6 +43,10 @@ export interface BrokerServices {
   readonly sasl: SaslAuthenticator;
   /** SCRAM credentials in the coordinator (DescribeUserScramCredentials, AlterUserScramCredentials). */
   readonly credentials: Pick<SecurityStore, 'describeScramCredentials' | 'alterScramCredentials'>;
+  /** ACL checks (authorization.ts applies them around every handler). */
+  readonly authorizer: Authorizer;
+  /** ACLs in the coordinator (CreateAcls, DeleteAcls). */
+  readonly acls: AclService;
 }
 
 export interface RequestContext extends BrokerServices {

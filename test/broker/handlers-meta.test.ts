@@ -126,6 +126,17 @@ const CASES: Record<number, Case> = {
     entries: (res) => res.groups.map((g: any) => [`group ${g.groupId}`, g.errorCode]),
   },
   [ApiKey.ListGroups]: { request: { statesFilter: ['Stable'] }, entities: [], entries: none },
+  [ApiKey.DescribeAcls]: { request: { resourceTypeFilter: 2, resourceNameFilter: T, patternTypeFilter: 3, principalFilter: null, hostFilter: null, operation: 1, permissionType: 1 }, entities: [], entries: none },
+  [ApiKey.CreateAcls]: {
+    request: { creations: [{ resourceType: 2, resourceName: T, resourcePatternType: 3, principal: 'User:a', host: '*', operation: 3, permissionType: 3 }] },
+    entities: ['creation 0'],
+    entries: (res) => res.results.map((r: any, i: number) => [`creation ${i}`, r.errorCode]),
+  },
+  [ApiKey.DeleteAcls]: {
+    request: { filters: [{ resourceTypeFilter: 2, resourceNameFilter: T, patternTypeFilter: 3, principalFilter: null, hostFilter: null, operation: 1, permissionType: 1 }] },
+    entities: ['filter 0'],
+    entries: (res) => res.filterResults.map((r: any, i: number) => [`filter ${i}`, r.errorCode]),
+  },
   [ApiKey.SaslHandshake]: { request: { mechanism: 'PLAIN' }, entities: [], entries: none },
   [ApiKey.SaslAuthenticate]: { request: { authBytes: Buffer.alloc(0) }, entities: [], entries: none },
   [ApiKey.DescribeUserScramCredentials]: { request: { users: [{ name: G }] }, entities: [], entries: none },
