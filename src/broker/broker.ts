@@ -17,6 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import { KafkaServer } from '../network/server.ts';
 import { SaslAuthenticator } from '../security/sasl-authenticator.ts';
 import { AclService } from '../security/acl-service.ts';
+import { ClientQuotas } from '../security/quotas.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import { certificatePrincipal, tlsServerOptions, watchTlsFiles } from '../security/tls.ts';
 import { Storage } from '../storage/storage.ts';
@@ -60,6 +61,7 @@ export class Broker implements BrokerServices {
   readonly credentials: Pick<Coordinator, 'describeScramCredentials' | 'alterScramCredentials'>;
   readonly acls: AclService;
   readonly authorizer: Authorizer;
+  readonly quotas: ClientQuotas;
   /** Read-only views of internal state, for tests and tools. */
   readonly inspect: BrokerInspection;
 
@@ -116,6 +118,7 @@ export class Broker implements BrokerServices {
       allowEveryoneIfNoAclFound: security?.allowEveryoneIfNoAclFound ?? false,
     }, coordinator);
     this.authorizer = this.acls.authorizer;
+    this.quotas = new ClientQuotas(coordinator, { sampleMs: (config.quotaWindowSizeSeconds ?? 1) * 1000, numSamples: config.quotaWindowNum ?? 11 });
     this.sasl = new SaslAuthenticator(config.security, (user, mechanism) => coordinator.scramCredential(user, mechanism), config.connectionFailedAuthenticationDelayMs ?? 100,
       (listener, mechanism, reason) => log.info({ listener, mechanism, reason }, 'SASL authentication failed'));
     this.inspect = new BrokerInspection(this.storage, this.membership);
@@ -166,6 +169,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   const unfollow = await followCoordinator(broker); // other brokers' commits and topic changes
   await broker.topics.load();
   await broker.acls.start();
+  await broker.quotas.start();
   await broker.storage.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.cluster.classicLeader(t) === config.nodeId));
 
   const dispatcher = new RequestDispatcher(broker, broker.storage, metrics);
@@ -246,6 +250,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await broker.storage.close(); // withdraws unused object-key registrations, closes the classic logs cleanly
     await unfollow();
     await broker.acls.stop();
+    await broker.quotas.stop();
     await objectStore.close();
     await coordinator.close();
     log.info('shut down');

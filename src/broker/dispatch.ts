@@ -71,21 +71,24 @@ export class RequestDispatcher implements Dispatcher {
       ctx = {
         topics: s.topics, partitions: s.partitions, groups: s.groups, cluster: s.cluster.forListener(conn.listener.name), admin: s.admin,
         producerIds: s.producerIds, config: s.config, loadedConfig: s.loadedConfig, handlers: s.handlers, sasl: s.sasl,
-        credentials: s.credentials, authorizer: s.authorizer, acls: s.acls,
+        credentials: s.credentials, authorizer: s.authorizer, acls: s.acls, quotas: s.quotas,
         conn, apiKey, apiVersion, correlationId, clientId: header.clientId,
       };
     } catch (err) {
       throw new ProtocolViolation(`malformed ${handler.name} v${apiVersion} request: ${(err as Error).message}`);
     }
-    return this.run(handler, ctx, request);
+    return this.run(handler, ctx, request, frame.length);
   }
 
-  private async run(handler: AnyHandler, ctx: RequestContext, request: unknown): Promise<Buffer[] | null> {
+  private async run(handler: AnyHandler, ctx: RequestContext, request: unknown, requestBytes: number): Promise<Buffer[] | null> {
     const { metrics } = this;
     const labels = { request: handler.name };
     const done = metrics.requestSeconds.startTimer(labels);
     metrics.requests.inc(labels);
     let response: Init<unknown> | null;
+    // The event-loop time of the request (request_percentage quotas): the synchronous part of the handler.
+    const syncStart = performance.now();
+    let syncMs = 0;
     try {
       // ACLs (authorization.ts): a denied request is answered here; denied entities leave the request.
       const authorized = authorize(ctx, handler, request);
@@ -93,7 +96,9 @@ export class RequestDispatcher implements Dispatcher {
         response = authorized.response;
       } else {
         // The handler's synchronous prefix runs here, in frame order (see network/connection.ts).
-        response = await handler.handle(ctx, authorized ? authorized.request : request);
+        const pending = handler.handle(ctx, authorized ? authorized.request : request);
+        syncMs = performance.now() - syncStart;
+        response = await pending;
         if (authorized?.finish) response = authorized.finish(response);
       }
     } catch (err) {
@@ -104,7 +109,30 @@ export class RequestDispatcher implements Dispatcher {
       done();
     }
     if (response === null) return null;
-    return encodeResponseFrame(ctx.apiKey, ctx.apiVersion, ctx.correlationId, response);
+    const encodeStart = performance.now();
+    let frame = encodeResponseFrame(ctx.apiKey, ctx.apiVersion, ctx.correlationId, response);
+    if (!ctx.quotas.empty) {
+      const throttleMs = this.throttle(ctx, requestBytes, frame, syncMs + performance.now() - encodeStart);
+      if (throttleMs > 0) {
+        // Kafka (KIP-219): the response says how long, and the connection is muted for that long.
+        const body = response as { throttleTimeMs?: number };
+        body.throttleTimeMs = Math.max(body.throttleTimeMs ?? 0, throttleMs);
+        frame = encodeResponseFrame(ctx.apiKey, ctx.apiVersion, ctx.correlationId, body);
+        ctx.conn.mute(throttleMs);
+      }
+    }
+    return frame;
+  }
+
+  /** Records the request against the client's quotas; the throttle time in ms (0: within its quotas). */
+  private throttle(ctx: RequestContext, requestBytes: number, frame: Buffer[], workMs: number): number {
+    const user = ctx.conn.principal.startsWith('User:') ? ctx.conn.principal.slice(5) : ctx.conn.principal;
+    const clientId = ctx.clientId ?? '';
+    const { quotas } = ctx;
+    let ms = quotas.record(user, clientId, 'request_percentage', workMs);
+    if (ctx.apiKey === ApiKey.Produce) ms = Math.max(ms, quotas.record(user, clientId, 'producer_byte_rate', requestBytes));
+    if (ctx.apiKey === ApiKey.Fetch) ms = Math.max(ms, quotas.record(user, clientId, 'consumer_byte_rate', frame.reduce((n, c) => n + c.length, 0)));
+    return ms;
   }
 
   /**

@@ -16,6 +16,7 @@ import type { Init } from '../protocol/gen/init.ts';
 import type { SaslAuthenticator } from '../security/sasl-authenticator.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import type { AclService } from '../security/acl-service.ts';
+import type { ClientQuotas } from '../security/quotas.ts';
 import type { Partitions } from './partitions.ts';
 import type { TopicAdmin } from './topic-admin.ts';
 import type { TopicRegistry } from './topics.ts';
@@ -47,6 +48,8 @@ export interface BrokerServices {
   readonly authorizer: Authorizer;
   /** ACLs in the coordinator (CreateAcls, DeleteAcls). */
   readonly acls: AclService;
+  /** Client quotas (values from the coordinator, rates metered on this broker). */
+  readonly quotas: ClientQuotas;
 }
 
 export interface RequestContext extends BrokerServices {

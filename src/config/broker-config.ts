@@ -142,6 +142,9 @@ export interface BrokerConfig {
    * the table defaults for hand-built configs.
    */
   values?: Readonly<Record<string, string | null>>;
+  /** quota.window.num and quota.window.size.seconds (defaults 11 and 1). */
+  quotaWindowNum?: number;
+  quotaWindowSizeSeconds?: number;
   /** connection.failed.authentication.delay.ms (default 100). */
   connectionFailedAuthenticationDelayMs?: number;
   /** TLS, SASL and the authorizer, per listener. Always set by loadBrokerConfig; absent means all PLAINTEXT, no authorizer. */
@@ -580,6 +583,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     logRetentionCheckIntervalMs: int('log.retention.check.interval.ms'),
     values,
     connectionFailedAuthenticationDelayMs: int('connection.failed.authentication.delay.ms'),
+    quotaWindowNum: int('quota.window.num'),
+    quotaWindowSizeSeconds: int('quota.window.size.seconds'),
     security,
   };
   return { config, warnings, raw };

@@ -69,6 +69,8 @@ export class Connection {
   /** When the SASL session ends (KIP-368, connections.max.reauth.ms); 0 = never. */
   sessionExpiresAt = 0;
   private ending: string | null = null;
+  private muted = false;
+  private muteTimer: NodeJS.Timeout | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private slots: Slot[] = [];
@@ -109,9 +111,24 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.muteTimer) clearTimeout(this.muteTimer);
     this.socket.destroy();
     this.pending = [];
     this.onClose(this, reason);
+  }
+
+  /** Stops reading requests for `ms` (a client over its quota, KIP-219); responses still go out. */
+  mute(ms: number): void {
+    if (this.closed || ms <= 0) return;
+    this.muted = true;
+    this.socket.pause();
+    if (this.muteTimer) clearTimeout(this.muteTimer);
+    this.muteTimer = setTimeout(() => {
+      this.muteTimer = null;
+      this.muted = false;
+      this.resumeIfPossible();
+    }, ms);
+    this.muteTimer.unref();
   }
 
   /**
@@ -176,7 +193,7 @@ export class Connection {
   }
 
   private mustPause(): boolean {
-    return this.inFlight >= this.limits.maxInFlightRequests || this.waitingForDrain || this.waitingForDispatcher || this.dispatcher.paused;
+    return this.muted || this.inFlight >= this.limits.maxInFlightRequests || this.waitingForDrain || this.waitingForDispatcher || this.dispatcher.paused;
   }
 
   private pauseForDispatcherIfNeeded(): void {

@@ -137,6 +137,12 @@ const CASES: Record<number, Case> = {
     entities: ['filter 0'],
     entries: (res) => res.filterResults.map((r: any, i: number) => [`filter ${i}`, r.errorCode]),
   },
+  [ApiKey.DescribeClientQuotas]: { request: { components: [{ entityType: 'user', matchType: 0, match: G }], strict: false }, entities: [], entries: none },
+  [ApiKey.AlterClientQuotas]: {
+    request: { entries: [{ entity: [{ entityType: 'user', entityName: G }], ops: [{ key: 'producer_byte_rate', value: 1, remove: false }] }], validateOnly: false },
+    entities: [`entity ${G}`],
+    entries: (res) => res.entries.map((e: any) => [`entity ${e.entity[0]?.entityName}`, e.errorCode]),
+  },
   [ApiKey.SaslHandshake]: { request: { mechanism: 'PLAIN' }, entities: [], entries: none },
   [ApiKey.SaslAuthenticate]: { request: { authBytes: Buffer.alloc(0) }, entities: [], entries: none },
   [ApiKey.DescribeUserScramCredentials]: { request: { users: [{ name: G }] }, entities: [], entries: none },
