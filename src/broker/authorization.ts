@@ -316,10 +316,22 @@ const RULES: Partial<Record<number, Rule>> = {
       return res;
     },
   }),
-  [ApiKey.DescribeTopicPartitions]: perTopic(Op.DESCRIBE, {
-    field: 'topics', resField: 'topics', name: (t) => t.name,
-    denied: (t, code) => ({ errorCode: code, name: t.name, isInternal: false, partitions: [], topicAuthorizedOperations: NOT_REQUESTED }),
-  }),
+  [ApiKey.DescribeTopicPartitions]: (ctx, req, handler) => {
+    const checked = perTopic(Op.DESCRIBE, {
+      field: 'topics', resField: 'topics', name: (t) => t.name,
+      denied: (t, code) => ({ errorCode: code, name: t.name, isInternal: false, partitions: [], topicAuthorizedOperations: NOT_REQUESTED }),
+    })(ctx, req, handler);
+    if ('response' in checked) return checked;
+    // Kafka always reports the topic's authorized operations here.
+    return {
+      request: checked.request,
+      finish: (res) => {
+        const out = checked.finish ? checked.finish(res) : res;
+        for (const t of out.topics ?? []) if (t.errorCode === ErrorCode.NONE && t.name) t.topicAuthorizedOperations = ctx.authorizer.authorizedOperations(who(ctx), R.TOPIC, t.name);
+        return out;
+      },
+    };
+  },
 };
 
 function perTopicNames(ctx: RequestContext, req: any, field: string, allow: (name: string) => boolean, denied: (name: string) => any, resField: string): Authorized {
@@ -337,8 +349,8 @@ function perTopicNames(ctx: RequestContext, req: any, field: string, allow: (nam
 /** APIs that Kafka serves without an authorization check. */
 export const UNCHECKED_APIS: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
 
-/** APIs whose responses carry authorized operations when asked, even with the authorizer off (Kafka then reports every operation). */
-const DECORATED = new Set<number>([ApiKey.Metadata, ApiKey.DescribeGroups, ApiKey.DescribeCluster]);
+/** APIs whose responses carry authorized operations (when asked), even with the authorizer off (Kafka then reports every operation). */
+const DECORATED = new Set<number>([ApiKey.Metadata, ApiKey.DescribeGroups, ApiKey.DescribeCluster, ApiKey.DescribeTopicPartitions]);
 
 /** The rule of an API (tests: every handler has one or is unchecked). */
 export function hasAuthorizationRule(apiKey: number): boolean {
