@@ -220,7 +220,8 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     if (bound && (e.port === 0 || e.port === bound.port)) (e as { port: number }).port = ports[name]!;
   }
   const first = config.advertisedListeners[0] ?? listener;
-  if (broker.advertised.port === 0 || broker.advertised.port === first.port) broker.advertised.port = ports[first.name] ?? port;
+  const firstBound = config.listeners.find((l) => l.name === first.name) ?? listener;
+  if (broker.advertised.port === 0 || broker.advertised.port === firstBound.port) broker.advertised.port = ports[firstBound.name] ?? port;
   const server = { close: () => Promise.all(servers.map((s) => s.close())).then(() => undefined) };
   try {
     await broker.membership.join();

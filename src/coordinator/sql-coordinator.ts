@@ -847,14 +847,17 @@ export class SqlCoordinator implements Coordinator {
   }
 
   async registerBroker(r: BrokerRegistration): Promise<{ nodeId: number; epoch: number }> {
-    const res = await this.db.query<{ o_node_id: SqlInt; o_conflict: string | null; o_epoch: SqlInt | null }>(
-      'SELECT o_node_id, o_conflict, o_epoch FROM floe_register_broker($1::integer, $2::text, $3::text, $4::integer, $5::text, $6::bigint)',
-      [r.nodeId, r.incarnation, r.host, r.port, r.rack, r.sessionTimeoutMs],
-    );
-    const row = res.rows[0]!;
-    if (row.o_conflict !== null) throw new CoordinatorError(ErrorCode.DUPLICATE_BROKER_REGISTRATION, row.o_conflict);
-    await this.db.query('UPDATE brokers SET endpoints = $3::text WHERE node_id = $1::integer AND incarnation = $2::text', [r.nodeId, r.incarnation, formatEndpoints(r.endpoints)]);
-    return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
+    // One transaction: peers (told by floe_register_broker's notification, sent at commit) see the endpoints too.
+    return this.db.transaction(async (tx) => {
+      const res = await tx.query<{ o_node_id: SqlInt; o_conflict: string | null; o_epoch: SqlInt | null }>(
+        'SELECT o_node_id, o_conflict, o_epoch FROM floe_register_broker($1::integer, $2::text, $3::text, $4::integer, $5::text, $6::bigint)',
+        [r.nodeId, r.incarnation, r.host, r.port, r.rack, r.sessionTimeoutMs],
+      );
+      const row = res.rows[0]!;
+      if (row.o_conflict !== null) throw new CoordinatorError(ErrorCode.DUPLICATE_BROKER_REGISTRATION, row.o_conflict);
+      await tx.query('UPDATE brokers SET endpoints = $3::text WHERE node_id = $1::integer AND incarnation = $2::text', [r.nodeId, r.incarnation, formatEndpoints(r.endpoints)]);
+      return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
+    });
   }
 
   async brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView> {

@@ -195,6 +195,16 @@ test('a second broker on the same coordinator enforces the same ACLs and knows t
   const a = await startTestBroker(securedConfig({ ...shared, 'node.id': 1 }));
   const b = await startTestBroker(securedConfig({ ...shared, 'node.id': 2 }));
   const adminA = await login(a.ports.SASL_PLAINTEXT!, 'admin', 'admin-secret');
+  // Metadata names each broker by its endpoint on the listener the client came through.
+  await waitFor('both brokers in A\'s Metadata', async () => (await adminA.request(ApiKey.Metadata, 12, { topics: [] })).brokers.length === 2, { timeoutMs: 30_000 });
+  const viaSasl = await adminA.request(ApiKey.Metadata, 12, { topics: [] });
+  assert.deepEqual(viaSasl.brokers.map((x: any) => [x.nodeId, x.port]).sort(), [[1, a.ports.SASL_PLAINTEXT], [2, b.ports.SASL_PLAINTEXT]]);
+  const anonymous = await RawClient.connect(a.ports.PLAINTEXT!);
+  const viaPlain = await anonymous.request(ApiKey.Metadata, 12, { topics: [] });
+  assert.deepEqual(viaPlain.brokers.map((x: any) => [x.nodeId, x.port]).sort(), [[1, a.ports.PLAINTEXT], [2, b.ports.PLAINTEXT]]);
+  const coordinator = await anonymous.request(ApiKey.FindCoordinator, 3, { key: 'g', keyType: 0 });
+  assert.equal(coordinator.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED, 'anonymous may not describe the group');
+  anonymous.close();
   const m = scramMechanism('SCRAM-SHA-256')!;
   const salt = Buffer.from('shared-salt');
   const up = await adminA.request(ApiKey.AlterUserScramCredentials, 0, { deletions: [], upsertions: [{ name: 'dave', mechanism: m.code, iterations: 4096, salt, saltedPassword: saltPassword(m, 'dave-secret', salt, 4096) }] });

@@ -2,13 +2,11 @@
  * Listeners with TLS and SASL (issue 16), with real clients over real sockets: kcat (librdkafka 2.0.2) over
  * SSL, SASL_SSL with PLAIN and SCRAM-SHA-512, and mTLS; kafkajs with PLAIN and SCRAM-SHA-256 over
  * SASL_PLAINTEXT; raw requests for Kafka's refusals (wrong password, requests before authentication,
- * plaintext on a TLS port). Metadata names, for every broker, the endpoint of the listener the client used.
+ * plaintext on a TLS port). mTLS: test/security/mtls.test.ts. Metadata names, for every broker, the endpoint of the listener the client used.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { connect as tlsConnect } from 'node:tls';
-import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
@@ -153,29 +151,4 @@ test('kafkajs over SASL_PLAINTEXT with PLAIN and SCRAM-SHA-256', async () => {
     ['alice', [{ mechanism: 2, iterations: 4096 }]],
     ['carol', [{ mechanism: 1, iterations: 8192 }]],
   ]);
-});
-
-test('mTLS: ssl.client.auth=required serves clients with a trusted certificate and refuses the others', async () => {
-  const mtls = await startTestBroker({
-    listeners: 'SSL://127.0.0.1:0',
-    'listener.security.protocol.map': 'SSL:SSL',
-    'ssl.keystore.type': 'PEM',
-    'ssl.keystore.key': await readFile(certs.brokerKey, 'utf8'),
-    'ssl.keystore.certificate.chain': await readFile(certs.brokerCert, 'utf8'),
-    'ssl.truststore.location': certs.ca,
-    'ssl.client.auth': 'required',
-  });
-  const bootstrap = `127.0.0.1:${mtls.port}`;
-  const withCert = [...sslArgs(), '-X', `ssl.certificate.location=${certs.clientCert}`, '-X', `ssl.key.location=${certs.clientKey}`];
-  await kcatProduce(bootstrap, 'mtls', ['k:v'], withCert);
-  assert.deepEqual(await kcatConsume(bootstrap, 'mtls', '%s\n', withCert), ['v']);
-  const refused = await new Promise<string>((resolve) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: mtls.port, ca: [], rejectUnauthorized: false }, () => {
-      s.write(RawClient.frame(ApiKey.ApiVersions, 0, {}, 1));
-    });
-    s.on('data', () => resolve('answered'));
-    s.on('error', (e) => resolve(`error: ${e.message}`));
-    s.on('close', () => resolve('closed'));
-  });
-  assert.notEqual(refused, 'answered');
 });
