@@ -5,7 +5,7 @@
  * - No import cycles anywhere in src/. Type-only imports (`import type`, `import { type X }`) count: they
  *   vanish from the JavaScript but a cycle through them is still a cycle in the design
  *   (options.tsPreCompilationDeps). Dynamic `import()` counts too.
- * - Layers, lowest first: protocol (gen/ is generated code) < network < the subsystems (observability,
+ * - Layers, lowest first: protocol (gen/ is generated code) < network < the subsystems (observability, security,
  *   storage, coordinator, objectstore, groups, cluster, config) < broker < cli. A layer never imports one
  *   above it; the rules below spell out which imports that forbids.
  * - src/ never imports the tests, benchmarks or tools.
@@ -14,7 +14,7 @@
  * Paths are relative to the repository root, as `depcruise src` reports them. Imports keep their `.ts`
  * extension (tsconfig.json's allowImportingTsExtensions) and resolve as written.
  */
-const SUBSYSTEMS = '^src/(observability|storage|coordinator|objectstore|groups|cluster|config)/';
+const SUBSYSTEMS = '^src/(observability|storage|coordinator|objectstore|groups|cluster|config|security)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {

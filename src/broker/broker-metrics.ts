@@ -32,11 +32,11 @@ export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, o
   };
 }
 
-export function instrumentBroker(parts: MeteredParts, server: KafkaServer): void {
+export function instrumentBroker(parts: MeteredParts, servers: readonly KafkaServer[]): void {
   const { metrics } = parts;
   const storage = parts.storage.diskless;
   const classic = parts.storage.classic;
-  metrics.observe('kafka_server_socketservermetrics_connection_count', 'Open client connections.', 'gauge', () => server.connections.size);
+  metrics.observe('kafka_server_socketservermetrics_connection_count', 'Open client connections.', 'gauge', () => servers.reduce((n, s) => n + s.connections.size, 0));
   metrics.observe('floe_cache_hits_total', 'Cache hits, by cache (object, batch_index).', 'counter',
     () => ({ object: storage.objectCache.stats.hits, batch_index: storage.index.hits }), 'cache');
   metrics.observe('floe_cache_misses_total', 'Cache misses, by cache (object, batch_index).', 'counter',

@@ -13,7 +13,13 @@ import { openCoordinator } from '../coordinator/open.ts';
 import { checkObjectStore, openObjectStore } from '../objectstore/open.ts';
 import { backendConfig } from '../config/backend-config.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
+import type { TLSSocket } from 'node:tls';
 import { KafkaServer } from '../network/server.ts';
+import { SaslAuthenticator } from '../security/sasl-authenticator.ts';
+import { AclService } from '../security/acl-service.ts';
+import { ClientQuotas } from '../security/quotas.ts';
+import type { Authorizer } from '../security/authorizer.ts';
+import { certificatePrincipal, tlsServerOptions, watchTlsFiles } from '../security/tls.ts';
 import { Storage } from '../storage/storage.ts';
 import { DisklessMaintenance, maintenanceSettings } from '../storage/diskless/maintenance.ts';
 import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordinator.ts';
@@ -53,6 +59,11 @@ export class Broker implements BrokerServices {
   readonly producerIds: Pick<Coordinator, 'initProducerId'>;
   readonly transactions: TransactionCoordinator;
   readonly handlers: readonly AnyHandler[] = HANDLERS;
+  readonly sasl: SaslAuthenticator;
+  readonly credentials: Pick<Coordinator, 'describeScramCredentials' | 'alterScramCredentials'>;
+  readonly acls: AclService;
+  readonly authorizer: Authorizer;
+  readonly quotas: ClientQuotas;
   /** Read-only views of internal state, for tests and tools. */
   readonly inspect: BrokerInspection;
 
@@ -88,7 +99,9 @@ export class Broker implements BrokerServices {
       uploadAndCommitMs: backendConfig(config).objectStore.requestTimeoutMs + backendConfig(config).coordinator.commitRetryTimeoutMs,
     });
     const listener = config.advertisedListeners[0] ?? config.listeners[0]!;
-    this.advertised = { nodeId: config.nodeId, host: advertisedHost(listener), port: listener.port, rack: config.brokerRack };
+    const endpoints: Record<string, { host: string; port: number }> = {};
+    for (const l of config.advertisedListeners) endpoints[l.name] = { host: advertisedHost(l), port: l.port };
+    this.advertised = { nodeId: config.nodeId, host: advertisedHost(listener), port: listener.port, rack: config.brokerRack, endpoints };
     this.membership = new Membership(coordinator, this.advertised, {
       heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
       sessionTimeoutMs: config.brokerSessionTimeoutMs,
@@ -105,6 +118,17 @@ export class Broker implements BrokerServices {
       markerRetryIntervalMs: config.transactionMarkerRetryIntervalMs ?? 1_000,
       idExpirationMs: config.transactionalIdExpirationMs ?? 604_800_000,
     });
+    this.credentials = coordinator;
+    const security = config.security;
+    this.acls = new AclService({
+      enabled: security?.authorizerEnabled ?? false,
+      superUsers: security?.superUsers ?? [],
+      allowEveryoneIfNoAclFound: security?.allowEveryoneIfNoAclFound ?? false,
+    }, coordinator);
+    this.authorizer = this.acls.authorizer;
+    this.quotas = new ClientQuotas(coordinator, { sampleMs: (config.quotaWindowSizeSeconds ?? 1) * 1000, numSamples: config.quotaWindowNum ?? 11 });
+    this.sasl = new SaslAuthenticator(config.security, (user, mechanism) => coordinator.scramCredential(user, mechanism), config.connectionFailedAuthenticationDelayMs ?? 100,
+      (listener, mechanism, reason) => log.info({ listener, mechanism, reason }, 'SASL authentication failed'));
     this.inspect = new BrokerInspection(this.storage, this.membership);
   }
 
@@ -118,6 +142,8 @@ export interface RunningBroker {
   port: number;
   /** Where /metrics is served; null when metrics.listener is empty. */
   metricsPort: number | null;
+  /** The bound port of every listener, by name. */
+  ports: Readonly<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -150,22 +176,61 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   const broker = new Broker(config, opts.loaded, clusterId, metered.coordinator, metered.objectStore, metrics);
   const unfollow = await followCoordinator(broker); // other brokers' commits and topic changes
   await broker.topics.load();
+  await broker.acls.start();
+  await broker.quotas.start();
   await broker.storage.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.cluster.classicLeader(t) === config.nodeId));
 
+  const dispatcher = new RequestDispatcher(broker, broker.storage, metrics);
+  const servers: KafkaServer[] = [];
+  const stopWatching: (() => void)[] = [];
+  const ports: Record<string, number> = {};
+  try {
+    for (const listener of config.listeners) {
+      const security = config.security?.listeners[listener.name];
+      const server = new KafkaServer(dispatcher, {
+        host: listener.host,
+        port: listener.port,
+        listener: { name: listener.name, securityProtocol: listener.securityProtocol },
+        ...(security?.tls ? { tls: tlsServerOptions(security.tls) } : {}),
+        socketRequestMaxBytes: config.socketRequestMaxBytes,
+        connectionsMaxIdleMs: config.connectionsMaxIdleMs,
+        // A diskless produce waits for its object's commit (hundreds of ms) and librdkafka pipelines many
+        // requests per connection, so a low cap makes it send in bursts (fewer, later objects). Memory is
+        // bounded by the writer's pending bytes (back-pressure), not by this count.
+        maxInFlightRequests: 1000,
+        meter: metrics,
+        onConnection: (conn) => {
+          // SSL listeners: the principal is the client certificate's (SASL_SSL: SASL decides).
+          if (listener.securityProtocol === 'SSL' && security?.tls) conn.principal = certificatePrincipal(conn.socket as TLSSocket, security.tls.principalMappingRules) ?? 'User:ANONYMOUS';
+        },
+        onTlsError: (err, remote) => log.info({ listener: listener.name, remote, reason: err.message }, 'TLS handshake failed'),
+      });
+      servers.push(server);
+      ports[listener.name] = await server.listen();
+      if (security?.tls) {
+        const tls = security.tls;
+        stopWatching.push(watchTlsFiles(tls, (options) => {
+          server.setSecureContext(options);
+          log.info({ listener: listener.name }, 'TLS key and certificates reloaded');
+        }, (err) => log.error({ listener: listener.name, err: err.message }, 'TLS files changed but cannot be used; keeping the previous ones')));
+      }
+    }
+  } catch (err) {
+    await Promise.allSettled(servers.map((s) => s.close()));
+    await Promise.allSettled([broker.storage.classic.close(), unfollow(), objectStore.close(), coordinator.close()]);
+    throw err;
+  }
   const listener = config.listeners[0]!;
-  const server = new KafkaServer(new RequestDispatcher(broker, broker.storage, metrics), {
-    host: listener.host,
-    port: listener.port,
-    socketRequestMaxBytes: config.socketRequestMaxBytes,
-    connectionsMaxIdleMs: config.connectionsMaxIdleMs,
-    // A diskless produce waits for its object's commit (hundreds of ms) and librdkafka pipelines many
-    // requests per connection, so a low cap makes it send in bursts (fewer, later objects). Memory is
-    // bounded by the writer's pending bytes (back-pressure), not by this count.
-    maxInFlightRequests: 1000,
-    meter: metrics,
-  });
-  const port = await server.listen();
-  if (broker.advertised.port === 0 || broker.advertised.port === listener.port) broker.advertised.port = port;
+  const port = ports[listener.name]!;
+  // Advertised listeners on port 0 (or on the port configured to bind) get the port actually bound.
+  for (const [name, e] of Object.entries(broker.advertised.endpoints ?? {})) {
+    const bound = config.listeners.find((l) => l.name === name);
+    if (bound && (e.port === 0 || e.port === bound.port)) (e as { port: number }).port = ports[name]!;
+  }
+  const first = config.advertisedListeners[0] ?? listener;
+  const firstBound = config.listeners.find((l) => l.name === first.name) ?? listener;
+  if (broker.advertised.port === 0 || broker.advertised.port === firstBound.port) broker.advertised.port = ports[firstBound.name] ?? port;
+  const server = { close: () => Promise.all(servers.map((s) => s.close())).then(() => undefined) };
   try {
     await broker.membership.join();
     await broker.groups.load(); // the groups placed on this broker, now that the live brokers are known
@@ -178,12 +243,13 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.groups.start();
   broker.maintenance.start();
   broker.transactions.start();
-  instrumentBroker(broker, server);
+  instrumentBroker(broker, servers);
   const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
+    for (const stop of stopWatching) stop();
     log.info('shutting down: sealing and committing the open object');
     broker.storage.stopWaiting();
     await broker.groups.shutdown(); // answers waiting JoinGroup/SyncGroup requests before connections drain
@@ -194,11 +260,13 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await broker.transactions.stop();
     await broker.storage.close(); // withdraws unused object-key registrations, closes the classic logs cleanly
     await unfollow();
+    await broker.acls.stop();
+    await broker.quotas.stop();
     await objectStore.close();
     await coordinator.close();
     log.info('shut down');
   })());
-  return { broker, port, metricsPort: metricsServer?.port ?? null, close };
+  return { broker, port, ports, metricsPort: metricsServer?.port ?? null, close };
 }
 
 function advertisedHost(listener: Listener): string {

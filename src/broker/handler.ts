@@ -9,9 +9,14 @@
 import type { ClusterView } from '../cluster/cluster-view.ts';
 import type { BrokerConfig, LoadedBrokerConfig } from '../config/broker-config.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
+import type { SecurityStore } from '../coordinator/security-store.ts';
 import type { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { Connection } from '../network/connection.ts';
 import type { Init } from '../protocol/gen/init.ts';
+import type { SaslAuthenticator } from '../security/sasl-authenticator.ts';
+import type { Authorizer } from '../security/authorizer.ts';
+import type { AclService } from '../security/acl-service.ts';
+import type { ClientQuotas } from '../security/quotas.ts';
 import type { Partitions } from './partitions.ts';
 import type { TopicAdmin } from './topic-admin.ts';
 import type { TransactionCoordinator } from './transaction-coordinator.ts';
@@ -38,6 +43,16 @@ export interface BrokerServices {
   readonly loadedConfig: LoadedBrokerConfig | undefined;
   /** The Kafka APIs this broker serves (ApiVersions reports them). */
   readonly handlers: readonly AnyHandler[];
+  /** SASL mechanisms per listener and the exchanges of SaslHandshake/SaslAuthenticate. */
+  readonly sasl: SaslAuthenticator;
+  /** SCRAM credentials in the coordinator (DescribeUserScramCredentials, AlterUserScramCredentials). */
+  readonly credentials: Pick<SecurityStore, 'describeScramCredentials' | 'alterScramCredentials'>;
+  /** ACL checks (authorization.ts applies them around every handler). */
+  readonly authorizer: Authorizer;
+  /** ACLs in the coordinator (CreateAcls, DeleteAcls). */
+  readonly acls: AclService;
+  /** Client quotas (values from the coordinator, rates metered on this broker). */
+  readonly quotas: ClientQuotas;
 }
 
 export interface RequestContext extends BrokerServices {

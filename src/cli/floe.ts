@@ -3,6 +3,7 @@
  *
  *   floe start [FILE] [--config FILE] [--override key=value]...   start a broker
  *   floe config [--config FILE] [--override key=value]...         list every config key
+ *   floe add-scram [--config FILE] [--override ...] 'SCRAM-SHA-512=[name=u,password=p]'...  first SCRAM users
  *   floe --help | --version
  *
  * Exit codes: 0 success (and a clean shutdown after SIGTERM/SIGINT), 1 runtime failure, 2 usage or
@@ -14,16 +15,21 @@ import { ConfigError } from '../config/broker-config.ts';
 import type { CommandOptions } from './command-options.ts';
 import { runConfig } from './commands/config.ts';
 import { runStart } from './commands/start.ts';
+import { runAddScram } from './commands/add-scram.ts';
 
 export const USAGE = `Usage: floe <command> [options]
 
 Commands:
   start [FILE]   Start a broker. FILE (or --config FILE) is a Kafka server.properties file.
   config         Print every broker and topic config key with its value, default and documentation.
+  add-scram SPEC...
+                 Store SCRAM users in the coordinator before any broker runs (Kafka's
+                 'kafka-storage format --add-scram'); SPEC is SCRAM-SHA-512=[name=alice,password=secret]
+                 (also SCRAM-SHA-256; optional iterations=N, salt=BASE64).
   help           Print this help.
   version        Print the version.
 
-Options (start, config):
+Options (start, config, add-scram):
   -c, --config FILE          Read configuration from FILE (java.util.Properties format).
       --override key=value   Set a config key; repeatable; wins over FILE and the environment.
   -h, --help                 Print this help.
@@ -103,6 +109,15 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         return command === 'start' ? await runStart(opts) : runConfig(opts);
+      }
+      case 'add-scram': {
+        let parsed;
+        try {
+          parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+        } catch (err) {
+          throw new UsageError((err as Error).message.split('\n')[0]!);
+        }
+        return await runAddScram({ file: parsed.values.config, overrides: parsed.values.override ?? [] }, parsed.positionals);
       }
       default:
         throw new UsageError(`unknown command '${command}'`);

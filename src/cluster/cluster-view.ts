@@ -7,11 +7,32 @@ import type { Membership } from './membership.ts';
 import * as routing from './routing.ts';
 
 export class ClusterView {
-  constructor(private readonly membership: Membership, readonly clusterId: string) {}
+  private readonly byListener = new Map<string, ClusterView>();
+  private mappedFrom: readonly RegisteredBroker[] | null = null;
+  private mapped: readonly RegisteredBroker[] = [];
+  private mappedSelf: RegisteredBroker | null = null;
+
+  /**
+   * `listener`: the listener whose endpoints this view names (each broker's host and port as advertised on
+   * it); null names each broker's first advertised listener.
+   */
+  constructor(private readonly membership: Membership, readonly clusterId: string, readonly listener: string | null = null) {}
+
+  /** The view a client connected through `listener` gets: every broker named by its endpoint on that listener. */
+  forListener(listener: string): ClusterView {
+    let view = this.byListener.get(listener);
+    if (!view) {
+      view = new ClusterView(this.membership, this.clusterId, listener);
+      this.byListener.set(listener, view);
+    }
+    return view;
+  }
 
   /** This broker as clients reach it. */
   get self(): RegisteredBroker {
-    return this.membership.self;
+    if (this.listener === null) return this.membership.self;
+    this.live();
+    return (this.mappedSelf ??= onListener(this.membership.self, this.listener));
   }
 
   get nodeId(): number {
@@ -25,7 +46,16 @@ export class ClusterView {
 
   /** Live brokers by node id (Metadata, DescribeCluster). */
   live(): readonly RegisteredBroker[] {
-    return this.membership.live();
+    const brokers = this.membership.live();
+    if (this.listener === null) return brokers;
+    // Mapped once per membership view (Metadata asks for every partition).
+    if (brokers !== this.mappedFrom) {
+      const listener = this.listener;
+      this.mapped = brokers.map((b) => onListener(b, listener));
+      this.mappedFrom = brokers;
+      this.mappedSelf = null;
+    }
+    return this.mapped;
   }
 
   isLive(nodeId: number): boolean {
@@ -66,4 +96,10 @@ export class ClusterView {
   controllerId(): number {
     return routing.controllerId(this.live(), this.nodeId);
   }
+}
+
+/** A broker named by its endpoint on `listener`; a broker that registered no endpoints keeps its host and port. */
+function onListener(b: RegisteredBroker, listener: string): RegisteredBroker {
+  const e = b.endpoints?.[listener];
+  return e ? { nodeId: b.nodeId, host: e.host, port: e.port, rack: b.rack, endpoints: b.endpoints } : b;
 }

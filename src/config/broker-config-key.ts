@@ -16,4 +16,4 @@ export interface BrokerConfigKey {
   group: BrokerConfigGroup;
 }
 
-export type BrokerConfigGroup = 'Broker' | 'Listeners and network' | 'Diskless storage' | 'Coordinator' | 'Object store' | 'Topic defaults' | 'Groups' | 'Transactions';
+export type BrokerConfigGroup = 'Broker' | 'Listeners and network' | 'Security' | 'Diskless storage' | 'Coordinator' | 'Object store' | 'Topic defaults' | 'Groups' | 'Transactions';

@@ -14,8 +14,8 @@
  * - Bad values throw ConfigError naming the key, the value, where it was set and what is accepted.
  * - Longs are JS numbers clamped to ±Number.MAX_SAFE_INTEGER (config-def.ts explains why); the exact text is
  *   kept in `raw`/`values`, so DescribeConfigs reports Kafka's `9223372036854775807`.
- * - Listeners: `NAME://host:port`, NAME mapped to a security protocol by `listener.security.protocol.map`;
- *   only PLAINTEXT is supported, others are refused. Empty host = all interfaces, port 0 = ephemeral.
+ * - Listeners: `NAME://host:port`, NAME mapped to a security protocol by `listener.security.protocol.map`
+ *   (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; their settings: security-config.ts). Empty host = all interfaces, port 0 = ephemeral.
  *   Listeners named in `controller.listener.names` (Kafka's KRaft controller) are skipped with a warning.
  * - advertised.listeners: when unset, each listener is advertised as bound, except that a wildcard host (empty,
  *   0.0.0.0, ::) is advertised as `localhost`, with a warning. (Kafka advertises the machine's canonical host
@@ -42,6 +42,15 @@ import {
 } from './config-def.ts';
 import { parseProperties, PropertiesSyntaxError } from './properties.ts';
 import { BACKEND_CONFIG_KEYS } from './backend-config.ts';
+import {
+  AUTHORIZER_CLASS_NAMES,
+  SECURITY_CONFIG_KEYS,
+  SECURITY_PROTOCOLS,
+  SecurityConfigError,
+  resolveListenerSecurity,
+  type SecurityConfig,
+  type SecurityProtocol,
+} from './security-config.ts';
 import type { BrokerConfigKey } from './broker-config-key.ts';
 
 export { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from './config-def.ts';
@@ -66,6 +75,8 @@ export interface Listener {
   host: string;
   /** 0..65535; 0 = ephemeral (bind), replaced by the bound port when advertised. */
   port: number;
+  /** From listener.security.protocol.map. */
+  securityProtocol: SecurityProtocol;
 }
 
 export type TimestampTypeName = 'CreateTime' | 'LogAppendTime';
@@ -136,6 +147,13 @@ export interface BrokerConfig {
    * the table defaults for hand-built configs.
    */
   values?: Readonly<Record<string, string | null>>;
+  /** quota.window.num and quota.window.size.seconds (defaults 11 and 1). */
+  quotaWindowNum?: number;
+  quotaWindowSizeSeconds?: number;
+  /** connection.failed.authentication.delay.ms (default 100). */
+  connectionFailedAuthenticationDelayMs?: number;
+  /** TLS, SASL and the authorizer, per listener. Always set by loadBrokerConfig; absent means all PLAINTEXT, no authorizer. */
+  security?: SecurityConfig;
 }
 
 export type ConfigOrigin = 'default' | 'file' | 'env' | 'override';
@@ -189,11 +207,11 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
 
   // ---- Listeners and network ----
   { group: 'Listeners and network', key: 'listeners', type: 'LIST', default: 'PLAINTEXT://localhost:9092',
-    doc: 'Comma-separated list of NAME://host:port the broker listens on. An empty host binds all interfaces; port 0 picks a free port. NAME is mapped to a security protocol by listener.security.protocol.map; only PLAINTEXT is supported for now.' },
+    doc: 'Comma-separated list of NAME://host:port the broker listens on. An empty host binds all interfaces; port 0 picks a free port. NAME is mapped to a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) by listener.security.protocol.map.' },
   { group: 'Listeners and network', key: 'advertised.listeners', type: 'LIST', default: null,
     doc: 'The NAME://host:port clients are told to connect to, when it differs from listeners. When unset, each listener is advertised as it is bound, and a listener on all interfaces is advertised as localhost.' },
   { group: 'Listeners and network', key: 'listener.security.protocol.map', type: 'LIST', default: 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
-    doc: 'Maps listener names to security protocols, as NAME:PROTOCOL pairs. Floe supports PLAINTEXT only; a listener mapped to another protocol is refused at start.' },
+    doc: 'Maps listener names to security protocols, as NAME:PROTOCOL pairs (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL). Settings of one listener: listener.name.<name>.<key> (e.g. listener.name.sasl_ssl.ssl.client.auth, listener.name.sasl_ssl.plain.sasl.jaas.config).' },
   { group: 'Listeners and network', key: 'controller.listener.names', type: 'LIST', default: null,
     doc: 'Names of Kafka KRaft controller listeners. Floe has no controller quorum: listeners with these names are skipped (with a warning), so a Kafka combined-mode server.properties can be used as is.' },
   { group: 'Listeners and network', key: 'socket.request.max.bytes', type: 'INT', default: '104857600', validate: range(1),
@@ -202,6 +220,9 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
   { group: 'Listeners and network', key: 'metrics.listener', type: 'STRING', default: '',
     doc: 'Where Prometheus metrics are served, as http://host:port (path /metrics); port 0 picks a free port. Empty disables the metrics endpoint.' },
+
+  // ---- Security (security-config.ts) ----
+  ...SECURITY_CONFIG_KEYS,
 
   // ---- Diskless storage ----
   { group: 'Diskless storage', key: 'log.diskless.enable', type: 'BOOLEAN', default: 'true',
@@ -354,8 +375,7 @@ const KAFKA_UNSUPPORTED_KEYS = new Set([
   'log.cleaner.enable', 'log.cleaner.threads', 'log.cleaner.dedupe.buffer.size', 'log.cleaner.io.buffer.size',
   'log.cleaner.backoff.ms', 'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms',
   'replica.lag.time.max.ms', 'replica.fetch.max.bytes', 'replica.fetch.wait.max.ms', 'replica.socket.timeout.ms',
-  'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'authorizer.class.name',
-  'super.users', 'allow.everyone.if.no.acl.found', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
+  'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
   'metrics.recording.level', 'group.coordinator.rebalance.protocols', 'max.connections', 'max.connections.per.ip',
   'max.connections.per.ip.overrides', 'max.incremental.fetch.session.cache.slots', 'fetch.max.bytes',
   'transactional.id.expiration.ms', 'create.topic.policy.class.name',
@@ -392,7 +412,14 @@ export interface LoadBrokerConfigOptions {
 export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerConfig {
   const warnings: string[] = [];
   const settings = new Map<string, Setting>();
+  // listener.name.<l>.<key>: one listener's own security settings (resolved once the listeners are known).
+  const listenerSettings = new Map<string, Setting>();
   const set = (key: string, s: Setting): void => {
+    const perListener = /^listener\.name\.([^.]+)\.(.+)$/.exec(key);
+    if (perListener && (KEY_INDEX.get(perListener[2]!)?.group === 'Security' || /^[\w-]+\.sasl\.jaas\.config$/.test(perListener[2]!))) {
+      listenerSettings.set(`${perListener[1]!.toUpperCase()} ${perListener[2]!.toLowerCase()}`, s);
+      return;
+    }
     if (KEY_INDEX.has(key)) {
       settings.set(key, s);
     } else if (isKnownKafkaKey(key)) {
@@ -506,6 +533,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     where,
     warnings,
   );
+  const security = resolveSecurity(listeners, listenerSettings, parsed, bool, str, int, warnings);
 
   // Retention: ms > minutes > hours; any negative means "no limit" (-1).
   const retMs = optInt('log.retention.ms');
@@ -572,6 +600,10 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     groupMaxSize: int('group.max.size'),
     logRetentionCheckIntervalMs: int('log.retention.check.interval.ms'),
     values,
+    connectionFailedAuthenticationDelayMs: int('connection.failed.authentication.delay.ms'),
+    quotaWindowNum: int('quota.window.num'),
+    quotaWindowSizeSeconds: int('quota.window.size.seconds'),
+    security,
   };
   return { config, warnings, raw };
 }
@@ -581,7 +613,52 @@ export function defaultBrokerConfig(overrides: Record<string, string> = {}): Bro
   return loadBrokerConfig({ overrides: Object.entries(overrides).map(([k, v]) => `${k}=${v}`) }).config;
 }
 
-const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+/** Each listener's TLS and SASL settings (its `listener.name.<l>.*` keys over the global ones), and the authorizer. */
+function resolveSecurity(
+  listeners: Listener[],
+  listenerSettings: Map<string, Setting>,
+  parsed: Map<string, ConfigValue | null>,
+  bool: (k: string) => boolean,
+  str: (k: string) => string,
+  int: (k: string) => number,
+  warnings: string[],
+): SecurityConfig {
+  const globalText = (key: string): string | null => {
+    const v = parsed.get(key);
+    if (v === null || v === undefined) return null;
+    return Array.isArray(v) ? v.join(',') : String(v);
+  };
+  const byListener: SecurityConfig['listeners'] = {};
+  for (const l of listeners) {
+    const get = (key: string): string | null => listenerSettings.get(`${l.name} ${key}`)?.value ?? globalText(key);
+    try {
+      byListener[l.name] = resolveListenerSecurity(l.name, l.securityProtocol, get, warnings);
+    } catch (err) {
+      if (err instanceof SecurityConfigError) throw new ConfigError(err.message, err.key);
+      throw err;
+    }
+  }
+  for (const [k, s] of listenerSettings) {
+    const name = k.slice(0, k.indexOf(' '));
+    if (!listeners.some((l) => l.name === name)) warnings.push(`config key listener.name.${name.toLowerCase()}.${k.slice(k.indexOf(' ') + 1)} (${s.where}) names no listener, ignored`);
+  }
+  const authorizer = str('authorizer.class.name').trim();
+  if (authorizer !== '' && !AUTHORIZER_CLASS_NAMES.includes(authorizer)) {
+    throw new ConfigError(`authorizer.class.name=${authorizer} is not supported: Floe's ACL authorizer is turned on by ${AUTHORIZER_CLASS_NAMES[0]} (or ${AUTHORIZER_CLASS_NAMES[1]})`, 'authorizer.class.name', authorizer);
+  }
+  const superUsers = str('super.users').split(';').map((u) => u.trim()).filter((u) => u !== '');
+  for (const u of superUsers) {
+    if (!/^[^:]+:.+$/.test(u)) throw new ConfigError(`Invalid value ${u} in super.users: expected principals as Type:name (User:admin), separated by ';'`, 'super.users', u);
+  }
+  return {
+    listeners: byListener,
+    connectionsMaxReauthMs: int('connections.max.reauth.ms'),
+    authorizerEnabled: authorizer !== '',
+    superUsers,
+    allowEveryoneIfNoAclFound: bool('allow.everyone.if.no.acl.found'),
+  };
+}
+
 const LISTENER_RE = /^([A-Za-z0-9_.-]+):\/\/(\[[0-9A-Fa-f:.%]*\]|[A-Za-z0-9._%-]*):(\d+)$/;
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]']);
 
@@ -600,7 +677,7 @@ function parseListener(key: string, text: string, where: string): Listener {
   }
   let host = m[2]!;
   if (host.startsWith('[')) host = host.slice(1, -1);
-  return { name: m[1]!.toUpperCase(), host, port };
+  return { name: m[1]!.toUpperCase(), host, port, securityProtocol: 'PLAINTEXT' };
 }
 
 function resolveListeners(
@@ -614,7 +691,7 @@ function resolveListeners(
   const protocolMap = new Map<string, string>();
   for (const entry of protocolMapTexts) {
     const m = /^([A-Za-z0-9_.-]+):([A-Za-z_]+)$/.exec(entry);
-    if (!m || !SECURITY_PROTOCOLS.includes(m[2]!.toUpperCase())) {
+    if (!m || !(SECURITY_PROTOCOLS as readonly string[]).includes(m[2]!.toUpperCase())) {
       throw new ConfigError(
         `Invalid value ${entry} for configuration listener.security.protocol.map (from ${where('listener.security.protocol.map')}): expected NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(', ')}`,
         'listener.security.protocol.map',
@@ -646,13 +723,11 @@ function resolveListeners(
     if (protocol === undefined) {
       throw new ConfigError(`listener ${l.name} (from ${where('listeners')}) has no security protocol: add ${l.name}:PLAINTEXT to listener.security.protocol.map`, 'listeners');
     }
-    if (protocol !== 'PLAINTEXT') {
-      throw new ConfigError(`listener ${l.name} uses security protocol ${protocol}, which Floe does not support yet; only PLAINTEXT listeners are supported`, 'listeners', l.name);
-    }
+    l.securityProtocol = protocol as SecurityProtocol;
     listeners.push(l);
   }
   if (listeners.length === 0) {
-    throw new ConfigError(`configuration listeners (from ${where('listeners')}) must name at least one PLAINTEXT listener`, 'listeners');
+    throw new ConfigError(`configuration listeners (from ${where('listeners')}) must name at least one listener`, 'listeners');
   }
 
   let advertisedListeners: Listener[];
@@ -677,6 +752,7 @@ function resolveListeners(
       if (seen.has(a.name)) throw bad(`listener name ${a.name} is advertised twice`);
       if (WILDCARD_HOSTS.has(a.host)) throw bad('an advertised listener needs a routable host, not an empty host or a wildcard address');
       if (a.port === 0) throw bad('an advertised listener needs a port in [1,...,65535]');
+      a.securityProtocol = listeners.find((l) => l.name === a.name)!.securityProtocol;
       seen.add(a.name);
       advertisedListeners.push(a);
     }

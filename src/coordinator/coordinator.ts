@@ -12,6 +12,8 @@
 import type { TransactionStore } from './transaction-store.ts';
 
 
+import type { SecurityStore } from './security-store.ts';
+
 export type TimestampType = 0 | 1; // 0 CreateTime, 1 LogAppendTime
 
 export interface TopicInfo {
@@ -236,6 +238,8 @@ export interface RegisteredBroker {
   host: string;
   port: number;
   rack: string | null;
+  /** Every listener's advertised endpoint by listener name (migration 11); absent: host and port serve all. */
+  endpoints?: Readonly<Record<string, { host: string; port: number }>>;
 }
 
 export interface BrokerRegistration {
@@ -245,6 +249,8 @@ export interface BrokerRegistration {
   host: string;
   port: number;
   rack: string | null;
+  /** Every listener's advertised endpoint (migration 11). */
+  endpoints?: Readonly<Record<string, { host: string; port: number }>>;
   /** A registration older than this without a heartbeat is dead. */
   sessionTimeoutMs: number;
 }
@@ -258,7 +264,7 @@ export interface MembershipView {
   brokers: RegisteredBroker[];
 }
 
-export interface Coordinator {
+export interface Coordinator extends SecurityStore {
   /** The transaction coordinator's state (transaction-store.ts). */
   readonly transactions: TransactionStore;
   /** Applies migrations; safe to call on every start. */

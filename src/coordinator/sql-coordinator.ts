@@ -11,6 +11,7 @@
  * (`$n::bigint[]`, one element per item): `pg` and PGlite both serialise JS arrays to PostgreSQL array
  * literals. Kafka error codes come from the generated ErrorCode; the functions return them as numbers.
  */
+import { SqlSecurityStore, type SecurityStore } from './security-store.ts';
 import {
   CoordinatorError,
   type BatchLocation,
@@ -280,11 +281,26 @@ function toGroupRecord(r: GroupRow): GroupRecord {
 }
 
 export class SqlCoordinator implements Coordinator {
+  /** SCRAM credentials, ACLs and quotas (migration 11): security-store.ts. */
+  private readonly security: SqlSecurityStore;
+
   readonly transactions: TransactionStore;
 
   constructor(private readonly db: SqlConnection) {
+    this.security = new SqlSecurityStore(db);
     this.transactions = new SqlTransactionStore(db);
   }
+
+  // ---- Security (migration 11, security-store.ts) ----
+  scramCredential: SecurityStore['scramCredential'] = (u, m) => this.security.scramCredential(u, m);
+  describeScramCredentials: SecurityStore['describeScramCredentials'] = (users) => this.security.describeScramCredentials(users);
+  alterScramCredentials: SecurityStore['alterScramCredentials'] = (up, del) => this.security.alterScramCredentials(up, del);
+  listAcls: SecurityStore['listAcls'] = () => this.security.listAcls();
+  createAcls: SecurityStore['createAcls'] = (b) => this.security.createAcls(b);
+  deleteAcls: SecurityStore['deleteAcls'] = (b) => this.security.deleteAcls(b);
+  listClientQuotas: SecurityStore['listClientQuotas'] = () => this.security.listClientQuotas();
+  alterClientQuotas: SecurityStore['alterClientQuotas'] = (set, rm) => this.security.alterClientQuotas(set, rm);
+  securityVersion: SecurityStore['securityVersion'] = () => this.security.securityVersion();
 
   /** The underlying connection (tests, tools). */
   get connection(): SqlConnection {
@@ -845,24 +861,32 @@ export class SqlCoordinator implements Coordinator {
   }
 
   async registerBroker(r: BrokerRegistration): Promise<{ nodeId: number; epoch: number }> {
-    const res = await this.db.query<{ o_node_id: SqlInt; o_conflict: string | null; o_epoch: SqlInt | null }>(
-      'SELECT o_node_id, o_conflict, o_epoch FROM floe_register_broker($1::integer, $2::text, $3::text, $4::integer, $5::text, $6::bigint)',
-      [r.nodeId, r.incarnation, r.host, r.port, r.rack, r.sessionTimeoutMs],
-    );
-    const row = res.rows[0]!;
-    if (row.o_conflict !== null) throw new CoordinatorError(ErrorCode.DUPLICATE_BROKER_REGISTRATION, row.o_conflict);
-    return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
+    // One transaction: peers (told by floe_register_broker's notification, sent at commit) see the endpoints too.
+    return this.db.transaction(async (tx) => {
+      const res = await tx.query<{ o_node_id: SqlInt; o_conflict: string | null; o_epoch: SqlInt | null }>(
+        'SELECT o_node_id, o_conflict, o_epoch FROM floe_register_broker($1::integer, $2::text, $3::text, $4::integer, $5::text, $6::bigint)',
+        [r.nodeId, r.incarnation, r.host, r.port, r.rack, r.sessionTimeoutMs],
+      );
+      const row = res.rows[0]!;
+      if (row.o_conflict !== null) throw new CoordinatorError(ErrorCode.DUPLICATE_BROKER_REGISTRATION, row.o_conflict);
+      await tx.query('UPDATE brokers SET endpoints = $3::text WHERE node_id = $1::integer AND incarnation = $2::text', [r.nodeId, r.incarnation, formatEndpoints(r.endpoints)]);
+      return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
+    });
   }
 
   async brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView> {
-    const res = await this.db.query<{ o_known: boolean; o_epoch: SqlInt; o_node_id: SqlInt | null; o_host: string | null; o_port: SqlInt | null; o_rack: string | null }>(
-      'SELECT o_known, o_epoch, o_node_id, o_host, o_port, o_rack FROM floe_broker_heartbeat($1::integer, $2::text, $3::bigint)',
+    // The endpoints (migration 11) are joined in: floe_broker_heartbeat predates them.
+    const res = await this.db.query<{ o_known: boolean; o_epoch: SqlInt; o_node_id: SqlInt | null; o_host: string | null; o_port: SqlInt | null; o_rack: string | null; endpoints: string | null }>(
+      `SELECT h.o_known, h.o_epoch, h.o_node_id, h.o_host, h.o_port, h.o_rack, b.endpoints
+         FROM floe_broker_heartbeat($1::integer, $2::text, $3::bigint) h LEFT JOIN brokers b ON b.node_id = h.o_node_id`,
       [nodeId, incarnation, sessionTimeoutMs],
     );
     const first = res.rows[0]!;
     const brokers: RegisteredBroker[] = [];
     for (const r of res.rows) {
-      if (r.o_node_id !== null) brokers.push({ nodeId: num(r.o_node_id), host: r.o_host!, port: num(r.o_port!), rack: r.o_rack });
+      if (r.o_node_id === null) continue;
+      const endpoints = parseEndpoints(r.endpoints ?? '');
+      brokers.push({ nodeId: num(r.o_node_id), host: r.o_host!, port: num(r.o_port!), rack: r.o_rack, ...(endpoints ? { endpoints } : {}) });
     }
     return { known: first.o_known, epoch: num(first.o_epoch), brokers };
   }
@@ -870,4 +894,20 @@ export class SqlCoordinator implements Coordinator {
   async deregisterBroker(nodeId: number, incarnation: string): Promise<void> {
     await this.db.query('SELECT floe_deregister_broker($1::integer, $2::text)', [nodeId, incarnation]);
   }
+}
+
+/** Listener endpoints as stored in brokers.endpoints: `NAME://host:port,…` (IPv6 hosts in brackets). */
+function formatEndpoints(endpoints: BrokerRegistration['endpoints']): string {
+  if (!endpoints) return '';
+  return Object.entries(endpoints).map(([name, e]) => `${name}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`).join(',');
+}
+
+function parseEndpoints(text: string): RegisteredBroker['endpoints'] | undefined {
+  if (text === '') return undefined;
+  const out: Record<string, { host: string; port: number }> = {};
+  for (const item of text.split(',')) {
+    const m = /^([^:]+):\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(item);
+    if (m) out[m[1]!] = { host: m[2]!, port: Number(m[3]) };
+  }
+  return out;
 }

@@ -26,6 +26,14 @@ export interface ConnectionMeter {
   networkBytesOut: { inc(n: number): void };
 }
 
+/** The listener a connection came through. */
+export interface ListenerInfo {
+  name: string;
+  securityProtocol: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+}
+
+const PLAINTEXT_LISTENER: ListenerInfo = { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT' };
+
 export interface Dispatcher {
   /**
    * Handles one request frame (without its 4-byte size). Returns the full response frame as chunks,
@@ -48,6 +56,21 @@ let nextConnectionId = 1;
 export class Connection {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
+  /** The client's address without the port (ACL host matching). */
+  readonly remoteHost: string;
+  /** Kafka principal of the client: User:ANONYMOUS until SASL or a client certificate says otherwise. */
+  principal = 'User:ANONYMOUS';
+  /** False on a SASL listener until SaslAuthenticate succeeds; only ApiVersions and SASL requests pass before. */
+  authenticated: boolean;
+  /** State of the SASL exchange, owned by the broker's SASL handlers (opaque here). */
+  sasl: unknown = null;
+  /** The next frame is a raw SASL token, not a request (after SaslHandshake v0, as in Kafka). */
+  rawSaslToken = false;
+  /** When the SASL session ends (KIP-368, connections.max.reauth.ms); 0 = never. */
+  sessionExpiresAt = 0;
+  private ending: string | null = null;
+  private muted = false;
+  private muteTimer: NodeJS.Timeout | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private slots: Slot[] = [];
@@ -63,8 +86,11 @@ export class Connection {
     private readonly dispatcher: Dispatcher,
     private readonly limits: ConnectionLimits,
     private readonly onClose: (conn: Connection, reason: string) => void,
+    readonly listener: ListenerInfo = PLAINTEXT_LISTENER,
   ) {
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.authenticated = listener.securityProtocol !== 'SASL_PLAINTEXT' && listener.securityProtocol !== 'SASL_SSL';
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
@@ -85,8 +111,46 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.muteTimer) clearTimeout(this.muteTimer);
     this.socket.destroy();
     this.pending = [];
+    this.onClose(this, reason);
+  }
+
+  /** Stops reading requests for `ms` (a client over its quota, KIP-219); responses still go out. */
+  mute(ms: number): void {
+    if (this.closed || ms <= 0) return;
+    this.muted = true;
+    this.socket.pause();
+    if (this.muteTimer) clearTimeout(this.muteTimer);
+    this.muteTimer = setTimeout(() => {
+      this.muteTimer = null;
+      this.muted = false;
+      this.resumeIfPossible();
+    }, ms);
+    this.muteTimer.unref();
+  }
+
+  /**
+   * Closes the connection once the responses of the requests already read are written (a failed SASL
+   * login: the client reads why, then the connection ends). Stops reading at once.
+   */
+  closeAfterResponses(reason: string): void {
+    if (this.closed || this.ending !== null) return;
+    this.ending = reason;
+    this.socket.pause();
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.inFlight === 0) this.endNow();
+  }
+
+  private endNow(): void {
+    const reason = this.ending ?? 'closed';
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
     this.onClose(this, reason);
   }
 
@@ -102,6 +166,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.ending !== null) return;
     this.idleTimer?.refresh();
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
@@ -110,10 +175,12 @@ export class Connection {
   }
 
   private processFrames(): void {
-    while (!this.closed && !this.mustPause()) {
+    while (!this.closed && this.ending === null && !this.mustPause()) {
       if (this.pendingBytes < 4) return;
       const size = this.peekSize();
-      if (size < 8 || size > this.limits.socketRequestMaxBytes) {
+      // A raw SASL token (after SaslHandshake v0) has no request header; Kafka caps tokens at 512 KiB.
+      const [min, max] = this.rawSaslToken ? [0, 524288] : [8, this.limits.socketRequestMaxBytes];
+      if (size < min || size > max) {
         // Kafka closes the connection on an invalid receive size; there is no response to address.
         this.close(`invalid request size ${size} (socket.request.max.bytes=${this.limits.socketRequestMaxBytes})`);
         return;
@@ -126,7 +193,7 @@ export class Connection {
   }
 
   private mustPause(): boolean {
-    return this.inFlight >= this.limits.maxInFlightRequests || this.waitingForDrain || this.waitingForDispatcher || this.dispatcher.paused;
+    return this.muted || this.inFlight >= this.limits.maxInFlightRequests || this.waitingForDrain || this.waitingForDispatcher || this.dispatcher.paused;
   }
 
   private pauseForDispatcherIfNeeded(): void {
@@ -228,6 +295,10 @@ export class Connection {
     if (wrote) {
       this.socket.uncork();
       this.idleTimer?.refresh();
+    }
+    if (this.ending !== null) {
+      if (this.inFlight === 0) this.endNow();
+      return;
     }
     if (this.head > 1024 && this.head * 2 > this.slots.length) {
       this.slots = this.slots.slice(this.head);

@@ -1,28 +1,56 @@
 /**
- * The TCP listener: accepts connections, tracks them, and shuts down gracefully (stop accepting, let
- * in-flight requests answer, then close).
+ * One listener (TCP, or TLS for SSL and SASL_SSL): accepts connections, tracks them, and shuts down
+ * gracefully (stop accepting, let in-flight requests answer, then close). A TLS connection starts once its
+ * handshake is done; a failed handshake (a plaintext client, an untrusted client certificate) only closes
+ * that socket.
  */
-import { createServer, type Server } from 'node:net';
-import { Connection, type ConnectionLimits, type Dispatcher } from './connection.ts';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import { Connection, type ConnectionLimits, type Dispatcher, type ListenerInfo } from './connection.ts';
 
 export interface ListenerOptions extends ConnectionLimits {
   host: string;
   port: number;
+  /** The listener's name and security protocol; PLAINTEXT when absent. */
+  listener?: ListenerInfo;
+  /** TLS server options (key, cert, ca, requestCert, ...) for SSL and SASL_SSL listeners. */
+  tls?: TlsOptions;
   onConnectionClosed?: (conn: Connection, reason: string) => void;
+  /** A connection was accepted (after its TLS handshake). */
+  onConnection?: (conn: Connection) => void;
+  /** A TLS handshake that failed (logged by the caller). */
+  onTlsError?: (err: Error, remoteAddress: string | undefined) => void;
 }
 
 export class KafkaServer {
-  private server: Server;
+  private server: Server | TlsServer;
   readonly connections = new Set<Connection>();
 
   constructor(private readonly dispatcher: Dispatcher, private readonly options: ListenerOptions) {
-    this.server = createServer((socket) => {
+    const accept = (socket: Socket | TLSSocket) => {
       const conn = new Connection(socket, this.dispatcher, this.options, (c, reason) => {
         this.connections.delete(c);
         this.options.onConnectionClosed?.(c, reason);
-      });
+      }, this.options.listener);
       this.connections.add(conn);
-    });
+      this.options.onConnection?.(conn);
+    };
+    if (options.tls) {
+      const server = createTlsServer(options.tls);
+      server.on('secureConnection', accept);
+      server.on('tlsClientError', (err, socket) => {
+        this.options.onTlsError?.(err, socket.remoteAddress);
+        socket.destroy();
+      });
+      this.server = server;
+    } else {
+      this.server = createServer(accept);
+    }
+  }
+
+  /** New keys and certificates for connections accepted from now on (certificate renewal). */
+  setSecureContext(options: SecureContextOptions): void {
+    if ('setSecureContext' in this.server) this.server.setSecureContext(options);
   }
 
   listen(): Promise<number> {

@@ -126,6 +126,31 @@ const CASES: Record<number, Case> = {
     entries: (res) => res.groups.map((g: any) => [`group ${g.groupId}`, g.errorCode]),
   },
   [ApiKey.ListGroups]: { request: { statesFilter: ['Stable'] }, entities: [], entries: none },
+  [ApiKey.DescribeAcls]: { request: { resourceTypeFilter: 2, resourceNameFilter: T, patternTypeFilter: 3, principalFilter: null, hostFilter: null, operation: 1, permissionType: 1 }, entities: [], entries: none },
+  [ApiKey.CreateAcls]: {
+    request: { creations: [{ resourceType: 2, resourceName: T, resourcePatternType: 3, principal: 'User:a', host: '*', operation: 3, permissionType: 3 }] },
+    entities: ['creation 0'],
+    entries: (res) => res.results.map((r: any, i: number) => [`creation ${i}`, r.errorCode]),
+  },
+  [ApiKey.DeleteAcls]: {
+    request: { filters: [{ resourceTypeFilter: 2, resourceNameFilter: T, patternTypeFilter: 3, principalFilter: null, hostFilter: null, operation: 1, permissionType: 1 }] },
+    entities: ['filter 0'],
+    entries: (res) => res.filterResults.map((r: any, i: number) => [`filter ${i}`, r.errorCode]),
+  },
+  [ApiKey.DescribeClientQuotas]: { request: { components: [{ entityType: 'user', matchType: 0, match: G }], strict: false }, entities: [], entries: none },
+  [ApiKey.AlterClientQuotas]: {
+    request: { entries: [{ entity: [{ entityType: 'user', entityName: G }], ops: [{ key: 'producer_byte_rate', value: 1, remove: false }] }], validateOnly: false },
+    entities: [`entity ${G}`],
+    entries: (res) => res.entries.map((e: any) => [`entity ${e.entity[0]?.entityName}`, e.errorCode]),
+  },
+  [ApiKey.SaslHandshake]: { request: { mechanism: 'PLAIN' }, entities: [], entries: none },
+  [ApiKey.SaslAuthenticate]: { request: { authBytes: Buffer.alloc(0) }, entities: [], entries: none },
+  [ApiKey.DescribeUserScramCredentials]: { request: { users: [{ name: G }] }, entities: [], entries: none },
+  [ApiKey.AlterUserScramCredentials]: {
+    request: { deletions: [{ name: G, mechanism: 1 }], upsertions: [] },
+    entities: [`user ${G}`],
+    entries: (res) => res.results.map((r: any) => [`user ${r.user}`, r.errorCode]),
+  },
   [ApiKey.ApiVersions]: { request: { clientSoftwareName: 'meta', clientSoftwareVersion: '1' }, entities: [], entries: none },
   [ApiKey.CreateTopics]: {
     request: { topics: [{ name: T, numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 },

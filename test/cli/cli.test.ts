@@ -65,10 +65,21 @@ test('start with a missing config file (positional, like kafka-server-start.sh):
   assert.match(r.stderr, /^floe: invalid configuration: cannot read config file no\/such\/server\.properties: no such file\n$/);
 });
 
-test('start with an unsupported listener protocol: exit 2', async () => {
+test('start with a TLS listener but no key, or a JKS key store: exit 2', async () => {
   const r = await floe(['start', '--override=listeners=SSL://:9093']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /only PLAINTEXT listeners are supported/);
+  assert.match(r.stderr, /listener SSL uses TLS but has no key/);
+  noStack(r.stderr);
+  const jks = await floe(['start', '--override=listeners=SSL://:9093', '--override=ssl.keystore.type=JKS', '--override=ssl.keystore.location=/k.jks']);
+  assert.equal(jks.code, 2);
+  assert.match(jks.stderr, /ssl\.keystore\.type=JKS is not supported; Floe reads PEM/);
+  noStack(jks.stderr);
+});
+
+test('add-scram: a bad spec is a usage error (exit 2)', async () => {
+  const r = await floe(['add-scram', 'SCRAM-SHA-1=[name=x,password=y]']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--add-scram expects SCRAM-SHA-256=\[name=alice,password=secret\]/);
   noStack(r.stderr);
 });
 

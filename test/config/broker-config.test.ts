@@ -77,7 +77,7 @@ describe('loadBrokerConfig', () => {
   test('defaults', () => {
     const { config, warnings, raw } = loadBrokerConfig({});
     assert.deepEqual(warnings, []);
-    assert.deepEqual(config.listeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 9092 }]);
+    assert.deepEqual(config.listeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 9092, securityProtocol: 'PLAINTEXT' }]);
     assert.deepEqual(config.advertisedListeners, config.listeners);
     assert.equal(config.nodeId, -1); // allocated by the coordinator at the first start
     assert.equal(config.brokerRack, null);
@@ -146,14 +146,14 @@ describe('loadBrokerConfig', () => {
 
   test('unknown keys and unsupported Kafka keys are warnings, not errors', () => {
     const { warnings } = loadBrokerConfig({
-      file: file('foo.bar=1\nnum.io.threads=8\nssl.keystore.location=/x\n'),
+      file: file('foo.bar=1\nnum.io.threads=8\nssl.endpoint.identification.algorithm=https\n'),
       env: { FLOE_NO_SUCH_THING: '1', FLOE_TEST_WHATEVER: '1' },
       overrides: ['zzz=1'],
     });
     assert.equal(warnings.length, 5, warnings.join('\n'));
     assert.match(warnings[0]!, /unknown config key 'foo\.bar' .*ignored/);
     assert.match(warnings[1]!, /'num\.io\.threads' .*not supported by Floe, ignored/);
-    assert.match(warnings[2]!, /'ssl\.keystore\.location' .*not supported by Floe/);
+    assert.match(warnings[2]!, /'ssl\.endpoint\.identification\.algorithm' .*not supported by Floe/);
     assert.match(warnings[3]!, /unknown config key 'no\.such\.thing' \(env FLOE_NO_SUCH_THING\) ignored/);
     assert.match(warnings[4]!, /unknown config key 'zzz' \(--override zzz=1\) ignored/);
   });
@@ -191,8 +191,8 @@ log.segment.bytes=1073741824
 log.retention.check.interval.ms=300000
 `);
     const { config, warnings } = loadBrokerConfig({ file: kafka });
-    assert.deepEqual(config.listeners, [{ name: 'PLAINTEXT', host: '', port: 9092 }]);
-    assert.deepEqual(config.advertisedListeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 9092 }]);
+    assert.deepEqual(config.listeners, [{ name: 'PLAINTEXT', host: '', port: 9092, securityProtocol: 'PLAINTEXT' }]);
+    assert.deepEqual(config.advertisedListeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 9092, securityProtocol: 'PLAINTEXT' }]);
     assert.ok(warnings.some((w) => /listener CONTROLLER is a KRaft controller listener/.test(w)));
     assert.deepEqual(config.logDirs, ['/tmp/kraft-combined-logs'], 'log.dirs is where classic topics keep their logs');
     assert.ok(warnings.every((w) => !/unknown config key/.test(w)), warnings.join('\n'));
@@ -219,16 +219,16 @@ log.retention.check.interval.ms=300000
 
   test('listeners: empty host, port 0, IPv6, names upper-cased', () => {
     const a = loadBrokerConfig({ overrides: ['listeners=plaintext://:0'] });
-    assert.deepEqual(a.config.listeners, [{ name: 'PLAINTEXT', host: '', port: 0 }]);
-    assert.deepEqual(a.config.advertisedListeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 0 }]);
+    assert.deepEqual(a.config.listeners, [{ name: 'PLAINTEXT', host: '', port: 0, securityProtocol: 'PLAINTEXT' }]);
+    assert.deepEqual(a.config.advertisedListeners, [{ name: 'PLAINTEXT', host: 'localhost', port: 0, securityProtocol: 'PLAINTEXT' }]);
     assert.match(a.warnings[0]!, /binds all interfaces .*advertised\.listeners/);
     const b = loadBrokerConfig({ overrides: ['listeners=PLAINTEXT://[::1]:9092'] });
-    assert.deepEqual(b.config.listeners, [{ name: 'PLAINTEXT', host: '::1', port: 9092 }]);
+    assert.deepEqual(b.config.listeners, [{ name: 'PLAINTEXT', host: '::1', port: 9092, securityProtocol: 'PLAINTEXT' }]);
     const c = loadBrokerConfig({
       overrides: ['listeners=INTERNAL://127.0.0.1:9092', 'listener.security.protocol.map=INTERNAL:PLAINTEXT', 'advertised.listeners=INTERNAL://broker1.example:19092'],
     });
-    assert.deepEqual(c.config.listeners, [{ name: 'INTERNAL', host: '127.0.0.1', port: 9092 }]);
-    assert.deepEqual(c.config.advertisedListeners, [{ name: 'INTERNAL', host: 'broker1.example', port: 19092 }]);
+    assert.deepEqual(c.config.listeners, [{ name: 'INTERNAL', host: '127.0.0.1', port: 9092, securityProtocol: 'PLAINTEXT' }]);
+    assert.deepEqual(c.config.advertisedListeners, [{ name: 'INTERNAL', host: 'broker1.example', port: 19092, securityProtocol: 'PLAINTEXT' }]);
   });
 
   test('broker.id is accepted as the old name of node.id', () => {
@@ -254,7 +254,8 @@ log.retention.check.interval.ms=300000
     ['log.cleanup.policy=delete,shred', /log\.cleanup\.policy .*String must be one of: compact, delete/],
     ['num.partitions=0', /num\.partitions .*Value must be at least 1/],
     ['message.max.bytes=1.5', /message\.max\.bytes .*Not a number of type INT/],
-    ['listeners=SSL://:9093', /listener SSL uses security protocol SSL, which Floe does not support yet; only PLAINTEXT/],
+    ['listeners=SSL://:9093', /listener SSL uses TLS but has no key: set ssl\.keystore\.location/],
+    ['authorizer.class.name=com.example.Other', /authorizer\.class\.name=com\.example\.Other is not supported/],
     ['listeners=localhost:9092', /Invalid value localhost:9092 for configuration listeners .*expected NAME:\/\/host:port/],
     ['listeners=PLAINTEXT://:99999', /port 99999 is not in \[0,\.\.\.,65535\]/],
     ['listeners=PLAINTEXT://:9092,PLAINTEXT://:9093', /different name/],
@@ -273,6 +274,34 @@ log.retention.check.interval.ms=300000
       });
     });
   }
+
+  test('security: PEM only, per-listener settings win over global ones, PLAIN users from JAAS', () => {
+    assert.throws(() => loadBrokerConfig({ overrides: ['listeners=SSL://:9093', 'ssl.keystore.type=JKS', 'ssl.keystore.location=/x.jks'] }), /listener SSL: ssl\.keystore\.type=JKS is not supported; Floe reads PEM/);
+    const { config } = loadBrokerConfig({
+      overrides: [
+        'listeners=PLAINTEXT://:9092,SASL_SSL://:9093,SSL://:9094',
+        'ssl.keystore.location=/global.pem',
+        'listener.name.ssl.ssl.keystore.location=/ssl.pem',
+        'listener.name.ssl.ssl.client.auth=required',
+        'ssl.truststore.location=/ca.pem',
+        'sasl.enabled.mechanisms=SCRAM-SHA-512,GSSAPI,PLAIN',
+        'listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="x" user_admin="admin-secret" user_b="p;w=\\"q\\"";',
+        'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+        'super.users=User:admin;User:CN=broker',
+      ],
+    });
+    const sec = config.security!;
+    assert.equal(sec.listeners.SSL!.tls!.keystoreLocation, '/ssl.pem');
+    assert.equal(sec.listeners.SSL!.tls!.clientAuth, 'required');
+    assert.equal(sec.listeners.SASL_SSL!.tls!.keystoreLocation, '/global.pem');
+    assert.equal(sec.listeners.SASL_SSL!.tls!.clientAuth, 'none');
+    assert.deepEqual(sec.listeners.SASL_SSL!.saslMechanisms, ['SCRAM-SHA-512', 'PLAIN']);
+    assert.deepEqual([...sec.listeners.SASL_SSL!.plainUsers], [['admin', 'admin-secret'], ['b', 'p;w="q"']]);
+    assert.equal(sec.listeners.PLAINTEXT!.tls, null);
+    assert.equal(sec.authorizerEnabled, true);
+    assert.deepEqual(sec.superUsers, ['User:admin', 'User:CN=broker']);
+    assert.deepEqual(config.listeners.map((l) => l.securityProtocol), ['PLAINTEXT', 'SASL_SSL', 'SSL']);
+  });
 
   test('bad values name their origin', () => {
     assert.throws(() => loadBrokerConfig({ env: { FLOE_NODE_ID: 'x' } }), /node\.id \(from env FLOE_NODE_ID\)/);

@@ -11,8 +11,9 @@
  * when both the request (v4+, AllowAutoTopicCreation) and `auto.create.topics.enable` allow it, with
  * `num.partitions` partitions; the created topic is returned at once (no LEADER_NOT_AVAILABLE round).
  * Invalid names get INVALID_TOPIC_EXCEPTION; unknown topic ids (v10+) UNKNOWN_TOPIC_ID.
- * Version notes: v0 empty topic list = all topics; v1+ null = all, [] = none. Authorized operations are
- * not computed (no ACLs): reported as Kafka's "not requested" value.
+ * Version notes: v0 empty topic list = all topics; v1+ null = all, [] = none. Authorized operations (when
+ * asked), the topics a principal may not describe and auto-creation without CREATE are handled by
+ * broker/authorization.ts.
  */
 import type { MetadataRequest, MetadataResponse, MetadataResponsePartition, MetadataResponseTopic } from '../../protocol/gen/messages/metadata.ts';
 import type { Init } from '../../protocol/gen/init.ts';

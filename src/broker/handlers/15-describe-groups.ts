@@ -4,8 +4,8 @@
  * Behavior: state, protocol type, and members (member id, group.instance.id, client id, client host) of
  * each group. As in Kafka, the selected protocol and the members' metadata and assignments are only filled
  * in while the group is Stable. A group that does not exist is described as Dead with no members (v6+:
- * with GROUP_ID_NOT_FOUND, KIP-1043). Authorized operations are not computed (no ACLs yet): Kafka's "not
- * requested" value.
+ * with GROUP_ID_NOT_FOUND, KIP-1043). Authorized operations, when asked, and the ACL checks are filled in by
+ * broker/authorization.ts.
  * Version notes: v3+ authorized operations; v4+ group.instance.id of members; v6+ error message.
  */
 import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../../protocol/gen/messages/describe-groups.ts';

@@ -7,7 +7,7 @@
  * max.request.partition.size.limit default), and a NextCursor (topic, partition) to continue from. A
  * cursor naming a topic that is not requested is INVALID_REQUEST. Unknown topics get
  * UNKNOWN_TOPIC_OR_PARTITION and no partitions. Eligible leader replicas are empty (no ELR: no replication).
- * Authorized operations are not computed (no ACLs): Kafka's "not requested" value.
+ * Authorized operations and the ACL checks are filled in by broker/authorization.ts.
  */
 import type { DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse } from '../../protocol/gen/messages/describe-topic-partitions.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
