@@ -125,6 +125,11 @@ export interface BrokerConfig {
   groupMaxSize?: number;
   /** log.retention.check.interval.ms; always set by loadBrokerConfig (optional for hand-built configs). */
   logRetentionCheckIntervalMs?: number;
+  /** log.cleaner.*: the classic log cleaner (compaction). Always set by loadBrokerConfig; Kafka's defaults otherwise. */
+  logCleanerEnable?: boolean;
+  logCleanerThreads?: number;
+  logCleanerDedupeBufferSize?: number;
+  logCleanerBackoffMs?: number;
   /**
    * Every table key → its normalised value (null when unset and without default). Always set by
    * loadBrokerConfig; topic-config.ts reads the broker synonyms of topic configs from it and falls back to
@@ -273,6 +278,14 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: `Default of file.delete.delay.ms: how long the files of a classic log segment removed by retention stay on disk (renamed *.deleted) before they are unlinked. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.preallocate', type: 'BOOLEAN', default: 'false',
     doc: `Default of preallocate. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.cleaner.enable', type: 'BOOLEAN', default: 'true',
+    doc: `Whether the log cleaner runs: it compacts topics whose cleanup.policy contains compact. ${CLASSIC_ONLY}` },
+  { group: 'Topic defaults', key: 'log.cleaner.threads', type: 'INT', default: '1', validate: range(1),
+    doc: `How many logs the log cleaner compacts at once. ${CLASSIC_ONLY}` },
+  { group: 'Topic defaults', key: 'log.cleaner.dedupe.buffer.size', type: 'LONG', default: '134217728', validate: range(1),
+    doc: `Memory of the log cleaner's key maps, shared by its threads (24 bytes per key, 90% used): a log with more dirty keys than fit is compacted in several passes. At least 1 MiB per thread. ${CLASSIC_ONLY}` },
+  { group: 'Topic defaults', key: 'log.cleaner.backoff.ms', type: 'LONG', default: '15000', validate: range(0),
+    doc: `How long the log cleaner sleeps when no log needs compacting. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.cleaner.delete.retention.ms', type: 'LONG', default: '86400000', validate: range(0),
     doc: `Default of delete.retention.ms (compacted topics). ${NO_EFFECT_DISKLESS}` },
   { group: 'Topic defaults', key: 'log.cleaner.min.compaction.lag.ms', type: 'LONG', default: '0', validate: range(0),
@@ -337,8 +350,7 @@ const KAFKA_UNSUPPORTED_KEYS = new Set([
   'transaction.state.log.replication.factor', 'transaction.state.log.min.isr', 'transaction.state.log.num.partitions',
   'share.coordinator.state.topic.replication.factor', 'share.coordinator.state.topic.min.isr', 'delete.topic.enable',
   'auto.leader.rebalance.enable', 'leader.imbalance.check.interval.seconds', 'leader.imbalance.per.broker.percentage',
-  'log.cleaner.enable', 'log.cleaner.threads', 'log.cleaner.dedupe.buffer.size', 'log.cleaner.io.buffer.size',
-  'log.cleaner.backoff.ms', 'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms',
+  'log.cleaner.io.buffer.size', 'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms',
   'replica.lag.time.max.ms', 'replica.fetch.max.bytes', 'replica.fetch.wait.max.ms', 'replica.socket.timeout.ms',
   'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'authorizer.class.name',
   'super.users', 'allow.everyone.if.no.acl.found', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
@@ -509,6 +521,14 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     );
   }
 
+  if (int('log.cleaner.dedupe.buffer.size') / int('log.cleaner.threads') < 1024 * 1024) {
+    throw new ConfigError(
+      `log.cleaner.dedupe.buffer.size (${int('log.cleaner.dedupe.buffer.size')}, from ${where('log.cleaner.dedupe.buffer.size')}) must be at least 1MiB per cleaner thread (log.cleaner.threads=${int('log.cleaner.threads')})`,
+      'log.cleaner.dedupe.buffer.size',
+      String(int('log.cleaner.dedupe.buffer.size')),
+    );
+  }
+
   const values: Record<string, string | null> = {};
   for (const def of BROKER_CONFIG_KEYS) values[def.key] = raw.get(def.key)?.value ?? null;
 
@@ -553,6 +573,10 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     groupMaxSessionTimeoutMs: int('group.max.session.timeout.ms'),
     groupMaxSize: int('group.max.size'),
     logRetentionCheckIntervalMs: int('log.retention.check.interval.ms'),
+    logCleanerEnable: bool('log.cleaner.enable'),
+    logCleanerThreads: int('log.cleaner.threads'),
+    logCleanerDedupeBufferSize: int('log.cleaner.dedupe.buffer.size'),
+    logCleanerBackoffMs: int('log.cleaner.backoff.ms'),
     values,
   };
   return { config, warnings, raw };

@@ -68,6 +68,12 @@ export interface TopicConfig {
   /** Number.MAX_SAFE_INTEGER: never by time. */
   flushMs: number;
   fileDeleteDelayMs: number;
+  // Compaction (cleanup.policy contains compact; classic topics).
+  minCleanableDirtyRatio: number;
+  minCompactionLagMs: number;
+  /** Number.MAX_SAFE_INTEGER: no limit. */
+  maxCompactionLagMs: number;
+  deleteRetentionMs: number;
 }
 
 interface Synonym {
@@ -279,6 +285,10 @@ export function resolveTopicConfig(topicConfigs: Record<string, string>, broker:
     flushMessages: value('flush.messages') as number,
     flushMs: value('flush.ms') as number,
     fileDeleteDelayMs: value('file.delete.delay.ms') as number,
+    minCleanableDirtyRatio: value('min.cleanable.dirty.ratio') as number,
+    minCompactionLagMs: value('min.compaction.lag.ms') as number,
+    maxCompactionLagMs: value('max.compaction.lag.ms') as number,
+    deleteRetentionMs: value('delete.retention.ms') as number,
   };
 }
 
