@@ -125,6 +125,10 @@ describe('resolveTopicConfig', () => {
       flushMessages: 1, // Floe's default: acknowledged classic writes are fsynced
       flushMs: Number.MAX_SAFE_INTEGER,
       fileDeleteDelayMs: 60000,
+      minCleanableDirtyRatio: 0.5,
+      minCompactionLagMs: 0,
+      maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+      deleteRetentionMs: 86400000,
     });
   });
 
