@@ -247,7 +247,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Topic defaults', key: 'log.retention.check.interval.ms', type: 'LONG', default: '300000', validate: range(1),
     doc: 'How often retention (time and size) is enforced. On classic topics it deletes whole log segments, oldest first (an expired active segment is rolled first, so the log keeps an empty active segment).' },
   { group: 'Topic defaults', key: 'log.cleanup.policy', type: 'LIST', default: 'delete', validate: listOf(['compact', 'delete'], true),
-    doc: 'Default of cleanup.policy. compact is refused on diskless topics for now.' },
+    doc: 'Default of cleanup.policy.' },
   { group: 'Topic defaults', key: 'log.message.timestamp.type', type: 'STRING', default: 'CreateTime', validate: oneOf('CreateTime', 'LogAppendTime'),
     doc: 'Default of message.timestamp.type: CreateTime keeps the producer\'s timestamps, LogAppendTime replaces them with the commit time.' },
   { group: 'Topic defaults', key: 'log.message.timestamp.before.max.ms', type: 'LONG', default: LONG_MAX, validate: range(0),
@@ -279,21 +279,21 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Topic defaults', key: 'log.preallocate', type: 'BOOLEAN', default: 'false',
     doc: `Default of preallocate. ${NO_EFFECT_DISKLESS}` },
   { group: 'Topic defaults', key: 'log.cleaner.enable', type: 'BOOLEAN', default: 'true',
-    doc: `Whether the log cleaner runs: it compacts topics whose cleanup.policy contains compact. ${CLASSIC_ONLY}` },
+    doc: `Whether compaction runs: the log cleaner of classic topics and the compaction job of diskless topics (one broker of the cluster at a time, every log.cleaner.backoff.ms).` },
   { group: 'Topic defaults', key: 'log.cleaner.threads', type: 'INT', default: '1', validate: range(1),
-    doc: `How many logs the log cleaner compacts at once. ${CLASSIC_ONLY}` },
+    doc: `How many classic logs the log cleaner compacts at once (the dedupe buffer is shared among them). ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.cleaner.dedupe.buffer.size', type: 'LONG', default: '134217728', validate: range(1),
-    doc: `Memory of the log cleaner's key maps, shared by its threads (24 bytes per key, 90% used): a log with more dirty keys than fit is compacted in several passes. At least 1 MiB per thread. ${CLASSIC_ONLY}` },
+    doc: `Memory of the log cleaner's key maps, shared by its threads (24 bytes per key, 90% used): a partition with more dirty keys than fit is compacted in several passes. At least 1 MiB per thread.` },
   { group: 'Topic defaults', key: 'log.cleaner.backoff.ms', type: 'LONG', default: '15000', validate: range(0),
-    doc: `How long the log cleaner sleeps when no log needs compacting. ${CLASSIC_ONLY}` },
+    doc: 'How long the log cleaner sleeps when no log needs compacting, and the interval of the diskless compaction job.' },
   { group: 'Topic defaults', key: 'log.cleaner.delete.retention.ms', type: 'LONG', default: '86400000', validate: range(0),
-    doc: `Default of delete.retention.ms (compacted topics). ${CLASSIC_ONLY}` },
+    doc: 'Default of delete.retention.ms (compacted topics).' },
   { group: 'Topic defaults', key: 'log.cleaner.min.compaction.lag.ms', type: 'LONG', default: '0', validate: range(0),
-    doc: `Default of min.compaction.lag.ms. ${CLASSIC_ONLY}` },
+    doc: 'Default of min.compaction.lag.ms.' },
   { group: 'Topic defaults', key: 'log.cleaner.max.compaction.lag.ms', type: 'LONG', default: LONG_MAX, validate: range(1),
-    doc: `Default of max.compaction.lag.ms. ${CLASSIC_ONLY}` },
+    doc: 'Default of max.compaction.lag.ms.' },
   { group: 'Topic defaults', key: 'log.cleaner.min.cleanable.ratio', type: 'DOUBLE', default: '0.5', validate: range(0, 1),
-    doc: `Default of min.cleanable.dirty.ratio. ${CLASSIC_ONLY}` },
+    doc: 'Default of min.cleanable.dirty.ratio.' },
   { group: 'Topic defaults', key: 'log.local.retention.ms', type: 'LONG', default: '-2', validate: range(-2),
     doc: `Default of local.retention.ms (tiered storage). ${NO_EFFECT_DISKLESS}` },
   { group: 'Topic defaults', key: 'log.local.retention.bytes', type: 'LONG', default: '-2', validate: range(-2),
@@ -513,13 +513,6 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
   const retentionBytes = int('log.retention.bytes');
 
   const cleanupPolicy = list('log.cleanup.policy')!;
-  if (bool('log.diskless.enable') && cleanupPolicy.includes('compact')) {
-    throw new ConfigError(
-      `Invalid value ${cleanupPolicy.join(',')} for configuration log.cleanup.policy (from ${where('log.cleanup.policy')}): compact cannot be the default cleanup policy while log.diskless.enable=true, because compaction of diskless topics is not implemented`,
-      'log.cleanup.policy',
-      cleanupPolicy.join(','),
-    );
-  }
 
   if (int('log.cleaner.dedupe.buffer.size') / int('log.cleaner.threads') < 1024 * 1024) {
     throw new ConfigError(

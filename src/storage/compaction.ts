@@ -46,6 +46,12 @@ import {
   isTransactional,
 } from '../protocol/record-batch.ts';
 import { readRecords, type KafkaRecord } from '../protocol/records.ts';
+import type { TopicConfig } from '../config/topic-config.ts';
+
+/** segment.ms, or max.compaction.lag.ms when shorter on a compacted topic (Kafka's LogConfig.maxSegmentMs). */
+export function maxSegmentMs(config: Pick<TopicConfig, 'cleanupPolicy' | 'segmentMs' | 'maxCompactionLagMs'>): number {
+  return config.cleanupPolicy.includes('compact') ? Math.min(config.segmentMs, config.maxCompactionLagMs) : config.segmentMs;
+}
 
 /** Bytes per map entry (Kafka: MD5 hash + offset). */
 export const OFFSET_MAP_ENTRY_BYTES = 24;

@@ -19,14 +19,12 @@ import { buildRecordBatch } from '../helpers/record-batch.ts';
 import { CLASSIC, createTopics } from '../helpers/topics.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 import { tempDir } from '../helpers/cleanup.ts';
+import { KEYS, TOMBSTONES, UPDATES, expectedView, highWatermark as hwOf, logDirSize as sizeOf, produceUpdates, readPartition, type Acked } from '../helpers/compaction.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 
-const KEYS = 200;
-const UPDATES = 50;
-const TOMBSTONES = 50;
 const DELETE_RETENTION_MS = 8000;
 const SEGMENT_MS = 500;
 const COMPACT = { ...CLASSIC, 'cleanup.policy': 'compact', 'segment.ms': String(SEGMENT_MS), 'delete.retention.ms': String(DELETE_RETENTION_MS), 'min.cleanable.dirty.ratio': '0.01' };
@@ -35,64 +33,22 @@ let broker: TestBroker;
 let client: RawClient;
 let kafka: Kafka;
 
+const readAll = (topic: string) => readPartition(broker.bootstrap, topic);
+const highWatermark = (topic: string) => hwOf(client, topic);
+const logDirSize = (topic: string) => sizeOf(client, topic);
+const produceWithKafkajs = (topic: string) => produceUpdates(kafka, topic, SEGMENT_MS + 100);
+
 before(async () => {
   broker = await startTestBroker({ 'log.cleaner.backoff.ms': 200 });
   client = await RawClient.connect(broker.port);
   kafka = kafkajs(broker.bootstrap, 'compaction-test');
 });
 
-interface Row { offset: number; key: string; value: string | null }
-
-/** The whole partition 0 from offset 0 to its end, read by kcat (librdkafka), tombstones as null. */
-async function readAll(topic: string): Promise<Row[]> {
-  const lines = await kcatConsume(broker.bootstrap, topic, '%o\t%k\t%S\t%s\n', ['-Z']);
-  return lines.map((l) => {
-    const [o, k, size, v] = l.split('\t');
-    return { offset: Number(o), key: k!, value: size === '-1' ? null : v! };
-  });
-}
-
-async function highWatermark(topic: string): Promise<bigint> {
-  const r = await client.request(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] });
-  return BigInt(r.topics[0].partitions[0].offset);
-}
-
-async function logDirSize(topic: string): Promise<number> {
-  const r = await client.request(ApiKey.DescribeLogDirs, 4, { topics: [{ topic, partitions: [0] }] });
-  for (const dir of r.results) for (const t of dir.topics) if (t.name === topic) return Number(t.partitions[0].partitionSize);
-  throw new Error(`no log dir holds ${topic}`);
-}
-
-/** What a consumer from offset 0 must see: per key its latest record (offsets as acknowledged), fillers as written. */
-function expectedView(acked: Map<string, { offset: number; value: string | null }>, withTombstones: boolean): Row[] {
-  const rows: Row[] = [];
-  for (const [key, { offset, value }] of acked) if (value !== null || withTombstones) rows.push({ offset, key, value });
-  return rows.sort((a, b) => a.offset - b.offset);
-}
-
-/** Produces the issue's workload with kafkajs; returns the acknowledged latest record per key. */
-async function produceWithKafkajs(topic: string): Promise<Map<string, { offset: number; value: string | null }>> {
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const acked = new Map<string, { offset: number; value: string | null }>();
-  const send = async (messages: { key: string; value: string | null }[]) => {
-    const [r] = await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition: 0 })) });
-    assert.equal(r!.errorCode, 0);
-    messages.forEach((m, i) => acked.set(m.key, { offset: Number(r!.baseOffset) + i, value: m.value }));
-  };
-  for (let u = 0; u < UPDATES; u++) await send(Array.from({ length: KEYS }, (_, k) => ({ key: `key-${k}`, value: `value-${k}-${u}` })));
-  await send(Array.from({ length: TOMBSTONES }, (_, k) => ({ key: `key-${k}`, value: null })));
-  await sleep(SEGMENT_MS + 100);
-  await send(Array.from({ length: 5 }, (_, i) => ({ key: `filler-${i}`, value: 'after the roll' })));
-  await producer.disconnect();
-  return acked;
-}
-
 /**
  * The same workload with kcat (librdkafka, lz4, idempotent). kcat prints no delivery offsets, so the
  * acknowledged offsets are read back before any compaction (the topic's dirty ratio threshold holds it).
  */
-async function produceWithKcat(topic: string): Promise<Map<string, { offset: number; value: string | null }>> {
+async function produceWithKcat(topic: string): Promise<Acked> {
   const dir = await tempDir('floe-kcat-');
   const lines: string[] = [];
   for (let u = 0; u < UPDATES; u++) for (let k = 0; k < KEYS; k++) lines.push(`key-${k}:value-${k}-${u}`);
@@ -103,7 +59,7 @@ async function produceWithKcat(topic: string): Promise<Map<string, { offset: num
   await sleep(SEGMENT_MS + 100);
   await kcat(['-b', broker.bootstrap, '-t', topic, '-p', '0', '-P', '-K', ':', '-X', 'acks=all', '-l', await writeLines(dir, Array.from({ length: 5 }, (_, i) => `filler-${i}:after the roll`))]);
   // The acknowledged offsets: the log as written, read before any compaction (the cleaner waits on a ratio of 1).
-  const acked = new Map<string, { offset: number; value: string | null }>();
+  const acked: Acked = new Map();
   for (const r of await readAll(topic)) acked.set(r.key, { offset: r.offset, value: r.value });
   return acked;
 }
@@ -114,7 +70,7 @@ async function writeLines(dir: string, lines: string[]): Promise<string> {
   return path;
 }
 
-async function checkCompaction(topic: string, acked: Map<string, { offset: number; value: string | null }>): Promise<void> {
+async function checkCompaction(topic: string, acked: Acked): Promise<void> {
   const hw = await highWatermark(topic);
   assert.equal(hw, BigInt(KEYS * UPDATES + TOMBSTONES + 5));
   const sizeBefore = await logDirSize(topic);

@@ -59,6 +59,7 @@ import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../
 import { childLogger } from '../../observability/log.ts';
 import { endOffsetOfStoredEpoch, STORED_LEADER_EPOCH, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type FetchBudget, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan, type ReadResult } from '../partition-log.ts';
 import { toKafkaError } from '../storage-error.ts';
+import { maxSegmentMs } from '../compaction.ts';
 import type { IndexCache } from './index-cache.ts';
 import { CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
 import { retentionBreaches } from './retention.ts';
@@ -183,11 +184,6 @@ class RecentBatches {
 
 function errorResult(errorCode: number, errorMessage: string | null = null): AppendResult {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 };
-}
-
-/** segment.ms, or max.compaction.lag.ms when shorter on a compacted topic (Kafka's LogConfig.maxSegmentMs). */
-export function maxSegmentMs(config: TopicConfig): number {
-  return config.cleanupPolicy.includes('compact') ? Math.min(config.segmentMs, config.maxCompactionLagMs) : config.segmentMs;
 }
 
 /** Whether acknowledged writes must be fsynced first (Floe's default). */
