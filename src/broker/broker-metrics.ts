@@ -54,6 +54,18 @@ export function instrumentBroker(parts: MeteredParts, server: KafkaServer): void
     () => Math.round(100 * Math.max(0, ...cleaner.dirtyRatios.values())));
   metrics.observe('floe_log_cleaner_dirty_ratio', 'Dirty share (0-1) of each compacted classic log, by partition (topic id:partition).', 'gauge',
     () => Object.fromEntries(cleaner.dirtyRatios), 'partition');
+  const compactor = parts.maintenance.compactor;
+  metrics.observe('floe_diskless_compaction_runs_total', 'Compactions of diskless partitions run by this broker (while it held the compaction lease).', 'counter', () => compactor.stats.runs);
+  metrics.observe('floe_diskless_compaction_passes_total', 'Diskless compaction passes (one swap transaction each; several when the key map fills).', 'counter', () => compactor.stats.passes);
+  metrics.observe('floe_diskless_compaction_bytes_total', 'Batch bytes diskless compaction read and wrote, by direction (read, written).', 'counter',
+    () => ({ read: compactor.stats.bytesRead, written: compactor.stats.bytesWritten }), 'direction');
+  metrics.observe('floe_diskless_compaction_records_removed_total', 'Records removed by diskless compaction.', 'counter', () => compactor.stats.recordsRemoved);
+  metrics.observe('floe_diskless_compaction_objects_total', 'Objects written by diskless compaction, and old objects it released (now deleting), by kind.', 'counter',
+    () => ({ written: compactor.stats.objectsWritten, released: compactor.stats.objectsReleased }), 'kind');
+  metrics.observe('floe_diskless_compaction_conflicts_total', 'Compaction swaps refused because retention, DeleteRecords or topic deletion moved the partition meanwhile.', 'counter', () => compactor.stats.conflicts);
+  metrics.observe('floe_diskless_compaction_failures_total', 'Diskless compactions that failed (tried again next pass).', 'counter', () => compactor.stats.failures);
+  metrics.observe('floe_diskless_compaction_dirty_ratio', 'Dirty share (0-1) of each compacted diskless partition, by partition (topic id:partition), as last seen by this broker\'s compaction job.', 'gauge',
+    () => Object.fromEntries(compactor.dirtyRatios), 'partition');
   metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);

@@ -73,6 +73,9 @@ async function scenario(overrides: Record<string, string>, second: boolean): Pro
   assert.ok(sizeAfter < sizeBefore / 10, `DescribeLogDirs shows the partition shrink (${sizeBefore} → ${sizeAfter})`);
   const compactor = broker.broker.maintenance.compactor.stats;
   assert.ok(compactor.objectsWritten >= 1 && compactor.recordsRemoved > 0 && compactor.objectsReleased > 0, JSON.stringify(compactor));
+  const metrics = await broker.broker.metrics.registry.metrics();
+  assert.match(metrics, /floe_diskless_compaction_records_removed_total [1-9]/);
+  assert.match(metrics, /floe_diskless_compaction_dirty_ratio\{partition="[0-9a-f-]+:0"\} 0\b/, 'the partition is clean after compaction');
 
   // The replaced objects go after the grace period; the store then holds exactly what the coordinator knows.
   await waitFor('old objects deleted', async () => {
