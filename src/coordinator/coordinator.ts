@@ -74,7 +74,7 @@ export interface CommitBatchResult {
 export interface PartitionOffsets {
   logStartOffset: number;
   highWatermark: number;
-  /** Times compaction rewrote the partition's batches (migration 10): cached batch locations of an older epoch are stale. */
+  /** Times compaction rewrote the partition's batches (migration 10; absent: never): cached batch locations of an older epoch are stale. */
   compactionEpoch?: number;
 }
 

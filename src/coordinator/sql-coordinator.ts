@@ -492,7 +492,11 @@ export class SqlCoordinator implements Coordinator {
     const out: (PartitionOffsets | null)[] = keys.map(() => null);
     for (const r of res.rows) {
       if (r.o_log_start_offset === null || r.o_high_watermark === null) continue;
-      out[num(r.o_idx)] = { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark), compactionEpoch: num(r.o_compaction_epoch ?? 0) };
+      const epoch = num(r.o_compaction_epoch ?? 0);
+      // Only when compaction ever rewrote the partition (absent means 0).
+      out[num(r.o_idx)] = epoch === 0
+        ? { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark) }
+        : { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark), compactionEpoch: epoch };
     }
     return out;
   }
