@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { defaultBrokerConfig } from '../../src/config/broker-config.ts';
@@ -269,5 +269,23 @@ test('min.compaction.lag.ms holds back recent segments; max.compaction.lag.ms fo
   const reopened = await openLog(dir, compactConfig());
   assert.ok(!(await readdir(dir)).some((f) => f.endsWith('.cleaned')), 'leftover removed');
   assert.ok((await readAll(reopened.log)).records.length > 0);
+  await reopened.log.close();
+});
+
+test('a crash right after a swap (new log in place, its indexes not written yet) reopens with the indexes rebuilt from the new log', async () => {
+  const dir = await tempDir();
+  const { log } = await openLog(dir, compactConfig());
+  await writeUpdates(log, 10, 30);
+  await cleanLog(log, Date.now(), BIG_MAP);
+  const view = (await readAll(log)).records;
+  const cleanedBases = log.segments.slice(0, -1).map((s) => s.baseOffset);
+  await log.close();
+  // The swap removes the old indexes before the rename; a crash before the new ones exist leaves none.
+  for (const base of cleanedBases) {
+    for (const suffix of ['.index', '.timeindex']) await unlink(join(dir, `${String(base).padStart(20, '0')}${suffix}`)).catch(() => {});
+  }
+  const reopened = await openLog(dir, compactConfig());
+  assert.deepEqual((await readAll(reopened.log)).records, view);
+  for (const base of cleanedBases) assert.ok((await readdir(dir)).includes(`${String(base).padStart(20, '0')}.index`), 'index rebuilt');
   await reopened.log.close();
 });
