@@ -45,6 +45,29 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly KafkaSer
   metrics.observe('floe_classic_partitions', 'Classic partitions whose local log this broker holds.', 'gauge', () => classic.stats.partitions);
   metrics.observe('floe_classic_pending_bytes', 'Bytes appended to classic logs and not answered yet (waiting for their write and, by default, fsync).', 'gauge', () => classic.stats.pendingBytes);
   metrics.observe('floe_classic_segments_deleted_total', 'Classic log segments deleted by the retention passes (retention.ms, retention.bytes, log start offset).', 'counter', () => classic.stats.segmentsDeleted);
+  const cleaner = classic.cleaner;
+  metrics.observe('floe_log_cleaner_runs_total', 'Compactions of classic logs (one per log cleaned, of one or more passes).', 'counter', () => cleaner.stats.runs);
+  metrics.observe('floe_log_cleaner_passes_total', 'Log cleaner passes (a log with more dirty keys than the key map holds takes several).', 'counter', () => cleaner.stats.passes);
+  metrics.observe('floe_log_cleaner_bytes_total', 'Bytes the log cleaner read from and wrote to classic logs, by direction (read, written).', 'counter',
+    () => ({ read: cleaner.stats.bytesRead, written: cleaner.stats.bytesWritten }), 'direction');
+  metrics.observe('floe_log_cleaner_records_removed_total', 'Records removed by compaction (superseded, expired tombstones, keyless).', 'counter', () => cleaner.stats.recordsRemoved);
+  metrics.observe('floe_log_cleaner_failures_total', 'Compactions that failed (tried again after log.cleaner.backoff.ms).', 'counter', () => cleaner.stats.failures);
+  metrics.observe('kafka_log_logcleanermanager_max_dirty_percent', 'Largest dirty share (percent) of the compacted classic logs.', 'gauge',
+    () => Math.round(100 * Math.max(0, ...cleaner.dirtyRatios.values())));
+  metrics.observe('floe_log_cleaner_dirty_ratio', 'Dirty share (0-1) of each compacted classic log, by partition (topic id:partition).', 'gauge',
+    () => Object.fromEntries(cleaner.dirtyRatios), 'partition');
+  const compactor = parts.maintenance.compactor;
+  metrics.observe('floe_diskless_compaction_runs_total', 'Compactions of diskless partitions run by this broker (while it held the compaction lease).', 'counter', () => compactor.stats.runs);
+  metrics.observe('floe_diskless_compaction_passes_total', 'Diskless compaction passes (one swap transaction each; several when the key map fills).', 'counter', () => compactor.stats.passes);
+  metrics.observe('floe_diskless_compaction_bytes_total', 'Batch bytes diskless compaction read and wrote, by direction (read, written).', 'counter',
+    () => ({ read: compactor.stats.bytesRead, written: compactor.stats.bytesWritten }), 'direction');
+  metrics.observe('floe_diskless_compaction_records_removed_total', 'Records removed by diskless compaction.', 'counter', () => compactor.stats.recordsRemoved);
+  metrics.observe('floe_diskless_compaction_objects_total', 'Objects written by diskless compaction, and old objects it released (now deleting), by kind.', 'counter',
+    () => ({ written: compactor.stats.objectsWritten, released: compactor.stats.objectsReleased }), 'kind');
+  metrics.observe('floe_diskless_compaction_conflicts_total', 'Compaction swaps refused because retention, DeleteRecords or topic deletion moved the partition meanwhile.', 'counter', () => compactor.stats.conflicts);
+  metrics.observe('floe_diskless_compaction_failures_total', 'Diskless compactions that failed (tried again next pass).', 'counter', () => compactor.stats.failures);
+  metrics.observe('floe_diskless_compaction_dirty_ratio', 'Dirty share (0-1) of each compacted diskless partition, by partition (topic id:partition), as last seen by this broker\'s compaction job.', 'gauge',
+    () => Object.fromEntries(compactor.dirtyRatios), 'partition');
   metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);

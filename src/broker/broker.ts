@@ -91,6 +91,12 @@ export class Broker implements BrokerServices {
         retentionCheckIntervalMs: config.logRetentionCheckIntervalMs ?? 300_000,
         topicConfig: (topicId) => this.topics.getById(topicId)?.config,
         producerIdExpirationMs: config.producerIdExpirationMs,
+        cleaner: {
+          enabled: config.logCleanerEnable ?? true,
+          threads: config.logCleanerThreads ?? 1,
+          dedupeBufferBytes: config.logCleanerDedupeBufferSize ?? 134_217_728,
+          backoffMs: config.logCleanerBackoffMs ?? 15_000,
+        },
       },
     });
     this.maintenance = new DisklessMaintenance(coordinator, objectStore, this.storage.diskless, {

@@ -16,7 +16,7 @@
  */
 import type { ClusterView } from '../cluster/cluster-view.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import { COMMITS_CHANNEL, BROKERS_CHANNEL, LOG_STARTS_CHANNEL, TOPICS_CHANNEL } from '../coordinator/notifications.ts';
+import { COMMITS_CHANNEL, BROKERS_CHANNEL, COMPACTIONS_CHANNEL, LOG_STARTS_CHANNEL, TOPICS_CHANNEL } from '../coordinator/notifications.ts';
 import { childLogger } from '../observability/log.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TopicAdmin } from './topic-admin.ts';
@@ -55,6 +55,8 @@ export async function followCoordinator(parts: CoherentParts): Promise<() => Pro
     coordinator.listen(COMMITS_CHANNEL, (payload) => diskless.onCommitNotification(payload), () => diskless.resync()),
     coordinator.listen(TOPICS_CHANNEL, (payload) => topics.onNotification(payload), () => void topics.load().catch(warn('topic reload failed'))),
     coordinator.listen(LOG_STARTS_CHANNEL, (payload) => diskless.onLogStartsNotification(payload), () => void diskless.refreshLogStarts().catch(warn('log start refresh failed'))),
+    // Compaction rewrote a partition's batches: forget its cached locations (on resync: all of them).
+    coordinator.listen(COMPACTIONS_CHANNEL, (payload) => diskless.onCompactionNotification(payload), () => diskless.resync()),
     // A broker joined or left: refresh the live set now rather than at the next heartbeat.
     coordinator.listen(BROKERS_CHANNEL, () => cluster.refresh(), () => cluster.refresh()),
   ]);

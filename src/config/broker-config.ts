@@ -141,6 +141,11 @@ export interface BrokerConfig {
   groupMaxSize?: number;
   /** log.retention.check.interval.ms; always set by loadBrokerConfig (optional for hand-built configs). */
   logRetentionCheckIntervalMs?: number;
+  /** log.cleaner.*: the classic log cleaner (compaction). Always set by loadBrokerConfig; Kafka's defaults otherwise. */
+  logCleanerEnable?: boolean;
+  logCleanerThreads?: number;
+  logCleanerDedupeBufferSize?: number;
+  logCleanerBackoffMs?: number;
   /**
    * Every table key → its normalised value (null when unset and without default). Always set by
    * loadBrokerConfig; topic-config.ts reads the broker synonyms of topic configs from it and falls back to
@@ -277,7 +282,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Topic defaults', key: 'log.retention.check.interval.ms', type: 'LONG', default: '300000', validate: range(1),
     doc: 'How often retention (time and size) is enforced. On classic topics it deletes whole log segments, oldest first (an expired active segment is rolled first, so the log keeps an empty active segment).' },
   { group: 'Topic defaults', key: 'log.cleanup.policy', type: 'LIST', default: 'delete', validate: listOf(['compact', 'delete'], true),
-    doc: 'Default of cleanup.policy. compact is refused on diskless topics for now.' },
+    doc: 'Default of cleanup.policy.' },
   { group: 'Topic defaults', key: 'log.message.timestamp.type', type: 'STRING', default: 'CreateTime', validate: oneOf('CreateTime', 'LogAppendTime'),
     doc: 'Default of message.timestamp.type: CreateTime keeps the producer\'s timestamps, LogAppendTime replaces them with the commit time.' },
   { group: 'Topic defaults', key: 'log.message.timestamp.before.max.ms', type: 'LONG', default: LONG_MAX, validate: range(0),
@@ -308,14 +313,22 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: `Default of file.delete.delay.ms: how long the files of a classic log segment removed by retention stay on disk (renamed *.deleted) before they are unlinked. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.preallocate', type: 'BOOLEAN', default: 'false',
     doc: `Default of preallocate. ${NO_EFFECT_DISKLESS}` },
+  { group: 'Topic defaults', key: 'log.cleaner.enable', type: 'BOOLEAN', default: 'true',
+    doc: `Whether compaction runs: the log cleaner of classic topics and the compaction job of diskless topics (one broker of the cluster at a time, every log.cleaner.backoff.ms).` },
+  { group: 'Topic defaults', key: 'log.cleaner.threads', type: 'INT', default: '1', validate: range(1),
+    doc: `How many classic logs the log cleaner compacts at once (the dedupe buffer is shared among them). ${CLASSIC_ONLY}` },
+  { group: 'Topic defaults', key: 'log.cleaner.dedupe.buffer.size', type: 'LONG', default: '134217728', validate: range(1),
+    doc: `Memory of the log cleaner's key maps, shared by its threads (24 bytes per key, 90% used): a partition with more dirty keys than fit is compacted in several passes. At least 1 MiB per thread.` },
+  { group: 'Topic defaults', key: 'log.cleaner.backoff.ms', type: 'LONG', default: '15000', validate: range(0),
+    doc: 'How long the log cleaner sleeps when no log needs compacting, and the interval of the diskless compaction job.' },
   { group: 'Topic defaults', key: 'log.cleaner.delete.retention.ms', type: 'LONG', default: '86400000', validate: range(0),
-    doc: `Default of delete.retention.ms (compacted topics). ${NO_EFFECT_DISKLESS}` },
+    doc: 'Default of delete.retention.ms (compacted topics).' },
   { group: 'Topic defaults', key: 'log.cleaner.min.compaction.lag.ms', type: 'LONG', default: '0', validate: range(0),
-    doc: `Default of min.compaction.lag.ms. ${NO_EFFECT_DISKLESS}` },
+    doc: 'Default of min.compaction.lag.ms.' },
   { group: 'Topic defaults', key: 'log.cleaner.max.compaction.lag.ms', type: 'LONG', default: LONG_MAX, validate: range(1),
-    doc: `Default of max.compaction.lag.ms. ${NO_EFFECT_DISKLESS}` },
+    doc: 'Default of max.compaction.lag.ms.' },
   { group: 'Topic defaults', key: 'log.cleaner.min.cleanable.ratio', type: 'DOUBLE', default: '0.5', validate: range(0, 1),
-    doc: `Default of min.cleanable.dirty.ratio. ${NO_EFFECT_DISKLESS}` },
+    doc: 'Default of min.cleanable.dirty.ratio.' },
   { group: 'Topic defaults', key: 'log.local.retention.ms', type: 'LONG', default: '-2', validate: range(-2),
     doc: `Default of local.retention.ms (tiered storage). ${NO_EFFECT_DISKLESS}` },
   { group: 'Topic defaults', key: 'log.local.retention.bytes', type: 'LONG', default: '-2', validate: range(-2),
@@ -372,8 +385,7 @@ const KAFKA_UNSUPPORTED_KEYS = new Set([
   'transaction.state.log.replication.factor', 'transaction.state.log.min.isr', 'transaction.state.log.num.partitions',
   'share.coordinator.state.topic.replication.factor', 'share.coordinator.state.topic.min.isr', 'delete.topic.enable',
   'auto.leader.rebalance.enable', 'leader.imbalance.check.interval.seconds', 'leader.imbalance.per.broker.percentage',
-  'log.cleaner.enable', 'log.cleaner.threads', 'log.cleaner.dedupe.buffer.size', 'log.cleaner.io.buffer.size',
-  'log.cleaner.backoff.ms', 'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms',
+  'log.cleaner.io.buffer.size', 'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms',
   'replica.lag.time.max.ms', 'replica.fetch.max.bytes', 'replica.fetch.wait.max.ms', 'replica.socket.timeout.ms',
   'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
   'metrics.recording.level', 'group.coordinator.rebalance.protocols', 'max.connections', 'max.connections.per.ip',
@@ -543,11 +555,12 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
   const retentionBytes = int('log.retention.bytes');
 
   const cleanupPolicy = list('log.cleanup.policy')!;
-  if (bool('log.diskless.enable') && cleanupPolicy.includes('compact')) {
+
+  if (int('log.cleaner.dedupe.buffer.size') / int('log.cleaner.threads') < 1024 * 1024) {
     throw new ConfigError(
-      `Invalid value ${cleanupPolicy.join(',')} for configuration log.cleanup.policy (from ${where('log.cleanup.policy')}): compact cannot be the default cleanup policy while log.diskless.enable=true, because compaction of diskless topics is not implemented`,
-      'log.cleanup.policy',
-      cleanupPolicy.join(','),
+      `log.cleaner.dedupe.buffer.size (${int('log.cleaner.dedupe.buffer.size')}, from ${where('log.cleaner.dedupe.buffer.size')}) must be at least 1MiB per cleaner thread (log.cleaner.threads=${int('log.cleaner.threads')})`,
+      'log.cleaner.dedupe.buffer.size',
+      String(int('log.cleaner.dedupe.buffer.size')),
     );
   }
 
@@ -599,6 +612,10 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     groupMaxSessionTimeoutMs: int('group.max.session.timeout.ms'),
     groupMaxSize: int('group.max.size'),
     logRetentionCheckIntervalMs: int('log.retention.check.interval.ms'),
+    logCleanerEnable: bool('log.cleaner.enable'),
+    logCleanerThreads: int('log.cleaner.threads'),
+    logCleanerDedupeBufferSize: int('log.cleaner.dedupe.buffer.size'),
+    logCleanerBackoffMs: int('log.cleaner.backoff.ms'),
     values,
     connectionFailedAuthenticationDelayMs: int('connection.failed.authentication.delay.ms'),
     quotaWindowNum: int('quota.window.num'),

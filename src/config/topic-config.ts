@@ -10,8 +10,9 @@
  *   INVALID_CONFIG. It returns the values normalised as Kafka shows them (`TRUE` → `true`) and pins
  *   `diskless.enable` to its effective value, so a later change of the broker default cannot flip the storage
  *   of an existing topic; with `existing`, it refuses to change `diskless.enable`.
- * - Compaction of diskless topics is not implemented: `cleanup.policy=compact` is refused on them and
- *   accepted on classic topics (`diskless.enable=false`).
+ * - `cleanup.policy=compact` works on both kinds: the log cleaner compacts classic logs, the compaction job
+ *   compacts diskless partitions (storage/diskless/compactor.ts, where segment.ms and segment.bytes define
+ *   a diskless partition's active segment).
  * - Tiered storage does not exist in Floe: `remote.storage.enable=true` is refused as Kafka refuses it on a
  *   broker with tiered storage disabled.
  * - Keys marked `noEffectOnDiskless` are accepted, validated and stored like Kafka does, so tools that set
@@ -68,6 +69,12 @@ export interface TopicConfig {
   /** Number.MAX_SAFE_INTEGER: never by time. */
   flushMs: number;
   fileDeleteDelayMs: number;
+  // Compaction (cleanup.policy contains compact; classic topics).
+  minCleanableDirtyRatio: number;
+  minCompactionLagMs: number;
+  /** Number.MAX_SAFE_INTEGER: no limit. */
+  maxCompactionLagMs: number;
+  deleteRetentionMs: number;
 }
 
 interface Synonym {
@@ -110,7 +117,7 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
   { key: 'diskless.enable', type: 'BOOLEAN', synonyms: [s('log.diskless.enable')], default: 'true', readOnly: true,
     doc: 'Whether the topic keeps its data only in object storage (true) or in a log on the local disk of its leader (false). Fixed when the topic is created.' },
   { key: 'cleanup.policy', type: 'LIST', synonyms: [s('log.cleanup.policy')], default: 'delete', validate: listOf(['compact', 'delete'], true),
-    doc: 'delete: old data is deleted by retention.ms and retention.bytes. compact: keeps the last record of each key (refused on diskless topics for now). An empty list keeps everything.' },
+    doc: 'delete: old data is deleted by retention.ms and retention.bytes. compact: compaction keeps the last record of each key, and records without a key are refused (INVALID_RECORD); compact,delete does both. An empty list keeps everything.' },
   { key: 'compression.type', type: 'STRING', synonyms: [s('compression.type')], default: 'producer', validate: oneOf(...COMPRESSION_TYPES),
     doc: 'Compression of the stored batches. producer keeps them as the producer sent them.' },
   { key: 'compression.gzip.level', type: 'INT', synonyms: [s('compression.gzip.level')], default: '-1',
@@ -120,8 +127,8 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
     doc: 'Level used when compression.type=lz4.' },
   { key: 'compression.zstd.level', type: 'INT', synonyms: [s('compression.zstd.level')], default: '3', validate: range(-131072, 22),
     doc: 'Level used when compression.type=zstd.' },
-  { key: 'delete.retention.ms', type: 'LONG', synonyms: [s('log.cleaner.delete.retention.ms')], default: '86400000', validate: range(0), noEffectOnDiskless: true,
-    doc: `How long delete tombstones are kept on compacted topics. ${NO_EFFECT}` },
+  { key: 'delete.retention.ms', type: 'LONG', synonyms: [s('log.cleaner.delete.retention.ms')], default: '86400000', validate: range(0),
+    doc: 'How long a tombstone (a record with a null value) is kept on a compacted topic after compaction first saw it (its delete horizon, KIP-534).' },
   { key: 'file.delete.delay.ms', type: 'LONG', synonyms: [s('log.segment.delete.delay.ms')], default: '60000', validate: range(0), noEffectOnDiskless: true,
     doc: `Wait before the files of a log segment deleted by retention are removed. ${CLASSIC}` },
   { key: 'flush.messages', type: 'LONG', synonyms: [s('log.flush.interval.messages')], default: LONG_MAX, validate: range(1), noEffectOnDiskless: true,
@@ -138,8 +145,8 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
     doc: `Tiered storage: bytes kept on local disk. ${NO_EFFECT}` },
   { key: 'local.retention.ms', type: 'LONG', synonyms: [s('log.local.retention.ms')], default: '-2', validate: range(-2), noEffectOnDiskless: true,
     doc: `Tiered storage: time data is kept on local disk. ${NO_EFFECT}` },
-  { key: 'max.compaction.lag.ms', type: 'LONG', synonyms: [s('log.cleaner.max.compaction.lag.ms')], default: LONG_MAX, validate: range(1), noEffectOnDiskless: true,
-    doc: `Longest time a record stays uncompacted. ${NO_EFFECT}` },
+  { key: 'max.compaction.lag.ms', type: 'LONG', synonyms: [s('log.cleaner.max.compaction.lag.ms')], default: LONG_MAX, validate: range(1),
+    doc: 'Longest time a record stays uncompacted: a partition whose first dirty batch is older is compacted whatever its dirty ratio, and the active segment of a compacted topic ends after this long.' },
   { key: 'max.message.bytes', type: 'INT', synonyms: [s('message.max.bytes')], default: '1048588', validate: range(0),
     doc: 'The largest record batch the topic accepts (after compression). Larger batches are rejected with MESSAGE_TOO_LARGE.' },
   { key: 'message.timestamp.after.max.ms', type: 'LONG', synonyms: [s('log.message.timestamp.after.max.ms')], default: '3600000', validate: range(0),
@@ -148,10 +155,10 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
     doc: 'With CreateTime, a batch whose timestamp is more than this before the broker\'s clock is rejected (INVALID_TIMESTAMP).' },
   { key: 'message.timestamp.type', type: 'STRING', synonyms: [s('log.message.timestamp.type')], default: 'CreateTime', validate: oneOf('CreateTime', 'LogAppendTime'),
     doc: 'CreateTime keeps the producer\'s timestamps; LogAppendTime replaces them with the time the batch was committed.' },
-  { key: 'min.cleanable.dirty.ratio', type: 'DOUBLE', synonyms: [s('log.cleaner.min.cleanable.ratio')], default: '0.5', validate: range(0, 1), noEffectOnDiskless: true,
-    doc: `Share of uncompacted log that triggers compaction. ${NO_EFFECT}` },
-  { key: 'min.compaction.lag.ms', type: 'LONG', synonyms: [s('log.cleaner.min.compaction.lag.ms')], default: '0', validate: range(0), noEffectOnDiskless: true,
-    doc: `Shortest time a record stays uncompacted. ${NO_EFFECT}` },
+  { key: 'min.cleanable.dirty.ratio', type: 'DOUBLE', synonyms: [s('log.cleaner.min.cleanable.ratio')], default: '0.5', validate: range(0, 1),
+    doc: 'A compacted partition is compacted when its dirty (not yet compacted) share of bytes exceeds this.' },
+  { key: 'min.compaction.lag.ms', type: 'LONG', synonyms: [s('log.cleaner.min.compaction.lag.ms')], default: '0', validate: range(0),
+    doc: 'Shortest time a record stays uncompacted: nothing from the first segment (classic) or batch (diskless) holding a newer record on is compacted yet.' },
   { key: 'min.insync.replicas', type: 'INT', synonyms: [s('min.insync.replicas')], default: '1', validate: range(1), noEffectOnDiskless: true,
     doc: `Replicas that must acknowledge an acks=all write. Diskless writes are acknowledged once stored in the object store and committed. ${NO_EFFECT}` },
   { key: 'preallocate', type: 'BOOLEAN', synonyms: [s('log.preallocate')], default: 'false', noEffectOnDiskless: true,
@@ -166,14 +173,14 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
     doc: 'The most bytes kept per partition; the oldest data beyond it is deleted (cleanup.policy=delete). A negative value means no limit.' },
   { key: 'retention.ms', type: 'LONG', synonyms: [s('log.retention.ms'), s('log.retention.minutes', 60_000), s('log.retention.hours', HOUR)], default: '604800000', validate: range(-1),
     doc: 'How long data is kept (cleanup.policy=delete). -1 keeps it forever.' },
-  { key: 'segment.bytes', type: 'INT', synonyms: [s('log.segment.bytes')], default: '1073741824', validate: range(1048576), noEffectOnDiskless: true,
-    doc: `Size of a log segment file: the log rolls to a new segment before it would grow past this. ${CLASSIC}` },
+  { key: 'segment.bytes', type: 'INT', synonyms: [s('log.segment.bytes')], default: '1073741824', validate: range(1048576),
+    doc: 'Size of a log segment file: a classic log rolls to a new segment before it would grow past this. Diskless compacted topics: the last segment.bytes of a partition are its active segment, never compacted.' },
   { key: 'segment.index.bytes', type: 'INT', synonyms: [s('log.index.size.max.bytes')], default: '10485760', validate: range(4), noEffectOnDiskless: true,
     doc: `Size of a segment's offset index: the log rolls to a new segment when it is full. ${CLASSIC}` },
   { key: 'segment.jitter.ms', type: 'LONG', synonyms: [s('log.roll.jitter.ms'), s('log.roll.jitter.hours', HOUR)], default: '0', validate: range(0), noEffectOnDiskless: true,
     doc: `Random jitter subtracted from segment.ms, per segment. ${CLASSIC}` },
-  { key: 'segment.ms', type: 'LONG', synonyms: [s('log.roll.ms'), s('log.roll.hours', HOUR)], default: '604800000', validate: range(1), noEffectOnDiskless: true,
-    doc: `Time after which a log segment is rolled (on the next append). ${CLASSIC}` },
+  { key: 'segment.ms', type: 'LONG', synonyms: [s('log.roll.ms'), s('log.roll.hours', HOUR)], default: '604800000', validate: range(1),
+    doc: 'Time after which a classic log segment is rolled (on the next append). Diskless compacted topics: batches committed less than this ago are the active segment, never compacted.' },
   { key: 'unclean.leader.election.enable', type: 'BOOLEAN', synonyms: [s('unclean.leader.election.enable')], default: 'false', noEffectOnDiskless: true,
     doc: `Allow an out-of-sync replica to become leader. ${NO_EFFECT}` },
 ];
@@ -237,10 +244,6 @@ export function validateTopicConfigs(
   if (effective('remote.storage.enable') === 'true') {
     return fail('Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.');
   }
-  if (diskless && effective('cleanup.policy').split(',').includes('compact')) {
-    const inherited = out['cleanup.policy'] === undefined ? ' (inherited from the broker config log.cleanup.policy)' : '';
-    return fail(`cleanup.policy=compact is not supported on diskless topics yet (compaction of diskless topics is not implemented)${inherited}`);
-  }
   return { ok: true, configs: out, diskless };
 }
 
@@ -279,6 +282,10 @@ export function resolveTopicConfig(topicConfigs: Record<string, string>, broker:
     flushMessages: value('flush.messages') as number,
     flushMs: value('flush.ms') as number,
     fileDeleteDelayMs: value('file.delete.delay.ms') as number,
+    minCleanableDirtyRatio: value('min.cleanable.dirty.ratio') as number,
+    minCompactionLagMs: value('min.compaction.lag.ms') as number,
+    maxCompactionLagMs: value('max.compaction.lag.ms') as number,
+    deleteRetentionMs: value('delete.retention.ms') as number,
   };
 }
 

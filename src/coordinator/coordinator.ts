@@ -89,6 +89,60 @@ export interface CommitBatchResult {
 export interface PartitionOffsets {
   logStartOffset: number;
   highWatermark: number;
+  /** Times compaction rewrote the partition's batches (migration 10; absent: never): cached batch locations of an older epoch are stale. */
+  compactionEpoch?: number;
+}
+
+/** A batch row as compaction reads and writes it (migration 10). */
+export interface CompactionBatch extends BatchLocation {
+  recordCount: number;
+  baseTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  lastSequence: number;
+}
+
+/** What the compactor of a diskless partition needs to know of it (one snapshot). */
+export interface CompactionView {
+  logStartOffset: number;
+  highWatermark: number;
+  cleanerCheckpoint: number;
+  compactionEpoch: number;
+  /** Earliest delete horizon in the future among kept tombstone batches (-1: none). */
+  nextDeleteHorizonMs: number;
+  /** Every batch row of the partition, in offset order. */
+  batches: CompactionBatch[];
+  /** Last offset of each idempotent producer's last batch (kept by compaction). */
+  producerLastOffsets: Map<number, number>;
+  /** Where the first open transaction starts (set by the compactor; the high watermark when none). */
+  lastStableOffset?: number;
+}
+
+/** One compaction swap (floe_compact_partition): the rows of [rangeStart, rangeEnd) replaced by `batches`. */
+export interface CompactionSwap extends PartitionKey {
+  expectedEpoch: number;
+  expectedLogStart: number;
+  rangeStart: number;
+  rangeEnd: number;
+  /** Base offsets of the rows in the range as read: the swap fails if they changed. */
+  expectedBaseOffsets: readonly number[];
+  /** null: nothing was rewritten (only the checkpoint and horizon move). */
+  objectKey: string | null;
+  objectSize: number;
+  brokerId: number;
+  cleanerCheckpoint: number;
+  nextDeleteHorizonMs: number;
+  /** The new rows, in offset order, located in `objectKey`. */
+  batches: readonly Omit<CompactionBatch, 'objectKey'>[];
+}
+
+export interface CompactionSwapResult {
+  ok: boolean;
+  /** Why the swap did not happen (the partition moved meanwhile). */
+  reason: string | null;
+  /** Old objects that lost their last batch (now 'deleting'). */
+  objectsReleased: number;
 }
 
 /** Where one committed batch lives. */
@@ -365,6 +419,10 @@ export interface Coordinator extends SecurityStore {
   listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
   /** The batches an object holds now, in (topic, partition, offset) order; [] for an unknown object. */
   objectBatches(objectKey: string): Promise<ObjectBatch[]>;
+  /** Compaction of diskless partitions (migration 10): the partition's batches and cleaner state; null when it does not exist. */
+  compactionView(key: PartitionKey): Promise<CompactionView | null>;
+  /** One transaction: swap a compacted range's batch rows (see CompactionSwap), or nothing if the partition moved. */
+  swapCompacted(swap: CompactionSwap): Promise<CompactionSwapResult>;
 
   // ---- Broker membership (migration 6) ----
   /** The cluster id of this coordinator's brokers: `proposed` if none is stored yet (then stored), else the stored one. */

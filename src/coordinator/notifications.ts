@@ -14,6 +14,8 @@
  * - `floe_log_starts`, when DeleteRecords or retention move log start offsets:
  *   `topicId,partition,logStartOffset;…`, or `*` when the list does not fit (re-read them all).
  * - `floe_brokers`, on every membership change: the membership epoch (migration 6).
+ * - `floe_compactions`, when compaction swapped a diskless partition's batches (migration 10):
+ *   `<topicId>,<partition>`.
  */
 import type { ObjectBatch, PartitionKey, TimestampType, TxnKind } from './coordinator.ts';
 
@@ -21,6 +23,7 @@ export const COMMITS_CHANNEL = 'floe_commits';
 export const TOPICS_CHANNEL = 'floe_topics';
 export const LOG_STARTS_CHANNEL = 'floe_log_starts';
 export const BROKERS_CHANNEL = 'floe_brokers';
+export const COMPACTIONS_CHANNEL = 'floe_compactions';
 
 export interface CommitNotification {
   brokerId: number;

@@ -21,6 +21,9 @@ import {
   type CommitObjectRequest,
   type Coordinator,
   type CommittedOffset,
+  type CompactionSwap,
+  type CompactionSwapResult,
+  type CompactionView,
   type CreateTopicSpec,
   type DeleteRecordsRequest,
   type DeleteRecordsResult,
@@ -135,7 +138,8 @@ SELECT o_idx, o_log_start_offset, o_high_watermark, ${BATCH_RESULT_COLUMNS}
   FROM floe_list_offsets($1::uuid[], $2::integer[], $3::bigint[])`;
 
 const PARTITION_OFFSETS_SQL = `
-SELECT (q.i - 1)::integer AS o_idx, p.log_start_offset AS o_log_start_offset, p.high_watermark AS o_high_watermark
+SELECT (q.i - 1)::integer AS o_idx, p.log_start_offset AS o_log_start_offset, p.high_watermark AS o_high_watermark,
+       p.compaction_epoch AS o_compaction_epoch
   FROM unnest($1::uuid[], $2::integer[]) WITH ORDINALITY AS q(topic_id, partition, i)
   LEFT JOIN partitions p ON p.topic_id = q.topic_id AND p.partition = q.partition`;
 
@@ -487,14 +491,18 @@ export class SqlCoordinator implements Coordinator {
 
   async getPartitionOffsets(keys: readonly PartitionKey[]): Promise<(PartitionOffsets | null)[]> {
     if (keys.length === 0) return [];
-    const res = await this.db.query<OffsetsRow>(PARTITION_OFFSETS_SQL, [
+    const res = await this.db.query<OffsetsRow & { o_compaction_epoch: SqlInt | null }>(PARTITION_OFFSETS_SQL, [
       keys.map((k) => topicIdParam(k.topicId)),
       keys.map((k) => k.partition),
     ]);
     const out: (PartitionOffsets | null)[] = keys.map(() => null);
     for (const r of res.rows) {
       if (r.o_log_start_offset === null || r.o_high_watermark === null) continue;
-      out[num(r.o_idx)] = { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark) };
+      const epoch = num(r.o_compaction_epoch ?? 0);
+      // Only when compaction ever rewrote the partition (absent means 0).
+      out[num(r.o_idx)] = epoch === 0
+        ? { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark) }
+        : { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark), compactionEpoch: epoch };
     }
     return out;
   }
@@ -843,6 +851,80 @@ export class SqlCoordinator implements Coordinator {
       logStartOffset: num(r.log_start_offset),
       txnKind: num(r.txn_kind) as TxnKind,
     }));
+  }
+
+  // ---- Compaction of diskless partitions (migration 10) ----
+
+  async compactionView(key: PartitionKey): Promise<CompactionView | null> {
+    return this.db.transaction(async (tx) => {
+      const p = await tx.query<{ log_start_offset: SqlInt; high_watermark: SqlInt; cleaner_checkpoint: SqlInt; compaction_epoch: SqlInt; next_delete_horizon: SqlInt }>(
+        `SELECT log_start_offset, high_watermark, cleaner_checkpoint, compaction_epoch, next_delete_horizon
+           FROM partitions WHERE topic_id = $1::uuid AND partition = $2::integer`,
+        [topicIdParam(key.topicId), key.partition],
+      );
+      const row = p.rows[0];
+      if (row === undefined) return null;
+      const b = await tx.query<Record<string, SqlInt> & { object_key: string }>(
+        `SELECT o.object_key, b.byte_offset, b.byte_size, b.base_offset, b.last_offset, b.max_timestamp, b.log_append_time,
+                b.timestamp_type, b.record_count, b.base_timestamp, b.producer_id, b.producer_epoch, b.base_sequence, b.last_sequence
+           FROM batches b JOIN objects o ON o.object_id = b.object_id
+          WHERE b.topic_id = $1::uuid AND b.partition = $2::integer
+          ORDER BY b.base_offset`,
+        [topicIdParam(key.topicId), key.partition],
+      );
+      const s = await tx.query<{ producer_id: SqlInt; last_offset: SqlInt }>(
+        `SELECT s.producer_id,
+                s.base_offsets[cardinality(s.base_offsets)]
+                  + ((s.last_sequences[cardinality(s.last_sequences)] - s.base_sequences[cardinality(s.base_sequences)] + 2147483648) % 2147483648) AS last_offset
+           FROM producer_state s
+          WHERE s.topic_id = $1::uuid AND s.partition = $2::integer AND cardinality(s.base_offsets) > 0`,
+        [topicIdParam(key.topicId), key.partition],
+      );
+      return {
+        logStartOffset: num(row.log_start_offset),
+        highWatermark: num(row.high_watermark),
+        cleanerCheckpoint: num(row.cleaner_checkpoint),
+        compactionEpoch: num(row.compaction_epoch),
+        nextDeleteHorizonMs: num(row.next_delete_horizon),
+        batches: b.rows.map((r) => ({
+          objectKey: r.object_key,
+          byteOffset: num(r.byte_offset),
+          byteSize: num(r.byte_size),
+          baseOffset: num(r.base_offset),
+          lastOffset: num(r.last_offset),
+          maxTimestamp: num(r.max_timestamp),
+          logAppendTime: num(r.log_append_time),
+          timestampType: num(r.timestamp_type) as TimestampType,
+          recordCount: num(r.record_count),
+          baseTimestamp: num(r.base_timestamp),
+          producerId: num(r.producer_id),
+          producerEpoch: num(r.producer_epoch),
+          baseSequence: num(r.base_sequence),
+          lastSequence: num(r.last_sequence),
+        })),
+        producerLastOffsets: new Map(s.rows.map((r) => [num(r.producer_id), num(r.last_offset)])),
+      };
+    });
+  }
+
+  async swapCompacted(w: CompactionSwap): Promise<CompactionSwapResult> {
+    const bs = w.batches;
+    const res = await this.db.query<{ o_ok: boolean; o_reason: string | null; o_released: SqlInt }>(
+      `SELECT o_ok, o_reason, o_released FROM floe_compact_partition($1::uuid, $2::integer, $3::bigint, $4::bigint, $5::bigint,
+         $6::bigint, $7::bigint[], $8::text, $9::bigint, $10::integer, $11::bigint, $12::bigint, $13::bigint[], $14::bigint[],
+         $15::bigint[], $16::bigint[], $17::integer[], $18::bigint[], $19::bigint[], $20::bigint[], $21::smallint[], $22::bigint[],
+         $23::smallint[], $24::integer[], $25::integer[])`,
+      [
+        topicIdParam(w.topicId), w.partition, w.expectedEpoch, w.expectedLogStart, w.rangeStart, w.rangeEnd, w.expectedBaseOffsets,
+        w.objectKey, w.objectSize, w.brokerId, w.cleanerCheckpoint, w.nextDeleteHorizonMs,
+        bs.map((b) => b.baseOffset), bs.map((b) => b.lastOffset), bs.map((b) => b.byteOffset), bs.map((b) => b.byteSize),
+        bs.map((b) => b.recordCount), bs.map((b) => b.baseTimestamp), bs.map((b) => b.maxTimestamp), bs.map((b) => b.logAppendTime),
+        bs.map((b) => b.timestampType), bs.map((b) => b.producerId), bs.map((b) => b.producerEpoch), bs.map((b) => b.baseSequence),
+        bs.map((b) => b.lastSequence),
+      ],
+    );
+    const row = res.rows[0]!;
+    return { ok: row.o_ok, reason: row.o_reason, objectsReleased: num(row.o_released) };
   }
 
   // ---- Broker membership (migration 6) ----

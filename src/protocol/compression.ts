@@ -15,9 +15,9 @@
 // Native calls block the event loop when synchronous; above ASYNC_THRESHOLD bytes the asynchronous variants
 // (libuv thread pool) are used instead. snappy and zstd bindings are asynchronous only.
 
-import { gunzip, gzip, constants as zlibConstants } from 'node:zlib';
+import { gunzip, gunzipSync, gzip, constants as zlibConstants } from 'node:zlib';
 import { promisify } from 'node:util';
-import { compress as snappyCompress, uncompress as snappyUncompress } from 'snappy';
+import { compress as snappyCompress, uncompress as snappyUncompress, uncompressSync as snappyUncompressSync } from 'snappy';
 import { compressFrame, compressFrameSync, decompressFrame, decompressFrameSync } from 'lz4-napi';
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
 import { CompressionType } from './record-batch.ts';
@@ -67,6 +67,46 @@ export async function decompress(codec: number, data: Buffer): Promise<Buffer> {
     );
   }
   throw new CompressionError(`Unknown compression type id: ${codec}`);
+}
+
+/**
+ * Decompresses synchronously, for checks that must finish before the produce handler's first await (the
+ * keys of a compacted topic's records): null for zstd, whose binding is asynchronous only. Throws
+ * CompressionError.
+ */
+export function decompressSync(codec: number, data: Buffer): Buffer | null {
+  try {
+    switch (codec) {
+      case CompressionType.NONE:
+        return data;
+      case CompressionType.GZIP:
+        return gunzipSync(data);
+      case CompressionType.SNAPPY:
+        return isXerial(data) ? decompressXerialSync(data) : (snappyUncompressSync(data, { asBuffer: true }) as Buffer);
+      case CompressionType.LZ4:
+        return decompressFrameSync(data);
+      case CompressionType.ZSTD:
+        return null;
+    }
+  } catch (e) {
+    throw new CompressionError(`cannot decompress ${codecName(codec)} data (${data.length} bytes): ${(e as Error).message}`, { cause: e });
+  }
+  throw new CompressionError(`Unknown compression type id: ${codec}`);
+}
+
+function decompressXerialSync(data: Buffer): Buffer {
+  if (data.length < XERIAL_HEADER_SIZE) throw new Error('truncated xerial snappy header');
+  const blocks: Buffer[] = [];
+  let pos = XERIAL_HEADER_SIZE;
+  while (pos < data.length) {
+    if (data.length - pos < 4) throw new Error(`truncated xerial block length at ${pos}`);
+    const len = data.readInt32BE(pos);
+    pos += 4;
+    if (len < 0 || len > data.length - pos) throw new Error(`xerial block of ${len} bytes at ${pos} overruns the input`);
+    blocks.push(snappyUncompressSync(data.subarray(pos, pos + len), { asBuffer: true }) as Buffer);
+    pos += len;
+  }
+  return blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks);
 }
 
 /** Compresses `data` with `codec` in the format Kafka consumers read. NONE returns `data` itself. */

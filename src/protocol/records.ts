@@ -21,7 +21,7 @@ import {
   compressionOf,
   type BatchError,
 } from './record-batch.ts';
-import { decompress } from './compression.ts';
+import { decompress, decompressSync } from './compression.ts';
 import { ErrorCode } from './gen/errors.ts';
 
 export interface RecordHeader {
@@ -97,6 +97,31 @@ export function decodeRecords(data: Buffer, count: number): KafkaRecord[] {
     out.push({ offsetDelta, timestampDelta, key, value, headers });
   }
   if (c.pos !== c.end) throw new RecordDecodeError(`${c.end - c.pos} bytes remaining after ${count} records`);
+  return out;
+}
+
+/**
+ * Indexes of the records without a key (a compacted topic refuses them), synchronously: null when the batch
+ * cannot be looked into without waiting (zstd) or does not decode (the caller's other checks report that).
+ */
+export function keylessRecordIndexes(batch: Buffer): number[] | null {
+  let data: Buffer | null;
+  try {
+    data = decompressSync(compressionOf(batch.readInt16BE(ATTRIBUTES_OFFSET)), batch.subarray(RECORDS_OFFSET));
+  } catch {
+    return null;
+  }
+  if (data === null) return null;
+  let records: KafkaRecord[];
+  try {
+    records = decodeRecords(data, batch.readInt32BE(RECORDS_COUNT_OFFSET));
+  } catch {
+    return null;
+  }
+  const out: number[] = [];
+  records.forEach((r, i) => {
+    if (r.key === null) out.push(i);
+  });
   return out;
 }
 

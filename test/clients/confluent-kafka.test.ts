@@ -21,7 +21,7 @@ test('confluent-kafka: produce (acks=all) and consume by assign() for every comp
   assert.equal(broker.broker.topics.get('ck-classic-none')?.diskless, false);
 });
 
-test('confluent-kafka AdminClient: validate_only, configs, duplicate, invalid name, compact refused, delete', async () => {
+test('confluent-kafka AdminClient: validate_only, configs, duplicate, invalid name, absurd compaction ratio refused, delete', async () => {
   const broker = await startTestBroker();
   const r = await confluent(broker.bootstrap, 'admin', 'ck-admin');
   assert.equal(r.validate_only_exists, false, 'validate_only creates nothing');

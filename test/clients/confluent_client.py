@@ -126,7 +126,7 @@ def main():
             result["bad_name"] = e.args[0].name()
         try:
             admin.create_topics([NewTopic(topic + "-c", num_partitions=1, replication_factor=1,
-                                          config={"cleanup.policy": "compact"})])[topic + "-c"].result(30)
+                                          config={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "1.5"})])[topic + "-c"].result(30)
             result["compact"] = "created"
         except Exception as e:  # noqa: BLE001
             result["compact"] = e.args[0].name()

@@ -262,7 +262,8 @@ log.retention.check.interval.ms=300000
     ['listeners=FOO://:9092', /listener FOO .*has no security protocol/],
     ['advertised.listeners=PLAINTEXT://0.0.0.0:9092', /advertised\.listeners .*routable host/],
     ['advertised.listeners=OTHER://h:9092', /listener name OTHER is not one of the listeners/],
-    ['log.cleanup.policy=compact', /compact cannot be the default cleanup policy while log\.diskless\.enable=true/],
+    ['log.cleaner.dedupe.buffer.size=1048575', /log\.cleaner\.dedupe\.buffer\.size .*must be at least 1MiB per cleaner thread/],
+    ['log.cleaner.threads=0', /log\.cleaner\.threads/],
     ['cluster.id=', /cluster\.id .*non-empty/],
   ];
   for (const [override, message] of bad) {
@@ -309,8 +310,9 @@ log.retention.check.interval.ms=300000
     assert.throws(() => loadBrokerConfig({ file: path }), new RegExp(`node\\.id \\(from ${path.replace(/[.]/g, '\\.')} line 2\\)`));
   });
 
-  test('compact as broker default is fine when topics are classic by default', () => {
+  test('compact as broker default is fine for both kinds of topics', () => {
     assert.deepEqual(defaultBrokerConfig({ 'log.cleanup.policy': 'compact', 'log.diskless.enable': 'false' }).logCleanupPolicy, ['compact']);
+    assert.deepEqual(defaultBrokerConfig({ 'log.cleanup.policy': 'compact' }).logCleanupPolicy, ['compact']);
   });
 
   test('--override without = and a missing file are ConfigErrors', () => {

@@ -76,16 +76,20 @@ describe('validateTopicConfigs', () => {
     assert.deepEqual(accepted(configs), { ...configs, 'diskless.enable': 'true' });
   });
 
-  test('cleanup.policy=compact is refused on diskless topics, allowed on classic ones', () => {
-    const msg = 'cleanup.policy=compact is not supported on diskless topics yet (compaction of diskless topics is not implemented)';
-    refused({ 'cleanup.policy': 'compact' }, msg);
-    refused({ 'cleanup.policy': 'delete,compact', 'diskless.enable': 'true' }, msg);
-    refused({ 'cleanup.policy': 'compact' }, msg, defaultBrokerConfig({ 'log.diskless.enable': 'true' }));
+  test('cleanup.policy=compact is accepted on both kinds (diskless topics are compacted by the compaction job)', () => {
+    accepted({ 'cleanup.policy': 'compact' });
+    accepted({ 'cleanup.policy': 'delete,compact', 'diskless.enable': 'true' });
     accepted({ 'cleanup.policy': 'compact', 'diskless.enable': 'false' });
     accepted({ 'cleanup.policy': 'compact' }, classicBroker);
-    // Inherited from the broker: refused on an explicitly diskless topic, with the reason.
-    const compactBroker = defaultBrokerConfig({ 'log.diskless.enable': 'false', 'log.cleanup.policy': 'compact' });
-    refused({ 'diskless.enable': 'true' }, /not supported on diskless topics yet .*inherited from the broker config log\.cleanup\.policy/, compactBroker);
+    accepted({ 'diskless.enable': 'true' }, defaultBrokerConfig({ 'log.cleanup.policy': 'compact' }));
+  });
+
+  test('absurd compaction settings are refused with INVALID_CONFIG naming the key', () => {
+    refused({ 'min.cleanable.dirty.ratio': '1.5' }, /min\.cleanable\.dirty\.ratio/);
+    refused({ 'min.cleanable.dirty.ratio': '-0.5' }, /min\.cleanable\.dirty\.ratio/);
+    refused({ 'min.compaction.lag.ms': '-1' }, /min\.compaction\.lag\.ms/);
+    refused({ 'max.compaction.lag.ms': '0' }, /max\.compaction\.lag\.ms/);
+    refused({ 'delete.retention.ms': '-1' }, /delete\.retention\.ms/);
   });
 
   test('remote storage and conflicting compaction lags are refused like Kafka', () => {
@@ -125,6 +129,10 @@ describe('resolveTopicConfig', () => {
       flushMessages: 1, // Floe's default: acknowledged classic writes are fsynced
       flushMs: Number.MAX_SAFE_INTEGER,
       fileDeleteDelayMs: 60000,
+      minCleanableDirtyRatio: 0.5,
+      minCompactionLagMs: 0,
+      maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+      deleteRetentionMs: 86400000,
     });
   });
 

@@ -58,7 +58,7 @@ export function renderConfigDoc(): string {
     'that has a value, converted to the topic\'s unit), else the Kafka default shown. Unknown keys and bad',
     'values are refused with INVALID_CONFIG and Kafka\'s messages. Keys marked "no effect" are validated and',
     'stored so that tools setting them work, but change nothing on diskless topics.',
-    '`cleanup.policy=compact` is refused on diskless topics (compaction of diskless topics is not implemented yet);',
+    '`cleanup.policy=compact` works on both kinds of topic (for diskless topics, segment.ms and segment.bytes bound the active segment that is never compacted);',
     '`diskless.enable` is fixed when the topic is created.',
     '',
     '| Key | Type | Kafka default | Broker default from | Valid values | Description |',

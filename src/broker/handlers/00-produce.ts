@@ -19,6 +19,8 @@
  * Transactional batches (KIP-98) are accepted from the producer's current epoch into a partition added to its
  * ongoing transaction (checked where the batch is stored: the coordinator's commit, the classic log), else
  * INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE; they count toward the partition's last stable offset.
+ * Compacted topics (cleanup.policy contains compact) refuse records without a key: INVALID_RECORD with one
+ * record error per such record, as Kafka's LogValidator.
  * Version notes: v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
  */
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/gen/messages/produce.ts';
@@ -26,6 +28,7 @@ import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { TRANSACTIONAL_FLAG_MASK, validateBatch, validateProduceRecords } from '../../protocol/record-batch.ts';
 import { clampToSafeInteger, toSafeInteger } from '../../protocol/int64.ts';
+import { keylessRecordIndexes } from '../../protocol/records.ts';
 import type { AppendResult, ProducedBatch } from '../../storage/partition-log.ts';
 import { TXN_DATA, TXN_PLAIN } from '../../coordinator/coordinator.ts';
 import { defineHandler } from '../handler.ts';
@@ -66,8 +69,8 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
         if (!topic) { error(byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION); continue; }
         const log = partitions.serve(topic, pd.index);
         if (isServeError(log)) { error(log.errorCode, log.errorMessage); continue; }
-        const checked = checkBatch(pd.records, ctx.apiVersion, topic, now);
-        if ('errorCode' in checked) { error(checked.errorCode, checked.message); continue; }
+        const checked = checkBatch(pd.records, ctx.apiVersion, topic, pd.index, now);
+        if ('errorCode' in checked) { error(checked.errorCode, checked.message); out.recordErrors = checked.recordErrors ?? []; continue; }
         // From here on the order of batches is fixed: append is synchronous up to its promise.
         pending.push({ out, result: log.append(checked, req.acks), topic });
       }
@@ -97,7 +100,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
   }),
 });
 
-type Checked = ProducedBatch | { errorCode: number; message: string };
+type Checked = ProducedBatch | { errorCode: number; message: string; recordErrors?: { batchIndex: number; batchIndexErrorMessage: string }[] };
 
 /** Partitions below this are named (0 for none). */
 function partitionCount(partitions: readonly { index: number }[]): number {
@@ -106,7 +109,22 @@ function partitionCount(partitions: readonly { index: number }[]): number {
   return n;
 }
 
-function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, now: number): Checked {
+/**
+ * Kafka's LogValidator error for records without a key on a compacted topic: one record error per record and
+ * the summary message. (zstd batches cannot be looked into before the first await: their keyless records
+ * are accepted and removed by the log cleaner.)
+ */
+function keylessError(indexes: number[], topicPartition: string): Checked {
+  const recordErrors = indexes.map((batchIndex) => ({ batchIndex, batchIndexErrorMessage: `Compacted topic cannot accept message without key in topic partition ${topicPartition}.` }));
+  const shown = recordErrors.slice(0, 3).map((e) => `RecordError(batchIndex=${e.batchIndex}, message='${e.batchIndexErrorMessage}')`);
+  return {
+    errorCode: ErrorCode.INVALID_RECORD,
+    message: `One or more records have been rejected due to ${recordErrors.length} record errors in total, and only showing the first three errors at most: [${shown.join(', ')}]`,
+    recordErrors,
+  };
+}
+
+function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, partition: number, now: number): Checked {
   // Kafka (produce v3+): exactly one batch per partition.
   const one = validateProduceRecords(records, apiVersion);
   if ('errorCode' in one) return one;
@@ -114,6 +132,10 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, no
   const config = topic.config;
   const invalid = validateBatch(data, { maxMessageBytes: config.maxMessageBytes });
   if (invalid) return invalid;
+  if (config.cleanupPolicy.includes('compact')) {
+    const keyless = keylessRecordIndexes(data);
+    if (keyless && keyless.length > 0) return keylessError(keyless, `${topic.name}-${partition}`);
+  }
   const transactional = (data.readInt16BE(21) & TRANSACTIONAL_FLAG_MASK) !== 0;
   // Stored bytes keep the exact timestamps; the facts read here only order and bound them.
   const baseTimestamp = clampToSafeInteger(data.readBigInt64BE(27));

@@ -15,6 +15,7 @@ import { MIGRATION_6 } from './migration-6-brokers.ts';
 import { MIGRATION_7 } from './migration-7-notify.ts';
 import { MIGRATION_8 } from './migration-8-commit-plan.ts';
 import { MIGRATION_9 } from './migration-9-transactions.ts';
+import { MIGRATION_10 } from './migration-10-compaction.ts';
 import { MIGRATION_11 } from './migration-11-security.ts';
 
 /** Advisory-lock key taken while migrating ("floe" in ASCII). */
@@ -37,5 +38,6 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_7,
   MIGRATION_8,
   MIGRATION_9,
+  MIGRATION_10,
   MIGRATION_11,
 ];

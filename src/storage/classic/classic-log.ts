@@ -63,14 +63,17 @@ import { findMaxTimestampRecord, findOffsetForTimestamp, readRecords } from '../
 import { childLogger } from '../../observability/log.ts';
 import { endOffsetOfStoredEpoch, READ_COMMITTED, READ_UNCOMMITTED, STORED_LEADER_EPOCH, type IsolationLevel, type ActiveProducer, type AppendResult, type DeleteRecordsAnswer, type EpochEndOffset, type FetchBudget, type OffsetAnswer, type PartitionLog, type ProducedBatch, type ReadPlan, type ReadResult } from '../partition-log.ts';
 import { toKafkaError } from '../storage-error.ts';
+import { maxSegmentMs } from '../compaction.ts';
 import type { IndexCache } from './index-cache.ts';
-import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
+import { CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
 import { retentionBreaches } from './retention.ts';
 import { ProducerStateManager } from './producer-state.ts';
 
 const log = childLogger('classic-log');
 
 export const LOG_START_OFFSET_FILE = 'log-start-offset';
+/** The log cleaner's first dirty offset: everything below it was compacted (Kafka's cleaner-offset-checkpoint, per partition). */
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
 /** `<offset, 20 digits>.producers`: idempotent-producer state as of that offset (JSON; see producer-state.ts). */
 export const PRODUCER_SNAPSHOT_SUFFIX = '.producers';
 const SNAPSHOTS_KEPT = 2;
@@ -127,7 +130,7 @@ interface PendingAppend {
   resolve: (result: AppendResult) => void;
 }
 
-interface BatchLocation {
+export interface BatchLocation {
   position: number;
   size: number;
   baseOffset: number;
@@ -218,6 +221,13 @@ export class ClassicLog implements PartitionLog {
   recoveredTruncatedBytes = 0;
   /** Idempotent producers' sequences (producer-state.ts). */
   readonly producers = new ProducerStateManager();
+  /** Log cleaner: offsets below it were compacted (the first dirty offset). */
+  cleanerCheckpoint = 0;
+  /**
+   * Log cleaner: the earliest delete horizon in the future among the batches it kept (-1: none), so it runs
+   * again when tombstones may go; 0 after a restart (unknown: one pass finds out).
+   */
+  nextDeleteHorizonMs = -1;
   /** Duplicates of batches not visible yet wait here for their original. */
   private visibilityWaiters: { offset: number; resolve: (visible: boolean) => void }[] = [];
 
@@ -267,7 +277,7 @@ export class ClassicLog implements PartitionLog {
     for (const name of names) {
       // Leftovers of a crash: files of deleted segments, half-written checkpoints, indexes whose log is gone.
       const orphanIndex = (name.endsWith(INDEX_SUFFIX) || name.endsWith(TIME_INDEX_SUFFIX)) && !names.includes(name.replace(/\.(time)?index$/, LOG_SUFFIX));
-      if (name.endsWith(DELETED_SUFFIX) || name.endsWith('.tmp') || orphanIndex) {
+      if (name.endsWith(DELETED_SUFFIX) || name.endsWith('.tmp') || name.endsWith(CLEANED_SUFFIX) || orphanIndex) {
         await unlink(join(dir, name)).catch(() => {});
         continue;
       }
@@ -318,6 +328,9 @@ export class ClassicLog implements PartitionLog {
       this.nextOffset = this.highWatermark = this.logStartOffset;
     }
     await this.loadProducerState();
+    const cleaned = await readOffsetFile(dir, CLEANER_CHECKPOINT_FILE);
+    this.cleanerCheckpoint = cleaned !== null && cleaned <= this.nextOffset ? cleaned : 0;
+    if (this.cleanerCheckpoint > this.logStartOffset) this.nextDeleteHorizonMs = 0;
   }
 
   /**
@@ -489,7 +502,7 @@ export class ClassicLog implements PartitionLog {
     const first = this.pending[0]!;
     if (segment.size > 0 && (
       segment.size + first.data.length > config.segmentBytes
-      || segment.rollDue(now, config.segmentMs, config.segmentJitterMs)
+      || segment.rollDue(now, maxSegmentMs(config), config.segmentJitterMs)
       || segment.offsetIndex!.sizeInBytes + 8 > config.segmentIndexBytes
       || first.lastOffset - segment.baseOffset > INT32_MAX)) {
       await this.roll(first.baseOffset);
@@ -811,6 +824,74 @@ export class ClassicLog implements PartitionLog {
     return pick ? { errorCode: 0, ...pick } : { errorCode: 0, offset: -1, timestamp: -1 };
   }
 
+  // ---- log cleaner (log-cleaner.ts drives it) ------------------------------------------------------------
+
+  /**
+   * The first offset the log cleaner must not touch: the active segment's base offset, never above the high
+   * watermark. The one place the upper bound of compaction comes from (transactions cap it at the last stable
+   * offset). min.compaction.lag.ms lowers it further in the cleaner.
+   */
+  cleanableUpperBound(): number {
+    // Nothing at or above the last stable offset is cleaned (Kafka's rule): an open transaction's records stay.
+    return Math.min(this.active.baseOffset, this.producers.lastStableOffset(this.highWatermark));
+  }
+
+  /** Last offset of each active idempotent producer's last batch (kept by compaction). */
+  producerLastOffsets(): Map<number, number> {
+    return this.producers.lastOffsets();
+  }
+
+  /**
+   * Replaces `old` (an inactive segment) with its compacted copy `<base>.log.cleaned`, on the log's queue:
+   * false (and the copy removed) when `old` is no longer part of the log (retention, DeleteRecords, close).
+   * Crash safety: the old index files go first, then one rename puts the new log in place (atomic), then the
+   * indexes are rebuilt from it; a crash leaves the old or the new log, and missing indexes are rebuilt at
+   * open (`*.cleaned` leftovers are removed). Reads that hold the old segment keep reading its open file.
+   */
+  swapCleanedSegment(old: LogSegment): Promise<boolean> {
+    const cleanedPath = old.path(LOG_SUFFIX) + CLEANED_SUFFIX;
+    return this.enqueue(async () => {
+      const at = this.segments.indexOf(old);
+      if (at < 0 || at === this.segments.length - 1 || this.closing || this.failure) {
+        await unlink(cleanedPath).catch(() => {});
+        return false;
+      }
+      const config = this.options.config();
+      // The old segment's indexes stay in memory for reads still on it, and it never writes index files again.
+      await old.ensureIndexes(config.indexIntervalBytes);
+      old.retired = true;
+      await unlink(old.path(INDEX_SUFFIX)).catch(() => {});
+      await unlink(old.path(TIME_INDEX_SUFFIX)).catch(() => {});
+      await rename(cleanedPath, old.path(LOG_SUFFIX));
+      await fsyncDir(this.options.dir);
+      const next = this.segments[at + 1]!;
+      const { segment } = await LogSegment.load(this.options.dir, old.baseOffset, { active: false, recover: false, nextBaseOffset: next.baseOffset, indexIntervalBytes: config.indexIntervalBytes });
+      const segments = this.segments.slice();
+      segments[at] = segment;
+      this.segments = segments;
+      for (const [offset, hint] of this.hints) if (hint.segment === old) this.hints.delete(offset);
+      this.options.indexCache.forget(old);
+      this.options.indexCache.touch(segment);
+      const delay = config.fileDeleteDelayMs;
+      if (delay <= 0) await old.close();
+      else setTimeout(() => void old.close(), Math.min(delay, INT32_MAX)).unref();
+      return true;
+    });
+  }
+
+  /** Persists the cleaner's first dirty offset. */
+  saveCleanerCheckpoint(offset: number): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.closing) return;
+      this.cleanerCheckpoint = offset;
+      await writeOffsetFile(this.options.dir, CLEANER_CHECKPOINT_FILE, offset);
+    });
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
   // ---- DeleteRecords, retention, close -------------------------------------------------------------------
 
   /**
@@ -966,7 +1047,7 @@ async function writevFully(segment: LogSegment, group: readonly PendingAppend[],
   }
 }
 
-async function readFully(segment: LogSegment, position: number, length: number): Promise<Buffer> {
+export async function readFully(segment: LogSegment, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
   let read = 0;
   while (read < length) {
@@ -981,7 +1062,7 @@ async function readFully(segment: LogSegment, position: number, length: number):
  * Walks batch headers from `from` to `end`, reading the file in chunks, until `visit` returns true (that batch
  * is returned) or the end (null).
  */
-async function walkHeaders(segment: LogSegment, from: number, end: number, visit: (b: BatchLocation) => boolean, chunk = HEADER_CHUNK): Promise<BatchLocation | null> {
+export async function walkHeaders(segment: LogSegment, from: number, end: number, visit: (b: BatchLocation) => boolean, chunk = HEADER_CHUNK): Promise<BatchLocation | null> {
   const buf = Buffer.allocUnsafe(Math.max(RECORD_BATCH_OVERHEAD, Math.min(chunk, end - from)));
   let bufStart = 0;
   let bufLen = 0;
@@ -1055,9 +1136,13 @@ async function listSnapshots(dir: string): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
-async function readLogStartOffset(dir: string): Promise<number | null> {
+function readLogStartOffset(dir: string): Promise<number | null> {
+  return readOffsetFile(dir, LOG_START_OFFSET_FILE);
+}
+
+async function readOffsetFile(dir: string, name: string): Promise<number | null> {
   try {
-    const text = await readFile(join(dir, LOG_START_OFFSET_FILE), 'utf8');
+    const text = await readFile(join(dir, name), 'utf8');
     const n = Number(text.trim());
     return Number.isSafeInteger(n) && n >= 0 ? n : null;
   } catch (err) {
@@ -1067,8 +1152,13 @@ async function readLogStartOffset(dir: string): Promise<number | null> {
 }
 
 /** Persists the log start offset (DeleteRecords moved it past a segment boundary's worth of knowledge). */
-async function writeLogStartOffset(dir: string, offset: number): Promise<void> {
-  const path = join(dir, LOG_START_OFFSET_FILE);
+function writeLogStartOffset(dir: string, offset: number): Promise<void> {
+  return writeOffsetFile(dir, LOG_START_OFFSET_FILE, offset);
+}
+
+/** Writes `<offset>\n` to `name` atomically and durably. */
+export async function writeOffsetFile(dir: string, name: string, offset: number): Promise<void> {
+  const path = join(dir, name);
   const handle = await open(`${path}.tmp`, 'w');
   try {
     await writeFully(handle, Buffer.from(`${offset}\n`), 0);

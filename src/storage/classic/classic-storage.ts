@@ -17,7 +17,8 @@
  * crash in between are removed at the next start.
  *
  * New partitions go to the log dir holding the fewest partitions (Kafka's rule). Retention runs every
- * log.retention.check.interval.ms over every log. Appends count as pending bytes until answered; past
+ * log.retention.check.interval.ms over every log; the log cleaner (log-cleaner.ts) compacts the logs of
+ * compacted topics. Appends count as pending bytes until answered; past
  * `maxPendingBytes` the broker stops reading from producer sockets (dispatch's back-pressure), as for diskless.
  */
 import { randomUUID } from 'node:crypto';
@@ -31,6 +32,7 @@ import { IndexCache } from './index-cache.ts';
 import { partitionKey } from '../partition-log.ts';
 import { ClassicLog, fsyncDir } from './classic-log.ts';
 import { fileExists } from './segment.ts';
+import { LogCleaner, type LogCleanerOptions } from './log-cleaner.ts';
 
 const log = childLogger('classic-storage');
 
@@ -54,6 +56,8 @@ export interface ClassicStorageOptions {
   indexCacheBytes?: number;
   /** producer.id.expiration.ms: idle idempotent producers are forgotten after this long (default one day). */
   producerIdExpirationMs?: number;
+  /** The log cleaner (log.cleaner.*); Kafka's defaults when absent. */
+  cleaner?: LogCleanerOptions;
 }
 
 export interface ClassicStats {
@@ -77,10 +81,13 @@ export class ClassicStorage {
   private retentionRunning: Promise<void> | null = null;
   private closed = false;
   readonly stats: ClassicStats = { partitions: 0, pendingBytes: 0, segmentsDeleted: 0, recoveredPartitions: 0 };
+  /** Compaction of the logs of compacted topics (log-cleaner.ts). */
+  readonly cleaner: LogCleaner;
 
   constructor(private readonly options: ClassicStorageOptions) {
     this.indexCache = new IndexCache(options.indexCacheBytes ?? 64 << 20);
     this.maxPendingBytes = options.maxPendingBytes ?? 64 << 20;
+    this.cleaner = new LogCleaner(options.cleaner ?? { enabled: true, threads: 1, dedupeBufferBytes: 134_217_728, backoffMs: 15_000 }, () => [...this.logs.values()]);
   }
 
   /** Opens (or creates) the logs of `topics` (the classic topics this broker leads) and starts retention. */
@@ -106,6 +113,7 @@ export class ClassicStorage {
     }
     this.retentionTimer = setInterval(() => void this.runRetention(), Math.min(this.options.retentionCheckIntervalMs, 2 ** 31 - 1));
     this.retentionTimer.unref();
+    this.cleaner.start();
     if (this.logs.size > 0) log.info({ partitions: this.logs.size, logDirs: this.options.logDirs, recovered: this.stats.recoveredPartitions }, 'classic logs loaded');
   }
 
@@ -194,6 +202,7 @@ export class ClassicStorage {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.retentionRunning) await this.retentionRunning.catch(() => {});
+    await this.cleaner.close();
     const logs = [...this.logs.values()];
     const results = await Promise.allSettled(logs.map((l) => l.close()));
     const dirty = new Set<string>();

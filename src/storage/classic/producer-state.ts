@@ -181,6 +181,21 @@ export class ProducerStateManager {
     entry.lastUpdateMs = nowMs;
   }
 
+  /**
+   * Last offset of each producer's last batch (compaction keeps that batch, empty if need be, so the
+   * producer's sequence survives; Kafka's lastRecordsOfActiveProducers).
+   */
+  lastOffsets(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [id, entry] of this.producers) {
+      const last = entry.batches[entry.batches.length - 1];
+      if (!last) continue;
+      const span = (last.lastSequence - last.baseSequence + SEQUENCE_WRAP) % SEQUENCE_WRAP;
+      out.set(id, last.baseOffset + span);
+    }
+    return out;
+  }
+
   /** Forgets producers idle for longer than `maxIdleMs`. */
   expire(nowMs: number, maxIdleMs: number): number {
     let n = 0;

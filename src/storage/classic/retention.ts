@@ -6,7 +6,7 @@
  * deletes past the high watermark.
  *
  * A segment's age is its largest record timestamp (Kafka's `largestTimestamp`): a segment whose records
- * carry no timestamp (-1) is never deleted by time.
+ * carry no timestamp (-1) is never deleted by time; an empty one (compaction removed all of it) always is.
  */
 import type { TopicConfig } from '../../config/topic-config.ts';
 
@@ -22,7 +22,8 @@ export function retentionBreaches(config: Pick<TopicConfig, 'cleanupPolicy' | 'r
   const out: SegmentPredicate[] = [];
   if (!config.cleanupPolicy.includes('delete')) return out;
   if (config.retentionMs >= 0) {
-    out.push((segment) => segment.maxTimestamp >= 0 && now - segment.maxTimestamp > config.retentionMs);
+    // An empty segment (all of it removed by compaction) holds nothing to keep.
+    out.push((segment) => segment.size === 0 || (segment.maxTimestamp >= 0 && now - segment.maxTimestamp > config.retentionMs));
   }
   if (config.retentionBytes >= 0) {
     // Evaluated segment by segment, oldest first, after the time pass: `diff` is what must still go.

@@ -23,6 +23,8 @@ export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
 export const TIME_INDEX_SUFFIX = '.timeindex';
 export const DELETED_SUFFIX = '.deleted';
+/** A compacted copy of a segment's log being written by the log cleaner (removed at open if left over). */
+export const CLEANED_SUFFIX = '.cleaned';
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(20, '0') + suffix;
@@ -53,6 +55,8 @@ export class LogSegment {
   offsetIndex: OffsetIndex | null;
   timeIndex: TimeIndex | null;
   deleted = false;
+  /** Replaced by its compacted copy: keeps its in-memory indexes and never writes index files again. */
+  retired = false;
   private indexFile: FileHandle | null = null;
   private timeIndexFile: FileHandle | null = null;
   private loadingIndexes: Promise<void> | null = null;
@@ -233,7 +237,7 @@ export class LogSegment {
 
   /** Drops an inactive segment's indexes from memory. */
   dropIndexes(): void {
-    if (this.active) return;
+    if (this.active || this.retired) return;
     this.offsetIndex = null;
     this.timeIndex = null;
   }
@@ -263,8 +267,10 @@ export class LogSegment {
       offsetIndex = rebuilt.offsetIndex!;
       timeIndex = rebuilt.timeIndex!;
       if (rebuilt.maxTimestamp >= 0) timeIndex.maybeAppend(rebuilt.maxTimestamp, rebuilt.offsetOfMaxTimestamp);
-      await writeIndexFile(this.path(INDEX_SUFFIX), offsetIndex.takeUnpersisted()?.bytes);
-      await writeIndexFile(this.path(TIME_INDEX_SUFFIX), timeIndex.takeUnpersisted()?.bytes);
+      if (!this.retired) {
+        await writeIndexFile(this.path(INDEX_SUFFIX), offsetIndex.takeUnpersisted()?.bytes);
+        await writeIndexFile(this.path(TIME_INDEX_SUFFIX), timeIndex.takeUnpersisted()?.bytes);
+      }
     }
     this.offsetIndex = offsetIndex;
     this.timeIndex = timeIndex;

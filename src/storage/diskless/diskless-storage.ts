@@ -77,6 +77,8 @@ export class DisklessStorage {
   private inbox: (CommitNotification | undefined)[] = [];
   private inboxHead = 0;
   private draining = false;
+  /** Compaction epoch last seen per cached partition (refreshLogStarts). */
+  private readonly compactionEpochs = new Map<string, number>();
 
   constructor(readonly coordinator: Coordinator, store: ObjectStore, private readonly waiters: PartitionWaiters, options: DisklessStorageOptions) {
     this.brokerId = options.brokerId;
@@ -132,6 +134,25 @@ export class DisklessStorage {
     if (n.brokerId === this.brokerId && !this.unknownCommits.includes(n.objectKey)) return;
     this.inbox.push(n);
     if (!this.draining) void this.drain();
+  }
+
+  /**
+   * A `floe_compactions` notification (`<topicId>,<partition>`): compaction rewrote the partition's batches,
+   * so its cached locations point into objects about to be deleted: forget them.
+   */
+  onCompactionNotification(payload: string): void {
+    const comma = payload.lastIndexOf(',');
+    const partition = Number(payload.slice(comma + 1));
+    if (comma <= 0 || !Number.isInteger(partition)) {
+      this.resync();
+      return;
+    }
+    this.forgetCompacted({ topicId: payload.slice(0, comma), partition });
+  }
+
+  /** Compaction (here or elsewhere) rewrote a partition's batches: its cached locations are stale. */
+  forgetCompacted(key: PartitionKey): void {
+    this.index.changed(partitionKey(key.topicId, key.partition));
   }
 
   /** Notifications may have been missed (the coordinator listener reconnected): drop the cache, wake every long poll. */
@@ -281,8 +302,23 @@ export class DisklessStorage {
     const offsets = await this.coordinator.getPartitionOffsets(parts);
     for (let i = 0; i < keys.length; i++) {
       const o = offsets[i];
-      if (o === null || o === undefined) this.index.invalidate(keys[i]!);
-      else this.index.advanceLogStart(keys[i]!, o.logStartOffset);
+      const key = keys[i]!;
+      if (o === null || o === undefined) {
+        this.index.invalidate(key);
+        this.compactionEpochs.delete(key);
+        continue;
+      }
+      this.index.advanceLogStart(key, o.logStartOffset);
+      // Compaction rewrote the partition since the entry was made (a missed notification): drop it. A
+      // partition seen for the first time with an epoch > 0 may have been cached before that compaction.
+      const epoch = o.compactionEpoch ?? 0;
+      const seen = this.compactionEpochs.get(key);
+      if ((seen === undefined && epoch > 0) || (seen !== undefined && seen !== epoch)) this.index.changed(key);
+      this.compactionEpochs.set(key, epoch);
+    }
+    if (this.compactionEpochs.size > keys.length * 2) {
+      const cached = new Set(keys);
+      for (const k of this.compactionEpochs.keys()) if (!cached.has(k)) this.compactionEpochs.delete(k);
     }
   }
 

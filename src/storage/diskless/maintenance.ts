@@ -1,7 +1,9 @@
 /**
  * The diskless background jobs of one broker, and their timers:
  * - retention (retention.ts) every `diskless.retention.check.interval.ms`, and
- * - the object cleaner (cleaner.ts) every `diskless.object.cleaner.interval.ms`:
+ * - the object cleaner (cleaner.ts) every `diskless.object.cleaner.interval.ms`, and
+ * - compaction of compacted diskless topics (compactor.ts) every `log.cleaner.backoff.ms` (when
+ *   log.cleaner.enable):
  *   cluster-wide jobs, each run by the one broker holding its lease in the coordinator (renewed every pass,
  *   expiring after three intervals, at least 10 s, if that broker dies; held by node id, so the same broker
  *   restarted takes it back at once). Their operations are safe anyway if two brokers happen to run them at
@@ -20,6 +22,8 @@ import { childLogger } from '../../observability/log.ts';
 import { ObjectCleaner } from './cleaner.ts';
 import { WAL_KEY_PREFIX, type DisklessStorage } from './diskless-storage.ts';
 import { RetentionJob } from './retention.ts';
+import { DisklessCompactor, type CompactedTopic } from './compactor.ts';
+import { offsetMapCapacity } from '../compaction.ts';
 
 const log = childLogger('diskless-maintenance');
 
@@ -49,6 +53,17 @@ export async function retentionTopics(coordinator: Coordinator, config: BrokerCo
     if (!c.cleanupPolicy.includes('delete')) continue;
     if (c.retentionMs < 0 && c.retentionBytes < 0) continue;
     out.push({ topicId: t.topicId, retentionMs: c.retentionMs, retentionBytes: c.retentionBytes });
+  }
+  return out;
+}
+
+/** The diskless topics whose cleanup.policy contains compact, with their effective configs. */
+export async function compactedTopics(coordinator: Coordinator, config: BrokerConfig): Promise<CompactedTopic[]> {
+  const out: CompactedTopic[] = [];
+  for (const t of await coordinator.listTopics()) {
+    if (!t.diskless) continue;
+    const c = resolveTopicConfig(t.configs, config);
+    if (c.cleanupPolicy.includes('compact')) out.push({ topicId: t.topicId, name: t.name, partitionCount: t.partitionCount, config: c });
   }
   return out;
 }
@@ -120,10 +135,12 @@ export class DisklessMaintenance {
   readonly totals: MaintenanceTotals = { retentionPasses: 0, batchesDeleted: 0, objectsMarked: 0, producersExpired: 0, cleanerPasses: 0, objectsDeleted: 0, orphansReaped: 0 };
   readonly retention: RetentionJob;
   readonly cleaner: ObjectCleaner;
+  readonly compactor: DisklessCompactor;
   private readonly holder: string;
   private readonly jobs: PeriodicJob[];
   private readonly retentionJob: PeriodicJob;
   private readonly cleanerJob: PeriodicJob;
+  private readonly compactionJob: PeriodicJob;
   private readonly settings: ReturnType<typeof maintenanceSettings>;
   private stopping = false;
 
@@ -164,8 +181,22 @@ export class DisklessMaintenance {
       t.objectsDeleted += r.objectsDeleted;
       t.orphansReaped += r.orphansRegistered + r.orphansUnregistered;
     }));
+    const threads = options.config.logCleanerThreads ?? 1;
+    this.compactor = new DisklessCompactor(coordinator, store, {
+      brokerId: options.brokerId,
+      keyPrefix: WAL_KEY_PREFIX,
+      topics: () => compactedTopics(coordinator, options.config),
+      mapCapacity: offsetMapCapacity(Math.floor((options.config.logCleanerDedupeBufferSize ?? 134_217_728) / threads)),
+      readBatch: (b) => storage.reader.readBatch(b),
+      onSwapped: (key) => storage.forgetCompacted(key),
+      registerKeys: storage.keys !== null,
+      stopping: () => this.stopping,
+    });
+    const backoffMs = Math.max(100, options.config.logCleanerBackoffMs ?? 15_000);
+    this.compactionJob = new PeriodicJob('compaction', backoffMs, () => this.leased('compaction', backoffMs, () => this.compactor.runPass()));
     const refreshMs = Math.max(100, Math.min(s.retentionCheckIntervalMs, s.deletionGraceMs / 4));
     this.jobs = [this.retentionJob, this.cleanerJob, new PeriodicJob('log-start-refresh', refreshMs, () => storage.refreshLogStarts())];
+    if (options.config.logCleanerEnable ?? true) this.jobs.push(this.compactionJob);
   }
 
   start(): void {
@@ -189,10 +220,15 @@ export class DisklessMaintenance {
     return this.cleanerJob.runNow();
   }
 
+  /** Runs a compaction pass now, if this broker gets the lease (tests, tools). */
+  runCompaction(): Promise<void> {
+    return this.compactionJob.runNow();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.jobs.map((j) => j.stop()));
-    await Promise.all(['retention', 'object-cleaner'].map((name) =>
+    await Promise.all([...this.jobs, this.compactionJob].map((j) => j.stop()));
+    await Promise.all(['retention', 'object-cleaner', 'compaction'].map((name) =>
       this.coordinator.releaseLease(name, this.holder).catch((err: unknown) => log.debug({ err, name }, 'releasing the lease failed'))));
   }
 
