@@ -20,6 +20,7 @@ import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordi
 import { childLogger } from '../observability/log.ts';
 import { BrokerMetrics } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import { startConsole } from './broker-console.ts';
 import { Membership } from '../cluster/membership.ts';
 import { ClusterView } from '../cluster/cluster-view.ts';
 import { instrumentBroker, meteredSeams } from './broker-metrics.ts';
@@ -117,6 +118,8 @@ export interface RunningBroker {
   port: number;
   /** Where /metrics is served; null when metrics.listener is empty. */
   metricsPort: number | null;
+  /** Where the web console is served; null when console.listener is empty. */
+  consolePort?: number | null;
   close(): Promise<void>;
 }
 
@@ -179,6 +182,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.transactions.start();
   instrumentBroker(broker, server);
   const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
+  const consoleServer = await startConsole(config, listener.host, port, coordinator, metrics.registry);
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
   let closing: Promise<void> | null = null;
@@ -187,6 +191,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     broker.storage.stopWaiting();
     await broker.groups.shutdown(); // answers waiting JoinGroup/SyncGroup requests before connections drain
     await broker.membership.leave(); // peers take over this broker's partitions and groups at once
+    await consoleServer?.close();
     await Promise.all([server.close(), broker.storage.diskless.flush(), metricsServer?.close()]);
     await broker.storage.diskless.flush();
     await broker.maintenance.stop();
@@ -197,7 +202,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await coordinator.close();
     log.info('shut down');
   })());
-  return { broker, port, metricsPort: metricsServer?.port ?? null, close };
+  return { broker, port, metricsPort: metricsServer?.port ?? null, consolePort: consoleServer?.port ?? null, close };
 }
 
 function advertisedHost(listener: Listener): string {

@@ -15,6 +15,8 @@ import type {
   DescribeConfigsResponseDescribeConfigsResourceResult,
   DescribeGroupsResponse,
   DescribeGroupsResponseDescribedGroup,
+  DescribeLogDirsResponse,
+  FetchResponse,
   FindCoordinatorResponse,
   IncrementalAlterConfigsResponse,
   ListGroupsResponse,
@@ -28,6 +30,7 @@ import type {
 } from '../protocol/gen/messages/index.ts';
 import { decodeConsumerProtocolAssignment } from '../protocol/gen/messages/consumer-protocol-assignment.ts';
 import { Reader } from '../protocol/reader.ts';
+import { readRecords } from '../protocol/records.ts';
 import { ConnectionError, KafkaConnection } from './kafka-connection.ts';
 
 /** A Kafka error code in a response: `name` is Kafka's (UNKNOWN_TOPIC_OR_PARTITION, …). */
@@ -68,6 +71,16 @@ export interface GroupDescription {
   protocolType: string;
   protocol: string;
   members: MemberDescription[];
+}
+
+/** A record as a browser shows it: offset, timestamp, key/value/headers as raw bytes. */
+export interface FetchedRecord {
+  partition: number;
+  offset: bigint;
+  timestamp: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: { key: string; value: Buffer | null }[];
 }
 
 export function parseBootstrap(servers: string): { host: string; port: number }[] {
@@ -172,6 +185,70 @@ export class AdminClient {
         }
       }
     }));
+    return out;
+  }
+
+  /** Up to `maxRecords` records of one partition from `offset` (read_uncommitted; control batches skipped). */
+  async fetchRecords(topic: MetadataResponseTopic, partition: number, offset: bigint, maxRecords: number): Promise<{ records: FetchedRecord[]; highWatermark: bigint; logStartOffset: bigint }> {
+    const p = topic.partitions.find((x) => x.partitionIndex === partition);
+    if (!p) throw new KafkaError(3, `partition ${topic.name}-${partition}`);
+    const conn = await this.node(p.leaderId);
+    const { body } = await conn.request<FetchResponse>(1, 4, 11, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 4 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: topic.name!, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1n, partitionMaxBytes: 4 << 20 }] }],
+      forgottenTopicsData: [], rackId: '',
+    });
+    if (body.errorCode !== 0) throw new KafkaError(body.errorCode, `fetch ${topic.name}-${partition}`);
+    const pd = body.responses[0]!.partitions[0]!;
+    if (pd.errorCode !== 0) throw new KafkaError(pd.errorCode, `fetch ${topic.name}-${partition} at ${offset}`);
+    const records: FetchedRecord[] = [];
+    const data = pd.records ?? Buffer.alloc(0);
+    let at = 0;
+    while (at + 61 <= data.length && records.length < maxRecords) {
+      const length = data.readInt32BE(at + 8);
+      if (at + 12 + length > data.length) break; // a partial batch at the end of the response
+      const batch = data.subarray(at, at + 12 + length);
+      at += 12 + length;
+      if (batch.readInt8(16) !== 2) continue; // only v2 batches are browsed
+      const attributes = batch.readInt16BE(21);
+      if ((attributes & 0x20) !== 0) continue; // transaction markers
+      const baseOffset = batch.readBigInt64BE(0);
+      const baseTimestamp = batch.readBigInt64BE(27);
+      const maxTimestamp = batch.readBigInt64BE(35);
+      for (const r of await readRecords(batch)) {
+        const o = baseOffset + BigInt(r.offsetDelta);
+        if (o < offset) continue;
+        if (records.length >= maxRecords) break;
+        records.push({ partition, offset: o, timestamp: (attributes & 0x08) !== 0 ? maxTimestamp : baseTimestamp + r.timestampDelta, key: r.key, value: r.value, headers: r.headers });
+      }
+    }
+    return { records, highWatermark: pd.highWatermark, logStartOffset: pd.logStartOffset };
+  }
+
+  /** Bytes per topic over every broker's log dirs (DescribeLogDirs; Floe reports diskless partitions too). */
+  async topicSizes(): Promise<Map<string, bigint>> {
+    const md = await this.metadata([]);
+    const sizes = new Map<string, bigint>();
+    await Promise.all(md.brokers.map(async (b) => {
+      const conn = await this.node(b.nodeId);
+      const { body } = await conn.request<DescribeLogDirsResponse>(35, 1, 4, { topics: null });
+      for (const dir of body.results) {
+        for (const t of dir.topics) for (const p of t.partitions) if (!p.isFutureKey) sizes.set(t.name, (sizes.get(t.name) ?? 0n) + p.partitionSize);
+      }
+    }));
+    return sizes;
+  }
+
+  /** Topic configs of many topics in one request: name -> configs (missing when that topic failed). */
+  async describeTopicConfigs(names: string[]): Promise<Map<string, DescribeConfigsResponseDescribeConfigsResourceResult[]>> {
+    const out = new Map<string, DescribeConfigsResponseDescribeConfigsResourceResult[]>();
+    if (names.length === 0) return out;
+    const { body } = await this.bootstrap.request<DescribeConfigsResponse>(32, 1, 4, {
+      resources: names.map((resourceName) => ({ resourceType: RESOURCE_TOPIC, resourceName, configurationKeys: null })),
+      includeSynonyms: false,
+      includeDocumentation: false,
+    });
+    for (const r of body.results) if (r.errorCode === 0) out.set(r.resourceName, r.configs);
     return out;
   }
 
