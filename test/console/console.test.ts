@@ -132,3 +132,30 @@ test('read-only by default: writes answer 403, reads of unknown things 4xx with 
   await open('/topics', 'Topics');
   assert.equal(await page.locator('#create').count(), 0, 'no create form when read-only');
 });
+
+test('with console.write.enable the API creates, alters and deletes a topic and resets a group\'s offsets', async () => {
+  const rw = await startTestBroker({ 'console.listener': 'http://127.0.0.1:0', 'console.write.enable': true });
+  const url = `http://127.0.0.1:${rw.consolePort}/api`;
+  const post = (path: string, body: unknown) => fetch(`${url}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const created = await post('topics', { name: 'rw-topic', partitions: 2, configs: { 'retention.ms': '3600000' } });
+  assert.equal(created.status, 200, await created.clone().text());
+  const topic = (await (await fetch(`${url}/topics/rw-topic`)).json()) as { partitions: unknown[]; configs: { name: string; value: string }[] };
+  assert.equal(topic.partitions.length, 2);
+  assert.equal(topic.configs.find((c) => c.name === 'retention.ms')?.value, '3600000');
+  const dup = await post('topics', { name: 'rw-topic', partitions: 2 });
+  assert.equal(dup.status, 400);
+  assert.match(((await dup.json()) as { error: string }).error, /TOPIC_ALREADY_EXISTS/);
+
+  assert.equal((await post('topics/rw-topic/configs', { set: { 'retention.ms': '7200000' } })).status, 200);
+  const altered = (await (await fetch(`${url}/topics/rw-topic`)).json()) as { configs: { name: string; value: string }[] };
+  assert.equal(altered.configs.find((c) => c.name === 'retention.ms')?.value, '7200000');
+
+  await kcatProduce(rw.bootstrap, 'rw-topic', ['a:1', 'b:2', 'c:3'], ['-p', '1']);
+  const reset = await post('groups/rw-group/reset-offsets', { topic: 'rw-topic', to: 'latest' });
+  assert.equal(reset.status, 200, await reset.clone().text());
+  const group = (await (await fetch(`${url}/groups/rw-group`)).json()) as { partitions: { partition: number; currentOffset: number; lag: number }[] };
+  assert.deepEqual(group.partitions.map((p) => [p.partition, p.currentOffset, p.lag]), [[0, 0, 0], [1, 3, 0]]);
+
+  assert.equal((await fetch(`${url}/topics/rw-topic`, { method: 'DELETE' })).status, 200);
+  assert.equal((await fetch(`${url}/topics/rw-topic`)).status, 400);
+});
