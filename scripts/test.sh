@@ -13,7 +13,7 @@
 # import cycle in src/ and no import against the layering (.dependency-cruiser.mjs has the rules and why);
 # either failing stops the run before any test.
 #
-# Needs: Debian's kcat and python3-confluent-kafka (client tests) and postgresql (the tests start their own
+# Needs: Debian's kcat and python3-confluent-kafka (client tests), chromium (console tests) and postgresql (the tests start their own
 # throwaway PostgreSQL servers with its initdb/pg_ctl; installed with apt-get when missing, as root or
 # through sudo), and node_modules (npm install when missing; s3rver, the S3 server the tests start, is in it). On a machine without apt-get the
 # missing packages are reported and the client tests that need them fail.
@@ -37,6 +37,7 @@ missing=""
 command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$missing python3-confluent-kafka"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"   # the console tests drive it with playwright-core
 if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing$missing" >&2

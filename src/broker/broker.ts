@@ -26,6 +26,7 @@ import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordi
 import { childLogger } from '../observability/log.ts';
 import { BrokerMetrics } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import { startConsole } from './broker-console.ts';
 import { Membership } from '../cluster/membership.ts';
 import { ClusterView } from '../cluster/cluster-view.ts';
 import { instrumentBroker, meteredSeams } from './broker-metrics.ts';
@@ -150,6 +151,8 @@ export interface RunningBroker {
   metricsPort: number | null;
   /** The bound port of every listener, by name. */
   ports: Readonly<Record<string, number>>;
+  /** Where the web console is served; null when console.listener is empty. */
+  consolePort?: number | null;
   close(): Promise<void>;
 }
 
@@ -251,6 +254,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.transactions.start();
   instrumentBroker(broker, servers);
   const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
+  const consoleServer = await startConsole(config, listener.host, port, coordinator, metrics.registry);
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
   let closing: Promise<void> | null = null;
@@ -260,6 +264,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     broker.storage.stopWaiting();
     await broker.groups.shutdown(); // answers waiting JoinGroup/SyncGroup requests before connections drain
     await broker.membership.leave(); // peers take over this broker's partitions and groups at once
+    await consoleServer?.close();
     await Promise.all([server.close(), broker.storage.diskless.flush(), metricsServer?.close()]);
     await broker.storage.diskless.flush();
     await broker.maintenance.stop();
@@ -272,7 +277,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await coordinator.close();
     log.info('shut down');
   })());
-  return { broker, port, ports, metricsPort: metricsServer?.port ?? null, close };
+  return { broker, port, ports, metricsPort: metricsServer?.port ?? null, consolePort: consoleServer?.port ?? null, close };
 }
 
 function advertisedHost(listener: Listener): string {

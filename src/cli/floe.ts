@@ -4,6 +4,8 @@
  *   floe start [FILE] [--config FILE] [--override key=value]...   start a broker
  *   floe config [--config FILE] [--override key=value]...         list every config key
  *   floe add-scram [--config FILE] [--override ...] 'SCRAM-SHA-512=[name=u,password=p]'...  first SCRAM users
+ *   floe topics|groups|configs --bootstrap-server H:P ...           Kafka's admin tools (admin/, commands/)
+ *   floe objects ls|du [--config FILE] [--override key=value]...   the coordinator's objects
  *   floe --help | --version
  *
  * Exit codes: 0 success (and a clean shutdown after SIGTERM/SIGINT), 1 runtime failure, 2 usage or
@@ -13,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config/broker-config.ts';
 import type { CommandOptions } from './command-options.ts';
+import { runAdminCommand } from './admin/run-admin.ts';
 import { runConfig } from './commands/config.ts';
 import { runStart } from './commands/start.ts';
 import { runAddScram } from './commands/add-scram.ts';
@@ -26,6 +29,12 @@ Commands:
                  Store SCRAM users in the coordinator before any broker runs (Kafka's
                  'kafka-storage format --add-scram'); SPEC is SCRAM-SHA-512=[name=alice,password=secret]
                  (also SCRAM-SHA-256; optional iterations=N, salt=BASE64).
+  topics         Create, list, describe, alter and delete topics (kafka-topics.sh's flags).
+  groups         List, describe (with lag), reset offsets of and delete consumer groups
+                 (kafka-consumer-groups.sh's flags).
+  configs        Describe and alter topic and broker configs (kafka-configs.sh's flags).
+  objects ls|du  List the diskless objects, or sum their sizes, from the coordinator.
+                 'floe topics --help' (and so on) prints a command's flags; --json prints JSON.
   help           Print this help.
   version        Print the version.
 
@@ -81,6 +90,10 @@ function parseCommandArgs(command: string, args: string[], maxPositionals: numbe
   };
 }
 
+const write = (s: string): void => {
+  process.stdout.write(s);
+};
+
 /** Runs the command line; resolves with the exit code, or -1 once a broker is running. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -119,6 +132,11 @@ export async function main(argv: string[]): Promise<number> {
         }
         return await runAddScram({ file: parsed.values.config, overrides: parsed.values.override ?? [] }, parsed.positionals);
       }
+      case 'topics':
+      case 'groups':
+      case 'configs':
+      case 'objects':
+        return await runAdminCommand(command, rest, write, (s) => process.stderr.write(s));
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

@@ -51,6 +51,7 @@ import {
   type SecurityConfig,
   type SecurityProtocol,
 } from './security-config.ts';
+import { CONSOLE_CONFIG_KEYS } from './console-config.ts';
 import type { BrokerConfigKey } from './broker-config-key.ts';
 
 export { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from './config-def.ts';
@@ -259,6 +260,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Floe: how often each broker looks for ended transactions whose markers are not all written (their broker died, or a classic partition is led here) and writes them.' },
   // ---- Coordinator, Object store (backend-config.ts) ----
   ...BACKEND_CONFIG_KEYS,
+  ...CONSOLE_CONFIG_KEYS,
 
   // ---- Topic defaults ----
   { group: 'Topic defaults', key: 'auto.create.topics.enable', type: 'BOOLEAN', default: 'true',

@@ -49,6 +49,7 @@ import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { Migration } from './sql/migration.ts';
 import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY } from './sql/migrations.ts';
 
+import { listObjects, objectUsage, type ObjectEntry, type ObjectUsage } from './object-inventory.ts';
 import { num, type SqlConnection, type SqlInt } from './sql-connection.ts';
 import { SqlTransactionStore } from './sql-transaction-store.ts';
 import type { TransactionStore } from './transaction-store.ts';
@@ -505,6 +506,16 @@ export class SqlCoordinator implements Coordinator {
         : { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark), compactionEpoch: epoch };
     }
     return out;
+  }
+
+  /** The first `limit` objects with their batches and live bytes (object-inventory.ts; read-only). */
+  listObjects(limit: number): Promise<ObjectEntry[]> {
+    return listObjects(this.db, limit);
+  }
+
+  /** Totals, size histogram and what waits for the cleaner (object-inventory.ts; read-only). */
+  objectUsage(): Promise<ObjectUsage> {
+    return objectUsage(this.db);
   }
 
   async listObjectKeys(): Promise<string[]> {
