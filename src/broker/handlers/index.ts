@@ -28,6 +28,8 @@ import { electLeaders } from './43-elect-leaders.ts';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.ts';
 import { offsetDelete } from './47-offset-delete.ts';
 import { describeCluster } from './60-describe-cluster.ts';
+import { consumerGroupHeartbeat } from './68-consumer-group-heartbeat.ts';
+import { consumerGroupDescribe } from './69-consumer-group-describe.ts';
 import { describeTopicPartitions } from './75-describe-topic-partitions.ts';
 
 export const HANDLERS: readonly AnyHandler[] = [
@@ -59,5 +61,7 @@ export const HANDLERS: readonly AnyHandler[] = [
   incrementalAlterConfigs,
   offsetDelete,
   describeCluster,
+  consumerGroupHeartbeat,
+  consumerGroupDescribe,
   describeTopicPartitions,
 ];

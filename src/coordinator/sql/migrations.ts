@@ -14,6 +14,7 @@ import { MIGRATION_5 } from './migration-5-classic.ts';
 import { MIGRATION_6 } from './migration-6-brokers.ts';
 import { MIGRATION_7 } from './migration-7-notify.ts';
 import { MIGRATION_8 } from './migration-8-commit-plan.ts';
+import { MIGRATION_12 } from './migration-12-consumer-groups.ts';
 
 /** Advisory-lock key taken while migrating ("floe" in ASCII). */
 export const MIGRATION_LOCK_KEY = 0x666c6f65;
@@ -34,4 +35,5 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_6,
   MIGRATION_7,
   MIGRATION_8,
+  MIGRATION_12,
 ];
