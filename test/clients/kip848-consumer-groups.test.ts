@@ -9,71 +9,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { startTestBroker } from '../helpers/broker.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { kafkajs, keepProducing } from '../helpers/kafkajs.ts';
 import { modernLibrdkafkaEnv } from '../helpers/librdkafka.ts';
+import { balanced as balancedOver, Kip848Member as Member, noOverlap } from '../helpers/kip848.ts';
 import { withClient } from '../helpers/raw-client.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const SCRIPT = join(import.meta.dirname, 'kip848_client.py');
 const PARTITIONS = 6;
 const SESSION_TIMEOUT_MS = 4000;
 const WAIT = { timeoutMs: 45_000 };
 
-class Member {
-  readonly child: ChildProcess;
-  assigned: number[] = [];
-  closed = false;
-  readonly exited: Promise<void>;
-  output = '';
-
-  constructor(bootstrap: string, group: string, topic: string, env: NodeJS.ProcessEnv, consumed: Set<string>) {
-    this.child = spawn('/usr/bin/python3', [SCRIPT, bootstrap, group, topic], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    onCleanup(() => { if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL'); });
-    let buffered = '';
-    this.child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const e = JSON.parse(line);
-        if (e.event === 'assigned') this.assigned = e.partitions;
-        else if (e.event === 'msgs') for (const v of e.values) consumed.add(v);
-        else if (e.event === 'closed') this.closed = true;
-        else if (e.event === 'error') this.output += `${e.error}\n`;
-      }
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => { this.output += chunk.toString(); });
-    this.exited = new Promise((resolve) => this.child.on('exit', () => resolve()));
-  }
-
-  async stop(): Promise<void> {
-    this.child.kill('SIGTERM');
-    await this.exited;
-    assert.ok(this.closed, `member did not close cleanly: ${this.output}`);
-  }
-}
-
-/** The members own disjoint, non-empty sets of partitions that together cover the topic. */
-function balanced(members: Member[]): boolean {
-  const dead = members.find((m) => m.child.exitCode !== null && !m.closed);
-  if (dead) throw new Error(`a member exited: ${dead.output}`);
-  if (members.some((m) => m.assigned.length === 0)) return false;
-  const all = members.flatMap((m) => m.assigned);
-  return all.length === PARTITIONS && new Set(all).size === PARTITIONS;
-}
-
-/** No partition is owned by two members at once (checked on every sample while the group changes). */
-function noOverlap(members: Member[]): void {
-  const all = members.filter((m) => m.child.exitCode === null && m.child.signalCode === null).flatMap((m) => m.assigned);
-  assert.equal(new Set(all).size, all.length, `a partition owned twice: ${JSON.stringify(members.map((m) => m.assigned))}`);
-}
+const balanced = (members: Member[]) => balancedOver(members, PARTITIONS);
 
 test('librdkafka group.protocol=consumer: members join, leave and die while producing; no overlap, everything consumed, offsets at the log end', { timeout: 600_000 }, async () => {
   const env = await modernLibrdkafkaEnv();

@@ -83,7 +83,13 @@ async function build(): Promise<string> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // No top-level await: test files import this module, and tsx may load it as CommonJS.
   const started = Date.now();
-  const prefix = await modernLibrdkafka();
-  console.log(`librdkafka 2.15 in ${prefix} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  modernLibrdkafka().then(
+    (prefix) => console.log(`librdkafka 2.15 in ${prefix} (${((Date.now() - started) / 1000).toFixed(0)} s)`),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }
