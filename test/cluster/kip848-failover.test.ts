@@ -66,7 +66,10 @@ test('KIP-848 group: its coordinator broker is killed (SIGKILL); another broker 
   assert.deepEqual({ a: a.assigned, b: b.assigned }, before, 'the members kept their partitions through the failover');
 
   await stopProducing();
-  await waitFor('every produced message consumed', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 90_000 });
+  await waitFor('every produced message consumed', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 90_000 }).catch((err: Error) => {
+    const missing = [...produced].filter((v) => !consumed.has(v));
+    throw new Error(`${err.message}: ${missing.length} of ${produced.size} missing (first ${missing.slice(0, 5).join(', ')}); assignments a ${JSON.stringify(a.assigned)} b ${JSON.stringify(b.assigned)}; client errors: ${a.output.slice(-500)} | ${b.output.slice(-500)}`);
+  });
   const ends = new Map((await admin.fetchTopicOffsets(TOPIC)).map((o) => [o.partition, o.high]));
   await waitFor('committed offsets at the log end', async () => {
     const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
