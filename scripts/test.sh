@@ -38,6 +38,12 @@ command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$missing python3-confluent-kafka"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"   # the console tests drive it with playwright-core
+# What test/helpers/librdkafka.ts needs to build librdkafka 2.15 (KIP-848 client tests).
+for h in openssl/ssl.h sasl/sasl.h zstd.h lz4.h zlib.h; do
+  [ -f "/usr/include/$h" ] || missing="$missing libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev"
+done
+command -v make >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 && command -v g++ >/dev/null 2>&1 || missing="$missing gcc g++ make pkg-config"
+missing=$(for m in $missing; do echo " $m"; done | sort -u | tr -d '\n')
 if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing$missing" >&2
@@ -78,6 +84,13 @@ if [ -z "$files" ]; then
   files=$(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
   if [ -z "$files" ]; then echo "test.sh: no *.test.ts files found under test/" >&2; exit 1; fi
   set -- "$@" $files
+fi
+
+# Client tests on a modern librdkafka (KIP-848) need it built once per clone (about 90 s, kept in
+# .cache/): built here, before the per-file timeout starts. FLOE_TEST_LIBRDKAFKA_DIR names one built already.
+# shellcheck disable=SC2086
+if [ -z "${FLOE_TEST_LIBRDKAFKA_DIR:-}" ] && grep -l 'modernLibrdkafka' $files >/dev/null 2>&1; then
+  node --import tsx test/helpers/librdkafka.ts >&2 || { echo "test.sh: could not build librdkafka 2.15 (test/helpers/librdkafka.ts)" >&2; exit 1; }
 fi
 
 # shellcheck disable=SC2068

@@ -114,7 +114,11 @@ export class Broker implements BrokerServices {
       sessionTimeoutMs: config.brokerSessionTimeoutMs,
     });
     this.cluster = new ClusterView(this.membership, clusterId);
-    this.groups = new GroupCoordinator(coordinator, { ...groupOptionsFromConfig(config), owns: (groupId) => this.cluster.groupCoordinator(groupId).nodeId === config.nodeId });
+    this.groups = new GroupCoordinator(coordinator, {
+      ...groupOptionsFromConfig(config),
+      owns: (groupId) => this.cluster.groupCoordinator(groupId).nodeId === config.nodeId,
+      topics: this.topics,
+    });
     this.membership.onChange(() => this.groups.ownershipChanged());
     this.partitions = new Partitions(this.storage, this.cluster, coordinator);
     this.admin = new TopicAdmin(this.topics, coordinator, this.storage, config, this.cluster);

@@ -361,6 +361,19 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'The largest session timeout a group member may ask for (JoinGroup); larger ones get INVALID_SESSION_TIMEOUT.' },
   { group: 'Groups', key: 'group.max.size', type: 'INT', default: '2147483647', validate: range(1),
     doc: 'The most members a classic group may have; one more gets GROUP_MAX_SIZE_REACHED.' },
+  { group: 'Groups', key: 'group.consumer.session.timeout.ms', type: 'INT', default: '45000', validate: range(1),
+    doc: 'Consumer groups (KIP-848, group.protocol=consumer): a member that does not heartbeat for this long is removed and its partitions reassigned.' },
+  { group: 'Groups', key: 'group.consumer.heartbeat.interval.ms', type: 'INT', default: '5000', validate: range(1),
+    doc: 'Consumer groups (KIP-848): how often members are told to heartbeat.' },
+  { group: 'Groups', key: 'group.consumer.max.size', type: 'INT', default: '2147483647', validate: range(1),
+    doc: 'The most members a consumer group (KIP-848) may have; one more gets GROUP_MAX_SIZE_REACHED.' },
+  { group: 'Groups', key: 'group.consumer.assignors', type: 'LIST', default: 'uniform,range',
+    validate: custom('a list of uniform and range', (v) => {
+      const known = /^(uniform|range|org\.apache\.kafka\.coordinator\.group\.assignor\.(Uniform|Range)Assignor)$/;
+      const list = v as string[];
+      return list.length > 0 && list.every((a) => known.test(a)) ? null : 'Supported assignors are uniform and range';
+    }),
+    doc: 'Server-side assignors of consumer groups (KIP-848): uniform and range (or their Kafka class names). The first is the default; a member picks another with group.remote.assignor.' },
 ];
 
 const KEY_INDEX = new Map(BROKER_CONFIG_KEYS.map((k) => [k.key, k]));

@@ -246,6 +246,16 @@ export interface GroupRecord {
   members: GroupMemberRecord[];
 }
 
+/**
+ * A KIP-848 consumer group as stored (migration 12): its group epoch and its whole state as a JSON value,
+ * which only the group coordinator (src/groups/consumer-group-record.ts) reads and writes.
+ */
+export interface StoredConsumerGroup {
+  groupId: string;
+  groupEpoch: number;
+  state: unknown;
+}
+
 export interface ExpiredGroup {
   groupId: string;
   /** Offsets removed by this run. */
@@ -365,8 +375,15 @@ export interface Coordinator extends SecurityStore {
   deleteGroupOffsets(groupId: string, keys: readonly PartitionKey[]): Promise<number>;
   /** Stores a group's generation (replacing the previous one). */
   saveGroup(group: GroupRecord): Promise<void>;
-  /** Removes the groups' stored generations and offsets. */
+  /** Removes the groups' stored generations (classic and consumer groups) and offsets. */
   deleteGroups(groupIds: readonly string[]): Promise<void>;
+  /**
+   * Stores a consumer group's state (replacing the previous one unless that has a higher group epoch) and
+   * removes a classic group row of that id; committed offsets stay.
+   */
+  saveConsumerGroup(group: StoredConsumerGroup, nowMs: number): Promise<void>;
+  /** Every stored consumer group. */
+  loadConsumerGroups(): Promise<StoredConsumerGroup[]>;
   /** Every stored group, plus (with protocolType null, generation 0) groups that only have offsets. */
   loadGroups(): Promise<GroupRecord[]>;
   /**

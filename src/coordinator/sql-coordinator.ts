@@ -42,6 +42,7 @@ import {
   type RegisteredBroker,
   type RetentionStepResult,
   type RetentionTopic,
+  type StoredConsumerGroup,
   type TimestampType,
   type TopicInfo,
 } from './coordinator.ts';
@@ -218,7 +219,9 @@ DELETE FROM group_offsets o
  WHERE o.group_id = $1::text AND o.topic_id = q.topic_id AND o.partition = q.partition
 RETURNING 1`;
 
+// A group id is one kind of group at a time (migration 12): storing a classic generation ends a consumer group of that id.
 const SAVE_GROUP_SQL = `
+WITH c AS (DELETE FROM consumer_groups WHERE group_id = $1::text)
 INSERT INTO groups (group_id, protocol_type, generation, protocol_name, leader, state_timestamp, members)
 VALUES ($1::text, $2::text, $3::integer, $4::text, $5::text, $6::bigint, $7::text::jsonb)
 ON CONFLICT (group_id) DO UPDATE
@@ -227,8 +230,19 @@ ON CONFLICT (group_id) DO UPDATE
        state_timestamp = EXCLUDED.state_timestamp, members = EXCLUDED.members`;
 
 const DELETE_GROUPS_SQL = `
-WITH o AS (DELETE FROM group_offsets WHERE group_id = ANY ($1::text[]))
+WITH o AS (DELETE FROM group_offsets WHERE group_id = ANY ($1::text[])),
+     c AS (DELETE FROM consumer_groups WHERE group_id = ANY ($1::text[]))
 DELETE FROM groups WHERE group_id = ANY ($1::text[])`;
+
+const SAVE_CONSUMER_GROUP_SQL = `
+WITH c AS (DELETE FROM groups WHERE group_id = $1::text)
+INSERT INTO consumer_groups AS g (group_id, group_epoch, state, updated_at)
+VALUES ($1::text, $2::integer, $3::text::jsonb, $4::bigint)
+ON CONFLICT (group_id) DO UPDATE
+   SET group_epoch = EXCLUDED.group_epoch, state = EXCLUDED.state, updated_at = EXCLUDED.updated_at
+ WHERE g.group_epoch <= EXCLUDED.group_epoch`;
+
+const LOAD_CONSUMER_GROUPS_SQL = 'SELECT group_id, group_epoch, state FROM consumer_groups';
 
 const LOAD_GROUPS_SQL = `
 SELECT group_id, protocol_type, generation, protocol_name, leader, state_timestamp, members
@@ -647,6 +661,15 @@ export class SqlCoordinator implements Coordinator {
       group.stateTimestamp,
       JSON.stringify(members),
     ]);
+  }
+
+  async saveConsumerGroup(group: StoredConsumerGroup, nowMs: number): Promise<void> {
+    await this.db.query(SAVE_CONSUMER_GROUP_SQL, [group.groupId, group.groupEpoch, JSON.stringify(group.state), nowMs]);
+  }
+
+  async loadConsumerGroups(): Promise<StoredConsumerGroup[]> {
+    const res = await this.db.query<{ group_id: string; group_epoch: SqlInt; state: unknown }>(LOAD_CONSUMER_GROUPS_SQL);
+    return res.rows.map((r) => ({ groupId: r.group_id, groupEpoch: num(r.group_epoch), state: typeof r.state === 'string' ? JSON.parse(r.state) : r.state }));
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {

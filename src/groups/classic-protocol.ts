@@ -11,8 +11,10 @@
  * Everything that changes a group happens synchronously; only stores await, and their continuations check
  * that the group is still in the state and generation they were started in (as Kafka's callbacks do).
  *
- * Floe difference: a JoinGroup or SyncGroup request that another request of the same member replaces is
- * answered REBALANCE_IN_PROGRESS instead of never (Kafka drops its callback).
+ * Floe differences: a JoinGroup or SyncGroup request that another request of the same member replaces is
+ * answered REBALANCE_IN_PROGRESS instead of never (Kafka drops its callback). A JoinGroup for the id of a
+ * KIP-848 consumer group with members gets INCONSISTENT_GROUP_PROTOCOL (Kafka 4 can take classic members
+ * into a consumer group); an empty consumer group becomes a classic group, as in Kafka.
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../protocol/gen/errors.ts';
@@ -135,6 +137,9 @@ export class ClassicProtocol {
       return Promise.resolve(joinError(p.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
     }
     const isUnknownMember = p.memberId === '';
+    // A KIP-848 consumer group of that id: an empty one becomes a classic group, a live one refuses classic members.
+    const consumerGroup = this.groups.getConsumer(p.groupId);
+    if (consumerGroup !== undefined && consumerGroup.members.size > 0) return Promise.resolve(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     let group = this.groups.get(p.groupId);
     if (group === undefined) {
       // A group is created by a member without id; a member id for a group we do not know is stale.

@@ -1,13 +1,15 @@
 /**
- * The group coordinator for the classic protocol, as the broker and its request handlers see it: one
- * object that wires its three parts and passes each request to the part that answers it.
+ * The group coordinator (classic protocol and KIP-848 consumer groups), as the broker and its request
+ * handlers see it: one object that wires its parts and passes each request to the part that answers it.
  *
  * - owned-groups.ts: which groups this broker coordinates (placed by hash over the live brokers; the
  *   others get NOT_COORDINATOR), reloading them from the coordinator DB when ownership moves, storing their
  *   generations, and shutdown.
  * - classic-protocol.ts: the protocol state machine (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
  *   rebalance and session timers, static membership) and DescribeGroups/ListGroups/DeleteGroups.
- * - group-offsets.ts: committed offsets (OffsetCommit/Fetch/Delete, expiry).
+ * - consumer-group-protocol.ts: KIP-848 consumer groups (ConsumerGroupHeartbeat/Describe), their
+ *   assignors (assignors.ts) and reconciliation (consumer-group.ts).
+ * - group-offsets.ts: committed offsets (OffsetCommit/Fetch/Delete, expiry) of both kinds of group.
  *
  * The parts depend on each other in that order only (offsets on the protocol for member checks, both on
  * the owned groups), so none of them imports this file.
@@ -19,23 +21,38 @@ import { GroupOffsets, type CommitParams, type DeleteOffsetsTarget, type Fetched
 import { groupIdError } from './group-id.ts';
 import type { GroupCoordinatorOptions } from './group-options.ts';
 import { OwnedGroups } from './owned-groups.ts';
+import { ConsumerGroupProtocol, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup } from './consumer-group-protocol.ts';
+import type { ConsumerGroup } from './consumer-group.ts';
+import { ErrorCode } from '../protocol/gen/errors.ts';
 
 // What the rest of Floe imports from here (the handlers and the broker), wherever it is defined.
 export { MAX_GROUP_ID_BYTES } from './group-id.ts';
 export { groupOptionsFromConfig, type GroupCoordinatorOptions } from './group-options.ts';
 export { clientHost, NEW_MEMBER_JOIN_TIMEOUT_MS, type DescribedGroup, type JoinParams, type LeaveResult, type MemberIdentity, type SyncParams } from './classic-protocol.ts';
 export type { CommitParams, DeleteOffsetsTarget, FetchedGroup, FetchedPartition, FetchRequestGroup } from './group-offsets.ts';
+export type { ConsumerHeartbeatParams, ConsumerHeartbeatResult, DescribedConsumerGroup } from './consumer-group-protocol.ts';
+export type { GroupTopics } from './group-options.ts';
+
+/** A group as ListGroups shows it; `type` is KIP-848's group type. */
+export interface ListedGroup {
+  groupId: string;
+  protocolType: string;
+  state: string;
+  type: 'classic' | 'consumer';
+}
 
 export class GroupCoordinator {
   private readonly owned: OwnedGroups;
   private readonly protocol: ClassicProtocol;
+  private readonly consumer: ConsumerGroupProtocol;
   private readonly offsets: GroupOffsets;
 
   /** `options` is shared with the parts: a change to it (tests) applies to the running coordinator. */
   constructor(store: Coordinator, readonly options: GroupCoordinatorOptions) {
     this.owned = new OwnedGroups(store, options);
     this.protocol = new ClassicProtocol(this.owned, options);
-    this.offsets = new GroupOffsets(store, this.owned, this.protocol, options);
+    this.consumer = new ConsumerGroupProtocol(this.owned, options);
+    this.offsets = new GroupOffsets(store, this.owned, this.protocol, this.consumer, options);
   }
 
   // ---- Lifecycle and ownership ----
@@ -53,6 +70,7 @@ export class GroupCoordinator {
   /** Starts the session ticker and the offset expiry. */
   start(): void {
     this.protocol.startSessionTicker();
+    this.consumer.startSessionTicker();
     this.offsets.startExpiry();
   }
 
@@ -60,6 +78,7 @@ export class GroupCoordinator {
   async shutdown(): Promise<void> {
     const closed = this.owned.close();
     this.protocol.stopSessionTicker();
+    this.consumer.stopSessionTicker();
     await Promise.allSettled([closed, this.offsets.stopExpiry()]);
   }
 
@@ -98,12 +117,48 @@ export class GroupCoordinator {
     return this.protocol.describe(groupId);
   }
 
-  list(): { groupId: string; protocolType: string; state: GroupState }[] {
-    return this.protocol.list();
+  /** Every group this broker coordinates, of both kinds (not those being deleted). */
+  list(): ListedGroup[] {
+    return [
+      ...this.protocol.list().map((g) => ({ ...g, type: 'classic' as const })),
+      ...this.consumer.list().map((g) => ({ ...g, type: 'consumer' as const })),
+    ];
   }
 
-  deleteGroups(groupIds: readonly string[]): Promise<{ groupId: string; errorCode: number }[]> {
-    return this.protocol.deleteGroups(groupIds);
+  /** DeleteGroups: classic and consumer groups alike (only empty ones). */
+  async deleteGroups(groupIds: readonly string[]): Promise<{ groupId: string; errorCode: number }[]> {
+    const consumerGroups: ConsumerGroup[] = [];
+    const classicIds: string[] = [];
+    for (const id of new Set(groupIds)) {
+      const g = this.owned.placementError(id) === null ? this.owned.getConsumer(id) : undefined;
+      if (g !== undefined && !g.dead) consumerGroups.push(g);
+      else classicIds.push(id);
+    }
+    const [classic, consumer] = await Promise.all([this.protocol.deleteGroups(classicIds), this.consumer.deleteGroups(consumerGroups)]);
+    const codes = new Map<string, number>(consumer);
+    for (const r of classic) codes.set(r.groupId, r.errorCode);
+    return groupIds.map((groupId) => ({ groupId, errorCode: codes.get(groupId) ?? ErrorCode.GROUP_ID_NOT_FOUND }));
+  }
+
+  // ---- KIP-848 consumer groups ----
+
+  consumerHeartbeat(p: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult> {
+    return this.consumer.heartbeat(p);
+  }
+
+  describeConsumerGroup(groupId: string): DescribedConsumerGroup {
+    return this.consumer.describe(groupId);
+  }
+
+  /** Whether the id is a consumer group coordinated here (DescribeGroups answers GROUP_ID_NOT_FOUND for it, as Kafka). */
+  isConsumerGroup(groupId: string): boolean {
+    const g = this.owned.getConsumer(groupId);
+    return g !== undefined && !g.dead;
+  }
+
+  /** Read-only view of a consumer group for tests. */
+  inspectConsumerGroup(groupId: string): ReturnType<ConsumerGroupProtocol['inspect']> {
+    return this.consumer.inspect(groupId);
   }
 
   /** Read-only view for tests: state, generation, leader and member ids. */

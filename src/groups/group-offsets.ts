@@ -9,6 +9,9 @@
  * Expiry runs over the whole coordinator DB, so it names the groups it must not touch: those with members
  * here, and those another broker coordinates (theirs to expire, by their own view of their members).
  *
+ * KIP-848 consumer groups share the same offsets; their commits and fetches are checked with the consumer
+ * protocol's rules (member id and member epoch: STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID).
+ *
  * Floe difference: offsets of topics a Stable consumer group no longer subscribes to do not expire (Kafka
  * expires them by commit time); offsets of empty and simple groups expire as in Kafka.
  */
@@ -16,7 +19,9 @@ import type { Coordinator, GroupOffsetCommit } from '../coordinator/coordinator.
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import { childLogger } from '../observability/log.ts';
 import type { ClassicGroup } from './classic-group.ts';
+import type { ConsumerGroup } from './consumer-group.ts';
 import type { ClassicProtocol } from './classic-protocol.ts';
+import type { ConsumerGroupProtocol } from './consumer-group-protocol.ts';
 import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.ts';
 import { groupIdError } from './group-id.ts';
 import type { GroupCoordinatorOptions } from './group-options.ts';
@@ -32,6 +37,8 @@ export interface CommitParams {
   /** OffsetCommit v2-v4; -1: the broker's offsets.retention.minutes. */
   retentionTimeMs: number;
   commits: Omit<GroupOffsetCommit, 'expireTimestamp'>[];
+  /** The OffsetCommit version: members of KIP-848 consumer groups must use v9+. Unset: not checked (transactional commits). */
+  apiVersion?: number;
 }
 
 export interface FetchedPartition {
@@ -52,6 +59,9 @@ export interface FetchRequestGroup {
   groupId: string;
   /** null: every committed offset of the group. */
   topics: { name: string; partitions: number[] }[] | null;
+  /** OffsetFetch v9+: the member asking, checked against KIP-848 consumer groups (null/unset: an admin). */
+  memberId?: string | null;
+  memberEpoch?: number;
 }
 
 export interface DeleteOffsetsTarget {
@@ -70,6 +80,7 @@ export class GroupOffsets {
     private readonly store: Coordinator,
     private readonly groups: OwnedGroups,
     private readonly protocol: ClassicProtocol,
+    private readonly consumer: ConsumerGroupProtocol,
     private readonly options: GroupCoordinatorOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -91,6 +102,13 @@ export class GroupOffsets {
   async commitOffsets(p: CommitParams): Promise<number | number[]> {
     const idError = groupIdError(p.groupId, true) ?? this.groups.placementError(p.groupId);
     if (idError !== null) return idError;
+    const consumerGroup = this.groups.getConsumer(p.groupId);
+    if (consumerGroup !== undefined) {
+      const error = this.consumer.validateOffsetCommit(consumerGroup, p.memberId, p.generationId, p.apiVersion);
+      if (error !== null) return error;
+      consumerGroup.version++;
+      return this.store_(p);
+    }
     let g = this.groups.get(p.groupId);
     if (g === undefined) {
       // Only a client that does not use group management (generation -1) may create a group by committing.
@@ -113,10 +131,14 @@ export class GroupOffsets {
       case 'Dead':
         break;
     }
+    g.version++;
+    return this.store_(p);
+  }
+
+  private async store_(p: CommitParams): Promise<number | number[]> {
     if (p.commits.length === 0) return [];
     const now = this.now();
     const expireTimestamp = p.retentionTimeMs >= 0 ? now + p.retentionTimeMs : -1;
-    g.version++;
     try {
       return await this.store.commitGroupOffsets(p.groupId, now, p.commits.map((c) => ({ ...c, expireTimestamp })));
     } catch (err) {
@@ -156,8 +178,13 @@ export class GroupOffsets {
 
   /** OffsetFetch for several groups in one coordinator query. Partitions without a commit get offset -1. */
   async fetchOffsets(requests: readonly FetchRequestGroup[]): Promise<FetchedGroup[]> {
-    const groupError = (groupId: string) => groupIdError(groupId, true) ?? this.groups.placementError(groupId);
-    const wanted = requests.filter((r) => groupError(r.groupId) === null).map((r) => r.groupId);
+    const groupError = (r: FetchRequestGroup) => {
+      const error = groupIdError(r.groupId, true) ?? this.groups.placementError(r.groupId);
+      if (error !== null) return error;
+      const cg = this.groups.getConsumer(r.groupId);
+      return cg === undefined ? null : this.consumer.validateOffsetFetch(cg, r.memberId, r.memberEpoch);
+    };
+    const wanted = requests.filter((r) => groupError(r) === null).map((r) => r.groupId);
     let rows: Awaited<ReturnType<Coordinator['fetchGroupOffsets']>> = [];
     let failed = false;
     try {
@@ -175,7 +202,7 @@ export class GroupOffsets {
       parts.set(r.partition, r);
     }
     return requests.map((req): FetchedGroup => {
-      const idError = groupError(req.groupId);
+      const idError = groupError(req);
       if (idError !== null) return { groupId: req.groupId, errorCode: idError, topics: [] };
       if (failed) return { groupId: req.groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: [] };
       const committed = byGroup.get(req.groupId) ?? new Map();
@@ -205,6 +232,8 @@ export class GroupOffsets {
   async deleteOffsets(groupId: string, targets: readonly DeleteOffsetsTarget[]): Promise<number | number[]> {
     const idError = groupIdError(groupId, false) ?? this.groups.placementError(groupId);
     if (idError !== null) return idError;
+    const cg = this.groups.getConsumer(groupId);
+    if (cg !== undefined && !cg.dead) return this.deleteConsumerGroupOffsets(cg, targets);
     const g = this.groups.get(groupId);
     if (g === undefined || g.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
     const codes = targets.map(() => ErrorCode.NONE as number);
@@ -235,6 +264,21 @@ export class GroupOffsets {
     return codes;
   }
 
+  /** OffsetDelete on a consumer group: not for topics its members subscribe to while it has members. */
+  private async deleteConsumerGroupOffsets(g: ConsumerGroup, targets: readonly DeleteOffsetsTarget[]): Promise<number | number[]> {
+    const codes = targets.map((t) => (g.members.size > 0 && this.consumer.isSubscribed(g, t.topicName) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE) as number);
+    const eligible = targets.filter((_, i) => codes[i] === ErrorCode.NONE);
+    if (eligible.length === 0) return codes;
+    try {
+      const removed = await this.store.deleteGroupOffsets(g.groupId, eligible);
+      log.info({ group: g.groupId, removed }, 'deleted committed offsets');
+    } catch (err) {
+      log.warn({ err, group: g.groupId }, 'could not delete committed offsets');
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    return codes;
+  }
+
   /** One run of offset expiry (offsets.retention.minutes); also drops empty groups left without offsets. */
   expireOffsets(): Promise<void> {
     if (this.expiring || this.groups.closed) return this.expiring ?? Promise.resolve();
@@ -253,12 +297,30 @@ export class GroupOffsets {
             active.push(g.groupId);
           }
         }
+        const consumerVersions = new Map<string, number>();
+        for (const g of this.groups.consumerValues()) {
+          if (g.dead) continue;
+          if (g.members.size > 0) {
+            active.push(g.groupId);
+          } else {
+            empty.push(g.groupId);
+            consumerVersions.set(g.groupId, g.version);
+          }
+        }
         // Groups coordinated by other brokers are theirs to expire: left alone here.
         for (const id of this.groups.storedElsewhere()) active.push(id);
         const results = await this.store.expireGroupOffsets(this.now(), this.options.offsetsRetentionMs, active, empty);
         for (const r of results) {
           if (r.expiredOffsets > 0) log.info({ group: r.groupId, offsets: r.expiredOffsets }, 'expired committed offsets');
           if (!r.deleted) continue;
+          const cg = this.groups.getConsumer(r.groupId);
+          if (cg && cg.members.size === 0 && cg.version === consumerVersions.get(r.groupId)) {
+            cg.dead = true;
+            this.groups.removeConsumer(cg);
+            await this.groups.deleteStored([cg]);
+            log.info({ group: r.groupId }, 'removed empty consumer group without offsets');
+            continue;
+          }
           const g = this.groups.get(r.groupId);
           if (g && g.state === 'Empty' && g.version === versions.get(r.groupId)) {
             g.transition('Dead', this.now());

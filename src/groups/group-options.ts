@@ -7,6 +7,22 @@
  * (e.g. offsetsRetentionMs through `GroupCoordinator.options`) and every part sees it.
  */
 import type { BrokerConfig } from '../config/broker-config.ts';
+import { assignorName } from './assignors.ts';
+
+/** What the consumer protocol needs to know of topics (the broker's topic registry is one). */
+export interface GroupTopics {
+  get(name: string): { topicId: string; partitionCount: number } | undefined;
+  getById(topicId: string): { name: string; partitionCount: number } | undefined;
+  all(): readonly { name: string; topicId: string; partitionCount: number }[];
+}
+
+/** Kafka's defaults of the group.consumer.* configs (KIP-848). */
+export const CONSUMER_GROUP_DEFAULTS = {
+  sessionTimeoutMs: 45_000,
+  heartbeatIntervalMs: 5_000,
+  maxSize: 2147483647,
+  assignors: ['uniform', 'range'],
+} as const;
 
 export interface GroupCoordinatorOptions {
   initialRebalanceDelayMs: number;
@@ -22,6 +38,16 @@ export interface GroupCoordinatorOptions {
   tickMs?: number;
   /** Whether this broker coordinates the group (placement over the live brokers); every group by default. */
   owns?: (groupId: string) => boolean;
+  /** group.consumer.session.timeout.ms (KIP-848 groups). */
+  consumerSessionTimeoutMs?: number;
+  /** group.consumer.heartbeat.interval.ms. */
+  consumerHeartbeatIntervalMs?: number;
+  /** group.consumer.max.size. */
+  consumerMaxSize?: number;
+  /** group.consumer.assignors, as short names (uniform, range); the first is the default. */
+  consumerAssignors?: string[];
+  /** The topics, for subscriptions of KIP-848 groups; none without it (unit tests). */
+  topics?: GroupTopics;
 }
 
 export function groupOptionsFromConfig(config: BrokerConfig): GroupCoordinatorOptions {
@@ -33,5 +59,16 @@ export function groupOptionsFromConfig(config: BrokerConfig): GroupCoordinatorOp
     offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs ?? 600_000,
     offsetMetadataMaxBytes: config.offsetMetadataMaxBytes ?? 4096,
+    consumerSessionTimeoutMs: intValue(config, 'group.consumer.session.timeout.ms', CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs),
+    consumerHeartbeatIntervalMs: intValue(config, 'group.consumer.heartbeat.interval.ms', CONSUMER_GROUP_DEFAULTS.heartbeatIntervalMs),
+    consumerMaxSize: intValue(config, 'group.consumer.max.size', CONSUMER_GROUP_DEFAULTS.maxSize),
+    consumerAssignors: (config.values?.['group.consumer.assignors'] ?? CONSUMER_GROUP_DEFAULTS.assignors.join(','))
+      .split(',').map((a) => assignorName(a)).filter((a): a is string => a !== null),
   };
+}
+
+/** A group.consumer.* value from the loaded table (validated there), or Kafka's default for hand-built configs. */
+function intValue(config: BrokerConfig, key: string, fallback: number): number {
+  const v = config.values?.[key];
+  return v === undefined || v === null ? fallback : Number(v);
 }

@@ -19,6 +19,9 @@ import { ErrorCode } from '../protocol/gen/errors.ts';
 import { childLogger } from '../observability/log.ts';
 import { ClassicGroup, EMPTY, Member } from './classic-group.ts';
 import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.ts';
+import { ConsumerGroup } from './consumer-group.ts';
+import { restoredConsumerGroup, storedConsumerGroup } from './consumer-group-record.ts';
+import { CONSUMER_GROUP_DEFAULTS } from './group-options.ts';
 import type { GroupCoordinatorOptions } from './group-options.ts';
 
 const log = childLogger('groups');
@@ -28,6 +31,8 @@ const LOAD_RETRY_MS = 1000;
 
 export class OwnedGroups {
   private readonly groups = new Map<string, ClassicGroup>();
+  /** KIP-848 consumer groups; an id is in one of the two maps at most. */
+  private readonly consumerGroups = new Map<string, ConsumerGroup>();
   private readonly now: () => number;
   private shutDown = false;
   /** Set while the groups that moved to this broker are read from the coordinator. */
@@ -48,8 +53,46 @@ export class OwnedGroups {
     return this.groups.values();
   }
 
+  getConsumer(groupId: string): ConsumerGroup | undefined {
+    return this.consumerGroups.get(groupId);
+  }
+
+  consumerValues(): IterableIterator<ConsumerGroup> {
+    return this.consumerGroups.values();
+  }
+
+  /** A new empty consumer group (an empty classic group of that id, if any, is replaced: Kafka's conversion). */
+  createConsumer(groupId: string): ConsumerGroup {
+    this.groups.delete(groupId);
+    const g = new ConsumerGroup(groupId, this.now());
+    this.consumerGroups.set(groupId, g);
+    return g;
+  }
+
+  /** Forgets the consumer group, unless another group of that id has replaced it meanwhile. */
+  removeConsumer(g: ConsumerGroup): void {
+    if (this.consumerGroups.get(g.groupId) === g) this.consumerGroups.delete(g.groupId);
+  }
+
+  /**
+   * Stores the consumer group as it is now; writes of one group happen in order. A failed write leaves the
+   * memory ahead of the store, so the group is dropped here and read back (its last stored state).
+   */
+  persistConsumer(g: ConsumerGroup): Promise<void> {
+    const record = storedConsumerGroup(g);
+    const write = g.persisting.then(() => this.store.saveConsumerGroup(record, this.now()));
+    g.persisting = write.catch(() => undefined);
+    return write.catch((err: unknown) => {
+      log.warn({ err, group: g.groupId }, 'could not store the consumer group; reading it back');
+      this.removeConsumer(g);
+      this.ownershipChanged();
+      throw err;
+    });
+  }
+
   /** A new Empty group, coordinated here from now on (the caller checked placementError first). */
   create(groupId: string): ClassicGroup {
+    this.consumerGroups.delete(groupId);
     const g = new ClassicGroup(groupId, this.now());
     this.groups.set(groupId, g);
     return g;
@@ -103,7 +146,7 @@ export class OwnedGroups {
    */
   placementError(groupId: string): number | null {
     if (this.shutDown || !this.owns(groupId)) return ErrorCode.NOT_COORDINATOR;
-    if (this.loading !== null && !this.groups.has(groupId)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    if (this.loading !== null && !this.groups.has(groupId) && !this.consumerGroups.has(groupId)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     return null;
   }
 
@@ -112,14 +155,14 @@ export class OwnedGroups {
    * last load), without loading any: offset expiry must know every group another broker coordinates.
    */
   async refreshStored(): Promise<void> {
-    const records = await this.store.loadGroups();
-    this.storedGroupIds = new Set(records.map((r) => r.groupId));
+    const [records, consumerRecords] = await Promise.all([this.store.loadGroups(), this.store.loadConsumerGroups()]);
+    this.storedGroupIds = new Set([...records.map((r) => r.groupId), ...consumerRecords.map((r) => r.groupId)]);
   }
 
   /** Groups stored in the coordinator (at the last load or refresh) that another broker coordinates. */
   storedElsewhere(): string[] {
     const ids: string[] = [];
-    for (const id of this.storedGroupIds) if (!this.owns(id) && !this.groups.has(id)) ids.push(id);
+    for (const id of this.storedGroupIds) if (!this.owns(id) && !this.groups.has(id) && !this.consumerGroups.has(id)) ids.push(id);
     return ids;
   }
 
@@ -135,7 +178,7 @@ export class OwnedGroups {
    * Removes the groups' stored generations and offsets, once their generation writes in flight are done
    * (a late write would bring a deleted group back).
    */
-  async deleteStored(groups: readonly ClassicGroup[]): Promise<void> {
+  async deleteStored(groups: readonly { groupId: string; persisting: Promise<unknown> }[]): Promise<void> {
     await Promise.allSettled(groups.map((g) => g.persisting));
     await this.store.deleteGroups(groups.map((g) => g.groupId));
   }
@@ -151,6 +194,7 @@ export class OwnedGroups {
       g.abandon(ErrorCode.NOT_COORDINATOR);
       writes.push(g.persisting);
     }
+    for (const g of this.consumerGroups.values()) writes.push(g.persisting);
     await Promise.allSettled(writes);
   }
 
@@ -165,16 +209,27 @@ export class OwnedGroups {
       this.groups.delete(g.groupId);
       log.info({ group: g.groupId }, 'group moved to another coordinator');
     }
+    for (const g of [...this.consumerGroups.values()]) {
+      if (this.owns(g.groupId)) continue;
+      this.consumerGroups.delete(g.groupId);
+      log.info({ group: g.groupId }, 'consumer group moved to another coordinator');
+    }
   }
 
   private async loadOwnedGroups(): Promise<void> {
-    const records = await this.store.loadGroups();
-    this.storedGroupIds = new Set(records.map((r) => r.groupId));
+    const [records, consumerRecords] = await Promise.all([this.store.loadGroups(), this.store.loadConsumerGroups()]);
+    this.storedGroupIds = new Set([...records.map((r) => r.groupId), ...consumerRecords.map((r) => r.groupId)]);
     const now = this.now();
     let loaded = 0;
+    const sessionTimeoutMs = this.options.consumerSessionTimeoutMs ?? CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs;
+    for (const r of consumerRecords) {
+      if (!this.owns(r.groupId) || this.consumerGroups.has(r.groupId) || this.groups.has(r.groupId)) continue;
+      this.consumerGroups.set(r.groupId, restoredConsumerGroup(r, now, sessionTimeoutMs));
+      loaded++;
+    }
     for (const r of records) {
       // A group already in memory never left this broker: its state in memory is newer than its record.
-      if (!this.owns(r.groupId) || this.groups.has(r.groupId)) continue;
+      if (!this.owns(r.groupId) || this.groups.has(r.groupId) || this.consumerGroups.has(r.groupId)) continue;
       this.groups.set(r.groupId, restoredGroup(r, now));
       loaded++;
     }

@@ -151,6 +151,12 @@ const CASES: Record<number, Case> = {
     entities: [`user ${G}`],
     entries: (res) => res.results.map((r: any) => [`user ${r.user}`, r.errorCode]),
   },
+  [ApiKey.ConsumerGroupHeartbeat]: { request: { groupId: G, memberId: 'm', memberEpoch: 1 }, entities: [], entries: none },
+  [ApiKey.ConsumerGroupDescribe]: {
+    request: { groupIds: [G] },
+    entities: [`group ${G}`],
+    entries: (res) => res.groups.map((g: any) => [`group ${g.groupId}`, g.errorCode]),
+  },
   [ApiKey.ApiVersions]: { request: { clientSoftwareName: 'meta', clientSoftwareVersion: '1' }, entities: [], entries: none },
   [ApiKey.CreateTopics]: {
     request: { topics: [{ name: T, numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 },

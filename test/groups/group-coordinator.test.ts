@@ -25,6 +25,9 @@ class FakeStore {
   async loadGroups(): Promise<GroupRecord[]> {
     return [...this.stored.values()];
   }
+  async loadConsumerGroups(): Promise<[]> {
+    return [];
+  }
   async commitGroupOffsets(groupId: string, _ts: number, commits: readonly GroupOffsetCommit[]): Promise<number[]> {
     if (this.failCommit) throw new Error('db down');
     this.commits.push({ groupId, commits });

@@ -5,6 +5,7 @@
  * empty group with its last offsets. The request-level rules (versions, per-partition errors) are pinned
  * through raw requests in offsets.test.ts.
  */
+import { ConsumerGroupProtocol } from '../../src/groups/consumer-group-protocol.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TopicInfo } from '../../src/coordinator/coordinator.ts';
@@ -44,7 +45,7 @@ function broker(name: 'A' | 'B'): { owned: OwnedGroups; protocol: ClassicProtoco
   };
   const owned = new OwnedGroups(store, options);
   const protocol = new ClassicProtocol(owned, options);
-  return { owned, protocol, offsets: new GroupOffsets(store, owned, protocol, options) };
+  return { owned, protocol, offsets: new GroupOffsets(store, owned, protocol, new ConsumerGroupProtocol(owned, options), options) };
 }
 
 const join = (groupId: string): JoinParams => ({

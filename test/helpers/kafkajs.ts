@@ -10,8 +10,9 @@ import { sleep } from './wait.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
+/** `bootstrap`: one host:port, or several comma-separated (a cluster). */
 export function kafkajs(bootstrap: string, clientId: string, retry: RetryOptions = { retries: 3 }): Kafka {
-  return new Kafka({ clientId, brokers: [bootstrap], logLevel: logLevel.NOTHING, retry });
+  return new Kafka({ clientId, brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry });
 }
 
 /** A record as kafkajs's Fetch decoder returns it. */

@@ -10,9 +10,9 @@
  * the group is looked at), metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE (when
  * the group accepts the commit); the rest is committed.
  * Version notes: v2-v4 may carry a retention time (the offset then expires that long after the commit,
- * whatever the group's state); v6+ leader epoch; v7+ group.instance.id; v8 flexible; v9 is v8 (the KIP-848
- * member epoch applies only to consumer-protocol groups, which do not exist here). v10 (topic ids) is
- * unstable in Kafka and not served.
+ * whatever the group's state); v6+ leader epoch; v7+ group.instance.id; v8 flexible; v9: members of KIP-848
+ * consumer groups commit with their member id and member epoch (STALE_MEMBER_EPOCH when it is not their
+ * current one; UNSUPPORTED_VERSION below v9, as Kafka). v10 (topic ids) is unstable in Kafka and not served.
  */
 import type { OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponsePartition } from '../../protocol/gen/messages/offset-commit.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -65,6 +65,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
         groupInstanceId: req.groupInstanceId,
         retentionTimeMs: clampToSafeInteger(req.retentionTimeMs),
         commits,
+        apiVersion: ctx.apiVersion,
       });
       outs.forEach((out, i) => (out.errorCode = typeof result === 'number' ? result : result[i]!));
       for (const out of tooLarge) out.errorCode = typeof result === 'number' ? result : ErrorCode.OFFSET_METADATA_TOO_LARGE;

@@ -9,7 +9,8 @@
  * offset is returned. An empty group id is accepted (Kafka accepts it for OffsetFetch).
  * Version notes: v1 reports group errors in every partition (it has no top-level error); v2-v7 one group
  * with a top-level error; v5+ leader epochs; v8+ several groups per request, answered per group; v9 adds
- * the member id and epoch of KIP-848 consumer groups, ignored for classic groups (as Kafka does). v10 (topic
+ * the member id and epoch of KIP-848 consumer groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH), ignored for
+ * classic groups (as Kafka does). v10 (topic
  * ids) is unstable in Kafka and not served.
  */
 import type { OffsetFetchRequest, OffsetFetchResponse } from '../../protocol/gen/messages/offset-fetch.ts';
@@ -52,6 +53,8 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
     if (ctx.apiVersion >= 8) {
       const fetched = await groups.fetchOffsets(req.groups.map((g) => ({
         groupId: g.groupId,
+        memberId: ctx.apiVersion >= 9 ? g.memberId : null,
+        memberEpoch: ctx.apiVersion >= 9 ? g.memberEpoch : -1,
         topics: g.topics === null ? null : g.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
       })));
       if (req.requireStable) await Promise.all(fetched.map((g) => markUnstable(ctx, g)));

@@ -4,8 +4,8 @@
  * Behavior: state, protocol type, and members (member id, group.instance.id, client id, client host) of
  * each group. As in Kafka, the selected protocol and the members' metadata and assignments are only filled
  * in while the group is Stable. A group that does not exist is described as Dead with no members (v6+:
- * with GROUP_ID_NOT_FOUND, KIP-1043). Authorized operations, when asked, and the ACL checks are filled in by
- * broker/authorization.ts.
+ * with GROUP_ID_NOT_FOUND, KIP-1043); so is a KIP-848 consumer group (ConsumerGroupDescribe describes it),
+ * as in Kafka. Authorized operations, when asked, and the ACL checks are filled in by broker/authorization.ts.
  * Version notes: v3+ authorized operations; v4+ group.instance.id of members; v6+ error message.
  */
 import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../../protocol/gen/messages/describe-groups.ts';
@@ -32,7 +32,7 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
         const g = groups.describe(groupId);
         if (g === null) {
           return ctx.apiVersion >= 6
-            ? { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} not found.`, groupState: 'Dead' }
+            ? { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: groups.isConsumerGroup(groupId) ? `Group ${groupId} is not a classic group.` : `Group ${groupId} not found.`, groupState: 'Dead' }
             : { ...base, errorCode: ErrorCode.NONE, errorMessage: null, groupState: 'Dead' };
         }
         return {

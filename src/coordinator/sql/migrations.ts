@@ -17,6 +17,7 @@ import { MIGRATION_8 } from './migration-8-commit-plan.ts';
 import { MIGRATION_9 } from './migration-9-transactions.ts';
 import { MIGRATION_10 } from './migration-10-compaction.ts';
 import { MIGRATION_11 } from './migration-11-security.ts';
+import { MIGRATION_12 } from './migration-12-consumer-groups.ts';
 
 /** Advisory-lock key taken while migrating ("floe" in ASCII). */
 export const MIGRATION_LOCK_KEY = 0x666c6f65;
@@ -40,4 +41,5 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_9,
   MIGRATION_10,
   MIGRATION_11,
+  MIGRATION_12,
 ];

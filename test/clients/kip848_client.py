@@ -1,0 +1,97 @@
+"""A KIP-848 consumer group member (group.protocol=consumer) on a modern librdkafka, for Floe's client
+tests. Needs confluent-kafka on librdkafka >= 2.12 (LD_LIBRARY_PATH pointing at one; test/helpers/
+librdkafka.ts builds it). Prints JSON lines on stdout.
+
+Usage: kip848_client.py BOOTSTRAP GROUP TOPIC [ASSIGNOR]
+  Subscribes to TOPIC in GROUP with the consumer protocol (the broker assigns partitions; ASSIGNOR is
+  group.remote.assignor, default the broker's), auto commit every 100 ms of the offsets of printed
+  messages, from the earliest offset. Prints {"event": "assigned", "partitions": [...]} with the whole
+  assignment after every incremental change, and {"event": "msgs", "values": [...]} for what it consumed
+  (in chunks). On SIGTERM it closes the consumer (committing and leaving the group) and prints
+  {"event": "closed"}.
+"""
+import json
+import signal
+import sys
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    bootstrap, group, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+    running = [True]
+
+    def stop(*_):
+        running[0] = False
+
+    signal.signal(signal.SIGTERM, stop)
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "group.protocol": "consumer",
+        "client.id": "kip848-test",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": True,
+        # Offsets are stored only once the values are printed, so a member stopped in between never has
+        # offsets committed for messages the test did not see.
+        "enable.auto.offset.store": False,
+        "auto.commit.interval.ms": 100,
+        "topic.metadata.refresh.interval.ms": 1000,
+        "fetch.wait.max.ms": 100,
+    }
+    if len(sys.argv) > 4:
+        conf["group.remote.assignor"] = sys.argv[4]
+    c = Consumer(conf)
+
+    values = []
+    positions = {}
+    assigned = set()
+
+    def flush():
+        if values:
+            emit({"event": "msgs", "values": values})
+            try:
+                c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
+            except KafkaException:
+                pass  # a partition no longer assigned: its next owner reads these messages again
+            del values[:]
+            positions.clear()
+
+    def on_assign(consumer, partitions):
+        assigned.update(p.partition for p in partitions)
+        emit({"event": "assigned", "partitions": sorted(assigned)})
+
+    def on_revoke(consumer, partitions):
+        flush()  # while the partitions are still ours, so their offsets can be stored and committed
+        assigned.difference_update(p.partition for p in partitions)
+        emit({"event": "assigned", "partitions": sorted(assigned)})
+
+    def on_lost(consumer, partitions):
+        assigned.difference_update(p.partition for p in partitions)
+        emit({"event": "lost", "partitions": sorted(p.partition for p in partitions)})
+        emit({"event": "assigned", "partitions": sorted(assigned)})
+
+    c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+
+    while running[0]:
+        m = c.poll(0.1)
+        if m is not None and m.error():
+            emit({"event": "error", "error": str(m.error())})
+        elif m is not None:
+            if m.partition() in assigned:
+                values.append(m.value().decode())
+                positions[m.partition()] = m.offset() + 1
+        if m is None or len(values) >= 200:
+            flush()
+    flush()
+    c.close()
+    emit({"event": "closed"})
+
+
+if __name__ == "__main__":
+    main()
