@@ -155,6 +155,14 @@ export class GroupOffsets {
   validateTxnCommit(groupId: string, memberId: string, generationId: number, groupInstanceId: string | null): number | null {
     const idError = groupIdError(groupId, false) ?? this.groups.placementError(groupId);
     if (idError !== null) return idError;
+    const cg = this.groups.getConsumer(groupId);
+    if (cg !== undefined && !cg.dead) {
+      // A KIP-848 group: the generation is the member's epoch (Kafka's transactional offset commit check).
+      if (memberId === '' && generationId < 0) return null;
+      const member = cg.members.get(memberId);
+      if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+      return generationId >= 0 && generationId !== member.memberEpoch ? ErrorCode.ILLEGAL_GENERATION : null;
+    }
     const g = this.groups.get(groupId);
     if (g === undefined) return generationId >= 0 || memberId !== '' ? ErrorCode.ILLEGAL_GENERATION : null;
     if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
