@@ -8,12 +8,13 @@ Usage: confluent_transactions.py BOOTSTRAP COMMAND TOPIC [K=V,...]
                              offset), ListOffsets latest is asked at both isolation levels, a second producer
                              with the same transactional.id fences the first, whose commit must fail, and a
                              read_committed consumer reads again (the open transaction was aborted).
-  ctp TOPIC [CONFIGS]        consume-transform-produce: TOPIC-in gets 60 records (plain producer), a loop reads
+  ctp TOPIC [CONFIGS]        (env GROUP_PROTOCOL=consumer: a KIP-848 group) consume-transform-produce: TOPIC-in gets 60 records (plain producer), a loop reads
                              them in a group, and for every 10 writes their upper-cased values to TOPIC-out and
                              sends the offsets to the transaction; every other transaction is aborted once and
                              redone. Reports what TOPIC-out holds (read_committed) and the group's offsets.
 """
 import json
+import os
 import sys
 import time
 
@@ -113,8 +114,12 @@ def ctp(bootstrap, topic, config):
         plain.produce(src, value=f"v{i}", partition=i % 2)
     plain.flush(30)
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "isolation.level": "read_committed",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    settings = {"bootstrap.servers": bootstrap, "group.id": group, "isolation.level": "read_committed",
+                "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+    # GROUP_PROTOCOL=consumer: a KIP-848 group (librdkafka 2.4+), whose member epoch TxnOffsetCommit checks.
+    if os.environ.get("GROUP_PROTOCOL"):
+        settings["group.protocol"] = os.environ["GROUP_PROTOCOL"]
+    c = Consumer(settings)
     c.subscribe([src])
     p = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"ctp-{topic}", "linger.ms": 5})
     p.init_transactions(30)

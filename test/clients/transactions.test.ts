@@ -20,6 +20,7 @@ import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { kafkajs } from '../helpers/kafkajs.ts';
+import { modernLibrdkafkaEnv } from '../helpers/librdkafka.ts';
 import { freshDatabase, sharedPostgres } from '../helpers/postgres.ts';
 import { produce } from '../helpers/produce.ts';
 import { withClient } from '../helpers/raw-client.ts';
@@ -33,9 +34,9 @@ const DRIVER = join(import.meta.dirname, 'confluent_transactions.py');
 
 type Read = Record<string, [number, string][]>;
 
-async function driver(bootstrap: string, command: string, topic: string, configs: Record<string, string> = {}): Promise<any> {
+async function driver(bootstrap: string, command: string, topic: string, configs: Record<string, string> = {}, env?: NodeJS.ProcessEnv): Promise<any> {
   const arg = Object.entries(configs).map(([k, v]) => `${k}=${v}`).join(',');
-  const { stdout } = await run('/usr/bin/python3', [DRIVER, bootstrap, command, topic, arg], { maxBuffer: 64 << 20, timeout: 240_000 });
+  const { stdout } = await run('/usr/bin/python3', [DRIVER, bootstrap, command, topic, arg], { maxBuffer: 64 << 20, timeout: 240_000, ...(env ? { env } : {}) });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
@@ -87,6 +88,11 @@ test('confluent-kafka consume-transform-produce with send_offsets_to_transaction
   const [diskless, classic] = await Promise.all([driver(embedded.bootstrap, 'ctp', 'ctp-diskless'), driver(embedded.bootstrap, 'ctp', 'ctp-classic', CLASSIC)]);
   checkConsumeTransformProduce(diskless);
   checkConsumeTransformProduce(classic);
+});
+
+test('librdkafka 2.15 with a KIP-848 group (group.protocol=consumer): consume-transform-produce, the member epoch checked', { timeout: 600_000 }, async () => {
+  const env = { ...(await modernLibrdkafkaEnv()), GROUP_PROTOCOL: 'consumer' };
+  checkConsumeTransformProduce(await driver(embedded.bootstrap, 'ctp', 'ctp-kip848', {}, env));
 });
 
 test('confluent-kafka on PostgreSQL + S3: commit, abort, fencing, consume-transform-produce', async () => {
