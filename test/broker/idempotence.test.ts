@@ -55,11 +55,14 @@ test('InitProducerId v0-v5: distinct ids, epoch 0; v3+ re-init with the current 
   assert.deepEqual([entry.minVersion, entry.maxVersion], [0, 5]);
 });
 
-test('transactions are refused as unsupported: InitProducerId with a transactional id, transactional batches', async () => {
+test('a transactional id gets its own producer id; a transactional batch outside any transaction is refused (INVALID_TXN_STATE)', async () => {
   const r = await client.request(ApiKey.InitProducerId, 4, initRequest(-1n, -1, 'my-txn'));
-  assert.equal(r.errorCode, ErrorCode.UNSUPPORTED_VERSION);
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  assert.ok(r.producerId >= 0n);
   const { producerId } = await client.request(ApiKey.InitProducerId, 4, initRequest());
-  assert.equal((await produce(1, producerId, 0, 0, 1, { transactional: true })).errorCode, ErrorCode.UNSUPPORTED_VERSION);
+  assert.notEqual(producerId, r.producerId);
+  // An idempotent (not transactional) producer id has no transaction to write into.
+  assert.equal((await produce(1, producerId, 0, 0, 1, { transactional: true })).errorCode, ErrorCode.INVALID_TXN_STATE);
 });
 
 test('Produce: a retried batch is answered with its first offset and stored once; gaps, old epochs and unknown producers are refused', async () => {
