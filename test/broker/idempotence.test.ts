@@ -1,7 +1,7 @@
 /**
  * Idempotent producers through the Kafka protocol: InitProducerId at every served version, and Produce
  * with producer ids and sequences (duplicates answered with the original offset and not stored twice,
- * gaps, fenced epochs, producers without state), plus transactional requests refused as unsupported.
+ * gaps, fenced epochs, producers without state), plus a transactional batch outside any transaction (refused).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';

@@ -85,8 +85,8 @@ test('FindCoordinator names this broker for groups, at every version; batched ke
     const r = await c.request(ApiKey.FindCoordinator, v, { keyType: 0, coordinatorKeys: ['a', 'b', ''] });
     assert.deepEqual(r.coordinators.map((x: any) => [x.key, x.errorCode, x.nodeId, x.port]), [['a', 0, id, broker.port], ['b', 0, id, broker.port], ['', 0, id, broker.port]]);
   }
-  const txn = await c.request(ApiKey.FindCoordinator, 4, { keyType: 1, coordinatorKeys: ['tx'] });
-  assert.equal(txn.coordinators[0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  const txn = await c.request(ApiKey.FindCoordinator, 4, { keyType: 1, coordinatorKeys: ['tx', ''] });
+  assert.deepEqual(txn.coordinators.map((x: any) => [x.key, x.errorCode, x.nodeId]), [['tx', 0, id], ['', ErrorCode.INVALID_REQUEST, -1]], 'transactional ids: placed like groups; an empty one is refused');
   const bad = await c.request(ApiKey.FindCoordinator, 3, { key: 'g', keyType: 7 });
   assert.equal(bad.errorCode, ErrorCode.INVALID_REQUEST);
 });
