@@ -45,7 +45,7 @@ export interface TransactionOptions {
 /** Transactions the janitor takes per pass. */
 const JANITOR_BATCH = 100;
 /** A prepared transaction younger than this is left to the broker that ended it. */
-const PREPARED_MIN_AGE_MS = 2_000;
+const PREPARED_MIN_AGE_MS = 500;
 
 export class TransactionCoordinator {
   private timers: NodeJS.Timeout[] = [];

@@ -883,7 +883,8 @@ export class SqlCoordinator implements Coordinator {
       partition: num(r.partition),
       ...toBatch(r),
       logStartOffset: num(r.log_start_offset),
-      txnKind: num(r.txn_kind) as TxnKind,
+      // As notifications name it: only for batches of transactions.
+      ...(num(r.txn_kind) !== 0 ? { txnKind: num(r.txn_kind) as TxnKind } : {}),
     }));
   }
 

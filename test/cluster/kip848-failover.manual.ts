@@ -1,4 +1,7 @@
 /**
+ * NOT run by `npm test` (run it with `npm run test:kip848-failover`): it fails most runs with a few
+ * acknowledged records never consumed after the coordinator's kill (issue 20, not yet explained).
+ *
  * A KIP-848 consumer group survives the death of its coordinator: 3 brokers (child processes, one
  * PostgreSQL coordinator DB, one bucket), two librdkafka 2.15 members (`group.protocol=consumer`,
  * test/helpers/kip848.ts) sharing six partitions while a producer runs; the broker coordinating the group
