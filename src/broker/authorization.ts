@@ -240,6 +240,23 @@ const RULES: Partial<Record<number, Rule>> = {
       },
     };
   },
+  // KIP-848: READ on the group (Kafka also checks DESCRIBE on subscribed topics: not yet here).
+  [ApiKey.ConsumerGroupHeartbeat]: groupOp(Op.READ),
+  [ApiKey.ConsumerGroupDescribe]: (ctx, req) => {
+    const { kept, denied } = split(req.groupIds as string[], (g) => allowed(ctx, R.GROUP, g, Op.DESCRIBE));
+    return {
+      request: { ...req, groupIds: kept },
+      finish: (res) => {
+        for (const g of denied) {
+          res.groups.push({ errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null, groupId: g, groupState: '', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [], authorizedOperations: NOT_REQUESTED });
+        }
+        if (req.includeAuthorizedOperations) {
+          for (const g of res.groups) if (g.errorCode === ErrorCode.NONE) g.authorizedOperations = ctx.authorizer.authorizedOperations(who(ctx), R.GROUP, g.groupId);
+        }
+        return res;
+      },
+    };
+  },
   [ApiKey.ListGroups]: (ctx, req) => (cluster(ctx, Op.DESCRIBE) ? { request: req } : {
     request: req,
     finish: (res) => {
