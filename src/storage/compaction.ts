@@ -49,6 +49,22 @@ import { readRecords, type KafkaRecord } from '../protocol/records.ts';
 import type { TopicConfig } from '../config/topic-config.ts';
 
 /** segment.ms, or max.compaction.lag.ms when shorter on a compacted topic (Kafka's LogConfig.maxSegmentMs). */
+
+/** Where a partition stands for compaction, of either kind (classic/log-cleaner.ts, diskless/compactor.ts). */
+export interface CleanableState {
+  firstDirtyOffset: number;
+  firstUncleanableOffset: number;
+  cleanBytes: number;
+  dirtyBytes: number;
+  /** dirty / (clean + dirty); 0 when both are 0. */
+  dirtyRatio: number;
+  /** max.compaction.lag.ms passed for the first dirty batch. */
+  needCompactionNow: boolean;
+  /** A delete horizon of kept tombstones has passed. */
+  horizonPassed: boolean;
+  due: boolean;
+}
+
 export function maxSegmentMs(config: Pick<TopicConfig, 'cleanupPolicy' | 'segmentMs' | 'maxCompactionLagMs'>): number {
   return config.cleanupPolicy.includes('compact') ? Math.min(config.segmentMs, config.maxCompactionLagMs) : config.segmentMs;
 }

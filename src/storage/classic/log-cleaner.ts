@@ -26,7 +26,7 @@
 import { open, unlink } from 'node:fs/promises';
 import { LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, RECORD_BATCH_OVERHEAD, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../protocol/record-batch.ts';
 import { childLogger } from '../../observability/log.ts';
-import { OffsetMap, addToOffsetMap, filterBatch, offsetMapCapacity, type FilterContext } from '../compaction.ts';
+import { OffsetMap, addToOffsetMap, filterBatch, offsetMapCapacity, type CleanableState, type FilterContext } from '../compaction.ts';
 import { readFully, type ClassicLog } from './classic-log.ts';
 import { CLEANED_SUFFIX, LOG_SUFFIX, writeFully, type LogSegment } from './segment.ts';
 
@@ -56,20 +56,6 @@ export interface LogCleanerStats {
   recordsRemoved: number;
   segmentsRewritten: number;
   failures: number;
-}
-
-export interface CleanableState {
-  firstDirtyOffset: number;
-  firstUncleanableOffset: number;
-  cleanBytes: number;
-  dirtyBytes: number;
-  /** dirty / (clean + dirty); 0 when both are 0. */
-  dirtyRatio: number;
-  /** max.compaction.lag.ms passed for the first dirty batch. */
-  needCompactionNow: boolean;
-  /** A delete horizon of kept tombstones has passed. */
-  horizonPassed: boolean;
-  due: boolean;
 }
 
 /** Where the log stands for the cleaner, or null when its topic is not compacted. */

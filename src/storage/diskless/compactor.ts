@@ -29,7 +29,7 @@ import type { CompactionBatch, CompactionView, Coordinator, PartitionKey } from 
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { childLogger } from '../../observability/log.ts';
 import { BASE_TIMESTAMP_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET } from '../../protocol/record-batch.ts';
-import { OffsetMap, addToOffsetMap, filterBatch, maxSegmentMs, type FilterContext } from '../compaction.ts';
+import { OffsetMap, addToOffsetMap, filterBatch, maxSegmentMs, type CleanableState, type FilterContext } from '../compaction.ts';
 
 const log = childLogger('diskless-compactor');
 
@@ -71,16 +71,6 @@ export interface DisklessCompactorStats {
   failures: number;
 }
 
-export interface DisklessCleanableState {
-  firstDirtyOffset: number;
-  firstUncleanableOffset: number;
-  cleanBytes: number;
-  dirtyBytes: number;
-  dirtyRatio: number;
-  needCompactionNow: boolean;
-  horizonPassed: boolean;
-  due: boolean;
-}
 
 function effectiveTimestamp(b: CompactionBatch): number {
   return b.timestampType === 1 ? b.logAppendTime : b.maxTimestamp;
@@ -112,7 +102,7 @@ export function cleanableUpperBound(view: CompactionView, config: TopicConfig, n
   return Math.min(Math.max(bySize, byTime), byLag, view.highWatermark, view.lastStableOffset ?? view.highWatermark);
 }
 
-export function disklessCleanableState(view: CompactionView, config: TopicConfig, now: number): DisklessCleanableState {
+export function disklessCleanableState(view: CompactionView, config: TopicConfig, now: number): CleanableState {
   const upper = cleanableUpperBound(view, config, now);
   const firstDirtyOffset = Math.max(view.cleanerCheckpoint, view.logStartOffset);
   let cleanBytes = 0;
