@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listenHttp } from '../observability/metrics-server.ts';
 import { ApiError, type ConsoleApi } from './console-api.ts';
 
 export interface ConsoleServer {
@@ -98,13 +99,8 @@ export async function startConsoleServer(listener: string, api: ConsoleApi): Pro
       (err: Error) => res.writeHead(500).end(`${err.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: url.hostname || undefined, port: Number(url.port || 0) }, resolve);
-  });
-  const address = server.address();
   return {
-    port: typeof address === 'object' && address ? address.port : Number(url.port),
+    port: await listenHttp(server, url),
     close: () => new Promise((resolve) => {
       api.close();
       server.close(() => resolve());

@@ -20,13 +20,15 @@ export async function startMetricsServer(listener: string, metrics: BrokerMetric
       (err: Error) => res.writeHead(500).end(`${err.message}\n`),
     );
   });
+  return { port: await listenHttp(server, url), close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Listens on an http://host:port listener (port 0: any free one); resolves with the bound port. */
+export async function listenHttp(server: Server, url: URL): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: url.hostname || undefined, port: Number(url.port || 0) }, resolve);
   });
   const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : Number(url.port),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return typeof address === 'object' && address ? address.port : Number(url.port);
 }
