@@ -93,8 +93,23 @@ if [ -z "${FLOE_TEST_LIBRDKAFKA_DIR:-}" ] && grep -l 'modernLibrdkafka' $files >
   node --import tsx test/helpers/librdkafka.ts >&2 || { echo "test.sh: could not build librdkafka 2.15 (test/helpers/librdkafka.ts)" >&2; exit 1; }
 fi
 
+# TAP goes to stdout as before; a spec report goes to .cache/test-report.txt so that a failed run can end
+# with its failures (CI shows only the end of a long log). Each failure is cut to its first lines there.
+mkdir -p .cache
+report=.cache/test-report.txt
+status=0
 # shellcheck disable=SC2068
-exec node --import tsx --test \
+node --import tsx --test \
   --test-concurrency="${FLOE_TEST_CONCURRENCY:-2}" \
   --test-timeout="${FLOE_TEST_TIMEOUT_MS:-180000}" \
-  "$@"
+  --test-reporter=tap --test-reporter-destination=stdout \
+  --test-reporter=spec --test-reporter-destination="$report" \
+  "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "test.sh: the run failed (exit $status); its failures (whole report in $report):"
+  awk '/failing tests:/ { on = 1; next }
+       on && /^test at / { n = 0 }
+       on && /\(node:/ { next }
+       on && n++ < 14 { print }' "$report"
+fi
+exit "$status"
