@@ -49,17 +49,19 @@ def main():
     c = Consumer(conf)
 
     values = []
+    at = []  # "partition:offset" of each value, so a test can name the gaps in what was consumed
     positions = {}
     assigned = set()
 
     def flush():
         if values:
-            emit({"event": "msgs", "values": values})
+            emit({"event": "msgs", "values": values, "at": at})
             try:
                 c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
             except KafkaException:
                 pass  # a partition no longer assigned: its next owner reads these messages again
             del values[:]
+            del at[:]
             positions.clear()
 
     def on_assign(consumer, partitions):
@@ -85,7 +87,10 @@ def main():
         elif m is not None:
             if m.partition() in assigned:
                 values.append(m.value().decode())
+                at.append(f"{m.partition()}:{m.offset()}")
                 positions[m.partition()] = m.offset() + 1
+            else:
+                emit({"event": "dropped", "at": f"{m.partition()}:{m.offset()}"})
         if m is None or len(values) >= 200:
             flush()
     flush()

@@ -16,6 +16,10 @@ export class Kip848Member {
   closed = false;
   readonly exited: Promise<void>;
   output = '';
+  /** Offsets consumed, per partition (to name the gaps when something is missing). */
+  readonly offsets = new Map<number, number[]>();
+  /** Assignment changes, losses and messages dropped as not assigned, with their times. */
+  readonly events: string[] = [];
 
   constructor(bootstrap: string, group: string, topic: string, env: NodeJS.ProcessEnv, consumed: Set<string>) {
     this.child = spawn('/usr/bin/python3', [SCRIPT, bootstrap, group, topic], { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -29,7 +33,15 @@ export class Kip848Member {
         buffered = buffered.slice(nl + 1);
         const e = JSON.parse(line);
         if (e.event === 'assigned') this.assigned = e.partitions;
-        else if (e.event === 'msgs') for (const v of e.values) consumed.add(v);
+        if (e.event === 'assigned' || e.event === 'lost' || e.event === 'dropped') this.events.push(`${Date.now()} ${line}`);
+        if (e.event === 'msgs') {
+          for (const v of e.values) consumed.add(v);
+          for (const at of e.at ?? []) {
+            const [p, o] = (at as string).split(':').map(Number);
+            if (!this.offsets.has(p!)) this.offsets.set(p!, []);
+            this.offsets.get(p!)!.push(o!);
+          }
+        }
         else if (e.event === 'closed') this.closed = true;
         else if (e.event === 'error') this.output += `${e.error}\n`;
       }
@@ -47,6 +59,19 @@ export class Kip848Member {
     await this.exited;
     assert.ok(this.closed, `member did not close cleanly: ${this.output}`);
   }
+}
+
+/** Per partition, the offsets below the highest consumed that no member consumed. */
+export function consumedGaps(members: Kip848Member[]): Record<number, number[]> {
+  const all = new Map<number, Set<number>>();
+  for (const m of members) for (const [p, os] of m.offsets) for (const o of os) (all.get(p) ?? all.set(p, new Set()).get(p)!).add(o);
+  const gaps: Record<number, number[]> = {};
+  for (const [p, os] of all) {
+    const missing: number[] = [];
+    for (let o = Math.min(...os); o < Math.max(...os); o++) if (!os.has(o)) missing.push(o);
+    if (missing.length > 0) gaps[p] = missing.slice(0, 20);
+  }
+  return gaps;
 }
 
 /** The members own disjoint, non-empty sets of partitions that together cover the topic's `partitions`. */
