@@ -1,8 +1,10 @@
 """confluent-kafka (librdkafka) group member for Floe's client tests. Prints JSON lines on stdout.
 
-Usage: confluent_group_client.py BOOTSTRAP GROUP TOPIC SESSION_TIMEOUT_MS
+Usage: confluent_group_client.py BOOTSTRAP GROUP TOPIC SESSION_TIMEOUT_MS [sync]
   Subscribes to TOPIC in GROUP (range assignor, auto commit every 100 ms of the offsets of printed
-  messages, from the earliest offset) and
+  messages, from the earliest offset; with `sync`, no auto commit: each chunk of printed messages is
+  committed synchronously and {"event": "committed", "offsets": {partition: offset}} printed once the
+  commit is acknowledged, {"event": "commit_failed", "error": ...} if it is not) and
   prints {"event": "assign"|"revoke", "partitions": [...]} on every rebalance and
   {"event": "msgs", "values": [...]} for what it consumed (in chunks). On SIGTERM it closes the consumer
   (committing its offsets and leaving the group) and prints {"event": "closed"}.
@@ -21,6 +23,7 @@ def emit(obj):
 
 def main():
     bootstrap, group, topic, session = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    sync = len(sys.argv) > 5 and sys.argv[5] == "sync"
     running = [True]
 
     def stop(*_):
@@ -32,7 +35,7 @@ def main():
         "group.id": group,
         "client.id": "confluent-group-test",
         "auto.offset.reset": "earliest",
-        "enable.auto.commit": True,
+        "enable.auto.commit": not sync,
         # Offsets are stored only once the values are printed, so a member stopped in between never has
         # offsets committed for messages the test did not see.
         "enable.auto.offset.store": False,
@@ -50,10 +53,17 @@ def main():
     def flush():
         if values:
             emit({"event": "msgs", "values": values})
+            offsets = [TopicPartition(topic, p, o) for p, o in positions.items()]
             try:
-                c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
+                c.store_offsets(offsets=offsets)
             except KafkaException:
                 pass  # a partition no longer assigned: its next owner reads these messages again
+            if sync:
+                try:
+                    done = c.commit(offsets=offsets, asynchronous=False)
+                    emit({"event": "committed", "offsets": {str(tp.partition): tp.offset for tp in done if tp.error is None}})
+                except KafkaException as e:
+                    emit({"event": "commit_failed", "error": str(e.args[0])})
             del values[:]
             positions.clear()
 
