@@ -14,7 +14,7 @@ import { describeLag } from '../../client/group-lag.ts';
 import { AdminUsageError, oneAction, parseFlags } from '../admin/admin-args.ts';
 import { CommandFailure, json, table } from '../admin/output.ts';
 
-export const GROUPS_USAGE = `Usage: floe groups --bootstrap-server HOST:PORT ACTION [options] [--json]
+export const GROUPS_USAGE = `Usage: floe groups --bootstrap-server HOST:PORT ACTION [options] [--command-config FILE] [--json]
 Actions (as kafka-consumer-groups.sh):
   --list
   --describe --group G                     per partition: CURRENT-OFFSET, LOG-END-OFFSET, LAG, consumer

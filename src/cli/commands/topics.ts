@@ -12,7 +12,7 @@ import { RESOURCE_TOPIC } from '../../client/admin-client.ts';
 import { AdminUsageError, int, keyValues, oneAction, parseFlags, required, str } from '../admin/admin-args.ts';
 import { json, table } from '../admin/output.ts';
 
-export const TOPICS_USAGE = `Usage: floe topics --bootstrap-server HOST:PORT ACTION [options] [--json]
+export const TOPICS_USAGE = `Usage: floe topics --bootstrap-server HOST:PORT ACTION [options] [--command-config FILE] [--json]
 Actions (as kafka-topics.sh):
   --list                                   topic names
   --describe [--topic T]                   partitions, leaders, replicas and configs
