@@ -75,9 +75,12 @@ after(async () => {
   await browser?.close();
 });
 
+/** Opens a view (the same URL again: a reload, since an unchanged hash draws nothing) and waits for `text`. */
 async function open(hash: string, text: string | RegExp): Promise<void> {
+  const url = `${base}/#${hash}`;
   if (page.url().startsWith(base)) await page.evaluate(() => { document.body.dataset.loaded = ''; });
-  await page.goto(`${base}/#${hash}`);
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
   await page.waitForFunction((h) => document.body.dataset.loaded === h, `#${hash}`, { timeout: 30_000 });
   await page.getByText(text).first().waitFor({ timeout: 30_000 });
 }
