@@ -52,9 +52,12 @@ export async function startConsole(config: BrokerConfig, wiring: ConsoleWiring):
   const security = config.security;
   const saslListeners = config.listeners.filter((l) => (security?.listeners[l.name]?.saslMechanisms.length ?? 0) > 0);
   if (!security?.authorizerEnabled && saslListeners.length === 0) {
-    const first = config.listeners[0]!;
-    const bootstrap = loopback(first.host, wiring.ports[first.name]!);
-    return startConsoleServer(c.listener, { open: new ConsoleApi(() => AdminClient.connect(bootstrap, { timeoutMs: 15_000 }), wiring.objects, wiring.metrics, c) });
+    // A PLAINTEXT listener if there is one, else an SSL one (the broker's own certificate pinned).
+    const target = config.listeners.find((l) => l.securityProtocol === 'PLAINTEXT') ?? config.listeners[0]!;
+    const bootstrap = loopback(target.host, wiring.ports[target.name]!);
+    const tls = target.securityProtocol === 'SSL' ? security?.listeners[target.name]?.tls ?? null : null;
+    const connect = () => AdminClient.connect(bootstrap, { timeoutMs: 15_000, ...(tls ? { security: { protocol: 'SSL' as const, tls: ownTls(tls), sasl: null } } : {}) });
+    return startConsoleServer(c.listener, { open: new ConsoleApi(connect, wiring.objects, wiring.metrics, c) });
   }
   // SASL_PLAINTEXT first: over loopback it needs no TLS.
   const ordered = [...saslListeners].sort((a, b) => Number(a.securityProtocol === 'SASL_SSL') - Number(b.securityProtocol === 'SASL_SSL'));

@@ -11,6 +11,10 @@
  * console reads outside the Kafka protocol (objects, cost) is checked here with the same authorizer:
  * DESCRIBE on the cluster.
  *
+ * At most MAX_LOGINS_IN_FLIGHT logins run at once (more answer 429), so the login form cannot be used to
+ * load the broker with TLS handshakes and SCRAM hashing; each failed one also waits out the broker's
+ * connection.failed.authentication.delay.ms.
+ *
  * A session is a random id in an HttpOnly, SameSite=Strict cookie, kept in memory on this broker (a restart
  * logs everyone out), ended by logout or after `idleMs` without a request. The session keeps the password
  * in memory for as long as it lives, to open connections to the other brokers as the same user.
@@ -41,10 +45,12 @@ export interface ConsoleSession<Api> {
 }
 
 export const SESSION_COOKIE = 'floe_console_session';
+const MAX_LOGINS_IN_FLIGHT = 4;
 
 export class ConsoleSessions<Api extends { close(): void }> {
   private readonly sessions = new Map<string, ConsoleSession<Api>>();
   private readonly timer: NodeJS.Timeout;
+  private loginsInFlight = 0;
 
   constructor(
     private readonly listeners: readonly LoginListener[],
@@ -65,6 +71,16 @@ export class ConsoleSessions<Api extends { close(): void }> {
 
   /** Checks the password with a SASL login; a new session, or ApiError 401. */
   async login(user: string, password: string): Promise<ConsoleSession<Api>> {
+    if (this.loginsInFlight >= MAX_LOGINS_IN_FLIGHT) throw new ApiError(429, 'too many logins at once: try again');
+    this.loginsInFlight++;
+    try {
+      return await this.checkLogin(user, password);
+    } finally {
+      this.loginsInFlight--;
+    }
+  }
+
+  private async checkLogin(user: string, password: string): Promise<ConsoleSession<Api>> {
     if (!this.canLogin) throw new ApiError(503, 'console login needs a SASL_PLAINTEXT or SASL_SSL listener on this broker (the password is checked by a SASL login)');
     if (user === '' || password === '') throw new ApiError(401, 'user and password are required');
     const target = await this.target(user);

@@ -114,6 +114,11 @@ test('the API answers 401 without a session; a wrong password or an unknown user
     assert.equal(((await r.json()) as { error: string }).error, 'Authentication failed: Invalid username or password');
     assert.equal(r.headers.get('set-cookie'), null);
   }
+  // password guessing in parallel: at most 4 logins run at once, the rest answer 429
+  const burst = await Promise.all(Array.from({ length: 16 }, (_, i) => fetch(`${base}/api/login`, { method: 'POST', body: JSON.stringify({ user: 'admin', password: `guess-${i}` }) })));
+  const statuses = burst.map((r) => r.status);
+  assert.ok(statuses.every((s) => s === 401 || s === 429), String(statuses));
+  assert.ok(statuses.filter((s) => s === 429).length >= 1 && statuses.filter((s) => s === 401).length >= 1, String(statuses));
   const ok = await fetch(`${base}/api/login`, { method: 'POST', body: JSON.stringify({ user: 'alice', password: 'alice-secret' }) });
   assert.equal(ok.status, 200);
   assert.match(ok.headers.get('set-cookie')!, /^floe_console_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/$/);
