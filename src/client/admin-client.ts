@@ -6,7 +6,9 @@
  */
 import type {
   ConsumerProtocolAssignment,
+  AlterClientQuotasResponse,
   AlterUserScramCredentialsResponse,
+  DescribeClientQuotasResponse,
   CreateAclsResponse,
   CreatePartitionsResponse,
   DeleteAclsResponse,
@@ -437,6 +439,30 @@ export class AdminClient {
       upsertions: upsertions.map((u) => ({ name: u.user, mechanism: u.mechanism, iterations: u.iterations, salt: u.salt, saltedPassword: u.saltedPassword })),
     });
     for (const r of body.results) if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `SCRAM credentials of user '${r.user}'`, r.errorMessage);
+  }
+
+  // ---- client quotas
+
+  /**
+   * The quotas of one entity type ('user', 'client-id'): `name` a name, '' the default, null every entity of
+   * the type (strict: entities of that type alone). Entity name '' in the result is the default.
+   */
+  async describeClientQuotas(entityType: string, name: string | null): Promise<{ name: string; values: Record<string, number> }[]> {
+    const { body } = await this.bootstrap.request<DescribeClientQuotasResponse>(48, 0, 1, {
+      components: [{ entityType, matchType: name === null ? 2 : name === '' ? 1 : 0, match: name === null || name === '' ? null : name }],
+      strict: true,
+    });
+    if (body.errorCode !== 0) throw new KafkaError(body.errorCode, 'DescribeClientQuotas', body.errorMessage);
+    return (body.entries ?? []).map((e) => ({ name: e.entity[0]?.entityName ?? '', values: Object.fromEntries(e.values.map((v) => [v.key, v.value])) }));
+  }
+
+  /** Sets (value) and removes (null) quotas of one entity ('' = the default). */
+  async alterClientQuotas(entityType: string, name: string, ops: { key: string; value: number | null }[]): Promise<void> {
+    const { body } = await this.bootstrap.request<AlterClientQuotasResponse>(49, 0, 1, {
+      entries: [{ entity: [{ entityType, entityName: name === '' ? null : name }], ops: ops.map((o) => ({ key: o.key, value: o.value ?? 0, remove: o.value === null })) }],
+      validateOnly: false,
+    });
+    for (const e of body.entries) if (e.errorCode !== 0) throw new KafkaError(e.errorCode, `quotas of ${entityType} '${name}'`, e.errorMessage);
   }
 
   // ---- records
