@@ -6,8 +6,9 @@
  * again after `floe acls --remove`. Output, --json and exit codes checked.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isAdminCommand, runAdminCommand } from '../../src/cli/admin/run-admin.ts';
 import { startTestBroker, tempDir, type TestBroker } from '../helpers/broker.ts';
@@ -23,6 +24,21 @@ async function floe(args: string[], answer = false): Promise<Run> {
   assert.ok(isAdminCommand(command));
   const code = await runAdminCommand(command, rest, (s) => { stdout += s; }, (s) => { stderr += s; }, async (q) => { stdout += `${q} (y/n)\n`; return answer; });
   return { code, stdout, stderr };
+}
+
+/** `bin/floe.js args…` as a child process with `input` on stdin. */
+function floeProcess(args: string[], input: string): Promise<Run> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, '../../bin/floe.js'), ...args], { env: { ...process.env, FLOE_LOG_LEVEL: 'silent' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c; });
+    child.stderr.on('data', (c: Buffer) => { stderr += c; });
+    const timer = setTimeout(() => child.kill(), 60_000);
+    child.on('error', rej);
+    child.on('close', (code) => { clearTimeout(timer); res({ code: code ?? -1, stdout, stderr }); });
+    child.stdin.end(input);
+  });
 }
 
 let certs: TestCerts;
@@ -250,8 +266,10 @@ describe('floe acls', () => {
     assert.equal(cluster.code, 0, cluster.stderr);
     assert.match(cluster.stdout, /resourceType=CLUSTER, name=kafka-cluster, patternType=LITERAL/);
 
-    const wipe = await floe(['acls', ...asAdmin, '--remove', '--topic', 'logs-', '--resource-pattern-type', 'prefixed', '--force']);
+    // bin/floe.js asks on stdin, as kafka-acls.sh does; 'y' removes every ACL of the resource
+    const wipe = await floeProcess(['acls', ...asAdmin, '--remove', '--topic', 'logs-', '--resource-pattern-type', 'prefixed'], 'y\n');
     assert.equal(wipe.code, 0, wipe.stderr);
+    assert.match(wipe.stdout, /^Are you sure you want to delete all ACLs for resource filter `ResourcePatternFilter\(resourceType=TOPIC, name=logs-, patternType=PREFIXED\)`\? \(y\/n\)\n/);
     assert.match(wipe.stdout, /Removed 6 ACLs\./);
     assert.deepEqual(JSON.parse((await floe(['acls', ...asAdmin, '--list', '--topic', 'logs-', '--resource-pattern-type', 'prefixed', '--json'])).stdout), []);
 
