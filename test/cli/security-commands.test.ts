@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { AdminClient } from '../../src/client/admin-client.ts';
 import { isAdminCommand, runAdminCommand } from '../../src/cli/admin/run-admin.ts';
 import { startTestBroker, tempDir, type TestBroker } from '../helpers/broker.ts';
 import { makeCerts, type TestCerts } from '../helpers/certs.ts';
@@ -131,6 +132,29 @@ describe('--command-config: SASL and TLS from Kafka client properties', () => {
     assert.match(bad.stderr, /sasl\.mechanism=GSSAPI \(the default\) is not supported/);
     const jks = await properties('jks.properties', ['security.protocol=SSL', 'ssl.truststore.type=JKS', 'ssl.truststore.location=/nowhere.jks']);
     assert.match((await floe(['topics', '--bootstrap-server', saslSsl, '--command-config', jks, '--list'])).stderr, /ssl\.truststore\.type=JKS is not supported/);
+  });
+});
+
+describe('re-authentication (KIP-368)', () => {
+  test('the admin client logs in again before connections.max.reauth.ms ends, so its connection lives on', async () => {
+    const b = await startTestBroker({
+      listeners: 'SASL_PLAINTEXT://127.0.0.1:0',
+      'listener.security.protocol.map': 'SASL_PLAINTEXT:SASL_PLAINTEXT',
+      'sasl.enabled.mechanisms': 'PLAIN',
+      'listener.name.sasl_plaintext.plain.sasl.jaas.config': ADMIN_JAAS,
+      'connections.max.reauth.ms': 1500,
+    });
+    const admin = await AdminClient.connect(`127.0.0.1:${b.ports.SASL_PLAINTEXT}`, { security: { protocol: 'SASL_PLAINTEXT', tls: null, sasl: { mechanism: 'PLAIN', username: 'admin', password: 'admin-secret' } } });
+    try {
+      // four session lifetimes on one connection: without re-authentication the broker closes it after the first
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal((await admin.metadata([])).brokers.length, 1);
+      }
+    } finally {
+      admin.close();
+      await b.close();
+    }
   });
 });
 
