@@ -258,7 +258,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.transactions.start();
   instrumentBroker(broker, servers);
   const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
-  const consoleServer = await startConsole(config, listener.host, port, coordinator, metrics.registry);
+  const consoleServer = await startConsole(config, { ports, objects: coordinator, credentials: coordinator, metrics: metrics.registry, authorizer: broker.authorizer });
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
   let closing: Promise<void> | null = null;

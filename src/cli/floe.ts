@@ -4,7 +4,7 @@
  *   floe start [FILE] [--config FILE] [--override key=value]...   start a broker
  *   floe config [--config FILE] [--override key=value]...         list every config key
  *   floe add-scram [--config FILE] [--override ...] 'SCRAM-SHA-512=[name=u,password=p]'...  first SCRAM users
- *   floe topics|groups|configs --bootstrap-server H:P ...           Kafka's admin tools (admin/, commands/)
+ *   floe topics|groups|configs|acls|users --bootstrap-server H:P ... Kafka's admin tools (admin/, commands/)
  *   floe objects ls|du [--config FILE] [--override key=value]...   the coordinator's objects
  *   floe --help | --version
  *
@@ -32,9 +32,13 @@ Commands:
   topics         Create, list, describe, alter and delete topics (kafka-topics.sh's flags).
   groups         List, describe (with lag), reset offsets of and delete consumer groups
                  (kafka-consumer-groups.sh's flags).
-  configs        Describe and alter topic and broker configs (kafka-configs.sh's flags).
+  configs        Describe and alter topic and broker configs, and users' SCRAM credentials
+                 (kafka-configs.sh's flags).
+  acls           Add, list and remove ACLs (kafka-acls.sh's flags).
+  users          List, add and delete SCRAM users (short for configs --entity-type users).
   objects ls|du  List the diskless objects, or sum their sizes, from the coordinator.
-                 'floe topics --help' (and so on) prints a command's flags; --json prints JSON.
+                 'floe topics --help' (and so on) prints a command's flags; --json prints JSON;
+                 --command-config FILE takes Kafka's client security properties (SASL, TLS).
   help           Print this help.
   version        Print the version.
 
@@ -135,6 +139,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'topics':
       case 'groups':
       case 'configs':
+      case 'acls':
+      case 'users':
       case 'objects':
         return await runAdminCommand(command, rest, write, (s) => process.stderr.write(s));
       default:

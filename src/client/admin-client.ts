@@ -4,10 +4,17 @@
  * coordinator (FindCoordinator), ListOffsets to each partition's leader, the rest to the bootstrap broker.
  * A non-zero error code becomes a KafkaError carrying Kafka's error name.
  */
-import { errorName } from '../protocol/gen/errors.ts';
 import type {
   ConsumerProtocolAssignment,
+  AlterClientQuotasResponse,
+  AlterUserScramCredentialsResponse,
+  DescribeClientQuotasResponse,
+  CreateAclsResponse,
   CreatePartitionsResponse,
+  DeleteAclsResponse,
+  DeleteRecordsResponse,
+  DescribeAclsResponse,
+  DescribeUserScramCredentialsResponse,
   CreateTopicsResponse,
   DeleteGroupsResponse,
   DeleteTopicsResponse,
@@ -31,16 +38,10 @@ import type {
 import { decodeConsumerProtocolAssignment } from '../protocol/gen/messages/consumer-protocol-assignment.ts';
 import { Reader } from '../protocol/reader.ts';
 import { readRecords } from '../protocol/records.ts';
-import { ConnectionError, KafkaConnection } from './kafka-connection.ts';
+import { ConnectionError, KafkaConnection, type ConnectOptions } from './kafka-connection.ts';
+import { KafkaError } from './kafka-error.ts';
 
-/** A Kafka error code in a response: `name` is Kafka's (UNKNOWN_TOPIC_OR_PARTITION, …). */
-export class KafkaError extends Error {
-  override readonly name: string;
-  constructor(readonly code: number, readonly subject: string, detail: string | null = null) {
-    super(`${subject}: ${errorName(code)}${detail ? ` (${detail})` : ''}`);
-    this.name = errorName(code);
-  }
-}
+export { KafkaError };
 
 export const RESOURCE_TOPIC = 2;
 export const RESOURCE_BROKER = 4;
@@ -55,6 +56,36 @@ export interface TopicPartitionOffset {
   topic: string;
   partition: number;
   offset: bigint;
+}
+
+/** One ACL as CreateAcls/DescribeAcls/DeleteAcls carry it (Kafka's codes: authorizer.ts). */
+export interface AclEntry {
+  resourceType: number;
+  resourceName: string;
+  patternType: number;
+  principal: string;
+  host: string;
+  operation: number;
+  permissionType: number;
+}
+
+/** A DescribeAcls/DeleteAcls filter: null names match any, ANY (1) codes match any. */
+export interface AclEntryFilter {
+  resourceType: number;
+  resourceName: string | null;
+  patternType: number;
+  principal: string | null;
+  host: string | null;
+  operation: number;
+  permissionType: number;
+}
+
+export interface ScramUpsertion {
+  user: string;
+  mechanism: number;
+  iterations: number;
+  salt: Buffer;
+  saltedPassword: Buffer;
 }
 
 export interface MemberDescription {
@@ -98,15 +129,16 @@ export class AdminClient {
   private readonly byNode = new Map<number, Promise<KafkaConnection>>();
   private brokers: MetadataResponseBroker[] = [];
 
-  private constructor(private readonly bootstrap: KafkaConnection, private readonly timeoutMs: number) {}
+  private constructor(private readonly bootstrap: KafkaConnection, private readonly timeoutMs: number, private readonly options: ConnectOptions) {}
 
-  /** Connects to the first bootstrap server that answers. */
-  static async connect(servers: string, options: { timeoutMs?: number } = {}): Promise<AdminClient> {
+  /** Connects to the first bootstrap server that answers (over TLS and with SASL as `options.security` says). */
+  static async connect(servers: string, options: ConnectOptions = {}): Promise<AdminClient> {
     let last: Error | null = null;
     for (const { host, port } of parseBootstrap(servers)) {
       try {
-        return new AdminClient(await KafkaConnection.connect(host, port, options), options.timeoutMs ?? 30_000);
+        return new AdminClient(await KafkaConnection.connect(host, port, options), options.timeoutMs ?? 30_000, options);
       } catch (err) {
+        if (err instanceof KafkaError) throw err; // a refused login: another bootstrap server would refuse it too
         last = err as Error;
       }
     }
@@ -351,6 +383,115 @@ export class AdminClient {
     if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `${resourceType === RESOURCE_TOPIC ? 'topic' : 'broker'} '${resourceName}'`, r.errorMessage);
   }
 
+  // ---- ACLs (the bootstrap broker: ACLs are the cluster's, kept in the coordinator)
+
+  async createAcls(acls: AclEntry[]): Promise<void> {
+    if (acls.length === 0) return;
+    const { body } = await this.bootstrap.request<CreateAclsResponse>(30, 1, 3, {
+      creations: acls.map((a) => ({ resourceType: a.resourceType, resourceName: a.resourceName, resourcePatternType: a.patternType, principal: a.principal, host: a.host, operation: a.operation, permissionType: a.permissionType })),
+    });
+    body.results.forEach((r, i) => {
+      if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `CreateAcls ${acls[i]!.principal} on ${acls[i]!.resourceName}`, r.errorMessage);
+    });
+  }
+
+  async describeAcls(f: AclEntryFilter): Promise<AclEntry[]> {
+    const { body } = await this.bootstrap.request<DescribeAclsResponse>(29, 1, 3, {
+      resourceTypeFilter: f.resourceType, resourceNameFilter: f.resourceName, patternTypeFilter: f.patternType,
+      principalFilter: f.principal, hostFilter: f.host, operation: f.operation, permissionType: f.permissionType,
+    });
+    if (body.errorCode !== 0) throw new KafkaError(body.errorCode, 'DescribeAcls', body.errorMessage);
+    return body.resources.flatMap((r) => r.acls.map((a) => ({ resourceType: r.resourceType, resourceName: r.resourceName, patternType: r.patternType, ...a })));
+  }
+
+  /** Deletes what each filter matches; returns the ACLs deleted. */
+  async deleteAcls(filters: AclEntryFilter[]): Promise<AclEntry[]> {
+    if (filters.length === 0) return [];
+    const { body } = await this.bootstrap.request<DeleteAclsResponse>(31, 1, 3, {
+      filters: filters.map((f) => ({ resourceTypeFilter: f.resourceType, resourceNameFilter: f.resourceName, patternTypeFilter: f.patternType, principalFilter: f.principal, hostFilter: f.host, operation: f.operation, permissionType: f.permissionType })),
+    });
+    const out: AclEntry[] = [];
+    for (const r of body.filterResults) {
+      if (r.errorCode !== 0) throw new KafkaError(r.errorCode, 'DeleteAcls', r.errorMessage);
+      for (const m of r.matchingAcls) {
+        if (m.errorCode !== 0) throw new KafkaError(m.errorCode, `DeleteAcls ${m.principal} on ${m.resourceName}`, m.errorMessage);
+        out.push({ resourceType: m.resourceType, resourceName: m.resourceName, patternType: m.patternType, principal: m.principal, host: m.host, operation: m.operation, permissionType: m.permissionType });
+      }
+    }
+    return out;
+  }
+
+  // ---- SCRAM users
+
+  /** The SCRAM credentials of `users` (null: every user); a user without any is an error (RESOURCE_NOT_FOUND) unless listing all. */
+  async describeScramCredentials(users: string[] | null): Promise<{ user: string; credentials: { mechanism: number; iterations: number }[] }[]> {
+    const { body } = await this.bootstrap.request<DescribeUserScramCredentialsResponse>(50, 0, 0, { users: users === null ? null : users.map((name) => ({ name })) });
+    if (body.errorCode !== 0) throw new KafkaError(body.errorCode, 'DescribeUserScramCredentials', body.errorMessage);
+    return body.results.map((r) => {
+      if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `SCRAM credentials of user '${r.user}'`, r.errorMessage);
+      return { user: r.user, credentials: r.credentialInfos.map((c) => ({ mechanism: c.mechanism, iterations: c.iterations })) };
+    });
+  }
+
+  async alterScramCredentials(upsertions: ScramUpsertion[], deletions: { user: string; mechanism: number }[]): Promise<void> {
+    const { body } = await this.bootstrap.request<AlterUserScramCredentialsResponse>(51, 0, 0, {
+      deletions: deletions.map((d) => ({ name: d.user, mechanism: d.mechanism })),
+      upsertions: upsertions.map((u) => ({ name: u.user, mechanism: u.mechanism, iterations: u.iterations, salt: u.salt, saltedPassword: u.saltedPassword })),
+    });
+    for (const r of body.results) if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `SCRAM credentials of user '${r.user}'`, r.errorMessage);
+  }
+
+  // ---- client quotas
+
+  /**
+   * The quotas of one entity type ('user', 'client-id'): `name` a name, '' the default, null every entity of
+   * the type (strict: entities of that type alone). Entity name '' in the result is the default.
+   */
+  async describeClientQuotas(entityType: string, name: string | null): Promise<{ name: string; values: Record<string, number> }[]> {
+    const { body } = await this.bootstrap.request<DescribeClientQuotasResponse>(48, 0, 1, {
+      components: [{ entityType, matchType: name === null ? 2 : name === '' ? 1 : 0, match: name === null || name === '' ? null : name }],
+      strict: true,
+    });
+    if (body.errorCode !== 0) throw new KafkaError(body.errorCode, 'DescribeClientQuotas', body.errorMessage);
+    return (body.entries ?? []).map((e) => ({ name: e.entity[0]?.entityName ?? '', values: Object.fromEntries(e.values.map((v) => [v.key, v.value])) }));
+  }
+
+  /** Sets (value) and removes (null) quotas of one entity ('' = the default). */
+  async alterClientQuotas(entityType: string, name: string, ops: { key: string; value: number | null }[]): Promise<void> {
+    const { body } = await this.bootstrap.request<AlterClientQuotasResponse>(49, 0, 1, {
+      entries: [{ entity: [{ entityType, entityName: name === '' ? null : name }], ops: ops.map((o) => ({ key: o.key, value: o.value ?? 0, remove: o.value === null })) }],
+      validateOnly: false,
+    });
+    for (const e of body.entries) if (e.errorCode !== 0) throw new KafkaError(e.errorCode, `quotas of ${entityType} '${name}'`, e.errorMessage);
+  }
+
+  // ---- records
+
+  /** DeleteRecords: moves each partition's log start up to `offset` (-1: the high watermark); returns the new low watermarks. */
+  async deleteRecords(topic: MetadataResponseTopic, offsets: Map<number, bigint>): Promise<Map<number, bigint>> {
+    const byLeader = new Map<number, number[]>();
+    for (const p of topic.partitions) {
+      if (!offsets.has(p.partitionIndex)) continue;
+      byLeader.set(p.leaderId, [...(byLeader.get(p.leaderId) ?? []), p.partitionIndex]);
+    }
+    for (const p of offsets.keys()) if (!topic.partitions.some((x) => x.partitionIndex === p)) throw new KafkaError(3, `partition ${topic.name}-${p}`);
+    const out = new Map<number, bigint>();
+    await Promise.all([...byLeader].map(async ([leader, partitions]) => {
+      const conn = await this.node(leader);
+      const { body } = await conn.request<DeleteRecordsResponse>(21, 0, 2, {
+        topics: [{ name: topic.name!, partitions: partitions.map((p) => ({ partitionIndex: p, offset: offsets.get(p)! })) }],
+        timeoutMs: this.timeoutMs,
+      });
+      for (const t of body.topics) {
+        for (const p of t.partitions) {
+          if (p.errorCode !== 0) throw new KafkaError(p.errorCode, `delete records of ${t.name}-${p.partitionIndex}`);
+          out.set(p.partitionIndex, p.lowWatermark);
+        }
+      }
+    }));
+    return out;
+  }
+
   // ---- connections
 
   private async coordinator(groupId: string): Promise<KafkaConnection> {
@@ -369,7 +510,7 @@ export class AdminClient {
   private connection(nodeId: number, host: string, port: number): Promise<KafkaConnection> {
     let p = this.byNode.get(nodeId);
     if (p === undefined) {
-      p = host === this.bootstrap.host && port === this.bootstrap.port ? Promise.resolve(this.bootstrap) : KafkaConnection.connect(host, port, { timeoutMs: this.timeoutMs });
+      p = host === this.bootstrap.host && port === this.bootstrap.port ? Promise.resolve(this.bootstrap) : KafkaConnection.connect(host, port, { ...this.options, timeoutMs: this.timeoutMs });
       this.byNode.set(nodeId, p);
       p.catch(() => this.byNode.delete(nodeId));
     }

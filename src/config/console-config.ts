@@ -22,7 +22,7 @@ export const CONSOLE_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Listeners and network', key: 'console.listener', type: 'STRING', default: '', validate: httpListener,
     doc: 'Where the web console is served, as http://host:port; port 0 picks a free port. Empty disables the console. It shows the whole cluster (from the coordinator and the Kafka protocol), read-only unless console.write.enable is true.' },
   { group: 'Listeners and network', key: 'console.write.enable', type: 'BOOLEAN', default: 'false',
-    doc: 'Whether the console may change the cluster: create and delete topics, alter topic configs, reset a group\'s offsets. Off: the console only reads. The console has no authentication: enable this only where everyone who can reach console.listener may administer the cluster.' },
+    doc: 'Whether the console may change the cluster: create and delete topics, alter topic configs, reset a group\'s offsets, delete records. Off: the console only reads. On a broker with an authorizer or a SASL listener the console asks for a login (checked by a SASL login to this broker) and each action needs the user\'s ACLs, as the Kafka API it sends does; without security configured the console has no login: enable this only where everyone who can reach console.listener may administer the cluster.' },
   { group: 'Listeners and network', key: 'console.cost.put.per.1000.requests', type: 'DOUBLE', default: '0.005', validate: range(0),
     doc: 'Price of 1,000 object-store PUT (and LIST) requests, in the currency the console shows (default: S3 Standard list price in USD).' },
   { group: 'Listeners and network', key: 'console.cost.get.per.1000.requests', type: 'DOUBLE', default: '0.0004', validate: range(0),

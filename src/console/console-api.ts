@@ -3,11 +3,23 @@
  * listener (AdminClient: metadata, configs, log-dir sizes, group lag, fetch), so every broker shows the
  * whole cluster; objects come from the coordinator and request counts (for cost and throughput) from this
  * broker's metrics registry. Writes are refused unless console.write.enable is set.
+ *
+ * On a secured broker there is one ConsoleApi per login session (console-sessions.ts): its admin client is
+ * logged in as the session's user, so the broker authorizes every Kafka request as that principal, and
+ * `access` checks what is read outside the Kafka protocol (objects, cost: DESCRIBE on the cluster).
  */
-import { AdminClient, CONFIG_DELETE, CONFIG_SET, EARLIEST, LATEST, RESOURCE_TOPIC, type TopicPartitionOffset } from '../client/admin-client.ts';
+import { CONFIG_DELETE, CONFIG_SET, EARLIEST, LATEST, RESOURCE_TOPIC, type TopicPartitionOffset } from '../client/admin-client.ts';
 import { describeLag } from '../client/group-lag.ts';
 import type { ConsoleConfig } from '../config/console-config.ts';
 import type { ObjectEntry, ObjectUsage } from '../coordinator/object-inventory.ts';
+import type { AdminClient } from '../client/admin-client.ts';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/authorizer.ts';
+
+/** Who uses a session's API, and the broker's authorizer for what the console reads outside Kafka. */
+export interface ConsoleAccess {
+  principal: string;
+  authorize(resourceType: number, name: string, operation: number): boolean;
+}
 
 /** What the console reads of the coordinator. */
 export interface ObjectInventory {
@@ -33,11 +45,19 @@ export class ConsoleApi {
   private admin: Promise<AdminClient> | null = null;
 
   constructor(
-    private readonly bootstrap: () => string,
+    private readonly connect: () => Promise<AdminClient>,
     private readonly objects: ObjectInventory | null,
     private readonly metrics: MetricsSource,
     private readonly config: ConsoleConfig,
+    private readonly access: ConsoleAccess | null = null,
   ) {}
+
+  /** Refuses a principal without DESCRIBE on the cluster (secured brokers only), as Kafka's cluster-wide reads do. */
+  private requireClusterDescribe(): void {
+    if (this.access && !this.access.authorize(ResourceType.CLUSTER, CLUSTER_NAME, AclOperation.DESCRIBE)) {
+      throw new ApiError(403, `CLUSTER_AUTHORIZATION_FAILED: ${this.access.principal} is not allowed to DESCRIBE the cluster`);
+    }
+  }
 
   close(): void {
     this.admin?.then((a) => a.close(), () => {});
@@ -47,7 +67,7 @@ export class ConsoleApi {
   /** Runs `f` with the admin client; a broken connection is dropped so the next call reconnects. */
   private async withAdmin<T>(f: (a: AdminClient) => Promise<T>): Promise<T> {
     if (this.admin === null) {
-      this.admin = AdminClient.connect(this.bootstrap(), { timeoutMs: 15_000 });
+      this.admin = this.connect();
       this.admin.catch(() => { this.admin = null; });
     }
     const admin = await this.admin;
@@ -68,6 +88,7 @@ export class ConsoleApi {
         controllerId: md.controllerId,
         brokers: md.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })).sort((x, y) => x.nodeId - y.nodeId),
         writeEnabled: this.config.writeEnable,
+        user: this.access?.principal ?? null,
         // this broker's totals; the page turns successive samples into rates
         thisBroker: { bytesIn: counters.bytesIn, bytesOut: counters.bytesOut, requests: counters.requests },
         sampledAtMs: Date.now(),
@@ -112,20 +133,25 @@ export class ConsoleApi {
     });
   }
 
-  /** Records of one partition from `offset` (negative: that many before the end); bytes as base64. */
-  async messages(name: string, partition: number, offset: bigint | null, limit: number): Promise<unknown> {
+  /**
+   * Records of one partition from `offset`, or from the first record at or after `timestamp` (ms; ListOffsets
+   * by timestamp, as Kafka's offsetsForTimes), else the last `limit`; bytes as base64.
+   */
+  async messages(name: string, partition: number, offset: bigint | null, limit: number, timestamp: bigint | null = null): Promise<unknown> {
     return this.withAdmin(async (a) => {
       const t = await a.topic(name);
-      const [earliest, latest] = await Promise.all([a.listOffsets(t, EARLIEST), a.listOffsets(t, LATEST)]);
+      const [earliest, latest, atTime] = await Promise.all([a.listOffsets(t, EARLIEST), a.listOffsets(t, LATEST), timestamp === null ? null : a.listOffsets(t, timestamp)]);
       const lo = earliest.get(partition);
       const hi = latest.get(partition);
       if (lo === undefined || hi === undefined) throw new ApiError(404, `partition ${name}-${partition}: UNKNOWN_TOPIC_OR_PARTITION`);
-      let from = offset ?? (hi - BigInt(limit) > lo ? hi - BigInt(limit) : lo);
+      // No record at or after the timestamp: ListOffsets answers -1; show nothing (start at the end).
+      const byTime = atTime === null ? null : (atTime.get(partition) ?? -1n) < 0n ? hi : atTime.get(partition)!;
+      let from = byTime ?? offset ?? (hi - BigInt(limit) > lo ? hi - BigInt(limit) : lo);
       if (from < lo) from = lo;
       const records = from >= hi ? [] : (await a.fetchRecords(t, partition, from, limit)).records;
       const b64 = (b: Buffer | null) => (b === null ? null : b.toString('base64'));
       return {
-        topic: name, partition, startOffset: Number(lo), endOffset: Number(hi), from: Number(from),
+        topic: name, partition, startOffset: Number(lo), endOffset: Number(hi), from: Number(from), timestamp: timestamp === null ? null : Number(timestamp),
         records: records.map((r) => ({ offset: Number(r.offset), timestamp: Number(r.timestamp), key: b64(r.key), value: b64(r.value), headers: r.headers.map((h) => ({ key: h.key, value: b64(h.value) })) })),
       };
     });
@@ -149,12 +175,14 @@ export class ConsoleApi {
   }
 
   async objectsView(): Promise<unknown> {
+    this.requireClusterDescribe();
     if (this.objects === null) throw new ApiError(404, 'no coordinator');
     const [usage, list] = await Promise.all([this.objects.objectUsage(), this.objects.listObjects(200)]);
     return { usage, objects: list };
   }
 
   async cost(): Promise<unknown> {
+    this.requireClusterDescribe();
     const c = await this.counters();
     const stored = this.objects ? (await this.objects.objectUsage()).bytes : 0;
     const puts = (c.ops.put ?? 0) + (c.ops.list ?? 0);
@@ -195,6 +223,20 @@ export class ConsoleApi {
     if (ops.length === 0) throw new ApiError(400, 'nothing to change');
     await this.withAdmin((a) => a.alterConfigs(RESOURCE_TOPIC, name, ops));
     return { altered: name };
+  }
+
+  /** DeleteRecords: every record of a partition before `offset` (-1: up to the high watermark) is deleted. */
+  async deleteRecords(name: string, body: { partition?: unknown; offset?: unknown }): Promise<unknown> {
+    this.requireWrite();
+    const partition = Number(body.partition);
+    if (!Number.isInteger(partition) || partition < 0) throw new ApiError(400, 'partition must be a number');
+    const offsetText = String(body.offset ?? '');
+    if (!/^(-1|\d+)$/.test(offsetText)) throw new ApiError(400, 'offset must be an offset, or -1 for the high watermark');
+    return this.withAdmin(async (a) => {
+      const t = await a.topic(name);
+      const low = await a.deleteRecords(t, new Map([[partition, BigInt(offsetText)]]));
+      return { topic: name, partition, lowWatermark: Number(low.get(partition)) };
+    });
   }
 
   /** Resets a group's offsets on a topic to earliest/latest/an offset (the group must be empty, as with Kafka). */

@@ -219,6 +219,30 @@ describe('floe groups', () => {
   });
 });
 
+describe('floe acls and floe users on a broker without security', () => {
+  test('ACL commands get SECURITY_DISABLED (no authorizer); SCRAM users work over PLAINTEXT; --help lists the flags', async () => {
+    const add = await floe(['acls', ...bs, '--add', '--allow-principal', 'User:alice', '--operation', 'Read', '--topic', 'x']);
+    assert.equal(add.code, 1);
+    assert.match(add.stderr, /^floe acls: Error: CreateAcls User:alice on x: SECURITY_DISABLED/);
+    const list = await floe(['acls', ...bs, '--list']);
+    assert.equal(list.code, 1);
+    assert.match(list.stderr, /SECURITY_DISABLED/);
+    assert.match((await floe(['acls', '--help'])).stdout, /--resource-pattern-type/);
+
+    const added = await floe(['users', 'add', 'plain-user', '--password', 'pw', '--iterations', '5000', ...bs, '--json']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.deepEqual(JSON.parse(added.stdout), { user: 'plain-user', mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'], iterations: 5000 });
+    const users = JSON.parse((await floe(['users', 'list', ...bs, '--json'])).stdout) as { user: string; credentials: unknown[] }[];
+    assert.deepEqual(users.find((u) => u.user === 'plain-user'), { user: 'plain-user', credentials: [{ mechanism: 'SCRAM-SHA-256', iterations: 5000 }, { mechanism: 'SCRAM-SHA-512', iterations: 5000 }] });
+    const described = await floe(['configs', ...bs, '--describe', '--entity-type', 'users']);
+    assert.match(described.stdout, /^SCRAM credential configs for user-principal 'plain-user' are SCRAM-SHA-256=iterations=5000, SCRAM-SHA-512=iterations=5000$/m);
+    assert.equal((await floe(['users', 'delete', 'plain-user', '--mechanism', 'SCRAM-SHA-256', ...bs])).code, 0);
+    assert.equal((await floe(['configs', ...bs, '--describe', '--entity-type', 'users', '--entity-name', 'plain-user'])).stdout, "SCRAM credential configs for user-principal 'plain-user' are SCRAM-SHA-512=iterations=5000\n");
+    assert.equal((await floe(['users', 'add', 'x', ...bs])).code, 2, 'no --password');
+    assert.equal((await floe(['users', 'add', 'x', '--password', 'p', '--mechanism', 'MD5', ...bs])).code, 2);
+  });
+});
+
 describe('floe objects', () => {
   test('ls and du read the objects from the coordinator', async () => {
     assert.equal((await floe(['topics', ...bs, '--create', '--topic', 'cli-obj', '--partitions', '1'])).code, 0);

@@ -21,7 +21,9 @@ export function parseFlags(args: string[], options: ParseArgsConfig['options']):
   }
   args = joined;
   try {
-    const { values, positionals } = parseArgs({ args, options: { ...options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    // Every command that talks to a broker takes Kafka's --command-config (client security properties).
+    const common = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...(options?.['bootstrap-server'] ? { 'command-config': { type: 'string' as const } } : {}) } as const;
+    const { values, positionals } = parseArgs({ args, options: { ...options, ...common }, allowPositionals: true, strict: true });
     if (positionals.length > 0) throw new AdminUsageError(`unexpected argument '${positionals[0]}'`);
     return values as Flags;
   } catch (err) {

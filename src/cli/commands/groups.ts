@@ -8,12 +8,13 @@
  *        [--execute | --dry-run]                      (no --execute: a dry run, as Kafka's tool)
  *   --bootstrap-server H:P --delete --group G
  */
+import { connectAdmin } from '../admin/connect-admin.ts';
 import { AdminClient, EARLIEST, LATEST, type TopicPartitionOffset } from '../../client/admin-client.ts';
 import { describeLag } from '../../client/group-lag.ts';
-import { AdminUsageError, oneAction, parseFlags, required } from '../admin/admin-args.ts';
+import { AdminUsageError, oneAction, parseFlags } from '../admin/admin-args.ts';
 import { CommandFailure, json, table } from '../admin/output.ts';
 
-export const GROUPS_USAGE = `Usage: floe groups --bootstrap-server HOST:PORT ACTION [options] [--json]
+export const GROUPS_USAGE = `Usage: floe groups --bootstrap-server HOST:PORT ACTION [options] [--command-config FILE] [--json]
 Actions (as kafka-consumer-groups.sh):
   --list
   --describe --group G                     per partition: CURRENT-OFFSET, LOG-END-OFFSET, LAG, consumer
@@ -56,7 +57,7 @@ export async function runGroups(args: string[], out: (s: string) => void): Promi
   }
   const action = oneAction(flags, ['list', 'describe', 'reset-offsets', 'delete']);
   const asJson = flags.json === true;
-  const admin = await AdminClient.connect(required(flags, 'bootstrap-server', 'floe groups'));
+  const admin = await connectAdmin(flags, 'floe groups');
   try {
     switch (action) {
       case 'list': {

@@ -7,11 +7,12 @@
  *   --bootstrap-server H:P --alter --topic T --partitions N
  *   --bootstrap-server H:P --delete --topic T
  */
-import { AdminClient, RESOURCE_TOPIC } from '../../client/admin-client.ts';
+import { connectAdmin } from '../admin/connect-admin.ts';
+import { RESOURCE_TOPIC } from '../../client/admin-client.ts';
 import { AdminUsageError, int, keyValues, oneAction, parseFlags, required, str } from '../admin/admin-args.ts';
 import { json, table } from '../admin/output.ts';
 
-export const TOPICS_USAGE = `Usage: floe topics --bootstrap-server HOST:PORT ACTION [options] [--json]
+export const TOPICS_USAGE = `Usage: floe topics --bootstrap-server HOST:PORT ACTION [options] [--command-config FILE] [--json]
 Actions (as kafka-topics.sh):
   --list                                   topic names
   --describe [--topic T]                   partitions, leaders, replicas and configs
@@ -43,7 +44,7 @@ export async function runTopics(args: string[], out: (s: string) => void): Promi
   }
   const action = oneAction(flags, ['list', 'describe', 'create', 'alter', 'delete']);
   const asJson = flags.json === true;
-  const admin = await AdminClient.connect(required(flags, 'bootstrap-server', 'floe topics'));
+  const admin = await connectAdmin(flags, 'floe topics');
   try {
     switch (action) {
       case 'list': {

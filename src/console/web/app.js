@@ -1,10 +1,15 @@
 // The Floe console: plain ES modules, no framework and no build step (served as written by
 // src/console/console-server.ts). Hash routes: #/brokers #/topics #/topics/T #/topics/T/messages
-// #/groups #/groups/G #/objects #/cost. Live charts poll the JSON API every 2 s.
+// #/groups #/groups/G #/objects #/cost. Live charts poll the JSON API every 2 s. On a secured broker
+// the API answers 401 until a login (#/login; the session is an HttpOnly cookie the page never sees).
 
 const view = document.getElementById('view');
 let timers = [];
 let cluster = null;
+let session = null;
+
+/** The API answered 401: show the login form. */
+class LoginRequired extends Error {}
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const bytes = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let v = Number(n) || 0; let i = 0; while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; } return i === 0 ? `${v} B` : `${v.toFixed(1)} ${u[i]}`; };
@@ -13,8 +18,43 @@ const money = (n) => `$${Number(n).toFixed(n < 1 ? 4 : 2)}`;
 async function api(path, init) {
   const res = await fetch(`/api/${path}`, init);
   const body = await res.json();
+  if (res.status === 401 && path !== 'login') throw new LoginRequired(body.error);
   if (!res.ok) throw new Error(body.error || res.statusText);
   return body;
+}
+
+const post = (path, body) => api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+function showSession() {
+  const el = document.getElementById('session');
+  if (!session?.authRequired) { el.innerHTML = ''; return; }
+  el.innerHTML = session.user ? `<span data-testid="user">${esc(session.user)}</span> <button id="logout">Log out</button>` : '';
+  document.getElementById('logout')?.addEventListener('click', async () => {
+    await post('logout', {});
+    session = null; cluster = null;
+    location.hash = '#/login';
+    render();
+  });
+}
+
+function loginView(message) {
+  const back = location.hash.startsWith('#/login') ? '#/brokers' : location.hash || '#/brokers';
+  view.innerHTML = `<h1>Log in</h1><p>This broker is secured: log in as a Kafka user (SASL PLAIN or SCRAM); the console then has that user's ACLs.</p>
+    <form id="login" class="login"><label>User <input name="user" autocomplete="username" required></label>
+    <label>Password <input name="password" type="password" autocomplete="current-password" required></label><button>Log in</button></form>
+    ${message ? `<div class="error" data-testid="login-error">${esc(message)}</div>` : ''}`;
+  document.getElementById('login').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      await post('login', { user: f.get('user'), password: f.get('password') });
+      session = null; cluster = null;
+      if (location.hash === back) render(); else location.hash = back;
+    } catch (err) {
+      loginView(err.message);
+      document.body.dataset.loaded = location.hash;
+    }
+  });
 }
 
 function table(headers, rows, id) {
@@ -87,7 +127,22 @@ const views = {
     view.innerHTML = `<h1>Topic ${esc(name)}</h1><p><a href="#/topics/${encodeURIComponent(name)}/messages">Browse messages</a> ${del}</p>
       ${table([{ label: 'Partition', num: 1 }, 'Leader', 'Replicas', 'ISR', { label: 'Start offset', num: 1 }, { label: 'End offset', num: 1 }, { label: 'Messages', num: 1 }],
         t.partitions.map((p) => [p.partition, p.leader, p.replicas.join(','), p.isr.join(','), p.startOffset, p.endOffset, p.endOffset - p.startOffset]), 'partitions')}
+      ${cluster?.writeEnabled ? `<h2>Delete records</h2><form class="inline" id="delete-records">Partition <select name="partition">${t.partitions.map((p) => `<option>${p.partition}</option>`).join('')}</select>
+        delete every record before offset <input name="offset" type="number" min="0" required style="width:8em"><button>Delete records</button>
+        <span data-testid="action-result"></span></form>` : ''}
       <h2>Configs</h2>${table(['Name', 'Value', 'Source'], t.configs.map((c) => [esc(c.name), esc(c.value ?? '(sensitive)'), c.source === 1 ? 'topic' : c.source === 5 ? 'default' : 'broker']), 'configs')}`;
+    document.getElementById('delete-records')?.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const f = new FormData(e.target);
+      const out = e.target.querySelector('[data-testid=action-result]');
+      if (!confirm(`Delete the records of ${name}-${f.get('partition')} before offset ${f.get('offset')}?`)) return;
+      try {
+        const r = await post(`topics/${encodeURIComponent(name)}/delete-records`, { partition: Number(f.get('partition')), offset: f.get('offset') });
+        await render();
+        const el = document.querySelector('#delete-records [data-testid=action-result]');
+        if (el) el.textContent = `Partition ${r.partition} now starts at offset ${r.lowWatermark}.`;
+      } catch (err) { out.className = 'error'; out.textContent = err.message; }
+    });
     document.getElementById('delete')?.addEventListener('click', async () => {
       if (!confirm(`Delete topic ${name}?`)) return;
       try { await api(`topics/${encodeURIComponent(name)}`, { method: 'DELETE' }); location.hash = '#/topics'; } catch (err) { alert(err.message); }
@@ -97,19 +152,24 @@ const views = {
   async messages(name, params) {
     const partition = params.get('partition') ?? '0';
     const offset = params.get('offset') ?? '';
+    const timestamp = params.get('timestamp') ?? '';
     const as = params.get('as') ?? 'text';
-    const m = await api(`topics/${encodeURIComponent(name)}/messages?partition=${partition}&offset=${offset}&limit=50`);
+    const m = await api(`topics/${encodeURIComponent(name)}/messages?partition=${partition}&offset=${offset}&timestamp=${encodeURIComponent(timestamp)}&limit=50`);
+    // datetime-local shows the browser's local time; the API takes milliseconds.
+    const local = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); return d.toISOString().slice(0, 23); };
     view.innerHTML = `<h1>Messages of ${esc(name)}</h1>
       <form class="inline" id="browse">Partition <input name="partition" type="number" min="0" value="${esc(partition)}" style="width:5em">
         Offset <input name="offset" type="number" min="0" value="${esc(offset)}" placeholder="last 50" style="width:8em">
+        or from time <input name="timestamp" type="datetime-local" step="0.001" value="${timestamp ? esc(local(Number(timestamp))) : ''}">
         Show as <select name="as">${['text', 'json', 'hex'].map((x) => `<option${x === as ? ' selected' : ''}>${x}</option>`).join('')}</select><button>Go</button></form>
-      <p>Offsets ${m.startOffset}–${m.endOffset} in partition ${m.partition}; showing ${m.records.length} from ${m.from}.</p>
+      <p>Offsets ${m.startOffset}–${m.endOffset} in partition ${m.partition}; showing ${m.records.length} from ${m.from}${m.timestamp !== null ? ` (the first at or after ${esc(new Date(m.timestamp).toISOString())})` : ''}.</p>
       ${table([{ label: 'Offset', num: 1 }, 'Timestamp', 'Key', 'Value', 'Headers'], m.records.map((r) => [r.offset, esc(new Date(r.timestamp).toISOString()), decode(r.key, as), decode(r.value, as),
         r.headers.map((h) => `${esc(h.key)}: ${decode(h.value, as)}`).join('')]), 'messages')}`;
     document.getElementById('browse').addEventListener('submit', (e) => {
       e.preventDefault();
       const f = new FormData(e.target);
-      location.hash = `#/topics/${encodeURIComponent(name)}/messages?partition=${f.get('partition')}&offset=${f.get('offset')}&as=${f.get('as')}`;
+      const ts = f.get('timestamp') ? new Date(f.get('timestamp')).getTime() : '';
+      location.hash = `#/topics/${encodeURIComponent(name)}/messages?partition=${f.get('partition')}&${ts !== '' ? `timestamp=${ts}` : `offset=${f.get('offset')}`}&as=${f.get('as')}`;
     });
   },
 
@@ -168,6 +228,13 @@ async function render() {
   const params = new URLSearchParams(query ?? '');
   for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('active', a.getAttribute('href') === `#/${parts[0]}`);
   try {
+    session ??= await api('session');
+    showSession();
+    if (parts[0] === 'login' || (session.authRequired && !session.user)) {
+      loginView(session.authRequired && session.canLogin === false ? 'This broker has no SASL listener: the console cannot check a password.' : '');
+      document.body.dataset.loaded = location.hash;
+      return;
+    }
     cluster ??= await api('cluster');
     document.getElementById('mode').textContent = cluster.writeEnabled ? 'read-write' : 'read-only';
     if (parts[0] === 'topics' && parts[1] && parts[2] === 'messages') await views.messages(parts[1], params);
@@ -176,7 +243,8 @@ async function render() {
     else await (views[parts[0]] ?? views.brokers)();
     document.body.dataset.loaded = location.hash;
   } catch (err) {
-    view.innerHTML = `<div class="error" data-testid="error">${esc(err.message)}</div>`;
+    if (err instanceof LoginRequired) { session = null; cluster = null; loginView(''); }
+    else view.innerHTML = `<div class="error" data-testid="error">${esc(err.message)}</div>`;
     document.body.dataset.loaded = location.hash;
   }
 }
