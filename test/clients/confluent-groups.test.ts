@@ -6,53 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { startTestBroker } from '../helpers/broker.ts';
-import { onCleanup } from '../helpers/cleanup.ts';
+import { ConfluentGroupMember as Member } from '../helpers/confluent-group.ts';
 import { kafkajs, keepProducing } from '../helpers/kafkajs.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const SCRIPT = join(import.meta.dirname, 'confluent_group_client.py');
 const PARTITIONS = 6;
 
 /** Group rebalances take a while on a loaded machine. */
 const WAIT = { timeoutMs: 30_000 };
-
-class Member {
-  readonly child: ChildProcess;
-  assigned: number[] | null = null;
-  closed = false;
-  readonly exited: Promise<void>;
-  output = '';
-
-  constructor(bootstrap: string, group: string, topic: string, sessionTimeoutMs: number, consumed: Set<string>) {
-    this.child = spawn('/usr/bin/python3', [SCRIPT, bootstrap, group, topic, String(sessionTimeoutMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    onCleanup(() => { if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL'); });
-    let buffered = '';
-    this.child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const e = JSON.parse(line);
-        if (e.event === 'assign') this.assigned = e.partitions;
-        else if (e.event === 'revoke') this.assigned = null;
-        else if (e.event === 'msgs') for (const v of e.values) consumed.add(v);
-        else if (e.event === 'closed') this.closed = true;
-      }
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => { this.output += chunk.toString(); });
-    this.exited = new Promise((resolve) => this.child.on('exit', () => resolve()));
-  }
-
-  async stop(): Promise<void> {
-    this.child.kill('SIGTERM');
-    await this.exited;
-    assert.ok(this.closed, `member did not close cleanly: ${this.output}`);
-  }
-}
 
 /** The members own disjoint, non-empty sets of partitions that together cover the topic. */
 function balanced(members: Member[]): boolean {
@@ -78,12 +40,12 @@ test('confluent-kafka: three members join and leave one by one while producing; 
   const group = 'ck-group';
   const { broker, admin, produced, stopProducing } = await setup(topic);
   const consumed = new Set<string>();
-  const m1 = new Member(broker.bootstrap, group, topic, 6000, consumed);
+  const m1 = new Member(broker.bootstrap, group, topic, consumed, { sessionTimeoutMs: 6000 });
   await waitFor('m1 assigned everything', () => balanced([m1]), WAIT);
   await waitFor('m1 to consume', () => consumed.size > 50, WAIT);
-  const m2 = new Member(broker.bootstrap, group, topic, 6000, consumed);
+  const m2 = new Member(broker.bootstrap, group, topic, consumed, { sessionTimeoutMs: 6000 });
   await waitFor('m1 and m2 balanced', () => balanced([m1, m2]), WAIT);
-  const m3 = new Member(broker.bootstrap, group, topic, 6000, consumed);
+  const m3 = new Member(broker.bootstrap, group, topic, consumed, { sessionTimeoutMs: 6000 });
   await waitFor('three members balanced', () => balanced([m1, m2, m3]), WAIT);
   assert.deepEqual([m1, m2, m3].map((m) => m.assigned!.length), [2, 2, 2]);
   await m3.stop();
@@ -111,8 +73,8 @@ test('confluent-kafka: a member that stops heartbeating (SIGSTOP) is removed aft
   const { broker, admin, produced, stopProducing } = await setup(topic);
   const consumed = new Set<string>();
   const sessionTimeoutMs = 1500;
-  const a = new Member(broker.bootstrap, group, topic, sessionTimeoutMs, consumed);
-  const b = new Member(broker.bootstrap, group, topic, 30_000, consumed);
+  const a = new Member(broker.bootstrap, group, topic, consumed, { sessionTimeoutMs: sessionTimeoutMs });
+  const b = new Member(broker.bootstrap, group, topic, consumed, { sessionTimeoutMs: 30_000 });
   await waitFor('a and b balanced', () => balanced([a, b]), WAIT);
   const aPartitions = a.assigned!;
 

@@ -11,17 +11,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
-import { onCleanup } from '../helpers/cleanup.ts';
+import { ConfluentGroupMember } from '../helpers/confluent-group.ts';
 import { startCluster, type Cluster, type ClusterBroker } from '../helpers/cluster.ts';
 import { kafkajs, keepProducing } from '../helpers/kafkajs.ts';
 import { withClient } from '../helpers/raw-client.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
-const SCRIPT = join(import.meta.dirname, '../clients/confluent_group_client.py');
 const TOPIC = 'group-failover';
 const GROUP = 'group-failover-group';
 const PARTITIONS = 6;
@@ -35,44 +32,6 @@ interface Log {
   /** Arrival times of acknowledged commits. */
   commitTimes: number[];
   failures: string[];
-}
-
-class Member {
-  readonly child: ChildProcess;
-  assigned: number[] | null = null;
-  closed = false;
-  readonly exited: Promise<void>;
-  output = '';
-
-  constructor(bootstrap: string, log: Log) {
-    this.child = spawn('/usr/bin/python3', [SCRIPT, bootstrap, GROUP, TOPIC, '6000', 'sync'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    onCleanup(() => { if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL'); });
-    let buffered = '';
-    this.child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const e = JSON.parse(buffered.slice(0, nl));
-        buffered = buffered.slice(nl + 1);
-        if (e.event === 'assign') this.assigned = e.partitions;
-        else if (e.event === 'revoke') this.assigned = null;
-        else if (e.event === 'msgs') for (const v of e.values) log.consumed.add(v);
-        else if (e.event === 'committed') {
-          for (const [p, o] of Object.entries(e.offsets)) log.lastCommitted.set(Number(p), o as number);
-          log.commitTimes.push(Date.now());
-        } else if (e.event === 'commit_failed') log.failures.push(e.error);
-        else if (e.event === 'closed') this.closed = true;
-      }
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => { this.output += chunk.toString(); });
-    this.exited = new Promise((resolve) => this.child.on('exit', () => resolve()));
-  }
-
-  async stop(): Promise<void> {
-    this.child.kill('SIGTERM');
-    await this.exited;
-    assert.ok(this.closed, `member did not close cleanly: ${this.output.slice(-2000)}`);
-  }
 }
 
 async function coordinatorOf(cluster: Cluster): Promise<ClusterBroker> {
@@ -98,7 +57,16 @@ test('classic group: its coordinator killed (SIGKILL) as members join and leave;
   await admin.connect();
   const { produced, stop: stopProducing } = await keepProducing(kafka, TOPIC);
   const log: Log = { consumed: new Set(), lastCommitted: new Map(), commitTimes: [], failures: [] };
-  const members = [new Member(cluster.bootstrap, log), new Member(cluster.bootstrap, log)];
+  const member = () => new ConfluentGroupMember(cluster.bootstrap, GROUP, TOPIC, log.consumed, {
+    sessionTimeoutMs: 6000,
+    syncCommits: true,
+    onCommitted: (offsets) => {
+      for (const [p, o] of Object.entries(offsets)) log.lastCommitted.set(Number(p), o);
+      log.commitTimes.push(Date.now());
+    },
+    onCommitFailed: (error) => log.failures.push(error),
+  });
+  const members = [member(), member()];
   await waitFor('both members consume and commit', () => log.commitTimes.length > 5 && members.every((m) => m.assigned !== null && m.assigned.length > 0), WAIT);
 
   /** Kills the coordinator `delayMs` after `change`, restarts it 5 s later; resolves with how long no commit succeeded. */
@@ -117,8 +85,7 @@ test('classic group: its coordinator killed (SIGKILL) as members join and leave;
     return firstCommit - killedAt;
   };
 
-  const third = new Member(cluster.bootstrap, log);
-  members.push(third);
+  members.push(member());
   const afterJoin = await killDuring('a member joined', () => undefined, 200);
   const leaving = members.shift()!;
   const afterLeave = await killDuring('a member left', () => { void leaving.stop(); }, 1000);
