@@ -162,7 +162,8 @@ export interface BrokerConfig {
   security?: SecurityConfig;
 }
 
-export type ConfigOrigin = 'default' | 'file' | 'env' | 'override';
+/** Where a value came from: the table default, the static sources, or a dynamic layer (dynamic-broker-config.ts). */
+export type ConfigOrigin = 'default' | 'file' | 'env' | 'override' | 'dynamic-default' | 'dynamic-broker';
 
 export interface RawConfigValue {
   /** Normalised value (what DescribeConfigs shows). */
@@ -421,7 +422,7 @@ function isKnownKafkaKey(key: string): boolean {
 
 interface Setting {
   value: string;
-  source: Exclude<ConfigOrigin, 'default'>;
+  source: 'file' | 'env' | 'override';
   /** "server.properties line 3", "env FLOE_NODE_ID", "--override node.id=abc" */
   where: string;
 }
@@ -849,5 +850,7 @@ export function rawOf(loaded: LoadedBrokerConfig | BrokerConfig): Map<string, Ra
 
 /** Maps a loader origin to the DescribeConfigs source. */
 export function describeSource(origin: ConfigOrigin): ConfigSource {
+  if (origin === 'dynamic-broker') return 'DYNAMIC_BROKER_CONFIG';
+  if (origin === 'dynamic-default') return 'DYNAMIC_DEFAULT_BROKER_CONFIG';
   return origin === 'default' ? 'DEFAULT_CONFIG' : 'STATIC_BROKER_CONFIG';
 }
