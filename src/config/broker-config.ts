@@ -443,7 +443,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
   // listener.name.<l>.<key>: one listener's own security settings (resolved once the listeners are known).
   const listenerSettings = new Map<string, Setting>();
   const set = (key: string, s: Setting): void => {
-    const perListener = /^listener\.name\.([^.]+)\.(.+)$/.exec(key);
+    // Kafka's mechanism-prefixed form of the OAUTHBEARER keys: listener.name.<l>.oauthbearer.sasl.oauthbearer.*.
+    const perListener = /^listener\.name\.([^.]+)\.(?:oauthbearer\.(?=sasl\.oauthbearer\.))?(.+)$/.exec(key);
     if (perListener && (KEY_INDEX.get(perListener[2]!)?.group === 'Security' || /^[\w-]+\.sasl\.jaas\.config$/.test(perListener[2]!))) {
       listenerSettings.set(`${perListener[1]!.toUpperCase()} ${perListener[2]!.toLowerCase()}`, s);
       return;
