@@ -27,6 +27,7 @@ import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordi
 import { childLogger } from '../observability/log.ts';
 import { BrokerMetrics } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import { metricsSecurity } from '../config/metrics-config.ts';
 import { startConsole } from './broker-console.ts';
 import { Membership } from '../cluster/membership.ts';
 import { ClusterView } from '../cluster/cluster-view.ts';
@@ -173,6 +174,8 @@ export interface RunningBroker {
 }
 
 export async function startBroker(configured: BrokerConfig, opts: { loaded?: LoadedBrokerConfig } = {}): Promise<RunningBroker> {
+  // A metrics endpoint that cannot be served fails the start before anything is opened.
+  if (configured.metricsListener) metricsSecurity(configured.metricsListener, configured);
   await mkdir(configured.dataDir, { recursive: true });
   const meta = await readMetaProperties(configured.dataDir);
   const objectStore = openObjectStore(configured);
@@ -285,7 +288,13 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.maintenance.start();
   broker.transactions.start();
   instrumentBroker(broker, servers);
-  const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
+  const metricsServer = config.metricsListener
+    ? await startMetricsServer(config.metricsListener, metrics, metricsSecurity(config.metricsListener, config),
+      (err) => log.error({ err: err.message }, 'metrics TLS files changed but cannot be used; keeping the previous ones'))
+    : null;
+  if (metricsServer && config.metricsListener?.startsWith('http:') && metricsSecurity(config.metricsListener, config).basicAuthUsers.size > 0) {
+    log.warn('metrics.basic.auth.users is set on an http:// metrics.listener: passwords cross the network in clear (use https://)');
+  }
   const consoleServer = await startConsole(config, listener.host, port, coordinator, metrics.registry);
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 

@@ -52,6 +52,7 @@ import {
   type SecurityProtocol,
 } from './security-config.ts';
 import { CONSOLE_CONFIG_KEYS } from './console-config.ts';
+import { METRICS_CONFIG_KEYS } from './metrics-config.ts';
 import type { BrokerConfigKey } from './broker-config-key.ts';
 
 export { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from './config-def.ts';
@@ -226,7 +227,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Listeners and network', key: 'connections.max.idle.ms', type: 'LONG', default: '600000',
     doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
   { group: 'Listeners and network', key: 'metrics.listener', type: 'STRING', default: '',
-    doc: 'Where Prometheus metrics are served, as http://host:port (path /metrics); port 0 picks a free port. Empty disables the metrics endpoint.' },
+    doc: 'Where Prometheus metrics are served, as http://host:port or https://host:port (path /metrics; https takes its key from metrics.ssl.*); port 0 picks a free port. Empty disables the metrics endpoint. metrics.basic.auth.users puts it behind HTTP basic authentication.' },
+  ...METRICS_CONFIG_KEYS,
 
   // ---- Security (security-config.ts) ----
   ...SECURITY_CONFIG_KEYS,
