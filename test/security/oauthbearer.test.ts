@@ -157,3 +157,47 @@ test('raw SaslAuthenticate with a valid token: the session lasts until the token
   assert.equal(garbage.errorCode, ErrorCode.SASL_AUTHENTICATION_FAILED);
   bad.close();
 });
+
+test('fuzz: truncated, forged and absurd OAUTHBEARER messages never let a client in nor stop the broker', async () => {
+  const valid = await token('alice');
+  const [header, payload] = valid.split('.');
+  const unsecured = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
+  const forgedClaims = `${header}.${Buffer.from(JSON.stringify({ sub: 'admin', aud: AUDIENCE, iss: ISSUER, exp: 4102444800 })).toString('base64url')}.${valid.split('.')[2]}`;
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const messages = (): Buffer => {
+    switch (rand(7)) {
+      case 0: return Buffer.from(`n,,\x01auth=Bearer ${valid.slice(0, rand(valid.length))}\x01\x01`);
+      case 1: return Buffer.from(`n,,\x01auth=Bearer ${unsecured}\x01\x01`);
+      case 2: return Buffer.from(`n,,\x01auth=Bearer ${forgedClaims}\x01\x01`);
+      case 3: return Buffer.from(`n,,\x01auth=Bearer ${valid}\x01\x01`).subarray(0, rand(valid.length + 18)); // strictly shorter than the whole message
+      case 4: return Buffer.from(`n,a=admin,\x01auth=Bearer ${valid}\x01\x01`);
+      case 5: return Buffer.from(`n,,\x01auth=Bearer ${'A'.repeat(rand(5000))}.${'B'.repeat(rand(50))}.c\x01\x01`);
+      default: return Buffer.from(Array.from({ length: rand(300) }, () => rand(256)));
+    }
+  };
+  for (let i = 0; i < 150; i++) {
+    const c = await RawClient.connect(broker.ports.SASL_PLAINTEXT!);
+    await c.request(ApiKey.SaslHandshake, 1, { mechanism: 'OAUTHBEARER' });
+    const message = messages();
+    const r = await c.request(ApiKey.SaslAuthenticate, 2, { authBytes: message }).catch(() => null);
+    if (r && r.errorCode === ErrorCode.NONE && r.authBytes.length > 0) {
+      // The error challenge: acknowledging it ends the exchange in failure.
+      const done = await c.request(ApiKey.SaslAuthenticate, 2, { authBytes: Buffer.from('\x01') }).catch(() => null);
+      assert.notEqual(done?.errorCode, ErrorCode.NONE);
+    } else if (r && r.errorCode === ErrorCode.NONE) {
+      assert.fail(`message ${JSON.stringify(message.toString('latin1').slice(0, 120))} logged in`);
+    }
+    c.write(RawClient.frame(ApiKey.Metadata, 1, { topics: [] }, 99));
+    const served = await c.readFrame(2000).then((f) => f.readInt32BE(0) === 99, () => false);
+    assert.equal(served, false, `message ${JSON.stringify(message.toString('latin1').slice(0, 120))} let the client in`);
+    c.close();
+  }
+  // Still serving valid logins.
+  const ok = await RawClient.connect(broker.ports.SASL_PLAINTEXT!);
+  assert.equal((await firstMessage(ok, await token('alice'))).errorCode, ErrorCode.NONE);
+  ok.close();
+});
