@@ -816,8 +816,9 @@ export function redactUrlPassword(value: string): string {
 }
 
 /**
- * Every broker key with its value and source, for DescribeConfigs on a BROKER resource. All are read-only:
- * Floe has no dynamic broker configs. Keys unset and without default have value null, like Kafka's.
+ * Every broker key with its static value and source (the broker's configuration as loaded, without the
+ * dynamic layers that src/broker/dynamic-configs.ts adds for DescribeConfigs). Keys unset and without default
+ * have value null, like Kafka's.
  */
 export function describeBrokerConfigs(loaded: LoadedBrokerConfig | BrokerConfig): DescribedBrokerConfig[] {
   const raw = rawOf(loaded);
