@@ -6,7 +6,7 @@
  *
  *   npm run bench                          full suite (≈ 5 minutes on a busy 2-core machine)
  *   npm run bench -- --quick               every scenario, short (≈ 2 minutes)
- *   npm run bench -- --scenarios folder    only some: mock, folder, pg-s3, classic, partitions
+ *   npm run bench -- --scenarios folder    only some: mock, folder, pg-s3, classic, partitions, security
  *   npm run bench -- --profile             also run each broker under `node --cpu-prof` and print where
  *                                          its time went in each phase (CPU figures then include the
  *                                          profiler's overhead)
@@ -24,6 +24,9 @@
  * - classic: classic topics (diskless.enable=false, local log).
  * - partitions: object-store and coordinator request counts with 1, 100 and 1,000 partitions at a fixed
  *   load below one full object per commit interval, on the pg-s3 backend.
+ * - security: one folder-backend broker with a PLAINTEXT and a SASL_SSL listener (TLS from an openssl CA,
+ *   SASL/PLAIN): produce as fast as one producer goes, then read it all back, over each listener in turn;
+ *   throughput and broker CPU-s/GiB side by side (what TLS and SASL cost).
  *
  * Per backend: (1) produce as fast as one producer can for N s (1 KiB records, acks=all, client defaults
  * otherwise: one connection); (2) read it all back from the broker that wrote it (tail: served by its
@@ -46,15 +49,16 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { postgresBinDir, startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
+import { freePort, postgresBinDir, startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
+import { makeBenchCerts } from './lib/certs.ts';
 import { checkClient, consume, createTopics, produce, PYTHON, type ProduceResult } from './lib/loadgen.ts';
 import { findPids, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
 import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { MetricsDelta } from './lib/prom.ts';
 import { consumeFigures, cpuFigures, produceFigures, requestFigures, round, type PhaseStats } from './lib/figures.ts';
-import { evaluateTargets, formatReport, renderSvg, S3_PRICES, type BenchResults, type BackendResult, type PartitionResult, type TransactionRow } from './lib/report.ts';
+import { evaluateTargets, formatReport, renderSvg, S3_PRICES, type BenchResults, type BackendResult, type PartitionResult, type SecurityRow, type TransactionRow } from './lib/report.ts';
 
-const SCENARIOS = ['mock', 'folder', 'pg-s3', 'classic', 'partitions'] as const;
+const SCENARIOS = ['mock', 'folder', 'pg-s3', 'classic', 'partitions', 'security'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 type BackendId = 'folder' | 'pg-s3' | 'classic';
 
@@ -245,6 +249,52 @@ async function runMock(): Promise<BenchResults['mock']> {
 
 const TOPIC = 'throughput';
 
+/** PLAINTEXT beside SASL_SSL (SASL/PLAIN over TLS) on one folder-backend broker: produce, then read back. */
+async function runSecurity(): Promise<SecurityRow[]> {
+  const dir = join(workDir, 'security');
+  await mkdir(join(dir, 'certs'), { recursive: true });
+  const certs = makeBenchCerts(join(dir, 'certs'));
+  const saslPort = await freePort();
+  const broker = await launch('folder', join(dir, 'data'), {
+    ...(await brokerOverrides('folder')),
+    listeners: `PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:${saslPort}`,
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': certs.brokerPem,
+    'sasl.enabled.mechanisms': 'PLAIN',
+    'listener.name.sasl_ssl.plain.sasl.jaas.config': 'org.apache.kafka.common.security.plain.PlainLoginModule required user_bench="bench-secret";',
+  }, 'security');
+  const rows: SecurityRow[] = [];
+  try {
+    const listeners: { listener: string; bootstrap: string; config: Record<string, string> }[] = [
+      { listener: 'PLAINTEXT', bootstrap: broker.bootstrap, config: {} },
+      { listener: 'SASL_SSL (PLAIN)', bootstrap: `127.0.0.1:${saslPort}`, config: {
+        'security.protocol': 'sasl_ssl', 'ssl.ca.location': certs.ca, 'sasl.mechanisms': 'PLAIN', 'sasl.username': 'bench', 'sasl.password': 'bench-secret',
+      } },
+    ];
+    for (const [i, l] of listeners.entries()) {
+      const topic = `security-${i}`;
+      await createTopics(broker.bootstrap, [{ name: topic, partitions: settings.topicPartitions }]);
+      // At most 6 s per listener, so the default suite stays short.
+      const seconds = Math.min(settings.produceSeconds, 6);
+      say(`security: producing over ${l.listener} as fast as possible for ${seconds} s`);
+      const run = await meteredProduce(broker, false, { bootstrap: l.bootstrap, topic, seconds, size: settings.recordBytes, config: l.config });
+      const m = await meter(broker, false);
+      const read = await consume({ bootstrap: l.bootstrap, topic, partitions: settings.topicPartitions, expect: run.r.sent + run.r.warmUp, config: l.config }).result;
+      const p = await m.read();
+      const row: SecurityRow = {
+        listener: l.listener,
+        produce: { ...produceFigures(run.r), ...cpuFigures(run.whole, run.r.bytes) },
+        consume: { ...consumeFigures(read), ...cpuFigures(p, read.bytes) },
+      };
+      rows.push(row);
+      say(`security: ${l.listener}: produce ${row.produce.MBps} MB/s (${row.produce.brokerCpuSecondsPerGiB} broker CPU-s/GiB), consume ${row.consume.MBps} MB/s (${row.consume.brokerCpuSecondsPerGiB} CPU-s/GiB)`);
+    }
+  } finally {
+    await stopBroker(broker);
+  }
+  return rows;
+}
+
 async function runBackend(id: BackendId, phases: { main: boolean; partitions: boolean }): Promise<BackendResult> {
   const diskless = id !== 'classic';
   const topicConfig: Record<string, string> = diskless ? {} : { 'diskless.enable': 'false' };
@@ -390,6 +440,7 @@ const results: BenchResults = {
   settings,
   mock: null,
   backends: [],
+  security: null,
   failures: [],
   targets: [],
   costs: null,
@@ -406,6 +457,14 @@ try {
       results.mock = await runMock();
     } catch (err) {
       results.failures.push({ scenario: 'mock', error: (err as Error).message });
+    }
+  }
+  if (scenarios.has('security')) {
+    try {
+      results.security = await runSecurity();
+    } catch (err) {
+      say(`security FAILED: ${(err as Error).message}`);
+      results.failures.push({ scenario: 'security', error: (err as Error).stack ?? String(err) });
     }
   }
   const order: BackendId[] = ['folder', 'pg-s3', 'classic'];

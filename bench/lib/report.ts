@@ -70,6 +70,12 @@ export interface Target {
   met: boolean;
 }
 
+export interface SecurityRow {
+  listener: string;
+  produce: ProduceFigures & CpuFigures;
+  consume: ConsumeFigures & CpuFigures;
+}
+
 export interface BenchResults {
   version: 1;
   startedAt: string;
@@ -93,6 +99,8 @@ export interface BenchResults {
   };
   mock: ProduceFigures | null;
   backends: BackendResult[];
+  /** The security scenario: the same broker's PLAINTEXT and SASL_SSL listeners (absent in older results). */
+  security?: SecurityRow[] | null;
   failures: { scenario: string; error: string }[];
   targets: Target[];
   costs: { prices: typeof S3_PRICES; rows: { backend: string; what: string; kind: 'write' | 'read'; requestsPerGiB: number; dollarsPerGiB: number }[] } | null;
@@ -194,6 +202,13 @@ export function formatReport(r: BenchResults): string {
       fmt(p.serverCpuSecondsPerGiB, 2), b.diskless ? fmt(p.requests.putsPerSec) : '–', b.diskless && p.requests.bytesPerPut ? fmt(p.requests.bytesPerPut / 1048576, 2) : '–', lat(p.latencyMs)]);
   }
   out.push(table(['backend', 'MB/s', 'MiB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'MiB/s per core', 'cores used', 'PG+S3 CPU-s/GiB', 'PUT/s', 'MiB/PUT', 'p50/p99/p99.9 ms'], prodRows));
+
+  if (r.security && r.security.length > 0) {
+    out.push(`\nPLAINTEXT beside SASL_SSL (TLS + SASL/PLAIN), one folder-backend broker: produce as fast as one producer goes (${Math.min(s.produceSeconds, 6)} s), then read it all back`);
+    out.push(table(['listener', 'produce MB/s', 'broker CPU-s/GiB', 'p50/p99/p99.9 ms', 'consume MB/s', 'broker CPU-s/GiB'], r.security.map((row) => [
+      row.listener, fmt(row.produce.MBps), fmt(row.produce.brokerCpuSecondsPerGiB, 2), lat(row.produce.latencyMs), fmt(row.consume.MBps), fmt(row.consume.brokerCpuSecondsPerGiB, 2),
+    ])));
+  }
 
   out.push('\nConsume, all of it from offset 0: tail = the broker that wrote it (cache); cold = after a restart');
   const consRows: (string | number)[][] = [];

@@ -19,13 +19,15 @@ import { SaslAuthenticator } from '../security/sasl-authenticator.ts';
 import { AclService } from '../security/acl-service.ts';
 import { ClientQuotas } from '../security/quotas.ts';
 import type { Authorizer } from '../security/authorizer.ts';
-import { certificatePrincipal, tlsServerOptions, watchTlsFiles } from '../security/tls.ts';
+import { certificatePrincipal, secureContextOptions, tlsServerOptions, watchTlsFiles } from '../security/tls.ts';
+import type { TlsSettings } from '../config/security-config.ts';
 import { Storage } from '../storage/storage.ts';
 import { DisklessMaintenance, maintenanceSettings } from '../storage/diskless/maintenance.ts';
 import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordinator.ts';
 import { childLogger } from '../observability/log.ts';
 import { BrokerMetrics } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import { metricsSecurity } from '../config/metrics-config.ts';
 import { startConsole } from './broker-console.ts';
 import { Membership } from '../cluster/membership.ts';
 import { ClusterView } from '../cluster/cluster-view.ts';
@@ -39,6 +41,7 @@ import { TopicAdmin } from './topic-admin.ts';
 import { TransactionCoordinator } from './transaction-coordinator.ts';
 import { TopicRegistry } from './topics.ts';
 import { followCoordinator } from './coherence.ts';
+import { DynamicBrokerConfigs } from './dynamic-configs.ts';
 
 const log = childLogger('broker');
 
@@ -65,6 +68,7 @@ export class Broker implements BrokerServices {
   readonly acls: AclService;
   readonly authorizer: Authorizer;
   readonly quotas: ClientQuotas;
+  readonly brokerConfigs: DynamicBrokerConfigs;
   /** Read-only views of internal state, for tests and tools. */
   readonly inspect: BrokerInspection;
 
@@ -141,6 +145,15 @@ export class Broker implements BrokerServices {
     this.sasl = new SaslAuthenticator(config.security, (user, mechanism) => coordinator.scramCredential(user, mechanism), config.connectionFailedAuthenticationDelayMs ?? 100,
       (listener, mechanism, reason) => log.info({ listener, mechanism, reason }, 'SASL authentication failed'));
     this.inspect = new BrokerInspection(this.storage, this.membership);
+    this.brokerConfigs = new DynamicBrokerConfigs(config, loadedConfig, coordinator, (message) => log.error(message));
+    this.brokerConfigs.onApplied(() => {
+      this.topics.reresolve(); // inherited topic configs (retention, max.message.bytes, segment sizes, …)
+      this.storage.classic.cleaner.reconfigure({
+        threads: config.logCleanerThreads ?? 1,
+        dedupeBufferBytes: config.logCleanerDedupeBufferSize ?? 134_217_728,
+        backoffMs: config.logCleanerBackoffMs ?? 15_000,
+      });
+    });
   }
 
   get nodeId(): number {
@@ -161,6 +174,8 @@ export interface RunningBroker {
 }
 
 export async function startBroker(configured: BrokerConfig, opts: { loaded?: LoadedBrokerConfig } = {}): Promise<RunningBroker> {
+  // A metrics endpoint that cannot be served fails the start before anything is opened.
+  if (configured.metricsListener) metricsSecurity(configured.metricsListener, configured);
   await mkdir(configured.dataDir, { recursive: true });
   const meta = await readMetaProperties(configured.dataDir);
   const objectStore = openObjectStore(configured);
@@ -190,6 +205,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   const unfollow = await followCoordinator(broker); // other brokers' commits and topic changes
   await broker.topics.load();
   await broker.acls.start();
+  await broker.brokerConfigs.start();
   await broker.quotas.start();
   await broker.storage.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.cluster.classicLeader(t) === config.nodeId));
 
@@ -221,11 +237,26 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
       servers.push(server);
       ports[listener.name] = await server.listen();
       if (security?.tls) {
-        const tls = security.tls;
-        stopWatching.push(watchTlsFiles(tls, (options) => {
-          server.setSecureContext(options);
-          log.info({ listener: listener.name }, 'TLS key and certificates reloaded');
-        }, (err) => log.error({ listener: listener.name, err: err.message }, 'TLS files changed but cannot be used; keeping the previous ones')));
+        let stop = () => {};
+        const watch = (tls: TlsSettings) => {
+          stop();
+          stop = watchTlsFiles(tls, (options) => {
+            server.setSecureContext(options);
+            log.info({ listener: listener.name }, 'TLS key and certificates reloaded');
+          }, (err) => log.error({ listener: listener.name, err: err.message }, 'TLS files changed but cannot be used; keeping the previous ones'));
+        };
+        watch(security.tls);
+        stopWatching.push(() => stop());
+        // A dynamic key or trust store (IncrementalAlterConfigs on this broker): new connections use it.
+        broker.brokerConfigs.onTlsChange(listener.name, (tls) => {
+          try {
+            server.setSecureContext(secureContextOptions(tls));
+            watch(tls);
+            log.info({ listener: listener.name }, 'TLS key and certificates changed dynamically');
+          } catch (err) {
+            log.error({ listener: listener.name, err: (err as Error).message }, 'dynamic TLS key or trust store cannot be used; keeping the previous ones');
+          }
+        });
       }
     }
   } catch (err) {
@@ -257,7 +288,13 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.maintenance.start();
   broker.transactions.start();
   instrumentBroker(broker, servers);
-  const metricsServer = config.metricsListener ? await startMetricsServer(config.metricsListener, metrics) : null;
+  const metricsServer = config.metricsListener
+    ? await startMetricsServer(config.metricsListener, metrics, metricsSecurity(config.metricsListener, config),
+      (err) => log.error({ err: err.message }, 'metrics TLS files changed but cannot be used; keeping the previous ones'))
+    : null;
+  if (metricsServer && config.metricsListener?.startsWith('http:') && metricsSecurity(config.metricsListener, config).basicAuthUsers.size > 0) {
+    log.warn('metrics.basic.auth.users is set on an http:// metrics.listener: passwords cross the network in clear (use https://)');
+  }
   const consoleServer = await startConsole(config, { ports, objects: coordinator, credentials: coordinator, metrics: metrics.registry, authorizer: broker.authorizer });
   log.info({ host: listener.host || '0.0.0.0', port, metricsPort: metricsServer?.port ?? null, nodeId: config.nodeId, dataDir: config.dataDir, clusterId }, 'Floe broker started');
 
@@ -276,6 +313,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await broker.storage.close(); // withdraws unused object-key registrations, closes the classic logs cleanly
     await unfollow();
     await broker.acls.stop();
+    await broker.brokerConfigs.stop();
     await broker.quotas.stop();
     await objectStore.close();
     await coordinator.close();

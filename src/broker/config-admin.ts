@@ -7,9 +7,9 @@
  *   INVALID_CONFIG with Kafka's messages), stored in the coordinator and put in the topic registry, so
  *   DescribeConfigs shows it (DYNAMIC_TOPIC_CONFIG) and storage uses it at once. Unknown topic:
  *   UNKNOWN_TOPIC_OR_PARTITION; invalid name: INVALID_TOPIC_EXCEPTION.
- * - BROKER resources ("" = cluster default, or this broker's id; another id: INVALID_REQUEST): Floe has no
- *   dynamic broker configs yet, so every key is refused as Kafka refuses a static one (INVALID_REQUEST,
- *   "Cannot update these configs dynamically: Set(...)"); an empty change succeeds.
+ * - BROKER resources ("" = cluster default, or this broker's id; another id: INVALID_REQUEST): dynamic
+ *   broker configs, kept in the coordinator and applied by every broker (dynamic-configs.ts); static keys
+ *   are refused as Kafka refuses them (INVALID_REQUEST, "Cannot update these configs dynamically: Set(...)").
  * - Other resource types (BROKER_LOGGER, CLIENT_METRICS, GROUP): INVALID_REQUEST.
  * - As Kafka: a key named twice in one resource is INVALID_REQUEST ("Error due to duplicate config
  *   keys"), a null value (except with DELETE) INVALID_REQUEST, a resource named twice INVALID_REQUEST for
@@ -22,6 +22,10 @@ import { splitList } from '../config/config-def.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { TopicRegistry } from './topics.ts';
 import { topicNameError } from './topic-names.ts';
+import type { DynamicBrokerConfigs } from './dynamic-configs.ts';
+
+/** What BROKER resources are changed through. */
+export type BrokerConfigAdmin = Pick<DynamicBrokerConfigs, 'alter'>;
 
 /** What config changes use (TopicAdmin provides it). */
 export interface ConfigAdminServices {
@@ -76,6 +80,7 @@ export async function alterResourceConfigs(
   resourceName: string,
   ops: readonly ConfigOp[],
   opts: { replace: boolean; validateOnly: boolean },
+  brokerConfigs: BrokerConfigAdmin,
 ): Promise<ResourceOutcome> {
   const names = new Set<string>();
   for (const o of ops) {
@@ -87,7 +92,7 @@ export async function alterResourceConfigs(
   const badOp = ops.find((o) => o.op < OP_SET || o.op > OP_SUBTRACT);
   if (badOp) return fail(ErrorCode.INVALID_REQUEST, `Unknown alter config operation ${badOp.op} for ${badOp.name}`);
 
-  if (resourceType === RESOURCE_BROKER) return alterBrokerConfigs(admin, resourceName, ops);
+  if (resourceType === RESOURCE_BROKER) return brokerConfigs.alter(resourceName, ops, opts);
   if (resourceType !== RESOURCE_TOPIC) return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
 
   const nameError = topicNameError(resourceName);
@@ -129,17 +134,6 @@ export async function alterResourceConfigs(
   }
 }
 
-function alterBrokerConfigs(admin: ConfigAdminServices, resourceName: string, ops: readonly ConfigOp[]): ResourceOutcome {
-  if (resourceName !== '' && resourceName !== String(admin.config.nodeId)) {
-    return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${admin.config.nodeId} or empty string, but received ${resourceName}`);
-  }
-  if (ops.length === 0) return ok;
-  return fail(
-    ErrorCode.INVALID_REQUEST,
-    `Cannot update these configs dynamically: Set(${ops.map((o) => o.name).join(', ')}). Floe has no dynamic broker configs yet: set them in server.properties, FLOE_* variables or --override and restart the broker.`,
-  );
-}
-
 /**
  * The loop AlterConfigs and IncrementalAlterConfigs share: duplicates refused, each resource altered with
  * the operations `opsOf` gives it (AlterConfigs replaces the whole set, IncrementalAlterConfigs edits it).
@@ -149,6 +143,7 @@ export async function alterResources<R extends { resourceType: number; resourceN
   resources: readonly R[],
   opsOf: (resource: R) => ConfigOp[],
   opts: { replace: boolean; validateOnly: boolean },
+  brokerConfigs: BrokerConfigAdmin,
 ) {
   const dup = duplicateResources(resources);
   const responses = [];
@@ -158,7 +153,7 @@ export async function alterResources<R extends { resourceType: number; resourceN
       responses.push({ ...base, ...DUPLICATE_RESOURCE });
       continue;
     }
-    responses.push({ ...base, ...(await alterResourceConfigs(admin, r.resourceType, r.resourceName, opsOf(r), opts)) });
+    responses.push({ ...base, ...(await alterResourceConfigs(admin, r.resourceType, r.resourceName, opsOf(r), opts, brokerConfigs)) });
   }
   return responses;
 }

@@ -21,6 +21,7 @@ import type { Partitions } from './partitions.ts';
 import type { TopicAdmin } from './topic-admin.ts';
 import type { TransactionCoordinator } from './transaction-coordinator.ts';
 import type { TopicRegistry } from './topics.ts';
+import type { DynamicBrokerConfigs } from './dynamic-configs.ts';
 
 /** The services handlers use; one instance per broker. */
 export interface BrokerServices {
@@ -53,6 +54,8 @@ export interface BrokerServices {
   readonly acls: AclService;
   /** Client quotas (values from the coordinator, rates metered on this broker). */
   readonly quotas: ClientQuotas;
+  /** Dynamic broker configs (DescribeConfigs, AlterConfigs and IncrementalAlterConfigs on BROKER resources). */
+  readonly brokerConfigs: DynamicBrokerConfigs;
 }
 
 export interface RequestContext extends BrokerServices {

@@ -115,6 +115,11 @@ export class TopicRegistry {
     return topic;
   }
 
+  /** Resolves every known topic's config again (the broker defaults it inherits changed: dynamic broker configs). */
+  reresolve(): void {
+    for (const topic of this.all()) this.remember(topic);
+  }
+
   forget(topic: TopicInfo): void {
     if (this.byName.get(topic.name)?.topicId === topic.topicId) this.byName.delete(topic.name);
     this.byId.delete(topic.topicId);

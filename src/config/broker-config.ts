@@ -52,6 +52,7 @@ import {
   type SecurityProtocol,
 } from './security-config.ts';
 import { CONSOLE_CONFIG_KEYS } from './console-config.ts';
+import { METRICS_CONFIG_KEYS } from './metrics-config.ts';
 import type { BrokerConfigKey } from './broker-config-key.ts';
 
 export { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from './config-def.ts';
@@ -162,7 +163,8 @@ export interface BrokerConfig {
   security?: SecurityConfig;
 }
 
-export type ConfigOrigin = 'default' | 'file' | 'env' | 'override';
+/** Where a value came from: the table default, the static sources, or a dynamic layer (dynamic-broker-config.ts). */
+export type ConfigOrigin = 'default' | 'file' | 'env' | 'override' | 'dynamic-default' | 'dynamic-broker';
 
 export interface RawConfigValue {
   /** Normalised value (what DescribeConfigs shows). */
@@ -225,7 +227,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Listeners and network', key: 'connections.max.idle.ms', type: 'LONG', default: '600000',
     doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
   { group: 'Listeners and network', key: 'metrics.listener', type: 'STRING', default: '',
-    doc: 'Where Prometheus metrics are served, as http://host:port (path /metrics); port 0 picks a free port. Empty disables the metrics endpoint.' },
+    doc: 'Where Prometheus metrics are served, as http://host:port or https://host:port (path /metrics; https takes its key from metrics.ssl.*); port 0 picks a free port. Empty disables the metrics endpoint. metrics.basic.auth.users puts it behind HTTP basic authentication.' },
+  ...METRICS_CONFIG_KEYS,
 
   // ---- Security (security-config.ts) ----
   ...SECURITY_CONFIG_KEYS,
@@ -421,7 +424,7 @@ function isKnownKafkaKey(key: string): boolean {
 
 interface Setting {
   value: string;
-  source: Exclude<ConfigOrigin, 'default'>;
+  source: 'file' | 'env' | 'override';
   /** "server.properties line 3", "env FLOE_NODE_ID", "--override node.id=abc" */
   where: string;
 }
@@ -442,7 +445,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
   // listener.name.<l>.<key>: one listener's own security settings (resolved once the listeners are known).
   const listenerSettings = new Map<string, Setting>();
   const set = (key: string, s: Setting): void => {
-    const perListener = /^listener\.name\.([^.]+)\.(.+)$/.exec(key);
+    // Kafka's mechanism-prefixed form of the OAUTHBEARER keys: listener.name.<l>.oauthbearer.sasl.oauthbearer.*.
+    const perListener = /^listener\.name\.([^.]+)\.(?:oauthbearer\.(?=sasl\.oauthbearer\.))?(.+)$/.exec(key);
     if (perListener && (KEY_INDEX.get(perListener[2]!)?.group === 'Security' || /^[\w-]+\.sasl\.jaas\.config$/.test(perListener[2]!))) {
       listenerSettings.set(`${perListener[1]!.toUpperCase()} ${perListener[2]!.toLowerCase()}`, s);
       return;
@@ -812,8 +816,9 @@ export function redactUrlPassword(value: string): string {
 }
 
 /**
- * Every broker key with its value and source, for DescribeConfigs on a BROKER resource. All are read-only:
- * Floe has no dynamic broker configs. Keys unset and without default have value null, like Kafka's.
+ * Every broker key with its static value and source (the broker's configuration as loaded, without the
+ * dynamic layers that src/broker/dynamic-configs.ts adds for DescribeConfigs). Keys unset and without default
+ * have value null, like Kafka's.
  */
 export function describeBrokerConfigs(loaded: LoadedBrokerConfig | BrokerConfig): DescribedBrokerConfig[] {
   const raw = rawOf(loaded);
@@ -849,5 +854,7 @@ export function rawOf(loaded: LoadedBrokerConfig | BrokerConfig): Map<string, Ra
 
 /** Maps a loader origin to the DescribeConfigs source. */
 export function describeSource(origin: ConfigOrigin): ConfigSource {
+  if (origin === 'dynamic-broker') return 'DYNAMIC_BROKER_CONFIG';
+  if (origin === 'dynamic-default') return 'DYNAMIC_DEFAULT_BROKER_CONFIG';
   return origin === 'default' ? 'DEFAULT_CONFIG' : 'STATIC_BROKER_CONFIG';
 }

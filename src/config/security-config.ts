@@ -12,13 +12,18 @@
  *   Floe does not implement); GSSAPI in the list is ignored with a warning.
  * - PLAIN users come from `listener.name.<l>.plain.sasl.jaas.config` in Kafka's JAAS syntax:
  *   `...PlainLoginModule required user_alice="secret";`.
+ * - OAUTHBEARER validates signed JWTs against `sasl.oauthbearer.jwks.endpoint.url` (Kafka's
+ *   BrokerJwtValidator, KIP-768); a listener offering it without a JWKS is refused at start. Kafka would then
+ *   accept unsecured (`alg: none`) tokens from anyone, which no production broker should do.
+ *   Per listener: `listener.name.<l>.sasl.oauthbearer.*`, or Kafka's mechanism-prefixed
+ *   `listener.name.<l>.oauthbearer.sasl.oauthbearer.*`.
  */
 import type { BrokerConfigKey } from './broker-config-key.ts';
 import { oneOf, range } from './config-def.ts';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export const SECURITY_PROTOCOLS: readonly SecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
-export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 export type SaslMechanismName = (typeof SASL_MECHANISMS)[number];
 
 /** Kafka's names of its authorizers; any of them turns Floe's on. */
@@ -61,7 +66,21 @@ export const SECURITY_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Security', key: 'ssl.principal.mapping.rules', type: 'STRING', default: 'DEFAULT',
     doc: 'How a client certificate\'s subject (RFC 2253, e.g. CN=alice,O=example) becomes a user name: a comma-separated list of RULE:pattern/replacement/[LU] and DEFAULT (the whole subject), first match wins, as in Kafka.' },
   { group: 'Security', key: 'sasl.enabled.mechanisms', type: 'LIST', default: 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
-    doc: 'SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.' },
+    doc: 'SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (with sasl.oauthbearer.jwks.endpoint.url).' },
+  { group: 'Security', key: 'sasl.oauthbearer.jwks.endpoint.url', type: 'STRING', default: null,
+    doc: 'OAUTHBEARER: where the keys that sign the clients\' JWTs are published (a JWKS): https:// or http:// (fetched and refreshed, see sasl.oauthbearer.jwks.endpoint.refresh.ms), or file:// (read again when the file changes). Required to offer OAUTHBEARER.' },
+  { group: 'Security', key: 'sasl.oauthbearer.jwks.endpoint.refresh.ms', type: 'LONG', default: '3600000', validate: range(1),
+    doc: 'OAUTHBEARER: how long keys fetched from an http(s) JWKS are used before they are fetched again (a token signed by an unknown key id triggers a fetch at once, at most every 30 s).' },
+  { group: 'Security', key: 'sasl.oauthbearer.expected.audience', type: 'LIST', default: null,
+    doc: 'OAUTHBEARER: when set, a token must name one of these audiences in its aud claim.' },
+  { group: 'Security', key: 'sasl.oauthbearer.expected.issuer', type: 'STRING', default: null,
+    doc: 'OAUTHBEARER: when set, a token\'s iss claim must be exactly this.' },
+  { group: 'Security', key: 'sasl.oauthbearer.sub.claim.name', type: 'STRING', default: 'sub',
+    doc: 'OAUTHBEARER: the claim whose value names the principal (User:<value>).' },
+  { group: 'Security', key: 'sasl.oauthbearer.scope.claim.name', type: 'STRING', default: 'scope',
+    doc: 'OAUTHBEARER: the claim holding the token\'s scope (read, not enforced: ACLs decide).' },
+  { group: 'Security', key: 'sasl.oauthbearer.clock.skew.seconds', type: 'INT', default: '30', validate: range(0),
+    doc: 'OAUTHBEARER: leeway allowed between the broker\'s clock and the token issuer\'s (exp, nbf, iat).' },
   { group: 'Security', key: 'connection.failed.authentication.delay.ms', type: 'INT', default: '100', validate: range(0),
     doc: 'A failed SASL login is answered after this delay, then the connection is closed: password guessing stays slow and cheap for the broker.' },
   { group: 'Security', key: 'connections.max.reauth.ms', type: 'LONG', default: '0', validate: range(0),
@@ -100,6 +119,18 @@ export interface ListenerSecurity {
   saslMechanisms: SaslMechanismName[];
   /** PLAIN users (name → password) from the JAAS config. */
   plainUsers: Map<string, string>;
+  /** When OAUTHBEARER is offered: how tokens are validated. */
+  oauthbearer: OAuthBearerSettings | null;
+}
+
+export interface OAuthBearerSettings {
+  jwksEndpointUrl: string;
+  jwksRefreshMs: number;
+  expectedAudience: string[];
+  expectedIssuer: string | null;
+  subClaimName: string;
+  scopeClaimName: string;
+  clockSkewSeconds: number;
 }
 
 export interface SecurityConfig {
@@ -122,7 +153,7 @@ export class SecurityConfigError extends Error {
 
 /** Builds one listener's security settings; throws SecurityConfigError. */
 export function resolveListenerSecurity(name: string, protocol: SecurityProtocol, get: Lookup, warnings: string[]): ListenerSecurity {
-  const out: ListenerSecurity = { name, protocol, tls: null, saslMechanisms: [], plainUsers: new Map() };
+  const out: ListenerSecurity = { name, protocol, tls: null, saslMechanisms: [], plainUsers: new Map(), oauthbearer: null };
   if (protocol === 'SSL' || protocol === 'SASL_SSL') out.tls = resolveTls(name, get);
   if (protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') {
     const mechanisms = splitList(get('sasl.enabled.mechanisms') ?? 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512');
@@ -139,8 +170,35 @@ export function resolveListenerSecurity(name: string, protocol: SecurityProtocol
       if (jaas === null) warnings.push(`listener ${name} offers PLAIN but has no listener.name.${name.toLowerCase()}.plain.sasl.jaas.config: no PLAIN user can log in`);
       else out.plainUsers = parsePlainJaas(jaas, `listener.name.${name.toLowerCase()}.plain.sasl.jaas.config`);
     }
+    if (out.saslMechanisms.includes('OAUTHBEARER')) out.oauthbearer = resolveOAuthBearer(name, get);
   }
   return out;
+}
+
+function resolveOAuthBearer(name: string, get: Lookup): OAuthBearerSettings {
+  const url = get('sasl.oauthbearer.jwks.endpoint.url');
+  if (url === null || url.trim() === '') {
+    throw new SecurityConfigError(`listener ${name} offers OAUTHBEARER but sasl.oauthbearer.jwks.endpoint.url is not set: Floe validates signed JWTs only (set it to the https:// or file:// JWKS of your token issuer)`, 'sasl.oauthbearer.jwks.endpoint.url');
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    throw new SecurityConfigError(`listener ${name}: sasl.oauthbearer.jwks.endpoint.url ${url} is not a URL`, 'sasl.oauthbearer.jwks.endpoint.url');
+  }
+  if (!['https:', 'http:', 'file:'].includes(parsed.protocol)) {
+    throw new SecurityConfigError(`listener ${name}: sasl.oauthbearer.jwks.endpoint.url must be an https://, http:// or file:// URL, not ${url}`, 'sasl.oauthbearer.jwks.endpoint.url');
+  }
+  const audience = get('sasl.oauthbearer.expected.audience');
+  return {
+    jwksEndpointUrl: parsed.href,
+    jwksRefreshMs: Number(get('sasl.oauthbearer.jwks.endpoint.refresh.ms') ?? 3_600_000),
+    expectedAudience: audience === null ? [] : splitList(audience),
+    expectedIssuer: get('sasl.oauthbearer.expected.issuer'),
+    subClaimName: get('sasl.oauthbearer.sub.claim.name') ?? 'sub',
+    scopeClaimName: get('sasl.oauthbearer.scope.claim.name') ?? 'scope',
+    clockSkewSeconds: Number(get('sasl.oauthbearer.clock.skew.seconds') ?? 30),
+  };
 }
 
 function resolveTls(name: string, get: Lookup): TlsSettings {

@@ -36,6 +36,7 @@ import {
   brokerConfigKey,
   COMPRESSION_TYPES,
   ConfigError,
+  describeSource,
   rawOf,
   type BrokerConfig,
   type LoadedBrokerConfig,
@@ -322,7 +323,7 @@ function brokerDefault(def: TopicConfigKey, broker: BrokerConfig): string {
 export interface DescribedTopicConfig {
   name: string;
   value: string | null;
-  source: 'DYNAMIC_TOPIC_CONFIG' | 'STATIC_BROKER_CONFIG' | 'DEFAULT_CONFIG';
+  source: ConfigSource;
   synonyms: { name: string; value: string | null; source: ConfigSource }[];
   readOnly: boolean;
   type: ConfigType;
@@ -349,7 +350,7 @@ export function describeTopicConfigs(
     if (own !== undefined) synonyms.push({ name: def.key, value: own, source: 'DYNAMIC_TOPIC_CONFIG' });
     for (const syn of def.synonyms) {
       const r = raw.get(syn.key);
-      if (r && r.source !== 'default') synonyms.push({ name: syn.key, value: r.value, source: 'STATIC_BROKER_CONFIG' });
+      if (r && r.source !== 'default') synonyms.push({ name: syn.key, value: r.value, source: describeSource(r.source) });
       const d = brokerConfigKey(syn.key)?.default;
       if (d !== null && d !== undefined) synonyms.push({ name: syn.key, value: d, source: 'DEFAULT_CONFIG' });
     }
@@ -357,7 +358,7 @@ export function describeTopicConfigs(
     return {
       name: def.key,
       value: own ?? brokerDefault(def, config),
-      source: first === 'DYNAMIC_TOPIC_CONFIG' || first === 'STATIC_BROKER_CONFIG' ? first : 'DEFAULT_CONFIG',
+      source: first ?? 'DEFAULT_CONFIG',
       synonyms,
       readOnly: def.readOnly ?? false,
       type: def.type,

@@ -1,12 +1,21 @@
 /**
  * The security records the coordinator keeps for every broker (migration 11): SCRAM credentials, ACL
- * bindings and client quotas, plus a version that grows on every ACL or quota change and is announced on
+ * bindings and client quotas (migration 11), dynamic broker configs (migration 13), plus a version that grows on every ACL or quota change and is announced on
  * `floe_security` (brokers cache ACLs and quotas and reload them when it moves). SQL over the coordinator's
  * connection; PostgreSQL and PGlite alike. Matching and validation are the broker's (src/security/); these
  * are plain reads and writes, each one transaction.
  */
 
 export const SECURITY_CHANNEL = 'floe_security';
+/** Announces a change of dynamic broker configs (migration 13); payload: the broker id, -1 for the cluster default. */
+export const BROKER_CONFIGS_CHANNEL = 'floe_broker_configs';
+
+/** One dynamic broker config (migration 13): `brokerId` -1 is the cluster-wide default. */
+export interface DynamicBrokerConfig {
+  brokerId: number;
+  name: string;
+  value: string;
+}
 
 /** RFC 5802 credential of one user for one mechanism (1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512, Kafka's codes). */
 export interface ScramCredential {
@@ -53,6 +62,13 @@ export interface SecurityStore {
   alterClientQuotas(set: readonly QuotaValue[], remove: readonly { entity: string; key: string }[]): Promise<void>;
   /** Grows on every ACL or quota change. */
   securityVersion(): Promise<number>;
+  /** Every dynamic broker config (migration 13). */
+  listDynamicBrokerConfigs(): Promise<DynamicBrokerConfig[]>;
+  /**
+   * Changes one entity's dynamic configs (brokerId -1: the cluster default) in one transaction: with
+   * `replace` every key of the entity not in `set` is removed first (AlterConfigs), else only `remove` is.
+   */
+  alterDynamicBrokerConfigs(brokerId: number, set: Readonly<Record<string, string>>, remove: readonly string[], replace: boolean): Promise<void>;
 }
 
 interface Queryable {
@@ -179,6 +195,31 @@ export class SqlSecurityStore implements SecurityStore {
   async securityVersion(): Promise<number> {
     const res = await this.db.query<{ version: string | number }>('SELECT version FROM security_version');
     return Number(res.rows[0]?.version ?? 0);
+  }
+
+  async listDynamicBrokerConfigs(): Promise<DynamicBrokerConfig[]> {
+    const res = await this.db.query<{ broker_id: number; name: string; value: string }>('SELECT broker_id, name, value FROM dynamic_broker_configs ORDER BY broker_id, name');
+    return res.rows.map((r) => ({ brokerId: Number(r.broker_id), name: r.name, value: r.value }));
+  }
+
+  alterDynamicBrokerConfigs(brokerId: number, set: Readonly<Record<string, string>>, remove: readonly string[], replace: boolean): Promise<void> {
+    const names = Object.keys(set);
+    return this.db.transaction(async (tx) => {
+      if (replace) {
+        await tx.query('DELETE FROM dynamic_broker_configs WHERE broker_id = $1::integer AND NOT (name = ANY($2::text[]))', [brokerId, names]);
+      } else if (remove.length > 0) {
+        await tx.query('DELETE FROM dynamic_broker_configs WHERE broker_id = $1::integer AND name = ANY($2::text[])', [brokerId, [...remove]]);
+      }
+      if (names.length > 0) {
+        await tx.query(
+          `INSERT INTO dynamic_broker_configs AS c (broker_id, name, value)
+           SELECT $1::integer, * FROM unnest($2::text[], $3::text[])
+           ON CONFLICT (broker_id, name) DO UPDATE SET value = EXCLUDED.value`,
+          [brokerId, names, names.map((n) => set[n]!)],
+        );
+      }
+      await tx.query('SELECT pg_notify($1::text, $2::text)', [BROKER_CONFIGS_CHANNEL, String(brokerId)]);
+    });
   }
 }
 

@@ -320,6 +320,8 @@ export class SqlCoordinator implements Coordinator {
   listClientQuotas: SecurityStore['listClientQuotas'] = () => this.security.listClientQuotas();
   alterClientQuotas: SecurityStore['alterClientQuotas'] = (set, rm) => this.security.alterClientQuotas(set, rm);
   securityVersion: SecurityStore['securityVersion'] = () => this.security.securityVersion();
+  listDynamicBrokerConfigs: SecurityStore['listDynamicBrokerConfigs'] = () => this.security.listDynamicBrokerConfigs();
+  alterDynamicBrokerConfigs: SecurityStore['alterDynamicBrokerConfigs'] = (id, set, rm, replace) => this.security.alterDynamicBrokerConfigs(id, set, rm, replace);
 
   /** The underlying connection (tests, tools). */
   get connection(): SqlConnection {

@@ -10,7 +10,9 @@
  */
 import type { ScramCredential } from '../coordinator/security-store.ts';
 import type { SecurityConfig } from '../config/security-config.ts';
+import type { OAuthBearerSettings } from '../config/security-config.ts';
 import { PlainServer, SaslAuthenticationError, ScramServer, scramMechanism, type SaslServer } from './sasl-server.ts';
+import { OAuthBearerServer, OAuthBearerValidator } from './oauthbearer.ts';
 
 /** What a connection needs for SASL (network/connection.ts's Connection has these fields). */
 export interface SaslConnection {
@@ -33,6 +35,9 @@ export type AuthenticateOutcome =
   | { ok: false; errorCode: 'ILLEGAL_SASL_STATE' | 'SASL_AUTHENTICATION_FAILED'; message: string };
 
 export class SaslAuthenticator {
+  /** One token validator per OAUTHBEARER settings object (its JWKS cache is shared by the listener's connections). */
+  private readonly validators = new WeakMap<OAuthBearerSettings, OAuthBearerValidator>();
+
   constructor(
     private readonly security: SecurityConfig | undefined,
     private readonly credentials: (user: string, mechanism: number) => Promise<ScramCredential | null>,
@@ -53,7 +58,12 @@ export class SaslAuthenticator {
     if (!listener || !listener.saslMechanisms.includes(mechanism as never)) return false;
     let server: SaslServer;
     if (mechanism === 'PLAIN') server = new PlainServer(listener.plainUsers);
-    else server = new ScramServer(scramMechanism(mechanism)!, this.credentials);
+    else if (mechanism === 'OAUTHBEARER') {
+      const settings = listener.oauthbearer!;
+      let validator = this.validators.get(settings);
+      if (!validator) this.validators.set(settings, (validator = new OAuthBearerValidator(settings)));
+      server = new OAuthBearerServer(validator);
+    } else server = new ScramServer(scramMechanism(mechanism)!, this.credentials);
     conn.sasl = { server, previousPrincipal: conn.authenticated ? conn.principal : null } satisfies Exchange;
     return true;
   }
@@ -80,9 +90,13 @@ export class SaslAuthenticator {
       conn.sasl = null;
       conn.principal = principal;
       conn.authenticated = true;
+      // KIP-368: with re-authentication on, a session lasts connections.max.reauth.ms, and no longer than
+      // the credential (an OAUTHBEARER token's expiry).
       const reauthMs = this.security?.connectionsMaxReauthMs ?? 0;
-      conn.sessionExpiresAt = reauthMs > 0 ? Date.now() + reauthMs : 0;
-      return { ok: true, challenge, complete, sessionLifetimeMs: reauthMs };
+      const credentialMs = exchange.server instanceof OAuthBearerServer ? exchange.server.credentialLifetimeMs : null;
+      const lifetimeMs = reauthMs > 0 && credentialMs !== null ? Math.max(1, Math.min(reauthMs, credentialMs)) : reauthMs;
+      conn.sessionExpiresAt = lifetimeMs > 0 ? Date.now() + lifetimeMs : 0;
+      return { ok: true, challenge, complete, sessionLifetimeMs: lifetimeMs };
     } catch (err) {
       conn.sasl = null;
       const message = err instanceof SaslAuthenticationError ? err.message : `Authentication failed: ${(err as Error).message}`;

@@ -106,15 +106,17 @@ test('IncrementalAlterConfigs bad input: each resource gets Kafka\'s error and n
   const dup = await incremental([{ name: 'cfg', configs: [] }, { name: 'cfg', configs: [] }, { name: 'legacy', configs: [] }]);
   assert.deepEqual(errors(dup), [ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, 0]);
 
-  // Broker resources: no dynamic broker configs; another broker id; BROKER_LOGGER.
+  // Broker resources (dynamic configs: test/security/dynamic-broker-configs.test.ts): static keys; per-broker
+  // keys on the cluster default; a name that is no broker id; BROKER_LOGGER.
   const brokers = await incremental([
-    { type: BROKER, name: '1', configs: [{ name: 'log.retention.ms', op: SET, value: '1000' }] },
-    { type: BROKER, name: '', configs: [{ name: 'message.max.bytes', op: SET, value: '1000' }] },
-    { type: BROKER, name: '7', configs: [] },
+    { type: BROKER, name: '1', configs: [{ name: 'num.partitions', op: SET, value: '3' }] },
+    { type: BROKER, name: '', configs: [{ name: 'ssl.keystore.location', op: SET, value: '/x.pem' }] },
+    { type: BROKER, name: 'seven', configs: [] },
     { type: BROKER_LOGGER, name: '1', configs: [{ name: 'root', op: SET, value: 'DEBUG' }] },
   ]);
   assert.deepEqual(errors(brokers), [ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST]);
-  assert.match(brokers.responses[0].errorMessage, /Cannot update these configs dynamically: Set\(log.retention.ms\)/);
+  assert.match(brokers.responses[0].errorMessage, /Cannot update these configs dynamically: Set\(num.partitions\)/);
+  assert.match(brokers.responses[1].errorMessage, /broker id must be specified/);
   assert.deepEqual(errors(await incremental([{ type: BROKER, name: '1', configs: [] }])), [0]);
   const describedBroker = await c.request(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: BROKER, resourceName: '1', configurationKeys: ['log.retention.ms'] }], includeSynonyms: false, includeDocumentation: false });
   assert.equal(describedBroker.results[0].configs[0].value, null);

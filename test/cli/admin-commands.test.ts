@@ -144,6 +144,14 @@ describe('floe configs', () => {
     const brokerCfg = await floe(['configs', ...bs, '--describe', '--all', '--entity-type', 'brokers', '--entity-name', String(leader), '--json']);
     assert.equal(brokerCfg.code, 0, brokerCfg.stderr);
     assert.ok((JSON.parse(brokerCfg.stdout) as { name: string }[]).some((c) => c.name === 'num.partitions'));
+    // Dynamic broker configs: a dynamic key is set on the broker, a static one refused.
+    const dyn = await floe(['configs', ...bs, '--alter', '--entity-type', 'brokers', '--entity-name', String(leader), '--add-config', 'log.cleaner.backoff.ms=20000']);
+    assert.equal(dyn.code, 0, dyn.stderr);
+    const described = JSON.parse((await floe(['configs', ...bs, '--describe', '--all', '--entity-type', 'brokers', '--entity-name', String(leader), '--json'])).stdout) as { name: string; value: string; source: string }[];
+    assert.deepEqual(described.filter((c) => c.name === 'log.cleaner.backoff.ms').map((c) => [c.value, c.source]), [['20000', 'DYNAMIC_BROKER_CONFIG']]);
+    const staticKey = await floe(['configs', ...bs, '--alter', '--entity-type', 'brokers', '--entity-name', String(leader), '--add-config', 'num.partitions=3']);
+    assert.equal(staticKey.code, 1);
+    assert.match(staticKey.stderr, /Cannot update these configs dynamically/);
   });
 });
 

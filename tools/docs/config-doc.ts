@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BROKER_CONFIG_KEYS, envVarName } from '../../src/config/broker-config.ts';
 import { TOPIC_CONFIG_KEYS } from '../../src/config/topic-config.ts';
+import { dynamicKey } from '../../src/config/dynamic-broker-config.ts';
 
 export const CONFIG_DOC_PATH = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
 
@@ -30,8 +31,12 @@ export function renderConfigDoc(): string {
     'Unknown keys are reported as warnings and ignored, so a Kafka `server.properties` can be used as is;',
     'keys of Kafka brokers that Floe does not implement get a warning of their own. A value of the wrong type',
     'or out of range stops the broker with a message naming the key, the value and what is accepted.',
-    'Floe has no dynamic broker configs: DescribeConfigs reports every key as read-only, with source',
-    'STATIC_BROKER_CONFIG when it was set and DEFAULT_CONFIG otherwise.',
+    'Keys marked **Dynamic** can also be changed at runtime, as in Kafka, with IncrementalAlterConfigs or',
+    'AlterConfigs on the broker resource (`kafka-configs --entity-type brokers --entity-default` for the',
+    'cluster, `--entity-name <id>` for one broker; "per broker" keys only the latter, also as',
+    '`listener.name.<l>.<key>`, and `listener.name.<l>.plain.sasl.jaas.config`); they are kept in the coordinator',
+    'and every broker applies a change at once. DescribeConfigs reports each key\'s source (DYNAMIC_BROKER_CONFIG,',
+    'DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG); the other keys are read-only.',
     '',
     'Longs are exact in configs and in DescribeConfigs (`9223372036854775807` stays that), and are used as',
     'numbers capped at 2^53 − 1, which means "unlimited" wherever Kafka uses Long.MAX_VALUE.',
@@ -45,7 +50,9 @@ export function renderConfigDoc(): string {
     }
     const valid = def.validate ? def.validate.describe : '';
     const dflt = def.default === null ? '(unset)' : code(def.default);
-    out.push(`| \`${def.key}\` | ${def.type.toLowerCase()} | ${cell(dflt)} | ${cell(valid)} | \`${envVarName(def.key)}\` | ${cell(def.doc)} |`);
+    const dynamic = dynamicKey(def.key);
+    const doc = dynamic === null ? def.doc : `**Dynamic**${dynamic.perBrokerOnly ? ' (per broker)' : ''}. ${def.doc}`;
+    out.push(`| \`${def.key}\` | ${def.type.toLowerCase()} | ${cell(dflt)} | ${cell(valid)} | \`${envVarName(def.key)}\` | ${cell(doc)} |`);
     const next = BROKER_CONFIG_KEYS[BROKER_CONFIG_KEYS.indexOf(def) + 1];
     if (!next || next.group !== group) out.push('');
   }

@@ -63,7 +63,7 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
 function describeCreated(ctx: RequestContext, configs: Record<string, string | null>) {
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(configs)) if (v !== null) set[k] = v;
-  return describeTopicConfigs(set, ctx.loadedConfig ?? ctx.config).map((c) => ({
+  return describeTopicConfigs(set, ctx.brokerConfigs.loadedView()).map((c) => ({
     name: c.name,
     value: c.value,
     readOnly: c.readOnly,

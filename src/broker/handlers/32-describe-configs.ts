@@ -3,14 +3,15 @@
  *
  * Behavior: TOPIC resources list every topic config with its value and source (DYNAMIC_TOPIC_CONFIG when
  * set on the topic, else the broker setting it inherits or the default), with synonyms on request (v1+)
- * and types and documentation on request (v3+). BROKER resources name this broker's id and list the
- * static broker configuration; "" (cluster-wide dynamic defaults) is an empty list, as no dynamic broker
- * configs exist yet. BROKER_LOGGER and other types get INVALID_REQUEST.
+ * and types and documentation on request (v3+); an inherited broker value set dynamically has source
+ * DYNAMIC_BROKER_CONFIG or DYNAMIC_DEFAULT_BROKER_CONFIG. BROKER resources: this broker's id lists every
+ * broker key with its source (DYNAMIC_BROKER_CONFIG > DYNAMIC_DEFAULT_BROKER_CONFIG > STATIC_BROKER_CONFIG
+ * > DEFAULT_CONFIG, as in Kafka) and synonyms; "" lists the cluster-wide dynamic defaults
+ * (../dynamic-configs.ts). BROKER_LOGGER and other types get INVALID_REQUEST.
  */
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/gen/messages/describe-configs.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
-import { describeBrokerConfigs } from '../../config/broker-config.ts';
 import { describeTopicConfigs } from '../../config/topic-config.ts';
 import { defineHandler } from '../handler.ts';
 import { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from '../../config/config-def.ts';
@@ -46,15 +47,13 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
         if (topicNameError(resource.resourceName)) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, topicNameError(resource.resourceName)!);
         const topic = ctx.topics.get(resource.resourceName);
         if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resource.resourceName}' does not exist.`);
-        described = describeTopicConfigs(topic.configs, ctx.loadedConfig ?? ctx.config);
+        described = describeTopicConfigs(topic.configs, ctx.brokerConfigs.loadedView());
       } else if (resource.resourceType === BROKER) {
-        if (resource.resourceName === '') described = [];
-        else if (resource.resourceName !== String(ctx.config.nodeId)) {
+        const broker = ctx.brokerConfigs.describe(resource.resourceName);
+        if (broker === null) {
           return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${ctx.config.nodeId} or empty string, but received ${resource.resourceName}`);
-        } else {
-          // node.id -1 means "allocate one": report the id this broker runs with.
-          described = describeBrokerConfigs(ctx.loadedConfig ?? ctx.config).map((c) => (c.name === 'node.id' ? { ...c, value: String(ctx.cluster.nodeId) } : c));
         }
+        described = broker;
       } else {
         return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);
       }

@@ -3,8 +3,9 @@
  *
  * Behavior: the legacy, non-incremental API: a TOPIC resource's explicit configs are replaced by the ones
  * given (keys not named go back to their defaults), validated as a whole, stored in the coordinator and
- * visible at once through DescribeConfigs and storage. BROKER resources: Floe has no dynamic broker
- * configs, so any key is INVALID_REQUEST as Kafka answers for a static config. See ../config-admin.ts for
+ * visible at once through DescribeConfigs and storage. BROKER resources ("" = cluster default, or this
+ * broker's id): the entity's whole set of dynamic broker configs is replaced (../dynamic-configs.ts);
+ * static keys are INVALID_REQUEST as in Kafka. See ../config-admin.ts for
  * every rule and error.
  * Version notes: v2 is flexible; nothing else changes.
  */
@@ -19,7 +20,7 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
   maxVersion: 2,
   async handle(ctx, req) {
     const responses = await alterResources(ctx.admin, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: OP_SET, value: c.value })),
-      { replace: true, validateOnly: req.validateOnly });
+      { replace: true, validateOnly: req.validateOnly }, ctx.brokerConfigs);
     return { throttleTimeMs: 0, responses };
   },
   errorResponse: (req, errorCode) => ({

@@ -5,8 +5,9 @@
  * only, else INVALID_CONFIG; starting from the topic's value or Kafka's default) on TOPIC resources; the
  * result is validated as a whole (INVALID_CONFIG with Kafka's messages for unknown names, wrong types,
  * out-of-range values, or a change of diskless.enable), stored in the coordinator, and visible at once
- * through DescribeConfigs (source DYNAMIC_TOPIC_CONFIG) and storage. BROKER resources: Floe has no dynamic
- * broker configs, so any key is INVALID_REQUEST as Kafka answers for a static config. See
+ * through DescribeConfigs (source DYNAMIC_TOPIC_CONFIG) and storage. BROKER resources ("" = cluster default, or
+ * this broker's id): dynamic broker configs, kept in the coordinator and applied by every broker at once
+ * (../dynamic-configs.ts); static keys are INVALID_REQUEST as in Kafka. See
  * ../config-admin.ts for every rule and error.
  * Version notes: v1 is flexible; nothing else changes.
  */
@@ -21,7 +22,7 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
   maxVersion: 1,
   async handle(ctx, req) {
     const responses = await alterResources(ctx.admin, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })),
-      { replace: false, validateOnly: req.validateOnly });
+      { replace: false, validateOnly: req.validateOnly }, ctx.brokerConfigs);
     return { throttleTimeMs: 0, responses };
   },
   errorResponse: (req, errorCode) => ({

@@ -245,10 +245,29 @@ export class LogCleaner {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
-  private readonly mapCapacity: number;
+  private mapCapacity: number;
+  private options: LogCleanerOptions;
 
-  constructor(private readonly options: LogCleanerOptions, private readonly logs: () => ClassicLog[]) {
+  constructor(options: LogCleanerOptions, private readonly logs: () => ClassicLog[]) {
+    this.options = { ...options };
     this.mapCapacity = offsetMapCapacity(Math.floor(options.dedupeBufferBytes / Math.max(1, options.threads)));
+  }
+
+  /** New thread count, key-map size and backoff (dynamic broker configs); the next run uses them. */
+  reconfigure(change: Pick<LogCleanerOptions, 'threads' | 'dedupeBufferBytes' | 'backoffMs'>): void {
+    const backoffChanged = change.backoffMs !== this.options.backoffMs;
+    this.options = { ...this.options, ...change };
+    this.mapCapacity = offsetMapCapacity(Math.floor(change.dedupeBufferBytes / Math.max(1, change.threads)));
+    if (backoffChanged && this.timer && !this.closed) {
+      clearInterval(this.timer);
+      this.timer = null;
+      this.start();
+    }
+  }
+
+  /** The settings in force (tests, metrics). */
+  get settings(): Readonly<LogCleanerOptions> {
+    return this.options;
   }
 
   start(): void {

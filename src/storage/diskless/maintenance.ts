@@ -73,7 +73,8 @@ class PeriodicJob {
   private running: Promise<void> | null = null;
   private stopped = false;
 
-  constructor(private readonly name: string, private readonly intervalMs: number, private readonly run: () => Promise<unknown>) {}
+  /** `intervalMs` may be a function: read before each wait (log.cleaner.backoff.ms is a dynamic broker config). */
+  constructor(private readonly name: string, private readonly intervalMs: number | (() => number), private readonly run: () => Promise<unknown>) {}
 
   start(): void {
     this.schedule();
@@ -97,7 +98,7 @@ class PeriodicJob {
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.pass().finally(() => this.schedule());
-    }, this.intervalMs);
+    }, typeof this.intervalMs === 'number' ? this.intervalMs : this.intervalMs());
     this.timer.unref();
   }
 
@@ -192,8 +193,8 @@ export class DisklessMaintenance {
       registerKeys: storage.keys !== null,
       stopping: () => this.stopping,
     });
-    const backoffMs = Math.max(100, options.config.logCleanerBackoffMs ?? 15_000);
-    this.compactionJob = new PeriodicJob('compaction', backoffMs, () => this.leased('compaction', backoffMs, () => this.compactor.runPass()));
+    const backoffMs = () => Math.max(100, options.config.logCleanerBackoffMs ?? 15_000);
+    this.compactionJob = new PeriodicJob('compaction', backoffMs, () => this.leased('compaction', backoffMs(), () => this.compactor.runPass()));
     const refreshMs = Math.max(100, Math.min(s.retentionCheckIntervalMs, s.deletionGraceMs / 4));
     this.jobs = [this.retentionJob, this.cleanerJob, new PeriodicJob('log-start-refresh', refreshMs, () => storage.refreshLogStarts())];
     if (options.config.logCleanerEnable ?? true) this.jobs.push(this.compactionJob);
