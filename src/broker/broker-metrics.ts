@@ -69,6 +69,7 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly KafkaSer
   metrics.observe('floe_diskless_compaction_dirty_ratio', 'Dirty share (0-1) of each compacted diskless partition, by partition (topic id:partition), as last seen by this broker\'s compaction job.', 'gauge',
     () => Object.fromEntries(compactor.dirtyRatios), 'partition');
   const merger = parts.maintenance.merger;
+  metrics.observe('floe_diskless_merge_passes_total', 'Merge passes this broker completed (while it held the merge lease).', 'counter', () => merger.stats.passes);
   metrics.observe('floe_diskless_merge_objects_total', 'Objects merged by this broker (inputs, now deleting) and merged objects it wrote, by kind (merged, written).', 'counter',
     () => ({ merged: merger.stats.objectsMerged, written: merger.stats.objectsWritten }), 'kind');
   metrics.observe('floe_diskless_merge_bytes_total', 'Bytes the merge job read and wrote, by direction (read, written).', 'counter',

@@ -57,6 +57,7 @@ export interface DisklessMergerOptions {
 }
 
 export interface DisklessMergerStats {
+  /** Passes completed. */
   passes: number;
   /** Merges done (one swap each). */
   merges: number;
@@ -90,7 +91,14 @@ export class DisklessMerger {
 
   /** Merges candidates until none is left (the maintenance job calls it while holding the lease). */
   async runPass(): Promise<void> {
-    this.stats.passes++;
+    try {
+      await this.mergeUntilDone();
+    } finally {
+      this.stats.passes++;
+    }
+  }
+
+  private async mergeUntilDone(): Promise<void> {
     this.ioStart = performance.now();
     this.ioBytes = 0;
     // Groups refused or failed in this pass are not tried again before the next one.
