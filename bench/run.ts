@@ -36,7 +36,9 @@
  * compacted topic for N s with the cleaner off, then a broker with the cleaner on, timed until every
  * partition is clean (MB/s of input, and per broker core); (7) diskless: a broker with merging on
  * (diskless.merge.min.age.ms=0) merges the small objects, timed until no two candidates are left, then
- * (8) the lagging consumer of (4) reads everything again, cold, from the merged objects. Every read
+ * (8) the lagging consumer of (4) reads everything again, cold, from the merged objects. Diskless: the
+ * lagging consumer also reads the lowest load's topic of (3) (objects sealed by the commit interval, a few
+ * KB per partition each) in (4) and in (8). Every read
  * checks that every partition's offsets run 0, 1, 2, … with no gap or duplicate and that the count matches
  * what was acknowledged; a mismatch fails the run (exit 1). Figures are printed and written, never asserted.
  *
@@ -270,10 +272,21 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
   const dataDir = join(workDir, id);
   const overrides = await brokerOverrides(id);
   let broker = await launch(id, dataDir, overrides, 'a');
-  const result: BackendResult = { id, diskless, brokerStartSeconds: round(broker.startSeconds, 1)!, produce: null, tailRead: null, coldRead: null, latency: [], partitions: [], transactions: [], compaction: null, merge: null, coldReadMerged: null };
+  const result: BackendResult = { id, diskless, brokerStartSeconds: round(broker.startSeconds, 1)!, produce: null, tailRead: null, coldRead: null, latency: [], partitions: [], transactions: [], compaction: null, merge: null, coldReadMerged: null, coldReadSmall: null, coldReadSmallMerged: null };
   try {
     const bootstrap = () => broker.bootstrap;
     let produced: ProduceResult | null = null;
+    /** Records in each latency topic (the lowest load's topic is read cold too: objects sealed by the interval, small). */
+    const latencyCounts = new Map<string, number>();
+    const smallTopic = `latency-${Math.round(settings.loads[0]! * 100)}`;
+    /** A lagging consumer reads all of `topic` (cold caches: just after a restart). */
+    const coldRead = async (topic: string, expect: number, phase: string) => {
+      const m = await meter(broker, serversToo);
+      const cold = await consume({ bootstrap: bootstrap(), topic, partitions: settings.topicPartitions, expect }).result;
+      const p = await m.read();
+      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase, window: p.window, dir: join(outDir, 'profiles', broker.name) });
+      return { ...consumeFigures(cold), ...cpuFigures(p, cold.bytes), requests: requestFigures(p) };
+    };
     if (phases.main) {
       await createTopics(bootstrap(), [
         { name: TOPIC, partitions: settings.topicPartitions, config: topicConfig },
@@ -306,6 +319,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
         await consumer.ready;
         const { r, whole } = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate, prefill: settings.topicPartitions });
         const c = await consumer.finish(r.sent + r.warmUp);
+        latencyCounts.set(topic, r.sent + r.warmUp);
         p = whole;
         result.latency.push({
           load,
@@ -385,12 +399,12 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
       say(`${id}: restarting the broker, then reading everything again (cold)`);
       await stopBroker(broker);
       broker = await launch(id, dataDir, overrides, 'b');
-      const m = await meter(broker, serversToo);
-      const cold = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent + produced.warmUp }).result;
-      const p = await m.read();
-      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'cold-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
-      result.coldRead = { ...consumeFigures(cold), ...cpuFigures(p, cold.bytes), requests: requestFigures(p) };
+      result.coldRead = await coldRead(TOPIC, produced.sent + produced.warmUp, 'cold-read');
       say(`${id}: cold read ${result.coldRead.MBps} MB/s, ${result.coldRead.requests.getsPerMB} GET/MB`);
+      if (diskless && latencyCounts.has(smallTopic)) {
+        result.coldReadSmall = await coldRead(smallTopic, latencyCounts.get(smallTopic)!, 'cold-read-small');
+        say(`${id}: cold read of ${smallTopic} (small objects) ${result.coldReadSmall.MBps} MB/s, ${result.coldReadSmall.requests.getsPerMB} GET/MB`);
+      }
     }
 
     // (6) compaction throughput.
@@ -447,12 +461,12 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
       say(`${id}: merged ${result.merge.objectsMerged} objects into ${result.merge.objectsWritten} (${result.merge.MBps} MB/s of input)`);
       await stopBroker(broker);
       broker = await launch(id, dataDir, overrides, 'e');
-      const m2 = await meter(broker, serversToo);
-      const cold = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent + produced.warmUp }).result;
-      const p2 = await m2.read();
-      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'cold-read-merged', window: p2.window, dir: join(outDir, 'profiles', broker.name) });
-      result.coldReadMerged = { ...consumeFigures(cold), ...cpuFigures(p2, cold.bytes), requests: requestFigures(p2) };
+      result.coldReadMerged = await coldRead(TOPIC, produced.sent + produced.warmUp, 'cold-read-merged');
       say(`${id}: cold read after merging ${result.coldReadMerged.MBps} MB/s, ${result.coldReadMerged.requests.getsPerMB} GET/MB`);
+      if (latencyCounts.has(smallTopic)) {
+        result.coldReadSmallMerged = await coldRead(smallTopic, latencyCounts.get(smallTopic)!, 'cold-read-small-merged');
+        say(`${id}: cold read of ${smallTopic} after merging ${result.coldReadSmallMerged.MBps} MB/s, ${result.coldReadSmallMerged.requests.getsPerMB} GET/MB`);
+      }
     }
   } finally {
     await stopBroker(broker);

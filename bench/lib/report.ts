@@ -67,6 +67,9 @@ export interface BackendResult {
   merge: (CpuFigures & { done: boolean; objectsMerged: number; objectsWritten: number; bytesRead: number; bytesWritten: number; seconds: number; MBps: number | null; requests: RequestFigures }) | null;
   /** (8) the cold read again, after merging. */
   coldReadMerged: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
+  /** Diskless: the cold read of the lowest load's latency topic (small objects), before and after merging. */
+  coldReadSmall: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
+  coldReadSmallMerged: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
 }
 
 export interface Target {
@@ -206,7 +209,9 @@ export function formatReport(r: BenchResults): string {
   out.push('\nConsume, all of it from offset 0: tail = the broker that wrote it (cache); cold = after a restart');
   const consRows: (string | number)[][] = [];
   for (const b of r.backends) {
-    for (const [what, c] of [['tail', b.tailRead], ['cold', b.coldRead], ['cold, after merging', b.coldReadMerged]] as const) {
+    const small = `${pct(s.loads[0]!)}-load topic`;
+    for (const [what, c] of [['tail', b.tailRead], ['cold', b.coldRead], ['cold, after merging', b.coldReadMerged],
+      [`cold, ${small}`, b.coldReadSmall], [`cold, ${small}, after merging`, b.coldReadSmallMerged]] as const) {
       if (!c) continue;
       consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.brokerSystemCpuPercent, 0), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
         b.diskless ? fmt(c.requests.getsPerSec) : '–', b.diskless && c.requests.bytesPerGet ? fmt(c.requests.bytesPerGet / 1024, 0) : '–', b.diskless ? fmt(c.requests.getsPerMB, 2) : '–',

@@ -23,7 +23,7 @@ import { freshBucket, s3Overrides, sharedS3 } from '../helpers/s3.ts';
 import { createTopics } from '../helpers/topics.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { ObjectStore } from '../../src/objectstore/object-store.ts';
-import { DisklessMerger, nextGroup } from '../../src/storage/diskless/merger.ts';
+import { DisklessMerger, isMergedObjectKey, nextGroup } from '../../src/storage/diskless/merger.ts';
 
 const TOPIC = 'merged';
 const PARTITIONS = 3;
@@ -145,7 +145,7 @@ async function settled(broker: TestBroker): Promise<void> {
     { timeoutMs: 30_000, intervalMs: 200 });
 }
 
-async function scenario(overrides: Record<string, string | number | boolean>): Promise<void> {
+async function scenario(overrides: Record<string, string | number | boolean>, withSecondBroker: boolean): Promise<void> {
   const broker = await startTestBroker({ ...BASE, ...overrides });
   const client = await RawClient.connect(broker.port);
   await createTopics(client, [{ name: TOPIC, partitions: PARTITIONS }]);
@@ -153,6 +153,11 @@ async function scenario(overrides: Record<string, string | number | boolean>): P
   const objectsBefore = await liveObjects(broker);
   assert.ok(objectsBefore.length >= 30, `many small objects (${objectsBefore.length})`);
   const before = await snapshot(broker, client);
+  // A second broker of the cluster reads everything too (its batch index cache now holds locations in the
+  // small objects): after the merge it must read the same, also once the small objects are gone.
+  const other = withSecondBroker ? await startTestBroker({ ...BASE, ...overrides }) : null;
+  const otherClient = other ? await RawClient.connect(other.port) : null;
+  if (other) assert.deepEqual(await snapshot(other, otherClient!), before, 'the second broker reads the same');
   const committed = before.kcat.length;
   assert.ok(committed > 150, `kcat read ${committed} committed records`);
 
@@ -168,7 +173,8 @@ async function scenario(overrides: Record<string, string | number | boolean>): P
   assert.equal(merger.stats.objectsMerged, objectsBefore.length, 'every small object merged');
   const objectsAfter = await liveObjects(broker);
   assert.ok(objectsAfter.length <= 2 && objectsAfter.length === merger.stats.objectsWritten, `few larger objects (${objectsAfter.length})`);
-  assert.ok(objectsAfter.every((k) => !objectsBefore.includes(k)));
+  assert.ok(objectsAfter.every((k) => !objectsBefore.includes(k) && isMergedObjectKey(k)));
+  assert.ok(objectsBefore.every((k) => !isMergedObjectKey(k)));
   assert.equal([...during.values()].reduce((n, v) => n + v.length, 0), all, 'kafkajs read everything during the merge');
 
   const after = await snapshot(broker, client);
@@ -178,6 +184,11 @@ async function scenario(overrides: Record<string, string | number | boolean>): P
   await settled(broker);
   assert.deepEqual(await storeKeys(broker), objectsAfter);
   assert.deepEqual(await snapshot(broker, client), before, 'unchanged once the old objects are deleted');
+  if (other) {
+    assert.deepEqual(await snapshot(other, otherClient!), before, 'the second broker reads the same from the merged objects');
+    otherClient!.close();
+    await other.close();
+  }
   const kafkajsAfter = await readWithKafkajs(kafkajs(broker.bootstrap, 'merge-reader-2'), TOPIC, [0, 1, 2], all, 60_000);
   assert.deepEqual(stripped(kafkajsAfter), stripped(during), 'kafkajs reads the same records after the merge');
 
@@ -202,12 +213,39 @@ function stripped(read: Map<number, { offset: string; key: Buffer | null; value:
 }
 
 test('merging on PGlite + a folder: many small objects become one or two; readers see the same batches before, during and after', async () => {
-  await scenario({});
+  await scenario({}, false);
 });
 
-test('merging on PostgreSQL + S3: the same', async () => {
+test('merging on PostgreSQL + S3 with a second broker: the same, and the other broker\'s cached locations are dropped in time', async () => {
   const s3 = await sharedS3();
-  await scenario({ 'diskless.coordinator.url': await freshDatabase(), ...s3Overrides(s3, await freshBucket()) });
+  await scenario({ 'diskless.coordinator.url': await freshDatabase(), ...s3Overrides(s3, await freshBucket()) }, true);
+});
+
+test('merging is bounded by diskless.merge.io.max.bytes.per.second (bytes read and written together)', async () => {
+  const broker = await startTestBroker(BASE);
+  const client = await RawClient.connect(broker.port);
+  await createTopics(client, [{ name: TOPIC, partitions: PARTITIONS }]);
+  const producer = kafkajs(broker.bootstrap, 'merge-rate').producer();
+  await producer.connect();
+  for (let round = 0; round < 6; round++) await producer.send({ topic: TOPIC, acks: -1, messages: [{ partition: round % PARTITIONS, value: 'x'.repeat(10_000) }] });
+  await producer.disconnect();
+  const objects = await liveObjects(broker);
+  const bytes = (await broker.broker.coordinator.mergeCandidates(Number.MAX_SAFE_INTEGER, 0, 100)).reduce((n, c) => n + c.size, 0);
+  const rate = 40_000;
+  const merger = new DisklessMerger(broker.broker.coordinator, broker.broker.objectStore, {
+    brokerId: broker.broker.config.nodeId, keyPrefix: 'wal/', targetBytes: 1 << 26, minAgeMs: 0, maxBytesPerSecond: rate,
+    onSwapped: (keys) => keys.forEach((k) => broker.broker.storage.diskless.forgetCompacted(k)), registerKeys: true,
+  });
+  const started = performance.now();
+  await merger.runPass();
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(merger.stats.objectsMerged, objects.length);
+  assert.equal(merger.stats.bytesRead + merger.stats.bytesWritten, 2 * bytes);
+  // Every read and the write wait until the bytes moved so far fit the rate.
+  const floor = ((2 * bytes) / rate) * 0.9;
+  assert.ok(seconds >= floor, `took ${seconds.toFixed(2)} s for ${2 * bytes} bytes at ${rate} B/s (at least ${floor.toFixed(2)} s)`);
+  assert.ok(merger.stats.throttledSeconds > 0);
+  client.close();
 });
 
 function bind(store: ObjectStore): ObjectStore {
@@ -299,4 +337,7 @@ test('nextGroup: the oldest candidates that fit in the target together', () => {
   assert.deepEqual(nextGroup([c('a', 10), c('b', 20), c('c', 30), c('d', 5)], 60).map((x) => x.objectKey), ['a', 'b', 'c']);
   assert.deepEqual(nextGroup([c('a', 40), c('b', 30)], 60).map((x) => x.objectKey), ['a']);
   assert.deepEqual(nextGroup([], 60), []);
+  assert.ok(isMergedObjectKey('wal/merged-0b5e6a3c-4c1f-4c55-9d39-7d2c1d9e6f10'));
+  assert.ok(!isMergedObjectKey('wal/0b5e6a3c-4c1f-4c55-9d39-7d2c1d9e6f10'));
+  assert.ok(!isMergedObjectKey('merged-data/wal/0b5e6a3c'));
 });

@@ -35,6 +35,17 @@ import { childLogger } from '../../observability/log.ts';
 
 const log = childLogger('diskless-merger');
 
+/** Merged objects are named `<prefix>merged-<uuid>`, so readers can tell them from fresh WAL objects. */
+const MERGED_MARK = 'merged-';
+
+/**
+ * Whether an object key names a merged object. Readers never fetch and cache a merged object whole (it is
+ * large and old: only lagging consumers read it), even when its batch locations sit in the index cache.
+ */
+export function isMergedObjectKey(key: string): boolean {
+  return key.startsWith(MERGED_MARK, key.lastIndexOf('/') + 1);
+}
+
 /** Candidates asked of the coordinator at once. */
 const CANDIDATE_LIMIT = 2_000;
 /** Input objects read at once. */
@@ -156,7 +167,7 @@ export class DisklessMerger {
       size += b.byteSize;
     }
     // 3. Upload, then one transaction moves the rows.
-    const objectKey = `${this.options.keyPrefix}${randomUUID()}`;
+    const objectKey = `${this.options.keyPrefix}${MERGED_MARK}${randomUUID()}`;
     if (this.options.registerKeys) await this.coordinator.registerPendingObjects(this.options.brokerId, [objectKey]);
     await this.throttle(size);
     await this.store.put(objectKey, parts);
