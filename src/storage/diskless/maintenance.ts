@@ -205,6 +205,7 @@ export class DisklessMaintenance {
       targetBytes: c.disklessMergeTargetBytes ?? 67_108_864,
       minAgeMs: c.disklessMergeMinAgeMs ?? 300_000,
       maxBytesPerSecond: c.disklessMergeIoMaxBytesPerSecond ?? 33_554_432,
+      orphanMinAgeMs: s.orphanMinAgeMs,
       onSwapped: (keys) => {
         for (const key of keys) storage.forgetCompacted(key);
       },

@@ -64,6 +64,11 @@ export interface DisklessMergerOptions {
   onSwapped: (keys: PartitionKey[]) => void;
   /** Register object keys as pending before upload (orphan reaping), as the writer does with diskless.orphan.min.age.ms. */
   registerKeys?: boolean;
+  /**
+   * diskless.orphan.min.age.ms: a registered key older than this is reaped, so a merge whose upload took
+   * more than half of it is not swapped (as the writer never commits such a key); default 1 hour.
+   */
+  orphanMinAgeMs?: number;
   stopping?: () => boolean;
 }
 
@@ -166,11 +171,16 @@ export class DisklessMerger {
       moved.push({ topicId: b.topicId, partition: b.partition, baseOffset: b.baseOffset, oldByteOffset: b.byteOffset, newByteOffset: size });
       size += b.byteSize;
     }
-    // 3. Upload, then one transaction moves the rows.
+    // 3. Upload, then one transaction moves the rows. The key is registered just before the upload (after
+    // the throttle's wait), and not swapped if the orphan reaper may already have taken it.
     const objectKey = `${this.options.keyPrefix}${MERGED_MARK}${randomUUID()}`;
-    if (this.options.registerKeys) await this.coordinator.registerPendingObjects(this.options.brokerId, [objectKey]);
     await this.throttle(size);
+    const registeredAt = performance.now();
+    if (this.options.registerKeys) await this.coordinator.registerPendingObjects(this.options.brokerId, [objectKey]);
     await this.store.put(objectKey, parts);
+    if (this.options.registerKeys && performance.now() - registeredAt > (this.options.orphanMinAgeMs ?? 3_600_000) / 2) {
+      throw new Error(`the upload of ${objectKey} took more than half of diskless.orphan.min.age.ms: not swapped (the orphan reaper deletes it)`);
+    }
     const result = await this.coordinator.swapMerged({ objectKey, objectSize: size, brokerId: this.options.brokerId, oldObjectKeys: keys, batches: moved });
     if (!result.ok) {
       this.stats.conflicts++;
