@@ -70,6 +70,11 @@ export async function compactedTopics(coordinator: Coordinator, config: BrokerCo
   return out;
 }
 
+/** A job's lease runs three intervals, at least 10 s. */
+function leaseTtl(intervalMs: number): number {
+  return Math.max(3 * intervalMs, 10_000);
+}
+
 class PeriodicJob {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -167,6 +172,7 @@ export class DisklessMaintenance {
       keyPrefix: WAL_KEY_PREFIX,
       deletionGraceMs: s.deletionGraceMs,
       orphanMinAgeMs: s.orphanMinAgeMs,
+      renewLease: () => this.coordinator.tryAcquireLease('merge', this.holder, leaseTtl(Math.max(100, options.config.disklessMergeIntervalMs ?? 30_000))),
       orphanScanIntervalMs: Math.max(s.cleanerIntervalMs, s.orphanMinAgeMs / 4),
       onDeleted: (keys) => storage.forgetObjects(keys),
       stopping: () => this.stopping,
@@ -206,6 +212,7 @@ export class DisklessMaintenance {
       minAgeMs: c.disklessMergeMinAgeMs ?? 300_000,
       maxBytesPerSecond: c.disklessMergeIoMaxBytesPerSecond ?? 33_554_432,
       orphanMinAgeMs: s.orphanMinAgeMs,
+      renewLease: () => this.coordinator.tryAcquireLease('merge', this.holder, leaseTtl(Math.max(100, options.config.disklessMergeIntervalMs ?? 30_000))),
       onSwapped: (keys) => {
         for (const key of keys) storage.forgetCompacted(key);
       },
@@ -259,8 +266,7 @@ export class DisklessMaintenance {
   }
 
   private async leased(name: string, intervalMs: number, run: () => Promise<unknown>): Promise<void> {
-    const ttl = Math.max(3 * intervalMs, 10_000);
-    if (!(await this.coordinator.tryAcquireLease(name, this.holder, ttl))) return;
+    if (!(await this.coordinator.tryAcquireLease(name, this.holder, leaseTtl(intervalMs)))) return;
     await run();
   }
 }

@@ -70,6 +70,8 @@ export interface DisklessMergerOptions {
    */
   orphanMinAgeMs?: number;
   stopping?: () => boolean;
+  /** Renews the job's lease before each merge; false: another broker holds it now, the pass stops. */
+  renewLease?: () => Promise<boolean>;
 }
 
 export interface DisklessMergerStats {
@@ -124,6 +126,9 @@ export class DisklessMerger {
       const candidates = (await this.candidates()).filter((c) => !skip.has(c.objectKey));
       const group = nextGroup(candidates, this.options.targetBytes);
       if (group.length < 2) return;
+      // A long pass outlives the lease it started with: renewed before each merge (two brokers merging the
+      // same objects would be safe, the second swap is refused, but wasteful).
+      if (this.options.renewLease && !(await this.options.renewLease())) return;
       try {
         if (!(await this.mergeGroup(group))) for (const c of group) skip.add(c.objectKey);
       } catch (err) {
