@@ -172,7 +172,6 @@ export class DisklessMaintenance {
       keyPrefix: WAL_KEY_PREFIX,
       deletionGraceMs: s.deletionGraceMs,
       orphanMinAgeMs: s.orphanMinAgeMs,
-      renewLease: () => this.coordinator.tryAcquireLease('merge', this.holder, leaseTtl(Math.max(100, options.config.disklessMergeIntervalMs ?? 30_000))),
       orphanScanIntervalMs: Math.max(s.cleanerIntervalMs, s.orphanMinAgeMs / 4),
       onDeleted: (keys) => storage.forgetObjects(keys),
       stopping: () => this.stopping,
@@ -205,6 +204,7 @@ export class DisklessMaintenance {
     const backoffMs = Math.max(100, options.config.logCleanerBackoffMs ?? 15_000);
     this.compactionJob = new PeriodicJob('compaction', backoffMs, () => this.leased('compaction', backoffMs, () => this.compactor.runPass()));
     const c = options.config;
+    const mergeIntervalMs = Math.max(100, c.disklessMergeIntervalMs ?? 30_000);
     this.merger = new DisklessMerger(coordinator, store, {
       brokerId: options.brokerId,
       keyPrefix: WAL_KEY_PREFIX,
@@ -212,14 +212,13 @@ export class DisklessMaintenance {
       minAgeMs: c.disklessMergeMinAgeMs ?? 300_000,
       maxBytesPerSecond: c.disklessMergeIoMaxBytesPerSecond ?? 33_554_432,
       orphanMinAgeMs: s.orphanMinAgeMs,
-      renewLease: () => this.coordinator.tryAcquireLease('merge', this.holder, leaseTtl(Math.max(100, options.config.disklessMergeIntervalMs ?? 30_000))),
+      renewLease: () => this.coordinator.tryAcquireLease('merge', this.holder, leaseTtl(mergeIntervalMs)),
       onSwapped: (keys) => {
         for (const key of keys) storage.forgetCompacted(key);
       },
       registerKeys: storage.keys !== null,
       stopping: () => this.stopping,
     });
-    const mergeIntervalMs = Math.max(100, c.disklessMergeIntervalMs ?? 30_000);
     this.mergeJob = new PeriodicJob('merge', mergeIntervalMs, () => this.leased('merge', mergeIntervalMs, () => this.merger.runPass()));
     const refreshMs = Math.max(100, Math.min(s.retentionCheckIntervalMs, s.deletionGraceMs / 4));
     this.jobs = [this.retentionJob, this.cleanerJob, new PeriodicJob('log-start-refresh', refreshMs, () => storage.refreshLogStarts())];
