@@ -90,7 +90,8 @@ def produce(args):
     p = Producer(conf)
     # Warm-up: metadata and the connection are not part of the measurement.
     warm = []
-    p.produce(args.topic, value=WARM_UP, on_delivery=lambda err, msg: warm.append(err))
+    warm_key = b"warm-up" if args.keys > 0 else None
+    p.produce(args.topic, value=WARM_UP, key=warm_key, on_delivery=lambda err, msg: warm.append(err))
     p.flush(60)
     if not warm or warm[0] is not None:
         print(json.dumps({"error": "warm-up record not delivered: %s" % (warm[0] if warm else "timeout"), "clientErrors": errors}))
@@ -99,7 +100,7 @@ def produce(args):
     if args.prefill > 0:
         # One record in every partition, so that none is empty while measuring.
         for i in range(args.prefill):
-            p.produce(args.topic, value=WARM_UP, partition=i, on_delivery=lambda err, msg: warm.append(err))
+            p.produce(args.topic, value=WARM_UP, key=warm_key, partition=i, on_delivery=lambda err, msg: warm.append(err))
         p.flush(120)
         bad = [e for e in warm[1:] if e is not None]
         if len(warm) != 1 + args.prefill or bad:
@@ -131,6 +132,7 @@ def produce(args):
     perf = time.perf_counter
     pack = STAMP.pack
     count = args.count if args.count > 0 else None
+    keys = [b"key-%d" % i for i in range(args.keys)] if args.keys > 0 else None
     # Markers for the caller, which scrapes the broker's metrics at each: the steady part of the run is
     # between "measuring" and "produced" (then the client flushes what it still holds).
     sys.stderr.write("measuring\n")
@@ -154,12 +156,13 @@ def produce(args):
             continue
         while sent < due:
             value = pack(wall()) + filler
+            key = keys[sent % len(keys)] if keys else None
             try:
                 if sent % sample == 0:
                     s = perf()
-                    produce_(topic, value, on_delivery=lambda err, msg, s=s: on_delivery(err, msg, s))
+                    produce_(topic, value, key, on_delivery=lambda err, msg, s=s: on_delivery(err, msg, s))
                 else:
-                    produce_(topic, value)
+                    produce_(topic, value, key)
             except BufferError:
                 p.poll(0.001)
                 continue
@@ -417,6 +420,7 @@ def main():
     pp.add_argument("--mock", action="store_true")
     pp.add_argument("--prefill", type=int, default=0, help="before measuring, one record into each of partitions 0..N-1")
     pp.add_argument("--config", action="append")
+    pp.add_argument("--keys", type=int, default=0, help="keyed records: key i %% N (compacted topics refuse records without one)")
     pp.add_argument("--transaction-records", type=int, default=0, help="a transactional producer, N records per transaction")
     cp = sub.add_parser("consume")
     cp.add_argument("--bootstrap", required=True)

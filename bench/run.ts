@@ -12,8 +12,8 @@
  *                                          profiler's overhead)
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
  *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
- *         --transaction-seconds (0: no transaction runs), --size (record bytes), --partitions (of the
- *         throughput topics), --keep-data
+ *         --transaction-seconds (0: no transaction runs), --compaction-seconds (0: no compaction run),
+ *         --size (record bytes), --partitions (of the throughput topics), --keep-data
  *
  * Scenarios:
  * - mock: librdkafka's in-memory mock broker (test.mock.num.brokers=1), same client, same run: the
@@ -35,7 +35,13 @@
  * read everything again (lagging consumer, cold caches: exact-range reads from the object store); (5) on a
  * fresh topic, as fast as one producer goes for N s each: an idempotent producer, then transactional
  * producers writing 10 and 1,000 records per transaction (throughput, commit and transaction latency; each
- * commit must succeed and every record be delivered). Every read
+ * commit must succeed and every record be delivered); (6) compaction: keyed records (10,000 keys) to a
+ * compacted topic for N s with the cleaner off, then a broker with the cleaner on, timed until every
+ * partition is clean (MB/s of input, and per broker core); (7) diskless: a broker with merging on
+ * (diskless.merge.min.age.ms=0) merges the small objects, timed until no two candidates are left, then
+ * (8) the lagging consumer of (4) reads everything again, cold, from the merged objects. Diskless: the
+ * lagging consumer also reads the lowest load's topic of (3) (objects sealed by the commit interval, a few
+ * KB per partition each) in (4) and in (8) (not with --quick). Every read
  * checks that every partition's offsets run 0, 1, 2, … with no gap or duplicate and that the count matches
  * what was acknowledged; a mismatch fails the run (exit 1). Figures are printed and written, never asserted.
  *
@@ -75,6 +81,7 @@ const { values } = parseArgs({
     'partition-seconds': { type: 'string' },
     'partition-rate': { type: 'string', default: '5000' },
     'transaction-seconds': { type: 'string' },
+    'compaction-seconds': { type: 'string' },
     'keep-data': { type: 'boolean', default: false },
   },
 });
@@ -94,6 +101,8 @@ const settings = {
   partitionRate: Number(values['partition-rate']),
   transactionSeconds: Number(values['transaction-seconds'] ?? (QUICK ? 2 : 3)),
   transactionSizes: [10, 1000],
+  compactionSeconds: Number(values['compaction-seconds'] ?? (QUICK ? 2 : 4)),
+  compactionKeys: 10_000,
   commitIntervalMs: 250,
   /** Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache. */
   cacheMaxBytes: 4 * 1024 ** 3,
@@ -155,7 +164,8 @@ function serverCpuSeconds(): number {
 
 let dbSeq = 0;
 async function brokerOverrides(id: BackendId): Promise<Record<string, string | number>> {
-  const common = { 'diskless.cache.max.bytes': settings.cacheMaxBytes, 'diskless.commit.interval.ms': settings.commitIntervalMs };
+  // Merging and compaction run only in their own phases (7) and (6).
+  const common = { 'diskless.cache.max.bytes': settings.cacheMaxBytes, 'diskless.commit.interval.ms': settings.commitIntervalMs, 'diskless.merge.enable': 'false', 'log.cleaner.enable': 'false' };
   if (id !== 'pg-s3') return common;
   const { pg, s3 } = await pgS3Servers();
   const db = await pg.createDatabase(`bench_${++dbSeq}`);
@@ -239,6 +249,16 @@ async function meteredProduce(b: BrokerProcess, serversToo: boolean, opts: Param
   return { r, whole, steady: await (steady as Promise<PhaseStats>) };
 }
 
+/** Polls the broker's /metrics until `ready` holds (true) or `timeoutSeconds` pass (false). */
+async function waitForMetrics(b: BrokerProcess, timeoutSeconds: number, ready: (now: Map<string, { name: string; value: number }>) => boolean): Promise<boolean> {
+  const deadline = performance.now() + timeoutSeconds * 1000;
+  while (performance.now() < deadline) {
+    if (ready(await b.metrics())) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------- scenarios
 
 async function runMock(): Promise<BenchResults['mock']> {
@@ -302,10 +322,21 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
   const dataDir = join(workDir, id);
   const overrides = await brokerOverrides(id);
   let broker = await launch(id, dataDir, overrides, 'a');
-  const result: BackendResult = { id, diskless, brokerStartSeconds: round(broker.startSeconds, 1)!, produce: null, tailRead: null, coldRead: null, latency: [], partitions: [], transactions: [] };
+  const result: BackendResult = { id, diskless, brokerStartSeconds: round(broker.startSeconds, 1)!, produce: null, tailRead: null, coldRead: null, latency: [], partitions: [], transactions: [], compaction: null, merge: null, coldReadMerged: null, coldReadSmall: null, coldReadSmallMerged: null };
   try {
     const bootstrap = () => broker.bootstrap;
     let produced: ProduceResult | null = null;
+    /** Records in each latency topic (the lowest load's topic is read cold too: objects sealed by the interval, small). */
+    const latencyCounts = new Map<string, number>();
+    const smallTopic = `latency-${Math.round(settings.loads[0]! * 100)}`;
+    /** A lagging consumer reads all of `topic` (cold caches: just after a restart). */
+    const coldRead = async (topic: string, expect: number, phase: string) => {
+      const m = await meter(broker, serversToo);
+      const cold = await consume({ bootstrap: bootstrap(), topic, partitions: settings.topicPartitions, expect }).result;
+      const p = await m.read();
+      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase, window: p.window, dir: join(outDir, 'profiles', broker.name) });
+      return { ...consumeFigures(cold), ...cpuFigures(p, cold.bytes), requests: requestFigures(p) };
+    };
     if (phases.main) {
       await createTopics(bootstrap(), [
         { name: TOPIC, partitions: settings.topicPartitions, config: topicConfig },
@@ -338,6 +369,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
         await consumer.ready;
         const { r, whole } = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate, prefill: settings.topicPartitions });
         const c = await consumer.finish(r.sent + r.warmUp);
+        latencyCounts.set(topic, r.sent + r.warmUp);
         p = whole;
         result.latency.push({
           load,
@@ -417,12 +449,74 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
       say(`${id}: restarting the broker, then reading everything again (cold)`);
       await stopBroker(broker);
       broker = await launch(id, dataDir, overrides, 'b');
+      result.coldRead = await coldRead(TOPIC, produced.sent + produced.warmUp, 'cold-read');
+      say(`${id}: cold read ${result.coldRead.MBps} MB/s, ${result.coldRead.requests.getsPerMB} GET/MB`);
+      if (diskless && !QUICK && latencyCounts.has(smallTopic)) {
+        result.coldReadSmall = await coldRead(smallTopic, latencyCounts.get(smallTopic)!, 'cold-read-small');
+        say(`${id}: cold read of ${smallTopic} (small objects) ${result.coldReadSmall.MBps} MB/s, ${result.coldReadSmall.requests.getsPerMB} GET/MB`);
+      }
+    }
+
+    // (6) compaction throughput.
+    if (phases.main && settings.compactionSeconds > 0) {
+      const topic = 'compacted';
+      await createTopics(bootstrap(), [{ name: topic, partitions: settings.topicPartitions, config: { ...topicConfig, 'cleanup.policy': 'compact', 'segment.ms': '1000' } }]);
+      say(`${id}: keyed records (${settings.compactionKeys} keys) to a compacted topic for ${settings.compactionSeconds} s, cleaner off`);
+      const keyed = await produce({ bootstrap: bootstrap(), topic, seconds: settings.compactionSeconds, size: settings.recordBytes, keys: settings.compactionKeys });
+      await new Promise((r) => setTimeout(r, 1500)); // past segment.ms: nothing is in the active segment
+      await stopBroker(broker);
+      broker = await launch(id, dataDir, { ...overrides, 'log.cleaner.enable': 'true', 'log.cleaner.backoff.ms': 200 }, 'c');
       const m = await meter(broker, serversToo);
-      const cold = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent + produced.warmUp }).result;
+      const done = await waitForMetrics(broker, 300, (now) => {
+        const ratios = [...now.values()].filter((x) => x.name === (diskless ? 'floe_diskless_compaction_dirty_ratio' : 'floe_log_cleaner_dirty_ratio'));
+        const runs = now.get(diskless ? 'floe_diskless_compaction_runs_total' : 'floe_log_cleaner_runs_total')?.value ?? 0;
+        return runs >= settings.topicPartitions && ratios.length === settings.topicPartitions && ratios.every((x) => x.value === 0);
+      });
       const p = await m.read();
-      if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'cold-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
-      result.coldRead = { ...consumeFigures(cold), ...cpuFigures(p, cold.bytes), requests: requestFigures(p) };
-      say(`${id}: cold read ${result.coldRead.MBps} MB/s`);
+      const prefix = diskless ? 'floe_diskless_compaction' : 'floe_log_cleaner';
+      result.compaction = {
+        done,
+        inputBytes: keyed.bytes,
+        records: keyed.sent,
+        seconds: round(p.seconds, 2)!,
+        MBps: round(keyed.bytes / p.seconds / 1e6, 1),
+        ...cpuFigures(p, keyed.bytes),
+        bytesRead: p.metrics.get(`${prefix}_bytes_total`, { direction: 'read' }),
+        bytesWritten: p.metrics.get(`${prefix}_bytes_total`, { direction: 'written' }),
+        recordsRemoved: p.metrics.get(`${prefix}_records_removed_total`),
+      };
+      say(`${id}: compaction ${done ? '' : '(NOT FINISHED) '}${result.compaction.MBps} MB/s of input, ${result.compaction.MiBpsPerBrokerCore} MiB/s per broker core`);
+    }
+
+    // (7) merging of the small objects, then (8) the lagging consumer again.
+    if (phases.main && produced && diskless) {
+      await stopBroker(broker);
+      broker = await launch(id, dataDir, { ...overrides, 'diskless.merge.enable': 'true', 'diskless.merge.min.age.ms': 0, 'diskless.merge.interval.ms': 200, 'diskless.merge.io.max.bytes.per.second': GIB }, 'd');
+      say(`${id}: merging the small objects`);
+      const m = await meter(broker, serversToo);
+      const done = await waitForMetrics(broker, 300, (now) => (now.get('floe_diskless_merge_passes_total')?.value ?? 0) >= 1 && (now.get('floe_diskless_merge_pending_objects')?.value ?? 0) <= 1);
+      const p = await m.read();
+      const bytesRead = p.metrics.get('floe_diskless_merge_bytes_total', { direction: 'read' });
+      result.merge = {
+        done,
+        objectsMerged: p.metrics.get('floe_diskless_merge_objects_total', { kind: 'merged' }),
+        objectsWritten: p.metrics.get('floe_diskless_merge_objects_total', { kind: 'written' }),
+        bytesRead,
+        bytesWritten: p.metrics.get('floe_diskless_merge_bytes_total', { direction: 'written' }),
+        seconds: round(p.seconds, 2)!,
+        MBps: round(bytesRead / p.seconds / 1e6, 1),
+        ...cpuFigures(p, bytesRead),
+        requests: requestFigures(p),
+      };
+      say(`${id}: merged ${result.merge.objectsMerged} objects into ${result.merge.objectsWritten} (${result.merge.MBps} MB/s of input)`);
+      // Still cold on this broker: the merger reads and writes the store directly (nothing enters the object
+      // cache) and drops the index cache entries of the partitions it moved; no consumer read here yet.
+      result.coldReadMerged = await coldRead(TOPIC, produced.sent + produced.warmUp, 'cold-read-merged');
+      say(`${id}: cold read after merging ${result.coldReadMerged.MBps} MB/s, ${result.coldReadMerged.requests.getsPerMB} GET/MB`);
+      if (!QUICK && latencyCounts.has(smallTopic)) {
+        result.coldReadSmallMerged = await coldRead(smallTopic, latencyCounts.get(smallTopic)!, 'cold-read-small-merged');
+        say(`${id}: cold read of ${smallTopic} after merging ${result.coldReadSmallMerged.MBps} MB/s, ${result.coldReadSmallMerged.requests.getsPerMB} GET/MB`);
+      }
     }
   } finally {
     await stopBroker(broker);

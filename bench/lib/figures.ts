@@ -46,6 +46,8 @@ export function requestFigures(p: PhaseStats) {
     getsPerSec: round(gets / p.seconds, 2),
     bytesPerPut: puts > 0 ? Math.round(putBytes / puts) : null,
     bytesPerGet: gets > 0 ? Math.round(getBytes / gets) : null,
+    /** GETs per MB (10^6 bytes) read from the store. */
+    getsPerMB: getBytes > 0 ? round(gets / (getBytes / 1e6), 2) : null,
     getsPerObject: puts > 0 ? round(gets / puts, 3) : null,
     commits,
     commitsPerSec: round(commits / p.seconds, 2),

@@ -116,6 +116,8 @@ export interface ProduceOptions {
   /** Before measuring, one record into each of partitions 0..prefill-1 (none is empty while measuring). */
   prefill?: number;
   config?: Record<string, string | number>;
+  /** Keyed records, key i % keys (compacted topics refuse records without a key). */
+  keys?: number;
   /** A transactional producer writing whole transactions of this many records (needs `seconds`). */
   transactionRecords?: number;
   timeoutSeconds?: number;
@@ -129,6 +131,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   if (opts.mock) args.push('--mock');
   else args.push('--bootstrap', opts.bootstrap!);
   if (opts.transactionRecords) args.push('--transaction-records', String(opts.transactionRecords));
+  if (opts.keys) args.push('--keys', String(opts.keys));
   if (opts.count) args.push('--count', String(opts.count));
   else args.push('--seconds', String(opts.seconds ?? 10));
   args.push(...configArgs(opts.config));

@@ -61,6 +61,15 @@ export interface BackendResult {
   latency: LatencyRow[];
   partitions: PartitionResult[];
   transactions: TransactionRow[];
+  /** (6) compaction of a keyed topic: input bytes over the time until every partition was clean. */
+  compaction: (CpuFigures & { done: boolean; inputBytes: number; records: number; seconds: number; MBps: number | null; bytesRead: number; bytesWritten: number; recordsRemoved: number }) | null;
+  /** (7) merging of the small objects (diskless). */
+  merge: (CpuFigures & { done: boolean; objectsMerged: number; objectsWritten: number; bytesRead: number; bytesWritten: number; seconds: number; MBps: number | null; requests: RequestFigures }) | null;
+  /** (8) the cold read again, after merging. */
+  coldReadMerged: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
+  /** Diskless: the cold read of the lowest load's latency topic (small objects), before and after merging. */
+  coldReadSmall: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
+  coldReadSmallMerged: (ConsumeFigures & CpuFigures & { requests: RequestFigures }) | null;
 }
 
 export interface Target {
@@ -92,6 +101,8 @@ export interface BenchResults {
     partitionRate: number;
     transactionSeconds: number;
     transactionSizes: number[];
+    compactionSeconds: number;
+    compactionKeys: number;
     commitIntervalMs: number;
     cacheMaxBytes: number;
     latencyProfile: string;
@@ -213,14 +224,35 @@ export function formatReport(r: BenchResults): string {
   out.push('\nConsume, all of it from offset 0: tail = the broker that wrote it (cache); cold = after a restart');
   const consRows: (string | number)[][] = [];
   for (const b of r.backends) {
-    for (const [what, c] of [['tail', b.tailRead], ['cold', b.coldRead]] as const) {
+    const small = `${pct(s.loads[0]!)}-load topic`;
+    for (const [what, c] of [['tail', b.tailRead], ['cold', b.coldRead], ['cold, after merging', b.coldReadMerged],
+      [`cold, ${small}`, b.coldReadSmall], [`cold, ${small}, after merging`, b.coldReadSmallMerged]] as const) {
       if (!c) continue;
       consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.brokerSystemCpuPercent, 0), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
-        b.diskless ? fmt(c.requests.getsPerSec) : '–', b.diskless && c.requests.bytesPerGet ? fmt(c.requests.bytesPerGet / 1024, 0) : '–',
+        b.diskless ? fmt(c.requests.getsPerSec) : '–', b.diskless && c.requests.bytesPerGet ? fmt(c.requests.bytesPerGet / 1024, 0) : '–', b.diskless ? fmt(c.requests.getsPerMB, 2) : '–',
         b.diskless ? `${c.requests.objectCacheHits}/${c.requests.objectCacheMisses}` : '–', b.diskless ? fmt(c.requests.queriesPerFetch, 3) : '–']);
     }
   }
-  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'cache hit/miss', 'queries/fetch'], consRows));
+  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'GET/MB', 'cache hit/miss', 'queries/fetch'], consRows));
+
+  const merges = r.backends.filter((b) => b.merge);
+  if (merges.length > 0) {
+    out.push('\nMerging (diskless): the small objects of the runs above merged by one broker (diskless.merge.min.age.ms=0, io bound 1 GiB/s); MB/s of input');
+    out.push(table(['backend', 'objects in', 'objects out', 'MB in', 'MB out', 'seconds', 'MB/s', 'MiB/s per core', 'GET', 'PUT', 'finished'],
+      merges.map((b) => {
+        const m = b.merge!;
+        return [LABELS[b.id]!, m.objectsMerged, m.objectsWritten, fmt(m.bytesRead / 1e6), fmt(m.bytesWritten / 1e6), fmt(m.seconds, 2), fmt(m.MBps), fmt(m.MiBpsPerBrokerCore), m.requests.gets, m.requests.puts, m.done ? 'yes' : 'NO'];
+      })));
+  }
+  const compactions = r.backends.filter((b) => b.compaction);
+  if (compactions.length > 0) {
+    out.push(`\nCompaction: ${s.compactionSeconds} s of keyed records (${s.compactionKeys} keys) compacted by a broker started with the cleaner on, until every partition is clean; MB/s of input`);
+    out.push(table(['backend', 'MB in', 'records', 'seconds', 'MB/s', 'MiB/s per core', 'cores used', 'MB read', 'MB written', 'records removed', 'finished'],
+      compactions.map((b) => {
+        const c = b.compaction!;
+        return [LABELS[b.id]!, fmt(c.inputBytes / 1e6), c.records, fmt(c.seconds, 2), fmt(c.MBps), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2), fmt(c.bytesRead / 1e6), fmt(c.bytesWritten / 1e6), c.recordsRemoved, c.done ? 'yes' : 'NO'];
+      })));
+  }
 
   out.push(`\nLatency at fixed offered loads (% of the max above, ${s.latencySeconds} s each), ms p50 / p99 / p99.9; end-to-end = send to a tail consumer's receipt`);
   const latRows: (string | number)[][] = [];

@@ -68,6 +68,18 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly KafkaSer
   metrics.observe('floe_diskless_compaction_failures_total', 'Diskless compactions that failed (tried again next pass).', 'counter', () => compactor.stats.failures);
   metrics.observe('floe_diskless_compaction_dirty_ratio', 'Dirty share (0-1) of each compacted diskless partition, by partition (topic id:partition), as last seen by this broker\'s compaction job.', 'gauge',
     () => Object.fromEntries(compactor.dirtyRatios), 'partition');
+  const merger = parts.maintenance.merger;
+  metrics.observe('floe_diskless_merge_passes_total', 'Merge passes this broker completed (while it held the merge lease).', 'counter', () => merger.stats.passes);
+  metrics.observe('floe_diskless_merge_objects_total', 'Objects merged by this broker (inputs, now deleting) and merged objects it wrote, by kind (merged, written).', 'counter',
+    () => ({ merged: merger.stats.objectsMerged, written: merger.stats.objectsWritten }), 'kind');
+  metrics.observe('floe_diskless_merge_bytes_total', 'Bytes the merge job read and wrote, by direction (read, written).', 'counter',
+    () => ({ read: merger.stats.bytesRead, written: merger.stats.bytesWritten }), 'direction');
+  metrics.observe('floe_diskless_merge_lag_seconds', 'How long the oldest small object has waited to be merged past diskless.merge.min.age.ms, as last seen by this broker\'s merge job (0: none waits).', 'gauge',
+    () => merger.stats.lagMs / 1000);
+  metrics.observe('floe_diskless_merge_pending_objects', 'Small objects old enough to be merged, as last seen by this broker\'s merge job (at most 2,000).', 'gauge', () => merger.stats.pendingObjects);
+  metrics.observe('floe_diskless_merge_conflicts_total', 'Merge swaps refused because retention, DeleteRecords, compaction or topic deletion changed the objects meanwhile.', 'counter', () => merger.stats.conflicts);
+  metrics.observe('floe_diskless_merge_failures_total', 'Merges that failed (tried again next pass).', 'counter', () => merger.stats.failures);
+  metrics.observe('floe_diskless_merge_throttled_seconds_total', 'Time the merge job waited to stay under diskless.merge.io.max.bytes.per.second.', 'counter', () => merger.stats.throttledSeconds);
   metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);

@@ -109,6 +109,12 @@ export interface BrokerConfig {
   disklessObjectDeletionGraceMs?: number;
   disklessOrphanMinAgeMs?: number;
   producerIdExpirationMs?: number;
+  /** Merging of small objects (diskless.merge.*). Optional for hand-built configs; always set by loadBrokerConfig. */
+  disklessMergeEnable?: boolean;
+  disklessMergeTargetBytes?: number;
+  disklessMergeMinAgeMs?: number;
+  disklessMergeIntervalMs?: number;
+  disklessMergeIoMaxBytesPerSecond?: number;
   /** Transactions. Optional for hand-built configs; always set by loadBrokerConfig. */
   transactionMaxTimeoutMs?: number;
   transactionAbortTimedOutIntervalMs?: number;
@@ -250,6 +256,16 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'How long an object that lost its last batch (retention, DeleteRecords, topic deletion) stays in the store before it is deleted, so fetches that already located it still read it. Brokers re-read the log starts of cached partitions four times per grace period, at most every diskless.retention.check.interval.ms.' },
   { group: 'Diskless storage', key: 'diskless.orphan.min.age.ms', type: 'LONG', default: '3600000', validate: range(1000),
     doc: 'An object that was uploaded but never committed (its broker died or failed in between) is deleted once it is this old. Brokers register each object key before uploading to it and never commit a key registered more than half this long ago, so uploads in flight are never taken.' },
+  { group: 'Diskless storage', key: 'diskless.merge.enable', type: 'BOOLEAN', default: 'true',
+    doc: 'Whether small objects are merged: objects below half of diskless.merge.target.bytes, committed at least diskless.merge.min.age.ms ago, are rewritten (one broker of the cluster at a time, every diskless.merge.interval.ms) into larger objects whose batches are sorted by partition and offset, so a lagging consumer reads one range per fetch instead of one per small object. Offsets, timestamps and producer fields of the batches do not change.' },
+  { group: 'Diskless storage', key: 'diskless.merge.target.bytes', type: 'LONG', default: '67108864', validate: range(2048),
+    doc: 'The size merged objects aim for: the oldest small objects are merged together until the next one would take the merged object past this size. Objects of at least half this size are never merged. The merging broker holds one merged object in memory at a time.' },
+  { group: 'Diskless storage', key: 'diskless.merge.min.age.ms', type: 'LONG', default: '300000', validate: range(0),
+    doc: 'Objects committed less than this long ago are not merged: tail consumers read fresh data from the object cache, and fresh data may soon be compacted or deleted.' },
+  { group: 'Diskless storage', key: 'diskless.merge.interval.ms', type: 'LONG', default: '30000', validate: range(100),
+    doc: 'How often the merge job looks for small objects to merge (one broker of the cluster at a time, holding a lease in the coordinator); a pass merges until no two candidates are left.' },
+  { group: 'Diskless storage', key: 'diskless.merge.io.max.bytes.per.second', type: 'LONG', default: '33554432', validate: range(1),
+    doc: 'Bytes per second the merge job may read and write together (as log.cleaner.io.max.bytes.per.second bounds the log cleaner), so merging never starves produce and fetch of object-store bandwidth or CPU.' },
   { group: 'Diskless storage', key: 'producer.id.expiration.ms', type: 'LONG', default: '86400000', validate: range(1),
     doc: 'The state of an idempotent producer (its last 5 batches per partition) is dropped after this long without a write from it; its next write must start a new sequence (clients re-initialise on UNKNOWN_PRODUCER_ID).' },
   // ---- Transactions ----
@@ -605,6 +621,11 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     disklessObjectDeletionGraceMs: int('diskless.object.deletion.grace.ms'),
     disklessOrphanMinAgeMs: int('diskless.orphan.min.age.ms'),
     producerIdExpirationMs: int('producer.id.expiration.ms'),
+    disklessMergeEnable: bool('diskless.merge.enable'),
+    disklessMergeTargetBytes: int('diskless.merge.target.bytes'),
+    disklessMergeMinAgeMs: int('diskless.merge.min.age.ms'),
+    disklessMergeIntervalMs: int('diskless.merge.interval.ms'),
+    disklessMergeIoMaxBytesPerSecond: int('diskless.merge.io.max.bytes.per.second'),
     transactionMaxTimeoutMs: int('transaction.max.timeout.ms'),
     transactionAbortTimedOutIntervalMs: int('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
     transactionMarkerRetryIntervalMs: int('transaction.marker.retry.interval.ms'),

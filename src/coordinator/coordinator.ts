@@ -91,6 +91,8 @@ export interface PartitionOffsets {
   highWatermark: number;
   /** Times compaction rewrote the partition's batches (migration 10; absent: never): cached batch locations of an older epoch are stale. */
   compactionEpoch?: number;
+  /** Times merging moved the partition's batches into another object (migration 15; absent: never). */
+  mergeEpoch?: number;
 }
 
 /** A batch row as compaction reads and writes it (migration 10). */
@@ -142,6 +144,40 @@ export interface CompactionSwapResult {
   /** Why the swap did not happen (the partition moved meanwhile). */
   reason: string | null;
   /** Old objects that lost their last batch (now 'deleting'). */
+  objectsReleased: number;
+}
+
+/** A live object that merging may rewrite (migration 15). */
+export interface MergeCandidate {
+  objectKey: string;
+  size: number;
+  /** Since the object was committed. */
+  ageMs: number;
+}
+
+/** One batch of an object to merge: where it is now. */
+export interface MergeInput extends PartitionKey {
+  objectKey: string;
+  byteOffset: number;
+  byteSize: number;
+  baseOffset: number;
+}
+
+/** One merge swap (floe_merge_objects): every batch of `oldObjectKeys` moves into `objectKey`. */
+export interface MergeSwap {
+  objectKey: string;
+  objectSize: number;
+  brokerId: number;
+  oldObjectKeys: readonly string[];
+  /** Every batch of the old objects, as read (the swap fails if they changed), with its place in the new object. */
+  batches: readonly (PartitionKey & { baseOffset: number; oldByteOffset: number; newByteOffset: number })[];
+}
+
+export interface MergeSwapResult {
+  ok: boolean;
+  /** Why the swap did not happen (the objects' batches changed meanwhile). */
+  reason: string | null;
+  /** Old objects now 'deleting'. */
   objectsReleased: number;
 }
 
@@ -440,6 +476,15 @@ export interface Coordinator extends SecurityStore {
   compactionView(key: PartitionKey): Promise<CompactionView | null>;
   /** One transaction: swap a compacted range's batch rows (see CompactionSwap), or nothing if the partition moved. */
   swapCompacted(swap: CompactionSwap): Promise<CompactionSwapResult>;
+  /**
+   * Merging (migration 15): up to `limit` live objects smaller than `maxObjectBytes` and committed at least
+   * `minAgeMs` ago, oldest first.
+   */
+  mergeCandidates(maxObjectBytes: number, minAgeMs: number, limit: number): Promise<MergeCandidate[]>;
+  /** Every batch the objects hold now, in (topic id, partition, base offset) order. */
+  mergeInputs(objectKeys: readonly string[]): Promise<MergeInput[]>;
+  /** One transaction: move the old objects' batches into the merged one (see MergeSwap), or nothing if they changed. */
+  swapMerged(swap: MergeSwap): Promise<MergeSwapResult>;
 
   // ---- Broker membership (migration 6) ----
   /** The cluster id of this coordinator's brokers: `proposed` if none is stored yet (then stored), else the stored one. */

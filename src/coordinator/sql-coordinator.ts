@@ -34,6 +34,10 @@ import {
   type FindBatchesResult,
   type ListOffsetsRequest,
   type ListOffsetsResult,
+  type MergeCandidate,
+  type MergeInput,
+  type MergeSwap,
+  type MergeSwapResult,
   type MembershipView,
   type ObjectBatch,
   type PartitionKey,
@@ -141,7 +145,7 @@ SELECT o_idx, o_log_start_offset, o_high_watermark, ${BATCH_RESULT_COLUMNS}
 
 const PARTITION_OFFSETS_SQL = `
 SELECT (q.i - 1)::integer AS o_idx, p.log_start_offset AS o_log_start_offset, p.high_watermark AS o_high_watermark,
-       p.compaction_epoch AS o_compaction_epoch
+       p.compaction_epoch AS o_compaction_epoch, p.merge_epoch AS o_merge_epoch
   FROM unnest($1::uuid[], $2::integer[]) WITH ORDINALITY AS q(topic_id, partition, i)
   LEFT JOIN partitions p ON p.topic_id = q.topic_id AND p.partition = q.partition`;
 
@@ -508,7 +512,7 @@ export class SqlCoordinator implements Coordinator {
 
   async getPartitionOffsets(keys: readonly PartitionKey[]): Promise<(PartitionOffsets | null)[]> {
     if (keys.length === 0) return [];
-    const res = await this.db.query<OffsetsRow & { o_compaction_epoch: SqlInt | null }>(PARTITION_OFFSETS_SQL, [
+    const res = await this.db.query<OffsetsRow & { o_compaction_epoch: SqlInt | null; o_merge_epoch: SqlInt | null }>(PARTITION_OFFSETS_SQL, [
       keys.map((k) => topicIdParam(k.topicId)),
       keys.map((k) => k.partition),
     ]);
@@ -516,10 +520,14 @@ export class SqlCoordinator implements Coordinator {
     for (const r of res.rows) {
       if (r.o_log_start_offset === null || r.o_high_watermark === null) continue;
       const epoch = num(r.o_compaction_epoch ?? 0);
-      // Only when compaction ever rewrote the partition (absent means 0).
-      out[num(r.o_idx)] = epoch === 0
-        ? { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark) }
-        : { logStartOffset: num(r.o_log_start_offset), highWatermark: num(r.o_high_watermark), compactionEpoch: epoch };
+      const mergeEpoch = num(r.o_merge_epoch ?? 0);
+      // Only when compaction or merging ever rewrote the partition (absent means 0).
+      out[num(r.o_idx)] = {
+        logStartOffset: num(r.o_log_start_offset),
+        highWatermark: num(r.o_high_watermark),
+        ...(epoch === 0 ? {} : { compactionEpoch: epoch }),
+        ...(mergeEpoch === 0 ? {} : { mergeEpoch }),
+      };
     }
     return out;
   }
@@ -958,6 +966,53 @@ export class SqlCoordinator implements Coordinator {
         bs.map((b) => b.recordCount), bs.map((b) => b.baseTimestamp), bs.map((b) => b.maxTimestamp), bs.map((b) => b.logAppendTime),
         bs.map((b) => b.timestampType), bs.map((b) => b.producerId), bs.map((b) => b.producerEpoch), bs.map((b) => b.baseSequence),
         bs.map((b) => b.lastSequence),
+      ],
+    );
+    const row = res.rows[0]!;
+    return { ok: row.o_ok, reason: row.o_reason, objectsReleased: num(row.o_released) };
+  }
+
+  // ---- Merging of small objects (migration 15) ----
+
+  async mergeCandidates(maxObjectBytes: number, minAgeMs: number, limit: number): Promise<MergeCandidate[]> {
+    const res = await this.db.query<{ object_key: string; size: SqlInt; age_ms: SqlInt }>(
+      `SELECT o.object_key, o.size, floor(extract(epoch FROM now() - o.created_at) * 1000)::bigint AS age_ms
+         FROM objects o
+        WHERE o.state = 'uploaded' AND o.size < $1::bigint AND o.created_at <= now() - $2::bigint * interval '1 millisecond'
+        ORDER BY o.object_id
+        LIMIT $3::integer`,
+      [maxObjectBytes, minAgeMs, limit],
+    );
+    return res.rows.map((r) => ({ objectKey: r.object_key, size: num(r.size), ageMs: num(r.age_ms) }));
+  }
+
+  async mergeInputs(objectKeys: readonly string[]): Promise<MergeInput[]> {
+    if (objectKeys.length === 0) return [];
+    const res = await this.db.query<{ object_key: string; topic_id: string; partition: SqlInt; base_offset: SqlInt; byte_offset: SqlInt; byte_size: SqlInt }>(
+      `SELECT o.object_key, b.topic_id::text AS topic_id, b.partition, b.base_offset, b.byte_offset, b.byte_size
+         FROM objects o JOIN batches b ON b.object_id = o.object_id
+        WHERE o.object_key = ANY ($1::text[]) AND o.state = 'uploaded'
+        ORDER BY b.topic_id, b.partition, b.base_offset`,
+      [objectKeys],
+    );
+    return res.rows.map((r) => ({
+      objectKey: r.object_key,
+      topicId: r.topic_id,
+      partition: num(r.partition),
+      baseOffset: num(r.base_offset),
+      byteOffset: num(r.byte_offset),
+      byteSize: num(r.byte_size),
+    }));
+  }
+
+  async swapMerged(w: MergeSwap): Promise<MergeSwapResult> {
+    const bs = w.batches;
+    const res = await this.db.query<{ o_ok: boolean; o_reason: string | null; o_released: SqlInt }>(
+      `SELECT o_ok, o_reason, o_released FROM floe_merge_objects($1::text, $2::bigint, $3::integer, $4::text[], $5::uuid[],
+         $6::integer[], $7::bigint[], $8::bigint[], $9::bigint[])`,
+      [
+        w.objectKey, w.objectSize, w.brokerId, w.oldObjectKeys, bs.map((b) => topicIdParam(b.topicId)), bs.map((b) => b.partition),
+        bs.map((b) => b.baseOffset), bs.map((b) => b.oldByteOffset), bs.map((b) => b.newByteOffset),
       ],
     );
     const row = res.rows[0]!;

@@ -1,7 +1,8 @@
 /**
  * The benchmark works end to end: `bench/run.ts --quick --scenarios folder` (the quick mode's smallest
  * scenario: one embedded broker, confluent-kafka as the client) runs, reads back everything it wrote,
- * measures idempotent and transactional produce, and writes its results. No figure is asserted: the machine
+ * measures idempotent and transactional produce and merging (reading everything again from the merged
+ * objects), and writes its results. No figure is asserted: the machine
  * is shared and figures are for reading.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 test('npm run bench -- --quick --scenarios folder runs end to end and checks what it read', { timeout: 300_000 }, async () => {
   const out = await tempDir('floe-bench-test-');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run.ts'), '--quick', '--scenarios', 'folder', '--out', out], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run.ts'), '--quick', '--scenarios', 'folder', '--compaction-seconds', '0', '--out', out], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -44,6 +45,12 @@ test('npm run bench -- --quick --scenarios folder runs end to end and checks wha
     assert.ok(t.transactions! > 0 && t.records === t.transactions! * t.recordsPerTransaction!, 'whole transactions were committed');
     assert.ok(t.commitMs && t.commitMs.p50 > 0 && t.commitMs.p99 >= t.commitMs.p50, 'commit latency measured');
   }
+  // Merging of the small objects, and the cold read again from the merged objects (the compaction phase is
+  // left out here, for time: --compaction-seconds 0).
+  assert.equal(folder.compaction, null);
+  assert.ok(folder.merge?.done && folder.merge.objectsMerged > folder.merge.objectsWritten, 'small objects were merged into fewer');
+  assert.equal(folder.coldReadMerged?.records, folder.produce.records + 1);
+  assert.match(output, /Merging \(diskless\)/);
   assert.match(output, /Transactions: as fast as one producer goes[\s\S]*transactional, 10\/txn[\s\S]*transactional, 1000\/txn/);
   assert.ok(results.targets.length > 0);
   assert.match(readFileSync(join(out, 'chart.svg'), 'utf8'), /^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\s*$/);

@@ -19,6 +19,7 @@ import { MIGRATION_10 } from './migration-10-compaction.ts';
 import { MIGRATION_11 } from './migration-11-security.ts';
 import { MIGRATION_12 } from './migration-12-consumer-groups.ts';
 import { MIGRATION_13 } from './migration-13-broker-configs.ts';
+import { MIGRATION_15 } from './migration-15-merging.ts';
 
 /** Advisory-lock key taken while migrating ("floe" in ASCII). */
 export const MIGRATION_LOCK_KEY = 0x666c6f65;
@@ -44,4 +45,5 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_11,
   MIGRATION_12,
   MIGRATION_13,
+  MIGRATION_15,
 ];

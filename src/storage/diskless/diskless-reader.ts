@@ -19,6 +19,7 @@ import { toKafkaError } from '../storage-error.ts';
 import type { BatchIndexCache } from './batch-index-cache.ts';
 import { CallBatcher } from './call-batcher.ts';
 import type { ObjectCache } from './object-cache.ts';
+import { isMergedObjectKey } from './merger.ts';
 import type { TxnViews } from './txn-views.ts';
 import { childLogger } from '../../observability/log.ts';
 
@@ -142,7 +143,9 @@ export class DisklessReader {
       const runs = batchRuns(plan.batches);
       const runSlices = await mapLimit(runs, LOAD_CONCURRENCY, async (run) => {
         const range = { start: run.start, end: run.end };
-        const slices = plan.recent ? await this.objects.getRecent(run.objectKey, range) : await this.objects.getRange(run.objectKey, range);
+        // Merged objects are old and large: read by range even when the index cache located them.
+        const recent = plan.recent && !isMergedObjectKey(run.objectKey);
+        const slices = recent ? await this.objects.getRecent(run.objectKey, range) : await this.objects.getRange(run.objectKey, range);
         return patchRun(slices, run.batches);
       });
       for (const slices of runSlices) {

@@ -77,7 +77,7 @@ export class DisklessStorage {
   private inbox: (CommitNotification | undefined)[] = [];
   private inboxHead = 0;
   private draining = false;
-  /** Compaction epoch last seen per cached partition (refreshLogStarts). */
+  /** Compaction plus merge epoch last seen per cached partition (refreshLogStarts). */
   private readonly compactionEpochs = new Map<string, number>();
 
   constructor(readonly coordinator: Coordinator, store: ObjectStore, private readonly waiters: PartitionWaiters, options: DisklessStorageOptions) {
@@ -138,7 +138,8 @@ export class DisklessStorage {
 
   /**
    * A `floe_compactions` notification (`<topicId>,<partition>`): compaction rewrote the partition's batches,
-   * so its cached locations point into objects about to be deleted: forget them.
+   * or merging moved them into another object, so its cached locations point into objects about to be
+   * deleted: forget them.
    */
   onCompactionNotification(payload: string): void {
     const comma = payload.lastIndexOf(',');
@@ -150,7 +151,7 @@ export class DisklessStorage {
     this.forgetCompacted({ topicId: payload.slice(0, comma), partition });
   }
 
-  /** Compaction (here or elsewhere) rewrote a partition's batches: its cached locations are stale. */
+  /** Compaction or merging (here or elsewhere) rewrote a partition's batches: its cached locations are stale. */
   forgetCompacted(key: PartitionKey): void {
     this.index.changed(partitionKey(key.topicId, key.partition));
   }
@@ -309,9 +310,10 @@ export class DisklessStorage {
         continue;
       }
       this.index.advanceLogStart(key, o.logStartOffset);
-      // Compaction rewrote the partition since the entry was made (a missed notification): drop it. A
-      // partition seen for the first time with an epoch > 0 may have been cached before that compaction.
-      const epoch = o.compactionEpoch ?? 0;
+      // Compaction or merging rewrote the partition since the entry was made (a missed notification): drop
+      // it. A partition seen for the first time with an epoch > 0 may have been cached before that rewrite.
+      // (Both epochs only grow, so their sum moves whenever either does.)
+      const epoch = (o.compactionEpoch ?? 0) + (o.mergeEpoch ?? 0);
       const seen = this.compactionEpochs.get(key);
       if ((seen === undefined && epoch > 0) || (seen !== undefined && seen !== epoch)) this.index.changed(key);
       this.compactionEpochs.set(key, epoch);

@@ -4,10 +4,11 @@
  * - the object cleaner (cleaner.ts) every `diskless.object.cleaner.interval.ms`, and
  * - compaction of compacted diskless topics (compactor.ts) every `log.cleaner.backoff.ms` (when
  *   log.cleaner.enable):
- *   cluster-wide jobs, each run by the one broker holding its lease in the coordinator (renewed every pass,
+ *   all cluster-wide jobs, each run by the one broker holding its lease in the coordinator (renewed every pass,
  *   expiring after three intervals, at least 10 s, if that broker dies; held by node id, so the same broker
  *   restarted takes it back at once). Their operations are safe anyway if two brokers happen to run them at
  *   once (a lease that expired during a long pause, two brokers configured with one node id).
+ * - merging of small objects (merger.ts) every `diskless.merge.interval.ms` (when diskless.merge.enable),
  * - the log-start refresh of the broker's own index cache (every broker), every
  *   min(retention interval, grace / 4), so no broker serves a batch location for longer than that after
  *   its log start moved: well inside the deletion grace period.
@@ -23,6 +24,7 @@ import { ObjectCleaner } from './cleaner.ts';
 import { WAL_KEY_PREFIX, type DisklessStorage } from './diskless-storage.ts';
 import { RetentionJob } from './retention.ts';
 import { DisklessCompactor, type CompactedTopic } from './compactor.ts';
+import { DisklessMerger } from './merger.ts';
 import { offsetMapCapacity } from '../compaction.ts';
 
 const log = childLogger('diskless-maintenance');
@@ -66,6 +68,11 @@ export async function compactedTopics(coordinator: Coordinator, config: BrokerCo
     if (c.cleanupPolicy.includes('compact')) out.push({ topicId: t.topicId, name: t.name, partitionCount: t.partitionCount, config: c });
   }
   return out;
+}
+
+/** A job's lease runs three intervals, at least 10 s. */
+function leaseTtl(intervalMs: number): number {
+  return Math.max(3 * intervalMs, 10_000);
 }
 
 class PeriodicJob {
@@ -137,11 +144,13 @@ export class DisklessMaintenance {
   readonly retention: RetentionJob;
   readonly cleaner: ObjectCleaner;
   readonly compactor: DisklessCompactor;
+  readonly merger: DisklessMerger;
   private readonly holder: string;
   private readonly jobs: PeriodicJob[];
   private readonly retentionJob: PeriodicJob;
   private readonly cleanerJob: PeriodicJob;
   private readonly compactionJob: PeriodicJob;
+  private readonly mergeJob: PeriodicJob;
   private readonly settings: ReturnType<typeof maintenanceSettings>;
   private stopping = false;
 
@@ -195,9 +204,27 @@ export class DisklessMaintenance {
     });
     const backoffMs = () => Math.max(100, options.config.logCleanerBackoffMs ?? 15_000);
     this.compactionJob = new PeriodicJob('compaction', backoffMs, () => this.leased('compaction', backoffMs(), () => this.compactor.runPass()));
+    const c = options.config;
+    const mergeIntervalMs = Math.max(100, c.disklessMergeIntervalMs ?? 30_000);
+    this.merger = new DisklessMerger(coordinator, store, {
+      brokerId: options.brokerId,
+      keyPrefix: WAL_KEY_PREFIX,
+      targetBytes: c.disklessMergeTargetBytes ?? 67_108_864,
+      minAgeMs: c.disklessMergeMinAgeMs ?? 300_000,
+      maxBytesPerSecond: c.disklessMergeIoMaxBytesPerSecond ?? 33_554_432,
+      orphanMinAgeMs: s.orphanMinAgeMs,
+      renewLease: () => this.coordinator.tryAcquireLease('merge', this.holder, leaseTtl(mergeIntervalMs)),
+      onSwapped: (keys) => {
+        for (const key of keys) storage.forgetCompacted(key);
+      },
+      registerKeys: storage.keys !== null,
+      stopping: () => this.stopping,
+    });
+    this.mergeJob = new PeriodicJob('merge', mergeIntervalMs, () => this.leased('merge', mergeIntervalMs, () => this.merger.runPass()));
     const refreshMs = Math.max(100, Math.min(s.retentionCheckIntervalMs, s.deletionGraceMs / 4));
     this.jobs = [this.retentionJob, this.cleanerJob, new PeriodicJob('log-start-refresh', refreshMs, () => storage.refreshLogStarts())];
     if (options.config.logCleanerEnable ?? true) this.jobs.push(this.compactionJob);
+    if (c.disklessMergeEnable ?? true) this.jobs.push(this.mergeJob);
   }
 
   start(): void {
@@ -226,16 +253,20 @@ export class DisklessMaintenance {
     return this.compactionJob.runNow();
   }
 
+  /** Runs a merge pass now, if this broker gets the lease (tests, tools). */
+  runMerge(): Promise<void> {
+    return this.mergeJob.runNow();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.jobs, this.compactionJob].map((j) => j.stop()));
-    await Promise.all(['retention', 'object-cleaner', 'compaction'].map((name) =>
+    await Promise.all([...this.jobs, this.compactionJob, this.mergeJob].map((j) => j.stop()));
+    await Promise.all(['retention', 'object-cleaner', 'compaction', 'merge'].map((name) =>
       this.coordinator.releaseLease(name, this.holder).catch((err: unknown) => log.debug({ err, name }, 'releasing the lease failed'))));
   }
 
   private async leased(name: string, intervalMs: number, run: () => Promise<unknown>): Promise<void> {
-    const ttl = Math.max(3 * intervalMs, 10_000);
-    if (!(await this.coordinator.tryAcquireLease(name, this.holder, ttl))) return;
+    if (!(await this.coordinator.tryAcquireLease(name, this.holder, leaseTtl(intervalMs)))) return;
     await run();
   }
 }
