@@ -1,7 +1,8 @@
 /**
  * Writes tools/codegen/specs/, the specs the generator reads: the union of Kafka 4.1.1's message specs and
  * Kafka 3.9.1's (tools/codegen/union.ts: the versions Kafka 4 dropped come back), facts only (names, types,
- * versions, defaults, tags — the `about` prose and the comments dropped), and 4.1's errors.json. The copy is
+ * versions, defaults, tags — the `about` prose and the comments dropped), 4.1's errors.json, and versions.json
+ * (each API's validVersions in 4.1 and 3.9, for docs/api-versions.md). The copy is
  * committed so the generator and its tests run in a clone that has no ../shared beside it. Run after
  * updating the upstream specs:
  *
@@ -41,6 +42,16 @@ export function snapshotFiles(current = upstreamProtocolDir(), previous = previo
     files.set(`messages/${f}`, JSON.stringify(unionMessage(read(current, f), prev, unstable)) + '\n');
   }
   files.set('errors.json', readFileSync(join(current, 'errors.json'), 'utf8'));
+  // Each API's validVersions in 4.1 and in 3.9 as released (the union above loses them; docs/api-versions.md shows them).
+  const versions: Record<string, { apiKey: number; kafka41: string; kafka41LatestUnstable: boolean; kafka39: string | null }> = {};
+  for (const f of readdirSync(join(current, 'messages')).filter((n) => n.endsWith('Request.json')).sort()) {
+    const cur = read(current, f);
+    if (cur['type'] !== 'request') continue;
+    const prev = existsSync(join(previous, 'messages', f)) ? read(previous, f) : undefined;
+    const name = String(cur['name']).replace(/Request$/, '');
+    versions[name] = { apiKey: Number(cur['apiKey']), kafka41: String(cur['validVersions']), kafka41LatestUnstable: cur['latestVersionUnstable'] === true, kafka39: prev ? String(prev['validVersions']) : null };
+  }
+  files.set('versions.json', JSON.stringify(versions, null, 1) + '\n');
   files.set('README.md', README);
   return files;
 }
