@@ -8,8 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
-import { withClient } from '../helpers/raw-client.ts';
-import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+import { committedAndEndOffsets } from '../helpers/group-offsets.ts';
 
 const run = promisify(execFile);
 const SCRIPT = join(import.meta.dirname, 'old', 'kafka_python_client.py');
@@ -20,18 +19,6 @@ before(async () => {
   broker = await startTestBroker({ 'num.partitions': 2 });
 });
 
-/** Committed and end offsets of partitions 0 and 1, asked by a raw client. */
-async function offsets(topic: string, group: string): Promise<{ committed: Record<string, number>; end: Record<string, number> }> {
-  return withClient(broker.port, async (c) => {
-    const f = await c.request(ApiKey.OffsetFetch, 7, { groupId: group, topics: [{ name: topic, partitionIndexes: [0, 1] }], requireStable: false });
-    const l = await c.request(ApiKey.ListOffsets, 5, { replicaId: -1, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n }, { partitionIndex: 1, timestamp: -1n }] }] });
-    const committed: Record<string, number> = {};
-    const end: Record<string, number> = {};
-    for (const p of f.topics[0].partitions) committed[String(p.partitionIndex)] = Number(p.committedOffset);
-    for (const p of l.topics[0].partitions) end[String(p.partitionIndex)] = Number(p.offset);
-    return { committed, end };
-  });
-}
 
 for (const [kind, diskless] of [['diskless', 'true'], ['classic', 'false']] as const) {
   test(`kafka-python, ${kind} topic: create, produce, consume in a group, committed = end offsets`, async () => {
@@ -47,6 +34,6 @@ for (const [kind, diskless] of [['diskless', 'true'], ['classic', 'false']] as c
     assert.equal(r.consumed, COUNT);
     assert.equal(Object.values(r.end as Record<string, number>).reduce((a, b) => a + b, 0), COUNT);
     assert.deepEqual(r.committed, r.end, 'the committed offsets kafka-python reads back are the end offsets');
-    assert.deepEqual(await offsets(topic, group), { committed: r.end, end: r.end });
+    assert.deepEqual(await committedAndEndOffsets(broker.port, topic, group, [0, 1]), { committed: r.end, end: r.end });
   });
 }

@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { tempDir } from '../helpers/cleanup.ts';
-import { withClient } from '../helpers/raw-client.ts';
-import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
+import { committedAndEndOffsets } from '../helpers/group-offsets.ts';
 
 const run = promisify(execFile);
 // Go's build cache lives with the clone (.cache/ is ignored), so only the first run compiles sarama's cgo parts.
@@ -62,18 +61,6 @@ async function runClient(cmd: string, args: string[]): Promise<any> {
   }
 }
 
-/** Committed offsets and end offsets of partitions 0 and 1, asked by a raw client (modern versions). */
-async function offsets(topic: string, group: string): Promise<{ committed: Record<string, number>; end: Record<string, number> }> {
-  return withClient(broker.port, async (c) => {
-    const f = await c.request(ApiKey.OffsetFetch, 7, { groupId: group, topics: [{ name: topic, partitionIndexes: [0, 1] }], requireStable: false });
-    const l = await c.request(ApiKey.ListOffsets, 5, { replicaId: -1, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n }, { partitionIndex: 1, timestamp: -1n }] }] });
-    const committed: Record<string, number> = {};
-    const end: Record<string, number> = {};
-    for (const p of f.topics[0].partitions) committed[String(p.partitionIndex)] = Number(p.committedOffset);
-    for (const p of l.topics[0].partitions) end[String(p.partitionIndex)] = Number(p.offset);
-    return { committed, end };
-  });
-}
 
 function assertAllCommitted(r: { consumed: number; committed: Record<string, number>; end: Record<string, number> }): void {
   assert.equal(r.consumed, COUNT);
@@ -87,14 +74,14 @@ for (const [kind, diskless] of KINDS) {
     const group = `sarama-group-${kind}`;
     const r = await runClient(bins['sarama']!, [broker.bootstrap, topic, group, String(COUNT), diskless]);
     assertAllCommitted(r);
-    assertAllCommitted({ consumed: r.consumed, ...(await offsets(topic, group)) });
+    assertAllCommitted({ consumed: r.consumed, ...(await committedAndEndOffsets(broker.port, topic, group, [0, 1])) });
   });
 
   test(`kafka-go 0.2.1 (message format v1), ${kind} topic: create, produce, consume in a group, committed = end offsets`, async () => {
     const topic = `kafka-go-${kind}`;
     const group = `kafka-go-group-${kind}`;
     const r = await runClient(bins['kafkago']!, [broker.bootstrap, topic, group, String(COUNT), diskless]);
-    assertAllCommitted({ consumed: r.consumed, ...(await offsets(topic, group)) });
+    assertAllCommitted({ consumed: r.consumed, ...(await committedAndEndOffsets(broker.port, topic, group, [0, 1])) });
   });
 
 }
