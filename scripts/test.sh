@@ -13,7 +13,7 @@
 # import cycle in src/ and no import against the layering (.dependency-cruiser.mjs has the rules and why);
 # either failing stops the run before any test.
 #
-# Needs: Debian's kcat and python3-confluent-kafka (client tests), chromium (console tests) and postgresql (the tests start their own
+# Needs: Debian's kcat, python3-confluent-kafka, python3-kafka, golang-go with sarama and kafka-go (client tests), chromium (console tests) and postgresql (the tests start their own
 # throwaway PostgreSQL servers with its initdb/pg_ctl; installed with apt-get when missing, as root or
 # through sudo), and node_modules (npm install when missing; s3rver, the S3 server the tests start, is in it). On a machine without apt-get the
 # missing packages are reported and the client tests that need them fail.
@@ -37,6 +37,10 @@ missing=""
 command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$missing python3-confluent-kafka"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing="$missing python3-kafka"   # kafka-python (test/clients/old-clients)
+command -v go >/dev/null 2>&1 || missing="$missing golang-go"   # the Go clients are built offline in GOPATH mode
+[ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || missing="$missing golang-github-shopify-sarama-dev"
+[ -d /usr/share/gocode/src/github.com/segmentio/kafka-go ] || missing="$missing golang-github-segmentio-kafka-go-dev"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"   # the console tests drive it with playwright-core
 # What test/helpers/librdkafka.ts needs to build librdkafka 2.15 (KIP-848 client tests).
 for h in openssl/ssl.h sasl/sasl.h zstd.h lz4.h zlib.h; do

@@ -85,7 +85,7 @@ export class RequestDispatcher implements Dispatcher {
     const { metrics } = this;
     const labels = { request: handler.name };
     const done = metrics.requestSeconds.startTimer(labels);
-    metrics.requests.inc(labels);
+    metrics.requests.inc({ request: handler.name, version: String(ctx.apiVersion) });
     let response: Init<unknown> | null;
     // The event-loop time of the request (request_percentage quotas): the synchronous part of the handler.
     const syncStart = performance.now();

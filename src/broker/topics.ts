@@ -32,6 +32,8 @@ export interface TopicRef {
 
 /** A name or id the coordinator did not know is asked again only after this long (or a notification). */
 const MISS_RETRY_MS = 1_000;
+/** More unknown names than this in one request are looked up by reading every topic once. */
+const MAX_NAME_LOOKUPS = 16;
 
 export class TopicRegistry {
   private byName = new Map<string, Topic>();
@@ -84,6 +86,10 @@ export class TopicRegistry {
    * everything is known, so callers only wait when they must.
    */
   ensure(refs: readonly TopicRef[]): Promise<void> | undefined {
+    // Many names unknown here (a request naming thousands of topics): one read of every topic, not one
+    // query per name, so such a request costs one coordinator query and cannot queue thousands.
+    const unknown = refs.filter((ref) => this.lookupKey(ref)?.startsWith('n:'));
+    if (unknown.length > MAX_NAME_LOOKUPS) return this.lookupAll(unknown.map((ref) => this.lookupKey(ref)!));
     let pending: Promise<void>[] | undefined;
     for (const ref of refs) {
       const lookup = this.lookupFor(ref);
@@ -123,6 +129,39 @@ export class TopicRegistry {
   forget(topic: TopicInfo): void {
     if (this.byName.get(topic.name)?.topicId === topic.topicId) this.byName.delete(topic.name);
     this.byId.delete(topic.topicId);
+  }
+
+  /** The lookup key (`n:name` / `i:id`) of a ref that needs a lookup now (unknown, not running, not missed lately). */
+  private lookupKey(ref: TopicRef): string | undefined {
+    let key: string;
+    if (ref.name !== undefined && ref.name !== null && ref.name !== '') {
+      const known = this.byName.get(ref.name);
+      if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
+      if (!known && topicNameError(ref.name) !== null) return undefined;
+      key = `n:${ref.name}`;
+    } else if (ref.topicId !== undefined) {
+      const known = this.byId.get(ref.topicId);
+      if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
+      key = `i:${ref.topicId}`;
+    } else return undefined;
+    if (this.lookups.has(key)) return undefined;
+    const missedAt = this.misses.get(key);
+    return missedAt !== undefined && Date.now() - missedAt < MISS_RETRY_MS ? undefined : key;
+  }
+
+  /** One read of every topic standing for the lookups of `keys`. */
+  private lookupAll(keys: readonly string[]): Promise<void> {
+    const lookup = this.load()
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'topic lookup failed'))
+      .finally(() => {
+        const now = Date.now();
+        for (const key of keys) {
+          this.lookups.delete(key);
+          this.misses.set(key, now);
+        }
+      });
+    for (const key of keys) this.lookups.set(key, lookup);
+    return lookup;
   }
 
   private lookupFor(ref: TopicRef): Promise<void> | undefined {

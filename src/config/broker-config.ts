@@ -332,6 +332,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: `Default of flush.ms when log.flush.interval.ms is unset. ${CLASSIC_ONLY}` },
   { group: 'Topic defaults', key: 'log.segment.delete.delay.ms', type: 'LONG', default: '60000', validate: range(0),
     doc: `Default of file.delete.delay.ms: how long the files of a classic log segment removed by retention stay on disk (renamed *.deleted) before they are unlinked. ${CLASSIC_ONLY}` },
+  { group: 'Topic defaults', key: 'log.message.downconversion.enable', type: 'BOOLEAN', default: 'true',
+    doc: 'Default of message.downconversion.enable: Fetch v0-3 (message format v0/v1 clients) get records converted down (Kafka 3.x\'s key).' },
   { group: 'Topic defaults', key: 'log.preallocate', type: 'BOOLEAN', default: 'false',
     doc: `Default of preallocate. ${NO_EFFECT_DISKLESS}` },
   { group: 'Topic defaults', key: 'log.cleaner.enable', type: 'BOOLEAN', default: 'true',

@@ -56,6 +56,8 @@ export interface TopicConfig {
   /** Number.MAX_SAFE_INTEGER stands for Kafka's Long.MAX_VALUE (no limit). */
   messageTimestampBeforeMaxMs: number;
   messageTimestampAfterMaxMs: number;
+  /** message.downconversion.enable: Fetch v0-3 get this topic's records as message format v0/v1. */
+  messageDownconversionEnable: boolean;
   /** Subset of ['delete', 'compact']; empty = nothing is ever deleted. */
   cleanupPolicy: string[];
   compressionType: string;
@@ -150,6 +152,8 @@ export const TOPIC_CONFIG_KEYS: readonly TopicConfigKey[] = [
     doc: 'Longest time a record stays uncompacted: a partition whose first dirty batch is older is compacted whatever its dirty ratio, and the active segment of a compacted topic ends after this long.' },
   { key: 'max.message.bytes', type: 'INT', synonyms: [s('message.max.bytes')], default: '1048588', validate: range(0),
     doc: 'The largest record batch the topic accepts (after compression). Larger batches are rejected with MESSAGE_TOO_LARGE.' },
+  { key: 'message.downconversion.enable', type: 'BOOLEAN', synonyms: [s('log.message.downconversion.enable')], default: 'true',
+    doc: 'Whether Fetch v0-3 (clients of message format v0/v1, which Kafka 4 no longer serves) get this topic\'s batches converted down; when false they get UNSUPPORTED_VERSION for its partitions (Kafka 3.x\'s key).' },
   { key: 'message.timestamp.after.max.ms', type: 'LONG', synonyms: [s('log.message.timestamp.after.max.ms')], default: '3600000', validate: range(0),
     doc: 'With CreateTime, a batch whose timestamp is more than this after the broker\'s clock is rejected (INVALID_TIMESTAMP).' },
   { key: 'message.timestamp.before.max.ms', type: 'LONG', synonyms: [s('log.message.timestamp.before.max.ms')], default: LONG_MAX, validate: range(0),
@@ -273,6 +277,7 @@ export function resolveTopicConfig(topicConfigs: Record<string, string>, broker:
     messageTimestampType: value('message.timestamp.type') === 'LogAppendTime' ? 1 : 0,
     messageTimestampBeforeMaxMs: value('message.timestamp.before.max.ms') as number,
     messageTimestampAfterMaxMs: value('message.timestamp.after.max.ms') as number,
+    messageDownconversionEnable: value('message.downconversion.enable') as boolean,
     cleanupPolicy: value('cleanup.policy') as string[],
     compressionType: value('compression.type') as string,
     segmentBytes: value('segment.bytes') as number,

@@ -17,7 +17,7 @@ export class BrokerMetrics {
   readonly registry = new client.Registry();
 
   readonly requests = new client.Counter({
-    name: 'kafka_network_requestmetrics_requests_total', help: 'Requests handled, by API.', labelNames: ['request'] as const, registers: [this.registry],
+    name: 'kafka_network_requestmetrics_requests_total', help: 'Requests handled, by API and version (Kafka\'s RequestsPerSec tags).', labelNames: ['request', 'version'] as const, registers: [this.registry],
   });
   readonly requestSeconds = new client.Histogram({
     name: 'kafka_network_requestmetrics_totaltime_seconds', help: 'Time from a request being read to its response being ready, by API.',

@@ -335,3 +335,14 @@ test('every errorResponse reaches the client at every version the handler serves
     });
   }
 });
+
+test('docs/api-versions.md is generated from the handler list (npx tsx tools/docs/api-versions-doc.ts)', async () => {
+  const { renderApiVersionsDoc, API_VERSIONS_DOC_PATH } = await import('../../tools/docs/api-versions-doc.ts');
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(API_VERSIONS_DOC_PATH, 'utf8');
+  assert.equal(doc, renderApiVersionsDoc());
+  for (const h of HANDLERS) {
+    const v = h.minVersion === h.maxVersion ? `${h.minVersion}` : `${h.minVersion}-${h.maxVersion}`;
+    assert.match(doc, new RegExp(`\\| ${h.key} \\| ${h.name} \\| \\*\\*${v}\\*\\* \\|`), h.name);
+  }
+});

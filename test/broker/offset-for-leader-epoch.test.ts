@@ -48,6 +48,19 @@ test('an epoch >= 0 ends at the high watermark with epoch 0, an epoch < 0 is unk
   assert.deepEqual(await endOffsets(c, 4, 'no-such-topic', [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }]), [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1n]]);
   const versions = await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'floe-test', clientSoftwareVersion: '1' });
   const advertised = versions.apiKeys.find((k: any) => k.apiKey === ApiKey.OffsetForLeaderEpoch);
-  assert.deepEqual([advertised.minVersion, advertised.maxVersion], [2, 4]);
+  assert.deepEqual([advertised.minVersion, advertised.maxVersion], [0, 4]);
+  c.close();
+});
+
+test('v0-1 (Kafka 3.9 and older): no current leader epoch; v0 answers no leader epoch', async () => {
+  const c = await RawClient.connect(broker.port);
+  for (const version of [0, 1]) {
+    const epoch = version === 0 ? -1 : 0; // v0's response has no leader epoch: it decodes as the default, -1
+    assert.deepEqual(await endOffsets(c, version, 'epochs', [
+      { partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 },
+      { partition: 0, currentLeaderEpoch: -1, leaderEpoch: -1 },
+    ]), [[0, 0, epoch, 6n], [0, 0, -1, -1n]], `v${version}`);
+    assert.deepEqual(await endOffsets(c, version, 'epochs-classic', [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }]), [[0, 0, epoch, 6n]], `classic v${version}`);
+  }
   c.close();
 });

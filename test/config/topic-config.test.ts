@@ -119,6 +119,7 @@ describe('resolveTopicConfig', () => {
       messageTimestampType: 0,
       messageTimestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
       messageTimestampAfterMaxMs: 3600000,
+      messageDownconversionEnable: true,
       cleanupPolicy: ['delete'],
       compressionType: 'producer',
       segmentBytes: 1073741824,

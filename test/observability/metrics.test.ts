@@ -26,8 +26,8 @@ test('GET /metrics exports request, object store, coordinator, cache and connect
   const res = await fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`);
   assert.equal(res.status, 200);
   const text = await res.text();
-  assert.equal(value(text, 'kafka_network_requestmetrics_requests_total', 'request="Produce"'), 1);
-  assert.equal(value(text, 'kafka_network_requestmetrics_requests_total', 'request="Fetch"'), 2);
+  assert.equal(value(text, 'kafka_network_requestmetrics_requests_total', 'request="Produce",version="9"'), 1);
+  assert.equal(value(text, 'kafka_network_requestmetrics_requests_total', 'request="Fetch",version="11"'), 2);
   assert.equal(value(text, 'kafka_server_brokertopicmetrics_messagesin_total'), 2);
   assert.equal(value(text, 'kafka_server_brokertopicmetrics_bytesin_total'), records.length);
   assert.equal(value(text, 'kafka_server_brokertopicmetrics_bytesout_total'), records.length * 2);

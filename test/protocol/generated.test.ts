@@ -16,7 +16,9 @@ import { requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/
 import { MESSAGES } from '../../src/protocol/gen/messages/index.ts';
 import { Reader } from '../../src/protocol/reader.ts';
 import { Writer } from '../../src/protocol/writer.ts';
-import { apiName, isEmpty, loadErrors, loadMessages, moduleName, parseJsonWithComments, protocolDir } from '../../tools/codegen/spec.ts';
+import { apiName, isEmpty, loadErrors, loadMessages, moduleName, parseJsonWithComments, protocolDir, snapshotDir, upstreamAvailable } from '../../tools/codegen/spec.ts';
+import { snapshotFiles } from '../../tools/codegen/snapshot-specs.ts';
+import { unionMessage } from '../../tools/codegen/union.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GEN = join(REPO, 'src', 'protocol', 'gen');
@@ -69,6 +71,45 @@ test('API_SPECS, ApiKey and MESSAGES match the request specs', () => {
   );
   assert.throws(() => MESSAGES[ApiKey.LeaderAndIsr]!.request.encode(new Writer(), 0, {}), /removed/);
   assert.throws(() => MESSAGES[ApiKey.LeaderAndIsr]!.request.decode(new Reader(Buffer.alloc(4)), 0), /removed/);
+});
+
+test('the specs are the union of Kafka 4.1 and 3.9: the versions Kafka 4 dropped are back', () => {
+  const range = (name: string): [number, number] => [API_SPECS[(ApiKey as Record<string, number>)[name]!]!.minVersion, API_SPECS[(ApiKey as Record<string, number>)[name]!]!.maxVersion];
+  assert.deepEqual(range('Produce'), [0, 13]);
+  assert.deepEqual(range('Fetch'), [0, 18]);
+  assert.deepEqual(range('ListOffsets'), [0, 10]);
+  assert.deepEqual(range('OffsetCommit'), [0, 10]);
+  assert.deepEqual(range('OffsetFetch'), [0, 10]);
+  assert.deepEqual(range('CreateTopics'), [0, 7]);
+  assert.deepEqual(range('DescribeConfigs'), [0, 4]);
+  // Share groups: 3.9's early-access v0 was unstable, so 4.1's v1 stays the lowest.
+  assert.deepEqual(range('ShareFetch'), [1, 1]);
+  // A 3.9-only field comes back at its place, for its old versions only.
+  const w = new Writer();
+  MESSAGES[ApiKey.ListOffsets]!.request.encode(w, 0, { replicaId: -1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, timestamp: -1n, maxNumOffsets: 7 }] }] });
+  const v0 = MESSAGES[ApiKey.ListOffsets]!.request.decode(new Reader(w.toBuffer()), 0) as any;
+  assert.equal(v0.topics[0].partitions[0].maxNumOffsets, 7);
+});
+
+test('union: ranges joined below the current lowest version, previous-only fields in place, unstable versions left out', () => {
+  const current = { type: 'request', name: 'XRequest', validVersions: '2-4', flexibleVersions: '4+', fields: [
+    { name: 'A', type: 'int32', versions: '0+' }, { name: 'B', type: 'string', versions: '0-3' }, { name: 'D', type: 'int8', versions: '3+' }] };
+  const previous = { type: 'request', name: 'XRequest', validVersions: '0-3', flexibleVersions: '4+', fields: [
+    { name: 'A', type: 'int32', versions: '0+' }, { name: 'C', type: 'int64', versions: '0-1' }, { name: 'B', type: 'string', versions: '0+' }] };
+  const u = unionMessage(current, previous, false) as any;
+  assert.equal(u.validVersions, '0-4');
+  assert.deepEqual(u.fields.map((f: any) => `${f.name}:${f.versions}`), ['A:0+', 'C:0-1', 'B:0-3', 'D:3+']);
+  assert.equal((unionMessage(current, { ...previous, validVersions: '0-2' }, true) as any).validVersions, '0-4');
+  assert.throws(() => unionMessage(current, { ...previous, validVersions: '0-1' }, true), /not contiguous/);
+  assert.equal((unionMessage(current, { ...previous, validVersions: '0' }, true) as any).validVersions, '2-4');
+  assert.throws(() => unionMessage(current, { ...previous, flexibleVersions: '3+' }, false), /flexibleVersions differ/);
+});
+
+test('the committed spec snapshot is the union computed from ../shared now (when ../shared is there)', { skip: !upstreamAvailable() && 'no ../shared/kafka-protocol{,-3.9} beside the clone' }, () => {
+  const files = snapshotFiles();
+  const committed = readdirSync(snapshotDir(), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+  assert.equal(committed, files.size, 'same number of files (run `npx tsx tools/codegen/snapshot-specs.ts`)');
+  for (const [rel, text] of files) assert.equal(readFileSync(join(snapshotDir(), rel), 'utf8'), text, `${rel} is stale (run \`npx tsx tools/codegen/snapshot-specs.ts\`)`);
 });
 
 test('errors match errors.json', () => {

@@ -59,7 +59,8 @@ const REQUESTS: RequestCase[] = [
       assert.equal(b['replicaId'], -1);
       const t = (b['topics'] as Obj[])[0]!;
       assert.equal(t['name'], 't1');
-      assert.deepEqual((t['partitions'] as Obj[])[0], { partitionIndex: 3, currentLeaderEpoch: -1, timestamp: -2n });
+      // MaxNumOffsets (v0 only) decodes as its default.
+      assert.deepEqual((t['partitions'] as Obj[])[0], { partitionIndex: 3, currentLeaderEpoch: -1, timestamp: -2n, maxNumOffsets: 1 });
     },
   },
   {

@@ -1,8 +1,8 @@
 /**
  * Generates src/protocol/gen/ from the Kafka message specs (tools/codegen/spec.ts loads them).
  *
- *   npm run codegen                      # specs from ../shared/kafka-protocol
- *   KAFKA_PROTOCOL_DIR=/path npm run codegen
+ *   npm run codegen                      # from tools/codegen/specs: the union of Kafka 4.1's and 3.9's specs
+ *                                        # (npx tsx tools/codegen/snapshot-specs.ts rewrites it from ../shared)
  *   CODEGEN_OUT=/tmp/gen npm run codegen  # write elsewhere (the up-to-date test does this)
  *
  * Output (all committed, all starting with a GENERATED header):

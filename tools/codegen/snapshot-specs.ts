@@ -1,17 +1,19 @@
 /**
- * Writes tools/codegen/specs/: a facts-only copy of Kafka's message specs (names, types, versions,
- * defaults, tags — the `about` prose and the comments dropped) and errors.json, so the generator's
- * tests run in a clone that has no ../shared beside it. Run after updating the upstream specs:
+ * Writes tools/codegen/specs/, the specs the generator reads: the union of Kafka 4.1.1's message specs and
+ * Kafka 3.9.1's (tools/codegen/union.ts: the versions Kafka 4 dropped come back), facts only (names, types,
+ * versions, defaults, tags — the `about` prose and the comments dropped), 4.1's errors.json, and versions.json
+ * (each API's validVersions in 4.1 and 3.9, for docs/api-versions.md). The copy is
+ * committed so the generator and its tests run in a clone that has no ../shared beside it. Run after
+ * updating the upstream specs:
  *
- *   npx tsx tools/codegen/snapshot-specs.ts        (reads ../shared/kafka-protocol or KAFKA_PROTOCOL_DIR)
+ *   npx tsx tools/codegen/snapshot-specs.ts   (reads ../shared/kafka-protocol and ../shared/kafka-protocol-3.9,
+ *                                              or KAFKA_PROTOCOL_DIR and KAFKA_PROTOCOL_PREVIOUS_DIR)
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseJsonWithComments, upstreamProtocolDir } from './spec.ts';
-
-const from = upstreamProtocolDir();
-const to = resolve(dirname(fileURLToPath(import.meta.url)), 'specs');
+import { parseJsonWithComments, previousUpstreamProtocolDir, snapshotDir, upstreamProtocolDir } from './spec.ts';
+import { unionMessage } from './union.ts';
 
 function stripAbout(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripAbout);
@@ -23,12 +25,42 @@ function stripAbout(value: unknown): unknown {
   return value;
 }
 
-rmSync(to, { recursive: true, force: true });
-mkdirSync(join(to, 'messages'), { recursive: true });
-for (const f of readdirSync(join(from, 'messages')).filter((n) => n.endsWith('.json')).sort()) {
-  const spec = stripAbout(parseJsonWithComments(readFileSync(join(from, 'messages', f), 'utf8')));
-  writeFileSync(join(to, 'messages', f), JSON.stringify(spec) + '\n');
+const README =
+  '# Kafka protocol facts (generated)\n\nWritten by `tools/codegen/snapshot-specs.ts`: the union of Apache Kafka 4.1.1\'s and 3.9.1\'s message specs (Apache-2.0; see tools/codegen/union.ts), structure only, the `about` texts and comments removed. The generator reads this copy.\n';
+
+/** The snapshot's files (path relative to specs/ → text), computed from the upstream spec directories. */
+export function snapshotFiles(current = upstreamProtocolDir(), previous = previousUpstreamProtocolDir()): Map<string, string> {
+  const read = (dir: string, f: string): Record<string, unknown> =>
+    stripAbout(parseJsonWithComments(readFileSync(join(dir, 'messages', f), 'utf8'))) as Record<string, unknown>;
+  const files = new Map<string, string>();
+  for (const f of readdirSync(join(current, 'messages')).filter((n) => n.endsWith('.json')).sort()) {
+    const prev = existsSync(join(previous, 'messages', f)) ? read(previous, f) : undefined;
+    // A response's versions are stable when its request's are (only requests carry the flag).
+    const request = f.replace(/Response\.json$/, 'Request.json');
+    const prevRequest = existsSync(join(previous, 'messages', request)) ? read(previous, request) : undefined;
+    const unstable = prevRequest?.['latestVersionUnstable'] === true;
+    files.set(`messages/${f}`, JSON.stringify(unionMessage(read(current, f), prev, unstable)) + '\n');
+  }
+  files.set('errors.json', readFileSync(join(current, 'errors.json'), 'utf8'));
+  // Each API's validVersions in 4.1 and in 3.9 as released (the union above loses them; docs/api-versions.md shows them).
+  const versions: Record<string, { apiKey: number; kafka41: string; kafka41LatestUnstable: boolean; kafka39: string | null }> = {};
+  for (const f of readdirSync(join(current, 'messages')).filter((n) => n.endsWith('Request.json')).sort()) {
+    const cur = read(current, f);
+    if (cur['type'] !== 'request') continue;
+    const prev = existsSync(join(previous, 'messages', f)) ? read(previous, f) : undefined;
+    const name = String(cur['name']).replace(/Request$/, '');
+    versions[name] = { apiKey: Number(cur['apiKey']), kafka41: String(cur['validVersions']), kafka41LatestUnstable: cur['latestVersionUnstable'] === true, kafka39: prev ? String(prev['validVersions']) : null };
+  }
+  files.set('versions.json', JSON.stringify(versions, null, 1) + '\n');
+  files.set('README.md', README);
+  return files;
 }
-writeFileSync(join(to, 'errors.json'), readFileSync(join(from, 'errors.json')));
-writeFileSync(join(to, 'README.md'), '# Kafka protocol facts (generated)\n\nWritten by `tools/codegen/snapshot-specs.ts` from Apache Kafka 4.1.1\'s message specs (Apache-2.0): structure only, the `about` texts and comments removed. The generator reads `../shared/kafka-protocol` when it exists and this copy otherwise.\n');
-console.log(`wrote ${to}`);
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const to = snapshotDir();
+  const files = snapshotFiles();
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(join(to, 'messages'), { recursive: true });
+  for (const [rel, text] of files) writeFileSync(join(to, rel), text);
+  console.log(`wrote ${files.size} files to ${to}`);
+}

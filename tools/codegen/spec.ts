@@ -107,19 +107,33 @@ export interface ErrorSpec {
 
 // ---------------------------------------------------------------------------------------------------
 
-/** The upstream specs: KAFKA_PROTOCOL_DIR, else ../shared/kafka-protocol beside the repository. */
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Kafka 4.1's upstream specs: KAFKA_PROTOCOL_DIR, else ../shared/kafka-protocol beside the repository. */
 export function upstreamProtocolDir(): string {
   const env = process.env['KAFKA_PROTOCOL_DIR'];
-  if (env) return resolve(env);
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return resolve(repo, '..', 'shared', 'kafka-protocol');
+  return env ? resolve(env) : resolve(REPO, '..', 'shared', 'kafka-protocol');
 }
 
-/** The upstream specs when present, else the facts-only copy committed in tools/codegen/specs. */
-export function protocolDir(): string {
-  const upstream = upstreamProtocolDir();
-  if (process.env['KAFKA_PROTOCOL_DIR'] || existsSync(join(upstream, 'messages'))) return upstream;
+/** Kafka 3.9's upstream specs (the versions Kafka 4 dropped): KAFKA_PROTOCOL_PREVIOUS_DIR, else ../shared/kafka-protocol-3.9. */
+export function previousUpstreamProtocolDir(): string {
+  const env = process.env['KAFKA_PROTOCOL_PREVIOUS_DIR'];
+  return env ? resolve(env) : resolve(REPO, '..', 'shared', 'kafka-protocol-3.9');
+}
+
+/** True when both upstream spec sets are beside the repository (snapshot-specs.ts can run). */
+export function upstreamAvailable(): boolean {
+  return existsSync(join(upstreamProtocolDir(), 'messages')) && existsSync(join(previousUpstreamProtocolDir(), 'messages'));
+}
+
+/** The committed union snapshot (tools/codegen/specs, written by snapshot-specs.ts). */
+export function snapshotDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), 'specs');
+}
+
+/** The specs the generator reads: the committed union snapshot. */
+export function protocolDir(): string {
+  return snapshotDir();
 }
 
 /** JSON with whole-line and trailing `//` comments (outside strings). */

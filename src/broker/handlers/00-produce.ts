@@ -1,5 +1,5 @@
 /**
- * Produce (key 0), versions 3-13.
+ * Produce (key 0), versions 0-13.
  *
  * Behavior: each partition's batches are validated (magic 2, CRC-32C, size against the topic's
  * max.message.bytes, record count and offset deltas, timestamps against message.timestamp.before/after.max.ms)
@@ -21,7 +21,11 @@
  * INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE; they count toward the partition's last stable offset.
  * Compacted topics (cleanup.policy contains compact) refuse records without a key: INVALID_RECORD with one
  * record error per such record, as Kafka's LogValidator.
- * Version notes: v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
+ * Version notes: v0-2 (Kafka 3.9 and older; Kafka 4 removed them) may carry message format v0/v1 (magic 0/1):
+ * the message set is converted up to one magic 2 batch (protocol/legacy-records.ts, as Kafka 3.x's
+ * LogValidator: offsets assigned in order, timestamps kept, magic 0's none (-1), the producer's codec kept)
+ * and then checked and stored as any batch; a magic 2 batch is accepted there too (Kafka did not check).
+ * v13 addresses topics by id (UNKNOWN_TOPIC_ID); v8+ carries record errors and messages.
  */
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/gen/messages/produce.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -29,6 +33,7 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { TRANSACTIONAL_FLAG_MASK, validateBatch, validateProduceRecords } from '../../protocol/record-batch.ts';
 import { clampToSafeInteger, toSafeInteger } from '../../protocol/int64.ts';
 import { keylessRecordIndexes } from '../../protocol/records.ts';
+import { firstMagic, upConvert } from '../../protocol/legacy-records.ts';
 import type { AppendResult, ProducedBatch } from '../../storage/partition-log.ts';
 import { TXN_DATA, TXN_PLAIN } from '../../coordinator/coordinator.ts';
 import { defineHandler } from '../handler.ts';
@@ -40,7 +45,7 @@ type PartitionResponse = Init<ProduceResponsePartitionProduceResponse>;
 export const produce = defineHandler<ProduceRequest, ProduceResponse>({
   key: 0,
   name: 'Produce',
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 13,
   async handle(ctx, req) {
     const { topics, partitions } = ctx;
@@ -125,6 +130,15 @@ function keylessError(indexes: number[], topicPartition: string): Checked {
 }
 
 function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, partition: number, now: number): Checked {
+  // Produce v0-2: message format v0/v1 becomes one magic 2 batch.
+  if (apiVersion <= 2 && records !== null) {
+    const magic = firstMagic(records);
+    if (magic === 0 || magic === 1) {
+      const converted = upConvert(records);
+      if ('errorCode' in converted) return converted;
+      records = converted;
+    }
+  }
   // Kafka (produce v3+): exactly one batch per partition.
   const one = validateProduceRecords(records, apiVersion);
   if ('errorCode' in one) return one;
@@ -141,7 +155,8 @@ function checkBatch(records: Buffer | null, apiVersion: number, topic: Topic, pa
   const baseTimestamp = clampToSafeInteger(data.readBigInt64BE(27));
   const maxTimestamp = clampToSafeInteger(data.readBigInt64BE(35));
   // Kafka checks each record; the batch's first and max timestamps bound them without decompressing.
-  if (config.messageTimestampType === 0
+  // Records without a timestamp (magic 0, converted up) are not checked, as in Kafka.
+  if (config.messageTimestampType === 0 && maxTimestamp >= 0
     && (now - baseTimestamp > config.messageTimestampBeforeMaxMs || maxTimestamp - now > config.messageTimestampAfterMaxMs)) {
     return {
       errorCode: ErrorCode.INVALID_TIMESTAMP,

@@ -1,5 +1,5 @@
 /**
- * Fetch (key 1), versions 4-18.
+ * Fetch (key 1), versions 0-18.
  *
  * Behavior: every partition is read through the partition seam (storage/storage.ts: plan, limit, load, long
  * poll): diskless ones through the batch index cache and object cache, headers patched with the assigned
@@ -21,7 +21,13 @@
  * refresh its view of the live brokers. A classic partition's epoch is 0: a newer one gets UNKNOWN_LEADER_EPOCH.
  * A topic or partition not known here (created or grown through another broker a moment ago) is looked up in
  * the coordinator once before answering UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID.
- * Version notes: v13+ addresses topics by id (UNKNOWN_TOPIC_ID); v12+ flexible.
+ * Version notes: v0-3 (Kafka 3.9 and older; Kafka 4 removed them) read message format v0 (v0-1) or v1
+ * (v2-3): the batches read are converted down (protocol/legacy-records.ts, as Kafka 3.x's down-conversion:
+ * control batches left out, records below the fetch offset too, sent uncompressed), the output bounded by
+ * the partition's and what is left of the request's byte limit (the first record always goes); a topic with
+ * message.downconversion.enable=false answers UNSUPPORTED_VERSION, zstd batches UNSUPPORTED_COMPRESSION_TYPE
+ * (as Kafka below Fetch v10); v0-3 are read_uncommitted.
+ * v13+ addresses topics by id (UNKNOWN_TOPIC_ID); v12+ flexible.
  */
 import type { FetchRequest, FetchResponse, FetchResponsePartitionData, FetchResponseFetchableTopicResponse } from '../../protocol/gen/messages/fetch.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -29,6 +35,10 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { clientAz } from '../../cluster/routing.ts';
 import { clampToSafeInteger } from '../../protocol/int64.ts';
 import { READ_COMMITTED, READ_UNCOMMITTED } from '../../storage/partition-log.ts';
+import { downConvert } from '../../protocol/legacy-records.ts';
+import { compressionOf, CompressionType } from '../../protocol/record-batch.ts';
+import { CompressionError } from '../../protocol/compression.ts';
+import { RecordDecodeError } from '../../protocol/records.ts';
 import type { PartitionRead } from '../../storage/storage.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError, serveError } from '../partitions.ts';
@@ -41,7 +51,7 @@ const EMPTY = Buffer.alloc(0);
 export const fetch = defineHandler<FetchRequest, FetchResponse>({
   key: 1,
   name: 'Fetch',
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 18,
   async handle(ctx, req) {
     const { topics, partitions, cluster } = ctx;
@@ -54,6 +64,8 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     const responses: Init<FetchResponseFetchableTopicResponse>[] = [];
     const reads: PartitionRead[] = [];
     const readOuts: PartitionOut[] = [];
+    const readOffsets: bigint[] = [];
+    const readLimits: number[] = [];
     let anyError = false;
     const lookup = topics.ensure(req.topics.map((ft) => ({ name: byId ? null : ft.topic, topicId: ft.topicId, partitionCount: partitionCount(ft.partitions) })));
     if (lookup) await lookup;
@@ -73,6 +85,11 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
           anyError = true;
           continue;
         }
+        if (ctx.apiVersion < 4 && !topic!.config.messageDownconversionEnable) {
+          out.errorCode = ErrorCode.UNSUPPORTED_VERSION;
+          anyError = true;
+          continue;
+        }
         const replica = zone === null ? null : cluster.preferredReadReplica(zone, topic!, fp.partition);
         if (replica !== null) {
           out.preferredReadReplica = replica;
@@ -80,6 +97,8 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
         }
         reads.push({ log, offset: clampToSafeInteger(fp.fetchOffset), maxBytes: Math.max(0, fp.partitionMaxBytes) });
         readOuts.push(out);
+        readOffsets.push(fp.fetchOffset);
+        readLimits.push(Math.max(0, fp.partitionMaxBytes));
       }
     }
 
@@ -97,6 +116,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
       // Several slices (batch runs, or one run held in several cached parts) go out back to back, uncopied.
       out.records = r.records.length === 0 ? EMPTY : r.records.length === 1 ? r.records[0]! : r.records;
     }
+    if (ctx.apiVersion < 4) await convertDown(readOuts, readOffsets, readLimits, ctx.apiVersion <= 1 ? 0 : 1, req.maxBytes);
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
   },
   // Every requested partition carries the error too: v4-6 have no top-level error code.
@@ -110,6 +130,37 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     })),
   }),
 });
+
+/** Fetch v0-3: each partition's batches as message format v0/v1, within its limit and the request's. */
+async function convertDown(outs: PartitionOut[], offsets: bigint[], limits: number[], magic: 0 | 1, requestMaxBytes: number): Promise<void> {
+  let budget = Math.max(0, requestMaxBytes);
+  for (let i = 0; i < outs.length; i++) {
+    const out = outs[i]!;
+    const parts = out.records;
+    if (out.errorCode !== ErrorCode.NONE || !parts) continue;
+    const data = Array.isArray(parts) ? Buffer.concat(parts as Buffer[]) : (parts as Buffer);
+    if (data.length === 0) continue;
+    if (budget === 0) {
+      out.records = EMPTY; // the request's limit is reached (the first partition's first record went)
+      continue;
+    }
+    // Kafka below Fetch v10: zstd cannot reach these clients.
+    if (data.length > 22 && compressionOf(data.readInt16BE(21)) === CompressionType.ZSTD) {
+      out.errorCode = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE;
+      out.records = EMPTY;
+      continue;
+    }
+    try {
+      const converted = await downConvert(data, magic, offsets[i]!, Math.min(limits[i]!, budget));
+      out.records = converted.count === 0 ? EMPTY : converted.records;
+      budget = Math.max(0, budget - converted.records.length);
+    } catch (e) {
+      if (!(e instanceof RecordDecodeError || e instanceof CompressionError)) throw e;
+      out.errorCode = ErrorCode.CORRUPT_MESSAGE;
+      out.records = EMPTY;
+    }
+  }
+}
 
 /** Partitions below this are named (0 for none). */
 function partitionCount(partitions: readonly { partition: number }[]): number {

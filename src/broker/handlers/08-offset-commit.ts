@@ -1,5 +1,5 @@
 /**
- * OffsetCommit (key 8), versions 2-9.
+ * OffsetCommit (key 8), versions 0-9.
  *
  * Behavior: offsets are stored in the coordinator DB (not in a __consumer_offsets log) with their
  * metadata, leader epoch and commit timestamp, in one transaction per request. Members commit with their
@@ -9,7 +9,9 @@
  * created if needed). Per partition: unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION (before
  * the group is looked at), metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE (when
  * the group accepts the commit); the rest is committed.
- * Version notes: v2-v4 may carry a retention time (the offset then expires that long after the commit,
+ * Version notes: v0 (Kafka 3.9 and older) has no generation or member id: a commit without group
+ * management, as generation -1; v1 adds them and a commit timestamp per partition, which is accepted and not
+ * stored (Kafka 3.9 kept it as the commit time; Floe stamps the coordinator's time); v2-v4 may carry a retention time (the offset then expires that long after the commit,
  * whatever the group's state); v6+ leader epoch; v7+ group.instance.id; v8 flexible; v9: members of KIP-848
  * consumer groups commit with their member id and member epoch (STALE_MEMBER_EPOCH when it is not their
  * current one; UNSUPPORTED_VERSION below v9, as Kafka). v10 (topic ids) is unstable in Kafka and not served.
@@ -26,7 +28,7 @@ type PartitionOut = Init<OffsetCommitResponsePartition> & { errorCode: number };
 export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitResponse>({
   key: 8,
   name: 'OffsetCommit',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 9,
   async handle(ctx, req) {
     const maxMetadata = ctx.groups.options.offsetMetadataMaxBytes;

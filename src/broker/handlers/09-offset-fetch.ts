@@ -1,5 +1,5 @@
 /**
- * OffsetFetch (key 9), versions 1-9.
+ * OffsetFetch (key 9), versions 0-9.
  *
  * Behavior: committed offsets are read from the coordinator DB, one query for all the groups of a request.
  * A partition without a committed offset (or of an unknown group or topic) gets offset -1, metadata "" and
@@ -7,7 +7,7 @@
  * RequireStable (v7+): a partition with an offset committed by a transaction that has not ended
  * (TxnOffsetCommit) gets UNSTABLE_OFFSET_COMMIT (retriable), as in Kafka; without it the last committed
  * offset is returned. An empty group id is accepted (Kafka accepts it for OffsetFetch).
- * Version notes: v1 reports group errors in every partition (it has no top-level error); v2-v7 one group
+ * Version notes: v0 (Kafka 3.9 and older) is v1's shape; v0-v1 report group errors in every partition (it has no top-level error); v2-v7 one group
  * with a top-level error; v5+ leader epochs; v8+ several groups per request, answered per group; v9 adds
  * the member id and epoch of KIP-848 consumer groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH), ignored for
  * classic groups (as Kafka does). v10 (topic
@@ -46,7 +46,7 @@ function partitionOut(p: FetchedPartition) {
 export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse>({
   key: 9,
   name: 'OffsetFetch',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 9,
   async handle(ctx, req) {
     const { groups } = ctx;

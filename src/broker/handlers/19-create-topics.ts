@@ -1,12 +1,12 @@
 /**
- * CreateTopics (key 19), versions 2-7.
+ * CreateTopics (key 19), versions 0-7.
  *
  * Behavior: `diskless.enable` (default from `log.diskless.enable`) picks diskless or classic storage. Any
  * replication factor >= 1 is accepted for diskless topics (the object store holds the data; replicas are
  * reported as this broker); classic topics are led by this broker with replication factor 1, and a larger one
  * is refused with INVALID_REPLICATION_FACTOR (replicated classic topics are not supported yet).
  * A name given twice in one request fails with INVALID_REQUEST for each occurrence, as in Kafka.
- * validateOnly runs every check and creates nothing. v5+ returns the topic's configs.
+ * validateOnly runs every check and creates nothing. v0 has no validateOnly and no error messages (v1+), v2+ throttle time; v5+ returns the topic's configs.
  */
 import type { CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCreatableTopicResult } from '../../protocol/gen/messages/create-topics.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -18,7 +18,7 @@ import { CONFIG_SOURCE_CODES } from '../../config/config-def.ts';
 export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsResponse>({
   key: 19,
   name: 'CreateTopics',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 7,
   async handle(ctx, req) {
     const counts = new Map<string, number>();

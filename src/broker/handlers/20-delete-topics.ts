@@ -1,5 +1,5 @@
 /**
- * DeleteTopics (key 20), versions 1-6.
+ * DeleteTopics (key 20), versions 0-6 (v0 from Kafka 3.9 and older).
  *
  * Behavior: removes the topic from the coordinator in one transaction; its objects become garbage for the
  * cleaner (DESIGN.md); a classic topic's log folders are removed. v6 addresses topics by name or id (both given → INVALID_REQUEST); unknown names get
@@ -14,7 +14,7 @@ import { defineHandler } from '../handler.ts';
 export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>({
   key: 20,
   name: 'DeleteTopics',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 6,
   async handle(ctx, req) {
     const wanted = ctx.apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));

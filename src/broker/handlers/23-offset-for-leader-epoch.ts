@@ -1,5 +1,5 @@
 /**
- * OffsetForLeaderEpoch (key 23), versions 2-4.
+ * OffsetForLeaderEpoch (key 23), versions 0-4.
  *
  * Behavior: for each partition, the end offset of the largest leader epoch <= the one asked (KIP-320: a
  * consumer validates its position after its metadata's leader epoch changed, and detects truncation when
@@ -10,7 +10,8 @@
  * classic, newer → UNKNOWN_LEADER_EPOCH); a classic partition led elsewhere gets NOT_LEADER_OR_FOLLOWER,
  * unknown topics and partitions UNKNOWN_TOPIC_OR_PARTITION. ReplicaId (v3+) is read and not used: Floe has
  * no followers.
- * Version notes: Kafka 4 serves v2-4 (v0-1 were removed); v4 is flexible.
+ * Version notes: v0-1 (Kafka 3.9 and older; Kafka 4 removed them) have no CurrentLeaderEpoch, v0 answers
+ * no leader epoch; v4 is flexible.
  */
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, OffsetForLeaderEpochResponseEpochEndOffset } from '../../protocol/gen/messages/offset-for-leader-epoch.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -23,7 +24,7 @@ type PartitionOut = Init<OffsetForLeaderEpochResponseEpochEndOffset>;
 export const offsetForLeaderEpoch = defineHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>({
   key: 23,
   name: 'OffsetForLeaderEpoch',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 4,
   async handle(ctx, req) {
     const { topics, partitions } = ctx;

@@ -1,12 +1,12 @@
 /**
- * DescribeAcls (key 29), versions 1-3.
+ * DescribeAcls (key 29), versions 0-3.
  *
  * Behavior: as Kafka: the ACL bindings (kept in the coordinator, shared by every broker) matching the
  * filter, grouped by resource pattern. ANY matches any type/pattern/operation/permission, a null name,
  * principal or host matches any, and pattern type MATCH returns the bindings that apply to the named
  * resource (the literal name, the literal wildcard `*`, and prefixes of it). Without an authorizer
  * (authorizer.class.name unset): SECURITY_DISABLED. Needs DESCRIBE on the cluster.
- * Version notes: v0 is gone from Kafka 4; v1 adds pattern types; v2+ flexible.
+ * Version notes: v0 (Kafka 3.9 and older) filters literal patterns only; v1 adds pattern types; v2+ flexible.
  */
 import type { DescribeAclsRequest, DescribeAclsResponse, DescribeAclsResponseDescribeAclsResource } from '../../protocol/gen/messages/describe-acls.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -18,7 +18,7 @@ import { defineHandler } from '../handler.ts';
 export const describeAcls = defineHandler<DescribeAclsRequest, DescribeAclsResponse>({
   key: 29,
   name: 'DescribeAcls',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 3,
   async handle(ctx, req) {
     if (!ctx.authorizer.enabled) return { throttleTimeMs: 0, errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: 'No Authorizer is configured on the broker', resources: [] };

@@ -1,12 +1,12 @@
 /**
- * CreateAcls (key 30), versions 1-3.
+ * CreateAcls (key 30), versions 0-3 (v0, from Kafka 3.9 and older, creates literal patterns only).
  *
  * Behavior: as Kafka: each creation is validated (a concrete resource type, LITERAL or PREFIXED pattern,
  * a concrete operation, ALLOW or DENY, a `Type:name` principal, `kafka-cluster` for the cluster resource)
  * and gets its own result (INVALID_REQUEST with a message when it is not valid); the valid ones are stored in
  * the coordinator in one transaction and reach every broker at once (notification). Without an authorizer:
  * SECURITY_DISABLED for each creation. Needs ALTER on the cluster.
- * Version notes: v0 is gone from Kafka 4; v2+ flexible.
+ * Version notes: v0 (removed in Kafka 4) has no pattern types; v2+ flexible.
  */
 import type { CreateAclsRequest, CreateAclsResponse } from '../../protocol/gen/messages/create-acls.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
@@ -17,7 +17,7 @@ import { defineHandler } from '../handler.ts';
 export const createAcls = defineHandler<CreateAclsRequest, CreateAclsResponse>({
   key: 30,
   name: 'CreateAcls',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 3,
   async handle(ctx, req) {
     if (!ctx.authorizer.enabled) {

@@ -1,10 +1,10 @@
 /**
- * DeleteAcls (key 31), versions 1-3.
+ * DeleteAcls (key 31), versions 0-3 (v0, from Kafka 3.9 and older, matches literal patterns only).
  *
  * Behavior: as Kafka: each filter (the matching rules of DescribeAcls) deletes the bindings it matches and
  * lists them; all deletions are one coordinator transaction and reach every broker at once. An invalid
  * filter gets INVALID_REQUEST. Without an authorizer: SECURITY_DISABLED per filter. Needs ALTER on the cluster.
- * Version notes: v0 is gone from Kafka 4; v2+ flexible.
+ * Version notes: v0 (removed in Kafka 4) has no pattern types; v2+ flexible.
  */
 import type { DeleteAclsRequest, DeleteAclsResponse } from '../../protocol/gen/messages/delete-acls.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
@@ -16,7 +16,7 @@ import { defineHandler } from '../handler.ts';
 export const deleteAcls = defineHandler<DeleteAclsRequest, DeleteAclsResponse>({
   key: 31,
   name: 'DeleteAcls',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 3,
   async handle(ctx, req) {
     if (!ctx.authorizer.enabled) {

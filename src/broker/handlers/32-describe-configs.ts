@@ -1,5 +1,5 @@
 /**
- * DescribeConfigs (key 32), versions 1-4.
+ * DescribeConfigs (key 32), versions 0-4.
  *
  * Behavior: TOPIC resources list every topic config with its value and source (DYNAMIC_TOPIC_CONFIG when
  * set on the topic, else the broker setting it inherits or the default), with synonyms on request (v1+)
@@ -7,7 +7,8 @@
  * DYNAMIC_BROKER_CONFIG or DYNAMIC_DEFAULT_BROKER_CONFIG. BROKER resources: this broker's id lists every
  * broker key with its source (DYNAMIC_BROKER_CONFIG > DYNAMIC_DEFAULT_BROKER_CONFIG > STATIC_BROKER_CONFIG
  * > DEFAULT_CONFIG, as in Kafka) and synonyms; "" lists the cluster-wide dynamic defaults
- * (../dynamic-configs.ts). BROKER_LOGGER and other types get INVALID_REQUEST.
+ * (../dynamic-configs.ts). v0 (Kafka 3.9 and older) reports IsDefault (the source is the default) instead
+ * of the source. BROKER_LOGGER and other types get INVALID_REQUEST.
  */
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/gen/messages/describe-configs.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -36,7 +37,7 @@ type Result = Init<DescribeConfigsResponseDescribeConfigsResult>;
 export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeConfigsResponse>({
   key: 32,
   name: 'DescribeConfigs',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 4,
   async handle(ctx, req) {
     const results: Result[] = req.resources.map((resource) => {
@@ -67,6 +68,7 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
           value: c.isSensitive ? null : c.value,
           readOnly: c.readOnly,
           configSource: CONFIG_SOURCE_CODES[c.source],
+          isDefault: c.source === 'DEFAULT_CONFIG',
           isSensitive: c.isSensitive,
           synonyms: req.includeSynonyms
             ? (c.synonyms ?? []).map((s) => ({ name: s.name, value: s.value, source: CONFIG_SOURCE_CODES[s.source] }))

@@ -1,5 +1,5 @@
 /**
- * DescribeLogDirs (key 35), versions 1-4.
+ * DescribeLogDirs (key 35), versions 0-4 (v0 from Kafka 3.9 and older, v1's shape).
  *
  * Behavior: diskless partitions have no local log dir: their data is in the object store. They are
  * reported under one pseudo log dir named "diskless" (DISKLESS_LOG_DIR), with each partition's size as
@@ -26,7 +26,7 @@ interface TopicOut {
 export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>({
   key: 35,
   name: 'DescribeLogDirs',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 4,
   async handle(ctx, req) {
     const { topics, partitions } = ctx;

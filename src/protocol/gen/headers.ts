@@ -59,7 +59,7 @@ export function encodeResponseHeader(w: Writer, version: number, m: Init<Respons
 }
 
 /** First flexible version per API key (-1: never flexible / unknown). */
-const FLEXIBLE_MIN: readonly number[] = [9, 12, 6, 9, -1, -1, -1, -1, 8, 6, 3, 6, 4, 4, 4, 5, 3, -1, 3, 5, 4, 2, 2, 4, 3, 3, 3, 1, 3, 2, 2, 2, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, -1, 1, 1, 0, 0, 0, 1, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const FLEXIBLE_MIN: readonly number[] = [9, 12, 6, 9, -1, -1, -1, -1, 8, 6, 3, 6, 4, 4, 4, 5, 3, -1, 3, 5, 4, 2, 2, 4, 3, 3, 3, 1, 3, 2, 2, 2, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, -1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /** Request header version: 2 when the request version is flexible, else 1. */
 export function requestHeaderVersion(apiKey: number, apiVersion: number): 1 | 2 {

@@ -13,6 +13,7 @@ export interface AlterPartitionRequest {
 }
 
 export interface AlterPartitionRequestTopicData {
+  topicName: string;
   topicId: string;
   partitions: AlterPartitionRequestPartitionData[];
 }
@@ -32,11 +33,11 @@ export interface AlterPartitionRequestBrokerState {
 }
 
 export function decodeAlterPartitionRequest(r: Reader, version: number): AlterPartitionRequest {
-  if (version < 2 || version > 3) throw new DecodeError(`AlterPartitionRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`AlterPartitionRequest: unsupported version ${version}`);
   const f0: number = r.int32();
   const f1: bigint = r.int64();
   let f2: AlterPartitionRequestTopicData[];
-  const n2 = r.compactArrayLength(18);
+  const n2 = r.compactArrayLength(3);
   if (n2 < 0) {
     throw new DecodeError('non-nullable AlterPartitionRequest.Topics was null');
   } else {
@@ -49,7 +50,7 @@ export function decodeAlterPartitionRequest(r: Reader, version: number): AlterPa
 }
 
 export function encodeAlterPartitionRequest(w: Writer, version: number, m: Init<AlterPartitionRequest>): void {
-  if (version < 2 || version > 3) throw new EncodeError(`AlterPartitionRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`AlterPartitionRequest: unsupported version ${version}`);
   w.int32(m.brokerId ?? 0);
   w.int64(m.brokerEpoch ?? -1n);
   const v2 = m.topics;
@@ -65,29 +66,41 @@ export function encodeAlterPartitionRequest(w: Writer, version: number, m: Init<
 }
 
 function readAlterPartitionRequestTopicData(r: Reader, version: number): AlterPartitionRequestTopicData {
-  const f0: string = r.uuid();
-  let f1: AlterPartitionRequestPartitionData[];
-  const n1 = r.compactArrayLength(15);
-  if (n1 < 0) {
+  let f0: string = '';
+  if (version <= 1) {
+    f0 = r.compactString();
+  }
+  let f1: string = '00000000-0000-0000-0000-000000000000';
+  if (version >= 2) {
+    f1 = r.uuid();
+  }
+  let f2: AlterPartitionRequestPartitionData[];
+  const n2 = r.compactArrayLength(14);
+  if (n2 < 0) {
     throw new DecodeError('non-nullable AlterPartitionRequest.Partitions was null');
   } else {
-    const a1: AlterPartitionRequestPartitionData[] = [];
-    for (let i1 = 0; i1 < n1; i1++) a1.push(readAlterPartitionRequestPartitionData(r, version));
-    f1 = a1;
+    const a2: AlterPartitionRequestPartitionData[] = [];
+    for (let i2 = 0; i2 < n2; i2++) a2.push(readAlterPartitionRequestPartitionData(r, version));
+    f2 = a2;
   }
   r.skipTaggedFields();
-  return { topicId: f0, partitions: f1 };
+  return { topicName: f0, topicId: f1, partitions: f2 };
 }
 
 function writeAlterPartitionRequestTopicData(w: Writer, version: number, m: Init<AlterPartitionRequestTopicData>): void {
-  w.uuid(m.topicId ?? '00000000-0000-0000-0000-000000000000');
-  const v1 = m.partitions;
-  if (v1 === undefined) {
+  if (version <= 1) {
+    w.compactString(m.topicName ?? '');
+  }
+  if (version >= 2) {
+    w.uuid(m.topicId ?? '00000000-0000-0000-0000-000000000000');
+  }
+  const v2 = m.partitions;
+  if (v2 === undefined) {
     w.uvarint(1);
   } else {
-    w.uvarint(v1.length + 1);
-    for (let i1 = 0; i1 < v1.length; i1++) {
-      writeAlterPartitionRequestPartitionData(w, version, v1[i1]);
+    w.uvarint(v2.length + 1);
+    for (let i2 = 0; i2 < v2.length; i2++) {
+      writeAlterPartitionRequestPartitionData(w, version, v2[i2]);
     }
   }
   w.uvarint(0);
@@ -118,7 +131,10 @@ function readAlterPartitionRequestPartitionData(r: Reader, version: number): Alt
       f3 = a3;
     }
   }
-  const f4: number = r.int8();
+  let f4: number = 0;
+  if (version >= 1) {
+    f4 = r.int8();
+  }
   const f5: number = r.int32();
   r.skipTaggedFields();
   return { partitionIndex: f0, leaderEpoch: f1, newIsr: f2, newIsrWithEpochs: f3, leaderRecoveryState: f4, partitionEpoch: f5 };
@@ -149,7 +165,9 @@ function writeAlterPartitionRequestPartitionData(w: Writer, version: number, m: 
       }
     }
   }
-  w.int8(m.leaderRecoveryState ?? 0);
+  if (version >= 1) {
+    w.int8(m.leaderRecoveryState ?? 0);
+  }
   w.int32(m.partitionEpoch ?? 0);
   w.uvarint(0);
 }
@@ -174,6 +192,7 @@ export interface AlterPartitionResponse {
 }
 
 export interface AlterPartitionResponseTopicData {
+  topicName: string;
   topicId: string;
   partitions: AlterPartitionResponsePartitionData[];
 }
@@ -189,11 +208,11 @@ export interface AlterPartitionResponsePartitionData {
 }
 
 export function decodeAlterPartitionResponse(r: Reader, version: number): AlterPartitionResponse {
-  if (version < 2 || version > 3) throw new DecodeError(`AlterPartitionResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`AlterPartitionResponse: unsupported version ${version}`);
   const f0: number = r.int32();
   const f1: number = r.int16();
   let f2: AlterPartitionResponseTopicData[];
-  const n2 = r.compactArrayLength(18);
+  const n2 = r.compactArrayLength(3);
   if (n2 < 0) {
     throw new DecodeError('non-nullable AlterPartitionResponse.Topics was null');
   } else {
@@ -206,7 +225,7 @@ export function decodeAlterPartitionResponse(r: Reader, version: number): AlterP
 }
 
 export function encodeAlterPartitionResponse(w: Writer, version: number, m: Init<AlterPartitionResponse>): void {
-  if (version < 2 || version > 3) throw new EncodeError(`AlterPartitionResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`AlterPartitionResponse: unsupported version ${version}`);
   w.int32(m.throttleTimeMs ?? 0);
   w.int16(m.errorCode ?? 0);
   const v2 = m.topics;
@@ -222,35 +241,47 @@ export function encodeAlterPartitionResponse(w: Writer, version: number, m: Init
 }
 
 function readAlterPartitionResponseTopicData(r: Reader, version: number): AlterPartitionResponseTopicData {
-  const f0: string = r.uuid();
-  let f1: AlterPartitionResponsePartitionData[];
-  const n1 = r.compactArrayLength(21);
-  if (n1 < 0) {
+  let f0: string = '';
+  if (version <= 1) {
+    f0 = r.compactString();
+  }
+  let f1: string = '00000000-0000-0000-0000-000000000000';
+  if (version >= 2) {
+    f1 = r.uuid();
+  }
+  let f2: AlterPartitionResponsePartitionData[];
+  const n2 = r.compactArrayLength(20);
+  if (n2 < 0) {
     throw new DecodeError('non-nullable AlterPartitionResponse.Partitions was null');
   } else {
-    const a1: AlterPartitionResponsePartitionData[] = [];
-    for (let i1 = 0; i1 < n1; i1++) a1.push(readAlterPartitionResponsePartitionData(r, version));
-    f1 = a1;
+    const a2: AlterPartitionResponsePartitionData[] = [];
+    for (let i2 = 0; i2 < n2; i2++) a2.push(readAlterPartitionResponsePartitionData(r, version));
+    f2 = a2;
   }
   r.skipTaggedFields();
-  return { topicId: f0, partitions: f1 };
+  return { topicName: f0, topicId: f1, partitions: f2 };
 }
 
 function writeAlterPartitionResponseTopicData(w: Writer, version: number, m: Init<AlterPartitionResponseTopicData>): void {
-  w.uuid(m.topicId ?? '00000000-0000-0000-0000-000000000000');
-  const v1 = m.partitions;
-  if (v1 === undefined) {
+  if (version <= 1) {
+    w.compactString(m.topicName ?? '');
+  }
+  if (version >= 2) {
+    w.uuid(m.topicId ?? '00000000-0000-0000-0000-000000000000');
+  }
+  const v2 = m.partitions;
+  if (v2 === undefined) {
     w.uvarint(1);
   } else {
-    w.uvarint(v1.length + 1);
-    for (let i1 = 0; i1 < v1.length; i1++) {
-      writeAlterPartitionResponsePartitionData(w, version, v1[i1]);
+    w.uvarint(v2.length + 1);
+    for (let i2 = 0; i2 < v2.length; i2++) {
+      writeAlterPartitionResponsePartitionData(w, version, v2[i2]);
     }
   }
   w.uvarint(0);
 }
 
-function readAlterPartitionResponsePartitionData(r: Reader, _version: number): AlterPartitionResponsePartitionData {
+function readAlterPartitionResponsePartitionData(r: Reader, version: number): AlterPartitionResponsePartitionData {
   const f0: number = r.int32();
   const f1: number = r.int16();
   const f2: number = r.int32();
@@ -264,13 +295,16 @@ function readAlterPartitionResponsePartitionData(r: Reader, _version: number): A
     for (let i4 = 0; i4 < n4; i4++) a4.push(r.int32());
     f4 = a4;
   }
-  const f5: number = r.int8();
+  let f5: number = 0;
+  if (version >= 1) {
+    f5 = r.int8();
+  }
   const f6: number = r.int32();
   r.skipTaggedFields();
   return { partitionIndex: f0, errorCode: f1, leaderId: f2, leaderEpoch: f3, isr: f4, leaderRecoveryState: f5, partitionEpoch: f6 };
 }
 
-function writeAlterPartitionResponsePartitionData(w: Writer, _version: number, m: Init<AlterPartitionResponsePartitionData>): void {
+function writeAlterPartitionResponsePartitionData(w: Writer, version: number, m: Init<AlterPartitionResponsePartitionData>): void {
   w.int32(m.partitionIndex ?? 0);
   w.int16(m.errorCode ?? 0);
   w.int32(m.leaderId ?? 0);
@@ -284,7 +318,9 @@ function writeAlterPartitionResponsePartitionData(w: Writer, _version: number, m
       w.int32(v4[i4]);
     }
   }
-  w.int8(m.leaderRecoveryState ?? 0);
+  if (version >= 1) {
+    w.int8(m.leaderRecoveryState ?? 0);
+  }
   w.int32(m.partitionEpoch ?? 0);
   w.uvarint(0);
 }

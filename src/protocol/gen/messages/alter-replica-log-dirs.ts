@@ -21,7 +21,7 @@ export interface AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
 }
 
 export function decodeAlterReplicaLogDirsRequest(r: Reader, version: number): AlterReplicaLogDirsRequest {
-  if (version < 1 || version > 2) throw new DecodeError(`AlterReplicaLogDirsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new DecodeError(`AlterReplicaLogDirsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   let f0: AlterReplicaLogDirsRequestAlterReplicaLogDir[];
   const n0 = (flex ? r.compactArrayLength(3) : r.arrayLength(6));
@@ -39,7 +39,7 @@ export function decodeAlterReplicaLogDirsRequest(r: Reader, version: number): Al
 }
 
 export function encodeAlterReplicaLogDirsRequest(w: Writer, version: number, m: Init<AlterReplicaLogDirsRequest>): void {
-  if (version < 1 || version > 2) throw new EncodeError(`AlterReplicaLogDirsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new EncodeError(`AlterReplicaLogDirsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const v0 = m.dirs;
   if (v0 === undefined) {
@@ -143,7 +143,7 @@ export interface AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
 }
 
 export function decodeAlterReplicaLogDirsResponse(r: Reader, version: number): AlterReplicaLogDirsResponse {
-  if (version < 1 || version > 2) throw new DecodeError(`AlterReplicaLogDirsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new DecodeError(`AlterReplicaLogDirsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int32();
   let f1: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[];
@@ -162,7 +162,7 @@ export function decodeAlterReplicaLogDirsResponse(r: Reader, version: number): A
 }
 
 export function encodeAlterReplicaLogDirsResponse(w: Writer, version: number, m: Init<AlterReplicaLogDirsResponse>): void {
-  if (version < 1 || version > 2) throw new EncodeError(`AlterReplicaLogDirsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new EncodeError(`AlterReplicaLogDirsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int32(m.throttleTimeMs ?? 0);
   const v1 = m.results;

@@ -21,10 +21,10 @@ export interface CreateAclsRequestAclCreation {
 }
 
 export function decodeCreateAclsRequest(r: Reader, version: number): CreateAclsRequest {
-  if (version < 1 || version > 3) throw new DecodeError(`CreateAclsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`CreateAclsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   let f0: CreateAclsRequestAclCreation[];
-  const n0 = (flex ? r.compactArrayLength(8) : r.arrayLength(10));
+  const n0 = (flex ? r.compactArrayLength(8) : r.arrayLength(9));
   if (n0 < 0) {
     throw new DecodeError('non-nullable CreateAclsRequest.Creations was null');
   } else {
@@ -39,7 +39,7 @@ export function decodeCreateAclsRequest(r: Reader, version: number): CreateAclsR
 }
 
 export function encodeCreateAclsRequest(w: Writer, version: number, m: Init<CreateAclsRequest>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`CreateAclsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`CreateAclsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const v0 = m.creations;
   if (v0 === undefined) {
@@ -57,7 +57,10 @@ function readCreateAclsRequestAclCreation(r: Reader, version: number): CreateAcl
   const flex = version >= 2;
   const f0: number = r.int8();
   const f1: string = (flex ? r.compactString() : r.string());
-  const f2: number = r.int8();
+  let f2: number = 3;
+  if (version >= 1) {
+    f2 = r.int8();
+  }
   const f3: string = (flex ? r.compactString() : r.string());
   const f4: string = (flex ? r.compactString() : r.string());
   const f5: number = r.int8();
@@ -76,7 +79,9 @@ function writeCreateAclsRequestAclCreation(w: Writer, version: number, m: Init<C
   } else {
     w.string(m.resourceName ?? '');
   }
-  w.int8(m.resourcePatternType ?? 3);
+  if (version >= 1) {
+    w.int8(m.resourcePatternType ?? 3);
+  }
   if (flex) {
     w.compactString(m.principal ?? '');
   } else {
@@ -103,7 +108,7 @@ export interface CreateAclsResponseAclCreationResult {
 }
 
 export function decodeCreateAclsResponse(r: Reader, version: number): CreateAclsResponse {
-  if (version < 1 || version > 3) throw new DecodeError(`CreateAclsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`CreateAclsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int32();
   let f1: CreateAclsResponseAclCreationResult[];
@@ -122,7 +127,7 @@ export function decodeCreateAclsResponse(r: Reader, version: number): CreateAcls
 }
 
 export function encodeCreateAclsResponse(w: Writer, version: number, m: Init<CreateAclsResponse>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`CreateAclsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`CreateAclsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int32(m.throttleTimeMs ?? 0);
   const v1 = m.results;

@@ -21,7 +21,7 @@ export interface CreateDelegationTokenRequestCreatableRenewers {
 }
 
 export function decodeCreateDelegationTokenRequest(r: Reader, version: number): CreateDelegationTokenRequest {
-  if (version < 1 || version > 3) throw new DecodeError(`CreateDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`CreateDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   let f0: string | null = '';
   if (version >= 3) {
@@ -48,7 +48,7 @@ export function decodeCreateDelegationTokenRequest(r: Reader, version: number): 
 }
 
 export function encodeCreateDelegationTokenRequest(w: Writer, version: number, m: Init<CreateDelegationTokenRequest>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`CreateDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`CreateDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   if (version >= 3) {
     const v0 = m.ownerPrincipalType === undefined ? '' : m.ownerPrincipalType;
@@ -111,7 +111,7 @@ export interface CreateDelegationTokenResponse {
 }
 
 export function decodeCreateDelegationTokenResponse(r: Reader, version: number): CreateDelegationTokenResponse {
-  if (version < 1 || version > 3) throw new DecodeError(`CreateDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`CreateDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int16();
   const f1: string = (flex ? r.compactString() : r.string());
@@ -137,7 +137,7 @@ export function decodeCreateDelegationTokenResponse(r: Reader, version: number):
 }
 
 export function encodeCreateDelegationTokenResponse(w: Writer, version: number, m: Init<CreateDelegationTokenResponse>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`CreateDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`CreateDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int16(m.errorCode ?? 0);
   if (flex) {

@@ -31,7 +31,7 @@ export interface CreateTopicsRequestCreatableTopicConfig {
 }
 
 export function decodeCreateTopicsRequest(r: Reader, version: number): CreateTopicsRequest {
-  if (version < 2 || version > 7) throw new DecodeError(`CreateTopicsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 7) throw new DecodeError(`CreateTopicsRequest: unsupported version ${version}`);
   const flex = version >= 5;
   let f0: CreateTopicsRequestCreatableTopic[];
   const n0 = (flex ? r.compactArrayLength(10) : r.arrayLength(16));
@@ -43,7 +43,10 @@ export function decodeCreateTopicsRequest(r: Reader, version: number): CreateTop
     f0 = a0;
   }
   const f1: number = r.int32();
-  const f2: boolean = r.bool();
+  let f2: boolean = false;
+  if (version >= 1) {
+    f2 = r.bool();
+  }
   if (flex) {
     r.skipTaggedFields();
   }
@@ -51,7 +54,7 @@ export function decodeCreateTopicsRequest(r: Reader, version: number): CreateTop
 }
 
 export function encodeCreateTopicsRequest(w: Writer, version: number, m: Init<CreateTopicsRequest>): void {
-  if (version < 2 || version > 7) throw new EncodeError(`CreateTopicsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 7) throw new EncodeError(`CreateTopicsRequest: unsupported version ${version}`);
   const flex = version >= 5;
   const v0 = m.topics;
   if (v0 === undefined) {
@@ -63,7 +66,9 @@ export function encodeCreateTopicsRequest(w: Writer, version: number, m: Init<Cr
     }
   }
   w.int32(m.timeoutMs ?? 60000);
-  w.bool(m.validateOnly ?? false);
+  if (version >= 1) {
+    w.bool(m.validateOnly ?? false);
+  }
   if (flex) w.uvarint(0);
 }
 
@@ -210,11 +215,14 @@ export interface CreateTopicsResponseCreatableTopicConfigs {
 }
 
 export function decodeCreateTopicsResponse(r: Reader, version: number): CreateTopicsResponse {
-  if (version < 2 || version > 7) throw new DecodeError(`CreateTopicsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 7) throw new DecodeError(`CreateTopicsResponse: unsupported version ${version}`);
   const flex = version >= 5;
-  const f0: number = r.int32();
+  let f0: number = 0;
+  if (version >= 2) {
+    f0 = r.int32();
+  }
   let f1: CreateTopicsResponseCreatableTopicResult[];
-  const n1 = (flex ? r.compactArrayLength(12) : r.arrayLength(6));
+  const n1 = (flex ? r.compactArrayLength(12) : r.arrayLength(4));
   if (n1 < 0) {
     throw new DecodeError('non-nullable CreateTopicsResponse.Topics was null');
   } else {
@@ -229,9 +237,11 @@ export function decodeCreateTopicsResponse(r: Reader, version: number): CreateTo
 }
 
 export function encodeCreateTopicsResponse(w: Writer, version: number, m: Init<CreateTopicsResponse>): void {
-  if (version < 2 || version > 7) throw new EncodeError(`CreateTopicsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 7) throw new EncodeError(`CreateTopicsResponse: unsupported version ${version}`);
   const flex = version >= 5;
-  w.int32(m.throttleTimeMs ?? 0);
+  if (version >= 2) {
+    w.int32(m.throttleTimeMs ?? 0);
+  }
   const v1 = m.topics;
   if (v1 === undefined) {
     if (flex) w.uvarint(1); else w.int32(0);
@@ -252,7 +262,10 @@ function readCreateTopicsResponseCreatableTopicResult(r: Reader, version: number
     f1 = r.uuid();
   }
   const f2: number = r.int16();
-  const f3: string | null = (flex ? r.compactNullableString() : r.nullableString());
+  let f3: string | null = '';
+  if (version >= 1) {
+    f3 = (flex ? r.compactNullableString() : r.nullableString());
+  }
   let f4: number = 0;
   let f5: number = -1;
   if (version >= 5) {
@@ -300,11 +313,13 @@ function writeCreateTopicsResponseCreatableTopicResult(w: Writer, version: numbe
     w.uuid(m.topicId ?? '00000000-0000-0000-0000-000000000000');
   }
   w.int16(m.errorCode ?? 0);
-  const v3 = m.errorMessage === undefined ? '' : m.errorMessage;
-  if (flex) {
-    w.compactNullableString(v3);
-  } else {
-    w.nullableString(v3);
+  if (version >= 1) {
+    const v3 = m.errorMessage === undefined ? '' : m.errorMessage;
+    if (flex) {
+      w.compactNullableString(v3);
+    } else {
+      w.nullableString(v3);
+    }
   }
   if (version >= 5) {
     w.int32(m.numPartitions ?? -1);

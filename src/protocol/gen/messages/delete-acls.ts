@@ -21,10 +21,10 @@ export interface DeleteAclsRequestDeleteAclsFilter {
 }
 
 export function decodeDeleteAclsRequest(r: Reader, version: number): DeleteAclsRequest {
-  if (version < 1 || version > 3) throw new DecodeError(`DeleteAclsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`DeleteAclsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   let f0: DeleteAclsRequestDeleteAclsFilter[];
-  const n0 = (flex ? r.compactArrayLength(8) : r.arrayLength(10));
+  const n0 = (flex ? r.compactArrayLength(8) : r.arrayLength(9));
   if (n0 < 0) {
     throw new DecodeError('non-nullable DeleteAclsRequest.Filters was null');
   } else {
@@ -39,7 +39,7 @@ export function decodeDeleteAclsRequest(r: Reader, version: number): DeleteAclsR
 }
 
 export function encodeDeleteAclsRequest(w: Writer, version: number, m: Init<DeleteAclsRequest>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`DeleteAclsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`DeleteAclsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const v0 = m.filters;
   if (v0 === undefined) {
@@ -57,7 +57,10 @@ function readDeleteAclsRequestDeleteAclsFilter(r: Reader, version: number): Dele
   const flex = version >= 2;
   const f0: number = r.int8();
   const f1: string | null = (flex ? r.compactNullableString() : r.nullableString());
-  const f2: number = r.int8();
+  let f2: number = 3;
+  if (version >= 1) {
+    f2 = r.int8();
+  }
   const f3: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const f4: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const f5: number = r.int8();
@@ -77,7 +80,9 @@ function writeDeleteAclsRequestDeleteAclsFilter(w: Writer, version: number, m: I
   } else {
     w.nullableString(v1);
   }
-  w.int8(m.patternTypeFilter ?? 3);
+  if (version >= 1) {
+    w.int8(m.patternTypeFilter ?? 3);
+  }
   const v3 = m.principalFilter === undefined ? '' : m.principalFilter;
   if (flex) {
     w.compactNullableString(v3);
@@ -119,7 +124,7 @@ export interface DeleteAclsResponseDeleteAclsMatchingAcl {
 }
 
 export function decodeDeleteAclsResponse(r: Reader, version: number): DeleteAclsResponse {
-  if (version < 1 || version > 3) throw new DecodeError(`DeleteAclsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`DeleteAclsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int32();
   let f1: DeleteAclsResponseDeleteAclsFilterResult[];
@@ -138,7 +143,7 @@ export function decodeDeleteAclsResponse(r: Reader, version: number): DeleteAcls
 }
 
 export function encodeDeleteAclsResponse(w: Writer, version: number, m: Init<DeleteAclsResponse>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`DeleteAclsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`DeleteAclsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int32(m.throttleTimeMs ?? 0);
   const v1 = m.filterResults;
@@ -158,7 +163,7 @@ function readDeleteAclsResponseDeleteAclsFilterResult(r: Reader, version: number
   const f0: number = r.int16();
   const f1: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let f2: DeleteAclsResponseDeleteAclsMatchingAcl[];
-  const n2 = (flex ? r.compactArrayLength(11) : r.arrayLength(14));
+  const n2 = (flex ? r.compactArrayLength(11) : r.arrayLength(13));
   if (n2 < 0) {
     throw new DecodeError('non-nullable DeleteAclsResponse.MatchingAcls was null');
   } else {
@@ -199,7 +204,10 @@ function readDeleteAclsResponseDeleteAclsMatchingAcl(r: Reader, version: number)
   const f1: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const f2: number = r.int8();
   const f3: string = (flex ? r.compactString() : r.string());
-  const f4: number = r.int8();
+  let f4: number = 3;
+  if (version >= 1) {
+    f4 = r.int8();
+  }
   const f5: string = (flex ? r.compactString() : r.string());
   const f6: string = (flex ? r.compactString() : r.string());
   const f7: number = r.int8();
@@ -225,7 +233,9 @@ function writeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, version: number
   } else {
     w.string(m.resourceName ?? '');
   }
-  w.int8(m.patternType ?? 3);
+  if (version >= 1) {
+    w.int8(m.patternType ?? 3);
+  }
   if (flex) {
     w.compactString(m.principal ?? '');
   } else {

@@ -18,7 +18,7 @@ export interface DeleteTopicsRequestDeleteTopicState {
 }
 
 export function decodeDeleteTopicsRequest(r: Reader, version: number): DeleteTopicsRequest {
-  if (version < 1 || version > 6) throw new DecodeError(`DeleteTopicsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 6) throw new DecodeError(`DeleteTopicsRequest: unsupported version ${version}`);
   const flex = version >= 4;
   let f0: DeleteTopicsRequestDeleteTopicState[] = [];
   if (version >= 6) {
@@ -50,7 +50,7 @@ export function decodeDeleteTopicsRequest(r: Reader, version: number): DeleteTop
 }
 
 export function encodeDeleteTopicsRequest(w: Writer, version: number, m: Init<DeleteTopicsRequest>): void {
-  if (version < 1 || version > 6) throw new EncodeError(`DeleteTopicsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 6) throw new EncodeError(`DeleteTopicsRequest: unsupported version ${version}`);
   const flex = version >= 4;
   if (version >= 6) {
     const v0 = m.topics;
@@ -109,9 +109,12 @@ export interface DeleteTopicsResponseDeletableTopicResult {
 }
 
 export function decodeDeleteTopicsResponse(r: Reader, version: number): DeleteTopicsResponse {
-  if (version < 1 || version > 6) throw new DecodeError(`DeleteTopicsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 6) throw new DecodeError(`DeleteTopicsResponse: unsupported version ${version}`);
   const flex = version >= 4;
-  const f0: number = r.int32();
+  let f0: number = 0;
+  if (version >= 1) {
+    f0 = r.int32();
+  }
   let f1: DeleteTopicsResponseDeletableTopicResult[];
   const n1 = (flex ? r.compactArrayLength(4) : r.arrayLength(4));
   if (n1 < 0) {
@@ -128,9 +131,11 @@ export function decodeDeleteTopicsResponse(r: Reader, version: number): DeleteTo
 }
 
 export function encodeDeleteTopicsResponse(w: Writer, version: number, m: Init<DeleteTopicsResponse>): void {
-  if (version < 1 || version > 6) throw new EncodeError(`DeleteTopicsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 6) throw new EncodeError(`DeleteTopicsResponse: unsupported version ${version}`);
   const flex = version >= 4;
-  w.int32(m.throttleTimeMs ?? 0);
+  if (version >= 1) {
+    w.int32(m.throttleTimeMs ?? 0);
+  }
   const v1 = m.responses;
   if (v1 === undefined) {
     if (flex) w.uvarint(1); else w.int32(0);

@@ -17,11 +17,14 @@ export interface DescribeAclsRequest {
 }
 
 export function decodeDescribeAclsRequest(r: Reader, version: number): DescribeAclsRequest {
-  if (version < 1 || version > 3) throw new DecodeError(`DescribeAclsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`DescribeAclsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int8();
   const f1: string | null = (flex ? r.compactNullableString() : r.nullableString());
-  const f2: number = r.int8();
+  let f2: number = 3;
+  if (version >= 1) {
+    f2 = r.int8();
+  }
   const f3: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const f4: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const f5: number = r.int8();
@@ -33,7 +36,7 @@ export function decodeDescribeAclsRequest(r: Reader, version: number): DescribeA
 }
 
 export function encodeDescribeAclsRequest(w: Writer, version: number, m: Init<DescribeAclsRequest>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`DescribeAclsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`DescribeAclsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   w.int8(m.resourceTypeFilter ?? 0);
   const v1 = m.resourceNameFilter === undefined ? '' : m.resourceNameFilter;
@@ -42,7 +45,9 @@ export function encodeDescribeAclsRequest(w: Writer, version: number, m: Init<De
   } else {
     w.nullableString(v1);
   }
-  w.int8(m.patternTypeFilter ?? 3);
+  if (version >= 1) {
+    w.int8(m.patternTypeFilter ?? 3);
+  }
   const v3 = m.principalFilter === undefined ? '' : m.principalFilter;
   if (flex) {
     w.compactNullableString(v3);
@@ -82,13 +87,13 @@ export interface DescribeAclsResponseAclDescription {
 }
 
 export function decodeDescribeAclsResponse(r: Reader, version: number): DescribeAclsResponse {
-  if (version < 1 || version > 3) throw new DecodeError(`DescribeAclsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`DescribeAclsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int32();
   const f1: number = r.int16();
   const f2: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let f3: DescribeAclsResponseDescribeAclsResource[];
-  const n3 = (flex ? r.compactArrayLength(5) : r.arrayLength(8));
+  const n3 = (flex ? r.compactArrayLength(5) : r.arrayLength(7));
   if (n3 < 0) {
     throw new DecodeError('non-nullable DescribeAclsResponse.Resources was null');
   } else {
@@ -103,7 +108,7 @@ export function decodeDescribeAclsResponse(r: Reader, version: number): Describe
 }
 
 export function encodeDescribeAclsResponse(w: Writer, version: number, m: Init<DescribeAclsResponse>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`DescribeAclsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`DescribeAclsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int32(m.throttleTimeMs ?? 0);
   w.int16(m.errorCode ?? 0);
@@ -129,7 +134,10 @@ function readDescribeAclsResponseDescribeAclsResource(r: Reader, version: number
   const flex = version >= 2;
   const f0: number = r.int8();
   const f1: string = (flex ? r.compactString() : r.string());
-  const f2: number = r.int8();
+  let f2: number = 3;
+  if (version >= 1) {
+    f2 = r.int8();
+  }
   let f3: DescribeAclsResponseAclDescription[];
   const n3 = (flex ? r.compactArrayLength(5) : r.arrayLength(6));
   if (n3 < 0) {
@@ -153,7 +161,9 @@ function writeDescribeAclsResponseDescribeAclsResource(w: Writer, version: numbe
   } else {
     w.string(m.resourceName ?? '');
   }
-  w.int8(m.patternType ?? 3);
+  if (version >= 1) {
+    w.int8(m.patternType ?? 3);
+  }
   const v3 = m.acls;
   if (v3 === undefined) {
     if (flex) w.uvarint(1); else w.int32(0);

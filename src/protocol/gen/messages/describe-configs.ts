@@ -19,7 +19,7 @@ export interface DescribeConfigsRequestDescribeConfigsResource {
 }
 
 export function decodeDescribeConfigsRequest(r: Reader, version: number): DescribeConfigsRequest {
-  if (version < 1 || version > 4) throw new DecodeError(`DescribeConfigsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new DecodeError(`DescribeConfigsRequest: unsupported version ${version}`);
   const flex = version >= 4;
   let f0: DescribeConfigsRequestDescribeConfigsResource[];
   const n0 = (flex ? r.compactArrayLength(4) : r.arrayLength(7));
@@ -30,7 +30,10 @@ export function decodeDescribeConfigsRequest(r: Reader, version: number): Descri
     for (let i0 = 0; i0 < n0; i0++) a0.push(readDescribeConfigsRequestDescribeConfigsResource(r, version));
     f0 = a0;
   }
-  const f1: boolean = r.bool();
+  let f1: boolean = false;
+  if (version >= 1) {
+    f1 = r.bool();
+  }
   let f2: boolean = false;
   if (version >= 3) {
     f2 = r.bool();
@@ -42,7 +45,7 @@ export function decodeDescribeConfigsRequest(r: Reader, version: number): Descri
 }
 
 export function encodeDescribeConfigsRequest(w: Writer, version: number, m: Init<DescribeConfigsRequest>): void {
-  if (version < 1 || version > 4) throw new EncodeError(`DescribeConfigsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new EncodeError(`DescribeConfigsRequest: unsupported version ${version}`);
   const flex = version >= 4;
   const v0 = m.resources;
   if (v0 === undefined) {
@@ -53,7 +56,9 @@ export function encodeDescribeConfigsRequest(w: Writer, version: number, m: Init
       writeDescribeConfigsRequestDescribeConfigsResource(w, version, v0[i0]);
     }
   }
-  w.bool(m.includeSynonyms ?? false);
+  if (version >= 1) {
+    w.bool(m.includeSynonyms ?? false);
+  }
   if (version >= 3) {
     w.bool(m.includeDocumentation ?? false);
   }
@@ -122,6 +127,7 @@ export interface DescribeConfigsResponseDescribeConfigsResourceResult {
   name: string;
   value: string | null;
   readOnly: boolean;
+  isDefault: boolean;
   configSource: number;
   isSensitive: boolean;
   synonyms: DescribeConfigsResponseDescribeConfigsSynonym[];
@@ -136,7 +142,7 @@ export interface DescribeConfigsResponseDescribeConfigsSynonym {
 }
 
 export function decodeDescribeConfigsResponse(r: Reader, version: number): DescribeConfigsResponse {
-  if (version < 1 || version > 4) throw new DecodeError(`DescribeConfigsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new DecodeError(`DescribeConfigsResponse: unsupported version ${version}`);
   const flex = version >= 4;
   const f0: number = r.int32();
   let f1: DescribeConfigsResponseDescribeConfigsResult[];
@@ -155,7 +161,7 @@ export function decodeDescribeConfigsResponse(r: Reader, version: number): Descr
 }
 
 export function encodeDescribeConfigsResponse(w: Writer, version: number, m: Init<DescribeConfigsResponse>): void {
-  if (version < 1 || version > 4) throw new EncodeError(`DescribeConfigsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new EncodeError(`DescribeConfigsResponse: unsupported version ${version}`);
   const flex = version >= 4;
   w.int32(m.throttleTimeMs ?? 0);
   const v1 = m.results;
@@ -177,7 +183,7 @@ function readDescribeConfigsResponseDescribeConfigsResult(r: Reader, version: nu
   const f2: number = r.int8();
   const f3: string = (flex ? r.compactString() : r.string());
   let f4: DescribeConfigsResponseDescribeConfigsResourceResult[];
-  const n4 = (flex ? r.compactArrayLength(9) : r.arrayLength(11));
+  const n4 = (flex ? r.compactArrayLength(9) : r.arrayLength(7));
   if (n4 < 0) {
     throw new DecodeError('non-nullable DescribeConfigsResponse.Configs was null');
   } else {
@@ -223,29 +229,38 @@ function readDescribeConfigsResponseDescribeConfigsResourceResult(r: Reader, ver
   const f0: string = (flex ? r.compactString() : r.string());
   const f1: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const f2: boolean = r.bool();
-  const f3: number = r.int8();
-  const f4: boolean = r.bool();
-  let f5: DescribeConfigsResponseDescribeConfigsSynonym[];
-  const n5 = (flex ? r.compactArrayLength(4) : r.arrayLength(5));
-  if (n5 < 0) {
-    throw new DecodeError('non-nullable DescribeConfigsResponse.Synonyms was null');
-  } else {
-    const a5: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
-    for (let i5 = 0; i5 < n5; i5++) a5.push(readDescribeConfigsResponseDescribeConfigsSynonym(r, version));
-    f5 = a5;
+  let f3: boolean = false;
+  if (version <= 0) {
+    f3 = r.bool();
   }
-  let f6: number = 0;
-  if (version >= 3) {
-    f6 = r.int8();
+  let f4: number = -1;
+  if (version >= 1) {
+    f4 = r.int8();
   }
-  let f7: string | null = '';
+  const f5: boolean = r.bool();
+  let f6: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
+  if (version >= 1) {
+    const n6 = (flex ? r.compactArrayLength(4) : r.arrayLength(5));
+    if (n6 < 0) {
+      throw new DecodeError('non-nullable DescribeConfigsResponse.Synonyms was null');
+    } else {
+      const a6: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
+      for (let i6 = 0; i6 < n6; i6++) a6.push(readDescribeConfigsResponseDescribeConfigsSynonym(r, version));
+      f6 = a6;
+    }
+  }
+  let f7: number = 0;
   if (version >= 3) {
-    f7 = (flex ? r.compactNullableString() : r.nullableString());
+    f7 = r.int8();
+  }
+  let f8: string | null = '';
+  if (version >= 3) {
+    f8 = (flex ? r.compactNullableString() : r.nullableString());
   }
   if (flex) {
     r.skipTaggedFields();
   }
-  return { name: f0, value: f1, readOnly: f2, configSource: f3, isSensitive: f4, synonyms: f5, configType: f6, documentation: f7 };
+  return { name: f0, value: f1, readOnly: f2, isDefault: f3, configSource: f4, isSensitive: f5, synonyms: f6, configType: f7, documentation: f8 };
 }
 
 function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, version: number, m: Init<DescribeConfigsResponseDescribeConfigsResourceResult>): void {
@@ -262,26 +277,33 @@ function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, ve
     w.nullableString(v1);
   }
   w.bool(m.readOnly ?? false);
-  w.int8(m.configSource ?? -1);
+  if (version <= 0) {
+    w.bool(m.isDefault ?? false);
+  }
+  if (version >= 1) {
+    w.int8(m.configSource ?? -1);
+  }
   w.bool(m.isSensitive ?? false);
-  const v5 = m.synonyms;
-  if (v5 === undefined) {
-    if (flex) w.uvarint(1); else w.int32(0);
-  } else {
-    if (flex) w.uvarint(v5.length + 1); else w.int32(v5.length);
-    for (let i5 = 0; i5 < v5.length; i5++) {
-      writeDescribeConfigsResponseDescribeConfigsSynonym(w, version, v5[i5]);
+  if (version >= 1) {
+    const v6 = m.synonyms;
+    if (v6 === undefined) {
+      if (flex) w.uvarint(1); else w.int32(0);
+    } else {
+      if (flex) w.uvarint(v6.length + 1); else w.int32(v6.length);
+      for (let i6 = 0; i6 < v6.length; i6++) {
+        writeDescribeConfigsResponseDescribeConfigsSynonym(w, version, v6[i6]);
+      }
     }
   }
   if (version >= 3) {
     w.int8(m.configType ?? 0);
   }
   if (version >= 3) {
-    const v7 = m.documentation === undefined ? '' : m.documentation;
+    const v8 = m.documentation === undefined ? '' : m.documentation;
     if (flex) {
-      w.compactNullableString(v7);
+      w.compactNullableString(v8);
     } else {
-      w.nullableString(v7);
+      w.nullableString(v8);
     }
   }
   if (flex) w.uvarint(0);

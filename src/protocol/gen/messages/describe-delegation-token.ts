@@ -18,7 +18,7 @@ export interface DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
 }
 
 export function decodeDescribeDelegationTokenRequest(r: Reader, version: number): DescribeDelegationTokenRequest {
-  if (version < 1 || version > 3) throw new DecodeError(`DescribeDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`DescribeDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   let f0: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] | null;
   const n0 = (flex ? r.compactArrayLength(3) : r.arrayLength(4));
@@ -36,7 +36,7 @@ export function decodeDescribeDelegationTokenRequest(r: Reader, version: number)
 }
 
 export function encodeDescribeDelegationTokenRequest(w: Writer, version: number, m: Init<DescribeDelegationTokenRequest>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`DescribeDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`DescribeDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const v0 = m.owners;
   if (v0 === undefined) {
@@ -102,7 +102,7 @@ export interface DescribeDelegationTokenResponseDescribedDelegationTokenRenewer 
 }
 
 export function decodeDescribeDelegationTokenResponse(r: Reader, version: number): DescribeDelegationTokenResponse {
-  if (version < 1 || version > 3) throw new DecodeError(`DescribeDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new DecodeError(`DescribeDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int16();
   let f1: DescribeDelegationTokenResponseDescribedDelegationToken[];
@@ -122,7 +122,7 @@ export function decodeDescribeDelegationTokenResponse(r: Reader, version: number
 }
 
 export function encodeDescribeDelegationTokenResponse(w: Writer, version: number, m: Init<DescribeDelegationTokenResponse>): void {
-  if (version < 1 || version > 3) throw new EncodeError(`DescribeDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 3) throw new EncodeError(`DescribeDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int16(m.errorCode ?? 0);
   const v1 = m.tokens;

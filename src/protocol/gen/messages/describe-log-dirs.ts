@@ -16,7 +16,7 @@ export interface DescribeLogDirsRequestDescribableLogDirTopic {
 }
 
 export function decodeDescribeLogDirsRequest(r: Reader, version: number): DescribeLogDirsRequest {
-  if (version < 1 || version > 4) throw new DecodeError(`DescribeLogDirsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new DecodeError(`DescribeLogDirsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   let f0: DescribeLogDirsRequestDescribableLogDirTopic[] | null;
   const n0 = (flex ? r.compactArrayLength(3) : r.arrayLength(6));
@@ -34,7 +34,7 @@ export function decodeDescribeLogDirsRequest(r: Reader, version: number): Descri
 }
 
 export function encodeDescribeLogDirsRequest(w: Writer, version: number, m: Init<DescribeLogDirsRequest>): void {
-  if (version < 1 || version > 4) throw new EncodeError(`DescribeLogDirsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new EncodeError(`DescribeLogDirsRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const v0 = m.topics;
   if (v0 === undefined) {
@@ -114,7 +114,7 @@ export interface DescribeLogDirsResponseDescribeLogDirsPartition {
 }
 
 export function decodeDescribeLogDirsResponse(r: Reader, version: number): DescribeLogDirsResponse {
-  if (version < 1 || version > 4) throw new DecodeError(`DescribeLogDirsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new DecodeError(`DescribeLogDirsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int32();
   let f1: number = 0;
@@ -137,7 +137,7 @@ export function decodeDescribeLogDirsResponse(r: Reader, version: number): Descr
 }
 
 export function encodeDescribeLogDirsResponse(w: Writer, version: number, m: Init<DescribeLogDirsResponse>): void {
-  if (version < 1 || version > 4) throw new EncodeError(`DescribeLogDirsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new EncodeError(`DescribeLogDirsResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int32(m.throttleTimeMs ?? 0);
   if (version >= 3) {

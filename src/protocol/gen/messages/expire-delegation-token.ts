@@ -14,7 +14,7 @@ export interface ExpireDelegationTokenRequest {
 }
 
 export function decodeExpireDelegationTokenRequest(r: Reader, version: number): ExpireDelegationTokenRequest {
-  if (version < 1 || version > 2) throw new DecodeError(`ExpireDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new DecodeError(`ExpireDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: Buffer = (flex ? r.compactBytes() : r.bytes());
   const f1: bigint = r.int64();
@@ -25,7 +25,7 @@ export function decodeExpireDelegationTokenRequest(r: Reader, version: number): 
 }
 
 export function encodeExpireDelegationTokenRequest(w: Writer, version: number, m: Init<ExpireDelegationTokenRequest>): void {
-  if (version < 1 || version > 2) throw new EncodeError(`ExpireDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new EncodeError(`ExpireDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   if (flex) {
     w.compactBytes(m.hmac ?? EMPTY_BYTES);
@@ -43,7 +43,7 @@ export interface ExpireDelegationTokenResponse {
 }
 
 export function decodeExpireDelegationTokenResponse(r: Reader, version: number): ExpireDelegationTokenResponse {
-  if (version < 1 || version > 2) throw new DecodeError(`ExpireDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new DecodeError(`ExpireDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int16();
   const f1: bigint = r.int64();
@@ -55,7 +55,7 @@ export function decodeExpireDelegationTokenResponse(r: Reader, version: number):
 }
 
 export function encodeExpireDelegationTokenResponse(w: Writer, version: number, m: Init<ExpireDelegationTokenResponse>): void {
-  if (version < 1 || version > 2) throw new EncodeError(`ExpireDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new EncodeError(`ExpireDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int16(m.errorCode ?? 0);
   w.int64(m.expiryTimestampMs ?? 0n);

@@ -50,7 +50,7 @@ export interface FetchRequestForgottenTopic {
 }
 
 export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
-  if (version < 4 || version > 18) throw new DecodeError(`FetchRequest: unsupported version ${version}`);
+  if (version < 0 || version > 18) throw new DecodeError(`FetchRequest: unsupported version ${version}`);
   const flex = version >= 12;
   let f0: string | null = null;
   let f1: number = -1;
@@ -60,8 +60,14 @@ export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
   let f2: FetchRequestReplicaState = defaultFetchRequestReplicaState();
   const f3: number = r.int32();
   const f4: number = r.int32();
-  const f5: number = r.int32();
-  const f6: number = r.int8();
+  let f5: number = 2147483647;
+  if (version >= 3) {
+    f5 = r.int32();
+  }
+  let f6: number = 0;
+  if (version >= 4) {
+    f6 = r.int8();
+  }
   let f7: number = 0;
   if (version >= 7) {
     f7 = r.int32();
@@ -117,15 +123,19 @@ export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
 }
 
 export function encodeFetchRequest(w: Writer, version: number, m: Init<FetchRequest>): void {
-  if (version < 4 || version > 18) throw new EncodeError(`FetchRequest: unsupported version ${version}`);
+  if (version < 0 || version > 18) throw new EncodeError(`FetchRequest: unsupported version ${version}`);
   const flex = version >= 12;
   if (version <= 14) {
     w.int32(m.replicaId ?? -1);
   }
   w.int32(m.maxWaitMs ?? 0);
   w.int32(m.minBytes ?? 0);
-  w.int32(m.maxBytes ?? 2147483647);
-  w.int8(m.isolationLevel ?? 0);
+  if (version >= 3) {
+    w.int32(m.maxBytes ?? 2147483647);
+  }
+  if (version >= 4) {
+    w.int8(m.isolationLevel ?? 0);
+  }
   if (version >= 7) {
     w.int32(m.sessionId ?? 0);
   }
@@ -433,9 +443,12 @@ export interface FetchResponseNodeEndpoint {
 }
 
 export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
-  if (version < 4 || version > 18) throw new DecodeError(`FetchResponse: unsupported version ${version}`);
+  if (version < 0 || version > 18) throw new DecodeError(`FetchResponse: unsupported version ${version}`);
   const flex = version >= 12;
-  const f0: number = r.int32();
+  let f0: number = 0;
+  if (version >= 1) {
+    f0 = r.int32();
+  }
   let f1: number = 0;
   if (version >= 7) {
     f1 = r.int16();
@@ -480,9 +493,11 @@ export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
 }
 
 export function encodeFetchResponse(w: Writer, version: number, m: Init<FetchResponse>): void {
-  if (version < 4 || version > 18) throw new EncodeError(`FetchResponse: unsupported version ${version}`);
+  if (version < 0 || version > 18) throw new EncodeError(`FetchResponse: unsupported version ${version}`);
   const flex = version >= 12;
-  w.int32(m.throttleTimeMs ?? 0);
+  if (version >= 1) {
+    w.int32(m.throttleTimeMs ?? 0);
+  }
   if (version >= 7) {
     w.int16(m.errorCode ?? 0);
   }
@@ -530,7 +545,7 @@ function readFetchResponseFetchableTopicResponse(r: Reader, version: number): Fe
     f1 = r.uuid();
   }
   let f2: FetchResponsePartitionData[];
-  const n2 = (flex ? r.compactArrayLength(37) : r.arrayLength(30));
+  const n2 = (flex ? r.compactArrayLength(37) : r.arrayLength(18));
   if (n2 < 0) {
     throw new DecodeError('non-nullable FetchResponse.Partitions was null');
   } else {
@@ -591,7 +606,10 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
   const f0: number = r.int32();
   const f1: number = r.int16();
   const f2: bigint = r.int64();
-  const f3: bigint = r.int64();
+  let f3: bigint = -1n;
+  if (version >= 4) {
+    f3 = r.int64();
+  }
   let f4: bigint = -1n;
   if (version >= 5) {
     f4 = r.int64();
@@ -599,14 +617,16 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
   let f5: FetchResponseEpochEndOffset = defaultFetchResponseEpochEndOffset();
   let f6: FetchResponseLeaderIdAndEpoch = defaultFetchResponseLeaderIdAndEpoch();
   let f7: FetchResponseSnapshotId = defaultFetchResponseSnapshotId();
-  let f8: FetchResponseAbortedTransaction[] | null;
-  const n8 = (flex ? r.compactArrayLength(17) : r.arrayLength(16));
-  if (n8 < 0) {
-    f8 = null;
-  } else {
-    const a8: FetchResponseAbortedTransaction[] = [];
-    for (let i8 = 0; i8 < n8; i8++) a8.push(readFetchResponseAbortedTransaction(r, version));
-    f8 = a8;
+  let f8: FetchResponseAbortedTransaction[] | null = [];
+  if (version >= 4) {
+    const n8 = (flex ? r.compactArrayLength(17) : r.arrayLength(16));
+    if (n8 < 0) {
+      f8 = null;
+    } else {
+      const a8: FetchResponseAbortedTransaction[] = [];
+      for (let i8 = 0; i8 < n8; i8++) a8.push(readFetchResponseAbortedTransaction(r, version));
+      f8 = a8;
+    }
   }
   let f9: number = -1;
   if (version >= 11) {
@@ -642,19 +662,23 @@ function writeFetchResponsePartitionData(w: Writer, version: number, m: Init<Fet
   w.int32(m.partitionIndex ?? 0);
   w.int16(m.errorCode ?? 0);
   w.int64(m.highWatermark ?? 0n);
-  w.int64(m.lastStableOffset ?? -1n);
+  if (version >= 4) {
+    w.int64(m.lastStableOffset ?? -1n);
+  }
   if (version >= 5) {
     w.int64(m.logStartOffset ?? -1n);
   }
-  const v8 = m.abortedTransactions;
-  if (v8 === undefined) {
-    if (flex) w.uvarint(1); else w.int32(0);
-  } else if (v8 === null) {
-    if (flex) w.uvarint(0); else w.int32(-1);
-  } else {
-    if (flex) w.uvarint(v8.length + 1); else w.int32(v8.length);
-    for (let i8 = 0; i8 < v8.length; i8++) {
-      writeFetchResponseAbortedTransaction(w, version, v8[i8]);
+  if (version >= 4) {
+    const v8 = m.abortedTransactions;
+    if (v8 === undefined) {
+      if (flex) w.uvarint(1); else w.int32(0);
+    } else if (v8 === null) {
+      if (flex) w.uvarint(0); else w.int32(-1);
+    } else {
+      if (flex) w.uvarint(v8.length + 1); else w.int32(v8.length);
+      for (let i8 = 0; i8 < v8.length; i8++) {
+        writeFetchResponseAbortedTransaction(w, version, v8[i8]);
+      }
     }
   }
   if (version >= 11) {

@@ -22,10 +22,11 @@ export interface ListOffsetsRequestListOffsetsPartition {
   partitionIndex: number;
   currentLeaderEpoch: number;
   timestamp: bigint;
+  maxNumOffsets: number;
 }
 
 export function decodeListOffsetsRequest(r: Reader, version: number): ListOffsetsRequest {
-  if (version < 1 || version > 10) throw new DecodeError(`ListOffsetsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new DecodeError(`ListOffsetsRequest: unsupported version ${version}`);
   const flex = version >= 6;
   const f0: number = r.int32();
   let f1: number = 0;
@@ -52,7 +53,7 @@ export function decodeListOffsetsRequest(r: Reader, version: number): ListOffset
 }
 
 export function encodeListOffsetsRequest(w: Writer, version: number, m: Init<ListOffsetsRequest>): void {
-  if (version < 1 || version > 10) throw new EncodeError(`ListOffsetsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new EncodeError(`ListOffsetsRequest: unsupported version ${version}`);
   const flex = version >= 6;
   w.int32(m.replicaId ?? 0);
   if (version >= 2) {
@@ -118,10 +119,14 @@ function readListOffsetsRequestListOffsetsPartition(r: Reader, version: number):
     f1 = r.int32();
   }
   const f2: bigint = r.int64();
+  let f3: number = 1;
+  if (version <= 0) {
+    f3 = r.int32();
+  }
   if (flex) {
     r.skipTaggedFields();
   }
-  return { partitionIndex: f0, currentLeaderEpoch: f1, timestamp: f2 };
+  return { partitionIndex: f0, currentLeaderEpoch: f1, timestamp: f2, maxNumOffsets: f3 };
 }
 
 function writeListOffsetsRequestListOffsetsPartition(w: Writer, version: number, m: Init<ListOffsetsRequestListOffsetsPartition>): void {
@@ -131,6 +136,9 @@ function writeListOffsetsRequestListOffsetsPartition(w: Writer, version: number,
     w.int32(m.currentLeaderEpoch ?? -1);
   }
   w.int64(m.timestamp ?? 0n);
+  if (version <= 0) {
+    w.int32(m.maxNumOffsets ?? 1);
+  }
   if (flex) w.uvarint(0);
 }
 
@@ -147,13 +155,14 @@ export interface ListOffsetsResponseListOffsetsTopicResponse {
 export interface ListOffsetsResponseListOffsetsPartitionResponse {
   partitionIndex: number;
   errorCode: number;
+  oldStyleOffsets: bigint[];
   timestamp: bigint;
   offset: bigint;
   leaderEpoch: number;
 }
 
 export function decodeListOffsetsResponse(r: Reader, version: number): ListOffsetsResponse {
-  if (version < 1 || version > 10) throw new DecodeError(`ListOffsetsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new DecodeError(`ListOffsetsResponse: unsupported version ${version}`);
   const flex = version >= 6;
   let f0: number = 0;
   if (version >= 2) {
@@ -175,7 +184,7 @@ export function decodeListOffsetsResponse(r: Reader, version: number): ListOffse
 }
 
 export function encodeListOffsetsResponse(w: Writer, version: number, m: Init<ListOffsetsResponse>): void {
-  if (version < 1 || version > 10) throw new EncodeError(`ListOffsetsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new EncodeError(`ListOffsetsResponse: unsupported version ${version}`);
   const flex = version >= 6;
   if (version >= 2) {
     w.int32(m.throttleTimeMs ?? 0);
@@ -196,7 +205,7 @@ function readListOffsetsResponseListOffsetsTopicResponse(r: Reader, version: num
   const flex = version >= 6;
   const f0: string = (flex ? r.compactString() : r.string());
   let f1: ListOffsetsResponseListOffsetsPartitionResponse[];
-  const n1 = (flex ? r.compactArrayLength(27) : r.arrayLength(22));
+  const n1 = (flex ? r.compactArrayLength(27) : r.arrayLength(10));
   if (n1 < 0) {
     throw new DecodeError('non-nullable ListOffsetsResponse.Partitions was null');
   } else {
@@ -233,24 +242,56 @@ function readListOffsetsResponseListOffsetsPartitionResponse(r: Reader, version:
   const flex = version >= 6;
   const f0: number = r.int32();
   const f1: number = r.int16();
-  const f2: bigint = r.int64();
-  const f3: bigint = r.int64();
-  let f4: number = -1;
+  let f2: bigint[] = [];
+  if (version <= 0) {
+    const n2 = r.arrayLength(8);
+    if (n2 < 0) {
+      throw new DecodeError('non-nullable ListOffsetsResponse.OldStyleOffsets was null');
+    } else {
+      const a2: bigint[] = [];
+      for (let i2 = 0; i2 < n2; i2++) a2.push(r.int64());
+      f2 = a2;
+    }
+  }
+  let f3: bigint = -1n;
+  if (version >= 1) {
+    f3 = r.int64();
+  }
+  let f4: bigint = -1n;
+  if (version >= 1) {
+    f4 = r.int64();
+  }
+  let f5: number = -1;
   if (version >= 4) {
-    f4 = r.int32();
+    f5 = r.int32();
   }
   if (flex) {
     r.skipTaggedFields();
   }
-  return { partitionIndex: f0, errorCode: f1, timestamp: f2, offset: f3, leaderEpoch: f4 };
+  return { partitionIndex: f0, errorCode: f1, oldStyleOffsets: f2, timestamp: f3, offset: f4, leaderEpoch: f5 };
 }
 
 function writeListOffsetsResponseListOffsetsPartitionResponse(w: Writer, version: number, m: Init<ListOffsetsResponseListOffsetsPartitionResponse>): void {
   const flex = version >= 6;
   w.int32(m.partitionIndex ?? 0);
   w.int16(m.errorCode ?? 0);
-  w.int64(m.timestamp ?? -1n);
-  w.int64(m.offset ?? -1n);
+  if (version <= 0) {
+    const v2 = m.oldStyleOffsets;
+    if (v2 === undefined) {
+      w.int32(0);
+    } else {
+      w.int32(v2.length);
+      for (let i2 = 0; i2 < v2.length; i2++) {
+        w.int64(v2[i2]);
+      }
+    }
+  }
+  if (version >= 1) {
+    w.int64(m.timestamp ?? -1n);
+  }
+  if (version >= 1) {
+    w.int64(m.offset ?? -1n);
+  }
   if (version >= 4) {
     w.int32(m.leaderEpoch ?? -1);
   }

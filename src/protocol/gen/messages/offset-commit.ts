@@ -25,21 +25,28 @@ export interface OffsetCommitRequestPartition {
   partitionIndex: number;
   committedOffset: bigint;
   committedLeaderEpoch: number;
+  commitTimestamp: bigint;
   committedMetadata: string | null;
 }
 
 export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCommitRequest {
-  if (version < 2 || version > 10) throw new DecodeError(`OffsetCommitRequest: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new DecodeError(`OffsetCommitRequest: unsupported version ${version}`);
   const flex = version >= 8;
   const f0: string = (flex ? r.compactString() : r.string());
-  const f1: number = r.int32();
-  const f2: string = (flex ? r.compactString() : r.string());
+  let f1: number = -1;
+  if (version >= 1) {
+    f1 = r.int32();
+  }
+  let f2: string = '';
+  if (version >= 1) {
+    f2 = (flex ? r.compactString() : r.string());
+  }
   let f3: string | null = null;
   if (version >= 7) {
     f3 = (flex ? r.compactNullableString() : r.nullableString());
   }
   let f4: bigint = -1n;
-  if (version <= 4) {
+  if ((version >= 2 && version <= 4)) {
     f4 = r.int64();
   }
   let f5: OffsetCommitRequestTopic[];
@@ -58,18 +65,22 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
 }
 
 export function encodeOffsetCommitRequest(w: Writer, version: number, m: Init<OffsetCommitRequest>): void {
-  if (version < 2 || version > 10) throw new EncodeError(`OffsetCommitRequest: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new EncodeError(`OffsetCommitRequest: unsupported version ${version}`);
   const flex = version >= 8;
   if (flex) {
     w.compactString(m.groupId ?? '');
   } else {
     w.string(m.groupId ?? '');
   }
-  w.int32(m.generationIdOrMemberEpoch ?? -1);
-  if (flex) {
-    w.compactString(m.memberId ?? '');
-  } else {
-    w.string(m.memberId ?? '');
+  if (version >= 1) {
+    w.int32(m.generationIdOrMemberEpoch ?? -1);
+  }
+  if (version >= 1) {
+    if (flex) {
+      w.compactString(m.memberId ?? '');
+    } else {
+      w.string(m.memberId ?? '');
+    }
   }
   if (version >= 7) {
     const v3 = m.groupInstanceId === undefined ? null : m.groupInstanceId;
@@ -79,7 +90,7 @@ export function encodeOffsetCommitRequest(w: Writer, version: number, m: Init<Of
       w.nullableString(v3);
     }
   }
-  if (version <= 4) {
+  if ((version >= 2 && version <= 4)) {
     w.int64(m.retentionTimeMs ?? -1n);
   }
   const v5 = m.topics;
@@ -151,11 +162,15 @@ function readOffsetCommitRequestPartition(r: Reader, version: number): OffsetCom
   if (version >= 6) {
     f2 = r.int32();
   }
-  const f3: string | null = (flex ? r.compactNullableString() : r.nullableString());
+  let f3: bigint = -1n;
+  if (version === 1) {
+    f3 = r.int64();
+  }
+  const f4: string | null = (flex ? r.compactNullableString() : r.nullableString());
   if (flex) {
     r.skipTaggedFields();
   }
-  return { partitionIndex: f0, committedOffset: f1, committedLeaderEpoch: f2, committedMetadata: f3 };
+  return { partitionIndex: f0, committedOffset: f1, committedLeaderEpoch: f2, commitTimestamp: f3, committedMetadata: f4 };
 }
 
 function writeOffsetCommitRequestPartition(w: Writer, version: number, m: Init<OffsetCommitRequestPartition>): void {
@@ -165,11 +180,14 @@ function writeOffsetCommitRequestPartition(w: Writer, version: number, m: Init<O
   if (version >= 6) {
     w.int32(m.committedLeaderEpoch ?? -1);
   }
-  const v3 = m.committedMetadata === undefined ? '' : m.committedMetadata;
+  if (version === 1) {
+    w.int64(m.commitTimestamp ?? -1n);
+  }
+  const v4 = m.committedMetadata === undefined ? '' : m.committedMetadata;
   if (flex) {
-    w.compactNullableString(v3);
+    w.compactNullableString(v4);
   } else {
-    w.nullableString(v3);
+    w.nullableString(v4);
   }
   if (flex) w.uvarint(0);
 }
@@ -191,7 +209,7 @@ export interface OffsetCommitResponsePartition {
 }
 
 export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCommitResponse {
-  if (version < 2 || version > 10) throw new DecodeError(`OffsetCommitResponse: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new DecodeError(`OffsetCommitResponse: unsupported version ${version}`);
   const flex = version >= 8;
   let f0: number = 0;
   if (version >= 3) {
@@ -213,7 +231,7 @@ export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCo
 }
 
 export function encodeOffsetCommitResponse(w: Writer, version: number, m: Init<OffsetCommitResponse>): void {
-  if (version < 2 || version > 10) throw new EncodeError(`OffsetCommitResponse: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new EncodeError(`OffsetCommitResponse: unsupported version ${version}`);
   const flex = version >= 8;
   if (version >= 3) {
     w.int32(m.throttleTimeMs ?? 0);

@@ -32,7 +32,7 @@ export interface OffsetFetchRequestTopics {
 }
 
 export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetchRequest {
-  if (version < 1 || version > 10) throw new DecodeError(`OffsetFetchRequest: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new DecodeError(`OffsetFetchRequest: unsupported version ${version}`);
   const flex = version >= 6;
   let f0: string = '';
   if (version <= 7) {
@@ -72,7 +72,7 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
 }
 
 export function encodeOffsetFetchRequest(w: Writer, version: number, m: Init<OffsetFetchRequest>): void {
-  if (version < 1 || version > 10) throw new EncodeError(`OffsetFetchRequest: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new EncodeError(`OffsetFetchRequest: unsupported version ${version}`);
   const flex = version >= 6;
   if (version <= 7) {
     if (flex) {
@@ -280,7 +280,7 @@ export interface OffsetFetchResponsePartitions {
 }
 
 export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFetchResponse {
-  if (version < 1 || version > 10) throw new DecodeError(`OffsetFetchResponse: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new DecodeError(`OffsetFetchResponse: unsupported version ${version}`);
   const flex = version >= 6;
   let f0: number = 0;
   if (version >= 3) {
@@ -319,7 +319,7 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
 }
 
 export function encodeOffsetFetchResponse(w: Writer, version: number, m: Init<OffsetFetchResponse>): void {
-  if (version < 1 || version > 10) throw new EncodeError(`OffsetFetchResponse: unsupported version ${version}`);
+  if (version < 0 || version > 10) throw new EncodeError(`OffsetFetchResponse: unsupported version ${version}`);
   const flex = version >= 6;
   if (version >= 3) {
     w.int32(m.throttleTimeMs ?? 0);

@@ -23,7 +23,7 @@ export interface OffsetForLeaderEpochRequestOffsetForLeaderPartition {
 }
 
 export function decodeOffsetForLeaderEpochRequest(r: Reader, version: number): OffsetForLeaderEpochRequest {
-  if (version < 2 || version > 4) throw new DecodeError(`OffsetForLeaderEpochRequest: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new DecodeError(`OffsetForLeaderEpochRequest: unsupported version ${version}`);
   const flex = version >= 4;
   let f0: number = -2;
   if (version >= 3) {
@@ -45,7 +45,7 @@ export function decodeOffsetForLeaderEpochRequest(r: Reader, version: number): O
 }
 
 export function encodeOffsetForLeaderEpochRequest(w: Writer, version: number, m: Init<OffsetForLeaderEpochRequest>): void {
-  if (version < 2 || version > 4) throw new EncodeError(`OffsetForLeaderEpochRequest: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new EncodeError(`OffsetForLeaderEpochRequest: unsupported version ${version}`);
   const flex = version >= 4;
   if (version >= 3) {
     w.int32(m.replicaId ?? -2);
@@ -66,7 +66,7 @@ function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(r: Reader, version:
   const flex = version >= 4;
   const f0: string = (flex ? r.compactString() : r.string());
   let f1: OffsetForLeaderEpochRequestOffsetForLeaderPartition[];
-  const n1 = (flex ? r.compactArrayLength(13) : r.arrayLength(12));
+  const n1 = (flex ? r.compactArrayLength(13) : r.arrayLength(8));
   if (n1 < 0) {
     throw new DecodeError('non-nullable OffsetForLeaderEpochRequest.Partitions was null');
   } else {
@@ -102,7 +102,10 @@ function writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w: Writer, version
 function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(r: Reader, version: number): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
   const flex = version >= 4;
   const f0: number = r.int32();
-  const f1: number = r.int32();
+  let f1: number = -1;
+  if (version >= 2) {
+    f1 = r.int32();
+  }
   const f2: number = r.int32();
   if (flex) {
     r.skipTaggedFields();
@@ -113,7 +116,9 @@ function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(r: Reader, vers
 function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(w: Writer, version: number, m: Init<OffsetForLeaderEpochRequestOffsetForLeaderPartition>): void {
   const flex = version >= 4;
   w.int32(m.partition ?? 0);
-  w.int32(m.currentLeaderEpoch ?? -1);
+  if (version >= 2) {
+    w.int32(m.currentLeaderEpoch ?? -1);
+  }
   w.int32(m.leaderEpoch ?? 0);
   if (flex) w.uvarint(0);
 }
@@ -136,9 +141,12 @@ export interface OffsetForLeaderEpochResponseEpochEndOffset {
 }
 
 export function decodeOffsetForLeaderEpochResponse(r: Reader, version: number): OffsetForLeaderEpochResponse {
-  if (version < 2 || version > 4) throw new DecodeError(`OffsetForLeaderEpochResponse: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new DecodeError(`OffsetForLeaderEpochResponse: unsupported version ${version}`);
   const flex = version >= 4;
-  const f0: number = r.int32();
+  let f0: number = 0;
+  if (version >= 2) {
+    f0 = r.int32();
+  }
   let f1: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[];
   const n1 = (flex ? r.compactArrayLength(3) : r.arrayLength(6));
   if (n1 < 0) {
@@ -155,9 +163,11 @@ export function decodeOffsetForLeaderEpochResponse(r: Reader, version: number): 
 }
 
 export function encodeOffsetForLeaderEpochResponse(w: Writer, version: number, m: Init<OffsetForLeaderEpochResponse>): void {
-  if (version < 2 || version > 4) throw new EncodeError(`OffsetForLeaderEpochResponse: unsupported version ${version}`);
+  if (version < 0 || version > 4) throw new EncodeError(`OffsetForLeaderEpochResponse: unsupported version ${version}`);
   const flex = version >= 4;
-  w.int32(m.throttleTimeMs ?? 0);
+  if (version >= 2) {
+    w.int32(m.throttleTimeMs ?? 0);
+  }
   const v1 = m.topics;
   if (v1 === undefined) {
     if (flex) w.uvarint(1); else w.int32(0);
@@ -174,7 +184,7 @@ function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(r: Reader, v
   const flex = version >= 4;
   const f0: string = (flex ? r.compactString() : r.string());
   let f1: OffsetForLeaderEpochResponseEpochEndOffset[];
-  const n1 = (flex ? r.compactArrayLength(19) : r.arrayLength(18));
+  const n1 = (flex ? r.compactArrayLength(19) : r.arrayLength(14));
   if (n1 < 0) {
     throw new DecodeError('non-nullable OffsetForLeaderEpochResponse.Partitions was null');
   } else {
@@ -211,7 +221,10 @@ function readOffsetForLeaderEpochResponseEpochEndOffset(r: Reader, version: numb
   const flex = version >= 4;
   const f0: number = r.int16();
   const f1: number = r.int32();
-  const f2: number = r.int32();
+  let f2: number = -1;
+  if (version >= 1) {
+    f2 = r.int32();
+  }
   const f3: bigint = r.int64();
   if (flex) {
     r.skipTaggedFields();
@@ -223,7 +236,9 @@ function writeOffsetForLeaderEpochResponseEpochEndOffset(w: Writer, version: num
   const flex = version >= 4;
   w.int16(m.errorCode ?? 0);
   w.int32(m.partition ?? 0);
-  w.int32(m.leaderEpoch ?? -1);
+  if (version >= 1) {
+    w.int32(m.leaderEpoch ?? -1);
+  }
   w.int64(m.endOffset ?? -1n);
   if (flex) w.uvarint(0);
 }

@@ -25,9 +25,12 @@ export interface ProduceRequestPartitionProduceData {
 }
 
 export function decodeProduceRequest(r: Reader, version: number): ProduceRequest {
-  if (version < 3 || version > 13) throw new DecodeError(`ProduceRequest: unsupported version ${version}`);
+  if (version < 0 || version > 13) throw new DecodeError(`ProduceRequest: unsupported version ${version}`);
   const flex = version >= 9;
-  const f0: string | null = (flex ? r.compactNullableString() : r.nullableString());
+  let f0: string | null = null;
+  if (version >= 3) {
+    f0 = (flex ? r.compactNullableString() : r.nullableString());
+  }
   const f1: number = r.int16();
   const f2: number = r.int32();
   let f3: ProduceRequestTopicProduceData[];
@@ -46,13 +49,15 @@ export function decodeProduceRequest(r: Reader, version: number): ProduceRequest
 }
 
 export function encodeProduceRequest(w: Writer, version: number, m: Init<ProduceRequest>): void {
-  if (version < 3 || version > 13) throw new EncodeError(`ProduceRequest: unsupported version ${version}`);
+  if (version < 0 || version > 13) throw new EncodeError(`ProduceRequest: unsupported version ${version}`);
   const flex = version >= 9;
-  const v0 = m.transactionalId === undefined ? null : m.transactionalId;
-  if (flex) {
-    w.compactNullableString(v0);
-  } else {
-    w.nullableString(v0);
+  if (version >= 3) {
+    const v0 = m.transactionalId === undefined ? null : m.transactionalId;
+    if (flex) {
+      w.compactNullableString(v0);
+    } else {
+      w.nullableString(v0);
+    }
   }
   w.int16(m.acks ?? 0);
   w.int32(m.timeoutMs ?? 0);
@@ -180,7 +185,7 @@ export interface ProduceResponseNodeEndpoint {
 }
 
 export function decodeProduceResponse(r: Reader, version: number): ProduceResponse {
-  if (version < 3 || version > 13) throw new DecodeError(`ProduceResponse: unsupported version ${version}`);
+  if (version < 0 || version > 13) throw new DecodeError(`ProduceResponse: unsupported version ${version}`);
   const flex = version >= 9;
   let f0: ProduceResponseTopicProduceResponse[];
   const n0 = (flex ? r.compactArrayLength(3) : r.arrayLength(6));
@@ -191,7 +196,10 @@ export function decodeProduceResponse(r: Reader, version: number): ProduceRespon
     for (let i0 = 0; i0 < n0; i0++) a0.push(readProduceResponseTopicProduceResponse(r, version));
     f0 = a0;
   }
-  const f1: number = r.int32();
+  let f1: number = 0;
+  if (version >= 1) {
+    f1 = r.int32();
+  }
   let f2: ProduceResponseNodeEndpoint[] = [];
   if (flex) {
     for (let nt = r.uvarint(); nt > 0; nt--) {
@@ -219,7 +227,7 @@ export function decodeProduceResponse(r: Reader, version: number): ProduceRespon
 }
 
 export function encodeProduceResponse(w: Writer, version: number, m: Init<ProduceResponse>): void {
-  if (version < 3 || version > 13) throw new EncodeError(`ProduceResponse: unsupported version ${version}`);
+  if (version < 0 || version > 13) throw new EncodeError(`ProduceResponse: unsupported version ${version}`);
   const flex = version >= 9;
   const v0 = m.responses;
   if (v0 === undefined) {
@@ -230,7 +238,9 @@ export function encodeProduceResponse(w: Writer, version: number, m: Init<Produc
       writeProduceResponseTopicProduceResponse(w, version, v0[i0]);
     }
   }
-  w.int32(m.throttleTimeMs ?? 0);
+  if (version >= 1) {
+    w.int32(m.throttleTimeMs ?? 0);
+  }
   if (flex) {
     const t2 = m.nodeEndpoints;
     const s2 = version >= 10 && t2 !== undefined && t2.length !== 0;
@@ -263,7 +273,7 @@ function readProduceResponseTopicProduceResponse(r: Reader, version: number): Pr
     f1 = r.uuid();
   }
   let f2: ProduceResponsePartitionProduceResponse[];
-  const n2 = (flex ? r.compactArrayLength(33) : r.arrayLength(22));
+  const n2 = (flex ? r.compactArrayLength(33) : r.arrayLength(14));
   if (n2 < 0) {
     throw new DecodeError('non-nullable ProduceResponse.PartitionResponses was null');
   } else {
@@ -324,7 +334,10 @@ function readProduceResponsePartitionProduceResponse(r: Reader, version: number)
   const f0: number = r.int32();
   const f1: number = r.int16();
   const f2: bigint = r.int64();
-  const f3: bigint = r.int64();
+  let f3: bigint = -1n;
+  if (version >= 2) {
+    f3 = r.int64();
+  }
   let f4: bigint = -1n;
   if (version >= 5) {
     f4 = r.int64();
@@ -368,7 +381,9 @@ function writeProduceResponsePartitionProduceResponse(w: Writer, version: number
   w.int32(m.index ?? 0);
   w.int16(m.errorCode ?? 0);
   w.int64(m.baseOffset ?? 0n);
-  w.int64(m.logAppendTimeMs ?? -1n);
+  if (version >= 2) {
+    w.int64(m.logAppendTimeMs ?? -1n);
+  }
   if (version >= 5) {
     w.int64(m.logStartOffset ?? -1n);
   }

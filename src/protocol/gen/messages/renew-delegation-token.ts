@@ -14,7 +14,7 @@ export interface RenewDelegationTokenRequest {
 }
 
 export function decodeRenewDelegationTokenRequest(r: Reader, version: number): RenewDelegationTokenRequest {
-  if (version < 1 || version > 2) throw new DecodeError(`RenewDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new DecodeError(`RenewDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: Buffer = (flex ? r.compactBytes() : r.bytes());
   const f1: bigint = r.int64();
@@ -25,7 +25,7 @@ export function decodeRenewDelegationTokenRequest(r: Reader, version: number): R
 }
 
 export function encodeRenewDelegationTokenRequest(w: Writer, version: number, m: Init<RenewDelegationTokenRequest>): void {
-  if (version < 1 || version > 2) throw new EncodeError(`RenewDelegationTokenRequest: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new EncodeError(`RenewDelegationTokenRequest: unsupported version ${version}`);
   const flex = version >= 2;
   if (flex) {
     w.compactBytes(m.hmac ?? EMPTY_BYTES);
@@ -43,7 +43,7 @@ export interface RenewDelegationTokenResponse {
 }
 
 export function decodeRenewDelegationTokenResponse(r: Reader, version: number): RenewDelegationTokenResponse {
-  if (version < 1 || version > 2) throw new DecodeError(`RenewDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new DecodeError(`RenewDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   const f0: number = r.int16();
   const f1: bigint = r.int64();
@@ -55,7 +55,7 @@ export function decodeRenewDelegationTokenResponse(r: Reader, version: number): 
 }
 
 export function encodeRenewDelegationTokenResponse(w: Writer, version: number, m: Init<RenewDelegationTokenResponse>): void {
-  if (version < 1 || version > 2) throw new EncodeError(`RenewDelegationTokenResponse: unsupported version ${version}`);
+  if (version < 0 || version > 2) throw new EncodeError(`RenewDelegationTokenResponse: unsupported version ${version}`);
   const flex = version >= 2;
   w.int16(m.errorCode ?? 0);
   w.int64(m.expiryTimestampMs ?? 0n);

@@ -24,9 +24,10 @@ export interface WriteTxnMarkersRequestWritableTxnMarkerTopic {
 }
 
 export function decodeWriteTxnMarkersRequest(r: Reader, version: number): WriteTxnMarkersRequest {
-  if (version < 1 || version > 1) throw new DecodeError(`WriteTxnMarkersRequest: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new DecodeError(`WriteTxnMarkersRequest: unsupported version ${version}`);
+  const flex = version >= 1;
   let f0: WriteTxnMarkersRequestWritableTxnMarker[];
-  const n0 = r.compactArrayLength(17);
+  const n0 = (flex ? r.compactArrayLength(17) : r.arrayLength(19));
   if (n0 < 0) {
     throw new DecodeError('non-nullable WriteTxnMarkersRequest.Markers was null');
   } else {
@@ -34,30 +35,34 @@ export function decodeWriteTxnMarkersRequest(r: Reader, version: number): WriteT
     for (let i0 = 0; i0 < n0; i0++) a0.push(readWriteTxnMarkersRequestWritableTxnMarker(r, version));
     f0 = a0;
   }
-  r.skipTaggedFields();
+  if (flex) {
+    r.skipTaggedFields();
+  }
   return { markers: f0 };
 }
 
 export function encodeWriteTxnMarkersRequest(w: Writer, version: number, m: Init<WriteTxnMarkersRequest>): void {
-  if (version < 1 || version > 1) throw new EncodeError(`WriteTxnMarkersRequest: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new EncodeError(`WriteTxnMarkersRequest: unsupported version ${version}`);
+  const flex = version >= 1;
   const v0 = m.markers;
   if (v0 === undefined) {
-    w.uvarint(1);
+    if (flex) w.uvarint(1); else w.int32(0);
   } else {
-    w.uvarint(v0.length + 1);
+    if (flex) w.uvarint(v0.length + 1); else w.int32(v0.length);
     for (let i0 = 0; i0 < v0.length; i0++) {
       writeWriteTxnMarkersRequestWritableTxnMarker(w, version, v0[i0]);
     }
   }
-  w.uvarint(0);
+  if (flex) w.uvarint(0);
 }
 
 function readWriteTxnMarkersRequestWritableTxnMarker(r: Reader, version: number): WriteTxnMarkersRequestWritableTxnMarker {
+  const flex = version >= 1;
   const f0: bigint = r.int64();
   const f1: number = r.int16();
   const f2: boolean = r.bool();
   let f3: WriteTxnMarkersRequestWritableTxnMarkerTopic[];
-  const n3 = r.compactArrayLength(3);
+  const n3 = (flex ? r.compactArrayLength(3) : r.arrayLength(6));
   if (n3 < 0) {
     throw new DecodeError('non-nullable WriteTxnMarkersRequest.Topics was null');
   } else {
@@ -66,31 +71,35 @@ function readWriteTxnMarkersRequestWritableTxnMarker(r: Reader, version: number)
     f3 = a3;
   }
   const f4: number = r.int32();
-  r.skipTaggedFields();
+  if (flex) {
+    r.skipTaggedFields();
+  }
   return { producerId: f0, producerEpoch: f1, transactionResult: f2, topics: f3, coordinatorEpoch: f4 };
 }
 
 function writeWriteTxnMarkersRequestWritableTxnMarker(w: Writer, version: number, m: Init<WriteTxnMarkersRequestWritableTxnMarker>): void {
+  const flex = version >= 1;
   w.int64(m.producerId ?? 0n);
   w.int16(m.producerEpoch ?? 0);
   w.bool(m.transactionResult ?? false);
   const v3 = m.topics;
   if (v3 === undefined) {
-    w.uvarint(1);
+    if (flex) w.uvarint(1); else w.int32(0);
   } else {
-    w.uvarint(v3.length + 1);
+    if (flex) w.uvarint(v3.length + 1); else w.int32(v3.length);
     for (let i3 = 0; i3 < v3.length; i3++) {
       writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w, version, v3[i3]);
     }
   }
   w.int32(m.coordinatorEpoch ?? 0);
-  w.uvarint(0);
+  if (flex) w.uvarint(0);
 }
 
-function readWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, _version: number): WriteTxnMarkersRequestWritableTxnMarkerTopic {
-  const f0: string = r.compactString();
+function readWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, version: number): WriteTxnMarkersRequestWritableTxnMarkerTopic {
+  const flex = version >= 1;
+  const f0: string = (flex ? r.compactString() : r.string());
   let f1: number[];
-  const n1 = r.compactArrayLength(4);
+  const n1 = (flex ? r.compactArrayLength(4) : r.arrayLength(4));
   if (n1 < 0) {
     throw new DecodeError('non-nullable WriteTxnMarkersRequest.PartitionIndexes was null');
   } else {
@@ -98,22 +107,29 @@ function readWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, _version: n
     for (let i1 = 0; i1 < n1; i1++) a1.push(r.int32());
     f1 = a1;
   }
-  r.skipTaggedFields();
+  if (flex) {
+    r.skipTaggedFields();
+  }
   return { name: f0, partitionIndexes: f1 };
 }
 
-function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w: Writer, _version: number, m: Init<WriteTxnMarkersRequestWritableTxnMarkerTopic>): void {
-  w.compactString(m.name ?? '');
+function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w: Writer, version: number, m: Init<WriteTxnMarkersRequestWritableTxnMarkerTopic>): void {
+  const flex = version >= 1;
+  if (flex) {
+    w.compactString(m.name ?? '');
+  } else {
+    w.string(m.name ?? '');
+  }
   const v1 = m.partitionIndexes;
   if (v1 === undefined) {
-    w.uvarint(1);
+    if (flex) w.uvarint(1); else w.int32(0);
   } else {
-    w.uvarint(v1.length + 1);
+    if (flex) w.uvarint(v1.length + 1); else w.int32(v1.length);
     for (let i1 = 0; i1 < v1.length; i1++) {
       w.int32(v1[i1]);
     }
   }
-  w.uvarint(0);
+  if (flex) w.uvarint(0);
 }
 
 export interface WriteTxnMarkersResponse {
@@ -136,9 +152,10 @@ export interface WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
 }
 
 export function decodeWriteTxnMarkersResponse(r: Reader, version: number): WriteTxnMarkersResponse {
-  if (version < 1 || version > 1) throw new DecodeError(`WriteTxnMarkersResponse: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new DecodeError(`WriteTxnMarkersResponse: unsupported version ${version}`);
+  const flex = version >= 1;
   let f0: WriteTxnMarkersResponseWritableTxnMarkerResult[];
-  const n0 = r.compactArrayLength(10);
+  const n0 = (flex ? r.compactArrayLength(10) : r.arrayLength(12));
   if (n0 < 0) {
     throw new DecodeError('non-nullable WriteTxnMarkersResponse.Markers was null');
   } else {
@@ -146,28 +163,32 @@ export function decodeWriteTxnMarkersResponse(r: Reader, version: number): Write
     for (let i0 = 0; i0 < n0; i0++) a0.push(readWriteTxnMarkersResponseWritableTxnMarkerResult(r, version));
     f0 = a0;
   }
-  r.skipTaggedFields();
+  if (flex) {
+    r.skipTaggedFields();
+  }
   return { markers: f0 };
 }
 
 export function encodeWriteTxnMarkersResponse(w: Writer, version: number, m: Init<WriteTxnMarkersResponse>): void {
-  if (version < 1 || version > 1) throw new EncodeError(`WriteTxnMarkersResponse: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new EncodeError(`WriteTxnMarkersResponse: unsupported version ${version}`);
+  const flex = version >= 1;
   const v0 = m.markers;
   if (v0 === undefined) {
-    w.uvarint(1);
+    if (flex) w.uvarint(1); else w.int32(0);
   } else {
-    w.uvarint(v0.length + 1);
+    if (flex) w.uvarint(v0.length + 1); else w.int32(v0.length);
     for (let i0 = 0; i0 < v0.length; i0++) {
       writeWriteTxnMarkersResponseWritableTxnMarkerResult(w, version, v0[i0]);
     }
   }
-  w.uvarint(0);
+  if (flex) w.uvarint(0);
 }
 
 function readWriteTxnMarkersResponseWritableTxnMarkerResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerResult {
+  const flex = version >= 1;
   const f0: bigint = r.int64();
   let f1: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[];
-  const n1 = r.compactArrayLength(3);
+  const n1 = (flex ? r.compactArrayLength(3) : r.arrayLength(6));
   if (n1 < 0) {
     throw new DecodeError('non-nullable WriteTxnMarkersResponse.Topics was null');
   } else {
@@ -175,28 +196,32 @@ function readWriteTxnMarkersResponseWritableTxnMarkerResult(r: Reader, version: 
     for (let i1 = 0; i1 < n1; i1++) a1.push(readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r, version));
     f1 = a1;
   }
-  r.skipTaggedFields();
+  if (flex) {
+    r.skipTaggedFields();
+  }
   return { producerId: f0, topics: f1 };
 }
 
 function writeWriteTxnMarkersResponseWritableTxnMarkerResult(w: Writer, version: number, m: Init<WriteTxnMarkersResponseWritableTxnMarkerResult>): void {
+  const flex = version >= 1;
   w.int64(m.producerId ?? 0n);
   const v1 = m.topics;
   if (v1 === undefined) {
-    w.uvarint(1);
+    if (flex) w.uvarint(1); else w.int32(0);
   } else {
-    w.uvarint(v1.length + 1);
+    if (flex) w.uvarint(v1.length + 1); else w.int32(v1.length);
     for (let i1 = 0; i1 < v1.length; i1++) {
       writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w, version, v1[i1]);
     }
   }
-  w.uvarint(0);
+  if (flex) w.uvarint(0);
 }
 
 function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
-  const f0: string = r.compactString();
+  const flex = version >= 1;
+  const f0: string = (flex ? r.compactString() : r.string());
   let f1: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[];
-  const n1 = r.compactArrayLength(7);
+  const n1 = (flex ? r.compactArrayLength(7) : r.arrayLength(6));
   if (n1 < 0) {
     throw new DecodeError('non-nullable WriteTxnMarkersResponse.Partitions was null');
   } else {
@@ -204,33 +229,44 @@ function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r: Reader, vers
     for (let i1 = 0; i1 < n1; i1++) a1.push(readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r, version));
     f1 = a1;
   }
-  r.skipTaggedFields();
+  if (flex) {
+    r.skipTaggedFields();
+  }
   return { name: f0, partitions: f1 };
 }
 
 function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w: Writer, version: number, m: Init<WriteTxnMarkersResponseWritableTxnMarkerTopicResult>): void {
-  w.compactString(m.name ?? '');
+  const flex = version >= 1;
+  if (flex) {
+    w.compactString(m.name ?? '');
+  } else {
+    w.string(m.name ?? '');
+  }
   const v1 = m.partitions;
   if (v1 === undefined) {
-    w.uvarint(1);
+    if (flex) w.uvarint(1); else w.int32(0);
   } else {
-    w.uvarint(v1.length + 1);
+    if (flex) w.uvarint(v1.length + 1); else w.int32(v1.length);
     for (let i1 = 0; i1 < v1.length; i1++) {
       writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(w, version, v1[i1]);
     }
   }
-  w.uvarint(0);
+  if (flex) w.uvarint(0);
 }
 
-function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r: Reader, _version: number): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
+function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
+  const flex = version >= 1;
   const f0: number = r.int32();
   const f1: number = r.int16();
-  r.skipTaggedFields();
+  if (flex) {
+    r.skipTaggedFields();
+  }
   return { partitionIndex: f0, errorCode: f1 };
 }
 
-function writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(w: Writer, _version: number, m: Init<WriteTxnMarkersResponseWritableTxnMarkerPartitionResult>): void {
+function writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(w: Writer, version: number, m: Init<WriteTxnMarkersResponseWritableTxnMarkerPartitionResult>): void {
+  const flex = version >= 1;
   w.int32(m.partitionIndex ?? 0);
   w.int16(m.errorCode ?? 0);
-  w.uvarint(0);
+  if (flex) w.uvarint(0);
 }
