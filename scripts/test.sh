@@ -97,6 +97,13 @@ if [ -z "${FLOE_TEST_LIBRDKAFKA_DIR:-}" ] && grep -l 'modernLibrdkafka' $files >
   node --import tsx test/helpers/librdkafka.ts >&2 || { echo "test.sh: could not build librdkafka 2.15 (test/helpers/librdkafka.ts)" >&2; exit 1; }
 fi
 
+# The old Go clients (sarama, kafka-go) are built once per clone too (one to two minutes cold, kept in
+# .cache/go-clients), also before the per-file timeout starts.
+# shellcheck disable=SC2086
+if grep -l 'goClients' $files >/dev/null 2>&1; then
+  node --import tsx test/helpers/go-clients.ts >&2 || { echo "test.sh: could not build the Go clients (test/helpers/go-clients.ts)" >&2; exit 1; }
+fi
+
 # TAP goes to stdout as before; a spec report goes to .cache/test-report.txt so that a failed run can end
 # with its failures (CI shows only the end of a long log). Each failure is cut to its first lines there.
 mkdir -p .cache

@@ -3,52 +3,25 @@
  * version 2.1.0, lz4) and kafka-go 0.2.1 (CreateTopics v0, Produce v2 with message format v1, Fetch v2).
  * kafka-python is in kafka-python.test.ts. Each creates a topic, produces, consumes in a
  * group, commits, and the committed offsets read back equal the end offsets, on a diskless and a classic
- * topic. The Go programs (test/clients/old/*.go) are built once, offline, in GOPATH mode.
+ * topic. The Go programs (test/clients/old/*.go) are built once per clone, offline (test/helpers/go-clients.ts).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
-import { tempDir } from '../helpers/cleanup.ts';
+import { goClients, type GoClient } from '../helpers/go-clients.ts';
 import { committedAndEndOffsets } from '../helpers/group-offsets.ts';
 
 const run = promisify(execFile);
-// Go's build cache lives with the clone (.cache/ is ignored), so only the first run compiles sarama's cgo parts.
-const GO_CACHE = join(import.meta.dirname, '..', '..', '.cache', 'go-build');
-const HERE = join(import.meta.dirname, 'old');
 const COUNT = 50;
 const KINDS = [['diskless', 'true'], ['classic', 'false']] as const;
 
 let broker: TestBroker;
-const bins: Record<string, string> = {};
-
-/** Builds test/clients/old/<file> as GOPATH package floetest/<name> (Debian's Go libraries, no network). */
-async function goBuild(gopath: string, name: string, file: string): Promise<string> {
-  const dir = join(gopath, 'src', 'floetest', name);
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(join(HERE, file), join(dir, 'main.go'));
-  const out = join(gopath, 'bin', name);
-  await run('go', ['build', '-o', out, `floetest/${name}`], {
-    cwd: gopath,
-    env: { ...process.env, GOPATH: `${gopath}:/usr/share/gocode`, GO111MODULE: 'off', GOFLAGS: '', GOCACHE: GO_CACHE, CGO_CFLAGS: '-w' },
-    timeout: 300_000,
-  });
-  return out;
-}
+let bins: Record<GoClient, string>;
 
 before(async () => {
-  const gopath = await tempDir('floe-go-');
-  const [b, sarama, kafkaGo] = await Promise.all([
-    startTestBroker({ 'num.partitions': 2 }),
-    goBuild(gopath, 'sarama', 'sarama_client.go'),
-    goBuild(gopath, 'kafkago', 'kafka_go_client.go'),
-  ]);
-  broker = b;
-  bins['sarama'] = sarama;
-  bins['kafkago'] = kafkaGo;
+  [broker, bins] = await Promise.all([startTestBroker({ 'num.partitions': 2 }), goClients()]);
 });
 
 async function runClient(cmd: string, args: string[]): Promise<any> {
