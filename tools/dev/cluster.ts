@@ -9,6 +9,13 @@
  *   npm run dev:cluster                                  # 3 brokers on localhost:9092-9094
  *   npm run dev:cluster -- --brokers 5 --port 19092      # 5 brokers on localhost:19092-19096
  *   npm run dev:cluster -- --override diskless.object.store.latency.profile=s3-standard
+ *   npm run dev:cluster -- --config secure.properties --sasl-ssl-port 9192   # also SASL_SSL on 9192-9194
+ *
+ * `--config FILE` is a server.properties every broker starts with (TLS key stores, SASL users, the
+ * authorizer, …: README "Security"); its `listeners` are replaced, as each broker needs its own ports. The
+ * brokers run in the folder npm was started from (INIT_CWD), so the file and the paths in it mean what they
+ * mean to `floe start` there.
+ * `--sasl-ssl-port P` gives broker i a SASL_SSL listener on localhost:P+i-1 beside its PLAINTEXT one.
  *
  * While it runs, lines typed on its standard input control the brokers: `kill N` (SIGKILL), `stop N`
  * (clean shutdown), `start N` (starts broker N again, same port, data and node id), `status`.
@@ -21,10 +28,14 @@ import { createInterface } from 'node:readline';
 import { startPostgres, startS3rver } from './local-servers.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const usage = 'usage: npm run dev:cluster [-- --brokers N] [--port FIRST_PORT] [--override key=value ...]\n';
+/** Where the user ran npm (npm runs scripts in the package's folder and says where it started in INIT_CWD). */
+const USER_CWD = process.env.INIT_CWD ?? process.cwd();
+const usage = 'usage: npm run dev:cluster [-- --brokers N] [--port FIRST_PORT] [--config FILE] [--sasl-ssl-port FIRST_PORT] [--override key=value ...]\n';
 
 let count = 3;
 let firstPort = 9092;
+let configFile: string | null = null;
+let saslSslPort: number | null = null;
 const userOverrides: string[] = [];
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
@@ -33,12 +44,15 @@ for (let i = 0; i < args.length; i++) {
   if (a === '--brokers' || a.startsWith('--brokers=')) count = Number(value('--brokers'));
   else if (a === '--port' || a.startsWith('--port=')) firstPort = Number(value('--port'));
   else if (a === '--override' || a.startsWith('--override=')) userOverrides.push(value('--override') ?? '');
+  else if (a === '--config' || a.startsWith('--config=')) configFile = resolve(USER_CWD, value('--config') ?? '');
+  else if (a === '--sasl-ssl-port' || a.startsWith('--sasl-ssl-port=')) saslSslPort = Number(value('--sasl-ssl-port'));
   else {
     process.stderr.write(usage);
     process.exit(2);
   }
 }
-if (!Number.isInteger(count) || count < 1 || count > 26 || !Number.isInteger(firstPort) || firstPort < 1 || firstPort + count > 65536 || userOverrides.some((o) => !o.includes('='))) {
+if (!Number.isInteger(count) || count < 1 || count > 26 || !Number.isInteger(firstPort) || firstPort < 1 || firstPort + count > 65536 ||
+    (saslSslPort !== null && (!Number.isInteger(saslSslPort) || saslSslPort < 1 || saslSslPort + count > 65536)) || userOverrides.some((o) => !o.includes('='))) {
   process.stderr.write(usage);
   process.exit(2);
 }
@@ -88,7 +102,10 @@ function settingsOf(b: DevBroker): Record<string, string> {
   return {
     'node.id': String(b.nodeId),
     'broker.rack': b.rack,
-    listeners: `PLAINTEXT://localhost:${b.port}`,
+    listeners: saslSslPort === null
+      ? `PLAINTEXT://localhost:${b.port}`
+      : `PLAINTEXT://localhost:${b.port},SASL_SSL://localhost:${saslSslPort + b.nodeId - 1}`,
+    ...(saslSslPort === null ? {} : { 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL' }),
     'data.dir': b.dataDir,
     ...common,
   };
@@ -98,12 +115,12 @@ function settingsOf(b: DevBroker): Record<string, string> {
 async function startBroker(b: DevBroker): Promise<void> {
   if (b.child) throw new Error(`broker ${b.nodeId} is running`);
   await mkdir(b.dataDir, { recursive: true });
-  const argv = ['--require', join(import.meta.dirname, 'exit-when-orphaned.cjs'), join(ROOT, 'bin/floe.js'), 'start'];
+  const argv = ['--require', join(import.meta.dirname, 'exit-when-orphaned.cjs'), join(ROOT, 'bin/floe.js'), 'start', ...(configFile ? ['--config', configFile] : [])];
   for (const [k, v] of Object.entries(settingsOf(b))) argv.push('--override', `${k}=${v}`);
   for (const o of userOverrides) argv.push('--override', o);
   // Its own process group, so that the terminal's Ctrl-C reaches only this process, which then stops the
   // brokers cleanly; exit-when-orphaned.cjs ends it if this process dies without doing so.
-  const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, argv, { cwd: USER_CWD, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   b.child = child;
   const prefix = `b${b.nodeId} | `;
   let pending = '';
