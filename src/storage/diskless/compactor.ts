@@ -29,7 +29,7 @@ import type { CompactionBatch, CompactionView, Coordinator, PartitionKey } from 
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { childLogger } from '../../observability/log.ts';
 import { BASE_TIMESTAMP_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET } from '../../protocol/record-batch.ts';
-import { OffsetMap, addToOffsetMap, filterBatch, maxSegmentMs, type CleanableState, type FilterContext } from '../compaction.ts';
+import { OffsetMap, TransactionTracker, addToOffsetMap, filterBatch, maxSegmentMs, type CleanableState, type FilterContext } from '../compaction.ts';
 
 const log = childLogger('diskless-compactor');
 
@@ -183,21 +183,29 @@ export class DisklessCompactor {
       map.clear();
       let end = firstDirtyOffset;
       let full = false;
+      const mapTxns = new TransactionTracker(view.abortedTransactions, firstDirtyOffset);
       const dirty = view.batches.filter((b) => b.baseOffset < upper && b.lastOffset >= firstDirtyOffset);
       await forEachBatch(dirty, this.options.readBatch, async (row, bytes) => {
         if (map.size > 0 && map.wouldOverflow(bytes.readInt32BE(RECORDS_COUNT_OFFSET))) {
           full = true;
           return true;
         }
-        await addToOffsetMap(map, bytes, row.baseOffset);
+        await addToOffsetMap(map, bytes, row.baseOffset, mapTxns);
         this.stats.bytesRead += bytes.length;
         end = row.lastOffset + 1;
       });
       map.latestOffset = Math.max(map.latestOffset, end - 1);
       if (end === firstDirtyOffset && !state.horizonPassed) break;
       // 2. Filter every batch below `end` into one new object.
-      const ctx: FilterContext = { map, now, deleteRetentionMs: config.deleteRetentionMs, producerLastOffsets: view.producerLastOffsets };
+      // Every batch from the first on: the filtering sees all data of each transaction (Kafka's rule for markers).
       const range = view.batches.filter((b) => b.baseOffset < end);
+      const ctx: FilterContext = {
+        map,
+        now,
+        deleteRetentionMs: config.deleteRetentionMs,
+        producerLastOffsets: view.producerLastOffsets,
+        transactions: new TransactionTracker(view.abortedTransactions, range[0]?.baseOffset ?? 0),
+      };
       const parts: Buffer[] = [];
       const rows: Omit<CompactionBatch, 'objectKey'>[] = [];
       let size = 0;
@@ -225,6 +233,7 @@ export class DisklessCompactor {
           producerEpoch: row.producerEpoch,
           baseSequence: row.baseSequence,
           lastSequence: row.lastSequence,
+          txnKind: row.txnKind,
         });
         parts.push(r.batch);
         size += r.batch.length;
