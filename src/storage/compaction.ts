@@ -1,7 +1,8 @@
 /**
  * Kafka's log compaction rules for one partition, independent of where the batches live (Kafka's
  * `LogCleaner.Cleaner` + `MemoryRecords.filterTo`): the classic cleaner (classic/log-cleaner.ts) drives them
- * over local segments; a diskless compactor would drive them over objects.
+ * over local segments, the diskless compactor (diskless/compactor.ts) over objects. Both build the key map
+ * over the dirty part and then filter every batch from the log start up to where the map ends.
  *
  * - `OffsetMap`: key → latest offset over the dirty part of the log, bounded like Kafka's SkimpyOffsetMap
  *   (entries of 24 bytes: a 16-byte MD5 of the key plus an 8-byte offset; a share `LOAD_FACTOR` of the slots
@@ -31,6 +32,9 @@
  *     drivers filter from the log start, so they see all of it); once none remains it gets a delete horizon
  *     like tombstones (now + delete.retention.ms) and goes when a later pass finds the horizon passed.
  *   The drivers never clean at or above the last stable offset, so every transaction seen here has ended.
+ *   An aborted range must not outlive its marker (a read_committed reader given the range without the marker
+ *   would skip its producer's later transactions): the classic cleaner drops the ranges of
+ *   `abortMarkersWithoutData`, the diskless swap the ranges whose marker it removed (migration 16).
  */
 import { createHash } from 'node:crypto';
 import { crc32c } from '@node-rs/crc32';

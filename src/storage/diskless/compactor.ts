@@ -22,6 +22,10 @@
  * and brokers drop their cached locations of the partition on the `floe_compactions` notification, or at
  * the latest when their periodic log-start refresh sees the partition's compaction epoch move (every
  * min(retention interval, grace / 4)), well before the old objects go.
+ *
+ * Transactions (../compaction.ts): the aborted ranges come from aborted_transactions with the view; the key
+ * map follows the dirty part's transactions, the filtering those of every batch from the first. The swap
+ * keeps each row's txn_kind and deletes the aborted_transactions rows whose marker it removed (migration 16).
  */
 import { randomUUID } from 'node:crypto';
 import type { TopicConfig } from '../../config/topic-config.ts';
