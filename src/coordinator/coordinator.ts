@@ -103,6 +103,8 @@ export interface CompactionBatch extends BatchLocation {
   producerEpoch: number;
   baseSequence: number;
   lastSequence: number;
+  /** What the batch is to transactions (migration 9; kept by the swap since migration 16). */
+  txnKind: TxnKind;
 }
 
 /** What the compactor of a diskless partition needs to know of it (one snapshot). */
@@ -119,6 +121,8 @@ export interface CompactionView {
   producerLastOffsets: Map<number, number>;
   /** Where the first open transaction starts (set by the compactor; the high watermark when none). */
   lastStableOffset?: number;
+  /** The partition's aborted transactions (rows of aborted_transactions): compaction removes their data. */
+  abortedTransactions: { producerId: number; firstOffset: number; lastOffset: number }[];
 }
 
 /** One compaction swap (floe_compact_partition): the rows of [rangeStart, rangeEnd) replaced by `batches`. */

@@ -911,7 +911,8 @@ export class SqlCoordinator implements Coordinator {
       if (row === undefined) return null;
       const b = await tx.query<Record<string, SqlInt> & { object_key: string }>(
         `SELECT o.object_key, b.byte_offset, b.byte_size, b.base_offset, b.last_offset, b.max_timestamp, b.log_append_time,
-                b.timestamp_type, b.record_count, b.base_timestamp, b.producer_id, b.producer_epoch, b.base_sequence, b.last_sequence
+                b.timestamp_type, b.record_count, b.base_timestamp, b.producer_id, b.producer_epoch, b.base_sequence, b.last_sequence,
+                b.txn_kind
            FROM batches b JOIN objects o ON o.object_id = b.object_id
           WHERE b.topic_id = $1::uuid AND b.partition = $2::integer
           ORDER BY b.base_offset`,
@@ -923,6 +924,11 @@ export class SqlCoordinator implements Coordinator {
                   + ((s.last_sequences[cardinality(s.last_sequences)] - s.base_sequences[cardinality(s.base_sequences)] + 2147483648) % 2147483648) AS last_offset
            FROM producer_state s
           WHERE s.topic_id = $1::uuid AND s.partition = $2::integer AND cardinality(s.base_offsets) > 0`,
+        [topicIdParam(key.topicId), key.partition],
+      );
+      const a = await tx.query<{ producer_id: SqlInt; first_offset: SqlInt; last_offset: SqlInt }>(
+        `SELECT producer_id, first_offset, last_offset FROM aborted_transactions
+          WHERE topic_id = $1::uuid AND partition = $2::integer ORDER BY first_offset`,
         [topicIdParam(key.topicId), key.partition],
       );
       return {
@@ -946,8 +952,10 @@ export class SqlCoordinator implements Coordinator {
           producerEpoch: num(r.producer_epoch),
           baseSequence: num(r.base_sequence),
           lastSequence: num(r.last_sequence),
+          txnKind: num(r.txn_kind) as TxnKind,
         })),
         producerLastOffsets: new Map(s.rows.map((r) => [num(r.producer_id), num(r.last_offset)])),
+        abortedTransactions: a.rows.map((r) => ({ producerId: num(r.producer_id), firstOffset: num(r.first_offset), lastOffset: num(r.last_offset) })),
       };
     });
   }
@@ -958,14 +966,14 @@ export class SqlCoordinator implements Coordinator {
       `SELECT o_ok, o_reason, o_released FROM floe_compact_partition($1::uuid, $2::integer, $3::bigint, $4::bigint, $5::bigint,
          $6::bigint, $7::bigint[], $8::text, $9::bigint, $10::integer, $11::bigint, $12::bigint, $13::bigint[], $14::bigint[],
          $15::bigint[], $16::bigint[], $17::integer[], $18::bigint[], $19::bigint[], $20::bigint[], $21::smallint[], $22::bigint[],
-         $23::smallint[], $24::integer[], $25::integer[])`,
+         $23::smallint[], $24::integer[], $25::integer[], $26::smallint[])`,
       [
         topicIdParam(w.topicId), w.partition, w.expectedEpoch, w.expectedLogStart, w.rangeStart, w.rangeEnd, w.expectedBaseOffsets,
         w.objectKey, w.objectSize, w.brokerId, w.cleanerCheckpoint, w.nextDeleteHorizonMs,
         bs.map((b) => b.baseOffset), bs.map((b) => b.lastOffset), bs.map((b) => b.byteOffset), bs.map((b) => b.byteSize),
         bs.map((b) => b.recordCount), bs.map((b) => b.baseTimestamp), bs.map((b) => b.maxTimestamp), bs.map((b) => b.logAppendTime),
         bs.map((b) => b.timestampType), bs.map((b) => b.producerId), bs.map((b) => b.producerEpoch), bs.map((b) => b.baseSequence),
-        bs.map((b) => b.lastSequence),
+        bs.map((b) => b.lastSequence), bs.map((b) => b.txnKind),
       ],
     );
     const row = res.rows[0]!;

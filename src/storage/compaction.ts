@@ -1,7 +1,8 @@
 /**
  * Kafka's log compaction rules for one partition, independent of where the batches live (Kafka's
  * `LogCleaner.Cleaner` + `MemoryRecords.filterTo`): the classic cleaner (classic/log-cleaner.ts) drives them
- * over local segments; a diskless compactor would drive them over objects.
+ * over local segments, the diskless compactor (diskless/compactor.ts) over objects. Both build the key map
+ * over the dirty part and then filter every batch from the log start up to where the map ends.
  *
  * - `OffsetMap`: key → latest offset over the dirty part of the log, bounded like Kafka's SkimpyOffsetMap
  *   (entries of 24 bytes: a 16-byte MD5 of the key plus an 8-byte offset; a share `LOAD_FACTOR` of the slots
@@ -20,8 +21,20 @@
  *   - a rewritten batch keeps its base offset, last offset delta (so its last sequence), producer id, epoch,
  *     base sequence, partition leader epoch, timestamp type and codec (compressed again with it); a batch
  *     nothing changes in is kept byte for byte.
- *   - transactional and control batches are kept untouched (not done yet: Kafka also removes aborted
- *     transactional data and, after delete.retention.ms, markers of transactions with no data left).
+ * - transactions (Kafka's CleanedTransactionMetadata; `TransactionTracker` follows them batch by batch, in
+ *   offset order, with the aborted ranges [first offset, marker offset] of the partition):
+ *   - in the key map, records of committed transactions count like plain ones; records of aborted
+ *     transactions and control batches are left out;
+ *   - a transactional data batch of an aborted transaction is removed whole (kept empty when it is an active
+ *     producer's last batch, as above); records of committed transactions are filtered by key like plain
+ *     ones, the batch keeping its transactional attribute and producer fields;
+ *   - a marker (control batch) is kept while data of its transaction remains in the log before it (the
+ *     drivers filter from the log start, so they see all of it); once none remains it gets a delete horizon
+ *     like tombstones (now + delete.retention.ms) and goes when a later pass finds the horizon passed.
+ *   The drivers never clean at or above the last stable offset, so every transaction seen here has ended.
+ *   An aborted range must not outlive its marker (a read_committed reader given the range without the marker
+ *   would skip its producer's later transactions): the classic cleaner drops the ranges of
+ *   `abortMarkersWithoutData`, the diskless swap the ranges whose marker it removed (migration 16).
  */
 import { createHash } from 'node:crypto';
 import { crc32c } from '@node-rs/crc32';
@@ -33,6 +46,7 @@ import {
   COMPRESSION_CODEC_MASK,
   CRC_OFFSET,
   CRC_START,
+  ControlType,
   DELETE_HORIZON_FLAG_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
@@ -114,17 +128,94 @@ function hashKey(key: Buffer): string {
   return createHash('md5').update(key).digest().toString('latin1');
 }
 
-/** Whether the cleaner may look inside this batch (neither transactional nor control). */
-export function isCompactable(batch: Buffer): boolean {
-  const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
-  return !isControl(attributes) && !isTransactional(attributes);
+/** An aborted transaction of the partition: its producer's batches from `firstOffset` to its marker at `lastOffset`. */
+export interface AbortedTransaction {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
 }
 
-/** Puts every keyed record of a stored batch (assigned base offset `baseOffset`) into the map. */
-export async function addToOffsetMap(map: OffsetMap, batch: Buffer, baseOffset: number): Promise<void> {
-  if (!isCompactable(batch)) return;
-  for (const r of await readRecords(batch)) if (r.key !== null) map.put(r.key, baseOffset + r.offsetDelta);
-  // A batch whose records all lack keys still moves the map's end past it.
+/**
+ * Which transaction each batch belongs to, fed the partition's batches in offset order from `fromOffset`
+ * (Kafka's CleanedTransactionMetadata). `aborted`: the aborted transactions of the partition (any order; those
+ * ending before `fromOffset` are ignored, so a scan starting mid-log does not take a later transaction of
+ * the same producer for an aborted one).
+ */
+export class TransactionTracker {
+  private readonly pending: AbortedTransaction[];
+  private next = 0;
+  /** Producer id → its aborted transaction being scanned, and whether data of it was seen. */
+  private readonly ongoingAborted = new Map<number, { txn: AbortedTransaction; sawData: boolean }>();
+  /** Producers with data of a (committed) transaction seen since their last marker. */
+  private readonly ongoingCommitted = new Set<number>();
+  /** Offsets of the abort markers seen with no data of their transaction before them (their ranges may go). */
+  readonly abortMarkersWithoutData = new Set<number>();
+
+  constructor(aborted: readonly AbortedTransaction[], fromOffset: number) {
+    this.pending = aborted.filter((a) => a.lastOffset >= fromOffset).sort((a, b) => a.firstOffset - b.firstOffset);
+  }
+
+  private consumeAbortedUpTo(offset: number): void {
+    while (this.next < this.pending.length && this.pending[this.next]!.firstOffset <= offset) {
+      const txn = this.pending[this.next++]!;
+      const current = this.ongoingAborted.get(txn.producerId);
+      // An earlier range of the producer still open here lost its marker already (a stale entry): replaced.
+      if (!current || current.txn.lastOffset < txn.firstOffset) this.ongoingAborted.set(txn.producerId, { txn, sawData: false });
+    }
+  }
+
+  /** A data batch: whether it belongs to an aborted transaction (it is then to be removed). */
+  onDataBatch(batch: Buffer, baseOffset: number): boolean {
+    const lastOffset = baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET);
+    this.consumeAbortedUpTo(lastOffset);
+    if (!isTransactional(batch.readInt16BE(ATTRIBUTES_OFFSET))) return false;
+    const producerId = Number(batch.readBigInt64BE(PRODUCER_ID_OFFSET));
+    const aborted = this.ongoingAborted.get(producerId);
+    if (aborted && baseOffset <= aborted.txn.lastOffset) {
+      aborted.sawData = true;
+      return true;
+    }
+    if (aborted) this.ongoingAborted.delete(producerId);
+    this.ongoingCommitted.add(producerId);
+    return false;
+  }
+
+  /** A marker: whether no data of its transaction was seen (it may then go once its delete horizon passed). */
+  onControlBatch(batch: Buffer, baseOffset: number, controlType: number): boolean {
+    const lastOffset = baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET);
+    this.consumeAbortedUpTo(lastOffset);
+    const producerId = Number(batch.readBigInt64BE(PRODUCER_ID_OFFSET));
+    const aborted = this.ongoingAborted.get(producerId);
+    // A marker ends whatever its producer had going here (an abort marker is its aborted range's last offset).
+    if (aborted && aborted.txn.lastOffset <= lastOffset) this.ongoingAborted.delete(producerId);
+    const committedData = this.ongoingCommitted.delete(producerId);
+    if (controlType === ControlType.ABORT) {
+      const noData = !(aborted && aborted.txn.lastOffset <= lastOffset && aborted.sawData) && !committedData;
+      if (noData) this.abortMarkersWithoutData.add(baseOffset);
+      return noData;
+    }
+    if (controlType === ControlType.COMMIT) return !committedData;
+    return false;
+  }
+}
+
+/** The control type of a marker batch (its record's key: version, type), or -1 when unreadable. */
+function controlTypeOf(records: readonly KafkaRecord[]): number {
+  const key = records[0]?.key;
+  return key && key.length >= 4 ? key.readInt16BE(2) : -1;
+}
+
+/**
+ * Puts every keyed record of a stored batch (assigned base offset `baseOffset`) into the map, unless it is a
+ * marker or data of an aborted transaction (`txns` follows the scan, from where the map starts).
+ */
+export async function addToOffsetMap(map: OffsetMap, batch: Buffer, baseOffset: number, txns: TransactionTracker): Promise<void> {
+  const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
+  if (isControl(attributes)) txns.onControlBatch(batch, baseOffset, controlTypeOf(await readRecords(batch)));
+  else if (!txns.onDataBatch(batch, baseOffset)) {
+    for (const r of await readRecords(batch)) if (r.key !== null) map.put(r.key, baseOffset + r.offsetDelta);
+  }
+  // A batch whose records all lack keys (or are left out) still moves the map's end past it.
   const last = baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET);
   if (last > map.latestOffset) map.latestOffset = last;
 }
@@ -135,6 +226,8 @@ export interface FilterContext {
   deleteRetentionMs: number;
   /** Last offset of each active idempotent producer's last batch: those batches are kept, empty if need be. */
   producerLastOffsets: ReadonlyMap<number, number>;
+  /** Follows the filtered batches, fed from the log start (see TransactionTracker). */
+  transactions: TransactionTracker;
 }
 
 export interface FilterResult {
@@ -149,11 +242,23 @@ export interface FilterResult {
 export async function filterBatch(batch: Buffer, baseOffset: number, ctx: FilterContext): Promise<FilterResult> {
   const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
   const horizon = (attributes & DELETE_HORIZON_FLAG_MASK) !== 0 ? Number(batch.readBigInt64BE(BASE_TIMESTAMP_OFFSET)) : -1;
-  if (!isCompactable(batch)) return { batch, recordsRemoved: 0, deleteHorizonMs: horizon };
   const records = await readRecords(batch);
   const lastOffset = baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET);
   const producerId = Number(batch.readBigInt64BE(PRODUCER_ID_OFFSET));
   const keepEmpty = producerId >= 0 && ctx.producerLastOffsets.get(producerId) === lastOffset;
+  const removeAll = (): FilterResult => ({
+    batch: !keepEmpty ? null : records.length === 0 ? batch : emptyBatch(batch),
+    recordsRemoved: records.length,
+    deleteHorizonMs: -1,
+  });
+  if (isControl(attributes)) {
+    const noDataLeft = ctx.transactions.onControlBatch(batch, baseOffset, controlTypeOf(records));
+    if (!noDataLeft) return { batch, recordsRemoved: 0, deleteHorizonMs: horizon };
+    if (horizon >= 0) return ctx.now >= horizon ? removeAll() : { batch, recordsRemoved: 0, deleteHorizonMs: horizon };
+    const newHorizon = ctx.now + ctx.deleteRetentionMs;
+    return { batch: await rebuildBatch(batch, records, newHorizon), recordsRemoved: 0, deleteHorizonMs: newHorizon };
+  }
+  if (ctx.transactions.onDataBatch(batch, baseOffset)) return removeAll();
   const retainDeletes = horizon < 0 || ctx.now < horizon;
   const kept: KafkaRecord[] = [];
   let tombstones = false;

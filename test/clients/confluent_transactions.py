@@ -12,6 +12,13 @@ Usage: confluent_transactions.py BOOTSTRAP COMMAND TOPIC [K=V,...]
                              them in a group, and for every 10 writes their upper-cased values to TOPIC-out and
                              sends the offsets to the transaction; every other transaction is aborted once and
                              redone. Reports what TOPIC-out holds (read_committed) and the group's offsets.
+  compact TOPIC [CONFIGS]    admin-create TOPIC (1 partition, these topic configs, meant compacted); 5 rounds of: a
+                             transactional producer commits one update of keys k0..k9 (values c-R-kK), aborts another
+                             (a-R-kK), then an idempotent plain producer updates k0..k4 (p-R-kK); then an aborted
+                             update of k0..k9 (a-5-kK), a committed one of k5..k9 (c-5-kK); after segment.ms
+                             (config) one plain record f-0-filler. Reports every
+                             delivered [offset, value] (aborted ones included) and delivery errors.
+  read TOPIC                 partition 0 read from offset 0 by a read_committed and a read_uncommitted consumer.
 """
 import json
 import os
@@ -154,10 +161,53 @@ def ctp(bootstrap, topic, config):
     return {"out": out, "offsets": committed_offsets, "aborted": aborted, "transactions": n_txn}
 
 
+def compact(bootstrap, topic, config):
+    create(bootstrap, topic, 1, config)
+    delivered, errors = [], []
+
+    def on_delivery(err, msg):
+        if err is None:
+            delivered.append([msg.offset(), msg.value().decode()])
+        else:
+            errors.append(str(err))
+
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"cmp-{topic}", "linger.ms": 5})
+    p.init_transactions(30)
+    plain = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+
+    def txn(tag, keys, commit):
+        p.begin_transaction()
+        for k in keys:
+            p.produce(topic, key=f"k{k}", value=f"{tag}-k{k}", partition=0, on_delivery=on_delivery)
+        p.flush(30)
+        if commit:
+            p.commit_transaction(30)
+        else:
+            p.abort_transaction(30)
+
+    for r in range(5):
+        txn(f"c-{r}", range(10), True)
+        txn(f"a-{r}", range(10), False)
+        for k in range(5):
+            plain.produce(topic, key=f"k{k}", value=f"p-{r}-k{k}", partition=0, on_delivery=on_delivery)
+        plain.flush(30)
+    txn("a-5", range(10), False)
+    txn("c-5", range(5, 10), True)
+    time.sleep(int(config.get("segment.ms", "0")) / 1000 + 0.3)
+    plain.produce(topic, key="filler", value="f-0-filler", partition=0, on_delivery=on_delivery)
+    plain.flush(30)
+    return {"delivered": sorted(delivered), "errors": errors}
+
+
+def read(bootstrap, topic, config):
+    return {"committed": read_all(bootstrap, topic, 1, "read_committed", idle_s=2.0)["0"],
+            "uncommitted": read_all(bootstrap, topic, 1, "read_uncommitted", idle_s=2.0)["0"]}
+
+
 def main():
     bootstrap, command, topic = sys.argv[1:4]
     config = dict(kv.split("=", 1) for kv in sys.argv[4].split(",")) if len(sys.argv) > 4 and sys.argv[4] else {}
-    result = {"outcomes": outcomes, "ctp": ctp}[command](bootstrap, topic, config)
+    result = {"outcomes": outcomes, "ctp": ctp, "compact": compact, "read": read}[command](bootstrap, topic, config)
     print(json.dumps(result))
 
 

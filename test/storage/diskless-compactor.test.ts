@@ -119,10 +119,10 @@ test('the active segment of a diskless partition: batches both younger than segm
   const now = 1_000_000;
   const row = (base: number, size: number, appendedAgoMs: number): CompactionBatch => ({
     objectKey: 'k', byteOffset: 0, byteSize: size, baseOffset: base, lastOffset: base + 9, maxTimestamp: now - appendedAgoMs, logAppendTime: now - appendedAgoMs,
-    timestampType: 0, recordCount: 10, baseTimestamp: now - appendedAgoMs, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1,
+    timestampType: 0, recordCount: 10, baseTimestamp: now - appendedAgoMs, producerId: -1, producerEpoch: -1, baseSequence: -1, lastSequence: -1, txnKind: 0,
   });
   const view: CompactionView = {
-    logStartOffset: 0, highWatermark: 50, cleanerCheckpoint: 0, compactionEpoch: 0, nextDeleteHorizonMs: -1, producerLastOffsets: new Map(),
+    logStartOffset: 0, highWatermark: 50, cleanerCheckpoint: 0, compactionEpoch: 0, nextDeleteHorizonMs: -1, producerLastOffsets: new Map(), abortedTransactions: [],
     batches: [row(0, 600_000, 50_000), row(10, 600_000, 40_000), row(20, 600_000, 30_000), row(30, 600_000, 20_000), row(40, 600_000, 10_000)],
   };
   const config = (o: Record<string, string>) => resolveTopicConfig({ 'cleanup.policy': 'compact', ...o }, defaultBrokerConfig());

@@ -7,12 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { defaultBrokerConfig } from '../../src/config/broker-config.ts';
 import { resolveTopicConfig, type TopicConfig } from '../../src/config/topic-config.ts';
 import { readRecords } from '../../src/protocol/records.ts';
+import { ControlType, controlBatch } from '../../src/protocol/record-batch.ts';
 import { ClassicLog, type ClassicLogOptions } from '../../src/storage/classic/classic-log.ts';
 import { IndexCache } from '../../src/storage/classic/index-cache.ts';
 import { cleanableState, cleanLog, LogCleaner } from '../../src/storage/classic/log-cleaner.ts';
@@ -288,4 +289,74 @@ test('a crash right after a swap (new log in place, its indexes not written yet)
   assert.deepEqual((await readAll(reopened.log)).records, view);
   for (const base of cleanedBases) assert.ok((await readdir(dir)).includes(`${String(base).padStart(20, '0')}.index`), 'index rebuilt');
   await reopened.log.close();
+});
+
+test('transactions: aborted data removed, its range dropped from the producer state and its snapshots once no data is left, markers gone after delete.retention.ms', async () => {
+  const dir = await tempDir();
+  const config = compactConfig({ deleteRetentionMs: 60_000 });
+  const { log } = await openLog(dir, config);
+  const appendTxn = async (records: RecordSpec[], sequence: number) => {
+    const b = await buildRecordBatch({ records, producerId: 9n, producerEpoch: 0, baseSequence: sequence, transactional: true, baseTimestamp: BigInt(Date.now()) });
+    const r = await log.append({ data: b, recordCount: records.length, baseTimestamp: Date.now(), maxTimestamp: Date.now(), timestampType: 0, producerId: 9, producerEpoch: 0, baseSequence: sequence, lastSequence: sequence + records.length - 1, txnKind: 1 }, -1);
+    assert.equal(r.errorCode, 0, r.errorMessage ?? '');
+  };
+  const appendMarker = async (commit: boolean) => {
+    const r = await log.append({ data: controlBatch(9n, 0, commit ? ControlType.COMMIT : ControlType.ABORT, 1, BigInt(Date.now())), recordCount: 1, baseTimestamp: Date.now(), maxTimestamp: Date.now(), timestampType: 0, producerId: 9, producerEpoch: 0, baseSequence: -1, lastSequence: -1, txnKind: commit ? 3 : 2 }, -1);
+    assert.equal(r.errorCode, 0, r.errorMessage ?? '');
+    return r.baseOffset;
+  };
+  /** Plain records until the active segment starts past everything written so far. */
+  const roll = async () => {
+    const end = log.highWatermark;
+    for (let i = 0; log.active.baseOffset < end; i++) await append(log, [{ key: `filler-${i % 3}`, value: 'x'.repeat(200) }]);
+  };
+  const keys = (prefix: string) => Array.from({ length: 5 }, (_, k) => ({ key: `k${k}`, value: `${prefix}-k${k}` }));
+  let sequence = 0;
+  const aborts: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    await appendTxn(keys(`c${r}`), sequence);
+    sequence += 5;
+    await appendMarker(true);
+    await appendTxn(keys(`a${r}`), sequence);
+    sequence += 5;
+    aborts.push(await appendMarker(false));
+  }
+  await appendTxn(keys('c4'), sequence);
+  const lastCommit = await appendMarker(true);
+  await roll();
+  assert.deepEqual(log.abortedTransactions().map((a) => a.lastOffset), aborts);
+
+  // Pass 1: aborted records go, committed ones are compacted; every marker stays (data of each was seen).
+  await cleanLog(log, Date.now(), BIG_MAP);
+  let { records, batches } = await readAll(log);
+  const txnValues = records.filter((r) => /^[ac]\d/.test(r.value ?? '')).map((r) => r.value);
+  assert.deepEqual(txnValues, keys('c4').map((r) => r.value), 'only the last committed transaction\'s records are left');
+  assert.equal(batches.filter((b) => (b.readInt16BE(21) & 0x20) !== 0).length, 9, 'all markers stay this pass');
+  assert.deepEqual(log.abortedTransactions().map((a) => a.lastOffset), aborts, 'data of the aborted transactions was still there when this pass read it');
+
+  // Pass 2 (new dirty data): the markers without data get a horizon; the aborted ranges go, from the snapshots too.
+  await roll();
+  await cleanLog(log, Date.now(), BIG_MAP);
+  assert.deepEqual(log.abortedTransactions(), []);
+  ({ batches } = await readAll(log));
+  const markers = batches.filter((b) => (b.readInt16BE(21) & 0x20) !== 0);
+  assert.equal(markers.length, 9);
+  assert.deepEqual(markers.filter((b) => (b.readInt16BE(21) & 0x40) !== 0).map((b) => Number(b.readBigInt64BE(0))).length, 8, 'every marker but the last commit\'s has a delete horizon');
+  assert.equal(log.nextDeleteHorizonMs > Date.now(), true);
+  // The snapshots written at the rolls (a crash would restore one) hold the ranges no more.
+  const snapshots = (await readdir(dir)).filter((f) => f.endsWith('.producers'));
+  assert.ok(snapshots.length > 0);
+  for (const f of snapshots) assert.deepEqual(JSON.parse(await readFile(join(dir, f), 'utf8')).aborted, [], f);
+  await log.close();
+  const reopened = (await openLog(dir, config)).log;
+  assert.deepEqual(reopened.abortedTransactions(), [], 'the snapshots no longer hold the dropped ranges');
+
+  // Past the horizon: only the marker of the transaction that still holds data is left.
+  const later = Date.now() + 61_000;
+  assert.ok((await cleanableState(reopened, later))?.horizonPassed);
+  await cleanLog(reopened, later, BIG_MAP);
+  ({ records, batches } = await readAll(reopened));
+  assert.deepEqual(batches.filter((b) => (b.readInt16BE(21) & 0x20) !== 0).map((b) => Number(b.readBigInt64BE(0))), [lastCommit]);
+  assert.deepEqual(records.filter((r) => /^[ac]\d/.test(r.value ?? '')).map((r) => r.value), keys('c4').map((r) => r.value));
+  await reopened.close();
 });

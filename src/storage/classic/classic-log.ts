@@ -836,6 +836,38 @@ export class ClassicLog implements PartitionLog {
     return Math.min(this.active.baseOffset, this.producers.lastStableOffset(this.highWatermark));
   }
 
+  /** The aborted transactions known here (the log cleaner removes their data). */
+  abortedTransactions(): { producerId: number; firstOffset: number; lastOffset: number }[] {
+    return this.producers.abortedTransactions();
+  }
+
+  /**
+   * The log cleaner found no data left of these aborted transactions (named by their marker offsets): their
+   * ranges go from the producer state and from its snapshots on disk (on the log's queue, so no snapshot is
+   * written meanwhile), so no read_committed fetch gets a range whose marker compaction may remove.
+   */
+  forgetAbortedTransactions(markerOffsets: ReadonlySet<number>): Promise<void> {
+    if (markerOffsets.size === 0) return Promise.resolve();
+    return this.enqueue(async () => {
+      this.producers.forgetAborted(markerOffsets);
+      const dir = this.options.dir;
+      for (const offset of await listSnapshots(dir)) {
+        const path = join(dir, snapshotName(offset));
+        const bytes = await readFile(path).catch(() => null);
+        const rewritten = bytes && ProducerStateManager.withoutAborted(bytes, markerOffsets);
+        if (!rewritten) continue;
+        const handle = await open(`${path}.tmp`, 'w');
+        try {
+          await writeFully(handle, rewritten, 0);
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+        await rename(`${path}.tmp`, path);
+      }
+    });
+  }
+
   /** Last offset of each active idempotent producer's last batch (kept by compaction). */
   producerLastOffsets(): Map<number, number> {
     return this.producers.lastOffsets();

@@ -19,14 +19,19 @@
  * Appends, reads, retention and DeleteRecords go on meanwhile: only the swap of one segment takes the log's
  * queue, and a segment deleted meanwhile is simply not swapped.
  *
- * Not done (Kafka does them): grouping small cleaned segments into one; removing aborted transactional data
- * and old transaction markers (transactional and control batches are kept untouched); I/O throttling
+ * Transactions (../compaction.ts): aborted data goes, committed data is compacted like plain data, markers go
+ * delete.retention.ms after their transaction has no data left; the key map follows the dirty part's
+ * transactions, the filtering those of the whole log (it runs from the first segment). The ranges of aborted
+ * transactions without data left are dropped from the producer state and its snapshots
+ * (ClassicLog.forgetAbortedTransactions), so read_committed fetches no longer get them.
+ *
+ * Not done (Kafka does them): grouping small cleaned segments into one; I/O throttling
  * (log.cleaner.io.max.bytes.per.second).
  */
 import { open, unlink } from 'node:fs/promises';
 import { LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, RECORD_BATCH_OVERHEAD, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../protocol/record-batch.ts';
 import { childLogger } from '../../observability/log.ts';
-import { OffsetMap, addToOffsetMap, filterBatch, offsetMapCapacity, type CleanableState, type FilterContext } from '../compaction.ts';
+import { OffsetMap, TransactionTracker, addToOffsetMap, filterBatch, offsetMapCapacity, type CleanableState, type FilterContext } from '../compaction.ts';
 import { readFully, type ClassicLog } from './classic-log.ts';
 import { CLEANED_SUFFIX, LOG_SUFFIX, writeFully, type LogSegment } from './segment.ts';
 
@@ -149,6 +154,7 @@ export async function cleanLog(plog: ClassicLog, now: number, mapCapacity: numbe
     // 1. The offset map over the dirty part, until it is full.
     let end = firstDirtyOffset;
     let full = false;
+    const mapTxns = new TransactionTracker(plog.abortedTransactions(), firstDirtyOffset);
     build: for (const s of segments) {
       if (s === active || s.baseOffset >= upper) break;
       if (s.nextOffset <= firstDirtyOffset) continue;
@@ -161,7 +167,7 @@ export async function cleanLog(plog: ClassicLog, now: number, mapCapacity: numbe
           full = true;
           break build;
         }
-        await addToOffsetMap(map, batch, base);
+        await addToOffsetMap(map, batch, base, mapTxns);
         result.bytesRead += batch.length;
         end = last + 1;
       }
@@ -169,7 +175,14 @@ export async function cleanLog(plog: ClassicLog, now: number, mapCapacity: numbe
     map.latestOffset = Math.max(map.latestOffset, end - 1);
     if (end === firstDirtyOffset && !state.horizonPassed) break;
     // 2. Rewrite the segments below where the map ends.
-    const ctx: FilterContext = { map, now, deleteRetentionMs: plog.options.config().deleteRetentionMs, producerLastOffsets: plog.producerLastOffsets() };
+    // Filtering runs from the log start, so it sees all data of each transaction (Kafka's rule for markers).
+    const ctx: FilterContext = {
+      map,
+      now,
+      deleteRetentionMs: plog.options.config().deleteRetentionMs,
+      producerLastOffsets: plog.producerLastOffsets(),
+      transactions: new TransactionTracker(plog.abortedTransactions(), segments[0]!.baseOffset),
+    };
     let nextHorizon = -1;
     for (const s of segments) {
       if (s === active || s.baseOffset >= end) break;
@@ -183,6 +196,8 @@ export async function cleanLog(plog: ClassicLog, now: number, mapCapacity: numbe
       }
     }
     plog.nextDeleteHorizonMs = nextHorizon;
+    // Aborted transactions without data left: their ranges go (their markers may go after delete.retention.ms).
+    await plog.forgetAbortedTransactions(ctx.transactions.abortMarkersWithoutData);
     if (end > plog.cleanerCheckpoint) await plog.saveCleanerCheckpoint(end);
     result.passes++;
     if (!full) break;

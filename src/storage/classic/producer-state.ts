@@ -19,7 +19,7 @@
  * Transactions (KIP-98), as Kafka's ProducerStateManager and transaction index keep them: the first offset of
  * each producer's ongoing transaction in this partition (the last stable offset is the smallest, or the high
  * watermark), and the offset ranges of aborted transactions (returned to read_committed fetches, dropped once
- * the log start passes them). A marker ends the producer's transaction and raises its epoch (fencing older
+ * the log start passes them, or once compaction removed all their data). A marker ends the producer's transaction and raises its epoch (fencing older
  * ones). Both go into the snapshots with the rest.
  */
 import { ErrorCode } from '../../protocol/gen/errors.ts';
@@ -130,6 +130,32 @@ export class ProducerStateManager {
   /** Aborted transactions that end at or after `from` and start before `upTo`. */
   abortedBetween(from: number, upTo: number): AbortedRange[] {
     return this.aborted.filter((a) => a.lastOffset >= from && a.firstOffset < upTo);
+  }
+
+  /** Every aborted range known (the log cleaner's view of the partition's transactions). */
+  abortedTransactions(): AbortedRange[] {
+    return this.aborted.slice();
+  }
+
+  /**
+   * Compaction removed all data of these aborted transactions (named by their marker offsets): their ranges
+   * are no longer returned, as a reader that got one without its marker would take the producer's later
+   * transactions for aborted ones.
+   */
+  forgetAborted(markerOffsets: ReadonlySet<number>): void {
+    this.aborted = this.aborted.filter((a) => !markerOffsets.has(a.lastOffset));
+  }
+
+  /** The same, in the bytes of a snapshot (null: not a snapshot, left as it is). */
+  static withoutAborted(bytes: Buffer, markerOffsets: ReadonlySet<number>): Buffer | null {
+    let file: SnapshotFile;
+    try {
+      file = JSON.parse(bytes.toString('utf8')) as SnapshotFile;
+    } catch {
+      return null;
+    }
+    if (file?.version !== 1 || !Array.isArray(file.aborted) || !file.aborted.some((a) => markerOffsets.has(a.lastOffset))) return null;
+    return Buffer.from(JSON.stringify({ ...file, aborted: file.aborted.filter((a) => !markerOffsets.has(a.lastOffset)) }));
   }
 
   /** The log start moved: aborted ranges wholly below it are no longer needed. */

@@ -22,6 +22,10 @@
  * and brokers drop their cached locations of the partition on the `floe_compactions` notification, or at
  * the latest when their periodic log-start refresh sees the partition's compaction epoch move (every
  * min(retention interval, grace / 4)), well before the old objects go.
+ *
+ * Transactions (../compaction.ts): the aborted ranges come from aborted_transactions with the view; the key
+ * map follows the dirty part's transactions, the filtering those of every batch from the first. The swap
+ * keeps each row's txn_kind and deletes the aborted_transactions rows whose marker it removed (migration 16).
  */
 import { randomUUID } from 'node:crypto';
 import type { TopicConfig } from '../../config/topic-config.ts';
@@ -29,7 +33,7 @@ import type { CompactionBatch, CompactionView, Coordinator, PartitionKey } from 
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { childLogger } from '../../observability/log.ts';
 import { BASE_TIMESTAMP_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET } from '../../protocol/record-batch.ts';
-import { OffsetMap, addToOffsetMap, filterBatch, maxSegmentMs, type CleanableState, type FilterContext } from '../compaction.ts';
+import { OffsetMap, TransactionTracker, addToOffsetMap, filterBatch, maxSegmentMs, type CleanableState, type FilterContext } from '../compaction.ts';
 
 const log = childLogger('diskless-compactor');
 
@@ -183,21 +187,29 @@ export class DisklessCompactor {
       map.clear();
       let end = firstDirtyOffset;
       let full = false;
+      const mapTxns = new TransactionTracker(view.abortedTransactions, firstDirtyOffset);
       const dirty = view.batches.filter((b) => b.baseOffset < upper && b.lastOffset >= firstDirtyOffset);
       await forEachBatch(dirty, this.options.readBatch, async (row, bytes) => {
         if (map.size > 0 && map.wouldOverflow(bytes.readInt32BE(RECORDS_COUNT_OFFSET))) {
           full = true;
           return true;
         }
-        await addToOffsetMap(map, bytes, row.baseOffset);
+        await addToOffsetMap(map, bytes, row.baseOffset, mapTxns);
         this.stats.bytesRead += bytes.length;
         end = row.lastOffset + 1;
       });
       map.latestOffset = Math.max(map.latestOffset, end - 1);
       if (end === firstDirtyOffset && !state.horizonPassed) break;
       // 2. Filter every batch below `end` into one new object.
-      const ctx: FilterContext = { map, now, deleteRetentionMs: config.deleteRetentionMs, producerLastOffsets: view.producerLastOffsets };
+      // Every batch from the first on: the filtering sees all data of each transaction (Kafka's rule for markers).
       const range = view.batches.filter((b) => b.baseOffset < end);
+      const ctx: FilterContext = {
+        map,
+        now,
+        deleteRetentionMs: config.deleteRetentionMs,
+        producerLastOffsets: view.producerLastOffsets,
+        transactions: new TransactionTracker(view.abortedTransactions, range[0]?.baseOffset ?? 0),
+      };
       const parts: Buffer[] = [];
       const rows: Omit<CompactionBatch, 'objectKey'>[] = [];
       let size = 0;
@@ -225,6 +237,7 @@ export class DisklessCompactor {
           producerEpoch: row.producerEpoch,
           baseSequence: row.baseSequence,
           lastSequence: row.lastSequence,
+          txnKind: row.txnKind,
         });
         parts.push(r.batch);
         size += r.batch.length;

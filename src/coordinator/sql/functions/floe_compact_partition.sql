@@ -1,9 +1,11 @@
--- floe_compact_partition: created by migration 10; this is its text.
+-- floe_compact_partition: created by migration 10, replaced by 16; this is migration 16's text.
 -- For reading only: the migrations create it (sql/migration.ts); test/coordinator/functions.test.ts checks
 -- that this file matches what they build.
 --
 -- floe_compact_partition: swaps a compacted range of a partition's batches for the batches of one new object
--- in one transaction, or changes nothing when the partition moved since the compactor read it (see migration 10).
+-- in one transaction, or changes nothing when the partition moved since the compactor read it (see migration
+-- 10); since migration 16 the new rows keep their txn_kind, and aborted transactions whose marker is gone lose
+-- their aborted_transactions row.
 
 CREATE OR REPLACE FUNCTION floe_compact_partition(
   p_topic_id            uuid,
@@ -30,7 +32,8 @@ CREATE OR REPLACE FUNCTION floe_compact_partition(
   p_producer_ids        bigint[],
   p_producer_epochs     smallint[],
   p_base_sequences      integer[],
-  p_last_sequences      integer[]
+  p_last_sequences      integer[],
+  p_txn_kinds           smallint[]
 ) RETURNS TABLE (o_ok boolean, o_reason text, o_released integer) LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -91,17 +94,25 @@ BEGIN
 
     INSERT INTO batches (topic_id, partition, base_offset, last_offset, object_id, byte_offset, byte_size,
                          record_count, base_timestamp, max_timestamp, log_append_time, timestamp_type,
-                         max_timestamp_so_far, producer_id, producer_epoch, base_sequence, last_sequence)
+                         max_timestamp_so_far, producer_id, producer_epoch, base_sequence, last_sequence, txn_kind)
     SELECT p_topic_id, p_partition, r.base_offset, r.last_offset, v_object_id, r.byte_offset, r.byte_size,
            r.record_count, r.base_timestamp, r.max_timestamp, r.log_append_time, r.timestamp_type,
            greatest(v_prev_max, max(CASE WHEN r.timestamp_type = 1 THEN r.log_append_time ELSE r.max_timestamp END)
                                   OVER (ORDER BY r.base_offset)),
-           r.producer_id, r.producer_epoch, r.base_sequence, r.last_sequence
+           r.producer_id, r.producer_epoch, r.base_sequence, r.last_sequence, r.txn_kind
       FROM unnest(p_base_offsets, p_last_offsets, p_byte_offsets, p_byte_sizes, p_record_counts,
                   p_base_timestamps, p_max_timestamps, p_log_append_times, p_timestamp_types,
-                  p_producer_ids, p_producer_epochs, p_base_sequences, p_last_sequences)
+                  p_producer_ids, p_producer_epochs, p_base_sequences, p_last_sequences, p_txn_kinds)
              AS r(base_offset, last_offset, byte_offset, byte_size, record_count, base_timestamp, max_timestamp,
-                  log_append_time, timestamp_type, producer_id, producer_epoch, base_sequence, last_sequence);
+                  log_append_time, timestamp_type, producer_id, producer_epoch, base_sequence, last_sequence, txn_kind);
+
+    -- An aborted transaction whose marker compaction removed has no data left (the marker goes only then):
+    -- its range goes too, or read_committed readers would take the producer's later transactions for aborted.
+    DELETE FROM aborted_transactions a
+     WHERE a.topic_id = p_topic_id AND a.partition = p_partition
+       AND a.last_offset >= p_range_start AND a.last_offset < p_range_end
+       AND NOT EXISTS (SELECT 1 FROM batches b
+                        WHERE b.topic_id = p_topic_id AND b.partition = p_partition AND b.base_offset = a.last_offset);
     SELECT coalesce(sum(s), 0)::bigint INTO v_added FROM unnest(p_byte_sizes) AS s;
 
     v_released := floe_release_objects(v_old_ids);
