@@ -13,13 +13,15 @@
 //   zstd   zstd frame (@mongodb-js/zstd); frames without a content size (streamed, as zstd-jni writes) decode too.
 //
 // Native calls block the event loop when synchronous; above ASYNC_THRESHOLD bytes the asynchronous variants
-// (libuv thread pool) are used instead. snappy and zstd bindings are asynchronous only.
+// (libuv thread pool) are used instead. snappy and zstd bindings are asynchronous only (decompressSync reads
+// zstd with fzstd, pure JavaScript).
 
 import { gunzip, gunzipSync, gzip, constants as zlibConstants } from 'node:zlib';
 import { promisify } from 'node:util';
 import { compress as snappyCompress, uncompress as snappyUncompress, uncompressSync as snappyUncompressSync } from 'snappy';
 import { compressFrame, compressFrameSync, decompressFrame, decompressFrameSync } from 'lz4-napi';
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
+import { decompress as zstdDecompressSync } from 'fzstd';
 import { CompressionType } from './record-batch.ts';
 
 export { CompressionType };
@@ -71,10 +73,10 @@ export async function decompress(codec: number, data: Buffer): Promise<Buffer> {
 
 /**
  * Decompresses synchronously, for checks that must finish before the produce handler's first await (the
- * keys of a compacted topic's records): null for zstd, whose binding is asynchronous only. Throws
- * CompressionError.
+ * keys of a compacted topic's records). zstd's native binding is asynchronous only, so zstd goes through
+ * fzstd (pure JavaScript, slower: used only for this check). Throws CompressionError.
  */
-export function decompressSync(codec: number, data: Buffer): Buffer | null {
+export function decompressSync(codec: number, data: Buffer): Buffer {
   try {
     switch (codec) {
       case CompressionType.NONE:
@@ -85,8 +87,10 @@ export function decompressSync(codec: number, data: Buffer): Buffer | null {
         return isXerial(data) ? decompressXerialSync(data) : (snappyUncompressSync(data, { asBuffer: true }) as Buffer);
       case CompressionType.LZ4:
         return decompressFrameSync(data);
-      case CompressionType.ZSTD:
-        return null;
+      case CompressionType.ZSTD: {
+        const out = zstdDecompressSync(data);
+        return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+      }
     }
   } catch (e) {
     throw new CompressionError(`cannot decompress ${codecName(codec)} data (${data.length} bytes): ${(e as Error).message}`, { cause: e });

@@ -118,14 +118,14 @@ export function readMessageSet(records: Buffer): { messages: LegacyMessage[]; co
       if (messageCodec > CompressionType.ZSTD) return err(ErrorCode.CORRUPT_MESSAGE, `Unknown compression type id: ${messageCodec}`);
       if (value === null) return err(ErrorCode.INVALID_RECORD, `Compressed message at offset ${offset} has no value`);
       codec = messageCodec;
-      let data: Buffer | null;
+      let data: Buffer;
       try {
         data = decompressSync(messageCodec, value);
       } catch (e) {
         if (e instanceof CompressionError) return err(ErrorCode.CORRUPT_MESSAGE, e.message);
         throw e;
       }
-      const failed = visit(data!, true, { offset, magic, timestamp, logAppendTime, key, value });
+      const failed = visit(data, true, { offset, magic, timestamp, logAppendTime, key, value });
       if (failed) return failed;
     }
     if (wrapper && messages.length > start) {

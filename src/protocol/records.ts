@@ -102,16 +102,15 @@ export function decodeRecords(data: Buffer, count: number): KafkaRecord[] {
 
 /**
  * Indexes of the records without a key (a compacted topic refuses them), synchronously: null when the batch
- * cannot be looked into without waiting (zstd) or does not decode (the caller's other checks report that).
+ * does not decode (the caller's other checks report that).
  */
 export function keylessRecordIndexes(batch: Buffer): number[] | null {
-  let data: Buffer | null;
+  let data: Buffer;
   try {
     data = decompressSync(compressionOf(batch.readInt16BE(ATTRIBUTES_OFFSET)), batch.subarray(RECORDS_OFFSET));
   } catch {
     return null;
   }
-  if (data === null) return null;
   let records: KafkaRecord[];
   try {
     records = decodeRecords(data, batch.readInt32BE(RECORDS_COUNT_OFFSET));

@@ -10,6 +10,7 @@ import {
   compress,
   compressXerial,
   decompress,
+  decompressSync,
 } from '../../src/protocol/compression.ts';
 
 const CODECS = [
@@ -96,7 +97,7 @@ test('lz4: frames written by the lz4 CLI (content size, block and content checks
   }
 });
 
-test('zstd: a streamed frame without content size (as zstd-jni writes) is read', async () => {
+test('zstd: a streamed frame without content size (as zstd-jni writes) is read, also synchronously', async () => {
   const frame = Buffer.from(
     '28b52ffd0458250200a403466c6f65207a737464206672616d6520776974686f757420636f6e74656e742073697a652c2061732d6a6e692073747265616d732069742e202e020083d00ba755656008aaa4',
     'hex',
@@ -105,6 +106,10 @@ test('zstd: a streamed frame without content size (as zstd-jni writes) is read',
     (await decompress(CompressionType.ZSTD, frame)).toString(),
     'Floe zstd frame without content size, as zstd-jni streams it. Floe zstd frame.',
   );
+  assert.equal(decompressSync(CompressionType.ZSTD, frame).toString(), 'Floe zstd frame without content size, as zstd-jni streams it. Floe zstd frame.');
+  const large = randomBytes(300_000).toString('hex');
+  assert.equal(decompressSync(CompressionType.ZSTD, await compress(CompressionType.ZSTD, Buffer.from(large))).toString(), large);
+  assert.throws(() => decompressSync(CompressionType.ZSTD, Buffer.from('not a zstd frame at all')), CompressionError);
 });
 
 test('gzip: concatenated members are read whole', async () => {

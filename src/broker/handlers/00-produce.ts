@@ -116,8 +116,7 @@ function partitionCount(partitions: readonly { index: number }[]): number {
 
 /**
  * Kafka's LogValidator error for records without a key on a compacted topic: one record error per record and
- * the summary message. (zstd batches cannot be looked into before the first await: their keyless records
- * are accepted and removed by the log cleaner.)
+ * the summary message (every codec, zstd included).
  */
 function keylessError(indexes: number[], topicPartition: string): Checked {
   const recordErrors = indexes.map((batchIndex) => ({ batchIndex, batchIndexErrorMessage: `Compacted topic cannot accept message without key in topic partition ${topicPartition}.` }));
