@@ -29,10 +29,16 @@ test('@platformatic/kafka groupProtocol=consumer: two consumers split four parti
   const consumers = ['c1', 'c2'].map((clientId) => new Consumer({
     clientId, groupId: group, groupProtocol: 'consumer', bootstrapBrokers: [broker.bootstrap], deserializers: stringDeserializers,
   }));
+  const streams = [];
+  const errors: string[] = [];
+  let closing = false;
   for (const c of consumers) {
     onCleanup(() => c.close(true));
     const stream = await c.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: 100 });
     stream.on('data', (m) => { consumed.set(m.value as string, c.clientId); });
+    // A stream still fetching when its consumer closes fails with "Client is closed": expected then only.
+    stream.on('error', (err: Error) => { if (!closing) errors.push(err.message); });
+    streams.push(stream);
   }
   await waitFor('two members with two partitions each', async () => {
     const d = await withClient(broker.port, (c) => c.request(ApiKey.ConsumerGroupDescribe, 1, { groupIds: [group] }));
@@ -42,7 +48,11 @@ test('@platformatic/kafka groupProtocol=consumer: two consumers split four parti
   }, { timeoutMs: 60_000 });
   await waitFor('every record consumed', () => sent.every((v) => consumed.has(v)), { timeoutMs: 60_000 });
   assert.equal(consumed.size, sent.length);
-  // Closed here, while the broker still runs: a client closed after it keeps reconnecting and holds the file open.
+  assert.deepEqual(errors, [], 'no stream failed');
+  // Closed here, while the broker still runs: a client closed after it keeps reconnecting and holds the file
+  // open. The streams first, so none fetches through a closed consumer.
+  closing = true;
+  await Promise.all(streams.map((s) => s.close()));
   await Promise.all([...consumers.map((c) => c.close(true)), producer.close(true)]);
 });
 
