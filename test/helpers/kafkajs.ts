@@ -2,13 +2,30 @@
  * kafkajs in tests: `kafkajs()` makes a client with its logging off; `readWithKafkajs` reads partitions
  * with kafkajs's own Fetch request and decoder (kafkajs has no group-less consumer; its decoder is an
  * independent oracle for the broker's batches and patched headers); `keepProducing` runs a producer until
- * stopped. Importing this file silences kafkajs's partitioner warning.
+ * stopped. Importing this file silences kafkajs's partitioner warning and gives kafkajs the codecs it
+ * leaves to its users (snappy, lz4, zstd: as an application plugs in kafkajs-lz4 and the like), so it
+ * reads what librdkafka producers write.
  */
 import assert from 'node:assert/strict';
-import { Kafka, logLevel, type RetryOptions } from 'kafkajs';
+import kafkajsModule, { Kafka, logLevel, type RetryOptions } from 'kafkajs';
+import { compress, decompress, CompressionType } from '../../src/protocol/compression.ts';
 import { sleep } from './wait.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+// Not among the CommonJS exports Node finds by name.
+const { CompressionCodecs, CompressionTypes } = kafkajsModule;
+
+for (const [kafkajsType, codec] of [
+  [CompressionTypes.Snappy, CompressionType.SNAPPY],
+  [CompressionTypes.LZ4, CompressionType.LZ4],
+  [CompressionTypes.ZSTD, CompressionType.ZSTD],
+] as const) {
+  CompressionCodecs[kafkajsType] = () => ({
+    compress: (encoder: { buffer: Buffer }) => compress(codec, encoder.buffer),
+    decompress: (buffer: Buffer) => decompress(codec, buffer),
+  });
+}
 
 /** `bootstrap`: one host:port, or several comma-separated (a cluster). */
 export function kafkajs(bootstrap: string, clientId: string, retry: RetryOptions = { retries: 3 }): Kafka {
