@@ -131,22 +131,32 @@ export class TopicRegistry {
     this.byId.delete(topic.topicId);
   }
 
-  /** The lookup key (`n:name` / `i:id`) of a ref that needs a lookup now (unknown, not running, not missed lately). */
-  private lookupKey(ref: TopicRef): string | undefined {
-    let key: string;
+  /** The lookup key (`n:name` / `i:id`) of a ref not known well enough here, or undefined. */
+  private keyOf(ref: TopicRef): string | undefined {
     if (ref.name !== undefined && ref.name !== null && ref.name !== '') {
       const known = this.byName.get(ref.name);
       if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
+      // A name no topic can have (NUL, invalid UTF-8 decoded as U+FFFD, …) is unknown without asking.
       if (!known && topicNameError(ref.name) !== null) return undefined;
-      key = `n:${ref.name}`;
-    } else if (ref.topicId !== undefined) {
+      return `n:${ref.name}`;
+    }
+    if (ref.topicId !== undefined) {
       const known = this.byId.get(ref.topicId);
       if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
-      key = `i:${ref.topicId}`;
-    } else return undefined;
-    if (this.lookups.has(key)) return undefined;
+      return `i:${ref.topicId}`;
+    }
+    return undefined;
+  }
+
+  private missedLately(key: string): boolean {
     const missedAt = this.misses.get(key);
-    return missedAt !== undefined && Date.now() - missedAt < MISS_RETRY_MS ? undefined : key;
+    return missedAt !== undefined && Date.now() - missedAt < MISS_RETRY_MS;
+  }
+
+  /** The lookup key of a ref that needs a lookup now (unknown, not running, not missed lately). */
+  private lookupKey(ref: TopicRef): string | undefined {
+    const key = this.keyOf(ref);
+    return key === undefined || this.lookups.has(key) || this.missedLately(key) ? undefined : key;
   }
 
   /** One read of every topic standing for the lookups of `keys`. */
@@ -165,24 +175,11 @@ export class TopicRegistry {
   }
 
   private lookupFor(ref: TopicRef): Promise<void> | undefined {
-    let key: string;
-    if (ref.name !== undefined && ref.name !== null && ref.name !== '') {
-      const known = this.byName.get(ref.name);
-      if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
-      // A name no topic can have (NUL, invalid UTF-8 decoded as U+FFFD, …) is unknown without asking.
-      if (!known && topicNameError(ref.name) !== null) return undefined;
-      key = `n:${ref.name}`;
-    } else if (ref.topicId !== undefined) {
-      const known = this.byId.get(ref.topicId);
-      if (known && known.partitionCount >= (ref.partitionCount ?? 0)) return undefined;
-      key = `i:${ref.topicId}`;
-    } else {
-      return undefined;
-    }
+    const key = this.keyOf(ref);
+    if (key === undefined) return undefined;
     const running = this.lookups.get(key);
     if (running) return running;
-    const missedAt = this.misses.get(key);
-    if (missedAt !== undefined && Date.now() - missedAt < MISS_RETRY_MS) return undefined;
+    if (this.missedLately(key)) return undefined;
     // By name: that topic. By id: everything (there is no lookup by id, and topics are few).
     const lookup = (key.startsWith('n:') ? this.refresh(ref.name!) : this.load())
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'topic lookup failed'))
