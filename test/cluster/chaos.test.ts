@@ -151,7 +151,7 @@ function cleanerDeleted(cluster: Cluster): number {
   return n;
 }
 
-test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store down: nothing acknowledged is lost or duplicated', { timeout: 115_000 } /* under the runner's 120 s per file (scripts/test.sh) */, async (t) => {
+test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store down: nothing acknowledged is lost or duplicated', { timeout: 170_000 } /* under the runner's 180 s per file (scripts/test.sh) */, async (t) => {
   const random = mulberry32(SEED); // seeded: CHAOS_SEED replays a run's choices
   const started = Date.now();
   const phases: string[] = [];
