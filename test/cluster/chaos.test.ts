@@ -10,6 +10,19 @@
  * - once the cleaner's grace has passed, the bucket holds exactly the objects the coordinator knows.
  * Prints the counts: acknowledged, lost, duplicated, longest unavailability, kills.
  *
+ * Meanwhile, exactly-once consume-transform-produce (issue 15): two transactional loops (chaos_client.py
+ * transform: a read_committed consumer in a group of its own and a transactional producer that writes a
+ * transformed copy of each input record and commits the consumed offsets with send_offsets_to_transaction)
+ * read the topic the producers fill, one writing to a diskless topic, one to a classic topic (led by the
+ * first broker, which may be killed: its data is unavailable until it restarts, never lost). They abort
+ * every 10th transaction on purpose, abort and rewind on errors, and re-create their producer when fenced.
+ * Once the producers stopped, each loop goes on until its committed offsets reach the input's ends. Then,
+ * read with read_committed, each output topic holds every input record's copy exactly once (none lost, none
+ * duplicated, none of an aborted transaction), no transaction is left open (last stable offset = high
+ * watermark), and each group's committed input offsets are the input's ends, i.e. exactly what was output.
+ * Prints, per output: input records, committed outputs, duplicates, lost, committed and aborted
+ * transactions, re-created producers.
+ *
  * CHAOS_SEED=<n> replays a run's choices (printed in the summary); CHAOS_RUN_MS sets how long the producers
  * run (default 40000). (Not FLOE_*: the brokers would read those as config keys.) On failure the brokers' logs are kept in a folder named in the output.
  */
@@ -26,6 +39,11 @@ import { sleep, waitFor } from '../helpers/wait.ts';
 
 const SCRIPT = join(import.meta.dirname, 'chaos_client.py');
 const TOPIC = 'chaos';
+/** The transactional loops' output topics (same partition count as the input). */
+const OUTPUTS = [
+  { name: 'chaos-out', kind: 'diskless', configs: {} },
+  { name: 'chaos-out-classic', kind: 'classic', configs: { 'diskless.enable': 'false' } },
+] as const;
 const PARTITIONS = 6;
 const GROUP = 'chaos-group';
 const RUN_MS = Number(process.env.CHAOS_RUN_MS ?? 40_000);
@@ -116,6 +134,45 @@ class ConsumerDriver extends Driver {
   }
 }
 
+/** One chaos_client.py transform process: a transactional consume-transform-produce loop. */
+class TransformDriver extends Driver {
+  transactions = 0;
+  recordsCommitted = 0;
+  readonly aborts: string[] = [];
+  readonly recreated: string[] = [];
+  readonly errors: string[] = [];
+  readonly retries: string[] = [];
+  rebalances = 0;
+  /** The next input offset per partition, from its committed transactions. */
+  readonly offsets = new Map<number, number>();
+  done: { drained: boolean; committed: Record<string, number>; transactions: number; aborted: number; recreated: number } | null = null;
+
+  constructor(bootstrap: string, readonly output: string, az: string) {
+    super(['transform', bootstrap, `${output}-group`, TOPIC, output, `${output}-txn`, `chaos-${output},diskless_az=${az}`], (e) => {
+      if (e.e === 'txn') {
+        this.transactions++;
+        this.recordsCommitted += e.n;
+        for (const [p, o] of Object.entries(e.offsets)) this.offsets.set(Number(p), o as number);
+      } else if (e.e === 'abort') this.aborts.push(e.why);
+      else if (e.e === 'recreate') this.recreated.push(e.why);
+      else if (e.e === 'retry') this.retries.push(`${e.op}: ${e.error}`);
+      else if (e.e === 'error') this.errors.push(e.error);
+      else if (e.e === 'assign') this.rebalances++;
+      else if (e.e === 'done') this.done = e;
+    });
+  }
+}
+
+interface LogRead { ends: Record<string, number>; read: Record<string, [number, string][]>; errors: string[]; complete: boolean }
+
+/** Reads a topic's partitions from the start to their ends (chaos_client.py read). */
+async function readTopic(bootstrap: string, topic: string, isolation: 'read_uncommitted' | 'read_committed'): Promise<{ read: LogRead | undefined; stderr: string }> {
+  let read: LogRead | undefined;
+  const reader = new Driver(['read', bootstrap, topic, String(PARTITIONS), isolation], (e) => { read = e; });
+  await reader.exited;
+  return { read, stderr: reader.stderr };
+}
+
 /** The warnings and errors a broker logged (its JSON log lines at level >= 40), in short, the last `max`. */
 function brokerProblems(cluster: Cluster, i: number, max = 30): string[] {
   const out: string[] = [];
@@ -159,7 +216,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
   const cluster = await startCluster({
     brokers: 3,
     objectStoreProxy: true,
-    topics: [{ name: TOPIC, partitions: PARTITIONS }],
+    topics: [{ name: TOPIC, partitions: PARTITIONS }, ...OUTPUTS.map((o) => ({ name: o.name, partitions: PARTITIONS, configs: o.configs }))],
     overrides: {
       'group.min.session.timeout.ms': 1000,
       // The default: objects of 250 ms of produce (the harness's 50 ms makes five times more, smaller objects).
@@ -182,8 +239,9 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     const producers = [new ProducerDriver(cluster.bootstrap, 'p1', 'az-a'), new ProducerDriver(cluster.bootstrap, 'p2', 'az-b')];
     const seen = new Set<string>();
     const consumers = [new ConsumerDriver(cluster.bootstrap, 'c1', 'az-a', seen), new ConsumerDriver(cluster.bootstrap, 'c2', 'az-c', seen)];
+    const transformers = OUTPUTS.map((o, i) => new TransformDriver(cluster.bootstrap, o.name, i === 0 ? 'az-b' : 'az-c'));
     const alive = () => {
-      for (const d of [...producers, ...consumers]) {
+      for (const d of [...producers, ...consumers, ...transformers]) {
         if (!d.running) throw new Error(`a client exited early (${d.child.exitCode ?? d.child.signalCode}): ${d.stderr}`);
       }
     };
@@ -266,6 +324,8 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     data.deliveryErrors = producers.flatMap((p) => p.errors);
     assert.equal(acked.size, acks.length, 'one delivery report per message');
 
+    // The transactional loops go on until their committed offsets reach the input's ends, then stop.
+    const transformersStopped = Promise.all(transformers.map((d) => d.stop(60_000))).then(() => phase('transformers drained'));
     // The group catches up with everything acknowledged, then leaves.
     const consumersAlive = () => {
       for (const c of consumers) if (!c.running) throw new Error(`a consumer exited early (${c.child.exitCode ?? c.child.signalCode}): ${c.stderr}`);
@@ -275,18 +335,17 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     phase('consumers caught up');
     await Promise.all(consumers.map((c) => c.stop(20_000)));
 
-    // A fresh reader reads every partition from the start.
+    // A fresh reader reads every partition from the start; the outputs are read (read_committed) once the
+    // transactional loops stopped.
     phase('consumers stopped');
-    const printed: { log?: { ends: Record<string, number>; read: Record<string, [number, string][]>; errors: string[]; complete: boolean } } = {};
-    const reader = new Driver(['read', cluster.bootstrap, TOPIC, String(PARTITIONS)], (e) => { printed.log = e; });
-    await reader.exited;
-    const logRead = printed.log!;
-    assert.ok(logRead, `the reader printed the log: ${reader.stderr}`);
-    phase(`log read (${reader.stderr.trim().split('\n').filter((l) => l.startsWith('read:')).join(', ')})`);
+    const outputsRead = transformersStopped.then(() => Promise.all(OUTPUTS.map((o) => readTopic(cluster.bootstrap, o.name, 'read_committed'))));
+    const { read: logRead, stderr: readerStderr } = await readTopic(cluster.bootstrap, TOPIC, 'read_uncommitted');
+    assert.ok(logRead, `the reader printed the log: ${readerStderr}`);
+    phase(`log read (${readerStderr.trim().split('\n').filter((l) => l.startsWith('read:')).join(', ')})`);
     data.read = logRead;
     data.consumed = consumers.map((c) => c.consumed);
     data.consumerErrors = consumers.map((c) => c.errors);
-    data.clientStderr = [...producers, ...consumers, reader].map((d) => d.stderr.slice(-5000));
+    data.clientStderr = [...producers, ...consumers, ...transformers].map((d) => d.stderr.slice(-5000));
 
     // (a) every acknowledged record at its offset; each offset once.
     const atOffset = new Map<string, string>();
@@ -350,6 +409,71 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     const orphans = keys.bucket.filter((k) => !committed.has(k));
     const missing = keys.objects.filter((k) => !inBucket.has(k));
 
+    // (f) exactly once through the transactional loops: each input record's copy once in each output's
+    // committed data, and each group's committed input offsets at the input's ends.
+    const inputAt = new Map<string, string>();
+    for (const [p, records] of Object.entries(logRead.read)) for (const [o, v] of records) inputAt.set(v, `${p}:${o}`);
+    const transactional = await Promise.all(OUTPUTS.map(async (output, i) => {
+      const d = transformers[i]!;
+      // Both once the loops have stopped: read earlier, the offsets are those of a loop still catching up (what
+      // sessions 22 and 23 took for an anomaly: offsets short of the ends after an outage had slowed the loops).
+      const committedRead = await outputsRead.then((reads) => reads[i]!);
+      const offsetRows = await cluster.query<{ partition: number; committed_offset: string }>(
+        `SELECT g.partition, g.committed_offset FROM group_offsets g JOIN topics t ON t.topic_id = g.topic_id
+          WHERE g.group_id = $1 AND t.name = $2 ORDER BY g.partition`, [`${output.name}-group`, TOPIC]);
+      const read = committedRead.read;
+      assert.ok(read, `the reader printed ${output.name}: ${committedRead.stderr}`);
+      const copies = new Map<string, number>();
+      const misplaced: string[] = [];
+      /** Per input partition, the input offsets that have a copy in the output. */
+      const outputOf = new Map<number, number[]>();
+      for (const [p, records] of Object.entries(read.read)) {
+        for (const [o, value] of records) {
+          const [v, ip, io] = value.split('|');
+          copies.set(v!, (copies.get(v!) ?? 0) + 1);
+          if (inputAt.get(v!) !== `${ip}:${io}` || ip !== p) misplaced.push(`${output.name} ${p}:${o} holds ${value}, input ${v} is at ${inputAt.get(v!) ?? 'nowhere'}`);
+          if (!outputOf.has(Number(ip))) outputOf.set(Number(ip), []);
+          outputOf.get(Number(ip))!.push(Number(io));
+        }
+      }
+      const committedOffsets = Object.fromEntries(offsetRows.map((r) => [String(r.partition), Number(r.committed_offset)]));
+      // The committed offset of each input partition is its end, and the outputs of that partition are
+      // exactly the input offsets below it.
+      const offsetMismatches: string[] = [];
+      for (let p = 0; p < PARTITIONS; p++) {
+        const end = logRead.ends[p]!;
+        const committed = committedOffsets[String(p)] ?? 0;
+        const outs = (outputOf.get(p) ?? []).sort((a, b) => a - b);
+        const first = logRead.read[p]?.[0]?.[0] ?? end;
+        const expectedOuts = outs.length === committed - first && outs.every((o, k) => o === first + k);
+        if (committed !== end || !expectedOuts) offsetMismatches.push(`partition ${p}: committed ${committed}, end ${end}, ${outs.length} outputs (${outs[0]}..${outs.at(-1)})`);
+      }
+      const outputs = [...copies.values()].reduce((n, c) => n + c, 0);
+      return {
+        output: output.name,
+        kind: output.kind,
+        inputRecords: inputAt.size,
+        committedOutputs: outputs,
+        duplicates: [...copies].filter(([, n]) => n > 1).map(([v, n]) => `${v} x${n}`),
+        lost: [...inputAt.keys()].filter((v) => !copies.has(v)),
+        misplaced,
+        offsetMismatches,
+        complete: read.complete,
+        readErrors: read.errors,
+        transactions: d.transactions,
+        abortedTransactions: d.aborts.length,
+        abortedOnPurpose: d.aborts.filter((a) => a === 'on purpose').length,
+        recreatedProducers: d.recreated.length,
+        retries: d.retries.length,
+        rebalances: d.rebalances,
+        done: d.done,
+        firstAborts: [...new Set(d.aborts)].slice(0, 5),
+        firstRecreates: d.recreated.slice(0, 3),
+      };
+    }));
+    phase('outputs read');
+    data.transactional = transactional;
+
     const errors = producers.flatMap((p) => p.errors);
     const summary = {
       seed: SEED,
@@ -386,6 +510,14 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     data.summary = summary;
     t.diagnostic(`chaos events: ${events.join('; ')}`);
     t.diagnostic(`chaos summary: ${JSON.stringify(summary)}`);
+    for (const x of transactional) {
+      t.diagnostic(`chaos transactions (${x.kind} output ${x.output}): ${JSON.stringify({
+        inputRecords: x.inputRecords, committedOutputs: x.committedOutputs, duplicates: x.duplicates.length, lost: x.lost.length,
+        misplaced: x.misplaced.length, offsetsMatch: x.offsetMismatches.length === 0, transactions: x.transactions,
+        abortedTransactions: x.abortedTransactions, abortedOnPurpose: x.abortedOnPurpose,
+        recreatedProducers: x.recreatedProducers, retries: x.retries, rebalances: x.rebalances, kills,
+      })}${x.abortedTransactions > x.abortedOnPurpose ? `; aborts: ${JSON.stringify(x.firstAborts)}` : ''}${x.recreatedProducers ? `; re-created: ${JSON.stringify(x.firstRecreates)}` : ''}`);
+    }
     if (errors.length > 0) t.diagnostic(`delivery errors (first 5): ${JSON.stringify(errors.slice(0, 5))}`);
     const fatal = producers.flatMap((p) => p.fatal);
     t.diagnostic(`phases: ${phases.join('; ')}`);
@@ -402,6 +534,15 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     assert.ok(kills >= minKills, `brokers were killed (${kills})`);
     assert.ok(pgRestarted && storeFailed, 'PostgreSQL was restarted and the object store failed');
     assert.ok(acks.length > RATE * (RUN_MS / 1000), `records were acknowledged throughout (${acks.length})`);
+    for (const x of transactional) {
+      assert.ok(x.done?.drained, `${x.output}: the transactional loop caught up with the input and stopped: ${JSON.stringify(x.done)}`);
+      assert.ok(x.complete, `${x.output}: read_committed reached the high watermark of every partition (no transaction left open): ${JSON.stringify(x.readErrors)}`);
+      assert.deepEqual(x.misplaced.slice(0, 5), [], `${x.output}: each output names its input record's place`);
+      assert.deepEqual(x.duplicates.slice(0, 5), [], `${x.output}: no input record output twice in committed data`);
+      assert.deepEqual(x.lost.slice(0, 5), [], `${x.output}: every input record output (${x.lost.length} not)`);
+      assert.deepEqual(x.offsetMismatches, [], `${x.output}: the group's committed input offsets are the input's ends and match what was output`);
+      assert.ok(x.abortedOnPurpose >= 1, `${x.output}: transactions were aborted (${x.abortedTransactions})`);
+    }
     assert.ok(orphansGone, `no orphan object after the grace period: ${orphans.length} orphans (e.g. ${orphans.slice(0, 3)}), ${missing.length} committed objects missing from the bucket (e.g. ${missing.slice(0, 3)}); ${keys.deleting.length} deleting, ${keys.pending.length} pending`);
     failed = false;
   } finally {

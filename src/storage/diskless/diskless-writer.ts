@@ -21,6 +21,7 @@ import type { AppendResult, ProducedBatch } from '../partition-log.ts';
 import { toKafkaError, type KafkaError } from '../storage-error.ts';
 import type { ObjectStore } from '../../objectstore/object-store.ts';
 import { childLogger } from '../../observability/log.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
 import type { ObjectKeySource } from './object-keys.ts';
 
 const log = childLogger('diskless-writer');
@@ -248,6 +249,11 @@ export class DisklessWriter {
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
       const r = results[i]!;
+      if (r.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) {
+        // Rare, and fatal to some clients (librdkafka when it is the oldest request in flight): worth a trace.
+        log.warn({ key, topicId: b.topicId, partition: b.partition, producerId: b.producerId, producerEpoch: b.producerEpoch, baseSequence: b.baseSequence, lastSequence: b.lastSequence },
+          'a batch was refused as out of order');
+      }
       if (r.errorCode !== 0 || r.duplicate) continue; // a duplicate's batch lives in an earlier object
       this.stats.recordsCommitted += b.recordCount;
       this.stats.bytesCommitted += b.byteSize;
