@@ -6,7 +6,8 @@
  * - every acknowledged record is at its acknowledged offset when the partitions are read from the start;
  * - each record is in the log once (idempotence: no duplicate), and each offset holds one record;
  * - per partition, each producer's records are in the order it produced them;
- * - the consumer group consumed every acknowledged record (at least once);
+ * - the consumer group consumed every acknowledged record (at least once), and its committed offsets are
+ *   its members' last commits (on close): every partition's end;
  * - once the cleaner's grace has passed, the bucket holds exactly the objects the coordinator knows.
  * Prints the counts: acknowledged, lost, duplicated, longest unavailability, kills.
  *
@@ -377,8 +378,16 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
         last.set(name, seq);
       }
     }
-    // (d) the group consumed every acknowledged record.
+    // (d) the group consumed every acknowledged record, and its committed offsets are what its members
+    // committed last: each partition's end (they consumed everything and commit their positions on close).
     const notConsumed = acks.filter((a) => !seen.has(a.v));
+    const groupOffsets = await cluster.query<{ partition: number; committed_offset: string }>(
+      `SELECT g.partition, g.committed_offset FROM group_offsets g JOIN topics t ON t.topic_id = g.topic_id
+        WHERE g.group_id = $1 AND t.name = $2 ORDER BY g.partition`, [GROUP, TOPIC]);
+    const groupCommitted = Object.fromEntries(groupOffsets.map((r) => [String(r.partition), Number(r.committed_offset)]));
+    const groupOffsetMismatches = Array.from({ length: PARTITIONS }, (_, p) => p)
+      .filter((p) => groupCommitted[String(p)] !== logRead.ends[p])
+      .map((p) => `partition ${p}: committed ${groupCommitted[String(p)] ?? 'none'}, end ${logRead.ends[p]}`);
     const consumedTotal = consumers.reduce((n, c) => n + c.consumed.length, 0);
     const unacknowledgedInLog = [...occurrences.keys()].filter((v) => !acked.has(v)).length;
 
@@ -505,6 +514,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
       cleanerDeleted: cleanerDeleted(cluster),
       orphans: orphans.length,
       missingObjects: missing.length,
+      groupOffsetsAtEnds: groupOffsetMismatches.length === 0,
     };
     data.events = events;
     data.summary = summary;
@@ -531,6 +541,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     assert.deepEqual(disorders.slice(0, 5), [], 'per partition, each producer\'s records in produce order');
     assert.ok(caughtUp && notConsumed.length === 0, `the group consumed every acknowledged record (${notConsumed.length} not, e.g. ${JSON.stringify(notConsumed.slice(0, 3))})`);
     for (const c of consumers) assert.ok(c.closed, `a consumer did not close cleanly: ${c.stderr.slice(-2000)}`);
+    assert.deepEqual(groupOffsetMismatches, [], 'the group\'s committed offsets are its members\' last commits: every partition\'s end');
     assert.ok(kills >= minKills, `brokers were killed (${kills})`);
     assert.ok(pgRestarted && storeFailed, 'PostgreSQL was restarted and the object store failed');
     assert.ok(acks.length > RATE * (RUN_MS / 1000), `records were acknowledged throughout (${acks.length})`);
