@@ -80,7 +80,7 @@ class Driver {
       }
     });
     this.child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString()).slice(-20_000);
+      this.stderr = (this.stderr + chunk.toString()).slice(-200_000);
     });
   }
 
@@ -243,7 +243,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     const transformers = OUTPUTS.map((o, i) => new TransformDriver(cluster.bootstrap, o.name, i === 0 ? 'az-b' : 'az-c'));
     const alive = () => {
       for (const d of [...producers, ...consumers, ...transformers]) {
-        if (!d.running) throw new Error(`a client exited early (${d.child.exitCode ?? d.child.signalCode}): ${d.stderr}`);
+        if (!d.running) throw new Error(`a client exited early (${d.child.exitCode ?? d.child.signalCode}): ${d.stderr.slice(-5000)}`);
       }
     };
     phase('cluster up');
@@ -318,7 +318,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     // cleaner) and uploads in flight.
     const uncommittedAfterChaos = await Promise.all([cluster.bucketKeys(), cluster.coordinatorKeys()])
       .then(([bucket, { objects }]) => { const c = new Set(objects); return bucket.filter((k) => !c.has(k)).length; });
-    for (const p of producers) assert.ok(p.done, `${p.name} finished (flushed): ${p.stderr}`);
+    for (const p of producers) assert.ok(p.done, `${p.name} finished (flushed): ${p.stderr.slice(-5000)}`);
     const acks = producers.flatMap((p) => p.acks);
     const acked = new Map(acks.map((a) => [a.v, a]));
     data.acks = acks;
@@ -329,7 +329,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     const transformersStopped = Promise.all(transformers.map((d) => d.stop(60_000))).then(() => phase('transformers drained'));
     // The group catches up with everything acknowledged, then leaves.
     const consumersAlive = () => {
-      for (const c of consumers) if (!c.running) throw new Error(`a consumer exited early (${c.child.exitCode ?? c.child.signalCode}): ${c.stderr}`);
+      for (const c of consumers) if (!c.running) throw new Error(`a consumer exited early (${c.child.exitCode ?? c.child.signalCode}): ${c.stderr.slice(-5000)}`);
     };
     const caughtUp = await waitFor('the consumer group to consume every acknowledged record', () => (consumersAlive(), acks.every((a) => seen.has(a.v))), { timeoutMs: 15_000, intervalMs: 200 })
       .then(() => true, (err: Error) => { t.diagnostic(err.message); return false; });
@@ -346,7 +346,7 @@ test('chaos: 3 brokers killed and restarted, PostgreSQL restarted, object store 
     data.read = logRead;
     data.consumed = consumers.map((c) => c.consumed);
     data.consumerErrors = consumers.map((c) => c.errors);
-    data.clientStderr = [...producers, ...consumers, ...transformers].map((d) => d.stderr.slice(-5000));
+    data.clientStderr = [...producers, ...consumers, ...transformers].map((d) => d.stderr.slice(-50_000));
 
     // (a) every acknowledged record at its offset; each offset once.
     const atOffset = new Map<string, string>();

@@ -88,6 +88,9 @@ def produce(bootstrap, topic, name, partitions, rate, client_id):
         "request.timeout.ms": 10000,
         "retry.backoff.ms": 100,
         "error_cb": on_error,
+        # The idempotence state machine's log (drains, epoch bumps, sequence errors: a few lines per fault), so
+        # that a failed run tells the client's side of a sequence error.
+        "debug": "eos",
         **RESILIENT,
     })
 
