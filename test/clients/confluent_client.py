@@ -8,7 +8,8 @@ Usage: confluent_client.py BOOTSTRAP COMMAND TOPIC [ARGS...]
                                       was produced and consumed.
   produce TOPIC COUNT                 produce until COUNT acked or killed; prints a JSON line per ack batch.
   consume TOPIC                       consume every partition from the beginning to its end.
-  admin TOPIC                         AdminClient calls: create (validate_only and real), describe, delete;
+  admin TOPIC                         AdminClient calls: create (validate_only and real), describe, create
+                                      partitions, alter configs, list groups, delete;
                                       a classic topic (diskless.enable=false), and one with replication 3.
 """
 import json
@@ -16,7 +17,7 @@ import sys
 import time
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
 
 def admin_create(bootstrap, topic, partitions=3, config=None):
@@ -140,6 +141,16 @@ def main():
         except Exception as e:  # noqa: BLE001
             result["classic_rf3"] = e.args[0].name()
             result["classic_rf3_message"] = e.args[0].str()
+        admin.create_partitions([NewPartitions(topic, 4)])[topic].result(30)
+        result["partitions_after_create_partitions"] = len(admin.list_topics(timeout=10).topics[topic].partitions)
+        altered = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"retention.ms": "7200000"})
+        admin.alter_configs([altered])[altered].result(30)
+        result["retention.ms.altered"] = admin.describe_configs([res])[res].result(30)["retention.ms"].value
+        result["list_groups_error"] = None
+        try:
+            admin.list_groups(timeout=10)
+        except Exception as e:  # noqa: BLE001
+            result["list_groups_error"] = str(e)
         admin.delete_topics([topic])[topic].result(30)
         result["after_delete_exists"] = topic in admin.list_topics(timeout=10).topics
         print(json.dumps(result))

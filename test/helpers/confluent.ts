@@ -2,8 +2,8 @@
  * confluent-kafka (Python, librdkafka 2.0.2 from Debian) in tests. The drivers are scripts in
  * test/clients/ run under /usr/bin/python3 (the `python3` on PATH is another interpreter), each printing
  * its report as a JSON line last:
- * - `confluent(bootstrap, command, …)` runs confluent_client.py; `checkRoundTrip` checks its `roundtrip`
- *   report;
+ * - `confluent(bootstrap, command, …)` runs confluent_client.py (`confluentWith(env, …)` on another
+ *   librdkafka, such as 2.15 from librdkafka.ts); `checkRoundTrip` checks its `roundtrip` report;
  * - `runIdempotentProducer` runs confluent_idempotence.py through a proxy that cuts every client
  *   connection each second; `checkExactlyOnceInOrder` checks its report.
  */
@@ -17,14 +17,19 @@ const run = promisify(execFile);
 const CLIENTS = join(import.meta.dirname, '../clients');
 
 /** Runs a driver script of test/clients/; resolves with the JSON object it printed last. */
-async function python(script: string, args: string[], timeoutMs: number): Promise<any> {
-  const { stdout } = await run('/usr/bin/python3', [join(CLIENTS, script), ...args], { maxBuffer: 512 << 20, timeout: timeoutMs });
+async function python(script: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<any> {
+  const { stdout } = await run('/usr/bin/python3', [join(CLIENTS, script), ...args], { maxBuffer: 512 << 20, timeout: timeoutMs, env });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
 /** confluent_client.py BOOTSTRAP COMMAND ARGS… (see its usage). */
 export function confluent(bootstrap: string, ...args: string[]): Promise<any> {
   return python('confluent_client.py', [bootstrap, ...args], 180_000);
+}
+
+/** The same on another librdkafka: `env` from modernLibrdkafkaEnv() (librdkafka.ts) runs it on 2.15. */
+export function confluentWith(env: NodeJS.ProcessEnv, bootstrap: string, ...args: string[]): Promise<any> {
+  return python('confluent_client.py', [bootstrap, ...args], 180_000, env);
 }
 
 /** A message as confluent_client.py reports it: partition, offset, key, value, header `h`. */
