@@ -27,23 +27,35 @@ export function nextEpoch(epoch: number): number {
   return epoch === 0x7fffffff ? 1 : epoch + 1;
 }
 
-/** One partition of a session: what the consumer last asked for and what it was last told. */
-export interface SessionPartition {
+/** The request side of a partition (what a Fetch request names). */
+export interface PartitionRequest {
   /** Topic name as the request gave it ('' for a Fetch v13+ topic addressed by id only). */
-  topic: string;
-  topicId: string;
-  partition: number;
-  fetchOffset: bigint;
-  partitionMaxBytes: number;
-  currentLeaderEpoch: number;
-  /** Last high watermark sent; -1 after an error, so the partition is sent again once it clears. */
-  highWatermark: bigint;
-  lastStableOffset: bigint;
-  logStartOffset: bigint;
+  readonly topic: string;
+  readonly topicId: string;
+  readonly partition: number;
+  readonly fetchOffset: bigint;
+  readonly partitionMaxBytes: number;
+  readonly currentLeaderEpoch: number;
 }
 
-/** The request side of a partition (what a Fetch request names). */
-export type PartitionRequest = Pick<SessionPartition, 'topic' | 'topicId' | 'partition' | 'fetchOffset' | 'partitionMaxBytes' | 'currentLeaderEpoch'>;
+/** One partition of a session: what the consumer last asked for and what it was last told. A class: one shape. */
+export class SessionPartition {
+  /** Last high watermark sent; -1 after an error, so the partition is sent again once it clears. */
+  highWatermark = -1n;
+  lastStableOffset = -1n;
+  logStartOffset = -1n;
+
+  constructor(
+    /** Key within its session (partitionKey). */
+    readonly key: string,
+    public topic: string,
+    readonly topicId: string,
+    readonly partition: number,
+    public fetchOffset: bigint,
+    public partitionMaxBytes: number,
+    public currentLeaderEpoch: number,
+  ) {}
+}
 
 /** The response side of a partition (what decides whether an incremental response must include it). */
 export interface PartitionAnswer {
@@ -90,7 +102,7 @@ export class FetchSession {
         cached.currentLeaderEpoch = p.currentLeaderEpoch;
         if (!cached.topic && p.topic) cached.topic = p.topic;
       } else {
-        this.partitions.set(key, { ...p, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n });
+        this.partitions.set(key, new SessionPartition(key, p.topic, p.topicId, p.partition, p.fetchOffset, p.partitionMaxBytes, p.currentLeaderEpoch));
       }
     }
     for (const f of forgotten) this.partitions.delete(this.key(f.topic, f.topicId, f.partition));
@@ -102,9 +114,7 @@ export class FetchSession {
    * watermark, log start offset or last stable offset. Kafka does not compare the last stable offset; Floe does,
    * so a read_committed consumer's lag (computed from it) never goes stale.
    */
-  mustRespond(key: string, answer: PartitionAnswer): boolean {
-    const cached = this.partitions.get(key);
-    if (!cached) return true;
+  mustRespond(cached: SessionPartition, answer: PartitionAnswer): boolean {
     let must = answer.hasRecords || answer.preferredReadReplica >= 0;
     if (cached.highWatermark !== answer.highWatermark) {
       cached.highWatermark = answer.highWatermark;
@@ -124,8 +134,8 @@ export class FetchSession {
     }
     if (answer.hasRecords) {
       // Fairness: a partition that returned records goes to the back of the fetch order.
-      this.partitions.delete(key);
-      this.partitions.set(key, cached);
+      this.partitions.delete(cached.key);
+      this.partitions.set(cached.key, cached);
     }
     return must;
   }
@@ -159,7 +169,7 @@ export class FetchSessionCache {
   }
 
   /**
-   * Creates a session for a full request's partitions if a slot is free or can be freed (tryEvict); returns
+   * Creates a session for a full request's partitions (keyed by partitionKey with `usesTopicIds`) if a slot is free or can be freed (tryEvict); returns
    * it, or undefined when the cache keeps its sessions (the response then carries session id 0).
    */
   maybeCreate(usesTopicIds: boolean, partitions: readonly SessionPartition[]): FetchSession | undefined {
@@ -168,7 +178,7 @@ export class FetchSessionCache {
     let id: number;
     do id = this.randomId(); while (id === NO_SESSION || this.sessions.has(id));
     const session = new FetchSession(id, usesTopicIds, now);
-    for (const p of partitions) session.partitions.set(session.key(p.topic, p.topicId, p.partition), p);
+    for (const p of partitions) session.partitions.set(p.key, p);
     this.sessions.set(id, session);
     session.cachedSize = -1;
     this.touch(session, now);

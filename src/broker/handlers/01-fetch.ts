@@ -50,7 +50,7 @@ import type { PartitionRead } from '../../storage/storage.ts';
 import { defineHandler } from '../handler.ts';
 import { isServeError, serveError } from '../partitions.ts';
 import type { Topic } from '../topics.ts';
-import { FINAL_EPOCH, INITIAL_EPOCH, NO_SESSION, nextEpoch, type FetchSession, type PartitionAnswer, type PartitionRequest } from '../fetch/fetch-session-cache.ts';
+import { FINAL_EPOCH, INITIAL_EPOCH, NO_SESSION, SessionPartition, nextEpoch, partitionKey, type FetchSession, type PartitionAnswer, type PartitionRequest } from '../fetch/fetch-session-cache.ts';
 
 type PartitionOut = Init<FetchResponsePartitionData> &
   Pick<FetchResponsePartitionData, 'errorCode' | 'highWatermark' | 'lastStableOffset' | 'logStartOffset' | 'preferredReadReplica'>;
@@ -70,10 +70,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     for (let t = 0; t < req.topics.length; t++) {
       const ft = req.topics[t]!;
       for (const fp of ft.partitions) {
-        requested.push({
-          group: t, topic: ft.topic, topicId: ft.topicId, partition: fp.partition, fetchOffset: fp.fetchOffset,
-          partitionMaxBytes: fp.partitionMaxBytes, currentLeaderEpoch: fp.currentLeaderEpoch,
-        });
+        requested.push(new FetchItem(t, ft.topic, ft.topicId, fp.partition, fp.fetchOffset, fp.partitionMaxBytes, fp.currentLeaderEpoch, null));
       }
     }
 
@@ -96,7 +93,9 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
         found.epoch = nextEpoch(found.epoch);
         session = found;
         items = [];
-        for (const p of found.partitions.values()) items.push({ ...p, group: found.usesTopicIds ? p.topicId : p.topic });
+        for (const p of found.partitions.values()) {
+          items.push(new FetchItem(found.usesTopicIds ? p.topicId : p.topic, p.topic, p.topicId, p.partition, p.fetchOffset, p.partitionMaxBytes, p.currentLeaderEpoch, p));
+        }
       }
     }
 
@@ -166,12 +165,16 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
       // Another request of this session was answered meanwhile (a duplicate): Kafka's check before answering.
       if (session.epoch !== nextEpoch(req.sessionEpoch)) return sessionError(ErrorCode.INVALID_FETCH_SESSION_EPOCH, session.id);
       sessionId = session.id;
-      keep = items.map((item, i) => session.mustRespond(session.key(item.topic, item.topicId, item.partition), answerOf(outs[i]!)));
+      keep = items.map((item, i) => session.mustRespond(item.cached!, answerOf(outs[i]!)));
     } else if (req.sessionEpoch === INITIAL_EPOCH && ctx.apiVersion >= 7) {
-      const created = fetchSessions.maybeCreate(byId, items.map((item, i) => ({
-        topic: item.topic, topicId: item.topicId, partition: item.partition, fetchOffset: item.fetchOffset, partitionMaxBytes: item.partitionMaxBytes,
-        currentLeaderEpoch: item.currentLeaderEpoch, highWatermark: outs[i]!.highWatermark, lastStableOffset: outs[i]!.lastStableOffset, logStartOffset: outs[i]!.logStartOffset,
-      })));
+      const created = fetchSessions.maybeCreate(byId, items.map((item, i) => {
+        const p = new SessionPartition(partitionKey(byId, item.topic, item.topicId, item.partition), item.topic, item.topicId, item.partition, item.fetchOffset, item.partitionMaxBytes, item.currentLeaderEpoch);
+        const out = outs[i]!;
+        p.highWatermark = out.highWatermark;
+        p.lastStableOffset = out.lastStableOffset;
+        p.logStartOffset = out.logStartOffset;
+        return p;
+      }));
       if (created) sessionId = created.id;
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses: groupByTopic(items, outs, keep) };
@@ -188,9 +191,19 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
   }),
 });
 
-/** A partition to read, with what groups it into a response topic: the request's topic entry, or the session's topic. */
-interface FetchItem extends PartitionRequest {
-  group: number | string;
+/** A partition to read, with what groups it into a response topic (the request's topic entry, or the session's topic). */
+class FetchItem implements PartitionRequest {
+  constructor(
+    readonly group: number | string,
+    readonly topic: string,
+    readonly topicId: string,
+    readonly partition: number,
+    readonly fetchOffset: bigint,
+    readonly partitionMaxBytes: number,
+    readonly currentLeaderEpoch: number,
+    /** The session's entry, in an incremental request. */
+    readonly cached: SessionPartition | null,
+  ) {}
 }
 
 function forgottenOf(req: FetchRequest): { topic: string; topicId: string; partition: number }[] {

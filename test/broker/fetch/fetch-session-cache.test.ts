@@ -5,13 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FetchSessionCache, SESSION_EVICTION_MS, nextEpoch, type SessionPartition } from '../../../src/broker/fetch/fetch-session-cache.ts';
+import { FetchSessionCache, SESSION_EVICTION_MS, nextEpoch, SessionPartition } from '../../../src/broker/fetch/fetch-session-cache.ts';
 
 function parts(n: number): SessionPartition[] {
-  return Array.from({ length: n }, (_, i) => ({
-    topic: 't', topicId: '00000000-0000-0000-0000-000000000000', partition: i, fetchOffset: 0n, partitionMaxBytes: 1024,
-    currentLeaderEpoch: -1, highWatermark: 0n, lastStableOffset: 0n, logStartOffset: 0n,
-  }));
+  return Array.from({ length: n }, (_, i) => new SessionPartition(`t:${i}`, 't', '00000000-0000-0000-0000-000000000000', i, 0n, 1024, -1));
 }
 
 test('epochs count from 1 and wrap to 1; a negative epoch stays final', () => {
