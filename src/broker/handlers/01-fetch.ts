@@ -30,7 +30,8 @@
  * the coordinator once before answering UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID.
  * Version notes: v0-3 (Kafka 3.9 and older; Kafka 4 removed them) read message format v0 (v0-1) or v1
  * (v2-3): the batches read are converted down (protocol/legacy-records.ts, as Kafka 3.x's down-conversion:
- * control batches left out, records below the fetch offset too, sent uncompressed), the output bounded by
+ * control batches left out, records below the fetch offset too, a compressed batch compressed again with its
+ * codec in one wrapper message, lz4 at magic 0 excepted), the output bounded by
  * the partition's and what is left of the request's byte limit (the first record always goes); a topic with
  * message.downconversion.enable=false answers UNSUPPORTED_VERSION, zstd batches UNSUPPORTED_COMPRESSION_TYPE
  * (as Kafka below Fetch v10); v0-3 are read_uncommitted.
