@@ -10,8 +10,9 @@
  * the group is looked at), metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE (when
  * the group accepts the commit); the rest is committed.
  * Version notes: v0 (Kafka 3.9 and older) has no generation or member id: a commit without group
- * management, as generation -1; v1 adds them and a commit timestamp per partition, which is accepted and not
- * stored (Kafka 3.9 kept it as the commit time; Floe stamps the coordinator's time); v2-v4 may carry a retention time (the offset then expires that long after the commit,
+ * management, as generation -1; v1 adds them and a commit timestamp per partition, stored as the offset's
+ * commit time as Kafka 3.9 did (-1: the coordinator's time): the offsets of a group that commits without group
+ * management expire offsets.retention.minutes after it; v2-v4 may carry a retention time (the offset then expires that long after the commit,
  * whatever the group's state); v6+ leader epoch; v7+ group.instance.id; v8 flexible; v9: members of KIP-848
  * consumer groups commit with their member id and member epoch (STALE_MEMBER_EPOCH when it is not their
  * current one; UNSUPPORTED_VERSION below v9, as Kafka). v10 (KIP-848; Kafka 4.1 marks it unstable) names
@@ -57,6 +58,8 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
               offset: p.committedOffset,
               leaderEpoch: p.committedLeaderEpoch,
               metadata: p.committedMetadata ?? '',
+              // v1's own commit time (-1: now). Clamped to 2^53: expiry adds the retention to it in SQL.
+              commitTimestamp: ctx.apiVersion === 1 ? clampToSafeInteger(p.commitTimestamp) : -1,
             });
             outs.push(out);
           }
