@@ -92,6 +92,21 @@ test('a full request opens a session; incremental requests get only partitions w
   c.close();
 });
 
+test('a full request naming a session closes it and opens a new one; below v7 no session is opened', async () => {
+  const c = await RawClient.connect(broker.port);
+  const first = await c.request<FetchResponse>(ApiKey.Fetch, 12, request(0, 0, T, [{ partition: 0, offset: 0n }]));
+  const second = await c.request<FetchResponse>(ApiKey.Fetch, 12, request(first.sessionId, 0, T, [{ partition: 1, offset: 0n }]));
+  assert.ok(first.sessionId > 0 && second.sessionId > 0 && second.sessionId !== first.sessionId);
+  assert.equal((await c.request<FetchResponse>(ApiKey.Fetch, 12, request(first.sessionId, 1, T, []))).errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+  const next = await c.request<FetchResponse>(ApiKey.Fetch, 12, request(second.sessionId, 1, T, []));
+  assert.deepEqual([next.errorCode, next.sessionId], [0, second.sessionId]);
+  const before = broker.broker.fetchSessions.stats().sessions;
+  const old = await c.request<FetchResponse>(ApiKey.Fetch, 6, request(0, 0, T, [{ partition: 0, offset: 0n }]));
+  assert.equal(old.responses[0]!.partitions[0]!.errorCode, 0);
+  assert.equal(broker.broker.fetchSessions.stats().sessions, before, 'Fetch v6 has no sessions');
+  c.close();
+});
+
 test('forgotten partitions leave the session; a session with none left is closed', async () => {
   const c = await RawClient.connect(broker.port);
   const topic = 'sessions-forget';
