@@ -77,4 +77,4 @@ console.log(`${PER_BATCH} records of ${RECORD} B per batch; bytes counted uncomp
 await measure('up-convert magic 1 → 2, uncompressed', plainSet.length, () => upConvert(plainSet));
 await measure('up-convert magic 1 → 2, gzip (kept)', plainSet.length, () => upConvert(gzipSet));
 await measure('down-convert magic 2 → 1, uncompressed', plainBatch.length, () => downConvert(plainBatch, 1, 0n, 1 << 30));
-await measure('down-convert magic 2 (lz4) → 1, sent uncompressed', plainBatch.length, () => downConvert(lz4Batch, 1, 0n, 1 << 30));
+await measure('down-convert magic 2 (lz4) → 1, lz4 again', plainBatch.length, () => downConvert(lz4Batch, 1, 0n, 1 << 30));

@@ -352,6 +352,7 @@ const RULES: Partial<Record<number, Rule>> = {
   [ApiKey.AlterConfigs]: configResources(Op.ALTER_CONFIGS, 'responses'),
   [ApiKey.IncrementalAlterConfigs]: configResources(Op.ALTER_CONFIGS, 'responses'),
   [ApiKey.DescribeLogDirs]: clusterOp(Op.DESCRIBE),
+  [ApiKey.ListConfigResources]: clusterOp(Op.DESCRIBE_CONFIGS),
   [ApiKey.CreatePartitions]: perTopic(Op.ALTER, {
     field: 'topics', resField: 'results', name: (t) => t.name,
     denied: (t, code) => ({ name: t.name, errorCode: code, errorMessage: null }),

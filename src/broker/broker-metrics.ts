@@ -5,6 +5,7 @@
  * provides the registry (metrics.ts), which knows nothing of them.
  */
 import type { TransactionCoordinator } from './transaction-coordinator.ts';
+import type { FetchSessionCache } from './fetch/fetch-session-cache.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import type { KafkaServer } from '../network/server.ts';
 import { MeteredObjectStore } from '../objectstore/metered.ts';
@@ -19,6 +20,7 @@ export interface MeteredParts {
   storage: Storage;
   maintenance: DisklessMaintenance;
   transactions: TransactionCoordinator;
+  fetchSessions: FetchSessionCache;
 }
 
 export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, objectStore: ObjectStore): { coordinator: Coordinator; objectStore: ObjectStore } {
@@ -89,6 +91,10 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly KafkaSer
   metrics.observe('kafka_server_brokertopicmetrics_messagesin_total', 'Records appended to diskless topics (committed).', 'counter', () => storage.writer.stats.recordsCommitted);
   metrics.observe('kafka_server_brokertopicmetrics_bytesin_total', 'Record batch bytes appended to diskless topics (committed).', 'counter', () => storage.writer.stats.bytesCommitted);
   metrics.observe('kafka_server_brokertopicmetrics_bytesout_total', 'Record batch bytes read for consumers from diskless topics.', 'counter', () => storage.reader.bytesRead);
+  const sessions = parts.fetchSessions;
+  metrics.observe('kafka_server_fetchsessioncache_numincrementalfetchsessions', 'Fetch sessions (KIP-227) this broker keeps.', 'gauge', () => sessions.stats().sessions);
+  metrics.observe('kafka_server_fetchsessioncache_numincrementalfetchpartitionscached', 'Partitions in this broker\'s fetch sessions.', 'gauge', () => sessions.stats().partitions);
+  metrics.observe('kafka_server_fetchsessioncache_incrementalfetchsessionevictions_total', 'Fetch sessions evicted to make room for new ones.', 'counter', () => sessions.stats().evictions);
   const notified = storage.notificationStats;
   metrics.observe('floe_commit_notifications_total', 'Other brokers\' commits learned from coordinator notifications, by how (listed: the batches came in the notification; lookup: one coordinator query).', 'counter',
     () => ({ listed: notified.commits - notified.lookups, lookup: notified.lookups }), 'how');

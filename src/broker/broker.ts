@@ -4,6 +4,7 @@
  * services they use (BrokerServices, handler.ts). `startBroker` is what `floe start` and the tests call;
  * tests observe a running broker through `inspect` (broker-inspection.ts).
  */
+import { FetchSessionCache } from './fetch/fetch-session-cache.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -59,6 +60,7 @@ export class Broker implements BrokerServices {
   readonly membership: Membership;
   readonly cluster: ClusterView;
   readonly partitions: Partitions;
+  readonly fetchSessions: FetchSessionCache;
   readonly admin: TopicAdmin;
   readonly producerIds: Pick<Coordinator, 'initProducerId'>;
   readonly transactions: TransactionCoordinator;
@@ -125,6 +127,7 @@ export class Broker implements BrokerServices {
     });
     this.membership.onChange(() => this.groups.ownershipChanged());
     this.partitions = new Partitions(this.storage, this.cluster, coordinator);
+    this.fetchSessions = new FetchSessionCache(config.maxIncrementalFetchSessionCacheSlots);
     this.admin = new TopicAdmin(this.topics, coordinator, this.storage, config, this.cluster);
     this.producerIds = coordinator;
     this.transactions = new TransactionCoordinator(coordinator.transactions, this.topics, this.partitions, {

@@ -22,6 +22,7 @@ import type { TopicAdmin } from './topic-admin.ts';
 import type { TransactionCoordinator } from './transaction-coordinator.ts';
 import type { TopicRegistry } from './topics.ts';
 import type { DynamicBrokerConfigs } from './dynamic-configs.ts';
+import type { FetchSessionCache } from './fetch/fetch-session-cache.ts';
 
 /** The services handlers use; one instance per broker. */
 export interface BrokerServices {
@@ -29,6 +30,8 @@ export interface BrokerServices {
   readonly topics: TopicRegistry;
   /** The partition seam: serve a partition, read partitions (Fetch). */
   readonly partitions: Partitions;
+  /** Fetch sessions (KIP-227) created on this broker. */
+  readonly fetchSessions: FetchSessionCache;
   /** Consumer groups this broker coordinates, and their committed offsets. */
   readonly groups: GroupCoordinator;
   /** This broker, the live brokers and the routing rules over them. */

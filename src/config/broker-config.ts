@@ -122,6 +122,8 @@ export interface BrokerConfig {
   transactionalIdExpirationMs?: number;
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
+  /** max.incremental.fetch.session.cache.slots */
+  maxIncrementalFetchSessionCacheSlots: number;
   autoCreateTopicsEnable: boolean;
   numPartitions: number;
   defaultReplicationFactor: number;
@@ -230,6 +232,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Names of Kafka KRaft controller listeners. Floe has no controller quorum: listeners with these names are skipped (with a warning), so a Kafka combined-mode server.properties can be used as is.' },
   { group: 'Listeners and network', key: 'socket.request.max.bytes', type: 'INT', default: '104857600', validate: range(1),
     doc: 'The largest request the broker reads; a larger request closes the connection.' },
+  { group: 'Listeners and network', key: 'max.incremental.fetch.session.cache.slots', type: 'INT', default: '1000', validate: range(0),
+    doc: 'The most fetch sessions (KIP-227: incremental fetch requests) this broker keeps. When full, a new session takes the slot of one unused for 2 minutes, or of a smaller session older than 2 minutes; otherwise the consumer fetches without a session.' },
   { group: 'Listeners and network', key: 'connections.max.idle.ms', type: 'LONG', default: '600000',
     doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
   { group: 'Listeners and network', key: 'metrics.listener', type: 'STRING', default: '',
@@ -425,7 +429,7 @@ const KAFKA_UNSUPPORTED_KEYS = new Set([
   'replica.lag.time.max.ms', 'replica.fetch.max.bytes', 'replica.fetch.wait.max.ms', 'replica.socket.timeout.ms',
   'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
   'metrics.recording.level', 'group.coordinator.rebalance.protocols', 'max.connections', 'max.connections.per.ip',
-  'max.connections.per.ip.overrides', 'max.incremental.fetch.session.cache.slots', 'fetch.max.bytes',
+  'max.connections.per.ip.overrides', 'fetch.max.bytes',
   'transactional.id.expiration.ms', 'create.topic.policy.class.name',
   'alter.config.policy.class.name', 'reserved.broker.max.id', 'request.timeout.ms', 'unstable.api.versions.enable',
   'confluent.support.metrics.enable', 'confluent.balancer.enable',
@@ -634,6 +638,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     transactionalIdExpirationMs: int('transactional.id.expiration.ms'),
     messageMaxBytes: int('message.max.bytes'),
     socketRequestMaxBytes: int('socket.request.max.bytes'),
+    maxIncrementalFetchSessionCacheSlots: int('max.incremental.fetch.session.cache.slots'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
     numPartitions: int('num.partitions'),
     defaultReplicationFactor: int('default.replication.factor'),

@@ -247,6 +247,8 @@ export interface GroupOffsetCommit extends PartitionKey {
   metadata: string | null;
   /** ms since the epoch; -1: expiry by offsets.retention.minutes (only OffsetCommit v2-v4 set one). */
   expireTimestamp: number;
+  /** The commit time the client gave (OffsetCommit v1), ms since the epoch; -1 or absent: the commit's own time. */
+  commitTimestamp?: number;
 }
 
 export interface CommittedOffset {

@@ -207,7 +207,7 @@ SELECT (q.i - 1)::integer AS o_idx, p.byte_size AS o_byte_size
 
 const COMMIT_GROUP_OFFSETS_SQL = `
 SELECT o_idx FROM floe_commit_group_offsets($1::text, $2::bigint, $3::uuid[], $4::integer[], $5::bigint[],
-                                            $6::integer[], $7::text[], $8::bigint[])`;
+                                            $6::integer[], $7::text[], $8::bigint[], $9::bigint[])`;
 
 const FETCH_GROUP_OFFSETS_SQL = `
 SELECT o.group_id, o.topic_id::text AS topic_id, t.name AS topic_name, o.partition, o.committed_offset::text AS committed_offset,
@@ -611,6 +611,7 @@ export class SqlCoordinator implements Coordinator {
       commits.map((c) => c.leaderEpoch),
       commits.map((c) => c.metadata),
       commits.map((c) => c.expireTimestamp),
+      commits.map((c) => c.commitTimestamp ?? -1),
     ]);
     const out: number[] = commits.map(() => ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     for (const r of res.rows) out[num(r.o_idx)] = ErrorCode.NONE;

@@ -13,9 +13,10 @@
 // deltas 0..n-1, the messages' timestamps (magic 0: none, -1), no producer id, compressed with the codec the
 // messages came with. Down-conversion (fetch) follows RecordsUtil.downConvert: control batches are left out,
 // every record becomes a message of the target magic with its absolute offset, key, value and (magic 1)
-// timestamp; headers are dropped (magic 0/1 have none). Floe sends the converted messages uncompressed
-// (Kafka re-compresses them with the batch's codec): the conversion then costs one decompression and a copy,
-// and the output is bounded by the caller's byte limit, not by the compression ratio.
+// timestamp; headers are dropped (magic 0/1 have none). The messages of a compressed batch are compressed
+// again with its codec into one wrapper message (as Kafka does), except lz4 for magic 0: Kafka writes those
+// frames with its old, wrong header checksum (KAFKA-3160) that magic 0 readers expect, so they go uncompressed.
+// The output is bounded by the caller's byte limit on the uncompressed messages.
 //
 // Both work on Buffer slices and allocate the output once per batch.
 
@@ -24,7 +25,7 @@ import { gzipSync } from 'node:zlib';
 import { compressSync as snappyCompressSync } from 'snappy';
 import { compressFrameSync } from 'lz4-napi';
 import { ErrorCode } from './gen/errors.ts';
-import { CompressionError, decompressSync } from './compression.ts';
+import { CompressionError, compress, decompressSync } from './compression.ts';
 import {
   CompressionType,
   CRC_START,
@@ -289,13 +290,13 @@ function messageSize(magic: 0 | 1, key: Buffer | null, value: Buffer | null): nu
   return LOG_OVERHEAD + MESSAGE_OVERHEAD_V0 + (magic === 1 ? 8 : 0) + (key?.length ?? 0) + (value?.length ?? 0);
 }
 
-function writeMessage(out: Buffer, pos: number, magic: 0 | 1, offset: bigint, timestamp: bigint, logAppendTime: boolean, key: Buffer | null, value: Buffer | null): number {
+function writeMessage(out: Buffer, pos: number, magic: 0 | 1, offset: bigint, timestamp: bigint, logAppendTime: boolean, key: Buffer | null, value: Buffer | null, codec = 0): number {
   const size = messageSize(magic, key, value);
   out.writeBigInt64BE(offset, pos);
   out.writeInt32BE(size - LOG_OVERHEAD, pos + 8);
   let p = pos + 16;
   out.writeInt8(magic, p++);
-  out.writeInt8(magic === 1 && logAppendTime ? TIMESTAMP_TYPE_MASK : 0, p++);
+  out.writeInt8((magic === 1 && logAppendTime ? TIMESTAMP_TYPE_MASK : 0) | codec, p++);
   if (magic === 1) {
     out.writeBigInt64BE(timestamp, p);
     p += 8;
@@ -316,7 +317,7 @@ function writeMessage(out: Buffer, pos: number, magic: 0 | 1, offset: bigint, ti
 }
 
 export interface DownConverted {
-  /** The message set (uncompressed messages of the target magic). */
+  /** The message set (messages of the target magic; a compressed batch's in one wrapper of its codec). */
   records: Buffer;
   /** Records converted. */
   count: number;
@@ -364,19 +365,37 @@ export async function downConvert(data: Buffer, magic: 0 | 1, fromOffset: bigint
       if (full) break;
       continue;
     }
+    const codec = attributes & 0x07;
+    const wrap = (codec === CompressionType.GZIP || codec === CompressionType.SNAPPY || codec === CompressionType.LZ4) && !(codec === CompressionType.LZ4 && magic === 0);
     const out = Buffer.allocUnsafe(bytes);
     let p = 0;
     let written = 0;
+    let firstOffset = -1n;
+    let lastWritten = -1n;
+    let wrapperTimestamp = NO_TIMESTAMP;
     for (const r of records) {
       if (written === n) break;
       const offset = baseOffset + BigInt(r.offsetDelta);
       if (offset < fromOffset) continue;
+      if (firstOffset < 0n) firstOffset = offset;
+      lastWritten = offset;
       const timestamp = logAppendTime ? maxTimestamp : baseTimestamp + BigInt(r.timestampDelta);
-      p = writeMessage(out, p, magic, offset, timestamp, logAppendTime, r.key, r.value);
+      if (timestamp > wrapperTimestamp) wrapperTimestamp = timestamp;
+      // Inside a magic 1 wrapper offsets are relative to its first message (Kafka's MemoryRecordsBuilder).
+      p = writeMessage(out, p, magic, wrap && magic === 1 ? offset - firstOffset : offset, timestamp, logAppendTime, r.key, r.value);
       written++;
     }
-    parts.push(out);
-    total += bytes;
+    if (wrap) {
+      // One wrapper message: the last inner offset, the largest timestamp (or the append time), the codec.
+      const value = await compress(codec, out);
+      const wrapper = Buffer.allocUnsafe(messageSize(magic, null, value));
+      writeMessage(wrapper, 0, magic, lastWritten, wrapperTimestamp, logAppendTime, null, value, codec);
+      parts.push(wrapper);
+      total += wrapper.length;
+    } else {
+      parts.push(out);
+      total += bytes;
+    }
     count += n;
     if (full) break;
   }

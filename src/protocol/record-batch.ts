@@ -15,9 +15,8 @@
 // KafkaApis.handleProduceRequest, ByteBufferLogInputStream.nextBatchSize, UnifiedLog.analyzeAndValidateRecords,
 // LogValidator, DefaultRecordBatch/DefaultRecord):
 //   - no batch at all in a partition's `records`          → INVALID_RECORD (87)  (Kafka: same)
-//   - magic 0/1 (legacy message set)                      → UNSUPPORTED_FOR_MESSAGE_FORMAT (43), as Floe's issue #2
-//     asks. Kafka 4 answers INVALID_RECORD (87) here ("only allowed to contain record batches with magic
-//     version 2"); 43 names the actual problem — a message format this broker does not take — for the client.
+//   - magic 0/1 (legacy message set) at produce v3+       → INVALID_RECORD (87)  (Kafka: same, "only allowed to
+//     contain record batches with magic version 2"; Produce v0-2 convert them up before these checks)
 //   - magic outside 0..2                                   → CORRUPT_MESSAGE (2)  (Kafka: "Invalid magic found")
 //   - batchLength < 49 (size < 61)                         → CORRUPT_MESSAGE (2)  (Kafka: ensureValid)
 //   - length pointing past the end / trailing partial batch → CORRUPT_MESSAGE (2). Kafka is laxer here: its
@@ -203,7 +202,7 @@ export function splitBatches(records: Buffer): { batches: Buffer[] } | BatchErro
     if (magic !== MAGIC_V2) {
       if (magic === 0 || magic === 1) {
         return err(
-          ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+          ErrorCode.INVALID_RECORD,
           `Produce requests are only allowed to contain record batches with magic version 2 (found magic ${magic})`,
         );
       }
@@ -290,7 +289,7 @@ export function validateBatch(batch: Buffer, opts: ValidateBatchOptions): BatchE
   const magic = batch[MAGIC_OFFSET]!;
   if (magic !== MAGIC_V2) {
     return err(
-      magic === 0 || magic === 1 ? ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT : ErrorCode.CORRUPT_MESSAGE,
+      magic === 0 || magic === 1 ? ErrorCode.INVALID_RECORD : ErrorCode.CORRUPT_MESSAGE,
       `Only record batches with magic version 2 are accepted (found magic ${magic})`,
     );
   }

@@ -141,9 +141,9 @@ test('a truncated batch gets CORRUPT_MESSAGE', async () => {
   assert.equal((await produceOne(batch.subarray(0, batch.length - 3))).errorCode, ErrorCode.CORRUPT_MESSAGE);
 });
 
-test('magic 0 and magic 1 message sets get UNSUPPORTED_FOR_MESSAGE_FORMAT', async () => {
+test('magic 0 and magic 1 message sets at Produce v3+ get INVALID_RECORD, as Kafka', async () => {
   for (const magic of [0, 1] as const) {
-    assert.equal((await produceOne(buildLegacyMessageSet(magic))).errorCode, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+    assert.equal((await produceOne(buildLegacyMessageSet(magic))).errorCode, ErrorCode.INVALID_RECORD);
   }
 });
 

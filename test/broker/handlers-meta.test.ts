@@ -254,6 +254,7 @@ const CASES: Record<number, Case> = {
     entries: (res) => res.topics.flatMap((t: any) => partitions(t, t.partitions)),
   },
   [ApiKey.DescribeCluster]: { request: { includeClusterAuthorizedOperations: false }, entities: [], entries: none },
+  [ApiKey.ListConfigResources]: { request: { resourceTypes: [2] }, entities: [], entries: none },
   [ApiKey.DescribeTopicPartitions]: {
     request: { topics: [{ name: T }], responsePartitionLimit: 10, cursor: null },
     entities: [T],

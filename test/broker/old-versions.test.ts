@@ -92,6 +92,16 @@ for (const [kind, topic] of Object.entries(TOPICS)) {
       assert.equal(v1.topics[0].partitions[0].errorCode, ErrorCode.NONE);
       f = await c.request(ApiKey.OffsetFetch, 0, { groupId: group, topics: [{ name: topic, partitionIndexes: [0] }] });
       assert.deepEqual([f.topics[0].partitions[0].committedOffset, f.topics[0].partitions[0].metadata], [3n, 'm1']);
+      // v1's commit timestamp is the offset's commit time, as in Kafka 3.9: one from 1970 has outlived
+      // offsets.retention.minutes (a group without group management), one stamped now (-1) has not.
+      const old = `${group}-1970`;
+      const stamped = await c.request(ApiKey.OffsetCommit, 1, { groupId: old, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: 4n, commitTimestamp: 1_000n, committedMetadata: null }] }] });
+      assert.equal(stamped.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+      const committed = async (g: string) => (await c.request(ApiKey.OffsetFetch, 0, { groupId: g, topics: [{ name: topic, partitionIndexes: [0] }] })).topics[0].partitions[0].committedOffset;
+      assert.equal(await committed(old), 4n);
+      await broker.broker.groups.expireOffsets();
+      assert.equal(await committed(old), -1n, 'expired by its own commit time');
+      assert.equal(await committed(group), 3n, 'kept');
     });
   });
 }

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestBroker } from '../helpers/broker.ts';
-import { fetchPartition } from '../helpers/fetch.ts';
+import { fetchPartition, fetchRequest } from '../helpers/fetch.ts';
+import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { produce } from '../helpers/produce.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { batchOf } from '../helpers/record-batch.ts';
@@ -46,5 +47,13 @@ test('GET /metrics exports request, object store, coordinator, cache and connect
   assert.ok(value(text, 'floe_network_received_bytes_total') > records.length);
   assert.match(text, /kafka_network_requestmetrics_totaltime_seconds_bucket\{le="0.001",request="Produce"\}/);
   assert.equal((await fetch(`http://127.0.0.1:${broker.metricsPort}/other`)).status, 404);
+  assert.equal(value(text, 'kafka_server_fetchsessioncache_numincrementalfetchsessions'), 0, 'sessionless fetches open no session');
+  // A full fetch with session epoch 0 opens one (KIP-227).
+  const full = await c.request(ApiKey.Fetch, 12, { ...fetchRequest([{ topic: 'm', partition: 0, offset: 2n }]), sessionEpoch: 0 });
+  assert.ok(full.sessionId > 0);
+  const after = await (await fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`)).text();
+  assert.equal(value(after, 'kafka_server_fetchsessioncache_numincrementalfetchsessions'), 1);
+  assert.equal(value(after, 'kafka_server_fetchsessioncache_numincrementalfetchpartitionscached'), 1);
+  assert.equal(value(after, 'kafka_server_fetchsessioncache_incrementalfetchsessionevictions_total'), 0);
   c.close();
 });

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { crc32 } from '@node-rs/crc32';
 import { downConvert, readMessageSet, upConvert } from '../../src/protocol/legacy-records.ts';
 import { readRecords } from '../../src/protocol/records.ts';
-import { computeCrc, controlBatch, patchBaseOffset, validateBatch } from '../../src/protocol/record-batch.ts';
+import { CompressionType, computeCrc, controlBatch, patchBaseOffset, validateBatch } from '../../src/protocol/record-batch.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { buildLegacyMessageSet, buildRecordBatch } from '../helpers/record-batch.ts';
 
@@ -105,6 +105,25 @@ test('down-conversion: absolute offsets, timestamps (magic 1), from the fetch of
     assert.deepEqual(read.messages.map((m) => [m.offset, m.magic, m.value!.toString()]), [[11n, magic, 'r1'], [12n, magic, 'r2'], [14n, magic, 'r14']]);
     if (magic === 1) assert.ok(read.messages.every((m) => m.timestamp > 0n));
     else assert.ok(read.messages.every((m) => m.timestamp === -1n));
+  }
+});
+
+test('down-conversion compresses a compressed batch again with its codec, in one wrapper (lz4 at magic 0 goes uncompressed)', async () => {
+  const values = ['c0', 'c1', 'c2', 'c3'];
+  for (const codec of [CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4]) {
+    const batch = await buildRecordBatch({ records: values.map((v) => ({ value: Buffer.from(v.repeat(50)) })), compression: codec });
+    patchBaseOffset(batch, 20n);
+    for (const magic of [0, 1] as const) {
+      const out = await downConvert(batch, magic, 21n, 1 << 20);
+      assert.equal(out.count, 3);
+      const expected = magic === 0 && codec === CompressionType.LZ4 ? CompressionType.NONE : codec;
+      assert.equal(out.records[17]! & 0x07, expected, `codec ${codec} magic ${magic}: the outer message's codec`);
+      if (expected !== CompressionType.NONE) assert.ok(out.records.length < 3 * 150, 'compressed');
+      const read = readMessageSet(out.records);
+      assert.ok(!('errorCode' in read));
+      assert.equal(read.codec, expected);
+      assert.deepEqual(read.messages.map((m) => [m.offset, m.magic, m.value!.toString()]), [21n, 22n, 23n].map((o, i) => [o, magic, values[i + 1]!.repeat(50)]));
+    }
   }
 });
 

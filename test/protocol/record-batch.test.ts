@@ -143,12 +143,12 @@ test('splitBatches: framing errors', async () => {
   }
 });
 
-test('splitBatches: magic 0 and 1 message sets are refused with UNSUPPORTED_FOR_MESSAGE_FORMAT', () => {
+test('splitBatches: magic 0 and 1 message sets are refused with INVALID_RECORD, as Kafka', () => {
   for (const magic of [0, 1] as const) {
     const set = buildLegacyMessageSet(magic, [{ key: 'k', value: 'v' }, { value: 'w' }]);
     assert.equal(set[16], magic);
     const r = splitBatches(set);
-    assert.equal(errorCode(r), ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+    assert.equal(errorCode(r), ErrorCode.INVALID_RECORD);
     assert.match((r as BatchError).message, /magic/);
   }
 });
@@ -163,7 +163,7 @@ test('validateProduceRecords: exactly one batch; no zstd before v7; null records
   assert.equal(errorCode(validateProduceRecords(Buffer.alloc(0), 3)), INVALID_RECORD);
   assert.equal(errorCode(validateProduceRecords(z, 6)), UNSUPPORTED_COMPRESSION_TYPE);
   assert.equal(errorCode(validateProduceRecords(z, 7)), 0);
-  assert.equal(errorCode(validateProduceRecords(buildLegacyMessageSet(1), 3)), ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+  assert.equal(errorCode(validateProduceRecords(buildLegacyMessageSet(1), 3)), ErrorCode.INVALID_RECORD);
 });
 
 // ---- validateBatch -------------------------------------------------------------------------------------
@@ -372,7 +372,7 @@ test('validateBatch: size and length-field sanity when called directly', async (
   const b = await buildRecordBatch({ records: sample });
   assert.equal(validateBatch(b.subarray(0, 60), OPTS)?.errorCode, CORRUPT_MESSAGE);
   assert.equal(validateBatch(b.subarray(0, b.length - 1), OPTS)?.errorCode, CORRUPT_MESSAGE);
-  assert.equal(validateBatch(await buildRecordBatch({ records: sample, magic: 1 }), OPTS)?.errorCode, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+  assert.equal(validateBatch(await buildRecordBatch({ records: sample, magic: 1 }), OPTS)?.errorCode, ErrorCode.INVALID_RECORD);
 });
 
 // ---- patching ------------------------------------------------------------------------------------------

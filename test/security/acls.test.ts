@@ -104,6 +104,7 @@ const CASES: Record<number, Case> = {
   [ApiKey.DescribeConfigs]: { version: 4, request: () => ({ resources: [{ resourceType: 2, resourceName: T, configurationKeys: null }] }), denied: ErrorCode.TOPIC_AUTHORIZATION_FAILED },
   [ApiKey.AlterConfigs]: { version: 2, request: () => ({ resources: [{ resourceType: 2, resourceName: T, configs: [{ name: 'retention.ms', value: '86400000' }] }], validateOnly: true }), denied: ErrorCode.TOPIC_AUTHORIZATION_FAILED },
   [ApiKey.DescribeLogDirs]: { version: 4, request: () => ({ topics: null }), denied: ErrorCode.CLUSTER_AUTHORIZATION_FAILED },
+  [ApiKey.ListConfigResources]: { version: 1, request: () => ({ resourceTypes: [] }), denied: ErrorCode.CLUSTER_AUTHORIZATION_FAILED },
   [ApiKey.CreatePartitions]: { version: 3, request: () => ({ topics: [{ name: T, count: 1, assignments: null }], timeoutMs: 5000, validateOnly: true }), denied: ErrorCode.TOPIC_AUTHORIZATION_FAILED },
   [ApiKey.DeleteGroups]: { version: 2, request: () => ({ groupsNames: ['acl-other-group'] }), denied: ErrorCode.GROUP_AUTHORIZATION_FAILED },
   [ApiKey.ElectLeaders]: { version: 2, request: () => ({ electionType: 0, topicPartitions: [{ topic: T, partitions: [0] }], timeoutMs: 5000 }), denied: ErrorCode.CLUSTER_AUTHORIZATION_FAILED },

@@ -1,5 +1,5 @@
 /**
- * OffsetCommit (key 8), versions 0-9.
+ * OffsetCommit (key 8), versions 0-10.
  *
  * Behavior: offsets are stored in the coordinator DB (not in a __consumer_offsets log) with their
  * metadata, leader epoch and commit timestamp, in one transaction per request. Members commit with their
@@ -10,11 +10,13 @@
  * the group is looked at), metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE (when
  * the group accepts the commit); the rest is committed.
  * Version notes: v0 (Kafka 3.9 and older) has no generation or member id: a commit without group
- * management, as generation -1; v1 adds them and a commit timestamp per partition, which is accepted and not
- * stored (Kafka 3.9 kept it as the commit time; Floe stamps the coordinator's time); v2-v4 may carry a retention time (the offset then expires that long after the commit,
+ * management, as generation -1; v1 adds them and a commit timestamp per partition, stored as the offset's
+ * commit time as Kafka 3.9 did (-1: the coordinator's time): the offsets of a group that commits without group
+ * management expire offsets.retention.minutes after it; v2-v4 may carry a retention time (the offset then expires that long after the commit,
  * whatever the group's state); v6+ leader epoch; v7+ group.instance.id; v8 flexible; v9: members of KIP-848
  * consumer groups commit with their member id and member epoch (STALE_MEMBER_EPOCH when it is not their
- * current one; UNSUPPORTED_VERSION below v9, as Kafka). v10 (topic ids) is unstable in Kafka and not served.
+ * current one; UNSUPPORTED_VERSION below v9, as Kafka). v10 (KIP-848; Kafka 4.1 marks it unstable) names
+ * topics by id: an unknown id gets UNKNOWN_TOPIC_ID.
  */
 import type { OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponsePartition } from '../../protocol/gen/messages/offset-commit.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -29,19 +31,23 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
   key: 8,
   name: 'OffsetCommit',
   minVersion: 0,
-  maxVersion: 9,
+  maxVersion: 10,
   async handle(ctx, req) {
+    const byId = ctx.apiVersion >= 10;
     const maxMetadata = ctx.groups.options.offsetMetadataMaxBytes;
     const commits: Omit<GroupOffsetCommit, 'expireTimestamp'>[] = [];
     const outs: PartitionOut[] = [];
     const tooLarge: PartitionOut[] = [];
     const topics = req.topics.map((t) => {
-      const topic = ctx.topics.get(t.name);
+      const topic = byId ? ctx.topics.getById(t.topicId) : ctx.topics.get(t.name);
       return {
         name: t.name,
+        topicId: t.topicId,
         partitions: t.partitions.map((p) => {
           const out: PartitionOut = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE };
-          if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
+          if (!topic) {
+            out.errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          } else if (p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
             out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           } else if (p.committedMetadata !== null && p.committedMetadata.length > maxMetadata / 3 && Buffer.byteLength(p.committedMetadata) > maxMetadata) {
             tooLarge.push(out); // OFFSET_METADATA_TOO_LARGE unless the group refuses the whole commit
@@ -52,6 +58,8 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
               offset: p.committedOffset,
               leaderEpoch: p.committedLeaderEpoch,
               metadata: p.committedMetadata ?? '',
+              // v1's own commit time (-1: now). Clamped to 2^53: expiry adds the retention to it in SQL.
+              commitTimestamp: ctx.apiVersion === 1 ? clampToSafeInteger(p.commitTimestamp) : -1,
             });
             outs.push(out);
           }
@@ -75,6 +83,6 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
     return { throttleTimeMs: 0, topics };
   },
   errorResponse: (req, errorCode) => ({
-    topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),
+    topics: req.topics.map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),
   }),
 });

@@ -1,5 +1,5 @@
 /**
- * OffsetFetch (key 9), versions 0-9.
+ * OffsetFetch (key 9), versions 0-10.
  *
  * Behavior: committed offsets are read from the coordinator DB, one query for all the groups of a request.
  * A partition without a committed offset (or of an unknown group or topic) gets offset -1, metadata "" and
@@ -10,8 +10,9 @@
  * Version notes: v0 (Kafka 3.9 and older) is v1's shape; v0-v1 report group errors in every partition (it has no top-level error); v2-v7 one group
  * with a top-level error; v5+ leader epochs; v8+ several groups per request, answered per group; v9 adds
  * the member id and epoch of KIP-848 consumer groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH), ignored for
- * classic groups (as Kafka does). v10 (topic
- * ids) is unstable in Kafka and not served.
+ * classic groups (as Kafka does). v10 (KIP-848; Kafka 4.1 marks it unstable) names topics by id: an unknown id
+ * gets UNKNOWN_TOPIC_ID in each of its partitions (offset -1), and with no topic list the topics are answered
+ * by id.
  */
 import type { OffsetFetchRequest, OffsetFetchResponse } from '../../protocol/gen/messages/offset-fetch.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
@@ -47,23 +48,40 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
   key: 9,
   name: 'OffsetFetch',
   minVersion: 0,
-  maxVersion: 9,
+  maxVersion: 10,
   async handle(ctx, req) {
-    const { groups } = ctx;
+    const { groups, topics: registry } = ctx;
     if (ctx.apiVersion >= 8) {
+      const byId = ctx.apiVersion >= 10;
+      // v10: topics by id; the ids no topic has are answered UNKNOWN_TOPIC_ID without asking the group.
+      const unknownIds = req.groups.map((g) => (byId && g.topics !== null ? g.topics.filter((t) => !registry.getById(t.topicId)) : []));
       const fetched = await groups.fetchOffsets(req.groups.map((g) => ({
         groupId: g.groupId,
         memberId: ctx.apiVersion >= 9 ? g.memberId : null,
         memberEpoch: ctx.apiVersion >= 9 ? g.memberEpoch : -1,
-        topics: g.topics === null ? null : g.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+        topics: g.topics === null ? null : g.topics.flatMap((t) => {
+          if (!byId) return [{ name: t.name, partitions: t.partitionIndexes }];
+          const topic = registry.getById(t.topicId);
+          return topic ? [{ name: topic.name, partitions: t.partitionIndexes }] : [];
+        }),
       })));
       if (req.requireStable) await Promise.all(fetched.map((g) => markUnstable(ctx, g)));
       return {
         throttleTimeMs: 0,
-        groups: fetched.map((g) => ({
+        groups: fetched.map((g, i) => ({
           groupId: g.groupId,
           errorCode: g.errorCode,
-          topics: g.topics.map((t) => ({ name: t.name, partitions: t.partitions.map(partitionOut) })),
+          topics: [
+            ...g.topics.flatMap((t) => {
+              const topicId = byId ? registry.get(t.name)?.topicId : undefined;
+              if (byId && topicId === undefined) return []; // a topic deleted since: it has no id to answer with
+              return [{ name: t.name, topicId, partitions: t.partitions.map(partitionOut) }];
+            }),
+            ...(g.errorCode === ErrorCode.NONE ? unknownIds[i]! : []).map((t) => ({
+              topicId: t.topicId,
+              partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNKNOWN_TOPIC_ID })),
+            })),
+          ],
         })),
       };
     }

@@ -46,6 +46,7 @@ import { describeTransactions } from './65-describe-transactions.ts';
 import { listTransactions } from './66-list-transactions.ts';
 import { consumerGroupHeartbeat } from './68-consumer-group-heartbeat.ts';
 import { consumerGroupDescribe } from './69-consumer-group-describe.ts';
+import { listConfigResources } from './74-list-config-resources.ts';
 import { describeTopicPartitions } from './75-describe-topic-partitions.ts';
 
 export const HANDLERS: readonly AnyHandler[] = [
@@ -95,5 +96,6 @@ export const HANDLERS: readonly AnyHandler[] = [
   listTransactions,
   consumerGroupHeartbeat,
   consumerGroupDescribe,
+  listConfigResources,
   describeTopicPartitions,
 ];
