@@ -13,6 +13,7 @@ import type { TransactionStore } from './transaction-store.ts';
 
 
 import type { SecurityStore } from './security-store.ts';
+import type { GroupConfigStore } from './group-config-store.ts';
 
 export type TimestampType = 0 | 1; // 0 CreateTime, 1 LogAppendTime
 
@@ -368,7 +369,7 @@ export interface MembershipView {
   brokers: RegisteredBroker[];
 }
 
-export interface Coordinator extends SecurityStore {
+export interface Coordinator extends SecurityStore, GroupConfigStore {
   /** The transaction coordinator's state (transaction-store.ts). */
   readonly transactions: TransactionStore;
   /** Applies migrations; safe to call on every start. */

@@ -12,6 +12,7 @@
  * literals. Kafka error codes come from the generated ErrorCode; the functions return them as numbers.
  */
 import { SqlSecurityStore, type SecurityStore } from './security-store.ts';
+import { SqlGroupConfigStore, type GroupConfigStore } from './group-config-store.ts';
 import {
   CoordinatorError,
   type BatchLocation,
@@ -307,10 +308,14 @@ export class SqlCoordinator implements Coordinator {
   /** SCRAM credentials, ACLs and quotas (migration 11): security-store.ts. */
   private readonly security: SqlSecurityStore;
 
+  /** Per-group configs (migration 18): group-config-store.ts. */
+  private readonly groupConfigs: SqlGroupConfigStore;
+
   readonly transactions: TransactionStore;
 
   constructor(private readonly db: SqlConnection) {
     this.security = new SqlSecurityStore(db);
+    this.groupConfigs = new SqlGroupConfigStore(db);
     this.transactions = new SqlTransactionStore(db);
   }
 
@@ -326,6 +331,10 @@ export class SqlCoordinator implements Coordinator {
   securityVersion: SecurityStore['securityVersion'] = () => this.security.securityVersion();
   listDynamicBrokerConfigs: SecurityStore['listDynamicBrokerConfigs'] = () => this.security.listDynamicBrokerConfigs();
   alterDynamicBrokerConfigs: SecurityStore['alterDynamicBrokerConfigs'] = (id, set, rm, replace) => this.security.alterDynamicBrokerConfigs(id, set, rm, replace);
+
+  // ---- Group configs (migration 18, group-config-store.ts) ----
+  listGroupConfigs: GroupConfigStore['listGroupConfigs'] = () => this.groupConfigs.listGroupConfigs();
+  alterGroupConfigs: GroupConfigStore['alterGroupConfigs'] = (g, set, rm, replace) => this.groupConfigs.alterGroupConfigs(g, set, rm, replace);
 
   /** The underlying connection (tests, tools). */
   get connection(): SqlConnection {

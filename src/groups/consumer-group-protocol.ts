@@ -147,12 +147,14 @@ export class ConsumerGroupProtocol {
     this.now = options.now ?? Date.now;
   }
 
-  private get sessionTimeoutMs(): number {
-    return this.options.consumerSessionTimeoutMs ?? CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs;
+  /** The group's consumer.session.timeout.ms, else the broker's group.consumer.session.timeout.ms. */
+  private sessionTimeoutMs(groupId: string): number {
+    return this.options.groupConfigs?.ownInt(groupId, 'consumer.session.timeout.ms') ?? this.options.consumerSessionTimeoutMs ?? CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs;
   }
 
-  private get heartbeatIntervalMs(): number {
-    return this.options.consumerHeartbeatIntervalMs ?? CONSUMER_GROUP_DEFAULTS.heartbeatIntervalMs;
+  /** The group's consumer.heartbeat.interval.ms, else the broker's group.consumer.heartbeat.interval.ms. */
+  private heartbeatIntervalMs(groupId: string): number {
+    return this.options.groupConfigs?.ownInt(groupId, 'consumer.heartbeat.interval.ms') ?? this.options.consumerHeartbeatIntervalMs ?? CONSUMER_GROUP_DEFAULTS.heartbeatIntervalMs;
   }
 
   private get assignors(): readonly string[] {
@@ -338,7 +340,7 @@ export class ConsumerGroupProtocol {
       if (next.state === 'unrevoked_partitions' && !wasRevoking) member.revocationDeadline = now + member.rebalanceTimeoutMs;
       changed = true;
     }
-    member.deadline = now + this.sessionTimeoutMs;
+    member.deadline = now + this.sessionTimeoutMs(g.groupId);
     if (changed) {
       g.version++;
       await this.groups.persistConsumer(g);
@@ -349,7 +351,7 @@ export class ConsumerGroupProtocol {
       errorMessage: null,
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      heartbeatIntervalMs: this.heartbeatIntervalMs(g.groupId),
       assignment: full || !sameAssignment(before, member.assigned) ? toList(member.assigned) : null,
     };
   }

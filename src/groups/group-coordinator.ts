@@ -24,6 +24,7 @@ import { OwnedGroups } from './owned-groups.ts';
 import { ConsumerGroupProtocol, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup } from './consumer-group-protocol.ts';
 import type { ConsumerGroup } from './consumer-group.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
+import { GroupConfigs } from './group-configs.ts';
 
 // What the rest of Floe imports from here (the handlers and the broker), wherever it is defined.
 export { MAX_GROUP_ID_BYTES } from './group-id.ts';
@@ -32,6 +33,7 @@ export { clientHost, NEW_MEMBER_JOIN_TIMEOUT_MS, type DescribedGroup, type JoinP
 export type { CommitParams, DeleteOffsetsTarget, FetchedGroup, FetchedPartition, FetchRequestGroup } from './group-offsets.ts';
 export type { ConsumerHeartbeatParams, ConsumerHeartbeatResult, DescribedConsumerGroup } from './consumer-group-protocol.ts';
 export type { GroupTopics } from './group-options.ts';
+export type { DescribedGroupConfig, GroupConfigOp, GroupConfigs } from './group-configs.ts';
 
 /** A group as ListGroups shows it; `type` is KIP-848's group type. */
 export interface ListedGroup {
@@ -46,9 +48,13 @@ export class GroupCoordinator {
   private readonly protocol: ClassicProtocol;
   private readonly consumer: ConsumerGroupProtocol;
   private readonly offsets: GroupOffsets;
+  /** Per-group configs (GROUP resource of DescribeConfigs/IncrementalAlterConfigs); the broker starts and stops them. */
+  readonly configs: GroupConfigs;
 
   /** `options` is shared with the parts: a change to it (tests) applies to the running coordinator. */
   constructor(store: Coordinator, readonly options: GroupCoordinatorOptions) {
+    this.configs = new GroupConfigs(store, options.brokerConfig ?? { values: {} });
+    options.groupConfigs ??= this.configs;
     this.owned = new OwnedGroups(store, options);
     this.protocol = new ClassicProtocol(this.owned, options);
     this.consumer = new ConsumerGroupProtocol(this.owned, options);
