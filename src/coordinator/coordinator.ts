@@ -503,6 +503,12 @@ export interface Coordinator extends SecurityStore, GroupConfigStore {
   registerBroker(registration: BrokerRegistration): Promise<{ nodeId: number; epoch: number }>;
   /** Renews this broker's registration, expires silent brokers, and returns the live set. */
   brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView>;
+  /**
+   * Holds this broker's liveness lock for as long as its process (and its listening connection) lives:
+   * peers then expire it within a third of the session timeout once it dies (migration 18), instead of a
+   * whole session. Nothing for single-process backends (PGlite).
+   */
+  holdLivenessLock(nodeId: number): Promise<void>;
   /** Clean shutdown: leaves the live set at once. */
   deregisterBroker(nodeId: number, incarnation: string): Promise<void>;
 }

@@ -304,6 +304,9 @@ function toGroupRecord(r: GroupRow): GroupRecord {
   };
 }
 
+/** First key of the brokers' liveness locks ("flol"); the second is the node id (migration 18's floe_broker_heartbeat). */
+const LIVENESS_LOCK_KEY = 0x666c6f6c;
+
 export class SqlCoordinator implements Coordinator {
   /** SCRAM credentials, ACLs and quotas (migration 11): security-store.ts. */
   private readonly security: SqlSecurityStore;
@@ -1063,6 +1066,10 @@ export class SqlCoordinator implements Coordinator {
       await tx.query('UPDATE brokers SET endpoints = $3::text WHERE node_id = $1::integer AND incarnation = $2::text', [r.nodeId, r.incarnation, formatEndpoints(r.endpoints)]);
       return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
     });
+  }
+
+  async holdLivenessLock(nodeId: number): Promise<void> {
+    await this.db.holdSessionLock?.(LIVENESS_LOCK_KEY, nodeId);
   }
 
   async brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView> {
