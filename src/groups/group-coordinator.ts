@@ -15,7 +15,7 @@
  * the owned groups), so none of them imports this file.
  */
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import type { GroupState, JoinResult, SyncResult } from './classic-group.ts';
+import { joinError, type GroupState, type JoinResult, type SyncResult } from './classic-group.ts';
 import { ClassicProtocol, type DescribedGroup, type JoinParams, type LeaveResult, type MemberIdentity, type SyncParams } from './classic-protocol.ts';
 import { GroupOffsets, type CommitParams, type DeleteOffsetsTarget, type FetchedGroup, type FetchRequestGroup } from './group-offsets.ts';
 import { groupIdError } from './group-id.ts';
@@ -58,6 +58,7 @@ export class GroupCoordinator {
     this.owned = new OwnedGroups(store, options);
     this.protocol = new ClassicProtocol(this.owned, options);
     this.consumer = new ConsumerGroupProtocol(this.owned, options);
+    this.consumer.downgrade = (g, leaving) => this.protocol.adoptConsumerGroup(g, leaving, (m) => this.consumer.encodedAssignment(m));
     this.offsets = new GroupOffsets(store, this.owned, this.protocol, this.consumer, options);
   }
 
@@ -103,20 +104,39 @@ export class GroupCoordinator {
 
   // ---- The classic protocol ----
 
+  // A non-empty consumer group of the id serves classic members itself (KIP-848's online migration).
+
   join(p: JoinParams): Promise<JoinResult> {
+    const g = this.liveConsumerGroup(p.groupId);
+    if (g !== undefined && p.sessionTimeoutMs >= this.options.minSessionTimeoutMs && p.sessionTimeoutMs <= this.options.maxSessionTimeoutMs) {
+      return this.consumer.classicJoin(g, p).catch(() => joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    }
     return this.protocol.join(p);
   }
 
   sync(p: SyncParams): Promise<SyncResult> {
+    const g = this.liveConsumerGroup(p.groupId);
+    if (g !== undefined) return Promise.resolve(this.consumer.classicSync(g, p));
     return this.protocol.sync(p);
   }
 
   heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    const g = this.liveConsumerGroup(groupId);
+    if (g !== undefined) return this.consumer.classicHeartbeat(g, memberId, groupInstanceId, generationId);
     return this.protocol.heartbeat(groupId, memberId, groupInstanceId, generationId);
   }
 
-  leave(groupId: string, leaving: readonly MemberIdentity[]): LeaveResult {
+  leave(groupId: string, leaving: readonly MemberIdentity[]): LeaveResult | Promise<LeaveResult> {
+    const g = this.liveConsumerGroup(groupId);
+    if (g !== undefined) return this.consumer.classicLeave(g, leaving).catch(() => ({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] }));
     return this.protocol.leave(groupId, leaving);
+  }
+
+  /** The consumer group of that id coordinated here, when it has members (an empty one is replaced by a classic join). */
+  private liveConsumerGroup(groupId: string): ConsumerGroup | undefined {
+    if (groupIdError(groupId, false) !== null || this.owned.placementError(groupId) !== null) return undefined;
+    const g = this.owned.getConsumer(groupId);
+    return g !== undefined && !g.dead && g.members.size > 0 ? g : undefined;
   }
 
   describe(groupId: string): DescribedGroup | null {
