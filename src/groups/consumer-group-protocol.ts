@@ -711,10 +711,14 @@ export class ConsumerGroupProtocol {
     return ErrorCode.NONE;
   }
 
-  /** LeaveGroup of classic members of a consumer group. */
-  async classicLeave(g: ConsumerGroup, leaving: readonly MemberIdentity[]): Promise<LeaveResult> {
+  /**
+   * LeaveGroup of classic members of a consumer group. `rest`: the members not handled because the group
+   * went back to the classic protocol on the way (the caller passes them to the classic group).
+   */
+  async classicLeave(g: ConsumerGroup, leaving: readonly MemberIdentity[]): Promise<LeaveResult & { rest: MemberIdentity[] }> {
     const members = [];
-    for (const l of leaving) {
+    for (const [i, l] of leaving.entries()) {
+      if (this.groups.getConsumer(g.groupId) !== g) return { errorCode: ErrorCode.NONE, members, rest: leaving.slice(i) };
       const answer = (errorCode: number) => ({ memberId: l.memberId, groupInstanceId: l.groupInstanceId, errorCode });
       let m: ConsumerMember | undefined;
       if (l.memberId === '' && l.groupInstanceId !== null) m = g.members.get(g.staticMembers.get(l.groupInstanceId) ?? '');
@@ -736,9 +740,8 @@ export class ConsumerGroupProtocol {
       }
       await this.removeMember(g, m, `left the group (LeaveGroup: ${l.reason ?? 'not provided'})`);
       members.push(answer(ErrorCode.NONE));
-      if (this.groups.getConsumer(g.groupId) !== g) break; // downgraded meanwhile
     }
-    return { errorCode: ErrorCode.NONE, members };
+    return { errorCode: ErrorCode.NONE, members, rest: [] };
   }
 
   /** Whether a partition of the member's target is still held by another member (Kafka's waitingOnUnreleasedPartition). */

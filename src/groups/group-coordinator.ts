@@ -128,7 +128,14 @@ export class GroupCoordinator {
 
   leave(groupId: string, leaving: readonly MemberIdentity[]): LeaveResult | Promise<LeaveResult> {
     const g = this.liveConsumerGroup(groupId);
-    if (g !== undefined) return this.consumer.classicLeave(g, leaving).catch(() => ({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] }));
+    if (g !== undefined) {
+      return this.consumer.classicLeave(g, leaving).then((r) => {
+        if (r.rest.length === 0) return { errorCode: r.errorCode, members: r.members };
+        // The group went back to the classic protocol on the way: it takes the rest.
+        const classic = this.protocol.leave(groupId, r.rest);
+        return { errorCode: classic.errorCode, members: [...r.members, ...classic.members] };
+      }, () => ({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] }));
+    }
     return this.protocol.leave(groupId, leaving);
   }
 
