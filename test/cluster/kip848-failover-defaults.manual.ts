@@ -9,7 +9,11 @@
  * the session timeout could have expired the dead broker. At the end every record was consumed and the
  * committed offsets are at the log end.
  *
- *   FLOE_FAILOVER_RUNS=10 npm test -- test/cluster/kip848-failover-defaults.test.ts
+ *   FLOE_FAILOVER_RUNS=10 npm run test:kip848-failover-defaults
+ *
+ * Not in `npm test` yet: in about one run of four (3 kills each) a partition's committed offset stayed a
+ * couple of records short of the log end after every record was consumed (the members had auto-committed
+ * the other partitions to the end), which is issue 20's first defect in another form, still to be found.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
