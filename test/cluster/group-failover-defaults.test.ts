@@ -2,7 +2,7 @@
  * Failover time at the default broker liveness settings (broker.heartbeat.interval.ms 2000,
  * broker.session.timeout.ms 9000): three brokers (child processes, one PostgreSQL, one bucket), a producer,
  * and two librdkafka members of a classic group committing synchronously after every chunk. The broker
- * coordinating the group is killed with SIGKILL, `FLOE_FAILOVER_RUNS` times (default 3); each time the
+ * coordinating the group is killed with SIGKILL, `FLOE_FAILOVER_RUNS` times (default 2); each time the
  * group must commit again well before the session timeout would have expired the dead broker (its
  * liveness lock, migration 18, is gone with its process), and the dead broker is restarted only after
  * that. At the end every record was consumed and the committed offsets are the members' last commits,
