@@ -16,6 +16,9 @@
  * the other partitions to the end), which is issue 20's first defect in another form, still to be found.
  */
 import { test } from 'node:test';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
@@ -103,6 +106,8 @@ test(`KIP-848 group at default settings: its coordinator killed ${RUNS} times, c
     return committed!.partitions.every((p) => p.offset === ends.get(p.partition));
   }, WAIT).catch(async (err: Error) => {
     const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
+    const logs = await cluster.writeLogs(await mkdtemp(join(tmpdir(), 'floe-kip848-failover-')));
+    t.diagnostic(`broker logs: ${logs.join(' ')}`);
     throw new Error(`${err.message}: committed ${JSON.stringify(committed!.partitions.map((p) => [p.partition, p.offset]))}, ends ${JSON.stringify([...ends])}; ` +
       `assignments ${JSON.stringify(members.map((m) => m.assigned))}; events ${members.map((m) => m.events.slice(-6).join(' | ')).join(' || ')}; client errors ${members.map((m) => m.output.slice(-800)).join(' || ')}`);
   });
