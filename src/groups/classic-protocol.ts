@@ -12,9 +12,10 @@
  * that the group is still in the state and generation they were started in (as Kafka's callbacks do).
  *
  * Floe differences: a JoinGroup or SyncGroup request that another request of the same member replaces is
- * answered REBALANCE_IN_PROGRESS instead of never (Kafka drops its callback). A JoinGroup for the id of a
- * KIP-848 consumer group with members gets INCONSISTENT_GROUP_PROTOCOL (Kafka 4 can take classic members
- * into a consumer group); an empty consumer group becomes a classic group, as in Kafka.
+ * answered REBALANCE_IN_PROGRESS instead of never (Kafka drops its callback). Requests for the id of a
+ * KIP-848 consumer group with members are served by that group (the GroupCoordinator sends them to
+ * consumer-group-protocol.ts: online migration); an empty consumer group becomes a classic group, as in
+ * Kafka; a consumer group whose last consumer-protocol member leaves comes back here (adoptConsumerGroup).
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../protocol/gen/errors.ts';
