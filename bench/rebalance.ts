@@ -1,5 +1,5 @@
 /**
- * Rebalance time of a classic consumer group: 3 members, 12 partitions, one `floe start` broker on the
+ * Rebalance time of a consumer group, classic protocol and KIP-848's consumer protocol: 3 members, 12 partitions, one `floe start` broker on the
  * embedded defaults (PGlite + folder) with group.initial.rebalance.delay.ms=0 (its default, 3000, delays
  * the first rebalance of a new group on purpose).
  *
@@ -14,12 +14,18 @@
  *    of 2; 1 of 3 leaves. For the last two, also from the moment the last existing member heard of the
  *    rebalance (its heartbeat answered REBALANCE_IN_PROGRESS): the coordinator's part, without the wait
  *    for the next heartbeat.
+ *    The consumer protocol (KIP-848), raw members speaking ConsumerGroupHeartbeat and heartbeating at the
+ *    same --heartbeat-ms (and at once after an assignment change, as librdkafka does): 3 members start a
+ *    group (until balanced: 4 partitions each, none twice); a 3rd member joins a balanced group of 2, until
+ *    it owns its first partition (the classic figure's equivalent: a classic member owns its partitions
+ *    when SyncGroup answers) and until all three are balanced; 1 of 3 leaves, until the other two own all.
  * 2. Client level, kafkajs 2.2.4 consumers (default heartbeat interval 3 s, and 100 ms): from the third
  *    consumer's run() until all three got their assignment of the same generation (GROUP_JOIN events).
  *
  * Prints a table and one JSON line. Figures are for reading, not for asserting: the machine is shared.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -201,6 +207,126 @@ async function protocolLevel(port: number, iteration: number): Promise<Timings> 
   return { create, join, leave, joinAfterNotice, leaveAfterNotice };
 }
 
+/**
+ * A KIP-848 member speaking ConsumerGroupHeartbeat (v1) directly: it heartbeats every HEARTBEAT_MS, and at
+ * once after its assignment changed (to report what it owns now), as librdkafka does; it gives up revoked
+ * partitions and takes new ones as soon as the answer names them (no commit or processing in between).
+ */
+class ConsumerMember {
+  readonly memberId = randomUUID();
+  epoch = 0;
+  /** topic id → partitions it owns. */
+  owned = new Map<string, number[]>();
+  /** performance.now() when it first owned a partition. */
+  firstOwnedAt = 0;
+  /** performance.now() of the last change of what it owns. */
+  changedAt = 0;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+
+  private constructor(private readonly c: RawClient, private readonly group: string) {}
+
+  static async connect(port: number, group: string): Promise<ConsumerMember> {
+    return new ConsumerMember(await RawClient.connect(port), group);
+  }
+
+  get count(): number {
+    let n = 0;
+    for (const ps of this.owned.values()) n += ps.length;
+    return n;
+  }
+
+  private async beat(): Promise<boolean> {
+    const joining = this.epoch === 0;
+    const r = await this.c.request(ApiKey.ConsumerGroupHeartbeat, 1, {
+      groupId: this.group, memberId: this.memberId, memberEpoch: this.epoch, instanceId: null, rackId: null,
+      rebalanceTimeoutMs: joining ? 30_000 : -1, subscribedTopicNames: joining ? [TOPIC] : null, subscribedTopicRegex: null, serverAssignor: joining ? 'uniform' : null,
+      topicPartitions: joining ? [] : [...this.owned].map(([topicId, partitions]) => ({ topicId, partitions })),
+    });
+    if (r.errorCode !== 0) throw new Error(`ConsumerGroupHeartbeat: error ${r.errorCode} ${r.errorMessage}`);
+    this.epoch = r.memberEpoch;
+    if (r.assignment === null) return false;
+    const next = new Map<string, number[]>(r.assignment.topicPartitions.map((t: { topicId: string; partitions: number[] }) => [t.topicId, [...t.partitions].sort((a, b) => a - b)]));
+    const same = next.size === this.owned.size && [...next].every(([t, ps]) => JSON.stringify(this.owned.get(t)) === JSON.stringify(ps));
+    if (same) return false;
+    this.owned = next;
+    this.changedAt = performance.now();
+    if (this.firstOwnedAt === 0 && this.count > 0) this.firstOwnedAt = this.changedAt;
+    return true;
+  }
+
+  /** Joins (the first heartbeat) and keeps heartbeating. */
+  start(): void {
+    this.loop = (async () => {
+      let again = await this.beat();
+      while (!this.stopped) {
+        if (!again) await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
+        if (this.stopped) return;
+        again = await this.beat();
+      }
+    })();
+  }
+
+  async leave(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await this.c.request(ApiKey.ConsumerGroupHeartbeat, 1, {
+      groupId: this.group, memberId: this.memberId, memberEpoch: -1, instanceId: null, rackId: null, rebalanceTimeoutMs: -1,
+      subscribedTopicNames: null, subscribedTopicRegex: null, serverAssignor: null, topicPartitions: null,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    await this.loop?.catch(() => undefined);
+    this.c.close();
+  }
+}
+
+/** The members own every partition once, `PARTITIONS / members` each (the uniform assignor's balance). */
+function balanced(members: ConsumerMember[]): boolean {
+  const seen = new Set<string>();
+  for (const m of members) {
+    if (m.count !== PARTITIONS / members.length) return false;
+    for (const [t, ps] of m.owned) for (const p of ps) seen.add(`${t}:${p}`);
+  }
+  return seen.size === PARTITIONS;
+}
+
+async function waitUntil(check: () => boolean): Promise<number> {
+  while (!check()) await new Promise((r) => setTimeout(r, 1));
+  return performance.now();
+}
+
+interface ConsumerTimings { create: number; joinOwns: number; joinBalanced: number; leave: number }
+
+/**
+ * The same scenarios with the consumer protocol: 3 members start a group (until balanced); a 3rd member
+ * joins a balanced group of 2: until it owns its first partition, and until all three are balanced (the
+ * others first revoke what moves); 1 of 3 leaves: until the other two own everything.
+ */
+async function consumerProtocolLevel(port: number, iteration: number): Promise<ConsumerTimings> {
+  const group = `bench-848-${iteration}`;
+  const [a, b, c] = await Promise.all([0, 1, 2].map(() => ConsumerMember.connect(port, group)));
+  let t0 = performance.now();
+  for (const m of [a!, b!, c!]) m.start();
+  const create = (await waitUntil(() => balanced([a!, b!, c!]))) - t0;
+  await c!.leave();
+  await waitUntil(() => balanced([a!, b!]));
+  await new Promise((r) => setTimeout(r, 2 * HEARTBEAT_MS));
+  const c2 = await ConsumerMember.connect(port, group);
+  t0 = performance.now();
+  c2.start();
+  const joinOwns = (await waitUntil(() => c2.firstOwnedAt > 0)) - t0;
+  const joinBalanced = (await waitUntil(() => balanced([a!, b!, c2]))) - t0;
+  await new Promise((r) => setTimeout(r, 2 * HEARTBEAT_MS));
+  t0 = performance.now();
+  await c2.leave();
+  const leave = (await waitUntil(() => balanced([a!, b!]))) - t0;
+  for (const m of [a!, b!, c!, c2]) await m.close();
+  return { create, joinOwns, joinBalanced, leave };
+}
+
 async function kafkajsLevel(port: number, iteration: number, heartbeatInterval: number): Promise<number> {
   const kafka = new Kafka({ clientId: 'rebalance-bench', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING });
   const groupId = `kjs-bench-${heartbeatInterval}-${iteration}`;
@@ -255,6 +381,16 @@ async function main(): Promise<void> {
     const joinAfterNotice = stats(results.map((r) => r.joinAfterNotice));
     const leaveAfterNotice = stats(results.map((r) => r.leaveAfterNotice));
 
+    await consumerProtocolLevel(broker.port, -1); // warm-up
+    const kip848 = [];
+    for (let i = 0; i < ITERATIONS; i++) kip848.push(await consumerProtocolLevel(broker.port, i));
+    const consumer = {
+      create: stats(kip848.map((r) => r.create)),
+      joinOwns: stats(kip848.map((r) => r.joinOwns)),
+      joinBalanced: stats(kip848.map((r) => r.joinBalanced)),
+      leave: stats(kip848.map((r) => r.leave)),
+    };
+
     const kjs: Record<string, ReturnType<typeof stats>> = {};
     for (const hb of [3000, 100]) {
       const xs = [];
@@ -270,8 +406,12 @@ async function main(): Promise<void> {
     row('raw: 1 of 3 members leaves', leave);
     row('  join, after the last member was told', joinAfterNotice);
     row('  leave, after the last member was told', leaveAfterNotice);
+    row('848: 3 members start a new group', consumer.create);
+    row('848: 3rd member joins: owns a partition', consumer.joinOwns);
+    row('848: 3rd member joins: all balanced', consumer.joinBalanced);
+    row('848: 1 of 3 members leaves', consumer.leave);
     for (const [name, s] of Object.entries(kjs)) row(`${name.replace(/_/g, ' ')}: 3rd consumer joins`, s);
-    console.log(JSON.stringify({ partitions: PARTITIONS, members: 3, heartbeatMs: HEARTBEAT_MS, iterations: ITERATIONS, raw: { create, join, leave, joinAfterNotice, leaveAfterNotice }, ...kjs }));
+    console.log(JSON.stringify({ partitions: PARTITIONS, members: 3, heartbeatMs: HEARTBEAT_MS, iterations: ITERATIONS, raw: { create, join, leave, joinAfterNotice, leaveAfterNotice }, consumerProtocol: consumer, ...kjs }));
   } finally {
     await broker.stop();
     await rm(dir, { recursive: true, force: true });

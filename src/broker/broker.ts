@@ -280,6 +280,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   const server = { close: () => Promise.all(servers.map((s) => s.close())).then(() => undefined) };
   try {
     await broker.membership.join();
+    await broker.groups.configs.start();
     await broker.groups.load(); // the groups placed on this broker, now that the live brokers are known
   } catch (err) {
     await broker.groups.shutdown();
@@ -317,6 +318,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
     await unfollow();
     await broker.acls.stop();
     await broker.brokerConfigs.stop();
+    await broker.groups.configs.stop();
     await broker.quotas.stop();
     await objectStore.close();
     await coordinator.close();

@@ -10,7 +10,10 @@
  * - BROKER resources ("" = cluster default, or this broker's id; another id: INVALID_REQUEST): dynamic
  *   broker configs, kept in the coordinator and applied by every broker (dynamic-configs.ts); static keys
  *   are refused as Kafka refuses them (INVALID_REQUEST, "Cannot update these configs dynamically: Set(...)").
- * - Other resource types (BROKER_LOGGER, CLIENT_METRICS, GROUP): INVALID_REQUEST.
+ * - GROUP resources: per-group configs (consumer.session.timeout.ms, share.*, …), validated against the
+ *   broker's group.* bounds (INVALID_CONFIG with Kafka's GroupConfig messages), kept in the coordinator and
+ *   applied by the group's coordinator wherever it runs (../groups/group-configs.ts).
+ * - Other resource types (BROKER_LOGGER, CLIENT_METRICS): INVALID_REQUEST.
  * - As Kafka: a key named twice in one resource is INVALID_REQUEST ("Error due to duplicate config
  *   keys"), a null value (except with DELETE) INVALID_REQUEST, a resource named twice INVALID_REQUEST for
  *   each occurrence; validateOnly runs every check and changes nothing.
@@ -23,9 +26,13 @@ import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { TopicRegistry } from './topics.ts';
 import { topicNameError } from './topic-names.ts';
 import type { DynamicBrokerConfigs } from './dynamic-configs.ts';
+import type { GroupConfigs } from '../groups/group-coordinator.ts';
 
 /** What BROKER resources are changed through. */
 export type BrokerConfigAdmin = Pick<DynamicBrokerConfigs, 'alter'>;
+
+/** What GROUP resources are changed through (the group coordinator's per-group configs). */
+export type GroupConfigAdmin = Pick<GroupConfigs, 'alter'>;
 
 /** What config changes use (TopicAdmin provides it). */
 export interface ConfigAdminServices {
@@ -36,6 +43,7 @@ export interface ConfigAdminServices {
 
 export const RESOURCE_TOPIC = 2;
 export const RESOURCE_BROKER = 4;
+export const RESOURCE_GROUP = 32;
 
 export const OP_SET = 0;
 export const OP_DELETE = 1;
@@ -81,6 +89,7 @@ export async function alterResourceConfigs(
   ops: readonly ConfigOp[],
   opts: { replace: boolean; validateOnly: boolean },
   brokerConfigs: BrokerConfigAdmin,
+  groupConfigs: GroupConfigAdmin,
 ): Promise<ResourceOutcome> {
   const names = new Set<string>();
   for (const o of ops) {
@@ -93,6 +102,7 @@ export async function alterResourceConfigs(
   if (badOp) return fail(ErrorCode.INVALID_REQUEST, `Unknown alter config operation ${badOp.op} for ${badOp.name}`);
 
   if (resourceType === RESOURCE_BROKER) return brokerConfigs.alter(resourceName, ops, opts);
+  if (resourceType === RESOURCE_GROUP) return groupConfigs.alter(resourceName, ops, opts);
   if (resourceType !== RESOURCE_TOPIC) return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
 
   const nameError = topicNameError(resourceName);
@@ -144,6 +154,7 @@ export async function alterResources<R extends { resourceType: number; resourceN
   opsOf: (resource: R) => ConfigOp[],
   opts: { replace: boolean; validateOnly: boolean },
   brokerConfigs: BrokerConfigAdmin,
+  groupConfigs: GroupConfigAdmin,
 ) {
   const dup = duplicateResources(resources);
   const responses = [];
@@ -153,7 +164,7 @@ export async function alterResources<R extends { resourceType: number; resourceN
       responses.push({ ...base, ...DUPLICATE_RESOURCE });
       continue;
     }
-    responses.push({ ...base, ...(await alterResourceConfigs(admin, r.resourceType, r.resourceName, opsOf(r), opts, brokerConfigs)) });
+    responses.push({ ...base, ...(await alterResourceConfigs(admin, r.resourceType, r.resourceName, opsOf(r), opts, brokerConfigs, groupConfigs)) });
   }
   return responses;
 }

@@ -45,6 +45,7 @@ export { KafkaError };
 
 export const RESOURCE_TOPIC = 2;
 export const RESOURCE_BROKER = 4;
+export const RESOURCE_GROUP = 32;
 /** IncrementalAlterConfigs operations. */
 export const CONFIG_SET = 0;
 export const CONFIG_DELETE = 1;
@@ -370,7 +371,7 @@ export class AdminClient {
       includeDocumentation: false,
     });
     const r = body.results[0]!;
-    if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `${resourceType === RESOURCE_TOPIC ? 'topic' : 'broker'} '${resourceName}'`, r.errorMessage);
+    if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `${resourceType === RESOURCE_TOPIC ? 'topic' : resourceType === RESOURCE_GROUP ? 'group' : 'broker'} '${resourceName}'`, r.errorMessage);
     return r.configs;
   }
 
@@ -380,7 +381,7 @@ export class AdminClient {
       validateOnly: false,
     });
     const r = body.responses[0]!;
-    if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `${resourceType === RESOURCE_TOPIC ? 'topic' : 'broker'} '${resourceName}'`, r.errorMessage);
+    if (r.errorCode !== 0) throw new KafkaError(r.errorCode, `${resourceType === RESOURCE_TOPIC ? 'topic' : resourceType === RESOURCE_GROUP ? 'group' : 'broker'} '${resourceName}'`, r.errorMessage);
   }
 
   // ---- ACLs (the bootstrap broker: ACLs are the cluster's, kept in the coordinator)

@@ -66,6 +66,8 @@ export class Membership {
    * then refused with DUPLICATE_BROKER_REGISTRATION.
    */
   async join(): Promise<void> {
+    // Before the first heartbeat, which notes that this broker holds it.
+    await this.coordinator.holdLivenessLock(this.self.nodeId);
     const deadline = Date.now() + this.options.sessionTimeoutMs + this.options.heartbeatIntervalMs;
     for (;;) {
       try {

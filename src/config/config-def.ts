@@ -34,7 +34,8 @@ export type ConfigSource =
   | 'DYNAMIC_BROKER_CONFIG'
   | 'DYNAMIC_DEFAULT_BROKER_CONFIG'
   | 'STATIC_BROKER_CONFIG'
-  | 'DEFAULT_CONFIG';
+  | 'DEFAULT_CONFIG'
+  | 'GROUP_CONFIG';
 
 /** DescribeConfigsResponse `configSource` codes (v1+). */
 export const CONFIG_SOURCE_CODES: Readonly<Record<ConfigSource, number>> = {
@@ -43,6 +44,7 @@ export const CONFIG_SOURCE_CODES: Readonly<Record<ConfigSource, number>> = {
   DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
   STATIC_BROKER_CONFIG: 4,
   DEFAULT_CONFIG: 5,
+  GROUP_CONFIG: 8,
 };
 
 /** A parsed value: INT/SHORT/LONG/DOUBLE → number, BOOLEAN → boolean, LIST → string[], others → string. */

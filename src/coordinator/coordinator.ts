@@ -13,6 +13,7 @@ import type { TransactionStore } from './transaction-store.ts';
 
 
 import type { SecurityStore } from './security-store.ts';
+import type { GroupConfigStore } from './group-config-store.ts';
 
 export type TimestampType = 0 | 1; // 0 CreateTime, 1 LogAppendTime
 
@@ -370,7 +371,7 @@ export interface MembershipView {
   brokers: RegisteredBroker[];
 }
 
-export interface Coordinator extends SecurityStore {
+export interface Coordinator extends SecurityStore, GroupConfigStore {
   /** The transaction coordinator's state (transaction-store.ts). */
   readonly transactions: TransactionStore;
   /** Applies migrations; safe to call on every start. */
@@ -504,6 +505,12 @@ export interface Coordinator extends SecurityStore {
   registerBroker(registration: BrokerRegistration): Promise<{ nodeId: number; epoch: number }>;
   /** Renews this broker's registration, expires silent brokers, and returns the live set. */
   brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView>;
+  /**
+   * Holds this broker's liveness lock for as long as its process (and its listening connection) lives:
+   * peers then expire it within a third of the session timeout once it dies (migration 18), instead of a
+   * whole session. Nothing for single-process backends (PGlite).
+   */
+  holdLivenessLock(nodeId: number): Promise<void>;
   /** Clean shutdown: leaves the live set at once. */
   deregisterBroker(nodeId: number, incarnation: string): Promise<void>;
 }

@@ -9,7 +9,12 @@
  * connection listens again, every subscriber's `onResync` is called. A ping (`SELECT 1`) every
  * `pingIntervalMs` finds a connection that died without the server closing it.
  *
- * Every operation on the client (connect, LISTEN, UNLISTEN, ping) runs in one chain, in call order.
+ * The same connection holds the broker's liveness lock (`holdLock`): a session advisory lock that lives as
+ * long as this process's connection, so peers see a killed broker's lock gone at once (migration 18). It is
+ * taken again on every new connection, and tried every second while another session (a previous
+ * incarnation not yet gone) holds it.
+ *
+ * Every operation on the client (connect, LISTEN, UNLISTEN, lock, ping) runs in one chain, in call order.
  */
 import pg from 'pg';
 import { childLogger } from '../observability/log.ts';
@@ -46,6 +51,10 @@ export class PgListener {
   /** A connection failed since the last one listened: notifications may have been missed. */
   private missed = false;
   private closed = false;
+  /** The advisory lock to hold on the connection (two int4 keys), and whether the current connection holds it. */
+  private lock: { key1: number; key2: number } | null = null;
+  private lockHeld = false;
+  private lockRetry: NodeJS.Timeout | null = null;
   /** Connections made (tests). */
   connects = 0;
 
@@ -70,11 +79,28 @@ export class PgListener {
     };
   }
 
+  /**
+   * Holds a session advisory lock on the listening connection from now on (opening it if needed), and again
+   * on every connection that replaces it. Resolves after the first attempt.
+   */
+  async holdLock(key1: number, key2: number): Promise<void> {
+    if (this.closed) throw new Error('coordinator connection is closed');
+    this.lock = { key1, key2 };
+    this.lockHeld = false;
+    await this.run(() => this.sync());
+  }
+
+  /** Whether the current connection holds the lock of `holdLock` (tests). */
+  get holdsLock(): boolean {
+    return this.lockHeld;
+  }
+
   /** Stops at once (a connection being opened is closed when it opens). */
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.lockRetry) clearTimeout(this.lockRetry);
     this.channels.clear();
     const client = this.client;
     this.client = null;
@@ -90,7 +116,7 @@ export class PgListener {
   /** Connects when needed and makes LISTEN match the subscribed channels. Failures lead to a reconnect. */
   private async sync(): Promise<void> {
     if (this.closed) return;
-    if (this.channels.size === 0 && this.client === null) return;
+    if (this.channels.size === 0 && this.lock === null && this.client === null) return;
     let client = this.client;
     let fresh = false;
     try {
@@ -107,6 +133,18 @@ export class PgListener {
         if (this.channels.has(channel)) continue;
         await client.query(`UNLISTEN ${quoteIdent(channel)}`);
         this.listening.delete(channel);
+      }
+      if (this.lock !== null && !this.lockHeld) {
+        const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int4, $2::int4) AS ok', [this.lock.key1, this.lock.key2]);
+        this.lockHeld = res.rows[0]?.ok === true;
+        if (!this.lockHeld && this.lockRetry === null) {
+          // Held by another session: a previous incarnation of this broker whose connection is not closed yet.
+          this.lockRetry = setTimeout(() => {
+            this.lockRetry = null;
+            void this.run(() => this.sync());
+          }, 1000);
+          this.lockRetry.unref();
+        }
       }
     } catch (err) {
       if (client) this.lost(client, err);
@@ -136,6 +174,7 @@ export class PgListener {
     this.connects++;
     this.client = client;
     this.listening.clear();
+    this.lockHeld = false;
     this.pingTimer ??= setInterval(() => void this.run(() => this.ping()), this.options.pingIntervalMs ?? 10_000);
     this.pingTimer.unref();
     return client;
@@ -156,6 +195,7 @@ export class PgListener {
     if (this.closed || this.client !== client) return;
     this.client = null;
     this.listening.clear();
+    this.lockHeld = false;
     client.end().catch(() => undefined);
     this.failed(err);
   }

@@ -61,6 +61,11 @@ export class PgConnection implements SqlConnection {
     return this.listener.listen(channel, onPayload, onResync);
   }
 
+  holdSessionLock(key1: number, key2: number): Promise<void> {
+    if (this.listener === null) return Promise.resolve();
+    return this.listener.holdLock(key1, key2);
+  }
+
   async query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> {
     const res = await this.pool.query(sql, params);
     return { rows: res.rows as T[] };

@@ -13,6 +13,8 @@ export interface SqlConnection {
   close(): Promise<void>;
   /** LISTEN (see Coordinator.listen); absent: notifications are never delivered. */
   listen?(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
+  /** Holds a session advisory lock for as long as this process runs (see Coordinator.holdLivenessLock); absent: never held. */
+  holdSessionLock?(key1: number, key2: number): Promise<void>;
 }
 
 /** A bigint / numeric column as the drivers return it. */

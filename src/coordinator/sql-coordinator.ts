@@ -12,6 +12,7 @@
  * literals. Kafka error codes come from the generated ErrorCode; the functions return them as numbers.
  */
 import { SqlSecurityStore, type SecurityStore } from './security-store.ts';
+import { SqlGroupConfigStore, type GroupConfigStore } from './group-config-store.ts';
 import {
   CoordinatorError,
   type BatchLocation,
@@ -303,14 +304,21 @@ function toGroupRecord(r: GroupRow): GroupRecord {
   };
 }
 
+/** First key of the brokers' liveness locks ("flol"); the second is the node id (migration 18's floe_broker_heartbeat). */
+const LIVENESS_LOCK_KEY = 0x666c6f6c;
+
 export class SqlCoordinator implements Coordinator {
   /** SCRAM credentials, ACLs and quotas (migration 11): security-store.ts. */
   private readonly security: SqlSecurityStore;
+
+  /** Per-group configs (migration 18): group-config-store.ts. */
+  private readonly groupConfigs: SqlGroupConfigStore;
 
   readonly transactions: TransactionStore;
 
   constructor(private readonly db: SqlConnection) {
     this.security = new SqlSecurityStore(db);
+    this.groupConfigs = new SqlGroupConfigStore(db);
     this.transactions = new SqlTransactionStore(db);
   }
 
@@ -326,6 +334,10 @@ export class SqlCoordinator implements Coordinator {
   securityVersion: SecurityStore['securityVersion'] = () => this.security.securityVersion();
   listDynamicBrokerConfigs: SecurityStore['listDynamicBrokerConfigs'] = () => this.security.listDynamicBrokerConfigs();
   alterDynamicBrokerConfigs: SecurityStore['alterDynamicBrokerConfigs'] = (id, set, rm, replace) => this.security.alterDynamicBrokerConfigs(id, set, rm, replace);
+
+  // ---- Group configs (migration 18, group-config-store.ts) ----
+  listGroupConfigs: GroupConfigStore['listGroupConfigs'] = () => this.groupConfigs.listGroupConfigs();
+  alterGroupConfigs: GroupConfigStore['alterGroupConfigs'] = (g, set, rm, replace) => this.groupConfigs.alterGroupConfigs(g, set, rm, replace);
 
   /** The underlying connection (tests, tools). */
   get connection(): SqlConnection {
@@ -1055,6 +1067,10 @@ export class SqlCoordinator implements Coordinator {
       await tx.query('UPDATE brokers SET endpoints = $3::text WHERE node_id = $1::integer AND incarnation = $2::text', [r.nodeId, r.incarnation, formatEndpoints(r.endpoints)]);
       return { nodeId: num(row.o_node_id), epoch: num(row.o_epoch!) };
     });
+  }
+
+  async holdLivenessLock(nodeId: number): Promise<void> {
+    await this.db.holdSessionLock?.(LIVENESS_LOCK_KEY, nodeId);
   }
 
   async brokerHeartbeat(nodeId: number, incarnation: string, sessionTimeoutMs: number): Promise<MembershipView> {

@@ -12,9 +12,10 @@
  * that the group is still in the state and generation they were started in (as Kafka's callbacks do).
  *
  * Floe differences: a JoinGroup or SyncGroup request that another request of the same member replaces is
- * answered REBALANCE_IN_PROGRESS instead of never (Kafka drops its callback). A JoinGroup for the id of a
- * KIP-848 consumer group with members gets INCONSISTENT_GROUP_PROTOCOL (Kafka 4 can take classic members
- * into a consumer group); an empty consumer group becomes a classic group, as in Kafka.
+ * answered REBALANCE_IN_PROGRESS instead of never (Kafka drops its callback). Requests for the id of a
+ * KIP-848 consumer group with members are served by that group (the GroupCoordinator sends them to
+ * consumer-group-protocol.ts: online migration); an empty consumer group becomes a classic group, as in
+ * Kafka; a consumer group whose last consumer-protocol member leaves comes back here (adoptConsumerGroup).
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../protocol/gen/errors.ts';
@@ -31,6 +32,7 @@ import {
   type SyncResult,
 } from './classic-group.ts';
 import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.ts';
+import type { ConsumerGroup, ConsumerMember } from './consumer-group.ts';
 import { groupIdError } from './group-id.ts';
 import type { GroupCoordinatorOptions } from './group-options.ts';
 import type { OwnedGroups } from './owned-groups.ts';
@@ -137,7 +139,8 @@ export class ClassicProtocol {
       return Promise.resolve(joinError(p.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
     }
     const isUnknownMember = p.memberId === '';
-    // A KIP-848 consumer group of that id: an empty one becomes a classic group, a live one refuses classic members.
+    // A KIP-848 consumer group of that id: an empty one becomes a classic group (a live one takes classic
+    // members itself: the GroupCoordinator sends their requests there).
     const consumerGroup = this.groups.getConsumer(p.groupId);
     if (consumerGroup !== undefined && consumerGroup.members.size > 0) return Promise.resolve(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     let group = this.groups.get(p.groupId);
@@ -319,6 +322,36 @@ export class ClassicProtocol {
         // PreparingRebalance: the join completes with the others.
         break;
     }
+  }
+
+  /**
+   * The online downgrade (Kafka's ClassicGroup.fromConsumerGroup): the consumer group's members but
+   * `leaving`, all of the classic protocol, make a classic group at the group epoch as its generation, with
+   * their current assignments; it is stored (replacing the consumer group's record) and rebalances.
+   */
+  async adoptConsumerGroup(cg: ConsumerGroup, leaving: string, assignmentOf: (m: ConsumerMember) => Buffer): Promise<void> {
+    const now = this.now();
+    const g = this.groups.create(cg.groupId);
+    g.generationId = cg.groupEpoch;
+    g.protocolType = CONSUMER_PROTOCOL_TYPE;
+    const assignments = new Map<string, Buffer>();
+    for (const cm of cg.members.values()) {
+      if (cm.memberId === leaving || cm.classic === null) continue;
+      const m = new Member(cm.memberId, cm.instanceId, cm.clientId, cm.clientHost, cm.rebalanceTimeoutMs, cm.classic.sessionTimeoutMs, CONSUMER_PROTOCOL_TYPE,
+        cm.classic.protocols.map((x) => ({ name: x.name, metadata: x.metadata })));
+      m.assignment = assignmentOf(cm);
+      m.deadline = now + cm.classic.sessionTimeoutMs;
+      g.add(m, null);
+      assignments.set(m.memberId, m.assignment);
+    }
+    cg.dead = true;
+    g.protocolName = g.selectProtocol();
+    g.subscribedTopics = g.membersSubscribedTopics();
+    g.transition('Stable', now);
+    log.info({ group: g.groupId, generation: g.generationId, members: g.size }, 'consumer group downgraded to a classic group (online migration)');
+    await cg.persisting;
+    await this.groups.persist(g, assignments);
+    this.prepareRebalance(g, `Downgrade group ${g.groupId} from consumer to classic.`);
   }
 
   private maybePrepareRebalance(g: ClassicGroup, reason: string): void {

@@ -27,9 +27,24 @@
  * quantifiers) are refused with INVALID_REGULAR_EXPRESSION, and JS-only ones (lookaround, backreferences),
  * which RE2/J refuses, are refused too.
  *
+ * Online migration (KIP-848, Kafka 4's rules; `group.consumer.migration.policy`, default bidirectional):
+ * - upgrade: a member joining with ConsumerGroupHeartbeat turns a non-empty classic group of the consumer
+ *   protocol type into a consumer group (Kafka's ConsumerGroup.fromClassicGroup): its members keep their ids,
+ *   their generation becomes their member epoch and the group epoch, their assignment both their current
+ *   and their target assignment; the joining member then bumps the epoch as any new member does.
+ * - classic members in a consumer group are served through JoinGroup/SyncGroup/Heartbeat/LeaveGroup
+ *   (Kafka's classicGroupJoinToConsumerGroup and friends): JoinGroup updates the member (subscription and
+ *   owned partitions from its protocol metadata) and reconciles it one step, answering its member epoch as
+ *   the generation with no leader; SyncGroup returns the partitions the server assigned it; Heartbeat
+ *   answers REBALANCE_IN_PROGRESS while the member is behind the group epoch, must revoke, or may take
+ *   partitions released meanwhile; their session is the JoinGroup's session timeout.
+ * - downgrade: when the last member of the consumer protocol leaves (or its session expires) and classic
+ *   members remain, the group becomes a classic group again (Kafka's ClassicGroup.fromConsumerGroup) at
+ *   the group epoch as its generation, with their assignments, and rebalances.
+ *
  * Floe differences: the target assignment is computed at once on the heartbeat that changed the group
- * (Kafka may batch it); a classic member cannot join a non-empty consumer group (Kafka 4 can mix both
- * protocols in one group during an online upgrade): its JoinGroup gets INCONSISTENT_GROUP_PROTOCOL.
+ * (Kafka may batch it); classic members in a consumer group are not given Kafka's join and sync timeouts
+ * (a member that stops is removed when its session expires).
  */
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import { childLogger } from '../observability/log.ts';
@@ -46,6 +61,9 @@ import {
   type ConsumerGroupState,
 } from './consumer-group.ts';
 import { groupIdError } from './group-id.ts';
+import { joinError, syncError, type ClassicGroup, type JoinResult, type SyncResult } from './classic-group.ts';
+import { assignmentPartitions, CONSUMER_PROTOCOL_TYPE, encodeAssignment, subscriptionWithOwned } from './consumer-protocol.ts';
+import type { JoinParams, LeaveResult, MemberIdentity, SyncParams } from './classic-protocol.ts';
 import { CONSUMER_GROUP_DEFAULTS, type GroupCoordinatorOptions } from './group-options.ts';
 import type { OwnedGroups } from './owned-groups.ts';
 import { randomUUID } from 'node:crypto';
@@ -139,6 +157,11 @@ function toList(a: Assignment): { topicId: string; partitions: number[] }[] {
 }
 
 export class ConsumerGroupProtocol {
+  /**
+   * Set by the GroupCoordinator: makes a classic group of a consumer group whose members all speak the
+   * classic protocol once `leaving` is gone (the online downgrade). Null: no downgrade (unit tests).
+   */
+  downgrade: ((g: ConsumerGroup, leaving: string) => Promise<void>) | null = null;
   private readonly now: () => number;
   private ticker: NodeJS.Timeout | null = null;
   private readonly compiled = new Map<string, RegExp | null>();
@@ -147,12 +170,14 @@ export class ConsumerGroupProtocol {
     this.now = options.now ?? Date.now;
   }
 
-  private get sessionTimeoutMs(): number {
-    return this.options.consumerSessionTimeoutMs ?? CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs;
+  /** The group's consumer.session.timeout.ms, else the broker's group.consumer.session.timeout.ms. */
+  private sessionTimeoutMs(groupId: string): number {
+    return this.options.groupConfigs?.ownInt(groupId, 'consumer.session.timeout.ms') ?? this.options.consumerSessionTimeoutMs ?? CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs;
   }
 
-  private get heartbeatIntervalMs(): number {
-    return this.options.consumerHeartbeatIntervalMs ?? CONSUMER_GROUP_DEFAULTS.heartbeatIntervalMs;
+  /** The group's consumer.heartbeat.interval.ms, else the broker's group.consumer.heartbeat.interval.ms. */
+  private heartbeatIntervalMs(groupId: string): number {
+    return this.options.groupConfigs?.ownInt(groupId, 'consumer.heartbeat.interval.ms') ?? this.options.consumerHeartbeatIntervalMs ?? CONSUMER_GROUP_DEFAULTS.heartbeatIntervalMs;
   }
 
   private get assignors(): readonly string[] {
@@ -338,7 +363,7 @@ export class ConsumerGroupProtocol {
       if (next.state === 'unrevoked_partitions' && !wasRevoking) member.revocationDeadline = now + member.rebalanceTimeoutMs;
       changed = true;
     }
-    member.deadline = now + this.sessionTimeoutMs;
+    member.deadline = now + this.sessionTimeoutMs(g.groupId);
     if (changed) {
       g.version++;
       await this.groups.persistConsumer(g);
@@ -349,7 +374,7 @@ export class ConsumerGroupProtocol {
       errorMessage: null,
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      heartbeatIntervalMs: this.heartbeatIntervalMs(g.groupId),
       assignment: full || !sameAssignment(before, member.assigned) ? toList(member.assigned) : null,
     };
   }
@@ -359,7 +384,10 @@ export class ConsumerGroupProtocol {
     const g = this.groups.getConsumer(groupId);
     if (g !== undefined) return g;
     const classic = this.groups.get(groupId);
-    if (classic !== undefined && classic.state !== 'Empty' && classic.state !== 'Dead') fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
+    if (classic !== undefined && classic.state !== 'Empty' && classic.state !== 'Dead') {
+      if (!create || !this.validateOnlineUpgrade(classic)) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
+      return this.upgrade(classic);
+    }
     if (!create) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} not found.`);
     if (classic !== undefined) log.info({ group: groupId }, 'empty classic group becomes a consumer group');
     return this.groups.createConsumer(groupId);
@@ -409,9 +437,10 @@ export class ConsumerGroupProtocol {
     return { errorCode: ErrorCode.NONE, errorMessage: null, memberId: m.memberId, memberEpoch: p.memberEpoch, heartbeatIntervalMs: 0, assignment: null };
   }
 
-  /** Removes a member; its partitions go to the others (new group epoch and target). */
+  /** Removes a member; its partitions go to the others (new group epoch and target), or the group goes back to the classic protocol. */
   private removeMember(g: ConsumerGroup, m: ConsumerMember, reason: string): Promise<void> {
     log.info({ group: g.groupId, memberId: m.memberId, reason }, 'consumer group member removed');
+    if (this.downgrade !== null && this.validateOnlineDowngrade(g, m)) return this.downgrade(g, m.memberId);
     g.remove(m.memberId);
     this.bumpAndAssign(g, this.metadataHash(g), `member ${m.memberId} ${reason}`);
     if (g.members.size === 0) g.stateTimestamp = this.now();
@@ -498,6 +527,250 @@ export class ConsumerGroupProtocol {
     }
   }
 
+  // ---- Online migration (KIP-848): upgrade, classic members in a consumer group, downgrade ----
+
+  private get migrationPolicy(): string {
+    return (this.options.consumerMigrationPolicy ?? 'bidirectional').toLowerCase();
+  }
+
+  /** Kafka's validateOnlineUpgrade. */
+  private validateOnlineUpgrade(c: ClassicGroup): boolean {
+    const policy = this.migrationPolicy;
+    if (policy !== 'upgrade' && policy !== 'bidirectional') {
+      log.info({ group: c.groupId }, 'cannot upgrade the classic group to a consumer group: group.consumer.migration.policy does not allow it');
+      return false;
+    }
+    if (c.protocolType !== CONSUMER_PROTOCOL_TYPE) {
+      log.info({ group: c.groupId }, 'cannot upgrade the classic group to a consumer group: it does not use the consumer embedded protocol');
+      return false;
+    }
+    if (c.members.size > (this.options.consumerMaxSize ?? CONSUMER_GROUP_DEFAULTS.maxSize)) {
+      log.info({ group: c.groupId }, 'cannot upgrade the classic group to a consumer group: it has more members than group.consumer.max.size');
+      return false;
+    }
+    return true;
+  }
+
+  /** Kafka's ConsumerGroup.fromClassicGroup: the classic members keep their ids and assignments; their generation is their epoch. */
+  private upgrade(c: ClassicGroup): ConsumerGroup {
+    // Members waiting in a rebalance join again, now with the consumer group.
+    c.abandon(ErrorCode.REBALANCE_IN_PROGRESS);
+    c.state = 'Dead';
+    const now = this.now();
+    const g = this.groups.createConsumer(c.groupId);
+    g.groupEpoch = g.assignmentEpoch = c.generationId;
+    for (const cm of c.members.values()) {
+      const sub = subscriptionWithOwned(cm.metadata(c.protocolName ?? '')) ?? { topics: [], owned: [] };
+      const m = new ConsumerMember(cm.memberId, cm.groupInstanceId, null, cm.clientId, cm.clientHost, cm.rebalanceTimeoutMs, sub.topics, null, null);
+      m.classic = { sessionTimeoutMs: cm.sessionTimeoutMs, protocols: cm.protocols };
+      m.memberEpoch = m.previousMemberEpoch = c.generationId;
+      m.deadline = now + cm.sessionTimeoutMs;
+      const assigned = this.idsOf(assignmentPartitions(cm.assignment) ?? []);
+      g.put(m);
+      g.setOwned(m, assigned, new Map());
+      g.target.set(m.memberId, new Map([...assigned].map(([t, ps]) => [t, new Set(ps)])));
+    }
+    g.metadataHash = this.metadataHash(g);
+    log.info({ group: g.groupId, generation: c.generationId, members: g.members.size }, 'classic group upgraded to a consumer group (online migration)');
+    return g;
+  }
+
+  /** Kafka's validateOnlineDowngradeWithFencedMember: the last consumer-protocol member goes and classic members remain. */
+  private validateOnlineDowngrade(g: ConsumerGroup, leaving: ConsumerMember): boolean {
+    if (leaving.classic !== null || !g.allClassicExcept(leaving.memberId) || g.members.size <= 1) return false;
+    const policy = this.migrationPolicy;
+    if (policy !== 'downgrade' && policy !== 'bidirectional') {
+      log.info({ group: g.groupId }, 'cannot downgrade the consumer group to a classic group: group.consumer.migration.policy does not allow it');
+      return false;
+    }
+    if (g.members.size - 1 > this.options.maxSize) {
+      log.info({ group: g.groupId }, 'cannot downgrade the consumer group to a classic group: it has more members than group.max.size');
+      return false;
+    }
+    return true;
+  }
+
+  /** Topic names → ids (topics that do not exist are left out). */
+  private idsOf(list: readonly { topic: string; partitions: number[] }[]): Assignment {
+    const a: Assignment = new Map();
+    for (const t of list) {
+      const id = this.options.topics?.get(t.topic)?.topicId;
+      if (id === undefined) continue;
+      let ps = a.get(id);
+      if (!ps) a.set(id, (ps = new Set()));
+      for (const p of t.partitions) ps.add(p);
+    }
+    return a;
+  }
+
+  /** A member's assignment in the consumer protocol's encoding (topic names), as SyncGroup returns it. */
+  encodedAssignment(m: ConsumerMember): Buffer {
+    const list = toList(m.assigned).map((t) => ({ topic: this.options.topics?.getById(t.topicId)?.name ?? '', partitions: t.partitions })).filter((t) => t.topic !== '');
+    return encodeAssignment(list);
+  }
+
+  /** Kafka's validateConsumerGroupMember plus the classic-protocol check: the member, or the error. */
+  private classicMember(g: ConsumerGroup, memberId: string, instanceId: string | null): ConsumerMember | number {
+    let m: ConsumerMember | undefined;
+    if (instanceId === null) {
+      m = g.members.get(memberId);
+    } else {
+      const id = g.staticMembers.get(instanceId);
+      m = id === undefined ? undefined : g.members.get(id);
+      if (m !== undefined && m.memberId !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    }
+    if (m === undefined || m.classic === null) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return m;
+  }
+
+  /** JoinGroup of a classic member to a non-empty consumer group (Kafka's classicGroupJoinToConsumerGroup). */
+  async classicJoin(g: ConsumerGroup, p: JoinParams): Promise<JoinResult> {
+    const unknown = p.memberId === '';
+    const memberId = unknown ? randomUUID() : p.memberId;
+    if (p.protocolType !== CONSUMER_PROTOCOL_TYPE || p.protocols.length === 0) return joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    const existing = p.groupInstanceId !== null ? g.members.get(g.staticMembers.get(p.groupInstanceId) ?? '') : g.members.get(memberId);
+    if (existing === undefined && g.members.size >= (this.options.consumerMaxSize ?? CONSUMER_GROUP_DEFAULTS.maxSize)) return joinError(p.memberId, ErrorCode.GROUP_MAX_SIZE_REACHED);
+    if (existing !== undefined && existing.classic === null) return joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    // Kafka's supportsClassicProtocols: one of its protocols is supported by every other classic member.
+    const others = [...g.members.values()].filter((x) => x.classic !== null && x.memberId !== existing?.memberId);
+    if (others.length > 0 && !p.protocols.some((x) => others.every((o) => o.classic!.protocols.some((y) => y.name === x.name)))) {
+      return joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    if (unknown && p.requireKnownMemberId && p.groupInstanceId === null) return joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED);
+    const sub = subscriptionWithOwned(p.protocols[0]!.metadata);
+    if (sub === null) return joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (existing !== undefined && p.groupInstanceId !== null && existing.memberId !== memberId && !unknown) return joinError(p.memberId, ErrorCode.FENCED_INSTANCE_ID);
+
+    const now = this.now();
+    let bump = false;
+    let m: ConsumerMember;
+    if (existing === undefined) {
+      m = new ConsumerMember(memberId, p.groupInstanceId, null, p.clientId, p.clientHost, p.rebalanceTimeoutMs, [], null, null);
+      g.put(m);
+      bump = true;
+    } else if (existing.memberId !== memberId) {
+      // A static member back with a new member id takes the old one's place (assignment and target).
+      m = new ConsumerMember(memberId, p.groupInstanceId, null, p.clientId, p.clientHost, p.rebalanceTimeoutMs, existing.subscribedTopicNames, null, null);
+      const target = g.target.get(existing.memberId);
+      const assigned = existing.assigned;
+      g.remove(existing.memberId);
+      m.memberEpoch = existing.memberEpoch;
+      m.previousMemberEpoch = existing.previousMemberEpoch;
+      g.put(m);
+      g.setOwned(m, assigned, new Map());
+      if (target) g.target.set(memberId, target);
+    } else {
+      m = existing;
+    }
+    m.classic = { sessionTimeoutMs: p.sessionTimeoutMs, protocols: p.protocols.map((x) => ({ name: x.name, metadata: x.metadata })) };
+    m.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
+    m.clientId = p.clientId;
+    m.clientHost = p.clientHost;
+    if (!sameNames(sub.topics, m.subscribedTopicNames)) {
+      m.subscribedTopicNames = [...sub.topics];
+      bump = true;
+    }
+    const hash = this.metadataHash(g);
+    if (bump || hash !== g.metadataHash) this.bumpAndAssign(g, hash, `classic member ${m.memberId} joined or changed its subscription`);
+    // What a classic member owns is what its subscription says (an eager member revoked everything first).
+    this.reconcile(g, m, this.idsOf(sub.owned), now);
+    m.deadline = now + p.sessionTimeoutMs;
+    g.version++;
+    await this.groups.persistConsumer(g);
+    return {
+      errorCode: ErrorCode.NONE, memberId: m.memberId, generationId: m.memberEpoch, protocolType: CONSUMER_PROTOCOL_TYPE,
+      protocolName: m.classic.protocols[0]!.name, leader: '', skipAssignment: false, members: [],
+    };
+  }
+
+  /** SyncGroup of a classic member of a consumer group: the assignment the server computed for it. */
+  classicSync(g: ConsumerGroup, p: SyncParams): SyncResult {
+    const found = this.classicMember(g, p.memberId, p.groupInstanceId);
+    if (typeof found === 'number') return syncError(found);
+    const m = found;
+    if (p.generationId !== m.memberEpoch) return syncError(ErrorCode.ILLEGAL_GENERATION);
+    if ((p.protocolType !== null && p.protocolType !== CONSUMER_PROTOCOL_TYPE) || (p.protocolName !== null && p.protocolName !== m.classic!.protocols[0]!.name)) {
+      return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    if (g.groupEpoch > m.memberEpoch && m.state !== 'unrevoked_partitions') return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+    m.deadline = this.now() + m.classic!.sessionTimeoutMs;
+    return { errorCode: ErrorCode.NONE, protocolType: CONSUMER_PROTOCOL_TYPE, protocolName: m.classic!.protocols[0]!.name, assignment: this.encodedAssignment(m) };
+  }
+
+  /** Heartbeat of a classic member of a consumer group (Kafka's classicGroupHeartbeatToConsumerGroup). */
+  classicHeartbeat(g: ConsumerGroup, memberId: string, instanceId: string | null, generationId: number): number {
+    const found = this.classicMember(g, memberId, instanceId);
+    if (typeof found === 'number') return found;
+    const m = found;
+    if (generationId !== m.memberEpoch) return ErrorCode.ILLEGAL_GENERATION;
+    m.deadline = this.now() + m.classic!.sessionTimeoutMs;
+    // Rejoin to catch up with the group epoch, to revoke, or to take partitions their owners released.
+    if (m.memberEpoch < g.groupEpoch || m.state === 'unrevoked_partitions' || (m.state === 'unreleased_partitions' && !this.waitingOnUnreleased(g, m))) {
+      return ErrorCode.REBALANCE_IN_PROGRESS;
+    }
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * LeaveGroup of classic members of a consumer group. `rest`: the members not handled because the group
+   * went back to the classic protocol on the way (the caller passes them to the classic group).
+   */
+  async classicLeave(g: ConsumerGroup, leaving: readonly MemberIdentity[]): Promise<LeaveResult & { rest: MemberIdentity[] }> {
+    const members = [];
+    for (const [i, l] of leaving.entries()) {
+      if (this.groups.getConsumer(g.groupId) !== g) return { errorCode: ErrorCode.NONE, members, rest: leaving.slice(i) };
+      const answer = (errorCode: number) => ({ memberId: l.memberId, groupInstanceId: l.groupInstanceId, errorCode });
+      let m: ConsumerMember | undefined;
+      if (l.memberId === '' && l.groupInstanceId !== null) m = g.members.get(g.staticMembers.get(l.groupInstanceId) ?? '');
+      else {
+        const found = this.classicMember(g, l.memberId, l.groupInstanceId);
+        if (typeof found === 'number') {
+          // A consumer-protocol member may be removed this way too (admin removal of a static member).
+          const any = g.members.get(l.memberId);
+          if (any === undefined || found === ErrorCode.FENCED_INSTANCE_ID) {
+            members.push(answer(found));
+            continue;
+          }
+          m = any;
+        } else m = found;
+      }
+      if (m === undefined) {
+        members.push(answer(ErrorCode.UNKNOWN_MEMBER_ID));
+        continue;
+      }
+      await this.removeMember(g, m, `left the group (LeaveGroup: ${l.reason ?? 'not provided'})`);
+      members.push(answer(ErrorCode.NONE));
+    }
+    return { errorCode: ErrorCode.NONE, members, rest: [] };
+  }
+
+  /** Whether a partition of the member's target is still held by another member (Kafka's waitingOnUnreleasedPartition). */
+  private waitingOnUnreleased(g: ConsumerGroup, m: ConsumerMember): boolean {
+    const target = g.target.get(m.memberId);
+    if (!target) return false;
+    for (const [t, ps] of target) {
+      for (const p of ps) {
+        if (m.assigned.get(t)?.has(p)) continue;
+        const owner = g.ownerOf(t, p);
+        if (owner !== undefined && owner !== m.memberId) return true;
+      }
+    }
+    return false;
+  }
+
+  /** One reconciliation step of the member towards its target, given what it owns. */
+  private reconcile(g: ConsumerGroup, m: ConsumerMember, owned: Assignment | null, now: number): boolean {
+    const next = nextMemberAssignment(g, m, owned);
+    if (next === null) return false;
+    const wasRevoking = m.state === 'unrevoked_partitions';
+    if (next.memberEpoch !== m.memberEpoch) m.previousMemberEpoch = m.memberEpoch;
+    m.memberEpoch = next.memberEpoch;
+    m.state = next.state;
+    g.setOwned(m, next.assigned, next.pending);
+    if (next.state === 'unrevoked_partitions' && !wasRevoking) m.revocationDeadline = now + m.rebalanceTimeoutMs;
+    return true;
+  }
+
   // ---- ConsumerGroupDescribe, ListGroups, DeleteGroups, offsets ----
 
   describe(groupId: string): DescribedConsumerGroup {
@@ -533,7 +806,7 @@ export class ConsumerGroupProtocol {
         subscribedTopicRegex: m.subscribedTopicRegex,
         assignment: named(m.assigned),
         targetAssignment: named(g.target.get(m.memberId) ?? new Map()),
-        memberType: 1,
+        memberType: m.classic === null ? 1 : 0, // KIP-1099: 0 classic, 1 consumer
       })),
     };
   }
@@ -580,6 +853,8 @@ export class ConsumerGroupProtocol {
     if (memberEpoch < 0 && g.members.size === 0) return null;
     const m = g.members.get(memberId);
     if (m === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    // A classic member commits with its generation, which is its member epoch (any OffsetCommit version).
+    if (m.classic !== null) return memberEpoch === m.memberEpoch ? null : ErrorCode.ILLEGAL_GENERATION;
     if (apiVersion !== undefined && apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
     if (memberEpoch !== m.memberEpoch) return ErrorCode.STALE_MEMBER_EPOCH;
     return null;

@@ -24,6 +24,8 @@ interface StoredMember {
   assigned: Record<string, number[]>;
   pendingRevocation: Record<string, number[]>;
   target: Record<string, number[]>;
+  /** A classic-protocol member (online migration): its session timeout and protocols (metadata in base64). */
+  classic?: { sessionTimeoutMs: number; protocols: { name: string; metadata: string }[] } | null;
 }
 
 interface StoredState {
@@ -63,6 +65,10 @@ export function storedConsumerGroup(g: ConsumerGroup): StoredConsumerGroup {
       assigned: toObject(m.assigned),
       pendingRevocation: toObject(m.pendingRevocation),
       target: toObject(g.target.get(m.memberId) ?? new Map()),
+      classic: m.classic === null ? null : {
+        sessionTimeoutMs: m.classic.sessionTimeoutMs,
+        protocols: m.classic.protocols.map((p) => ({ name: p.name, metadata: p.metadata.toString('base64') })),
+      },
     })),
   };
   return { groupId: g.groupId, groupEpoch: g.groupEpoch, state };
@@ -82,7 +88,8 @@ export function restoredConsumerGroup(stored: StoredConsumerGroup, now: number, 
     m.memberEpoch = sm.memberEpoch;
     m.previousMemberEpoch = sm.previousMemberEpoch;
     m.state = sm.state;
-    m.deadline = now + sessionTimeoutMs;
+    if (sm.classic) m.classic = { sessionTimeoutMs: sm.classic.sessionTimeoutMs, protocols: sm.classic.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata, 'base64') })) };
+    m.deadline = now + (m.classic?.sessionTimeoutMs ?? sessionTimeoutMs);
     if (m.state === 'unrevoked_partitions') m.revocationDeadline = now + m.rebalanceTimeoutMs;
     g.put(m);
     g.setOwned(m, toAssignment(sm.assigned), toAssignment(sm.pendingRevocation));

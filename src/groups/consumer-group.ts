@@ -24,8 +24,17 @@ export const LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2;
 /** Member epoch of a member that leaves. */
 export const LEAVE_GROUP_MEMBER_EPOCH = -1;
 
+/** What a member of the classic protocol in a consumer group (KIP-848's online migration) keeps of its JoinGroup. */
+export interface ClassicMemberMetadata {
+  sessionTimeoutMs: number;
+  /** Its protocols (assignor names and subscriptions), in its order of preference. */
+  protocols: { name: string; metadata: Buffer }[];
+}
+
 export class ConsumerMember {
   memberEpoch = 0;
+  /** Set for a member that speaks the classic protocol (JoinGroup/SyncGroup/Heartbeat); null for ConsumerGroupHeartbeat. */
+  classic: ClassicMemberMetadata | null = null;
   previousMemberEpoch = -1;
   state: MemberState = 'stable';
   assigned: Assignment = new Map();
@@ -119,6 +128,12 @@ export class ConsumerGroup {
         for (const p of ps) owners.set(p, m.memberId);
       }
     }
+  }
+
+  /** Whether every member other than `except` speaks the classic protocol. */
+  allClassicExcept(except: string): boolean {
+    for (const m of this.members.values()) if (m.memberId !== except && m.classic === null) return false;
+    return true;
   }
 
   /** Every topic name some member subscribes to by name. */

@@ -25,6 +25,19 @@ export function subscriptionTopics(metadata: Buffer): string[] | null {
   }
 }
 
+/** The topics and the owned partitions (v1+; none before) of a consumer subscription, or null when the bytes are not one. */
+export function subscriptionWithOwned(metadata: Buffer): { topics: string[]; owned: { topic: string; partitions: number[] }[] } | null {
+  try {
+    const r = new Reader(metadata);
+    const version = r.int16();
+    if (version < 0) return null;
+    const s = decodeConsumerProtocolSubscription(r, Math.min(version, MAX_VERSION));
+    return { topics: s.topics, owned: s.ownedPartitions ?? [] };
+  } catch {
+    return null;
+  }
+}
+
 /** The partitions of a consumer assignment, or null when the bytes are not one. */
 export function assignmentPartitions(assignment: Buffer): { topic: string; partitions: number[] }[] | null {
   if (assignment.length === 0) return [];

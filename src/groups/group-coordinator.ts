@@ -15,7 +15,7 @@
  * the owned groups), so none of them imports this file.
  */
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import type { GroupState, JoinResult, SyncResult } from './classic-group.ts';
+import { joinError, type GroupState, type JoinResult, type SyncResult } from './classic-group.ts';
 import { ClassicProtocol, type DescribedGroup, type JoinParams, type LeaveResult, type MemberIdentity, type SyncParams } from './classic-protocol.ts';
 import { GroupOffsets, type CommitParams, type DeleteOffsetsTarget, type FetchedGroup, type FetchRequestGroup } from './group-offsets.ts';
 import { groupIdError } from './group-id.ts';
@@ -24,6 +24,7 @@ import { OwnedGroups } from './owned-groups.ts';
 import { ConsumerGroupProtocol, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup } from './consumer-group-protocol.ts';
 import type { ConsumerGroup } from './consumer-group.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
+import { GroupConfigs } from './group-configs.ts';
 
 // What the rest of Floe imports from here (the handlers and the broker), wherever it is defined.
 export { MAX_GROUP_ID_BYTES } from './group-id.ts';
@@ -32,6 +33,7 @@ export { clientHost, NEW_MEMBER_JOIN_TIMEOUT_MS, type DescribedGroup, type JoinP
 export type { CommitParams, DeleteOffsetsTarget, FetchedGroup, FetchedPartition, FetchRequestGroup } from './group-offsets.ts';
 export type { ConsumerHeartbeatParams, ConsumerHeartbeatResult, DescribedConsumerGroup } from './consumer-group-protocol.ts';
 export type { GroupTopics } from './group-options.ts';
+export type { DescribedGroupConfig, GroupConfigOp, GroupConfigs } from './group-configs.ts';
 
 /** A group as ListGroups shows it; `type` is KIP-848's group type. */
 export interface ListedGroup {
@@ -46,12 +48,17 @@ export class GroupCoordinator {
   private readonly protocol: ClassicProtocol;
   private readonly consumer: ConsumerGroupProtocol;
   private readonly offsets: GroupOffsets;
+  /** Per-group configs (GROUP resource of DescribeConfigs/IncrementalAlterConfigs); the broker starts and stops them. */
+  readonly configs: GroupConfigs;
 
   /** `options` is shared with the parts: a change to it (tests) applies to the running coordinator. */
   constructor(store: Coordinator, readonly options: GroupCoordinatorOptions) {
+    this.configs = new GroupConfigs(store, options.brokerConfig ?? { values: {} });
+    options.groupConfigs ??= this.configs;
     this.owned = new OwnedGroups(store, options);
     this.protocol = new ClassicProtocol(this.owned, options);
     this.consumer = new ConsumerGroupProtocol(this.owned, options);
+    this.consumer.downgrade = (g, leaving) => this.protocol.adoptConsumerGroup(g, leaving, (m) => this.consumer.encodedAssignment(m));
     this.offsets = new GroupOffsets(store, this.owned, this.protocol, this.consumer, options);
   }
 
@@ -97,20 +104,46 @@ export class GroupCoordinator {
 
   // ---- The classic protocol ----
 
+  // A non-empty consumer group of the id serves classic members itself (KIP-848's online migration).
+
   join(p: JoinParams): Promise<JoinResult> {
+    const g = this.liveConsumerGroup(p.groupId);
+    if (g !== undefined && p.sessionTimeoutMs >= this.options.minSessionTimeoutMs && p.sessionTimeoutMs <= this.options.maxSessionTimeoutMs) {
+      return this.consumer.classicJoin(g, p).catch(() => joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    }
     return this.protocol.join(p);
   }
 
   sync(p: SyncParams): Promise<SyncResult> {
+    const g = this.liveConsumerGroup(p.groupId);
+    if (g !== undefined) return Promise.resolve(this.consumer.classicSync(g, p));
     return this.protocol.sync(p);
   }
 
   heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    const g = this.liveConsumerGroup(groupId);
+    if (g !== undefined) return this.consumer.classicHeartbeat(g, memberId, groupInstanceId, generationId);
     return this.protocol.heartbeat(groupId, memberId, groupInstanceId, generationId);
   }
 
-  leave(groupId: string, leaving: readonly MemberIdentity[]): LeaveResult {
+  leave(groupId: string, leaving: readonly MemberIdentity[]): LeaveResult | Promise<LeaveResult> {
+    const g = this.liveConsumerGroup(groupId);
+    if (g !== undefined) {
+      return this.consumer.classicLeave(g, leaving).then((r) => {
+        if (r.rest.length === 0) return { errorCode: r.errorCode, members: r.members };
+        // The group went back to the classic protocol on the way: it takes the rest.
+        const classic = this.protocol.leave(groupId, r.rest);
+        return { errorCode: classic.errorCode, members: [...r.members, ...classic.members] };
+      }, () => ({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] }));
+    }
     return this.protocol.leave(groupId, leaving);
+  }
+
+  /** The consumer group of that id coordinated here, when it has members (an empty one is replaced by a classic join). */
+  private liveConsumerGroup(groupId: string): ConsumerGroup | undefined {
+    if (groupIdError(groupId, false) !== null || this.owned.placementError(groupId) !== null) return undefined;
+    const g = this.owned.getConsumer(groupId);
+    return g !== undefined && !g.dead && g.members.size > 0 ? g : undefined;
   }
 
   describe(groupId: string): DescribedGroup | null {

@@ -44,10 +44,16 @@ export interface GroupCoordinatorOptions {
   consumerHeartbeatIntervalMs?: number;
   /** group.consumer.max.size. */
   consumerMaxSize?: number;
+  /** group.consumer.migration.policy: upgrade, downgrade, bidirectional (default) or disabled. */
+  consumerMigrationPolicy?: string;
   /** group.consumer.assignors, as short names (uniform, range); the first is the default. */
   consumerAssignors?: string[];
   /** The topics, for subscriptions of KIP-848 groups; none without it (unit tests). */
   topics?: GroupTopics;
+  /** The broker's configuration: its group.* values are the defaults and bounds of per-group configs. */
+  brokerConfig?: Pick<BrokerConfig, 'values'>;
+  /** Per-group configs (group-configs.ts); the GroupCoordinator puts its own here when none is given. */
+  groupConfigs?: { ownInt(groupId: string, key: string): number | null };
 }
 
 export function groupOptionsFromConfig(config: BrokerConfig): GroupCoordinatorOptions {
@@ -64,6 +70,8 @@ export function groupOptionsFromConfig(config: BrokerConfig): GroupCoordinatorOp
     consumerMaxSize: intValue(config, 'group.consumer.max.size', CONSUMER_GROUP_DEFAULTS.maxSize),
     consumerAssignors: (config.values?.['group.consumer.assignors'] ?? CONSUMER_GROUP_DEFAULTS.assignors.join(','))
       .split(',').map((a) => assignorName(a)).filter((a): a is string => a !== null),
+    consumerMigrationPolicy: config.values?.['group.consumer.migration.policy'] ?? 'bidirectional',
+    brokerConfig: config,
   };
 }
 

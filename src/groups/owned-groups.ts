@@ -221,9 +221,10 @@ export class OwnedGroups {
     this.storedGroupIds = new Set([...records.map((r) => r.groupId), ...consumerRecords.map((r) => r.groupId)]);
     const now = this.now();
     let loaded = 0;
-    const sessionTimeoutMs = this.options.consumerSessionTimeoutMs ?? CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs;
+    const defaultSessionTimeoutMs = this.options.consumerSessionTimeoutMs ?? CONSUMER_GROUP_DEFAULTS.sessionTimeoutMs;
     for (const r of consumerRecords) {
       if (!this.owns(r.groupId) || this.consumerGroups.has(r.groupId) || this.groups.has(r.groupId)) continue;
+      const sessionTimeoutMs = this.options.groupConfigs?.ownInt(r.groupId, 'consumer.session.timeout.ms') ?? defaultSessionTimeoutMs;
       this.consumerGroups.set(r.groupId, restoredConsumerGroup(r, now, sessionTimeoutMs));
       loaded++;
     }

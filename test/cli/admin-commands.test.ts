@@ -153,6 +153,23 @@ describe('floe configs', () => {
     assert.equal(staticKey.code, 1);
     assert.match(staticKey.stderr, /Cannot update these configs dynamically/);
   });
+
+  test('group configs (--entity-type groups): add, describe with sources, delete; a value past the broker bounds gets INVALID_CONFIG', async () => {
+    const add = await floe(['configs', ...bs, '--alter', '--entity-type', 'groups', '--entity-name', 'cli-group', '--add-config', 'consumer.session.timeout.ms=50000,share.isolation.level=read_committed']);
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(add.stdout, 'Completed updating config for group cli-group.\n');
+    const d = await floe(['configs', ...bs, '--describe', '--entity-type', 'groups', '--entity-name', 'cli-group']);
+    assert.match(d.stdout, /^Dynamic configs for group cli-group are:\n/);
+    assert.match(d.stdout, /consumer\.session\.timeout\.ms\s+50000\s+GROUP_CONFIG/);
+    assert.match(d.stdout, /share\.isolation\.level\s+read_committed\s+GROUP_CONFIG/);
+    assert.equal((await floe(['configs', ...bs, '--alter', '--entity-type', 'groups', '--entity-name', 'cli-group', '--delete-config', 'share.isolation.level'])).code, 0);
+    const all = JSON.parse((await floe(['configs', ...bs, '--describe', '--all', '--entity-type', 'groups', '--entity-name', 'cli-group', '--json'])).stdout) as { name: string; value: string; source: string }[];
+    assert.deepEqual(all.find((c) => c.name === 'share.isolation.level'), { name: 'share.isolation.level', value: 'read_uncommitted', source: 'DEFAULT_CONFIG', sensitive: false, readOnly: false });
+    assert.equal(all.find((c) => c.name === 'consumer.heartbeat.interval.ms')?.value, '5000');
+    const bad = await floe(['configs', ...bs, '--alter', '--entity-type', 'groups', '--entity-name', 'cli-group', '--add-config', 'consumer.session.timeout.ms=90000']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /INVALID_CONFIG.*consumer\.session\.timeout\.ms must be less than or equal to group\.consumer\.max\.session\.timeout\.ms/);
+  });
 });
 
 describe('floe groups', () => {

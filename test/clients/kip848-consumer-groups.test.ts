@@ -79,11 +79,16 @@ test('librdkafka group.protocol=consumer: members join, leave and die while prod
   assert.deepEqual(listed.groups.map((x: any) => [x.groupId, x.groupType, x.protocolType, x.groupState]), [[group, 'consumer', 'consumer', 'Stable']]);
   const classicOnly = await withClient(broker.port, (c) => c.request(ApiKey.ListGroups, 5, { statesFilter: [], typesFilter: ['classic'] }));
   assert.deepEqual(classicOnly.groups, []);
-  // A classic member cannot join while the consumer group has members.
+  // A classic member may join the consumer group (online migration, kip848-migration.test.ts): a new one is
+  // first given its member id; one of another protocol type is refused.
   const join = await withClient(broker.port, (c) => c.request(ApiKey.JoinGroup, 5, {
     groupId: group, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
   }));
-  assert.equal(join.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+  assert.equal(join.errorCode, ErrorCode.MEMBER_ID_REQUIRED);
+  const other = await withClient(broker.port, (c) => c.request(ApiKey.JoinGroup, 5, {
+    groupId: group, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'connect', protocols: [{ name: 'x', metadata: Buffer.alloc(0) }],
+  }));
+  assert.equal(other.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
 
   // One leaves: its partitions move to the two others.
   await m3.stop();

@@ -8,8 +8,10 @@ Usage: kip848_client.py BOOTSTRAP GROUP TOPIC [ASSIGNOR]
   messages, from the earliest offset. Prints {"event": "assigned", "partitions": [...]} with the whole
   assignment after every incremental change, and {"event": "msgs", "values": [...]} for what it consumed
   (in chunks). On SIGTERM it closes the consumer (committing and leaving the group) and prints
-  {"event": "closed"}.
+  {"event": "closed"}. With FLOE_GROUP_PROTOCOL=classic in the environment it is a classic-protocol member
+  instead (range assignor, chosen by the group leader; eager: everything is revoked at each rebalance).
 """
+import os
 import json
 import signal
 import sys
@@ -46,6 +48,11 @@ def main():
     }
     if len(sys.argv) > 4:
         conf["group.remote.assignor"] = sys.argv[4]
+    if os.environ.get("FLOE_GROUP_PROTOCOL") == "classic":
+        conf["group.protocol"] = "classic"
+        conf["partition.assignment.strategy"] = "range"
+        conf["heartbeat.interval.ms"] = 500
+        conf["session.timeout.ms"] = 6000
     c = Consumer(conf)
 
     values = []

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { openPostgresCoordinator } from '../../src/coordinator/pg.ts';
 import { MIGRATIONS } from '../../src/coordinator/sql/migrations.ts';
 import { freshDatabase, sharedPostgres } from '../helpers/postgres.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { coordinatorConformance, sqlDeleteRecords, sqlObjectStates } from './coordinator.conformance.ts';
 
 let suiteUrl: string | undefined;
@@ -93,3 +94,37 @@ async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('PostgreSQL: a broker that held its liveness lock and lost it (its process died) is expired a third of a session late; one holding it, or one that never held it, only after the session', async () => {
+  const url = await freshDatabase();
+  // Two "brokers" with their own coordinators (each holds its lock on its own listening connection), a third that never locks.
+  const [watcher, dying, holding, unlocked] = await Promise.all([1, 2, 3, 4].map(() => openPostgresCoordinator(url, { maxConnections: 2 })));
+  const session = 3000;
+  const reg = (c: typeof watcher, nodeId: number) => c!.registerBroker({ nodeId, incarnation: `inc-${nodeId}`, host: 'h', port: nodeId, rack: null, sessionTimeoutMs: session });
+  try {
+    // The rule is off within a session of the server's start (a restart drops every lock).
+    await waitFor('the server to have run for a session', async () => (await watcher!.connection.query<{ up: boolean }>(
+      `SELECT pg_postmaster_start_time() < clock_timestamp() - interval '3 seconds' AS up`)).rows[0]!.up);
+    await dying!.holdLivenessLock(802);
+    await holding!.holdLivenessLock(803);
+    for (const [c, id] of [[watcher, 801], [dying, 802], [holding, 803], [unlocked, 804]] as const) await reg(c, id);
+    for (const [c, id] of [[dying, 802], [holding, 803], [unlocked, 804]] as const) {
+      const view = await c!.brokerHeartbeat(id, `inc-${id}`, session);
+      assert.equal(view.known, true);
+    }
+    const flags = await watcher!.connection.query<{ node_id: number; liveness_lock: boolean }>('SELECT node_id, liveness_lock FROM brokers ORDER BY node_id');
+    assert.deepEqual(flags.rows.map((r) => [Number(r.node_id), r.liveness_lock]), [[801, false], [802, true], [803, true], [804, false]]);
+    await dying!.close(); // its listening connection, and so its lock, gone: as after kill -9
+    const lostAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1300)); // more than a third of the session
+    const view = await watcher!.brokerHeartbeat(801, 'inc-801', session);
+    assert.deepEqual(view.brokers.map((b) => b.nodeId), [801, 803, 804], 'the dead broker is expired; the one holding its lock and the one that never locked are not');
+    assert.ok(Date.now() - lostAt < session, 'well within the session timeout');
+    await waitFor('the others to be expired by the session timeout', async () => {
+      const v = await watcher!.brokerHeartbeat(801, 'inc-801', session);
+      return v.brokers.length === 1;
+    }, { timeoutMs: 10_000 });
+  } finally {
+    await Promise.allSettled([watcher, holding, unlocked].map((c) => c!.close()));
+  }
+});

@@ -9,7 +9,9 @@
  * [group.min.session.timeout.ms, group.max.session.timeout.ms] get INVALID_SESSION_TIMEOUT; an empty group
  * id INVALID_GROUP_ID; a protocol type or protocol list that does not match the group's,
  * INCONSISTENT_GROUP_PROTOCOL. Protocol metadata is copied out of the request frame (it lives as long as
- * the member).
+ * the member). A member joining a KIP-848 consumer group with members is served by that group (online
+ * migration, src/groups/consumer-group-protocol.ts): its generation is its member epoch, the broker assigns
+ * its partitions, and no member is leader.
  * Version notes: v0 has no rebalance timeout (the session timeout is used); v7+ returns the protocol type
  * and a nullable protocol name (older versions get "" when there is none); v8+ carries a reason (logged);
  * v9+ may tell a rejoining static leader to skip the assignment (SkipAssignment).

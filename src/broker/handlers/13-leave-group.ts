@@ -20,7 +20,7 @@ export const leaveGroup = defineHandler<LeaveGroupRequest, LeaveGroupResponse>({
   maxVersion: 5,
   async handle(ctx, req) {
     const leaving = ctx.apiVersion >= 3 ? req.members : [{ memberId: req.memberId, groupInstanceId: null, reason: null }];
-    const r = ctx.groups.leave(req.groupId, leaving);
+    const r = await ctx.groups.leave(req.groupId, leaving);
     if (ctx.apiVersion < 3) {
       return { throttleTimeMs: 0, errorCode: r.errorCode !== ErrorCode.NONE ? r.errorCode : (r.members[0]?.errorCode ?? ErrorCode.NONE) };
     }

@@ -7,8 +7,10 @@
  * DYNAMIC_BROKER_CONFIG or DYNAMIC_DEFAULT_BROKER_CONFIG. BROKER resources: this broker's id lists every
  * broker key with its source (DYNAMIC_BROKER_CONFIG > DYNAMIC_DEFAULT_BROKER_CONFIG > STATIC_BROKER_CONFIG
  * > DEFAULT_CONFIG, as in Kafka) and synonyms; "" lists the cluster-wide dynamic defaults
- * (../dynamic-configs.ts). v0 (Kafka 3.9 and older) reports IsDefault (the source is the default) instead
- * of the source. BROKER_LOGGER and other types get INVALID_REQUEST.
+ * (../dynamic-configs.ts). GROUP resources (type 32) list Kafka 4.1's per-group keys (consumer.*, share.*,
+ * streams.*): source GROUP_CONFIG when the group sets the key, else the value and source of the broker's
+ * group.* key it inherits (../../groups/group-configs.ts); an empty group name is INVALID_REQUEST. v0 (Kafka 3.9 and older) reports IsDefault (the source is the default) instead
+ * of the source. BROKER_LOGGER, CLIENT_METRICS and other types get INVALID_REQUEST.
  */
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/gen/messages/describe-configs.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -20,6 +22,7 @@ import { topicNameError } from '../topic-names.ts';
 
 const TOPIC = 2;
 const BROKER = 4;
+const GROUP = 32;
 
 interface Described {
   name: string;
@@ -55,6 +58,20 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
           return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${ctx.config.nodeId} or empty string, but received ${resource.resourceName}`);
         }
         described = broker;
+      } else if (resource.resourceType === GROUP) {
+        const group = ctx.groups.configs.describe(resource.resourceName);
+        if (!Array.isArray(group)) return fail(group.errorCode, group.errorMessage!);
+        // A key the group does not set shows the broker key it inherits, with that key's source and synonyms.
+        const broker = new Map((ctx.brokerConfigs.describe(String(ctx.config.nodeId)) ?? []).map((c) => [c.name, c]));
+        described = group.map((c) => {
+          const inherited = (broker.get(c.brokerKey)?.synonyms ?? []) as { name: string; value: string | null; source: ConfigSource }[];
+          const own = c.groupValue === null ? [] : [{ name: c.name, value: c.groupValue, source: 'GROUP_CONFIG' as const }];
+          const synonyms = [...own, ...inherited];
+          return {
+            name: c.name, value: c.value, source: synonyms[0]?.source ?? 'DEFAULT_CONFIG', readOnly: false, isSensitive: false,
+            type: c.type, documentation: c.documentation, synonyms,
+          };
+        });
       } else {
         return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);
       }

@@ -20,7 +20,7 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
   maxVersion: 2,
   async handle(ctx, req) {
     const responses = await alterResources(ctx.admin, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: OP_SET, value: c.value })),
-      { replace: true, validateOnly: req.validateOnly }, ctx.brokerConfigs);
+      { replace: true, validateOnly: req.validateOnly }, ctx.brokerConfigs, ctx.groups.configs);
     return { throttleTimeMs: 0, responses };
   },
   errorResponse: (req, errorCode) => ({

@@ -22,7 +22,7 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
   maxVersion: 1,
   async handle(ctx, req) {
     const responses = await alterResources(ctx.admin, req.resources, (r) => r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })),
-      { replace: false, validateOnly: req.validateOnly }, ctx.brokerConfigs);
+      { replace: false, validateOnly: req.validateOnly }, ctx.brokerConfigs, ctx.groups.configs);
     return { throttleTimeMs: 0, responses };
   },
   errorResponse: (req, errorCode) => ({

@@ -2,8 +2,8 @@
  * `floe configs`: kafka-configs.sh's flags over the Kafka protocol (DescribeConfigs, IncrementalAlterConfigs;
  * AlterUserScramCredentials and DescribeUserScramCredentials for users).
  *
- *   --bootstrap-server H:P --describe --entity-type topics|brokers --entity-name X [--all]   (brokers: --entity-default, or no name: every broker)
- *   --bootstrap-server H:P --alter --entity-type topics|brokers --entity-name X [--add-config k=v,...] [--delete-config k,...]
+ *   --bootstrap-server H:P --describe --entity-type topics|brokers|groups --entity-name X [--all]   (brokers: --entity-default, or no name: every broker)
+ *   --bootstrap-server H:P --alter --entity-type topics|brokers|groups --entity-name X [--add-config k=v,...] [--delete-config k,...]
  *   --bootstrap-server H:P --describe --entity-type users|clients [--entity-name U | --entity-default]
  *   --bootstrap-server H:P --alter --entity-type users --entity-name U --add-config 'SCRAM-SHA-256=[iterations=8192,password=P]' [--delete-config SCRAM-SHA-512]
  *   --bootstrap-server H:P --alter --entity-type users|clients (--entity-name X | --entity-default) --add-config producer_byte_rate=1024 [--delete-config k]
@@ -12,14 +12,14 @@
  * combined user + client-id entity (two --entity-type flags) is not taken.
  */
 import { connectAdmin } from '../admin/connect-admin.ts';
-import { CONFIG_DELETE, CONFIG_SET, RESOURCE_BROKER, RESOURCE_TOPIC } from '../../client/admin-client.ts';
+import { CONFIG_DELETE, CONFIG_SET, RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC } from '../../client/admin-client.ts';
 import { AdminUsageError, keyValues, oneAction, parseFlags, required, splitTopLevel } from '../admin/admin-args.ts';
 import { json, table } from '../admin/output.ts';
 import { describeLine, describeUsers, mechanismByName, parseScramValue } from '../admin/scram-users.ts';
 import type { AdminClient } from '../../client/admin-client.ts';
 import type { Flags } from '../admin/admin-args.ts';
 
-export const CONFIGS_USAGE = `Usage: floe configs --bootstrap-server HOST:PORT ACTION --entity-type topics|brokers|users --entity-name NAME [--command-config FILE] [--json]
+export const CONFIGS_USAGE = `Usage: floe configs --bootstrap-server HOST:PORT ACTION --entity-type topics|brokers|groups|users --entity-name NAME [--command-config FILE] [--json]
 Actions (as kafka-configs.sh):
   --describe [--all]                       configs set on the entity (--all: every config with its source);
                                            brokers: --entity-default is the cluster default, no name every broker
@@ -71,19 +71,19 @@ export async function runConfigs(args: string[], out: (s: string) => void): Prom
       admin.close();
     }
   }
-  const type = entityType === 'topics' ? RESOURCE_TOPIC : entityType === 'brokers' ? RESOURCE_BROKER : null;
-  if (type === null) throw new AdminUsageError(`--entity-type must be topics, brokers, users or clients, got '${entityType}'`);
+  const type = entityType === 'topics' ? RESOURCE_TOPIC : entityType === 'brokers' ? RESOURCE_BROKER : entityType === 'groups' ? RESOURCE_GROUP : null;
+  if (type === null) throw new AdminUsageError(`--entity-type must be topics, brokers, groups, users or clients, got '${entityType}'`);
   // kafka-configs.sh: --entity-default is the cluster-wide broker default (resource name ''); a broker
   // --describe without a name describes every broker.
   const everyBroker = type === RESOURCE_BROKER && action === 'describe' && flags['entity-default'] !== true && flags['entity-name'] === undefined;
   const name = flags['entity-default'] === true && type === RESOURCE_BROKER ? '' : everyBroker ? '' : required(flags, 'entity-name', `--${action}`);
-  const what = type === RESOURCE_TOPIC ? `topic ${name}` : name === '' ? 'the default broker' : `broker ${name}`;
+  const what = type === RESOURCE_TOPIC ? `topic ${name}` : type === RESOURCE_GROUP ? `group ${name}` : name === '' ? 'the default broker' : `broker ${name}`;
   const asJson = flags.json === true;
   const admin = await connectAdmin(flags, 'floe configs');
   try {
     if (action === 'describe') {
       const all = flags.all === true;
-      const dynamic = type === RESOURCE_TOPIC ? [1] : [2, 3];
+      const dynamic = type === RESOURCE_TOPIC ? [1] : type === RESOURCE_GROUP ? [8] : [2, 3];
       const describe = async (n: string) => (await admin.describeConfigs(type, n))
         .filter((c) => all || dynamic.includes(c.configSource))
         .sort((a, b) => a.name.localeCompare(b.name))
