@@ -395,6 +395,16 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
       return list.length > 0 && list.every((a) => known.test(a)) ? null : 'Supported assignors are uniform and range';
     }),
     doc: 'Server-side assignors of consumer groups (KIP-848): uniform and range (or their Kafka class names). The first is the default; a member picks another with group.remote.assignor.' },
+  { group: 'Groups', key: 'group.share.session.timeout.ms', type: 'INT', default: '45000', validate: range(1),
+    doc: 'Share groups (KIP-932): a member that does not heartbeat for this long is removed and the partitions reassigned.' },
+  { group: 'Groups', key: 'group.share.heartbeat.interval.ms', type: 'INT', default: '5000', validate: range(1),
+    doc: 'Share groups (KIP-932): how often members are told to heartbeat.' },
+  { group: 'Groups', key: 'group.share.max.size', type: 'INT', default: '200', validate: range(1),
+    doc: 'The most members a share group may have; one more gets GROUP_MAX_SIZE_REACHED.' },
+  { group: 'Groups', key: 'group.share.record.lock.duration.ms', type: 'INT', default: '30000', validate: range(1000),
+    doc: 'Share groups: how long a consumer holds the records a ShareFetch gave it; unacknowledged records are delivered again after it.' },
+  { group: 'Groups', key: 'group.share.delivery.count.limit', type: 'INT', default: '5', validate: range(2, 10),
+    doc: 'Share groups: how many times a record is delivered at most; a record released or timed out at the limit is archived (never delivered again).' },
 ];
 
 const KEY_INDEX = new Map(BROKER_CONFIG_KEYS.map((k) => [k.key, k]));

@@ -47,6 +47,13 @@ import { listTransactions } from './66-list-transactions.ts';
 import { consumerGroupHeartbeat } from './68-consumer-group-heartbeat.ts';
 import { consumerGroupDescribe } from './69-consumer-group-describe.ts';
 import { describeTopicPartitions } from './75-describe-topic-partitions.ts';
+import { shareGroupHeartbeat } from './76-share-group-heartbeat.ts';
+import { shareGroupDescribe } from './77-share-group-describe.ts';
+import { shareFetch } from './78-share-fetch.ts';
+import { shareAcknowledge } from './79-share-acknowledge.ts';
+import { describeShareGroupOffsets } from './90-describe-share-group-offsets.ts';
+import { alterShareGroupOffsets } from './91-alter-share-group-offsets.ts';
+import { deleteShareGroupOffsets } from './92-delete-share-group-offsets.ts';
 
 export const HANDLERS: readonly AnyHandler[] = [
   produce,
@@ -96,4 +103,11 @@ export const HANDLERS: readonly AnyHandler[] = [
   consumerGroupHeartbeat,
   consumerGroupDescribe,
   describeTopicPartitions,
+  shareGroupHeartbeat,
+  shareGroupDescribe,
+  shareFetch,
+  shareAcknowledge,
+  describeShareGroupOffsets,
+  alterShareGroupOffsets,
+  deleteShareGroupOffsets,
 ];
