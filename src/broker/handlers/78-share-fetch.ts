@@ -24,7 +24,7 @@ import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, READ_UNCOMMITTED, type PartitionLog } from '../../storage/partition-log.ts';
 import type { SharePartitionKey } from '../../coordinator/coordinator.ts';
-import type { AcquireInput } from '../../groups/share-groups.ts';
+import type { AcquiredRange, AcquireInput } from '../../groups/share-groups.ts';
 import { defineHandler, type RequestContext } from '../handler.ts';
 import { isServeError } from '../partitions.ts';
 import { applyAcknowledgements, batchExtents, nextSessionEpoch, shareRequestError, type PartitionAcknowledgements } from '../share-requests.ts';
@@ -141,49 +141,61 @@ async function fetchRecords(
     served.push({ key: k, log });
   }
   if (served.length === 0) return;
-  const states = await shares.partitionStates(groupId, served.map((s) => s.key));
-  const reset = shares.options.autoOffsetReset(groupId);
-  // Where a share partition starts when it has no state yet, and the log start (retention may have passed the SPSO).
-  const starts = await Promise.all(served.map(async (s, i) => {
-    if (states[i] !== null) return { initial: states[i]!.startOffset, logStart: -1 };
-    const at = await s.log.listOffset(reset === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP);
-    return { initial: at.errorCode === ErrorCode.NONE ? at.offset : 0, logStart: -1 };
-  }));
-  let offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
-  const maxBytes = req.maxBytes > 0 ? req.maxBytes : 0x7fffffff;
-  const readOnce = () => ctx.partitions.read(
-    served.map((s, i) => ({ log: s.log, offset: offsets[i]!, maxBytes })),
-    { maxBytes, minBytes: req.minBytes, maxWaitMs: Math.max(0, req.maxWaitMs), isolation: READ_UNCOMMITTED },
-  );
-  let results = await readOnce();
-  // The SPSO fell below the log start (retention, DeleteRecords): move past what is gone and read again.
-  if (results.some((r) => r.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE)) {
-    await Promise.all(served.map(async (s, i) => {
-      if (results[i]!.errorCode !== ErrorCode.OFFSET_OUT_OF_RANGE) return;
-      const earliest = await s.log.listOffset(EARLIEST_TIMESTAMP);
-      starts[i]!.logStart = earliest.offset;
-      if (states[i] === null && starts[i]!.initial < earliest.offset) starts[i]!.initial = earliest.offset;
+  // Several consumers' fetches may wait on one partition and wake together on new records: those that find
+  // everything taken by a faster one wait again for the rest of their max wait instead of answering empty
+  // (so the next records go to a consumer already waiting, and the consumers take turns).
+  const deadline = Date.now() + Math.max(0, req.maxWaitMs);
+  let inputs: AcquireInput[] = [];
+  let parsed: ReturnType<typeof batchExtents>[] = [];
+  let inputOf: number[] = [];
+  let acquired: AcquiredRange[][] = [];
+  for (;;) {
+    const states = await shares.partitionStates(groupId, served.map((s) => s.key));
+    const reset = shares.options.autoOffsetReset(groupId);
+    // Where a share partition starts when it has no state yet, and the log start (retention may have passed the SPSO).
+    const starts = await Promise.all(served.map(async (s, i) => {
+      if (states[i] !== null) return { initial: states[i]!.startOffset, logStart: -1 };
+      const at = await s.log.listOffset(reset === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP);
+      return { initial: at.errorCode === ErrorCode.NONE ? at.offset : 0, logStart: -1 };
     }));
-    offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
-    results = await readOnce();
-  }
-  const inputs: AcquireInput[] = [];
-  const parsed: ReturnType<typeof batchExtents>[] = [];
-  const inputOf: number[] = [];
-  served.forEach((s, i) => {
-    const r = results[i]!;
-    if (r.errorCode !== ErrorCode.NONE) {
-      const o = outOf(s.key);
-      noteTopic(s.key.topicId);
-      o.errorCode = r.errorCode;
-      return;
+    let offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
+    const maxBytes = req.maxBytes > 0 ? req.maxBytes : 0x7fffffff;
+    const readOnce = () => ctx.partitions.read(
+      served.map((s, i) => ({ log: s.log, offset: offsets[i]!, maxBytes })),
+      { maxBytes, minBytes: req.minBytes, maxWaitMs: Math.max(0, deadline - Date.now()), isolation: READ_UNCOMMITTED },
+    );
+    let results = await readOnce();
+    // The SPSO fell below the log start (retention, DeleteRecords): move past what is gone and read again.
+    if (results.some((r) => r.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE)) {
+      await Promise.all(served.map(async (s, i) => {
+        if (results[i]!.errorCode !== ErrorCode.OFFSET_OUT_OF_RANGE) return;
+        const earliest = await s.log.listOffset(EARLIEST_TIMESTAMP);
+        starts[i]!.logStart = earliest.offset;
+        if (states[i] === null && starts[i]!.initial < earliest.offset) starts[i]!.initial = earliest.offset;
+      }));
+      offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
+      results = await readOnce();
     }
-    const p = batchExtents(r.records);
-    parsed.push(p);
-    inputOf.push(i);
-    inputs.push({ ...s.key, initialOffset: starts[i]!.initial, logStartOffset: Math.max(starts[i]!.logStart, r.logStartOffset), batches: p.extents });
-  });
-  const acquired = await shares.acquire(groupId, memberId, inputs, Math.max(0, req.maxRecords), ctx.apiVersion >= 2 && req.shareAcquireMode === 1);
+    inputs = [];
+    parsed = [];
+    inputOf = [];
+    served.forEach((s, i) => {
+      const r = results[i]!;
+      if (r.errorCode !== ErrorCode.NONE) {
+        const o = outOf(s.key);
+        noteTopic(s.key.topicId);
+        o.errorCode = r.errorCode;
+        return;
+      }
+      const p = batchExtents(r.records);
+      parsed.push(p);
+      inputOf.push(i);
+      inputs.push({ ...s.key, initialOffset: starts[i]!.initial, logStartOffset: Math.max(starts[i]!.logStart, r.logStartOffset), batches: p.extents });
+    });
+    acquired = await shares.acquire(groupId, memberId, inputs, Math.max(0, req.maxRecords), ctx.apiVersion >= 2 && req.shareAcquireMode === 1);
+    const anyData = parsed.some((p) => p.extents.length > 0);
+    if (acquired.some((a) => a.length > 0) || !anyData || inputs.length < served.length || Date.now() >= deadline) break;
+  }
   inputs.forEach((input, j) => {
     const ranges = acquired[j]!;
     const key = served[inputOf[j]!]!.key;
