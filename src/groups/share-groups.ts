@@ -72,6 +72,8 @@ export type AcknowledgeResult = { errorCode: 'NONE' } | { errorCode: Acknowledge
 
 export interface ShareSession {
   epoch: number;
+  /** The connection that opened it: its close ends the session and releases what the member holds. */
+  connectionId: number;
   /** partitionKey → key */
   partitions: Map<string, SharePartitionKey>;
 }
@@ -82,6 +84,8 @@ export class ShareGroups {
   readonly options: ShareGroupOptions;
   /** Share sessions of this broker, by group id and member id. */
   private readonly sessions = new Map<string, ShareSession>();
+  /** Connection id → the session keys it opened (for the release on close). */
+  private readonly watched = new Map<number, Set<string>>();
 
   constructor(private readonly store: ShareStore, options: ShareGroupOptions) {
     this.options = options;
@@ -137,10 +141,42 @@ export class ShareGroups {
     return this.sessions.get(`${groupId}\0${memberId}`);
   }
 
-  openSession(groupId: string, memberId: string, partitions: readonly SharePartitionKey[]): ShareSession {
-    const s: ShareSession = { epoch: 1, partitions: new Map(partitions.map((p) => [keyOf(p), p])) };
-    this.sessions.set(`${groupId}\0${memberId}`, s);
+  /**
+   * Opens (or replaces) the member's session. When `connection` closes while the session is still the one it
+   * opened, the session ends and the member's records in its partitions are released, as Kafka does (its
+   * share session cache's disconnect listener); `onError` hears of a release that failed (the locks expire).
+   */
+  openSession(groupId: string, memberId: string, partitions: readonly SharePartitionKey[], connection: { id: number; onClose(f: () => void): void }, onError: (err: unknown) => void): ShareSession {
+    const key = `${groupId}\0${memberId}`;
+    const s: ShareSession = { epoch: 1, connectionId: connection.id, partitions: new Map(partitions.map((p) => [keyOf(p), p])) };
+    this.sessions.set(key, s);
+    let watched = this.watched.get(connection.id);
+    if (!watched) {
+      watched = new Set();
+      this.watched.set(connection.id, watched);
+      connection.onClose(() => {
+        const keys = this.watched.get(connection.id) ?? new Set<string>();
+        this.watched.delete(connection.id);
+        for (const k of keys) {
+          const session = this.sessions.get(k);
+          if (!session || session.connectionId !== connection.id) continue;
+          this.sessions.delete(k);
+          const [g, m] = k.split('\0') as [string, string];
+          this.release(g, m, [...session.partitions.values()]).catch(onError);
+        }
+      });
+    }
+    watched.add(key);
     return s;
+  }
+
+  /** The member left the group: its session here ends and what it holds in any share partition of the group is released. */
+  async memberLeft(groupId: string, memberId: string): Promise<void> {
+    this.closeSession(groupId, memberId);
+    const held = (await this.store.loadSharePartitions([groupId]))
+      .filter((p) => asSharePartitionState(p.state)?.inFlight.some((r) => r.member === memberId))
+      .map((p) => ({ topicId: p.topicId, partition: p.partition }));
+    await this.release(groupId, memberId, held);
   }
 
   closeSession(groupId: string, memberId: string): void {

@@ -3,8 +3,9 @@
  * on a diskless and a classic topic. The consumers are test/helpers/share-consumer.ts (the project's codec
  * over raw sockets: no client installed in CI speaks share groups). Covered: four consumers of one
  * partition each receive records, none twice, every delivery count 1; accept/release/reject with the
- * delivery counts they imply and the delivery-count limit archiving; a consumer that disconnects holding
- * records has them redelivered once the lock expires; Kafka's errors for bad input; the admin side.
+ * delivery counts they imply and the delivery-count limit archiving; the records of a consumer that stops
+ * acknowledging come back once the lock expires, those of one whose connection closes at once (Kafka's
+ * disconnect release); Kafka's errors for bad input; the admin side.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,22 +146,21 @@ for (const kind of ['diskless', 'classic'] as const) {
     await other.leave();
   });
 
-  test(`${kind}: a consumer that disconnects holding records: redelivered after the lock expires, not before`, { timeout: 60_000 }, async () => {
+  test(`${kind}: a consumer that stops acknowledging (connection kept): its records are redelivered after the lock expires, not before`, { timeout: 60_000 }, async () => {
     const topic = `share-lock-${kind}`;
     const group = `share-lock-${kind}-group`;
     const topicId = await topicWithId(topic, configs);
-    const dying = await ShareConsumer.join(broker.port, group, topic, topicId);
+    const hung = await ShareConsumer.join(broker.port, group, topic, topicId);
     const survivor = await ShareConsumer.join(broker.port, group, topic, topicId);
-    await dying.fetch(0, [], { maxWaitMs: 0 });
+    await hung.fetch(0, [], { maxWaitMs: 0 });
     await survivor.fetch(0, [], { maxWaitMs: 0 });
     await produceBatches(topic, 2, 3, 'lock');
     const held: number[] = [];
     await waitFor('the first consumer holds every record', async () => {
-      held.push(...(await dying.fetch(0, [], { maxWaitMs: 500 })).acquired.map((a) => a.offset));
+      held.push(...(await hung.fetch(0, [], { maxWaitMs: 500 })).acquired.map((a) => a.offset));
       return held.length === 6;
     });
     const heldAt = Date.now();
-    dying.client.close(); // gone without acknowledging
     const early = await survivor.fetch(0, [], { maxWaitMs: 0 });
     if (Date.now() - heldAt < LOCK_MS) assert.deepEqual(early.acquired, [], 'locked records are not redelivered before the lock expires');
     const redelivered: { offset: number; deliveryCount: number }[] = [...early.acquired];
@@ -168,8 +168,37 @@ for (const kind of ['diskless', 'classic'] as const) {
       redelivered.push(...(await survivor.fetch(0, [], { maxWaitMs: 500 })).acquired);
       return redelivered.length === 6;
     }, { timeoutMs: 20_000 });
+    assert.ok(Date.now() - heldAt >= LOCK_MS, 'not before the lock duration');
     assert.deepEqual(redelivered.map((a) => a.offset).sort(), [0, 1, 2, 3, 4, 5]);
     assert.ok(redelivered.every((a) => a.deliveryCount === 2));
+    assert.equal((await hung.acknowledge(0, acksOf(held, ACCEPT))).partitionError, ErrorCode.INVALID_RECORD_STATE, 'its lock expired');
+    assert.equal((await survivor.acknowledge(0, acksOf(redelivered.map((a) => a.offset), ACCEPT))).partitionError, ErrorCode.NONE);
+    await hung.leave();
+    await survivor.leave();
+  });
+
+  test(`${kind}: a consumer killed holding records (its connection closes): they are released at once and redelivered, as Kafka does`, { timeout: 60_000 }, async () => {
+    const topic = `share-killed-${kind}`;
+    const group = `share-killed-${kind}-group`;
+    const topicId = await topicWithId(topic, configs);
+    const dying = await ShareConsumer.join(broker.port, group, topic, topicId);
+    const survivor = await ShareConsumer.join(broker.port, group, topic, topicId);
+    await dying.fetch(0, [], { maxWaitMs: 0 });
+    await survivor.fetch(0, [], { maxWaitMs: 0 });
+    await produceBatches(topic, 2, 3, 'killed');
+    const held: number[] = [];
+    await waitFor('the first consumer holds every record', async () => {
+      held.push(...(await dying.fetch(0, [], { maxWaitMs: 500 })).acquired.map((a) => a.offset));
+      return held.length === 6;
+    });
+    dying.client.close(); // gone without acknowledging
+    const redelivered: { offset: number; deliveryCount: number }[] = [];
+    await waitFor('the records come back', async () => {
+      redelivered.push(...(await survivor.fetch(0, [], { maxWaitMs: 200 })).acquired);
+      return redelivered.length === 6;
+    }, { timeoutMs: 20_000 });
+    assert.deepEqual(redelivered.map((a) => a.offset).sort(), [0, 1, 2, 3, 4, 5]);
+    assert.ok(redelivered.every((a) => a.deliveryCount === 2), 'delivered once before');
     assert.equal((await survivor.acknowledge(0, acksOf(redelivered.map((a) => a.offset), ACCEPT))).partitionError, ErrorCode.NONE);
     await survivor.leave();
   });

@@ -4,7 +4,7 @@
  * Behavior: as Kafka's group coordinator (src/groups/share-group-state.ts): a member joins with epoch 0
  * and the member id it generated (an empty one is INVALID_REQUEST, as are missing subscriptions on the first
  * heartbeat), heartbeats with the epoch it was given (UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH otherwise), and
- * leaves with -1; group.share.session.timeout.ms removes a silent member, group.share.max.size bounds the
+ * leaves with -1 (what it holds is released at once); group.share.session.timeout.ms removes a silent member, group.share.max.size bounds the
  * group. The broker assigns partitions (Kafka's simple assignor's outcome: a topic's partitions spread over
  * its subscribers, every subscriber of a topic with fewer partitions than subscribers gets one). Any
  * broker answers: the group's state is read and written under its row lock in the coordinator. A group id
@@ -38,6 +38,8 @@ export const shareGroupHeartbeat = defineHandler<ShareGroupHeartbeatRequest, Sha
       clientHost: clientHost(ctx.conn.remoteAddress),
     });
     if (r.error !== null) return fail(ErrorCode[r.error], r.errorMessage ?? '');
+    // As Kafka: a member that leaves gives back the records it holds at once.
+    if (req.memberEpoch === -1) await ctx.shareGroups.memberLeft(req.groupId, req.memberId);
     return {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,

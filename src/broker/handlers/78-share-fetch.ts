@@ -5,7 +5,8 @@
  * (acknowledgements in it are INVALID_REQUEST; a member not in the group gets UNKNOWN_MEMBER_ID), epoch N
  * must be the session's next epoch (INVALID_SHARE_SESSION_EPOCH; no session: SHARE_SESSION_NOT_FOUND) and
  * adds and forgets partitions, epoch -1 applies its acknowledgements, releases what the member still holds
- * in the session's partitions and closes it. Piggy-backed acknowledgements are applied first (per partition,
+ * in the session's partitions and closes it; so does the close of the connection that opened the session
+ * (Kafka's disconnect listener). Piggy-backed acknowledgements are applied first (per partition,
  * all or nothing: INVALID_RECORD_STATE for records the member does not hold, or whose lock expired).
  * Records are read through the partition seam (both topic kinds; classic partitions on their leader only)
  * from the lowest acquirable offset of each partition, long-polling like Fetch; whole batches are returned
@@ -25,12 +26,14 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, READ_UNCOMMITTED, type PartitionLog } from '../../storage/partition-log.ts';
 import type { SharePartitionKey } from '../../coordinator/coordinator.ts';
 import type { AcquiredRange, AcquireInput } from '../../groups/share-groups.ts';
+import { childLogger } from '../../observability/log.ts';
 import { defineHandler, type RequestContext } from '../handler.ts';
 import { isServeError } from '../partitions.ts';
 import { applyAcknowledgements, batchExtents, nextSessionEpoch, shareRequestError, type PartitionAcknowledgements } from '../share-requests.ts';
 
 type PartitionOut = Init<ShareFetchResponsePartitionData>;
 const EMPTY = Buffer.alloc(0);
+const log = childLogger('share-fetch');
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 const keyOf = (k: SharePartitionKey): string => `${k.topicId}:${k.partition}`;
 
@@ -58,7 +61,8 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
     if (epoch === 0) {
       if (acks.length > 0) return top(ErrorCode.INVALID_REQUEST, 'Acknowledgements are not allowed in a request opening a share session');
       if (!(await shares.isMember(groupId, memberId))) return top(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${memberId} is not a member of share group ${groupId}`);
-      fetchKeys = [...shares.openSession(groupId, memberId, named).partitions.values()];
+      const conn = { id: ctx.conn.id, onClose: (f: () => void) => ctx.conn.socket.once('close', f) };
+      fetchKeys = [...shares.openSession(groupId, memberId, named, conn, (err) => log.warn({ err, groupId, memberId }, 'releasing the records of a closed share session failed; their locks expire')).partitions.values()];
     } else {
       const session = shares.session(groupId, memberId);
       if (!session) return top(ErrorCode.SHARE_SESSION_NOT_FOUND, 'No share session for this member here');
