@@ -23,10 +23,10 @@ export interface AcknowledgeAnswer {
   errorMessage: string | null;
 }
 
-/** A request's group id and member id: INVALID_REQUEST when either is missing, as Kafka. */
+/** A request's group id and member id: INVALID_REQUEST when either is missing (or the member id longer than 36), as Kafka. */
 export function shareRequestError(groupId: string | null, memberId: string | null): { errorCode: number; errorMessage: string } | null {
   if (!groupId) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'The group id must be given' };
-  if (!memberId) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'The member id must be given' };
+  if (!memberId || memberId.length > 36) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Invalid member id in the request.' };
   return null;
 }
 

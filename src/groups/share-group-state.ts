@@ -15,6 +15,8 @@
 export interface ShareMember {
   memberId: string;
   memberEpoch: number;
+  /** The epoch before the last one given: a member whose answer was lost may still heartbeat with it (Kafka). */
+  previousMemberEpoch?: number;
   clientId: string;
   clientHost: string;
   rackId: string | null;
@@ -47,7 +49,7 @@ export interface ShareHeartbeatRequest {
 
 export interface ShareHeartbeatOutcome {
   /** Kafka's error name, or null. */
-  error: 'UNKNOWN_MEMBER_ID' | 'FENCED_MEMBER_EPOCH' | 'INVALID_REQUEST' | 'GROUP_MAX_SIZE_REACHED' | null;
+  error: 'UNKNOWN_MEMBER_ID' | 'FENCED_MEMBER_EPOCH' | 'INVALID_REQUEST' | 'GROUP_MAX_SIZE_REACHED' | 'GROUP_ID_NOT_FOUND' | null;
   errorMessage: string | null;
   memberEpoch: number;
   /** topic id → partitions; null when unchanged since the member's last heartbeat. */
@@ -117,6 +119,7 @@ export function heartbeat(
     state: stored ? s : null,
     outcome: { error, errorMessage: message, memberEpoch: -1, assignment: null },
   });
+  if (!stored && req.memberEpoch !== 0) return refuse('GROUP_ID_NOT_FOUND', `Share group ${req.groupId} not found.`);
   expireMembers(s, nowMs, rules);
   let member = s.members.find((m) => m.memberId === req.memberId);
   if (req.memberEpoch === -1) {
@@ -127,8 +130,8 @@ export function heartbeat(
     return { state: s, outcome: { error: null, errorMessage: null, memberEpoch: -1, assignment: null } };
   }
   if (req.memberEpoch === 0) {
+    if (!req.subscribedTopicNames || req.subscribedTopicNames.length === 0) return refuse('INVALID_REQUEST', 'SubscribedTopicNames must be set in first request.');
     if (!member) {
-      if (!req.subscribedTopicNames || req.subscribedTopicNames.length === 0) return refuse('INVALID_REQUEST', 'SubscribedTopicNames must be set in the first request');
       if (s.members.length >= rules.maxSize) return refuse('GROUP_MAX_SIZE_REACHED', `The share group has reached its maximum size of ${rules.maxSize}`);
       member = { memberId: req.memberId, memberEpoch: 0, clientId: req.clientId, clientHost: req.clientHost, rackId: req.rackId, subscribedTopicNames: [], lastHeartbeatMs: nowMs, assignment: {} };
       s.members.push(member);
@@ -137,9 +140,12 @@ export function heartbeat(
     member.memberEpoch = 0; // a rejoin is told its assignment again
   } else if (req.memberEpoch > 0) {
     if (!member) return refuse('UNKNOWN_MEMBER_ID', `Member ${req.memberId} is not a member of share group ${req.groupId}`);
-    if (req.memberEpoch !== member.memberEpoch) return refuse('FENCED_MEMBER_EPOCH', `The member epoch ${req.memberEpoch} is not the current one (${member.memberEpoch})`);
+    // The previous epoch is accepted too: the answer that carried the current one may have been lost.
+    if (req.memberEpoch !== member.memberEpoch && req.memberEpoch !== member.previousMemberEpoch) {
+      return refuse('FENCED_MEMBER_EPOCH', `The share group member's epoch (${req.memberEpoch}) is not the one known by the group coordinator (${member.memberEpoch}). The member must abandon all its partitions and rejoin.`);
+    }
   } else {
-    return refuse('INVALID_REQUEST', `Invalid member epoch ${req.memberEpoch}`);
+    return refuse('INVALID_REQUEST', 'MemberEpoch is invalid.');
   }
   member.lastHeartbeatMs = nowMs;
   member.clientId = req.clientId;
@@ -150,8 +156,11 @@ export function heartbeat(
     s.groupEpoch += 1;
   }
   reassign(s, topics);
-  const changed = member.memberEpoch !== s.groupEpoch;
-  member.memberEpoch = s.groupEpoch;
+  const changed = req.memberEpoch !== s.groupEpoch;
+  if (member.memberEpoch !== s.groupEpoch) {
+    member.previousMemberEpoch = member.memberEpoch;
+    member.memberEpoch = s.groupEpoch;
+  }
   return { state: s, outcome: { error: null, errorMessage: null, memberEpoch: member.memberEpoch, assignment: changed ? member.assignment : null } };
 }
 

@@ -229,7 +229,8 @@ export function acknowledge(
   normalize(s, nowMs, rules);
   let prevLast = -1;
   for (const b of batches) {
-    if (b.firstOffset > b.lastOffset || b.firstOffset <= prevLast) return { error: 'INVALID_REQUEST', message: 'Acknowledgement batches must be in offset order and must not overlap' };
+    // Kafka's check (KafkaApis.validateAcknowledgementBatches): a batch may not start before the previous one's last offset.
+    if (b.firstOffset > b.lastOffset || b.firstOffset < prevLast) return { error: 'INVALID_REQUEST', message: 'Acknowledgement batches must be in offset order and must not overlap' };
     prevLast = b.lastOffset;
     const n = b.lastOffset - b.firstOffset + 1;
     if (b.acknowledgeTypes.length !== 1 && b.acknowledgeTypes.length !== n) return { error: 'INVALID_REQUEST', message: 'An acknowledgement batch carries one type or one per offset' };

@@ -215,6 +215,20 @@ test('bad input: Kafka\'s error codes', { timeout: 60_000 }, async () => {
     assert.equal((await hb({ memberId: 'nobody', memberEpoch: 3 })).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
     assert.equal((await hb({ memberId: '', memberEpoch: 0 })).errorCode, ErrorCode.INVALID_REQUEST);
     assert.equal((await hb({ memberId: 'new', memberEpoch: 0 })).errorCode, ErrorCode.INVALID_REQUEST, 'no subscription on joining');
+    assert.equal((await hb({ memberId: 'x'.repeat(37), memberEpoch: 0, subscribedTopicNames: [topic] })).errorCode, ErrorCode.INVALID_REQUEST, 'member id longer than 36');
+    assert.equal((await hb({ memberEpoch: -2 })).errorCode, ErrorCode.INVALID_REQUEST);
+    assert.equal((await hb({ groupId: 'share-no-such-group', memberEpoch: 4 })).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+    // The previous epoch is accepted (its answer may have been lost); older ones are fenced.
+    const current = c.memberEpoch;
+    const bumped = await ShareConsumer.join(broker.port, group, topic, topicId); // the group epoch moves
+    const again = await hb({ memberEpoch: current });
+    assert.equal(again.errorCode, ErrorCode.NONE);
+    assert.ok(again.memberEpoch > current);
+    const lost = await hb({ memberEpoch: current }); // as if the answer above was lost
+    assert.equal(lost.errorCode, ErrorCode.NONE, 'the previous epoch is accepted');
+    assert.equal(lost.memberEpoch, again.memberEpoch);
+    c.memberEpoch = again.memberEpoch;
+    await bumped.leave();
     const desc = await raw.request(ApiKey.ShareGroupDescribe, 1, { groupIds: ['share-no-such-group'], includeAuthorizedOperations: false });
     assert.equal(desc.groups[0].errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
   });
@@ -226,11 +240,24 @@ test('bad input: Kafka\'s error codes', { timeout: 60_000 }, async () => {
   assert.equal((await c.acknowledge(0, [], 0)).errorCode, ErrorCode.INVALID_SHARE_SESSION_EPOCH);
   const stranger = await ShareConsumer.join(broker.port, 'share-other-group', topic, topicId);
   await stranger.leave();
-  const gone = await withClient(broker.port, (raw) => raw.request(ApiKey.ShareFetch, 1, {
-    groupId: group, memberId: 'not-a-member', shareSessionEpoch: 0, maxWaitMs: 0, minBytes: 0, maxBytes: 1024, maxRecords: 10, batchSize: 10,
+  const longId = await withClient(broker.port, (raw) => raw.request(ApiKey.ShareFetch, 1, {
+    groupId: group, memberId: 'x'.repeat(37), shareSessionEpoch: 0, maxWaitMs: 0, minBytes: 0, maxBytes: 1024, maxRecords: 10, batchSize: 10,
     topics: [{ topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [] }] }], forgottenTopicsData: [],
   }));
-  assert.equal(gone.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal(longId.errorCode, ErrorCode.INVALID_REQUEST, 'a member id longer than 36');
+  // RENEW (v2) only with IsRenewAck, which fetches nothing and needs the fetch limits at 0.
+  const renew = await withClient(broker.port, (raw) => raw.request(ApiKey.ShareFetch, 2, {
+    groupId: group, memberId: c.memberId, shareSessionEpoch: c.sessionEpoch, maxWaitMs: 100, minBytes: 0, maxBytes: 1024, maxRecords: 10, batchSize: 10, isRenewAck: true,
+    topics: [], forgottenTopicsData: [],
+  }));
+  assert.equal(renew.errorCode, ErrorCode.INVALID_REQUEST);
+  const renewAck = await c.client.request(ApiKey.ShareAcknowledge, 2, {
+    groupId: group, memberId: c.memberId, shareSessionEpoch: c.sessionEpoch, isRenewAck: false,
+    topics: [{ topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [{ firstOffset: 0n, lastOffset: 0n, acknowledgeTypes: [4] }] }] }],
+  });
+  assert.equal(renewAck.errorCode, ErrorCode.NONE);
+  c.sessionEpoch += 1;
+  assert.equal(renewAck.responses[0].partitions[0].errorCode, ErrorCode.INVALID_REQUEST, 'RENEW without IsRenewAck');
   // Admin: offsets only change while the group is empty; DeleteGroups likewise.
   await withClient(broker.port, async (raw) => {
     const alter = await raw.request(ApiKey.AlterShareGroupOffsets, 0, { groupId: group, topics: [{ topicName: topic, partitions: [{ partitionIndex: 0, startOffset: 0n }] }] });

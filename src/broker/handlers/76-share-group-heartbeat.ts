@@ -2,8 +2,9 @@
  * ShareGroupHeartbeat (key 76), version 1 (KIP-932 share groups, Kafka 4.2).
  *
  * Behavior: as Kafka's group coordinator (src/groups/share-group-state.ts): a member joins with epoch 0
- * and the member id it generated (an empty one is INVALID_REQUEST, as are missing subscriptions on the first
- * heartbeat), heartbeats with the epoch it was given (UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH otherwise), and
+ * and the member id it generated (empty or longer than 36: INVALID_REQUEST, as are missing subscriptions with
+ * epoch 0 and an empty rack id), heartbeats with the epoch it was given or the one before (whose answer may
+ * have been lost; UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH otherwise; GROUP_ID_NOT_FOUND for no group), and
  * leaves with -1 (what it holds is released at once); group.share.session.timeout.ms removes a silent member, group.share.max.size bounds the
  * group. The broker assigns partitions (Kafka's simple assignor's outcome: a topic's partitions spread over
  * its subscribers, every subscriber of a topic with fewer partitions than subscribers gets one). Any
@@ -25,6 +26,8 @@ export const shareGroupHeartbeat = defineHandler<ShareGroupHeartbeatRequest, Sha
     const fail = (errorCode: number, errorMessage: string) => ({ throttleTimeMs: 0, errorCode, errorMessage, memberId: req.memberId, memberEpoch: -1, heartbeatIntervalMs: interval, assignment: null });
     if (!req.groupId) return fail(ErrorCode.INVALID_REQUEST, 'GroupId can\'t be empty.');
     if (!req.memberId) return fail(ErrorCode.INVALID_REQUEST, 'MemberId can\'t be empty.');
+    if (req.memberId.length > 36) return fail(ErrorCode.INVALID_REQUEST, 'Invalid member id in the request.');
+    if (req.rackId === '') return fail(ErrorCode.INVALID_REQUEST, 'RackId can\'t be empty.');
     if (ctx.groups.describe(req.groupId) !== null || ctx.groups.isConsumerGroup(req.groupId)) {
       return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a share group.`);
     }

@@ -2,7 +2,7 @@
  * ShareFetch (key 78), versions 1-2 (KIP-932 share groups, Kafka 4.2).
  *
  * Behavior: share sessions as Kafka's: epoch 0 opens one for (group, member) with the partitions named
- * (acknowledgements in it are INVALID_REQUEST; a member not in the group gets UNKNOWN_MEMBER_ID), epoch N
+ * (acknowledgements in it are INVALID_REQUEST; as in Kafka, membership is not checked here), epoch N
  * must be the session's next epoch (INVALID_SHARE_SESSION_EPOCH; no session: SHARE_SESSION_NOT_FOUND) and
  * adds and forgets partitions, epoch -1 applies its acknowledgements, releases what the member still holds
  * in the session's partitions and closes it; so does the close of the connection that opened the session
@@ -18,7 +18,8 @@
  * isolation is read_uncommitted (share.isolation.level's default); control batches are archived, never
  * delivered. Sessions are this broker's: a client that moves to another broker gets SHARE_SESSION_NOT_FOUND
  * and opens one there, as with a Kafka leader change.
- * Version notes: v2 adds ShareAcquireMode and RENEW acknowledgements (IsRenewAck).
+ * Version notes: v2 adds ShareAcquireMode and RENEW acknowledgements: allowed only with IsRenewAck, which
+ * requires MaxBytes, MinBytes, MaxRecords and MaxWaitMs to be 0 (INVALID_REQUEST) and fetches nothing (KIP-1222).
  */
 import type { ShareFetchRequest, ShareFetchResponse, ShareFetchResponsePartitionData } from '../../protocol/gen/messages/share-fetch.ts';
 import type { Init } from '../../protocol/gen/init.ts';
@@ -56,11 +57,16 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
       t.partitions.filter((p) => p.acknowledgementBatches.length > 0).map((p) => ({ topicId: t.topicId, partition: p.partitionIndex, batches: p.acknowledgementBatches })),
     );
     const epoch = req.shareSessionEpoch;
+    // KIP-1222: a request renewing locks fetches nothing, and must say so.
+    const renewing = ctx.apiVersion >= 2 && req.isRenewAck;
+    if (renewing) {
+      const nonZero = (['maxBytes', 'minBytes', 'maxRecords', 'maxWaitMs'] as const).filter((k) => req[k] !== 0);
+      if (nonZero.length > 0) return top(ErrorCode.INVALID_REQUEST, `${nonZero.map((k) => `${k} must be set to 0`).join(', ')} if isRenewAck is true.`);
+    }
     let fetchKeys: SharePartitionKey[];
     let closing = false;
     if (epoch === 0) {
       if (acks.length > 0) return top(ErrorCode.INVALID_REQUEST, 'Acknowledgements are not allowed in a request opening a share session');
-      if (!(await shares.isMember(groupId, memberId))) return top(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${memberId} is not a member of share group ${groupId}`);
       const conn = { id: ctx.conn.id, onClose: (f: () => void) => ctx.conn.socket.once('close', f) };
       fetchKeys = [...shares.openSession(groupId, memberId, named, conn, (err) => log.warn({ err, groupId, memberId }, 'releasing the records of a closed share session failed; their locks expire')).partitions.values()];
     } else {
@@ -94,7 +100,7 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
 
     // Piggy-backed acknowledgements first.
     if (acks.length > 0) {
-      const answers = await applyAcknowledgements(shares, groupId, memberId, acks, ctx.apiVersion >= 2);
+      const answers = await applyAcknowledgements(shares, groupId, memberId, acks, renewing);
       acks.forEach((a, i) => {
         const o = outOf(a);
         noteTopic(a.topicId);
@@ -106,7 +112,7 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
       const session = shares.session(groupId, memberId);
       if (session) await shares.release(groupId, memberId, [...session.partitions.values()]);
       shares.closeSession(groupId, memberId);
-    } else if (fetchKeys.length > 0) {
+    } else if (fetchKeys.length > 0 && !renewing) {
       await fetchRecords(ctx, req, groupId, memberId, fetchKeys, outOf, noteTopic, epoch === 0);
     }
 

@@ -9,7 +9,7 @@
  * (archived at group.share.delivery.count.limit), REJECT (3) and GAP (0) archive; records the member does
  * not hold, or whose lock expired, get INVALID_RECORD_STATE. Applied in one coordinator transaction that
  * commits before the answer.
- * Version notes: v2 adds RENEW (4) acknowledgements (IsRenewAck, KIP-1222), which extend the locks, and
+ * Version notes: v2 adds RENEW (4) acknowledgements (only with IsRenewAck, KIP-1222), which extend the locks, and
  * AcquisitionLockTimeoutMs.
  */
 import type { ShareAcknowledgeRequest, ShareAcknowledgeResponse } from '../../protocol/gen/messages/share-acknowledge.ts';
@@ -41,7 +41,7 @@ export const shareAcknowledge = defineHandler<ShareAcknowledgeRequest, ShareAckn
       session.epoch = nextSessionEpoch(req.shareSessionEpoch);
     }
     const acks: PartitionAcknowledgements[] = req.topics.flatMap((t) => t.partitions.map((p) => ({ topicId: t.topicId, partition: p.partitionIndex, batches: p.acknowledgementBatches })));
-    const answers = await applyAcknowledgements(shares, groupId, memberId, acks, ctx.apiVersion >= 2);
+    const answers = await applyAcknowledgements(shares, groupId, memberId, acks, ctx.apiVersion >= 2 && req.isRenewAck);
     if (req.shareSessionEpoch === -1) {
       await shares.release(groupId, memberId, [...session.partitions.values()]);
       shares.closeSession(groupId, memberId);
