@@ -106,6 +106,9 @@ for (const kind of ['diskless', 'classic'] as const) {
       assert.equal(desc.groups[0].members.length, 4);
       const listed = await c.request(ApiKey.ListGroups, 5, { statesFilter: [], typesFilter: ['share'] });
       assert.ok(listed.groups.some((g: any) => g.groupId === group && g.groupType === 'share'));
+      const classic = await c.request(ApiKey.DescribeGroups, 6, { groups: [group], includeAuthorizedOperations: false });
+      assert.equal(classic.groups[0].errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+      assert.equal(classic.groups[0].errorMessage, `Group ${group} is not a classic group.`);
     });
     for (const c of consumers) await c.leave();
   });

@@ -27,7 +27,10 @@ export const shareGroupDescribe = defineHandler<ShareGroupDescribeRequest, Share
       groups: req.groupIds.map((groupId) => {
         if (!groupId) return { ...base, groupId, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is invalid.' };
         const g = found.get(groupId);
-        if (!g) return { ...base, groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} not found.` };
+        if (!g) {
+          const otherKind = ctx.groups.describe(groupId) !== null || ctx.groups.isConsumerGroup(groupId);
+          return { ...base, groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: otherKind ? `Group ${groupId} is not a share group.` : `Group ${groupId} not found.` };
+        }
         return {
           ...base,
           groupId,

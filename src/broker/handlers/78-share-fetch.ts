@@ -9,6 +9,7 @@
  * (Kafka's disconnect listener). Piggy-backed acknowledgements are applied first (per partition,
  * all or nothing: INVALID_RECORD_STATE for records the member does not hold, or whose lock expired).
  * Records are read through the partition seam (both topic kinds; classic partitions on their leader only)
+ * (a classic partition led elsewhere gets NOT_LEADER_OR_FOLLOWER with its leader in CurrentLeader and NodeEndpoints)
  * from the lowest acquirable offset of each partition, long-polling like Fetch; whole batches are returned
  * and their available records acquired (src/groups/share-groups.ts: one coordinator transaction for the
  * request's partitions, committed before the answer), so any broker serves any share partition and two
@@ -94,6 +95,7 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
       return o;
     };
     const topicOrder: string[] = [];
+    const leaders = new Map<number, { nodeId: number; host: string; port: number; rack: string | null }>();
     const noteTopic = (topicId: string): void => {
       if (!topicOrder.includes(topicId)) topicOrder.push(topicId);
     };
@@ -113,14 +115,14 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
       if (session) await shares.release(groupId, memberId, [...session.partitions.values()]);
       shares.closeSession(groupId, memberId);
     } else if (fetchKeys.length > 0 && !renewing) {
-      await fetchRecords(ctx, req, groupId, memberId, fetchKeys, outOf, noteTopic, epoch === 0);
+      await fetchRecords(ctx, req, groupId, memberId, fetchKeys, outOf, noteTopic, epoch === 0, leaders);
     }
 
     const responses = topicOrder.map((topicId) => ({
       topicId,
       partitions: [...outs.entries()].filter(([k]) => k.startsWith(`${topicId}:`)).map(([, o]) => o),
     }));
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, acquisitionLockTimeoutMs: lockMs, responses, nodeEndpoints: [] };
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, acquisitionLockTimeoutMs: lockMs, responses, nodeEndpoints: [...leaders.values()] };
   },
   errorResponse: (_req, errorCode) => ({ errorCode, responses: [], nodeEndpoints: [] }),
 });
@@ -134,6 +136,7 @@ async function fetchRecords(
   outOf: (k: SharePartitionKey) => PartitionOut,
   noteTopic: (topicId: string) => void,
   answerAll: boolean,
+  leaders: Map<number, { nodeId: number; host: string; port: number; rack: string | null }>,
 ): Promise<void> {
   const shares = ctx.shareGroups;
   const served: { key: SharePartitionKey; log: PartitionLog }[] = [];
@@ -146,6 +149,14 @@ async function fetchRecords(
       const o = outOf(k);
       noteTopic(k.topicId);
       o.errorCode = log === null ? ErrorCode.UNKNOWN_TOPIC_ID : log.errorCode;
+      // A classic partition led elsewhere: name its leader, as Kafka does, so the client goes there.
+      if (topic && o.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
+        const leader = ctx.cluster.live().find((b) => b.nodeId === ctx.cluster.classicLeader(topic));
+        if (leader) {
+          o.currentLeader = { leaderId: leader.nodeId, leaderEpoch: 0 };
+          leaders.set(leader.nodeId, { nodeId: leader.nodeId, host: leader.host, port: leader.port, rack: leader.rack });
+        }
+      }
       continue;
     }
     served.push({ key: k, log });
