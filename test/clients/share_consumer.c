@@ -1,9 +1,11 @@
 /*
  * A share-group consumer (KIP-932) on librdkafka 2.15's share consumer API (rd_kafka_share_*), for
  * test/clients/librdkafka-share-groups.test.ts, compiled in the test's set-up against the librdkafka that
- * test/helpers/librdkafka.ts builds. Usage: share_consumer BOOTSTRAP GROUP TOPIC [MAX_POLL_RECORDS]
- * Implicit acknowledgement (every record of a poll is accepted by the next poll or the close). Prints one
- * line per record, "<partition> <offset> <delivery count>", and "closed" after a clean close on SIGTERM.
+ * test/helpers/librdkafka.ts builds. Usage: share_consumer BOOTSTRAP GROUP TOPIC [MAX_POLL_RECORDS [MODE]]
+ * MODE "implicit" (default): every record of a poll is accepted by the next poll or the close. MODE "mixed":
+ * explicit acknowledgement, by offset: offset % 4 == 1 is RELEASEd on its first delivery (accepted on the
+ * next), offset % 4 == 2 is REJECTed, the others are ACCEPTed. Prints one line per record,
+ * "<partition> <offset> <delivery count>", and "closed" after a clean close on SIGTERM.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +30,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (argc > 4 && rd_kafka_conf_set(conf, "max.poll.records", argv[4], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    fprintf(stderr, "config: %s\n", errstr);
+    return 1;
+  }
+  int mixed = argc > 5 && strcmp(argv[5], "mixed") == 0;
+  if (mixed && rd_kafka_conf_set(conf, "share.acknowledgement.mode", "explicit", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
     fprintf(stderr, "config: %s\n", errstr);
     return 1;
   }
@@ -58,6 +65,13 @@ int main(int argc, char **argv) {
         rd_kafka_message_t *m = rd_kafka_messages_get(batch, i);
         if (m->err) fprintf(stderr, "record error: %s\n", rd_kafka_err2str(m->err));
         else printf("%d %lld %d\n", (int)m->partition, (long long)m->offset, (int)rd_kafka_message_delivery_count(m));
+        if (mixed) {
+          rd_kafka_share_AcknowledgeType_t type = RD_KAFKA_SHARE_ACKNOWLEDGE_TYPE_ACCEPT;
+          if (m->offset % 4 == 1 && rd_kafka_message_delivery_count(m) == 1) type = RD_KAFKA_SHARE_ACKNOWLEDGE_TYPE_RELEASE;
+          else if (m->offset % 4 == 2) type = RD_KAFKA_SHARE_ACKNOWLEDGE_TYPE_REJECT;
+          rd_kafka_resp_err_t ackerr = rd_kafka_share_acknowledge_type(rkshare, m, type);
+          if (ackerr) fprintf(stderr, "acknowledge: %s\n", rd_kafka_err2str(ackerr));
+        }
       }
       fflush(stdout);
     }
