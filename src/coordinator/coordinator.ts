@@ -469,8 +469,8 @@ export interface Coordinator extends SecurityStore {
    * (taken in a fixed order), and stores the results.
    */
   updateSharePartitions<T>(groupId: string, keys: readonly SharePartitionKey[], update: ShareStateUpdate<(unknown | null)[], T>, nowMs: number): Promise<T>;
-  /** The stored share partitions of these groups. */
-  loadSharePartitions(groupIds: readonly string[]): Promise<StoredSharePartition[]>;
+  /** The stored share partitions of these groups (only these partitions of the one group when `keys` is given). */
+  loadSharePartitions(groupIds: readonly string[], keys?: readonly SharePartitionKey[]): Promise<StoredSharePartition[]>;
   /** Removes share groups and all their share partitions. */
   deleteShareGroups(groupIds: readonly string[]): Promise<void>;
 

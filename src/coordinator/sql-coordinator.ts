@@ -272,6 +272,10 @@ const DELETE_SHARE_PARTITIONS_SQL = `
 DELETE FROM share_partitions s USING unnest($2::text[], $3::integer[]) AS k(t, p)
  WHERE s.group_id = $1::text AND s.topic_id = k.t AND s.partition = k.p`;
 const LOAD_SHARE_PARTITIONS_SQL = 'SELECT group_id, topic_id, partition, state FROM share_partitions WHERE state IS NOT NULL AND group_id = ANY($1::text[])';
+const LOAD_SOME_SHARE_PARTITIONS_SQL = `
+SELECT group_id, topic_id, partition, state FROM share_partitions
+ WHERE state IS NOT NULL AND group_id = $1::text
+   AND (topic_id, partition) IN (SELECT k.t, k.p FROM unnest($2::text[], $3::integer[]) AS k(t, p))`;
 const DELETE_SHARE_GROUPS_SQL = `
 WITH p AS (DELETE FROM share_partitions WHERE group_id = ANY($1::text[]))
 DELETE FROM share_groups WHERE group_id = ANY($1::text[])`;
@@ -765,9 +769,12 @@ export class SqlCoordinator implements Coordinator {
     });
   }
 
-  async loadSharePartitions(groupIds: readonly string[]): Promise<StoredSharePartition[]> {
+  async loadSharePartitions(groupIds: readonly string[], keys?: readonly SharePartitionKey[]): Promise<StoredSharePartition[]> {
     if (groupIds.length === 0) return [];
-    const res = await this.db.query<{ group_id: string; topic_id: string; partition: number; state: unknown }>(LOAD_SHARE_PARTITIONS_SQL, [[...groupIds]]);
+    if (keys && groupIds.length !== 1) throw new Error('loadSharePartitions: keys are for one group');
+    const res = keys
+      ? await this.db.query<{ group_id: string; topic_id: string; partition: number; state: unknown }>(LOAD_SOME_SHARE_PARTITIONS_SQL, [groupIds[0], keys.map((k) => k.topicId), keys.map((k) => k.partition)])
+      : await this.db.query<{ group_id: string; topic_id: string; partition: number; state: unknown }>(LOAD_SHARE_PARTITIONS_SQL, [[...groupIds]]);
     return res.rows.map((r) => ({ groupId: r.group_id, topicId: r.topic_id, partition: Number(r.partition), state: jsonValue(r.state) }));
   }
 

@@ -187,7 +187,7 @@ export class ShareGroups {
 
   /** The stored states of these partitions (null: not started), without locking. */
   async partitionStates(groupId: string, keys: readonly SharePartitionKey[]): Promise<(SharePartitionState | null)[]> {
-    const stored = new Map((await this.store.loadSharePartitions([groupId])).map((p) => [keyOf(p), asSharePartitionState(p.state)]));
+    const stored = new Map((await this.store.loadSharePartitions([groupId], keys)).map((p) => [keyOf(p), asSharePartitionState(p.state)]));
     return keys.map((k) => stored.get(keyOf(k)) ?? null);
   }
 
