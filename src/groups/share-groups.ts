@@ -4,7 +4,9 @@
  * locks, with this broker's clock (share-group-state.ts and share-partition-state.ts hold the rules). Any
  * broker answers any share group's heartbeats and serves any share partition; a broker's death loses
  * nothing that was answered. Only the share sessions (which partitions a member fetches, and the session
- * epoch) are this broker's own, as in Kafka: a client that moves to another broker opens a new one.
+ * epoch) are this broker's own, as in Kafka: a client that moves to another broker opens a new one. As in
+ * Kafka, a session's end with its connection, and a member's leaving, release the records the member holds.
+ * Lock expiry is compared with the clock of the broker serving a request (brokers' clocks are assumed close).
  */
 import type { Coordinator, SharePartitionKey } from '../coordinator/coordinator.ts';
 import {
@@ -128,11 +130,6 @@ export class ShareGroups {
 
   async list(): Promise<{ groupId: string; state: string }[]> {
     return [...(await this.describe(null))].map(([groupId, s]) => ({ groupId, state: shareGroupStateName(s) }));
-  }
-
-  async isMember(groupId: string, memberId: string): Promise<boolean> {
-    const g = (await this.describe([groupId])).get(groupId);
-    return g?.members.some((m) => m.memberId === memberId) ?? false;
   }
 
   // ---- Share sessions (this broker's) ----
