@@ -8,9 +8,10 @@
  * in the session's partitions and closes it; so does the close of the connection that opened the session
  * (Kafka's disconnect listener). Piggy-backed acknowledgements are applied first (per partition,
  * all or nothing: INVALID_RECORD_STATE for records the member does not hold, or whose lock expired).
- * Records are read through the partition seam (both topic kinds; classic partitions on their leader only)
- * (a classic partition led elsewhere gets NOT_LEADER_OR_FOLLOWER with its leader in CurrentLeader and NodeEndpoints)
- * from the lowest acquirable offset of each partition, long-polling like Fetch; whole batches are returned
+ * Records are read through the partition seam (both topic kinds; a classic partition led elsewhere gets
+ * NOT_LEADER_OR_FOLLOWER with its leader in CurrentLeader and NodeEndpoints) from the lowest acquirable
+ * offset of each partition, long-polling like Fetch (a fetch that wakes to find every new record taken by
+ * another consumer waits again for the rest of its max wait); whole batches are returned
  * and their available records acquired (src/groups/share-groups.ts: one coordinator transaction for the
  * request's partitions, committed before the answer), so any broker serves any share partition and two
  * consumers never hold the same record. A new share partition starts at the log end
