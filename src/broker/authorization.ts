@@ -41,6 +41,16 @@ function whole(check: (ctx: RequestContext, req: any) => number | null): Rule {
   };
 }
 
+/** ShareFetch, ShareAcknowledge: READ on the group, then on every topic (by id) the request names. */
+function shareReadCheck(ctx: RequestContext, req: any): number | null {
+  if (!req.groupId || !allowed(ctx, R.GROUP, req.groupId, Op.READ)) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
+  for (const t of req.topics as { topicId: string }[]) {
+    const name = topicName(ctx, null, t.topicId);
+    if (name !== null && !allowed(ctx, R.TOPIC, name, Op.READ)) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+  }
+  return null;
+}
+
 const clusterOp = (op: number): Rule => whole((ctx) => (cluster(ctx, op) ? null : ErrorCode.CLUSTER_AUTHORIZATION_FAILED));
 const groupOp = (op: number): Rule => whole((ctx, req) => (allowed(ctx, R.GROUP, req.groupId, op) ? null : ErrorCode.GROUP_AUTHORIZATION_FAILED));
 
@@ -257,6 +267,14 @@ const RULES: Partial<Record<number, Rule>> = {
       },
     };
   },
+  // KIP-932 share groups: READ on the group; ShareFetch and ShareAcknowledge also READ on every topic named.
+  [ApiKey.ShareGroupHeartbeat]: groupOp(Op.READ),
+  [ApiKey.ShareGroupDescribe]: whole((ctx, req) => ((req.groupIds as string[]).every((g) => allowed(ctx, R.GROUP, g, Op.DESCRIBE)) ? null : ErrorCode.GROUP_AUTHORIZATION_FAILED)),
+  [ApiKey.ShareFetch]: whole((ctx, req) => shareReadCheck(ctx, req)),
+  [ApiKey.ShareAcknowledge]: whole((ctx, req) => shareReadCheck(ctx, req)),
+  [ApiKey.DescribeShareGroupOffsets]: whole((ctx, req) => (req.groups.every((g: any) => allowed(ctx, R.GROUP, g.groupId, Op.DESCRIBE)) ? null : ErrorCode.GROUP_AUTHORIZATION_FAILED)),
+  [ApiKey.AlterShareGroupOffsets]: groupOp(Op.READ),
+  [ApiKey.DeleteShareGroupOffsets]: groupOp(Op.DELETE),
   [ApiKey.ListGroups]: (ctx, req) => (cluster(ctx, Op.DESCRIBE) ? { request: req } : {
     request: req,
     finish: (res) => {

@@ -25,6 +25,7 @@ import type { TlsSettings } from '../config/security-config.ts';
 import { Storage } from '../storage/storage.ts';
 import { DisklessMaintenance, maintenanceSettings } from '../storage/diskless/maintenance.ts';
 import { GroupCoordinator, groupOptionsFromConfig } from '../groups/group-coordinator.ts';
+import { ShareGroups, SHARE_GROUP_DEFAULTS } from '../groups/share-groups.ts';
 import { childLogger } from '../observability/log.ts';
 import { BrokerMetrics } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
@@ -54,6 +55,7 @@ export class Broker implements BrokerServices {
   readonly maintenance: DisklessMaintenance;
   /** The consumer groups this broker coordinates (placed by hash over the live brokers). */
   readonly groups: GroupCoordinator;
+  readonly shareGroups: ShareGroups;
   /** The listener as clients should reach it; the port is known once listening. */
   readonly advertised: RegisteredBroker;
   /** Registration, heartbeats and the live brokers. */
@@ -126,6 +128,21 @@ export class Broker implements BrokerServices {
       topics: this.topics,
     });
     this.membership.onChange(() => this.groups.ownershipChanged());
+    const shareValue = (key: string, fallback: number): number => {
+      const v = config.values?.[key];
+      return v === undefined || v === null ? fallback : Number(v);
+    };
+    this.shareGroups = new ShareGroups(coordinator, {
+      sessionTimeoutMs: shareValue('group.share.session.timeout.ms', SHARE_GROUP_DEFAULTS.sessionTimeoutMs),
+      heartbeatIntervalMs: shareValue('group.share.heartbeat.interval.ms', SHARE_GROUP_DEFAULTS.heartbeatIntervalMs),
+      maxSize: shareValue('group.share.max.size', SHARE_GROUP_DEFAULTS.maxSize),
+      recordLockDurationMs: shareValue('group.share.record.lock.duration.ms', SHARE_GROUP_DEFAULTS.recordLockDurationMs),
+      deliveryCountLimit: shareValue('group.share.delivery.count.limit', SHARE_GROUP_DEFAULTS.deliveryCountLimit),
+      // share.auto.offset.reset, a per-group config (GROUP resources); `by_duration:` is not served here and
+      // starts at the log end, as `latest`.
+      autoOffsetReset: (groupId) => (this.groups.configs.value(groupId, 'share.auto.offset.reset') === 'earliest' ? 'earliest' : 'latest'),
+      topics: this.topics,
+    });
     this.partitions = new Partitions(this.storage, this.cluster, coordinator);
     this.fetchSessions = new FetchSessionCache(config.maxIncrementalFetchSessionCacheSlots);
     this.admin = new TopicAdmin(this.topics, coordinator, this.storage, config, this.cluster);

@@ -69,7 +69,7 @@ export class RequestDispatcher implements Dispatcher {
       request = codec.request.decode(reader, apiVersion);
       const s = this.services;
       ctx = {
-        topics: s.topics, partitions: s.partitions, fetchSessions: s.fetchSessions, groups: s.groups, cluster: s.cluster.forListener(conn.listener.name), admin: s.admin,
+        topics: s.topics, partitions: s.partitions, fetchSessions: s.fetchSessions, groups: s.groups, shareGroups: s.shareGroups, cluster: s.cluster.forListener(conn.listener.name), admin: s.admin,
         producerIds: s.producerIds, config: s.config, loadedConfig: s.loadedConfig, handlers: s.handlers, sasl: s.sasl,
         credentials: s.credentials, authorizer: s.authorizer, acls: s.acls, quotas: s.quotas, brokerConfigs: s.brokerConfigs,
         transactions: s.transactions,

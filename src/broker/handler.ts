@@ -11,6 +11,7 @@ import type { BrokerConfig, LoadedBrokerConfig } from '../config/broker-config.t
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import type { SecurityStore } from '../coordinator/security-store.ts';
 import type { GroupCoordinator } from '../groups/group-coordinator.ts';
+import type { ShareGroups } from '../groups/share-groups.ts';
 import type { Connection } from '../network/connection.ts';
 import type { Init } from '../protocol/gen/init.ts';
 import type { SaslAuthenticator } from '../security/sasl-authenticator.ts';
@@ -34,6 +35,8 @@ export interface BrokerServices {
   readonly fetchSessions: FetchSessionCache;
   /** Consumer groups this broker coordinates, and their committed offsets. */
   readonly groups: GroupCoordinator;
+  /** Share groups (KIP-932): membership, share sessions and share-partition state, in the coordinator. */
+  readonly shareGroups: ShareGroups;
   /** This broker, the live brokers and the routing rules over them. */
   readonly cluster: ClusterView;
   /** Creating, deleting, growing and reconfiguring topics. */

@@ -404,7 +404,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     validate: custom('[DISABLED, DOWNGRADE, UPGRADE, BIDIRECTIONAL]', (v) => (['disabled', 'downgrade', 'upgrade', 'bidirectional'].includes((v as string).toLowerCase()) ? null : 'String must be one of (case insensitive): DISABLED, DOWNGRADE, UPGRADE, BIDIRECTIONAL')),
     doc: 'Online migration of a group between the classic and the consumer protocol (KIP-848): upgrade (a consumer-protocol member joining a classic group converts it), downgrade (a consumer group whose last consumer-protocol member leaves becomes classic again), bidirectional or disabled.' },
   { group: 'Groups', key: 'group.share.session.timeout.ms', type: 'INT', default: '45000', validate: range(1),
-    doc: 'Share groups (KIP-932): the default share.session.timeout.ms of a group.' },
+    doc: 'Share groups (KIP-932): the default share.session.timeout.ms of a group (a member that does not heartbeat for this long is removed and the partitions reassigned).' },
   { group: 'Groups', key: 'group.share.min.session.timeout.ms', type: 'INT', default: '45000', validate: range(1),
     doc: 'The smallest share.session.timeout.ms a share group may be given.' },
   { group: 'Groups', key: 'group.share.max.session.timeout.ms', type: 'INT', default: '60000', validate: range(1),
@@ -416,7 +416,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Groups', key: 'group.share.max.heartbeat.interval.ms', type: 'INT', default: '15000', validate: range(1),
     doc: 'The largest share.heartbeat.interval.ms a share group may be given.' },
   { group: 'Groups', key: 'group.share.record.lock.duration.ms', type: 'INT', default: '30000', validate: range(1000, 3600000),
-    doc: 'Share groups: the default share.record.lock.duration.ms (how long a delivered record stays acquired).' },
+    doc: 'Share groups: the default share.record.lock.duration.ms (how long a consumer holds the records a ShareFetch gave it; unacknowledged records are delivered again after it).' },
   { group: 'Groups', key: 'group.share.min.record.lock.duration.ms', type: 'INT', default: '15000', validate: range(1000, 30000),
     doc: 'The smallest share.record.lock.duration.ms a share group may be given.' },
   { group: 'Groups', key: 'group.share.max.record.lock.duration.ms', type: 'INT', default: '60000', validate: range(30000, 3600000),
@@ -444,6 +444,10 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
       return list.length > 0 && list.every((a) => known.test(a)) ? null : 'Supported assignors are uniform and range';
     }),
     doc: 'Server-side assignors of consumer groups (KIP-848): uniform and range (or their Kafka class names). The first is the default; a member picks another with group.remote.assignor.' },
+  { group: 'Groups', key: 'group.share.max.size', type: 'INT', default: '200', validate: range(1),
+    doc: 'The most members a share group may have; one more gets GROUP_MAX_SIZE_REACHED.' },
+  { group: 'Groups', key: 'group.share.delivery.count.limit', type: 'INT', default: '5', validate: range(2, 10),
+    doc: 'Share groups: how many times a record is delivered at most; a record released or timed out at the limit is archived (never delivered again).' },
 ];
 
 const KEY_INDEX = new Map(BROKER_CONFIG_KEYS.map((k) => [k.key, k]));

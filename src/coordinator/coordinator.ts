@@ -299,6 +299,33 @@ export interface StoredConsumerGroup {
   state: unknown;
 }
 
+/** A share group's stored state (migration 17), which only src/groups/share-groups.ts reads and writes. */
+export interface StoredShareGroup {
+  groupId: string;
+  state: unknown;
+}
+
+/** A share partition's stored state (migration 17): see src/groups/share-partition-state.ts. */
+export interface StoredSharePartition {
+  groupId: string;
+  topicId: string;
+  partition: number;
+  state: unknown;
+}
+
+/** A share partition of a group (topic by id). */
+export interface SharePartitionKey {
+  topicId: string;
+  partition: number;
+}
+
+/**
+ * A change computed from stored states, run inside the transaction that holds their rows: the new state of
+ * each (undefined: unchanged, null: removed) and what the caller gets back. Synchronous: nothing else waits
+ * while the rows are locked.
+ */
+export type ShareStateUpdate<S, T> = (current: S) => { next: S; result: T };
+
 export interface ExpiredGroup {
   groupId: string;
   /** Offsets removed by this run. */
@@ -434,6 +461,21 @@ export interface Coordinator extends SecurityStore, GroupConfigStore {
    * memory) are left alone; `emptyGroupIds` are reported deleted when nothing of them is stored.
    */
   expireGroupOffsets(nowMs: number, retentionMs: number, activeGroupIds: readonly string[], emptyGroupIds: readonly string[]): Promise<ExpiredGroup[]>;
+
+  // ---- Share groups (KIP-932; migration 17) ----
+  /** Runs `update` on the share group's state (null: none) under its row lock, and stores the result. */
+  updateShareGroup<T>(groupId: string, update: ShareStateUpdate<unknown | null, T>, nowMs: number): Promise<T>;
+  /** These share groups' states (every share group when null); absent groups are left out. */
+  loadShareGroups(groupIds: readonly string[] | null): Promise<StoredShareGroup[]>;
+  /**
+   * Runs `update` on these share partitions' states (null: none; in `keys` order) under their row locks
+   * (taken in a fixed order), and stores the results.
+   */
+  updateSharePartitions<T>(groupId: string, keys: readonly SharePartitionKey[], update: ShareStateUpdate<(unknown | null)[], T>, nowMs: number): Promise<T>;
+  /** The stored share partitions of these groups (only these partitions of the one group when `keys` is given). */
+  loadSharePartitions(groupIds: readonly string[], keys?: readonly SharePartitionKey[]): Promise<StoredSharePartition[]>;
+  /** Removes share groups and all their share partitions. */
+  deleteShareGroups(groupIds: readonly string[]): Promise<void>;
 
   // ---- Idempotent producers, retention and the object lifecycle ----
   /**

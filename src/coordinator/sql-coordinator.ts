@@ -29,6 +29,10 @@ import {
   type DeleteRecordsRequest,
   type DeleteRecordsResult,
   type ExpiredGroup,
+  type ShareStateUpdate,
+  type SharePartitionKey,
+  type StoredSharePartition,
+  type StoredShareGroup,
   type GroupOffsetCommit,
   type GroupRecord,
   type FindBatchesRequest,
@@ -246,6 +250,38 @@ VALUES ($1::text, $2::integer, $3::text::jsonb, $4::bigint)
 ON CONFLICT (group_id) DO UPDATE
    SET group_epoch = EXCLUDED.group_epoch, state = EXCLUDED.state, updated_at = EXCLUDED.updated_at
  WHERE g.group_epoch <= EXCLUDED.group_epoch`;
+
+// ---- Share groups (migration 17): a placeholder row makes the key lockable before the first state exists.
+const LOCK_SHARE_GROUP_SQL = 'INSERT INTO share_groups (group_id, state, updated_at) VALUES ($1::text, NULL, $2::bigint) ON CONFLICT DO NOTHING';
+const SELECT_SHARE_GROUP_FOR_UPDATE_SQL = 'SELECT state FROM share_groups WHERE group_id = $1::text FOR UPDATE';
+const SAVE_SHARE_GROUP_SQL = 'UPDATE share_groups SET state = $2::text::jsonb, updated_at = $3::bigint WHERE group_id = $1::text';
+const DELETE_SHARE_GROUP_SQL = 'DELETE FROM share_groups WHERE group_id = $1::text';
+const LOAD_SHARE_GROUPS_SQL = 'SELECT group_id, state FROM share_groups WHERE state IS NOT NULL AND ($1::text[] IS NULL OR group_id = ANY($1::text[]))';
+const LOCK_SHARE_PARTITIONS_SQL = `
+INSERT INTO share_partitions (group_id, topic_id, partition, state, updated_at)
+SELECT $1::text, k.t, k.p, NULL, $4::bigint FROM unnest($2::text[], $3::integer[]) AS k(t, p)
+ON CONFLICT DO NOTHING`;
+const SELECT_SHARE_PARTITIONS_FOR_UPDATE_SQL = `
+SELECT topic_id, partition, state FROM share_partitions
+ WHERE group_id = $1::text AND (topic_id, partition) IN (SELECT k.t, k.p FROM unnest($2::text[], $3::integer[]) AS k(t, p))
+ ORDER BY topic_id, partition FOR UPDATE`;
+const SAVE_SHARE_PARTITIONS_SQL = `
+UPDATE share_partitions s SET state = u.st::jsonb, updated_at = $5::bigint
+  FROM unnest($2::text[], $3::integer[], $4::text[]) AS u(t, p, st)
+ WHERE s.group_id = $1::text AND s.topic_id = u.t AND s.partition = u.p`;
+const DELETE_SHARE_PARTITIONS_SQL = `
+DELETE FROM share_partitions s USING unnest($2::text[], $3::integer[]) AS k(t, p)
+ WHERE s.group_id = $1::text AND s.topic_id = k.t AND s.partition = k.p`;
+const LOAD_SHARE_PARTITIONS_SQL = 'SELECT group_id, topic_id, partition, state FROM share_partitions WHERE state IS NOT NULL AND group_id = ANY($1::text[])';
+const LOAD_SOME_SHARE_PARTITIONS_SQL = `
+SELECT group_id, topic_id, partition, state FROM share_partitions
+ WHERE state IS NOT NULL AND group_id = $1::text
+   AND (topic_id, partition) IN (SELECT k.t, k.p FROM unnest($2::text[], $3::integer[]) AS k(t, p))`;
+const DELETE_SHARE_GROUPS_SQL = `
+WITH p AS (DELETE FROM share_partitions WHERE group_id = ANY($1::text[]))
+DELETE FROM share_groups WHERE group_id = ANY($1::text[])`;
+
+const jsonValue = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 
 const LOAD_CONSUMER_GROUPS_SQL = 'SELECT group_id, group_epoch, state FROM consumer_groups';
 
@@ -693,6 +729,71 @@ export class SqlCoordinator implements Coordinator {
   async loadConsumerGroups(): Promise<StoredConsumerGroup[]> {
     const res = await this.db.query<{ group_id: string; group_epoch: SqlInt; state: unknown }>(LOAD_CONSUMER_GROUPS_SQL);
     return res.rows.map((r) => ({ groupId: r.group_id, groupEpoch: num(r.group_epoch), state: typeof r.state === 'string' ? JSON.parse(r.state) : r.state }));
+  }
+
+  async updateShareGroup<T>(groupId: string, update: ShareStateUpdate<unknown | null, T>, nowMs: number): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(LOCK_SHARE_GROUP_SQL, [groupId, nowMs]);
+      const res = await tx.query<{ state: unknown }>(SELECT_SHARE_GROUP_FOR_UPDATE_SQL, [groupId]);
+      const current = res.rows[0]?.state ?? null;
+      const { next, result } = update(current === null ? null : jsonValue(current));
+      if (next === null) await tx.query(DELETE_SHARE_GROUP_SQL, [groupId]);
+      else if (next !== undefined) await tx.query(SAVE_SHARE_GROUP_SQL, [groupId, JSON.stringify(next), nowMs]);
+      return result;
+    });
+  }
+
+  async loadShareGroups(groupIds: readonly string[] | null): Promise<StoredShareGroup[]> {
+    const res = await this.db.query<{ group_id: string; state: unknown }>(LOAD_SHARE_GROUPS_SQL, [groupIds === null ? null : [...groupIds]]);
+    return res.rows.map((r) => ({ groupId: r.group_id, state: jsonValue(r.state) }));
+  }
+
+  async updateSharePartitions<T>(
+    groupId: string,
+    keys: readonly SharePartitionKey[],
+    update: ShareStateUpdate<(unknown | null)[], T>,
+    nowMs: number,
+  ): Promise<T> {
+    const topicIds = keys.map((k) => k.topicId);
+    const parts = keys.map((k) => k.partition);
+    return this.db.transaction(async (tx) => {
+      await tx.query(LOCK_SHARE_PARTITIONS_SQL, [groupId, topicIds, parts, nowMs]);
+      const res = await tx.query<{ topic_id: string; partition: number; state: unknown }>(SELECT_SHARE_PARTITIONS_FOR_UPDATE_SQL, [groupId, topicIds, parts]);
+      const byKey = new Map(res.rows.map((r) => [`${r.topic_id}:${r.partition}`, r.state === null ? null : jsonValue(r.state)]));
+      const { next, result } = update(keys.map((k) => byKey.get(`${k.topicId}:${k.partition}`) ?? null));
+      const save: [string[], number[], string[]] = [[], [], []];
+      const drop: [string[], number[]] = [[], []];
+      next.forEach((state, i) => {
+        const k = keys[i]!;
+        // Unchanged rows are written back too when they were placeholders, so that no null row stays behind.
+        const st = state === undefined ? byKey.get(`${k.topicId}:${k.partition}`) ?? null : state;
+        if (st === null) {
+          drop[0].push(k.topicId);
+          drop[1].push(k.partition);
+        } else if (state !== undefined) {
+          save[0].push(k.topicId);
+          save[1].push(k.partition);
+          save[2].push(JSON.stringify(st));
+        }
+      });
+      if (save[0].length > 0) await tx.query(SAVE_SHARE_PARTITIONS_SQL, [groupId, ...save, nowMs]);
+      if (drop[0].length > 0) await tx.query(DELETE_SHARE_PARTITIONS_SQL, [groupId, ...drop]);
+      return result;
+    });
+  }
+
+  async loadSharePartitions(groupIds: readonly string[], keys?: readonly SharePartitionKey[]): Promise<StoredSharePartition[]> {
+    if (groupIds.length === 0) return [];
+    if (keys && groupIds.length !== 1) throw new Error('loadSharePartitions: keys are for one group');
+    const res = keys
+      ? await this.db.query<{ group_id: string; topic_id: string; partition: number; state: unknown }>(LOAD_SOME_SHARE_PARTITIONS_SQL, [groupIds[0], keys.map((k) => k.topicId), keys.map((k) => k.partition)])
+      : await this.db.query<{ group_id: string; topic_id: string; partition: number; state: unknown }>(LOAD_SHARE_PARTITIONS_SQL, [[...groupIds]]);
+    return res.rows.map((r) => ({ groupId: r.group_id, topicId: r.topic_id, partition: Number(r.partition), state: jsonValue(r.state) }));
+  }
+
+  async deleteShareGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length === 0) return;
+    await this.db.query(DELETE_SHARE_GROUPS_SQL, [[...groupIds]]);
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {

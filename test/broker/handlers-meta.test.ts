@@ -157,6 +157,37 @@ const CASES: Record<number, Case> = {
     entities: [`group ${G}`],
     entries: (res) => res.groups.map((g: any) => [`group ${g.groupId}`, g.errorCode]),
   },
+  [ApiKey.ShareGroupHeartbeat]: { request: { groupId: G, memberId: 'm', memberEpoch: 1, subscribedTopicNames: [T] }, entities: [], entries: none },
+  [ApiKey.ShareGroupDescribe]: {
+    request: { groupIds: [G] },
+    entities: [`group ${G}`],
+    entries: (res) => res.groups.map((g: any) => [`group ${g.groupId}`, g.errorCode]),
+  },
+  [ApiKey.ShareFetch]: {
+    request: { groupId: G, memberId: 'm', shareSessionEpoch: 1, maxWaitMs: 0, minBytes: 0, maxBytes: 1024, maxRecords: 10, batchSize: 10, topics: [{ topicId: TOPIC_ID, partitions: [{ partitionIndex: P, acknowledgementBatches: [] }] }], forgottenTopicsData: [] },
+    entities: [ONE_PARTITION],
+    entries: (res) => res.responses.flatMap((t: any) => partitions(t, t.partitions)),
+  },
+  [ApiKey.ShareAcknowledge]: {
+    request: { groupId: G, memberId: 'm', shareSessionEpoch: 1, topics: [{ topicId: TOPIC_ID, partitions: [{ partitionIndex: P, acknowledgementBatches: [{ firstOffset: 0n, lastOffset: 0n, acknowledgeTypes: [1] }] }] }] },
+    entities: [ONE_PARTITION],
+    entries: (res) => res.responses.flatMap((t: any) => partitions(t, t.partitions)),
+  },
+  [ApiKey.DescribeShareGroupOffsets]: {
+    request: { groups: [{ groupId: G, topics: [{ topicName: T, partitions: [P] }] }] },
+    entities: [`group ${G}`],
+    entries: (res) => res.groups.map((g: any) => [`group ${g.groupId}`, g.errorCode]),
+  },
+  [ApiKey.AlterShareGroupOffsets]: {
+    request: { groupId: G, topics: [{ topicName: T, partitions: [{ partitionIndex: P, startOffset: 0n }] }] },
+    entities: [ONE_PARTITION],
+    entries: (res) => res.responses.flatMap((t: any) => partitions({ name: t.topicName }, t.partitions)),
+  },
+  [ApiKey.DeleteShareGroupOffsets]: {
+    request: { groupId: G, topics: [{ topicName: T }] },
+    entities: [T],
+    entries: (res) => res.responses.map((t: any) => [t.topicName, t.errorCode]),
+  },
   [ApiKey.ApiVersions]: { request: { clientSoftwareName: 'meta', clientSoftwareVersion: '1' }, entities: [], entries: none },
   [ApiKey.CreateTopics]: {
     request: { topics: [{ name: T, numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 },

@@ -81,8 +81,10 @@ test('the specs are the union of Kafka 4.1 and 3.9: the versions Kafka 4 dropped
   assert.deepEqual(range('OffsetFetch'), [0, 10]);
   assert.deepEqual(range('CreateTopics'), [0, 7]);
   assert.deepEqual(range('DescribeConfigs'), [0, 4]);
-  // Share groups: 3.9's early-access v0 was unstable, so 4.1's v1 stays the lowest.
-  assert.deepEqual(range('ShareFetch'), [1, 1]);
+  // Share groups come from Kafka 4.2's specs (3.9's early-access v0 was unstable, so v1 stays the lowest).
+  assert.deepEqual(range('ShareFetch'), [1, 2]);
+  assert.deepEqual(range('ShareAcknowledge'), [1, 2]);
+  assert.deepEqual(range('DescribeShareGroupOffsets'), [0, 1]);
   // A 3.9-only field comes back at its place, for its old versions only.
   const w = new Writer();
   MESSAGES[ApiKey.ListOffsets]!.request.encode(w, 0, { replicaId: -1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, timestamp: -1n, maxNumOffsets: 7 }] }] });

@@ -121,9 +121,15 @@ export function previousUpstreamProtocolDir(): string {
   return env ? resolve(env) : resolve(REPO, '..', 'shared', 'kafka-protocol-3.9');
 }
 
-/** True when both upstream spec sets are beside the repository (snapshot-specs.ts can run). */
+/** Kafka 4.2's upstream specs (the share-group APIs' 4.2 versions): KAFKA_PROTOCOL_NEWER_DIR, else ../shared/kafka-protocol-4.2. */
+export function newerUpstreamProtocolDir(): string {
+  const env = process.env['KAFKA_PROTOCOL_NEWER_DIR'];
+  return env ? resolve(env) : resolve(REPO, '..', 'shared', 'kafka-protocol-4.2');
+}
+
+/** True when the upstream spec sets are beside the repository (snapshot-specs.ts can run). */
 export function upstreamAvailable(): boolean {
-  return existsSync(join(upstreamProtocolDir(), 'messages')) && existsSync(join(previousUpstreamProtocolDir(), 'messages'));
+  return [upstreamProtocolDir(), previousUpstreamProtocolDir(), newerUpstreamProtocolDir()].every((d) => existsSync(join(d, 'messages')));
 }
 
 /** The committed union snapshot (tools/codegen/specs, written by snapshot-specs.ts). */

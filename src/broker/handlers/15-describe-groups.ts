@@ -4,7 +4,8 @@
  * Behavior: state, protocol type, and members (member id, group.instance.id, client id, client host) of
  * each group. As in Kafka, the selected protocol and the members' metadata and assignments are only filled
  * in while the group is Stable. A group that does not exist is described as Dead with no members (v6+:
- * with GROUP_ID_NOT_FOUND, KIP-1043); so is a KIP-848 consumer group (ConsumerGroupDescribe describes it),
+ * with GROUP_ID_NOT_FOUND, KIP-1043); so is a KIP-848 consumer group (ConsumerGroupDescribe describes it) or a
+ * share group (ShareGroupDescribe),
  * as in Kafka. Authorized operations, when asked, and the ACL checks are filled in by broker/authorization.ts.
  * Version notes: v3+ authorized operations; v4+ group.instance.id of members; v6+ error message.
  */
@@ -21,6 +22,8 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
   maxVersion: 6,
   async handle(ctx, req) {
     const { groups } = ctx;
+    // Share groups live in the coordinator: one read for the ids no classic group answers for.
+    const shareIds = new Set((await ctx.shareGroups.describe(req.groups.filter((g) => g && groups.describe(g) === null))).keys());
     return {
       throttleTimeMs: 0,
       groups: req.groups.map((groupId) => {
@@ -32,7 +35,7 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
         const g = groups.describe(groupId);
         if (g === null) {
           return ctx.apiVersion >= 6
-            ? { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: groups.isConsumerGroup(groupId) ? `Group ${groupId} is not a classic group.` : `Group ${groupId} not found.`, groupState: 'Dead' }
+            ? { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: groups.isConsumerGroup(groupId) || shareIds.has(groupId) ? `Group ${groupId} is not a classic group.` : `Group ${groupId} not found.`, groupState: 'Dead' }
             : { ...base, errorCode: ErrorCode.NONE, errorMessage: null, groupState: 'Dead' };
         }
         return {

@@ -48,6 +48,13 @@ import { consumerGroupHeartbeat } from './68-consumer-group-heartbeat.ts';
 import { consumerGroupDescribe } from './69-consumer-group-describe.ts';
 import { listConfigResources } from './74-list-config-resources.ts';
 import { describeTopicPartitions } from './75-describe-topic-partitions.ts';
+import { shareGroupHeartbeat } from './76-share-group-heartbeat.ts';
+import { shareGroupDescribe } from './77-share-group-describe.ts';
+import { shareFetch } from './78-share-fetch.ts';
+import { shareAcknowledge } from './79-share-acknowledge.ts';
+import { describeShareGroupOffsets } from './90-describe-share-group-offsets.ts';
+import { alterShareGroupOffsets } from './91-alter-share-group-offsets.ts';
+import { deleteShareGroupOffsets } from './92-delete-share-group-offsets.ts';
 
 export const HANDLERS: readonly AnyHandler[] = [
   produce,
@@ -98,4 +105,11 @@ export const HANDLERS: readonly AnyHandler[] = [
   consumerGroupDescribe,
   listConfigResources,
   describeTopicPartitions,
+  shareGroupHeartbeat,
+  shareGroupDescribe,
+  shareFetch,
+  shareAcknowledge,
+  describeShareGroupOffsets,
+  alterShareGroupOffsets,
+  deleteShareGroupOffsets,
 ];

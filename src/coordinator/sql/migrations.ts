@@ -21,6 +21,7 @@ import { MIGRATION_12 } from './migration-12-consumer-groups.ts';
 import { MIGRATION_13 } from './migration-13-broker-configs.ts';
 import { MIGRATION_15 } from './migration-15-merging.ts';
 import { MIGRATION_16 } from './migration-16-compaction-transactions.ts';
+import { MIGRATION_17 } from './migration-17-share-groups.ts';
 import { MIGRATION_18 } from './migration-18-group-configs.ts';
 import { MIGRATION_19 } from './migration-19-offset-commit-timestamps.ts';
 
@@ -50,6 +51,7 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_13,
   MIGRATION_15,
   MIGRATION_16,
+  MIGRATION_17,
   MIGRATION_18,
   MIGRATION_19,
 ];

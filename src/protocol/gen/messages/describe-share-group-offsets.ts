@@ -21,7 +21,7 @@ export interface DescribeShareGroupOffsetsRequestTopic {
 }
 
 export function decodeDescribeShareGroupOffsetsRequest(r: Reader, version: number): DescribeShareGroupOffsetsRequest {
-  if (version < 0 || version > 0) throw new DecodeError(`DescribeShareGroupOffsetsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new DecodeError(`DescribeShareGroupOffsetsRequest: unsupported version ${version}`);
   let f0: DescribeShareGroupOffsetsRequestGroup[];
   const n0 = r.compactArrayLength(3);
   if (n0 < 0) {
@@ -36,7 +36,7 @@ export function decodeDescribeShareGroupOffsetsRequest(r: Reader, version: numbe
 }
 
 export function encodeDescribeShareGroupOffsetsRequest(w: Writer, version: number, m: Init<DescribeShareGroupOffsetsRequest>): void {
-  if (version < 0 || version > 0) throw new EncodeError(`DescribeShareGroupOffsetsRequest: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new EncodeError(`DescribeShareGroupOffsetsRequest: unsupported version ${version}`);
   const v0 = m.groups;
   if (v0 === undefined) {
     w.uvarint(1);
@@ -131,12 +131,13 @@ export interface DescribeShareGroupOffsetsResponsePartition {
   partitionIndex: number;
   startOffset: bigint;
   leaderEpoch: number;
+  lag: bigint;
   errorCode: number;
   errorMessage: string | null;
 }
 
 export function decodeDescribeShareGroupOffsetsResponse(r: Reader, version: number): DescribeShareGroupOffsetsResponse {
-  if (version < 0 || version > 0) throw new DecodeError(`DescribeShareGroupOffsetsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new DecodeError(`DescribeShareGroupOffsetsResponse: unsupported version ${version}`);
   const f0: number = r.int32();
   let f1: DescribeShareGroupOffsetsResponseGroup[];
   const n1 = r.compactArrayLength(6);
@@ -152,7 +153,7 @@ export function decodeDescribeShareGroupOffsetsResponse(r: Reader, version: numb
 }
 
 export function encodeDescribeShareGroupOffsetsResponse(w: Writer, version: number, m: Init<DescribeShareGroupOffsetsResponse>): void {
-  if (version < 0 || version > 0) throw new EncodeError(`DescribeShareGroupOffsetsResponse: unsupported version ${version}`);
+  if (version < 0 || version > 1) throw new EncodeError(`DescribeShareGroupOffsetsResponse: unsupported version ${version}`);
   w.int32(m.throttleTimeMs ?? 0);
   const v1 = m.groups;
   if (v1 === undefined) {
@@ -231,22 +232,29 @@ function writeDescribeShareGroupOffsetsResponseTopic(w: Writer, version: number,
   w.uvarint(0);
 }
 
-function readDescribeShareGroupOffsetsResponsePartition(r: Reader, _version: number): DescribeShareGroupOffsetsResponsePartition {
+function readDescribeShareGroupOffsetsResponsePartition(r: Reader, version: number): DescribeShareGroupOffsetsResponsePartition {
   const f0: number = r.int32();
   const f1: bigint = r.int64();
   const f2: number = r.int32();
-  const f3: number = r.int16();
-  const f4: string | null = r.compactNullableString();
+  let f3: bigint = -1n;
+  if (version >= 1) {
+    f3 = r.int64();
+  }
+  const f4: number = r.int16();
+  const f5: string | null = r.compactNullableString();
   r.skipTaggedFields();
-  return { partitionIndex: f0, startOffset: f1, leaderEpoch: f2, errorCode: f3, errorMessage: f4 };
+  return { partitionIndex: f0, startOffset: f1, leaderEpoch: f2, lag: f3, errorCode: f4, errorMessage: f5 };
 }
 
-function writeDescribeShareGroupOffsetsResponsePartition(w: Writer, _version: number, m: Init<DescribeShareGroupOffsetsResponsePartition>): void {
+function writeDescribeShareGroupOffsetsResponsePartition(w: Writer, version: number, m: Init<DescribeShareGroupOffsetsResponsePartition>): void {
   w.int32(m.partitionIndex ?? 0);
   w.int64(m.startOffset ?? 0n);
   w.int32(m.leaderEpoch ?? 0);
+  if (version >= 1) {
+    w.int64(m.lag ?? -1n);
+  }
   w.int16(m.errorCode ?? 0);
-  const v4 = m.errorMessage === undefined ? null : m.errorMessage;
-  w.compactNullableString(v4);
+  const v5 = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(v5);
   w.uvarint(0);
 }

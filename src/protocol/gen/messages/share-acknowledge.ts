@@ -10,6 +10,7 @@ export interface ShareAcknowledgeRequest {
   groupId: string | null;
   memberId: string | null;
   shareSessionEpoch: number;
+  isRenewAck: boolean;
   topics: ShareAcknowledgeRequestAcknowledgeTopic[];
 }
 
@@ -30,37 +31,44 @@ export interface ShareAcknowledgeRequestAcknowledgementBatch {
 }
 
 export function decodeShareAcknowledgeRequest(r: Reader, version: number): ShareAcknowledgeRequest {
-  if (version < 1 || version > 1) throw new DecodeError(`ShareAcknowledgeRequest: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new DecodeError(`ShareAcknowledgeRequest: unsupported version ${version}`);
   const f0: string | null = r.compactNullableString();
   const f1: string | null = r.compactNullableString();
   const f2: number = r.int32();
-  let f3: ShareAcknowledgeRequestAcknowledgeTopic[];
-  const n3 = r.compactArrayLength(18);
-  if (n3 < 0) {
+  let f3: boolean = false;
+  if (version >= 2) {
+    f3 = r.bool();
+  }
+  let f4: ShareAcknowledgeRequestAcknowledgeTopic[];
+  const n4 = r.compactArrayLength(18);
+  if (n4 < 0) {
     throw new DecodeError('non-nullable ShareAcknowledgeRequest.Topics was null');
   } else {
-    const a3: ShareAcknowledgeRequestAcknowledgeTopic[] = [];
-    for (let i3 = 0; i3 < n3; i3++) a3.push(readShareAcknowledgeRequestAcknowledgeTopic(r, version));
-    f3 = a3;
+    const a4: ShareAcknowledgeRequestAcknowledgeTopic[] = [];
+    for (let i4 = 0; i4 < n4; i4++) a4.push(readShareAcknowledgeRequestAcknowledgeTopic(r, version));
+    f4 = a4;
   }
   r.skipTaggedFields();
-  return { groupId: f0, memberId: f1, shareSessionEpoch: f2, topics: f3 };
+  return { groupId: f0, memberId: f1, shareSessionEpoch: f2, isRenewAck: f3, topics: f4 };
 }
 
 export function encodeShareAcknowledgeRequest(w: Writer, version: number, m: Init<ShareAcknowledgeRequest>): void {
-  if (version < 1 || version > 1) throw new EncodeError(`ShareAcknowledgeRequest: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new EncodeError(`ShareAcknowledgeRequest: unsupported version ${version}`);
   const v0 = m.groupId === undefined ? null : m.groupId;
   w.compactNullableString(v0);
   const v1 = m.memberId === undefined ? '' : m.memberId;
   w.compactNullableString(v1);
   w.int32(m.shareSessionEpoch ?? 0);
-  const v3 = m.topics;
-  if (v3 === undefined) {
+  if (version >= 2) {
+    w.bool(m.isRenewAck ?? false);
+  }
+  const v4 = m.topics;
+  if (v4 === undefined) {
     w.uvarint(1);
   } else {
-    w.uvarint(v3.length + 1);
-    for (let i3 = 0; i3 < v3.length; i3++) {
-      writeShareAcknowledgeRequestAcknowledgeTopic(w, version, v3[i3]);
+    w.uvarint(v4.length + 1);
+    for (let i4 = 0; i4 < v4.length; i4++) {
+      writeShareAcknowledgeRequestAcknowledgeTopic(w, version, v4[i4]);
     }
   }
   w.uvarint(0);
@@ -159,6 +167,7 @@ export interface ShareAcknowledgeResponse {
   throttleTimeMs: number;
   errorCode: number;
   errorMessage: string | null;
+  acquisitionLockTimeoutMs: number;
   responses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
   nodeEndpoints: ShareAcknowledgeResponseNodeEndpoint[];
 }
@@ -188,54 +197,61 @@ export interface ShareAcknowledgeResponseNodeEndpoint {
 }
 
 export function decodeShareAcknowledgeResponse(r: Reader, version: number): ShareAcknowledgeResponse {
-  if (version < 1 || version > 1) throw new DecodeError(`ShareAcknowledgeResponse: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new DecodeError(`ShareAcknowledgeResponse: unsupported version ${version}`);
   const f0: number = r.int32();
   const f1: number = r.int16();
   const f2: string | null = r.compactNullableString();
-  let f3: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
-  const n3 = r.compactArrayLength(18);
-  if (n3 < 0) {
+  let f3: number = 0;
+  if (version >= 2) {
+    f3 = r.int32();
+  }
+  let f4: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
+  const n4 = r.compactArrayLength(18);
+  if (n4 < 0) {
     throw new DecodeError('non-nullable ShareAcknowledgeResponse.Responses was null');
   } else {
-    const a3: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = [];
-    for (let i3 = 0; i3 < n3; i3++) a3.push(readShareAcknowledgeResponseShareAcknowledgeTopicResponse(r, version));
-    f3 = a3;
-  }
-  let f4: ShareAcknowledgeResponseNodeEndpoint[];
-  const n4 = r.compactArrayLength(11);
-  if (n4 < 0) {
-    throw new DecodeError('non-nullable ShareAcknowledgeResponse.NodeEndpoints was null');
-  } else {
-    const a4: ShareAcknowledgeResponseNodeEndpoint[] = [];
-    for (let i4 = 0; i4 < n4; i4++) a4.push(readShareAcknowledgeResponseNodeEndpoint(r, version));
+    const a4: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = [];
+    for (let i4 = 0; i4 < n4; i4++) a4.push(readShareAcknowledgeResponseShareAcknowledgeTopicResponse(r, version));
     f4 = a4;
   }
+  let f5: ShareAcknowledgeResponseNodeEndpoint[];
+  const n5 = r.compactArrayLength(11);
+  if (n5 < 0) {
+    throw new DecodeError('non-nullable ShareAcknowledgeResponse.NodeEndpoints was null');
+  } else {
+    const a5: ShareAcknowledgeResponseNodeEndpoint[] = [];
+    for (let i5 = 0; i5 < n5; i5++) a5.push(readShareAcknowledgeResponseNodeEndpoint(r, version));
+    f5 = a5;
+  }
   r.skipTaggedFields();
-  return { throttleTimeMs: f0, errorCode: f1, errorMessage: f2, responses: f3, nodeEndpoints: f4 };
+  return { throttleTimeMs: f0, errorCode: f1, errorMessage: f2, acquisitionLockTimeoutMs: f3, responses: f4, nodeEndpoints: f5 };
 }
 
 export function encodeShareAcknowledgeResponse(w: Writer, version: number, m: Init<ShareAcknowledgeResponse>): void {
-  if (version < 1 || version > 1) throw new EncodeError(`ShareAcknowledgeResponse: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new EncodeError(`ShareAcknowledgeResponse: unsupported version ${version}`);
   w.int32(m.throttleTimeMs ?? 0);
   w.int16(m.errorCode ?? 0);
   const v2 = m.errorMessage === undefined ? null : m.errorMessage;
   w.compactNullableString(v2);
-  const v3 = m.responses;
-  if (v3 === undefined) {
-    w.uvarint(1);
-  } else {
-    w.uvarint(v3.length + 1);
-    for (let i3 = 0; i3 < v3.length; i3++) {
-      writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w, version, v3[i3]);
-    }
+  if (version >= 2) {
+    w.int32(m.acquisitionLockTimeoutMs ?? 0);
   }
-  const v4 = m.nodeEndpoints;
+  const v4 = m.responses;
   if (v4 === undefined) {
     w.uvarint(1);
   } else {
     w.uvarint(v4.length + 1);
     for (let i4 = 0; i4 < v4.length; i4++) {
-      writeShareAcknowledgeResponseNodeEndpoint(w, version, v4[i4]);
+      writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w, version, v4[i4]);
+    }
+  }
+  const v5 = m.nodeEndpoints;
+  if (v5 === undefined) {
+    w.uvarint(1);
+  } else {
+    w.uvarint(v5.length + 1);
+    for (let i5 = 0; i5 < v5.length; i5++) {
+      writeShareAcknowledgeResponseNodeEndpoint(w, version, v5[i5]);
     }
   }
   w.uvarint(0);

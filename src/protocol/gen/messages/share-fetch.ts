@@ -17,6 +17,8 @@ export interface ShareFetchRequest {
   maxBytes: number;
   maxRecords: number;
   batchSize: number;
+  shareAcquireMode: number;
+  isRenewAck: boolean;
   topics: ShareFetchRequestFetchTopic[];
   forgottenTopicsData: ShareFetchRequestForgottenTopic[];
 }
@@ -44,7 +46,7 @@ export interface ShareFetchRequestForgottenTopic {
 }
 
 export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchRequest {
-  if (version < 1 || version > 1) throw new DecodeError(`ShareFetchRequest: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new DecodeError(`ShareFetchRequest: unsupported version ${version}`);
   const f0: string | null = r.compactNullableString();
   const f1: string | null = r.compactNullableString();
   const f2: number = r.int32();
@@ -53,30 +55,38 @@ export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchR
   const f5: number = r.int32();
   const f6: number = r.int32();
   const f7: number = r.int32();
-  let f8: ShareFetchRequestFetchTopic[];
-  const n8 = r.compactArrayLength(18);
-  if (n8 < 0) {
+  let f8: number = 0;
+  if (version >= 2) {
+    f8 = r.int8();
+  }
+  let f9: boolean = false;
+  if (version >= 2) {
+    f9 = r.bool();
+  }
+  let f10: ShareFetchRequestFetchTopic[];
+  const n10 = r.compactArrayLength(18);
+  if (n10 < 0) {
     throw new DecodeError('non-nullable ShareFetchRequest.Topics was null');
   } else {
-    const a8: ShareFetchRequestFetchTopic[] = [];
-    for (let i8 = 0; i8 < n8; i8++) a8.push(readShareFetchRequestFetchTopic(r, version));
-    f8 = a8;
+    const a10: ShareFetchRequestFetchTopic[] = [];
+    for (let i10 = 0; i10 < n10; i10++) a10.push(readShareFetchRequestFetchTopic(r, version));
+    f10 = a10;
   }
-  let f9: ShareFetchRequestForgottenTopic[];
-  const n9 = r.compactArrayLength(18);
-  if (n9 < 0) {
+  let f11: ShareFetchRequestForgottenTopic[];
+  const n11 = r.compactArrayLength(18);
+  if (n11 < 0) {
     throw new DecodeError('non-nullable ShareFetchRequest.ForgottenTopicsData was null');
   } else {
-    const a9: ShareFetchRequestForgottenTopic[] = [];
-    for (let i9 = 0; i9 < n9; i9++) a9.push(readShareFetchRequestForgottenTopic(r, version));
-    f9 = a9;
+    const a11: ShareFetchRequestForgottenTopic[] = [];
+    for (let i11 = 0; i11 < n11; i11++) a11.push(readShareFetchRequestForgottenTopic(r, version));
+    f11 = a11;
   }
   r.skipTaggedFields();
-  return { groupId: f0, memberId: f1, shareSessionEpoch: f2, maxWaitMs: f3, minBytes: f4, maxBytes: f5, maxRecords: f6, batchSize: f7, topics: f8, forgottenTopicsData: f9 };
+  return { groupId: f0, memberId: f1, shareSessionEpoch: f2, maxWaitMs: f3, minBytes: f4, maxBytes: f5, maxRecords: f6, batchSize: f7, shareAcquireMode: f8, isRenewAck: f9, topics: f10, forgottenTopicsData: f11 };
 }
 
 export function encodeShareFetchRequest(w: Writer, version: number, m: Init<ShareFetchRequest>): void {
-  if (version < 1 || version > 1) throw new EncodeError(`ShareFetchRequest: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new EncodeError(`ShareFetchRequest: unsupported version ${version}`);
   const v0 = m.groupId === undefined ? null : m.groupId;
   w.compactNullableString(v0);
   const v1 = m.memberId === undefined ? '' : m.memberId;
@@ -87,22 +97,28 @@ export function encodeShareFetchRequest(w: Writer, version: number, m: Init<Shar
   w.int32(m.maxBytes ?? 2147483647);
   w.int32(m.maxRecords ?? 0);
   w.int32(m.batchSize ?? 0);
-  const v8 = m.topics;
-  if (v8 === undefined) {
+  if (version >= 2) {
+    w.int8(m.shareAcquireMode ?? 0);
+  }
+  if (version >= 2) {
+    w.bool(m.isRenewAck ?? false);
+  }
+  const v10 = m.topics;
+  if (v10 === undefined) {
     w.uvarint(1);
   } else {
-    w.uvarint(v8.length + 1);
-    for (let i8 = 0; i8 < v8.length; i8++) {
-      writeShareFetchRequestFetchTopic(w, version, v8[i8]);
+    w.uvarint(v10.length + 1);
+    for (let i10 = 0; i10 < v10.length; i10++) {
+      writeShareFetchRequestFetchTopic(w, version, v10[i10]);
     }
   }
-  const v9 = m.forgottenTopicsData;
-  if (v9 === undefined) {
+  const v11 = m.forgottenTopicsData;
+  if (v11 === undefined) {
     w.uvarint(1);
   } else {
-    w.uvarint(v9.length + 1);
-    for (let i9 = 0; i9 < v9.length; i9++) {
-      writeShareFetchRequestForgottenTopic(w, version, v9[i9]);
+    w.uvarint(v11.length + 1);
+    for (let i11 = 0; i11 < v11.length; i11++) {
+      writeShareFetchRequestForgottenTopic(w, version, v11[i11]);
     }
   }
   w.uvarint(0);
@@ -271,7 +287,7 @@ export interface ShareFetchResponseNodeEndpoint {
 }
 
 export function decodeShareFetchResponse(r: Reader, version: number): ShareFetchResponse {
-  if (version < 1 || version > 1) throw new DecodeError(`ShareFetchResponse: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new DecodeError(`ShareFetchResponse: unsupported version ${version}`);
   const f0: number = r.int32();
   const f1: number = r.int16();
   const f2: string | null = r.compactNullableString();
@@ -299,7 +315,7 @@ export function decodeShareFetchResponse(r: Reader, version: number): ShareFetch
 }
 
 export function encodeShareFetchResponse(w: Writer, version: number, m: Init<ShareFetchResponse>): void {
-  if (version < 1 || version > 1) throw new EncodeError(`ShareFetchResponse: unsupported version ${version}`);
+  if (version < 1 || version > 2) throw new EncodeError(`ShareFetchResponse: unsupported version ${version}`);
   w.int32(m.throttleTimeMs ?? 0);
   w.int16(m.errorCode ?? 0);
   const v2 = m.errorMessage === undefined ? null : m.errorMessage;
