@@ -28,6 +28,9 @@ test('setup', async () => {
     'group.share.record.lock.duration.ms': LOCK_MS,
     'group.share.delivery.count.limit': LIMIT,
     'group.share.heartbeat.interval.ms': 500,
+    // The bounds group configs are checked against (Kafka checks the defaults against them too).
+    'group.share.min.heartbeat.interval.ms': 500,
+    'group.share.min.record.lock.duration.ms': 1000,
     'diskless.commit.interval.ms': 20,
   });
 });
@@ -286,4 +289,27 @@ test('bad input: Kafka\'s error codes', { timeout: 60_000 }, async () => {
     const listed = await raw.request(ApiKey.ListGroups, 5, { statesFilter: [], typesFilter: ['share'] });
     assert.ok(!listed.groups.some((g: any) => g.groupId === group));
   });
+});
+
+test('share.auto.offset.reset=earliest set on the group (IncrementalAlterConfigs, GROUP resource): a new share partition starts at the log start', { timeout: 60_000 }, async () => {
+  const topic = 'share-reset-earliest';
+  const group = 'share-reset-earliest-group';
+  const topicId = await topicWithId(topic, {});
+  await produceBatches(topic, 2, 5, 'old');
+  await withClient(broker.port, async (c) => {
+    const r = await c.request(ApiKey.IncrementalAlterConfigs, 1, {
+      resources: [{ resourceType: 32, resourceName: group, configs: [{ name: 'share.auto.offset.reset', configOperation: 0, value: 'earliest' }] }],
+      validateOnly: false,
+    });
+    assert.equal(r.responses[0].errorCode, ErrorCode.NONE, r.responses[0].errorMessage);
+  });
+  const consumer = await ShareConsumer.join(broker.port, group, topic, topicId);
+  const offsets: number[] = [];
+  await waitFor('the records produced before the group existed', async () => {
+    const r = await consumer.fetch(0, [], { maxRecords: 100, maxWaitMs: 300 });
+    for (const a of r.acquired) offsets.push(a.offset);
+    return offsets.length >= 10;
+  }, { timeoutMs: 30_000, intervalMs: 50 });
+  assert.deepEqual(offsets.sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i));
+  await consumer.leave();
 });
