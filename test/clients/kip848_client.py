@@ -53,6 +53,14 @@ def main():
         conf["partition.assignment.strategy"] = "range"
         conf["heartbeat.interval.ms"] = 500
         conf["session.timeout.ms"] = 6000
+
+    def on_commit(err, partitions):
+        # What the group coordinator acknowledged (or refused), so a test can tell a commit lost by the
+        # broker from one the client never had acknowledged.
+        emit({"event": "commit", "error": str(err) if err else None,
+              "offsets": [[p.partition, p.offset, str(p.error) if p.error else None] for p in partitions]})
+
+    conf["on_commit"] = on_commit
     c = Consumer(conf)
 
     values = []

@@ -109,7 +109,7 @@ test(`KIP-848 group at default settings: its coordinator killed ${RUNS} times, c
     const logs = await cluster.writeLogs(await mkdtemp(join(tmpdir(), 'floe-kip848-failover-')));
     t.diagnostic(`broker logs: ${logs.join(' ')}`);
     throw new Error(`${err.message}: committed ${JSON.stringify(committed!.partitions.map((p) => [p.partition, p.offset]))}, ends ${JSON.stringify([...ends])}; ` +
-      `assignments ${JSON.stringify(members.map((m) => m.assigned))}; events ${members.map((m) => m.events.slice(-6).join(' | ')).join(' || ')}; client errors ${members.map((m) => m.output.slice(-800)).join(' || ')}`);
+      `assignments ${JSON.stringify(members.map((m) => m.assigned))}; last acknowledged commits per member ${JSON.stringify(members.map((m) => [...m.acknowledgedCommits]))}; events ${members.map((m) => m.events.slice(-6).join(' | ')).join(' || ')}; client errors ${members.map((m) => m.output.slice(-800)).join(' || ')}`);
   });
   watching = false;
   await watcher;

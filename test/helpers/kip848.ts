@@ -20,6 +20,8 @@ export class Kip848Member {
   readonly offsets = new Map<number, number[]>();
   /** Assignment changes, losses and messages dropped as not assigned, with their times. */
   readonly events: string[] = [];
+  /** Per partition, the last offset whose commit the coordinator acknowledged to this member. */
+  readonly acknowledgedCommits = new Map<number, number>();
 
   constructor(bootstrap: string, group: string, topic: string, env: NodeJS.ProcessEnv, consumed: Set<string>) {
     this.child = spawn('/usr/bin/python3', [SCRIPT, bootstrap, group, topic], { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -41,6 +43,10 @@ export class Kip848Member {
             if (!this.offsets.has(p!)) this.offsets.set(p!, []);
             this.offsets.get(p!)!.push(o!);
           }
+        }
+        else if (e.event === 'commit') {
+          for (const [p, o, error] of e.offsets) if (e.error === null && error === null && o >= 0) this.acknowledgedCommits.set(p, o);
+          if (e.error !== null) this.events.push(`${Date.now()} ${line}`);
         }
         else if (e.event === 'closed') this.closed = true;
         else if (e.event === 'error') this.output += `${e.error}\n`;
