@@ -122,6 +122,8 @@ export interface BrokerConfig {
   transactionalIdExpirationMs?: number;
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
+  /** queued.max.request.bytes; ≤ 0: unbounded. Optional for hand-built configs (unbounded). */
+  queuedMaxRequestBytes?: number;
   autoCreateTopicsEnable: boolean;
   numPartitions: number;
   defaultReplicationFactor: number;
@@ -230,6 +232,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Names of Kafka KRaft controller listeners. Floe has no controller quorum: listeners with these names are skipped (with a warning), so a Kafka combined-mode server.properties can be used as is.' },
   { group: 'Listeners and network', key: 'socket.request.max.bytes', type: 'INT', default: '104857600', validate: range(1),
     doc: 'The largest request the broker reads; a larger request closes the connection.' },
+  { group: 'Listeners and network', key: 'queued.max.request.bytes', type: 'LONG', default: '536870912',
+    doc: 'The bytes of requests the broker holds at once, read but not yet answered, over all connections; when they reach this, the broker stops reading from its sockets until responses free memory (clients wait; nothing is dropped). A request is counted from its size header, before its body is read. Zero or negative: no bound (Kafka\'s default, -1). Floe bounds it by default (512 MiB) so a flood of large produce requests cannot grow the broker\'s memory without limit; a diskless produce is held until its object is committed (interval plus upload), so the bound also caps ingress at about this many bytes per commit latency.' },
   { group: 'Listeners and network', key: 'connections.max.idle.ms', type: 'LONG', default: '600000',
     doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
   { group: 'Listeners and network', key: 'metrics.listener', type: 'STRING', default: '',
@@ -634,6 +638,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     transactionalIdExpirationMs: int('transactional.id.expiration.ms'),
     messageMaxBytes: int('message.max.bytes'),
     socketRequestMaxBytes: int('socket.request.max.bytes'),
+    queuedMaxRequestBytes: int('queued.max.request.bytes'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
     numPartitions: int('num.partitions'),
     defaultReplicationFactor: int('default.replication.factor'),

@@ -8,8 +8,9 @@
  * Notifications: PGlite's own LISTEN/NOTIFY, in-process. One PGlite serves one broker, so a broker only
  * hears its own changes; nothing can be missed, so there is never a resync.
  *
- * Memory (an idle embedded broker's RSS is mostly PGlite's): `shared_buffers` is 16 MB rather than initdb's
- * 128 MB (the coordinator's hot rows are few; its files stay in the OS page cache), and a new data directory is created by initdb in a short-lived
+ * Memory (an idle embedded broker's RSS is mostly PGlite's, and PGlite touches all of `shared_buffers` at
+ * start): `shared_buffers` is 16 MiB by default rather than initdb's 128 MiB (the coordinator's hot rows are
+ * few; its files stay in the OS page cache), and a new data directory is created by initdb in a short-lived
  * child process, because PGlite's in-process initdb keeps its two helper instances' memory (~430 MB) for
  * the life of the process.
  */
@@ -106,8 +107,16 @@ export class PGliteConnection implements SqlConnection {
   }
 }
 
+export interface PGliteOptions {
+  /** shared_buffers in bytes (diskless.coordinator.embedded.shared.buffers.bytes); default 16 MiB. */
+  sharedBuffersBytes?: number;
+}
+
 /** PostgreSQL settings on top of PGlite's own start parameters (see the file header). */
-const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+function startParams(options: PGliteOptions): string[] {
+  const kib = Math.max(128, Math.floor((options.sharedBuffersBytes ?? 16 << 20) / 1024));
+  return [...PGlite.defaultStartParams, '-c', `shared_buffers=${kib}kB`];
+}
 
 /**
  * Runs initdb for a new data directory in a child process, whose memory all goes back when it exits
@@ -131,14 +140,14 @@ await db.close();`;
  * Opens (creating if needed) a PGlite database persisted in `dataDir` (e.g. `<data.dir>/coordinator`),
  * or in memory when `dataDir` is null, and applies the migrations.
  */
-export async function openPGliteCoordinator(dataDir: string | null): Promise<SqlCoordinator> {
+export async function openPGliteCoordinator(dataDir: string | null, options: PGliteOptions = {}): Promise<SqlCoordinator> {
   let db: PGlite;
   if (dataDir === null) {
-    db = await PGlite.create({ startParams: START_PARAMS });
+    db = await PGlite.create({ startParams: startParams(options) });
   } else {
     await mkdir(dataDir, { recursive: true });
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await initDataDirInChild(dataDir);
-    db = await PGlite.create(dataDir, { startParams: START_PARAMS });
+    db = await PGlite.create(dataDir, { startParams: startParams(options) });
   }
   const coordinator = new SqlCoordinator(new PGliteConnection(db));
   try {
