@@ -45,6 +45,9 @@
  * checks that every partition's offsets run 0, 1, 2, … with no gap or duplicate and that the count matches
  * what was acknowledged; a mismatch fails the run (exit 1). Figures are printed and written, never asserted.
  *
+ * Every broker process's RSS once started and at its peak (VmHWM, read just before it is stopped) is
+ * reported per broker (`<backend>-a`: phases 1-3 and 5; `-b`: 4; `-c`: 6; `-d`: 7 and 8).
+ *
  * Runs at a fixed load first put one record into every partition (librdkafka's sticky partitioner reaches
  * 1,000 partitions only after seconds) and are measured from then on: a tail fetch of a partition that has
  * never held data is not answered from the batch index cache, which would otherwise dominate the counts.
@@ -128,7 +131,11 @@ const brokers = new Set<BrokerProcess>();
 const profiles: { broker: string; pid: number; phase: string; window: { fromUs: number; toUs: number }; dir: string }[] = [];
 
 async function cleanup(): Promise<void> {
-  for (const b of brokers) await b.stop().catch(() => undefined);
+  for (const b of brokers) {
+    await b.stop().catch(() => undefined);
+    noteMemory(b);
+  }
+  brokers.clear();
   await Promise.all([pg?.destroy().catch(() => undefined), s3?.destroy().catch(() => undefined)]);
   if (!values['keep-data']) await rm(workDir, { recursive: true, force: true });
 }
@@ -199,6 +206,12 @@ async function launch(id: BackendId, dataDir: string, overrides: Record<string, 
 async function stopBroker(b: BrokerProcess): Promise<void> {
   await b.stop();
   brokers.delete(b);
+  noteMemory(b);
+}
+
+/** The broker's RSS at start and at its peak, for the report (after stop(), which reads the peak). */
+function noteMemory(b: BrokerProcess): void {
+  results.memory!.push({ broker: b.name, startRssMiB: b.startRssMiB, peakRssMiB: b.peakRssMiB });
 }
 
 // ---------------------------------------------------------------- measuring a phase
@@ -540,6 +553,7 @@ const results: BenchResults = {
   costs: null,
   profiles: [],
   durationSeconds: 0,
+  memory: [],
 };
 let exitCode = 0;
 try {

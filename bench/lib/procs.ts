@@ -95,6 +95,16 @@ export function postmasterPid(dataDir: string): number | null {
   return Number.isFinite(pid) && pid > 0 ? pid : null;
 }
 
+/** A memory figure of /proc/<pid>/status in MiB (VmRSS now, VmHWM the peak so far); null once gone. */
+export function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface BrokerOptions {
   name: string;
   dataDir: string;
@@ -121,6 +131,10 @@ export interface BrokerProcess {
   startSeconds: number;
   /** Wall time (ms since the epoch) at which the process exited (set by stop()). */
   exitedAt: number | null;
+  /** RSS in MiB once started (before any load). */
+  startRssMiB: number | null;
+  /** Peak RSS over the process's life in MiB (VmHWM), read by stop() just before it signals the broker. */
+  peakRssMiB: number | null;
   cpuSeconds(): number;
   /** Kernel-mode part of cpuSeconds(). */
   systemCpuSeconds(): number;
@@ -204,11 +218,14 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
     child,
     startSeconds,
     exitedAt: null,
+    startRssMiB: statusMiB(pid, 'VmRSS'),
+    peakRssMiB: null,
     cpuSeconds: () => processCpuSeconds(pid),
     systemCpuSeconds: () => processCpuTimes(pid).system,
     metrics: () => scrape(`http://127.0.0.1:${started.metricsPort}/metrics`),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
+        handle.peakRssMiB = statusMiB(pid, 'VmHWM');
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
         await exited;

@@ -118,6 +118,8 @@ export interface BenchResults {
   /** With --profile: the broker's CPU profile file, the phase's window in it (CLOCK_MONOTONIC µs) and its summary. */
   profiles: { broker: string; phase: string; file: string; window: { fromUs: number; toUs: number }; summary: ProfileSummary }[];
   durationSeconds: number;
+  /** RSS of every broker process once started and at its peak (VmHWM), in MiB (absent in older results). */
+  memory?: { broker: string; startRssMiB: number | null; peakRssMiB: number | null }[];
 }
 
 export const LABELS: Record<string, string> = {
@@ -288,6 +290,11 @@ export function formatReport(r: BenchResults): string {
   const single = r.backends.filter((b) => b.diskless && b.produce);
   if (single.length > 0) {
     out.push(`\nOne producer connection, client defaults (acks=all, linger.ms=5), ${s.commitIntervalMs} ms interval: ${single.map((b) => `${fmt(b.produce!.MiBps)} MiB/s (${LABELS[b.id]})`).join('; ')}`);
+  }
+
+  if (r.memory && r.memory.length > 0) {
+    out.push(`\nMemory: RSS of each broker process once started and at its peak (MiB; bounded by queued.max.request.bytes, diskless.cache.max.bytes = ${fmt(s.cacheMaxBytes / 1048576, 0)} MiB here, diskless.buffer.max.bytes)`);
+    out.push(table(['broker', 'RSS at start', 'peak RSS'], r.memory.map((m) => [m.broker, fmt(m.startRssMiB, 0), fmt(m.peakRssMiB, 0)])));
   }
 
   if (r.costs && r.costs.rows.length > 0) {

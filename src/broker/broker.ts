@@ -16,6 +16,7 @@ import { backendConfig } from '../config/backend-config.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import type { TLSSocket } from 'node:tls';
 import { KafkaServer } from '../network/server.ts';
+import { RequestMemoryPool } from '../network/request-memory-pool.ts';
 import { SaslAuthenticator } from '../security/sasl-authenticator.ts';
 import { AclService } from '../security/acl-service.ts';
 import { ClientQuotas } from '../security/quotas.ts';
@@ -231,6 +232,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
 
   const dispatcher = new RequestDispatcher(broker, broker.storage, metrics);
   const servers: KafkaServer[] = [];
+  const requestMemory = new RequestMemoryPool(config.queuedMaxRequestBytes ?? -1);
   const stopWatching: (() => void)[] = [];
   const ports: Record<string, number> = {};
   try {
@@ -245,8 +247,9 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
         connectionsMaxIdleMs: config.connectionsMaxIdleMs,
         // A diskless produce waits for its object's commit (hundreds of ms) and librdkafka pipelines many
         // requests per connection, so a low cap makes it send in bursts (fewer, later objects). Memory is
-        // bounded by the writer's pending bytes (back-pressure), not by this count.
+        // bounded by bytes (queued.max.request.bytes, and the writer's pending bytes), not by this count.
         maxInFlightRequests: 1000,
+        requestMemory,
         meter: metrics,
         onConnection: (conn) => {
           // SSL listeners: the principal is the client certificate's (SASL_SSL: SASL decides).

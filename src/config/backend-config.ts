@@ -54,6 +54,8 @@ export const BACKEND_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Password for diskless.coordinator.url. When unset, the password in the URL, PGPASSWORD or ~/.pgpass is used.' },
   { group: 'Coordinator', key: 'diskless.coordinator.pool.size', type: 'INT', default: '10', validate: range(1, 1000),
     doc: 'Most connections this broker opens to PostgreSQL. Commits and fetch lookups run on them concurrently.' },
+  { group: 'Coordinator', key: 'diskless.coordinator.embedded.shared.buffers.bytes', type: 'INT', default: '16777216', validate: range(131072, 1073741824),
+    doc: 'shared_buffers of the embedded coordinator (PGlite, when diskless.coordinator.url is empty): its page cache, held in the broker\'s memory in full. 16 MiB keeps an idle broker lean; a larger cache serves the batch lookups of lagging consumers over many batches with fewer reads from its files (PostgreSQL\'s default is 128 MiB).' },
   { group: 'Coordinator', key: 'diskless.coordinator.statement.timeout.ms', type: 'INT', default: '30000', validate: range(0),
     doc: 'PostgreSQL statement_timeout of the broker\'s sessions (0: none). A query gets this long plus 2 s to answer before the broker gives up on its connection, so a server that stops answering cannot hang the broker.' },
   { group: 'Coordinator', key: 'diskless.coordinator.connect.timeout.ms', type: 'INT', default: '10000', validate: range(0),
@@ -111,6 +113,8 @@ export interface CoordinatorBackendConfig {
   url: string;
   password: string | null;
   poolSize: number;
+  /** shared_buffers of the embedded PGlite, bytes. */
+  embeddedSharedBuffersBytes: number;
   statementTimeoutMs: number;
   connectTimeoutMs: number;
   sslMode: SslMode | null;
@@ -182,6 +186,7 @@ export function backendConfig(config: BackendConfigSource): BackendConfig {
       url: str('diskless.coordinator.url') ?? '',
       password: emptyToNull(str('diskless.coordinator.password')),
       poolSize: num('diskless.coordinator.pool.size'),
+      embeddedSharedBuffersBytes: num('diskless.coordinator.embedded.shared.buffers.bytes'),
       statementTimeoutMs: num('diskless.coordinator.statement.timeout.ms'),
       connectTimeoutMs: num('diskless.coordinator.connect.timeout.ms'),
       sslMode: emptyToNull(str('diskless.coordinator.ssl.mode')) as SslMode | null,

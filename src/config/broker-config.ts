@@ -124,6 +124,8 @@ export interface BrokerConfig {
   socketRequestMaxBytes: number;
   /** max.incremental.fetch.session.cache.slots */
   maxIncrementalFetchSessionCacheSlots: number;
+  /** queued.max.request.bytes; ≤ 0: unbounded. Optional for hand-built configs (unbounded). */
+  queuedMaxRequestBytes?: number;
   autoCreateTopicsEnable: boolean;
   numPartitions: number;
   defaultReplicationFactor: number;
@@ -234,6 +236,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'The largest request the broker reads; a larger request closes the connection.' },
   { group: 'Listeners and network', key: 'max.incremental.fetch.session.cache.slots', type: 'INT', default: '1000', validate: range(0),
     doc: 'The most fetch sessions (KIP-227: incremental fetch requests) this broker keeps. When full, a new session takes the slot of one unused for 2 minutes, or of a smaller session older than 2 minutes; otherwise the consumer fetches without a session.' },
+  { group: 'Listeners and network', key: 'queued.max.request.bytes', type: 'LONG', default: '536870912',
+    doc: 'The bytes of requests the broker holds at once, read but not yet answered, over all connections; when they reach this, the broker stops reading from its sockets until responses free memory (clients wait; nothing is dropped). A request is counted from its size header, before its body is read. Zero or negative: no bound (Kafka\'s default, -1). Floe bounds it by default (512 MiB) so a flood of large produce requests cannot grow the broker\'s memory without limit; a diskless produce is held until its object is committed (interval plus upload), so the bound also caps ingress at about this many bytes per commit latency.' },
   { group: 'Listeners and network', key: 'connections.max.idle.ms', type: 'LONG', default: '600000',
     doc: 'Connections idle for longer than this are closed. A negative value disables the idle check.' },
   { group: 'Listeners and network', key: 'metrics.listener', type: 'STRING', default: '',
@@ -688,6 +692,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     messageMaxBytes: int('message.max.bytes'),
     socketRequestMaxBytes: int('socket.request.max.bytes'),
     maxIncrementalFetchSessionCacheSlots: int('max.incremental.fetch.session.cache.slots'),
+    queuedMaxRequestBytes: int('queued.max.request.bytes'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
     numPartitions: int('num.partitions'),
     defaultReplicationFactor: int('default.replication.factor'),

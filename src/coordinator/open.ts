@@ -11,7 +11,7 @@ import type { SqlCoordinator } from './sql-coordinator.ts';
 
 export async function openCoordinator(config: BrokerConfig): Promise<SqlCoordinator> {
   const c = backendConfig(config).coordinator;
-  if (c.url === '') return openPGliteCoordinator(join(config.dataDir, 'coordinator'));
+  if (c.url === '') return openPGliteCoordinator(join(config.dataDir, 'coordinator'), { sharedBuffersBytes: c.embeddedSharedBuffersBytes });
   return openPostgresCoordinator(c.url, {
     maxConnections: c.poolSize,
     statementTimeoutMs: c.statementTimeoutMs,

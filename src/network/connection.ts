@@ -4,10 +4,13 @@
  * Frames are handed to the dispatcher synchronously and in arrival order, so whatever a handler does
  * before its first `await` (e.g. placing batches in the open object) happens in request order even
  * though requests then run concurrently. Responses are queued by sequence number and written in order.
- * Reading pauses while too many requests are in flight, while the socket's write buffer is full, or
- * while the dispatcher asks for back-pressure (the produce buffer is full).
+ * Reading pauses while too many requests are in flight, while the socket's write buffer is full, while
+ * the dispatcher asks for back-pressure (the produce buffer is full), or while the broker-wide request
+ * memory (`queued.max.request.bytes`, request-memory-pool.ts) cannot hold the next request: its size is
+ * reserved when its size header is read, before its body, and released when its response is ready.
  */
 import type { Socket } from 'node:net';
+import { UNBOUNDED_REQUEST_MEMORY, type RequestMemoryPool } from './request-memory-pool.ts';
 
 export class ProtocolViolation extends Error {
   override name = 'ProtocolViolation';
@@ -17,6 +20,8 @@ export interface ConnectionLimits {
   socketRequestMaxBytes: number;
   connectionsMaxIdleMs: number;
   maxInFlightRequests: number;
+  /** Broker-wide bound on the bytes of requests read and not yet answered; unbounded when absent. */
+  requestMemory?: RequestMemoryPool;
   meter?: ConnectionMeter;
 }
 
@@ -79,6 +84,10 @@ export class Connection {
   private closed = false;
   private waitingForDispatcher = false;
   private waitingForDrain = false;
+  private waitingForMemory = false;
+  /** Bytes reserved in the request memory for the frame being read (0: none yet). */
+  private reserved = 0;
+  private readonly memory: RequestMemoryPool;
   private idleTimer: NodeJS.Timeout | null;
 
   constructor(
@@ -91,6 +100,7 @@ export class Connection {
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.authenticated = listener.securityProtocol !== 'SASL_PLAINTEXT' && listener.securityProtocol !== 'SASL_SSL';
+    this.memory = limits.requestMemory ?? UNBOUNDED_REQUEST_MEMORY;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
@@ -114,7 +124,14 @@ export class Connection {
     if (this.muteTimer) clearTimeout(this.muteTimer);
     this.socket.destroy();
     this.pending = [];
+    this.releaseReserved();
     this.onClose(this, reason);
+  }
+
+  /** Gives back the reservation of a frame not read in full (its requests in flight release their own). */
+  private releaseReserved(): void {
+    if (this.reserved > 0) this.memory.release(this.reserved);
+    this.reserved = 0;
   }
 
   /** Stops reading requests for `ms` (a client over its quota, KIP-219); responses still go out. */
@@ -141,6 +158,7 @@ export class Connection {
     this.socket.pause();
     this.pending = [];
     this.pendingBytes = 0;
+    this.releaseReserved();
     if (this.inFlight === 0) this.endNow();
   }
 
@@ -150,6 +168,7 @@ export class Connection {
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.socket.end();
+    this.releaseReserved();
     setTimeout(() => this.socket.destroy(), 2000).unref();
     this.onClose(this, reason);
   }
@@ -185,15 +204,36 @@ export class Connection {
         this.close(`invalid request size ${size} (socket.request.max.bytes=${this.limits.socketRequestMaxBytes})`);
         return;
       }
+      if (this.reserved === 0) {
+        // 4 + size > 0 always, so `reserved` is 0 only while nothing is reserved.
+        if (!this.memory.tryReserve(4 + size)) {
+          this.waitForMemory();
+          return;
+        }
+        this.reserved = 4 + size;
+      }
       if (this.pendingBytes < 4 + size) return;
       const frame = this.take(4 + size).subarray(4);
-      this.handleFrame(frame);
+      const reserved = this.reserved;
+      this.reserved = 0;
+      this.handleFrame(frame, reserved);
     }
     if (!this.closed) this.pauseForDispatcherIfNeeded();
   }
 
   private mustPause(): boolean {
-    return this.muted || this.inFlight >= this.limits.maxInFlightRequests || this.waitingForDrain || this.waitingForDispatcher || this.dispatcher.paused;
+    return this.muted || this.inFlight >= this.limits.maxInFlightRequests || this.waitingForDrain || this.waitingForDispatcher || this.waitingForMemory || this.dispatcher.paused;
+  }
+
+  /** Stops reading until the request memory is below its bound again. */
+  private waitForMemory(): void {
+    if (this.waitingForMemory) return;
+    this.waitingForMemory = true;
+    this.socket.pause();
+    void this.memory.whenAvailable().then(() => {
+      this.waitingForMemory = false;
+      this.resumeIfPossible();
+    });
   }
 
   private pauseForDispatcherIfNeeded(): void {
@@ -252,7 +292,7 @@ export class Connection {
     return out;
   }
 
-  private handleFrame(frame: Buffer): void {
+  private handleFrame(frame: Buffer, reserved: number): void {
     const slot: Slot = { done: false, chunks: null };
     this.slots.push(slot);
     this.inFlight++;
@@ -260,6 +300,7 @@ export class Connection {
     try {
       result = this.dispatcher.dispatch(this, frame);
     } catch (err) {
+      this.memory.release(reserved);
       this.close(err instanceof Error ? err.message : String(err));
       return;
     }
@@ -268,10 +309,12 @@ export class Connection {
         slot.done = true;
         slot.chunks = chunks;
         this.inFlight--;
+        this.memory.release(reserved);
         this.flush();
       },
       (err: unknown) => {
         this.inFlight--;
+        this.memory.release(reserved);
         this.close(err instanceof Error ? err.message : String(err));
       },
     );
