@@ -35,6 +35,7 @@ import type { TlsSettings } from '../config/security-config.ts';
 import { BROKER_CONFIGS_CHANNEL, type SecurityStore } from '../coordinator/security-store.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import { secureContextOptions } from '../security/tls.ts';
+import { CoalescedReload } from '../coordinator/coalesced-reload.ts';
 
 type Store = Pick<SecurityStore, 'listDynamicBrokerConfigs' | 'alterDynamicBrokerConfigs'> & {
   listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
@@ -78,8 +79,7 @@ export class DynamicBrokerConfigs {
   private readonly tlsHooks = new Map<string, (tls: TlsSettings) => void>();
   private readonly appliedHooks: (() => void)[] = [];
   private unlisten: (() => Promise<void>) | null = null;
-  private loading: Promise<void> | null = null;
-  private again = false;
+  private readonly reloads = new CoalescedReload(() => this.readAndApply());
 
   constructor(
     private readonly config: BrokerConfig,
@@ -116,28 +116,20 @@ export class DynamicBrokerConfigs {
 
   /** Reads the dynamic configs again and applies them (coalesced with a reload in flight). */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
+    return this.reloads.run();
+  }
+
+  private async readAndApply(): Promise<void> {
+    const rows = await this.store.listDynamicBrokerConfigs();
+    const cluster = new Map<string, string>();
+    const own = new Map<string, string>();
+    for (const r of rows) {
+      if (r.brokerId === CLUSTER_DEFAULT) cluster.set(r.name, r.value);
+      else if (r.brokerId === this.config.nodeId) own.set(r.name, r.value);
     }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        const rows = await this.store.listDynamicBrokerConfigs();
-        const cluster = new Map<string, string>();
-        const own = new Map<string, string>();
-        for (const r of rows) {
-          if (r.brokerId === CLUSTER_DEFAULT) cluster.set(r.name, r.value);
-          else if (r.brokerId === this.config.nodeId) own.set(r.name, r.value);
-        }
-        this.clusterDefaults = cluster;
-        this.own = own;
-        this.apply();
-      } while (this.again);
-    })().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
+    this.clusterDefaults = cluster;
+    this.own = own;
+    this.apply();
   }
 
   /** The dynamic values in force here: this broker's over the cluster defaults (per-broker keys only from its own). */

@@ -16,6 +16,7 @@ import type { ConfigType } from '../config/config-def.ts';
 import { GROUP_CONFIGS_CHANNEL, type GroupConfigStore } from '../coordinator/group-config-store.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import { groupIdError } from './group-id.ts';
+import { CoalescedReload } from '../coordinator/coalesced-reload.ts';
 
 type Store = GroupConfigStore & {
   listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
@@ -53,8 +54,7 @@ const brokerDefault = (key: string): string | null => brokerConfigKey(key)?.defa
 export class GroupConfigs {
   private byGroup = new Map<string, Map<string, string>>();
   private unlisten: (() => Promise<void>) | null = null;
-  private loading: Promise<void> | null = null;
-  private again = false;
+  private readonly reloads = new CoalescedReload(() => this.readGroupConfigs());
 
   constructor(
     private readonly store: Store,
@@ -76,25 +76,17 @@ export class GroupConfigs {
 
   /** Reads the table again (coalesced with a reload in flight). */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
+    return this.reloads.run();
+  }
+
+  private async readGroupConfigs(): Promise<void> {
+    const next = new Map<string, Map<string, string>>();
+    for (const r of await this.store.listGroupConfigs()) {
+      let m = next.get(r.groupId);
+      if (!m) next.set(r.groupId, (m = new Map()));
+      m.set(r.name, r.value);
     }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        const next = new Map<string, Map<string, string>>();
-        for (const r of await this.store.listGroupConfigs()) {
-          let m = next.get(r.groupId);
-          if (!m) next.set(r.groupId, (m = new Map()));
-          m.set(r.name, r.value);
-        }
-        this.byGroup = next;
-      } while (this.again);
-    })().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
+    this.byGroup = next;
   }
 
   private get brokerValues(): Readonly<Record<string, string | null>> {

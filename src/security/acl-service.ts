@@ -6,6 +6,7 @@
  */
 import { SECURITY_CHANNEL, type AclBinding, type SecurityStore } from '../coordinator/security-store.ts';
 import { Authorizer, type AuthorizerSettings } from './authorizer.ts';
+import { CoalescedReload } from '../coordinator/coalesced-reload.ts';
 
 type Store = Pick<SecurityStore, 'listAcls' | 'createAcls' | 'deleteAcls' | 'securityVersion'> & {
   listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
@@ -16,8 +17,7 @@ export class AclService {
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
-  private loading: Promise<void> | null = null;
-  private again = false;
+  private readonly reloads = new CoalescedReload(() => this.readBindings());
 
   constructor(settings: AuthorizerSettings, private readonly store: Store, private readonly pollMs = 5000) {
     this.authorizer = new Authorizer(settings);
@@ -41,21 +41,13 @@ export class AclService {
 
   /** Reads every binding again (coalesced with a load in flight). */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        const version = await this.store.securityVersion();
-        this.authorizer.setBindings(await this.store.listAcls());
-        this.version = version;
-      } while (this.again);
-    })().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
+    return this.reloads.run();
+  }
+
+  private async readBindings(): Promise<void> {
+    const version = await this.store.securityVersion();
+    this.authorizer.setBindings(await this.store.listAcls());
+    this.version = version;
   }
 
   async create(bindings: readonly AclBinding[]): Promise<void> {
