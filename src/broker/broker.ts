@@ -153,7 +153,7 @@ export class Broker implements BrokerServices {
       abortTimedOutIntervalMs: config.transactionAbortTimedOutIntervalMs ?? 10_000,
       markerRetryIntervalMs: config.transactionMarkerRetryIntervalMs ?? 1_000,
       idExpirationMs: config.transactionalIdExpirationMs ?? 604_800_000,
-    });
+    }, (channel, onPayload, onResync) => coordinator.listen(channel, onPayload, onResync));
     this.credentials = coordinator;
     const security = config.security;
     this.acls = new AclService({

@@ -10,8 +10,10 @@
  *   only a row: every reader (batch index cache, notifications, object cache, retention, consumers) handles
  *   them as the batches they are, at the cost of one commit interval of EndTxn latency;
  * - classic partitions led here: appended to the local log, then reported (`markerWritten`);
- * - classic partitions led by another broker: that broker's janitor writes them (it polls for prepared
- *   transactions every transaction.marker.retry.interval.ms), so no broker-to-broker call is needed.
+ * - classic partitions led by another broker: the ending broker asks for them through the coordinator
+ *   (NOTIFY on TXN_MARKERS_CHANNEL) and their leaders write them at once; should that be lost, the leader's
+ *   janitor finds them (it polls for prepared transactions every transaction.marker.retry.interval.ms).
+ *   No broker-to-broker call is needed.
  * A diskless partition whose marker was already written (a retry, another broker's janitor) refuses the
  * duplicate in the commit (INVALID_TXN_STATE), which counts as written. A classic log cannot tell a late marker
  * from the producer's next transaction (transaction version 1 keeps the epoch), so this broker writes a
@@ -23,14 +25,14 @@
  * coordinator will end; the janitor aborts such hanging transactions once they are older than
  * transaction.max.timeout.ms (abortHanging).
  */
-import type { EndingTransaction, TransactionStore, TxnState } from '../coordinator/transaction-store.ts';
+import { TXN_MARKERS_CHANNEL, type EndingTransaction, type TransactionStore, type TxnState } from '../coordinator/transaction-store.ts';
 import { TXN_ABORT_MARKER, TXN_COMMIT_MARKER, type TimestampType } from '../coordinator/coordinator.ts';
-import type { ProducedBatch } from '../storage/partition-log.ts';
+import type { PartitionLog, ProducedBatch } from '../storage/partition-log.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import { ControlType, controlBatch } from '../protocol/record-batch.ts';
 import { childLogger } from '../observability/log.ts';
 import { isServeError, type Partitions } from './partitions.ts';
-import type { TopicRegistry } from './topics.ts';
+import type { Topic, TopicRegistry } from './topics.ts';
 
 const log = childLogger('transactions');
 
@@ -41,6 +43,15 @@ export interface TransactionOptions {
   /** transactional.id.expiration.ms */
   idExpirationMs: number;
 }
+
+export interface FinishOptions {
+  /** Ask the leaders of the classic partitions led elsewhere to write their markers now (the ending broker). */
+  requestLeaders?: boolean;
+  /** Write only the classic markers of partitions led here (a leader asked by the ending broker). */
+  classicOnly?: boolean;
+}
+
+type Listen = (channel: string, onPayload: (payload: string) => void, onResync?: () => void) => Promise<() => Promise<void>>;
 
 /** Transactions the janitor takes per pass. */
 const JANITOR_BATCH = 100;
@@ -53,6 +64,7 @@ export class TransactionCoordinator {
   /** Per transactional id, the `finish` running on this broker (they run one after the other). */
   private readonly finishing = new Map<string, Promise<boolean>>();
   private stopped = false;
+  private unlisten: Promise<() => Promise<void>> | null = null;
   markersWritten = 0;
   timedOutAborts = 0;
   hangingAborted = 0;
@@ -63,6 +75,8 @@ export class TransactionCoordinator {
     private readonly topics: TopicRegistry,
     private readonly partitions: Partitions,
     readonly options: TransactionOptions,
+    /** The coordinator's LISTEN (Coordinator.listen); absent: only the janitor writes markers led elsewhere. */
+    private readonly listen?: Listen,
   ) {}
 
   /**
@@ -70,10 +84,10 @@ export class TransactionCoordinator {
    * when the transaction is complete; false when some marker is left (a retriable failure, or a classic
    * partition led elsewhere): the janitors finish it.
    */
-  finish(ending: EndingTransaction): Promise<boolean> {
+  finish(ending: EndingTransaction, options: FinishOptions = {}): Promise<boolean> {
     const id = ending.transactionalId;
     const previous = this.finishing.get(id) ?? Promise.resolve(true);
-    const run = previous.catch(() => true).then(() => this.writeMarkers(ending));
+    const run = previous.catch(() => true).then(() => this.writeMarkers(ending, options));
     this.finishing.set(id, run);
     const forget = () => {
       if (this.finishing.get(id) === run) this.finishing.delete(id);
@@ -82,29 +96,70 @@ export class TransactionCoordinator {
     return run;
   }
 
-  private async writeMarkers(ending: EndingTransaction): Promise<boolean> {
+  private async writeMarkers(ending: EndingTransaction, options: FinishOptions): Promise<boolean> {
     const ensured = this.topics.ensure(ending.partitions.map((p) => ({ name: null, topicId: p.topicId, partitionCount: p.partition + 1 })));
     if (ensured) await ensured.catch(() => undefined);
     const classic = ending.partitions.some((p) => this.topics.getById(p.topicId)?.diskless === false);
     const awaiting = classic ? new Set((await this.store.awaitingMarkers(ending)).map((p) => `${p.topicId}:${p.partition}`)) : null;
-    await Promise.all(ending.partitions.map(async (key) => {
+    const targets: { topic: Topic; partition: number; log: PartitionLog }[] = [];
+    let ledElsewhere = false;
+    for (const key of ending.partitions) {
       const topic = this.topics.getById(key.topicId);
-      if (!topic) return;
-      if (!topic.diskless && !awaiting!.has(`${key.topicId}:${key.partition}`)) return; // written already, or the transaction moved on
+      if (!topic || (topic.diskless && options.classicOnly)) continue;
+      if (!topic.diskless && !awaiting!.has(`${key.topicId}:${key.partition}`)) continue; // written already, or the transaction moved on
       const partitionLog = this.partitions.serve(topic, key.partition);
-      if (isServeError(partitionLog)) return;
+      if (isServeError(partitionLog)) {
+        if (!topic.diskless) ledElsewhere = true;
+        continue;
+      }
+      targets.push({ topic, partition: key.partition, log: partitionLog });
+    }
+    // The leaders write their markers while this broker writes its own.
+    if (ledElsewhere && options.requestLeaders) {
+      this.store.requestMarkers(ending.transactionalId).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'asking the leaders for transaction markers failed; their janitors will write them'));
+    }
+    await Promise.all(targets.map(async ({ topic, partition, log: partitionLog }) => {
       const result = await partitionLog.append(markerBatch(ending.producerId, ending.producerEpoch, ending.commit, topic.config.messageTimestampType), -1);
       if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.INVALID_TXN_STATE) {
-        log.warn({ transactionalId: ending.transactionalId, topic: topic.name, partition: key.partition, errorCode: result.errorCode }, 'writing a transaction marker failed; it will be retried');
+        log.warn({ transactionalId: ending.transactionalId, topic: topic.name, partition, errorCode: result.errorCode }, 'writing a transaction marker failed; it will be retried');
         return;
       }
       if (result.errorCode === ErrorCode.NONE) this.markersWritten++;
-      if (!topic.diskless) await this.store.markerWritten(ending, key);
+      if (!topic.diskless) await this.store.markerWritten(ending, { topicId: topic.topicId, partition });
     }));
     return this.store.complete(ending, Date.now());
   }
 
+  /**
+   * Another broker ended a transaction with classic partitions it does not lead (TXN_MARKERS_CHANNEL):
+   * this broker writes the markers of those it leads at once, rather than on its janitor's next pass.
+   */
+  private onMarkersRequested(payload: string): void {
+    if (this.stopped) return;
+    const run = async () => {
+      const endings = payload === '*'
+        ? await this.store.prepared(Date.now(), 0, JANITOR_BATCH)
+        : [await this.store.preparedEnding(payload)].filter((e): e is EndingTransaction => e !== null);
+      for (const ending of endings) {
+        if (this.leadsClassicPartitionOf(ending)) await this.finish(ending, { classicOnly: true });
+      }
+    };
+    run().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'writing requested transaction markers failed; the janitor will retry'));
+  }
+
+  private leadsClassicPartitionOf(ending: EndingTransaction): boolean {
+    return ending.partitions.some((key) => {
+      const topic = this.topics.getById(key.topicId);
+      return topic !== undefined && !topic.diskless && !isServeError(this.partitions.serve(topic, key.partition));
+    });
+  }
+
   start(): void {
+    this.unlisten = this.listen?.(TXN_MARKERS_CHANNEL, (payload) => this.onMarkersRequested(payload), () => void this.finishPrepared().catch(() => undefined))
+      .catch((err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'cannot listen for transaction marker requests; the janitor writes them');
+        return async () => {};
+      }) ?? null;
     const every = (ms: number, task: () => Promise<void>) => {
       const timer = setInterval(() => {
         if (this.janitorRun || this.stopped) return;
@@ -130,6 +185,7 @@ export class TransactionCoordinator {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await (await this.unlisten)?.();
     await this.janitorRun;
   }
 
@@ -139,7 +195,7 @@ export class TransactionCoordinator {
     for (const ending of endings) {
       this.timedOutAborts++;
       log.info({ transactionalId: ending.transactionalId }, 'aborting a transaction past its timeout');
-      await this.finish(ending);
+      await this.finish(ending, { requestLeaders: true });
     }
   }
 

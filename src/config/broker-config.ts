@@ -284,7 +284,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Transactions', key: 'transactional.id.expiration.ms', type: 'INT', default: '604800000', validate: range(1),
     doc: 'A transactional id with no transaction open, unused for this long, is forgotten (its next InitProducerId starts it afresh with a new producer id). Checked every minute.' },
   { group: 'Transactions', key: 'transaction.marker.retry.interval.ms', type: 'INT', default: '1000', validate: range(1),
-    doc: 'Floe: how often each broker looks for ended transactions whose markers are not all written (their broker died, or a classic partition is led here) and writes them.' },
+    doc: 'Floe: how often each broker looks for ended transactions whose markers are not all written (their broker died, or the request to the leader of a classic partition was lost) and writes them.' },
   // ---- Coordinator, Object store (backend-config.ts) ----
   ...BACKEND_CONFIG_KEYS,
   ...CONSOLE_CONFIG_KEYS,

@@ -24,6 +24,7 @@ import type {
   TxnView,
   TxnViewRequest,
 } from './transaction-store.ts';
+import { TXN_MARKERS_CHANNEL } from './transaction-store.ts';
 
 
 interface TxnRow {
@@ -316,6 +317,22 @@ export class SqlTransactionStore implements TransactionStore {
       for (const row of res.rows) out.push(await this.ending(tx, row));
       return out;
     });
+  }
+
+  preparedEnding(transactionalId: string): Promise<EndingTransaction | null> {
+    return this.db.transaction(async (tx) => {
+      const res = await tx.query<TxnRow>(
+        `SELECT ${TXN_COLUMNS} FROM transactions WHERE transactional_id = $1 AND state IN ('prepare_commit', 'prepare_abort')`,
+        [transactionalId],
+      );
+      return res.rows[0] ? this.ending(tx, res.rows[0]) : null;
+    });
+  }
+
+  async requestMarkers(transactionalId: string): Promise<void> {
+    // A NOTIFY payload must stay under 8000 bytes; a longer id asks for every prepared transaction ('*').
+    const payload = Buffer.byteLength(transactionalId) < 4000 ? transactionalId : '*';
+    await this.db.query('SELECT pg_notify($1::text, $2::text)', [TXN_MARKERS_CHANNEL, payload]);
   }
 
   async dropPassedAborts(): Promise<number> {

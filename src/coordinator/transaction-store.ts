@@ -73,6 +73,13 @@ export interface DescribedTransaction {
   partitions: PartitionKey[];
 }
 
+/**
+ * Notification channel: payload a transactional id whose ending needs markers on classic partitions led by
+ * another broker than the one that ended it (without it, that leader's janitor finds them within a second),
+ * or `*` (an id too long for a payload): every prepared transaction.
+ */
+export const TXN_MARKERS_CHANNEL = 'floe_txn_markers';
+
 export interface TransactionStore {
   /** InitProducerId with a transactional id: a new producer id, or the next epoch (fencing the previous). */
   initProducerId(transactionalId: string, timeoutMs: number, producerId: number, producerEpoch: number, now: number): Promise<InitTransactionalResult>;
@@ -97,6 +104,13 @@ export interface TransactionStore {
   abortTimedOut(now: number, limit: number): Promise<EndingTransaction[]>;
   /** Transactions prepared at least `minAgeMs` ago and still missing markers (their driver died). */
   prepared(now: number, minAgeMs: number, limit: number): Promise<EndingTransaction[]>;
+  /** The transaction being ended under `transactionalId` while markers are missing; null otherwise. */
+  preparedEnding(transactionalId: string): Promise<EndingTransaction | null>;
+  /**
+   * Asks every broker (NOTIFY on TXN_MARKERS_CHANNEL) to write the markers it can of the transaction being
+   * ended under `transactionalId`: the leaders of its classic partitions, which only the leader can write.
+   */
+  requestMarkers(transactionalId: string): Promise<void>;
   /** Aborted ranges the log start has passed, and those of deleted partitions: dropped. */
   dropPassedAborts(): Promise<number>;
   /** Whether the producer's transaction (open or being ended) includes the partition. */

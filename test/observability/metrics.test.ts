@@ -42,7 +42,7 @@ test('GET /metrics exports request, object store, coordinator, cache and connect
   assert.equal(value(text, 'floe_commit_notifications_total', 'how="listed"'), 0);
   assert.equal(value(text, 'floe_commit_notifications_total', 'how="lookup"'), 0);
   assert.equal(value(text, 'floe_notification_resyncs_total'), 0);
-  assert.equal(value(text, 'floe_coordinator_operations_total', 'op="listen"'), 8, 'the metered coordinator passes listen through (commits, topics, log starts, brokers, compactions, security, broker configs, group configs)');
+  assert.equal(value(text, 'floe_coordinator_operations_total', 'op="listen"'), 9, 'the metered coordinator passes listen through (commits, topics, log starts, brokers, compactions, security, broker configs, group configs, transaction markers)');
   assert.equal(value(text, 'kafka_server_socketservermetrics_connection_count'), 1);
   assert.ok(value(text, 'floe_network_received_bytes_total') > records.length);
   assert.match(text, /kafka_network_requestmetrics_totaltime_seconds_bucket\{le="0.001",request="Produce"\}/);

@@ -47,7 +47,7 @@ export const endTxn = defineHandler<EndTxnRequest, EndTxnResponse>({
     // Decided: markers left unwritten here are the janitors' to write; the outcome stands either way. The
     // answer waits for the markers only so long (Kafka answers once the decision is durable): through an
     // object-store outage a diskless marker waits for the writer's retries, longer than clients' timeouts.
-    const finishing = ctx.transactions.finish(result.ending).catch((err: unknown) => {
+    const finishing = ctx.transactions.finish(result.ending, { requestLeaders: true }).catch((err: unknown) => {
       log.warn({ err, transactionalId: req.transactionalId }, 'writing transaction markers failed; the janitors will finish');
     });
     let timer: NodeJS.Timeout | undefined;
