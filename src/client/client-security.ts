@@ -16,6 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseProperties } from '../config/properties.ts';
+import { JaasSyntaxError, parseJaas, type JaasLogin } from '../config/jaas.ts';
 
 export type ClientSecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export type ClientSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
@@ -139,22 +140,11 @@ function saslFrom(get: (k: string) => string | undefined): ClientSasl {
 }
 
 /** `<LoginModule> required key="value" key=value …;` → the module and its options. */
-export function parseJaasLogin(text: string): { module: string; options: Map<string, string> } {
-  const m = /^\s*([\w.$]+)\s+(required|requisite|sufficient|optional)\s+(.*?);?\s*$/s.exec(text);
-  if (!m) throw new ClientSecurityError(`sasl.jaas.config: expected '<LoginModule class> required username="…" password="…";'`);
-  const options = new Map<string, string>();
-  const option = /\s*([^\s=]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))/gy;
-  const body = m[3]!;
-  let at = 0;
-  while (at < body.length) {
-    option.lastIndex = at;
-    const o = option.exec(body);
-    if (!o) {
-      if (body.slice(at).trim() === '') break;
-      throw new ClientSecurityError(`sasl.jaas.config: cannot read the options from '${body.slice(at).trim().slice(0, 40)}'`);
-    }
-    at = option.lastIndex;
-    options.set(o[1]!, o[2] !== undefined ? o[2].replace(/\\(.)/g, '$1') : o[3]!);
+export function parseJaasLogin(text: string): JaasLogin {
+  try {
+    return parseJaas(text);
+  } catch (err) {
+    if (err instanceof JaasSyntaxError) throw new ClientSecurityError(`sasl.jaas.config: ${err.message}`);
+    throw err;
   }
-  return { module: m[1]!, options };
 }

@@ -20,6 +20,7 @@
  */
 import type { BrokerConfigKey } from './broker-config-key.ts';
 import { oneOf, range } from './config-def.ts';
+import { JaasSyntaxError, parseJaas } from './jaas.ts';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export const SECURITY_PROTOCOLS: readonly SecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
@@ -244,24 +245,16 @@ function resolveTls(name: string, get: Lookup): TlsSettings {
  * Only the `user_<name>` options define users (username/password are the broker's own client login).
  */
 export function parsePlainJaas(text: string, key: string): Map<string, string> {
-  const m = /^\s*([\w.$]+)\s+(required|requisite|sufficient|optional)\s+(.*?);?\s*$/s.exec(text);
-  if (!m) throw new SecurityConfigError(`${key}: expected '<LoginModule class> required key="value" ...;'`, key);
-  if (!m[1]!.endsWith('PlainLoginModule')) throw new SecurityConfigError(`${key}: the PLAIN mechanism needs org.apache.kafka.common.security.plain.PlainLoginModule, not ${m[1]}`, key);
-  const users = new Map<string, string>();
-  const option = /\s*([^\s=]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))/gy;
-  const body = m[3]!;
-  let at = 0;
-  while (at < body.length) {
-    option.lastIndex = at;
-    const o = option.exec(body);
-    if (!o) {
-      if (body.slice(at).trim() === '') break;
-      throw new SecurityConfigError(`${key}: cannot read the options from '${body.slice(at).trim().slice(0, 40)}'`, key);
-    }
-    at = option.lastIndex;
-    const value = o[2] !== undefined ? o[2].replace(/\\(.)/g, '$1') : o[3]!;
-    if (o[1]!.startsWith('user_')) users.set(o[1]!.slice(5), value);
+  let login;
+  try {
+    login = parseJaas(text);
+  } catch (err) {
+    if (err instanceof JaasSyntaxError) throw new SecurityConfigError(`${key}: ${err.message}`, key);
+    throw err;
   }
+  if (!login.module.endsWith('PlainLoginModule')) throw new SecurityConfigError(`${key}: the PLAIN mechanism needs org.apache.kafka.common.security.plain.PlainLoginModule, not ${login.module}`, key);
+  const users = new Map<string, string>();
+  for (const [name, value] of login.options) if (name.startsWith('user_')) users.set(name.slice(5), value);
   return users;
 }
 
