@@ -20,7 +20,7 @@
  * DescribeConfigs reports each key's source and synonyms (per broker > cluster default > static > default).
  */
 import { BROKER_CONFIG_KEYS, brokerConfigKey, rawOf, redactUrlPassword, type BrokerConfig, type LoadedBrokerConfig, type RawConfigValue } from '../config/broker-config.ts';
-import { splitList, type ConfigSource, type ConfigType } from '../config/config-def.ts';
+import { splitList, type ConfigSource, type ConfigType, type DescribedConfig } from '../config/config-def.ts';
 import {
   applyDynamicValues,
   crossCheck,
@@ -54,16 +54,8 @@ export interface DynamicConfigOp {
   value: string | null;
 }
 
-export interface DescribedDynamicConfig {
-  name: string;
-  value: string | null;
-  source: ConfigSource;
-  readOnly: boolean;
-  isSensitive: boolean;
-  type: ConfigType;
-  documentation: string | null;
-  synonyms: { name: string; value: string | null; source: ConfigSource }[];
-}
+/** A broker config as DescribeConfigs describes it; synonyms always listed. */
+export type DescribedDynamicConfig = Required<DescribedConfig>;
 
 type Outcome = { errorCode: number; errorMessage: string | null };
 const ok: Outcome = { errorCode: ErrorCode.NONE, errorMessage: null };

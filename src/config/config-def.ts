@@ -37,6 +37,19 @@ export type ConfigSource =
   | 'DEFAULT_CONFIG'
   | 'GROUP_CONFIG';
 
+/** One config as DescribeConfigs describes it (a topic's, a broker's or a group's). */
+export interface DescribedConfig {
+  name: string;
+  value: string | null;
+  source: ConfigSource;
+  readOnly: boolean;
+  isSensitive: boolean;
+  type: ConfigType;
+  documentation: string | null;
+  /** Where the value could come from, most specific first (DescribeConfigs includeSynonyms). */
+  synonyms?: { name: string; value: string | null; source: ConfigSource }[];
+}
+
 /** DescribeConfigsResponse `configSource` codes (v1+). */
 export const CONFIG_SOURCE_CODES: Readonly<Record<ConfigSource, number>> = {
   DYNAMIC_TOPIC_CONFIG: 1,

@@ -17,23 +17,13 @@ import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { describeTopicConfigs } from '../../config/topic-config.ts';
 import { defineHandler } from '../handler.ts';
-import { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type ConfigType } from '../../config/config-def.ts';
+import { CONFIG_SOURCE_CODES, CONFIG_TYPE_CODES, type ConfigSource, type DescribedConfig } from '../../config/config-def.ts';
 import { topicNameError } from '../topic-names.ts';
 
 const TOPIC = 2;
 const BROKER = 4;
 const GROUP = 32;
 
-interface Described {
-  name: string;
-  value: string | null;
-  source: ConfigSource;
-  readOnly: boolean;
-  isSensitive: boolean;
-  type: ConfigType;
-  documentation: string | null;
-  synonyms?: { name: string; value: string | null; source: ConfigSource }[];
-}
 
 type Result = Init<DescribeConfigsResponseDescribeConfigsResult>;
 
@@ -46,7 +36,7 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
     const results: Result[] = req.resources.map((resource) => {
       const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
       const fail = (errorCode: number, errorMessage: string): Result => ({ ...base, errorCode, errorMessage, configs: [] });
-      let described: Described[];
+      let described: DescribedConfig[];
       if (resource.resourceType === TOPIC) {
         if (topicNameError(resource.resourceName)) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, topicNameError(resource.resourceName)!);
         const topic = ctx.topics.get(resource.resourceName);
