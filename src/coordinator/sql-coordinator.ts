@@ -57,7 +57,7 @@ import {
 } from './coordinator.ts';
 import { ErrorCode } from '../protocol/gen/errors.ts';
 import type { Migration } from './sql/migration.ts';
-import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY } from './sql/migrations.ts';
+import { CREATE_MIGRATIONS_TABLE, MIGRATIONS, MIGRATION_LOCK_KEY, RECORD_MIGRATION } from './sql/migrations.ts';
 
 import { listObjects, objectUsage, type ObjectEntry, type ObjectUsage } from './object-inventory.ts';
 import { num, type SqlConnection, type SqlInt } from './sql-connection.ts';
@@ -398,7 +398,7 @@ export class SqlCoordinator implements Coordinator {
       ]);
       if (done.rows.length > 0) return;
       for (const statement of m.statements) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      await tx.query(RECORD_MIGRATION, [m.version, m.name]);
     });
   }
 
