@@ -192,7 +192,9 @@ async function createDataDir(dataDir: string): Promise<void> {
       await mkdir(staging, { recursive: true });
       try {
         await initDataDirInChild(staging, MIGRATIONS);
-        await rename(staging, template);
+        await rename(staging, template).catch((err: unknown) => {
+          if (!existsSync(join(template!, 'PG_VERSION'))) throw err; // else another process's template is in place: use it
+        });
       } finally {
         // Failed, or another process put its template in place meanwhile: this one is dropped.
         await rm(staging, { recursive: true, force: true });
