@@ -139,6 +139,7 @@ export class Broker implements BrokerServices {
       heartbeatIntervalMs: shareValue('group.share.heartbeat.interval.ms', SHARE_GROUP_DEFAULTS.heartbeatIntervalMs),
       maxSize: shareValue('group.share.max.size', SHARE_GROUP_DEFAULTS.maxSize),
       recordLockDurationMs: shareValue('group.share.record.lock.duration.ms', SHARE_GROUP_DEFAULTS.recordLockDurationMs),
+      groupRecordLockDurationMs: (groupId) => this.groups.configs.ownInt(groupId, 'share.record.lock.duration.ms'),
       deliveryCountLimit: shareValue('group.share.delivery.count.limit', SHARE_GROUP_DEFAULTS.deliveryCountLimit),
       // share.auto.offset.reset and share.isolation.level, per-group configs (GROUP resources), read at each share fetch.
       autoOffsetReset: (groupId) => parseShareAutoOffsetReset(this.groups.configs.value(groupId, 'share.auto.offset.reset')) ?? { type: 'latest' },

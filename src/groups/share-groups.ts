@@ -58,7 +58,10 @@ export interface ShareGroupOptions {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxSize: number;
+  /** group.share.record.lock.duration.ms: the lock of groups that do not set share.record.lock.duration.ms. */
   recordLockDurationMs: number;
+  /** A group's own share.record.lock.duration.ms (a group config in Kafka), or null. */
+  groupRecordLockDurationMs?: (groupId: string) => number | null;
   deliveryCountLimit: number;
   /** share.auto.offset.reset of a group (a group config in Kafka): where a share partition starts. */
   autoOffsetReset: (groupId: string) => ShareAutoOffsetReset;
@@ -116,8 +119,13 @@ export class ShareGroups {
     return (this.options.now ?? Date.now)();
   }
 
-  private rules(): ShareRules {
-    return { lockDurationMs: this.options.recordLockDurationMs, deliveryCountLimit: this.options.deliveryCountLimit };
+  /** The acquisition lock duration of a group's records: its share.record.lock.duration.ms, else the broker's (Kafka's recordLockDurationMsOrDefault). */
+  lockDurationMs(groupId: string): number {
+    return this.options.groupRecordLockDurationMs?.(groupId) ?? this.options.recordLockDurationMs;
+  }
+
+  private rules(groupId: string): ShareRules {
+    return { lockDurationMs: this.lockDurationMs(groupId), deliveryCountLimit: this.options.deliveryCountLimit };
   }
 
   // ---- Membership ----
@@ -215,17 +223,17 @@ export class ShareGroups {
   }
 
   /** Where a read for this partition should start (null state: at the offset it would start at). */
-  firstAcquirableOffset(state: SharePartitionState | null, initialOffset: number, logStartOffset: number): number {
+  firstAcquirableOffset(groupId: string, state: SharePartitionState | null, initialOffset: number, logStartOffset: number): number {
     const s = state ? structuredClone(state) : initialState(initialOffset);
     moveToLogStart(s, logStartOffset);
-    return firstAcquirableOffset(s, this.now(), this.rules());
+    return firstAcquirableOffset(s, this.now(), this.rules(groupId));
   }
 
   /** Acquires records of each partition for the member, in one transaction. */
   async acquire(groupId: string, memberId: string, inputs: readonly AcquireInput[], maxRecords: number, recordLimit: boolean): Promise<AcquiredRange[][]> {
     if (inputs.length === 0) return [];
     const now = this.now();
-    const rules = this.rules();
+    const rules = this.rules(groupId);
     let events = noEvents();
     const acquired = await this.store.updateSharePartitions(
       groupId,
@@ -261,7 +269,7 @@ export class ShareGroups {
   async acknowledge(groupId: string, memberId: string, parts: readonly (SharePartitionKey & { batches: AcknowledgementBatch[] })[], allowRenew: boolean): Promise<AcknowledgeResult[]> {
     if (parts.length === 0) return [];
     const now = this.now();
-    const rules = this.rules();
+    const rules = this.rules(groupId);
     let events = noEvents();
     const results = await this.store.updateSharePartitions(
       groupId,
@@ -308,7 +316,7 @@ export class ShareGroups {
   async release(groupId: string, memberId: string, keys: readonly SharePartitionKey[]): Promise<void> {
     if (keys.length === 0) return;
     const now = this.now();
-    const rules = this.rules();
+    const rules = this.rules(groupId);
     let events = noEvents();
     await this.store.updateSharePartitions(
       groupId,

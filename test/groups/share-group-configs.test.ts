@@ -7,7 +7,9 @@
  *   passes them), while a read_uncommitted group acquires every data record;
  * - share.auto.offset.reset=by_duration:<ISO-8601>: a new share partition starts at the first record whose
  *   timestamp is at least now - duration, or at the log end when none is that recent;
- * - the value checked as Kafka's ShareGroupAutoOffsetResetStrategy.Validator does, with its message.
+ * - the value checked as Kafka's ShareGroupAutoOffsetResetStrategy.Validator does, with its message;
+ * - share.record.lock.duration.ms: the group's locks expire after it (not the broker's 30 s), and ShareFetch's
+ *   AcquisitionLockTimeoutMs says so.
  * The share consumers are test/helpers/share-consumer.ts (the project's codec: no CI client speaks share groups).
  */
 import { test } from 'node:test';
@@ -31,6 +33,8 @@ test('setup', async () => {
     'group.share.min.heartbeat.interval.ms': 500,
     'diskless.commit.interval.ms': 20,
     'transaction.max.timeout.ms': 60_000,
+    // The bound a group's share.record.lock.duration.ms is checked against (the broker's lock stays 30 s).
+    'group.share.min.record.lock.duration.ms': 1000,
   });
 });
 
@@ -181,4 +185,28 @@ test('share.auto.offset.reset is checked as Kafka\'s ShareGroupAutoOffsetResetSt
     }));
     assert.equal(described.results[0].configs[0].value, value);
   }
+});
+
+test('share.record.lock.duration.ms set on a group: its locks expire after it, and AcquisitionLockTimeoutMs reports it', { timeout: 60_000 }, async () => {
+  const topic = 'share-group-lock';
+  const group = `${topic}-group`;
+  const topicId = await topicWithId(topic, {});
+  assert.equal((await setGroupConfigs(group, { 'share.record.lock.duration.ms': '2000', 'share.auto.offset.reset': 'earliest' })).errorCode, ErrorCode.NONE);
+  await withClient(broker.port, async (c) => assert.equal((await produce(c, topic, 0, await batchOf(['a', 'b']))).errorCode, ErrorCode.NONE));
+  const hung = await ShareConsumer.join(broker.port, group, topic, topicId);
+  const other = await ShareConsumer.join(broker.port, group, topic, topicId);
+  const first = await hung.fetchRaw(0, [], { maxWaitMs: 2000 });
+  assert.equal(first.acquisitionLockTimeoutMs, 2000);
+  assert.equal(first.responses[0].partitions[0].acquiredRecords.length, 1);
+  const heldAt = Date.now();
+  const again: { offset: number; deliveryCount: number }[] = [];
+  await waitFor('the records come back after the group\'s lock', async () => {
+    again.push(...(await other.fetch(0, [], { maxWaitMs: 300 })).acquired);
+    return again.length === 2;
+  }, { timeoutMs: 20_000 });
+  assert.ok(Date.now() - heldAt < 20_000, 'long before the broker\'s 30 s');
+  assert.deepEqual(again, [{ offset: 0, deliveryCount: 2 }, { offset: 1, deliveryCount: 2 }]);
+  const plain = await ShareConsumer.join(broker.port, `${topic}-plain`, topic, topicId);
+  assert.equal((await plain.fetchRaw(0, [], { maxWaitMs: 0 })).acquisitionLockTimeoutMs, 30_000, 'a group without it: the broker\'s');
+  for (const c of [hung, other, plain]) await c.leave();
 });

@@ -22,7 +22,8 @@
  * The group's share.isolation.level applies as Kafka 4.2 applies it: read_committed reads up to the last stable
  * offset, and the batches of aborted transactions are archived as they are passed, never delivered
  * (SharePartition's filterAbortedTransactionalAcquiredRecords); read_uncommitted (the default) delivers them.
- * Control batches are archived, never delivered. Sessions are this broker's: a client that moves to another broker gets SHARE_SESSION_NOT_FOUND
+ * Control batches are archived, never delivered. Acquisition locks last the group's share.record.lock.duration.ms
+ * (else group.share.record.lock.duration.ms), which AcquisitionLockTimeoutMs reports, as Kafka. Sessions are this broker's: a client that moves to another broker gets SHARE_SESSION_NOT_FOUND
  * and opens one there, as with a Kafka leader change.
  * Version notes: v2 adds ShareAcquireMode and RENEW acknowledgements: allowed only with IsRenewAck, which
  * requires MaxBytes, MinBytes, MaxRecords and MaxWaitMs to be 0 (INVALID_REQUEST) and fetches nothing (KIP-1222).
@@ -51,7 +52,7 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
   minVersion: 1,
   maxVersion: 2,
   async handle(ctx, req) {
-    const lockMs = ctx.shareGroups.options.recordLockDurationMs;
+    const lockMs = ctx.shareGroups.lockDurationMs(req.groupId ?? '');
     const top = (errorCode: number, errorMessage: string | null): Init<ShareFetchResponse> => ({ throttleTimeMs: 0, errorCode, errorMessage, acquisitionLockTimeoutMs: lockMs, responses: [], nodeEndpoints: [] });
     const bad = shareRequestError(req.groupId, req.memberId);
     if (bad) return top(bad.errorCode, bad.errorMessage);
@@ -217,7 +218,7 @@ async function acquireRecords(
       const at = await initialOffset(s.log, reset);
       return { initial: at.errorCode === ErrorCode.NONE ? at.offset : 0, logStart: -1 };
     }));
-    let offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
+    let offsets = served.map((s, i) => shares.firstAcquirableOffset(groupId, states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
     const maxBytes = req.maxBytes > 0 ? req.maxBytes : 0x7fffffff;
     const readOnce = () => ctx.partitions.read(
       served.map((s, i) => ({ log: s.log, offset: offsets[i]!, maxBytes })),
@@ -232,7 +233,7 @@ async function acquireRecords(
         starts[i]!.logStart = earliest.offset;
         if (states[i] === null && starts[i]!.initial < earliest.offset) starts[i]!.initial = earliest.offset;
       }));
-      offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
+      offsets = served.map((s, i) => shares.firstAcquirableOffset(groupId, states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
       results = await readOnce();
     }
     inputs = [];
