@@ -6,6 +6,8 @@
  *
  * Pure: the coordinator stores the value (migration 17) and src/groups/share-groups.ts runs these functions
  * inside the transaction that holds its row, so whichever broker serves the partition sees the last change.
+ * What a change did (records acquired, acknowledged by type, timed out, archived) is counted into an optional
+ * ShareEvents for the broker's metrics.
  * Offsets are JS numbers, as everywhere in storage (safe integers; the wire's int64 is converted at the edge).
  *
  * Rules (Kafka's): an acquired record's lock expires after the lock duration, and the record becomes
