@@ -6,6 +6,8 @@
  */
 import type { TransactionCoordinator } from './transaction-coordinator.ts';
 import type { FetchSessionCache } from './fetch/fetch-session-cache.ts';
+import type { ShareGroups } from '../groups/share-groups.ts';
+import type { ClusterView } from '../cluster/cluster-view.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import type { KafkaServer } from '../network/server.ts';
 import { MeteredObjectStore } from '../objectstore/metered.ts';
@@ -21,6 +23,8 @@ export interface MeteredParts {
   maintenance: DisklessMaintenance;
   transactions: TransactionCoordinator;
   fetchSessions: FetchSessionCache;
+  shareGroups: ShareGroups;
+  cluster: ClusterView;
 }
 
 export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, objectStore: ObjectStore): { coordinator: Coordinator; objectStore: ObjectStore } {
@@ -109,5 +113,32 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly KafkaSer
   metrics.observe('floe_transaction_markers_written_total', 'Transaction commit/abort markers this broker wrote (EndTxn, fencing, timeouts, finishing prepared transactions).', 'counter', () => txns.markersWritten);
   metrics.observe('floe_transactions_hanging_aborted_total', 'Hanging transactions of classic partitions (open past transaction.max.timeout.ms, unknown to the coordinator) this broker aborted.', 'counter', () => txns.hangingAborted);
   metrics.observe('floe_transactions_timed_out_total', 'Transactions this broker aborted because they were open past their transaction.timeout.ms.', 'counter', () => txns.timedOutAborts);
+  instrumentShareGroups(metrics, parts.shareGroups, parts.cluster);
   metrics.observe('floe_read_committed_coordinator_queries_total', 'Coordinator queries for last stable offsets and aborted ranges (read_committed fetches of diskless partitions with transactions).', 'counter', () => storage.txns.queries);
+}
+
+/**
+ * Share groups (KIP-932), named after Kafka's metrics where Kafka has one: share-group-count of the group
+ * coordinator (the groups this broker coordinates, so the brokers' values add up to the cluster's), the
+ * BrokerTopicMetrics share request meters (once per topic of a request, as Kafka marks them) and
+ * ShareGroupMetrics' RecordAcknowledgementsPerSec by acknowledge type; the record events Kafka has no meter
+ * for (acquired, archived, lock timeouts) as floe_share_…. All counted by the broker that served the request.
+ */
+function instrumentShareGroups(metrics: BrokerMetrics, shares: ShareGroups, cluster: ClusterView): void {
+  const stats = shares.stats;
+  metrics.observe('kafka_server_group_coordinator_metrics_share_group_count', 'Share groups this broker coordinates, by state (Empty, Stable).', 'gauge',
+    () => shares.countByState((groupId) => cluster.groupCoordinator(groupId).nodeId === cluster.nodeId), 'state');
+  metrics.observe('kafka_server_brokertopicmetrics_totalsharefetchrequests_total', 'ShareFetch requests, counted once per topic they fetch.', 'counter', () => stats.fetchRequests);
+  metrics.observe('kafka_server_brokertopicmetrics_failedsharefetchrequests_total', 'ShareFetch requests with a partition in error, counted once per such topic.', 'counter', () => stats.failedFetchRequests);
+  metrics.observe('kafka_server_brokertopicmetrics_totalshareacknowledgementrequests_total', 'Acknowledgements (ShareAcknowledge, or piggy-backed on ShareFetch), counted once per topic they acknowledge.', 'counter',
+    () => stats.acknowledgementRequests);
+  metrics.observe('kafka_server_brokertopicmetrics_failedshareacknowledgementrequests_total', 'Acknowledgements refused for a partition (INVALID_RECORD_STATE and the like), counted once per such topic.', 'counter',
+    () => stats.failedAcknowledgementRequests);
+  metrics.observe('kafka_server_sharegroupmetrics_recordacknowledgements_total', 'Records acknowledged, by acknowledge type (Accept, Release, Reject, Renew).', 'counter',
+    () => ({ Accept: stats.acknowledged[1] ?? 0, Release: stats.acknowledged[2] ?? 0, Reject: stats.acknowledged[3] ?? 0, Renew: stats.acknowledged[4] ?? 0 }), 'ack_type');
+  metrics.observe('floe_share_records_acquired_total', 'Records acquired by share consumers (each delivery counts).', 'counter', () => stats.acquired);
+  metrics.observe('floe_share_records_archived_total', 'Records archived without being accepted or rejected, by reason (delivery_limit: released or timed out at group.share.delivery.count.limit; aborted_transaction: passed by a read_committed share group).', 'counter',
+    () => ({ delivery_limit: stats.archivedAtLimit, aborted_transaction: stats.archivedAborted }), 'reason');
+  metrics.observe('floe_share_acquisition_lock_timeouts_total', 'Acquired records whose acquisition lock expired before they were acknowledged (records; Kafka\'s AcquisitionLockTimeoutPerSec counts the locks).', 'counter',
+    () => stats.lockTimeouts);
 }

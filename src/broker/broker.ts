@@ -13,6 +13,7 @@ import type { Coordinator, RegisteredBroker } from '../coordinator/coordinator.t
 import { openCoordinator } from '../coordinator/open.ts';
 import { checkObjectStore, openObjectStore } from '../objectstore/open.ts';
 import { backendConfig } from '../config/backend-config.ts';
+import { parseShareAutoOffsetReset } from '../config/group-config.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import type { TLSSocket } from 'node:tls';
 import { KafkaServer } from '../network/server.ts';
@@ -138,10 +139,11 @@ export class Broker implements BrokerServices {
       heartbeatIntervalMs: shareValue('group.share.heartbeat.interval.ms', SHARE_GROUP_DEFAULTS.heartbeatIntervalMs),
       maxSize: shareValue('group.share.max.size', SHARE_GROUP_DEFAULTS.maxSize),
       recordLockDurationMs: shareValue('group.share.record.lock.duration.ms', SHARE_GROUP_DEFAULTS.recordLockDurationMs),
+      groupRecordLockDurationMs: (groupId) => this.groups.configs.ownInt(groupId, 'share.record.lock.duration.ms'),
       deliveryCountLimit: shareValue('group.share.delivery.count.limit', SHARE_GROUP_DEFAULTS.deliveryCountLimit),
-      // share.auto.offset.reset, a per-group config (GROUP resources); `by_duration:` is not served here and
-      // starts at the log end, as `latest`.
-      autoOffsetReset: (groupId) => (this.groups.configs.value(groupId, 'share.auto.offset.reset') === 'earliest' ? 'earliest' : 'latest'),
+      // share.auto.offset.reset and share.isolation.level, per-group configs (GROUP resources), read at each share fetch.
+      autoOffsetReset: (groupId) => parseShareAutoOffsetReset(this.groups.configs.value(groupId, 'share.auto.offset.reset')) ?? { type: 'latest' },
+      readCommitted: (groupId) => this.groups.configs.value(groupId, 'share.isolation.level') === 'read_committed',
       topics: this.topics,
     });
     this.partitions = new Partitions(this.storage, this.cluster, coordinator);

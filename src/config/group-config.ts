@@ -9,7 +9,8 @@
  * values), all INVALID_CONFIG.
  *
  * The share.* and streams.* keys are kept and validated for every group; Floe's consumer groups read the
- * consumer.* keys (session timeout, heartbeat interval). Share groups read theirs where they are built.
+ * consumer.* keys (session timeout, heartbeat interval); share groups read share.auto.offset.reset (parsed
+ * here, as Kafka's ShareGroupAutoOffsetResetStrategy) and share.isolation.level at every share fetch.
  */
 import { custom, oneOf, parseAndValidate, range, ConfigValueError, type ConfigType, type Validator } from './config-def.ts';
 
@@ -25,17 +26,63 @@ export interface GroupConfigKey {
   doc: string;
 }
 
-/** Kafka's ShareGroupAutoOffsetResetStrategy: latest, earliest, or by_duration:<ISO-8601 duration, not negative>. */
-const autoOffsetReset = custom('[latest, earliest, by_duration:PnDTnHnMn.nS]', (v) => {
-  const s = (v as string).toLowerCase();
-  if (s === 'latest' || s === 'earliest') return null;
-  if (s.startsWith('by_duration:')) {
-    const d = s.slice('by_duration:'.length);
-    if (d.startsWith('-')) return 'Invalid value for by_duration strategy: negative duration is not allowed';
-    return /^p(?:\d+d)?(?:t(?:\d+h)?(?:\d+m)?(?:\d+(?:\.\d+)?s)?)?$/.test(d) && d !== 'p' && d !== 'pt' ? null : `Invalid value for by_duration strategy: ${d}`;
+/** A share group's share.auto.offset.reset, parsed: where a new share partition starts. */
+export type ShareAutoOffsetReset = { type: 'earliest' } | { type: 'latest' } | { type: 'by_duration'; durationMs: number };
+
+// java.time.Duration.parse's grammar (PnDTnHnMn.nS, case-insensitive, a sign on the whole and on each number).
+const ISO_DURATION = /^([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?$/i;
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+
+/**
+ * java.time.Duration.parse as Kafka uses it: the duration in nanoseconds, or null where Java throws (no part
+ * given, a `T` with no time part, a number or the total outside a long of seconds).
+ */
+export function parseIsoDuration(text: string): bigint | null {
+  const m = ISO_DURATION.exec(text);
+  if (!m || m[3]?.toUpperCase() === 'T') return null;
+  const [, sign, days, , hours, minutes, seconds, fraction] = m;
+  if (days === undefined && hours === undefined && minutes === undefined && seconds === undefined) return null;
+  const inLong = (n: bigint): bigint | null => (n < LONG_MIN || n > LONG_MAX ? null : n);
+  const part = (digits: string | undefined, unit: bigint): bigint | null => {
+    if (digits === undefined) return 0n;
+    const n = inLong(BigInt(digits));
+    return n === null ? null : inLong(n * unit);
+  };
+  const parts = [part(days, 86_400n), part(hours, 3_600n), part(minutes, 60n), part(seconds, 1n)];
+  if (parts.some((p) => p === null)) return null;
+  let totalSeconds = 0n;
+  for (const p of parts.reverse()) {
+    const sum = inLong(totalSeconds + p!);
+    if (sum === null) return null;
+    totalSeconds = sum;
   }
-  return `Invalid value for ${'share.auto.offset.reset'}: ${v as string}`;
-});
+  // The fraction belongs to the seconds and takes their sign (Java's parseFraction).
+  let nanos = fraction ? BigInt(fraction.padEnd(9, '0')) : 0n;
+  if (seconds?.startsWith('-')) nanos = -nanos;
+  const total = totalSeconds * 1_000_000_000n + nanos;
+  return sign === '-' ? -total : total;
+}
+
+/**
+ * Kafka's ShareGroupAutoOffsetResetStrategy.fromString: `latest`, `earliest` or `by_duration:` and a duration
+ * that is not negative, all case-sensitive but the duration; null for anything else (`none` included).
+ */
+export function parseShareAutoOffsetReset(value: string): ShareAutoOffsetReset | null {
+  if (value === 'latest' || value === 'earliest') return { type: value };
+  if (!value.startsWith('by_duration:')) return null;
+  const nanos = parseIsoDuration(value.slice('by_duration:'.length));
+  if (nanos === null || nanos < 0n) return null;
+  const ms = nanos / 1_000_000n;
+  return { type: 'by_duration', durationMs: ms > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ms) };
+}
+
+/** Kafka's ShareGroupAutoOffsetResetStrategy.Validator, with its message. */
+const autoOffsetReset = custom('[latest, earliest, by_duration:PnDTnHnMn.nS]', (v) =>
+  parseShareAutoOffsetReset(v as string) !== null
+    ? null
+    : `Invalid value \`${v as string}\` for configuration share.auto.offset.reset. The value must be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS>'.`,
+);
 
 export const GROUP_CONFIG_KEYS: readonly GroupConfigKey[] = [
   { key: 'consumer.session.timeout.ms', type: 'INT', brokerKey: 'group.consumer.session.timeout.ms', validate: range(1),

@@ -407,7 +407,7 @@ export interface Coordinator extends SecurityStore, GroupConfigStore {
 
   /** Rejects with CoordinatorError(TOPIC_ALREADY_EXISTS) when the name is taken. */
   createTopic(spec: CreateTopicSpec): Promise<TopicInfo>;
-  /** Removes the topic, its partitions and batch rows; null when it does not exist. */
+  /** Removes the topic, its partitions, batch rows, producer state and share partitions' state; null when it does not exist. */
   deleteTopic(name: string): Promise<TopicInfo | null>;
   listTopics(): Promise<TopicInfo[]>;
   getTopic(name: string): Promise<TopicInfo | null>;

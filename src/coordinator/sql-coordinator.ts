@@ -257,9 +257,14 @@ const SELECT_SHARE_GROUP_FOR_UPDATE_SQL = 'SELECT state FROM share_groups WHERE 
 const SAVE_SHARE_GROUP_SQL = 'UPDATE share_groups SET state = $2::text::jsonb, updated_at = $3::bigint WHERE group_id = $1::text';
 const DELETE_SHARE_GROUP_SQL = 'DELETE FROM share_groups WHERE group_id = $1::text';
 const LOAD_SHARE_GROUPS_SQL = 'SELECT group_id, state FROM share_groups WHERE state IS NOT NULL AND ($1::text[] IS NULL OR group_id = ANY($1::text[]))';
+// Only partitions of existing topics get a row: the topics' rows are held (FOR KEY SHARE) until the transaction
+// ends, so a topic deleted meanwhile (deleteTopic takes its row FOR UPDATE and removes its share partitions)
+// either waits for this transaction or has already gone, and no share partition of a deleted topic is left.
 const LOCK_SHARE_PARTITIONS_SQL = `
+WITH live AS (SELECT topic_id::text AS t FROM topics WHERE topic_id = ANY($2::text[]::uuid[]) FOR KEY SHARE)
 INSERT INTO share_partitions (group_id, topic_id, partition, state, updated_at)
 SELECT $1::text, k.t, k.p, NULL, $4::bigint FROM unnest($2::text[], $3::integer[]) AS k(t, p)
+ WHERE k.t IN (SELECT t FROM live)
 ON CONFLICT DO NOTHING`;
 const SELECT_SHARE_PARTITIONS_FOR_UPDATE_SQL = `
 SELECT topic_id, partition, state FROM share_partitions
@@ -442,6 +447,8 @@ export class SqlCoordinator implements Coordinator {
       );
       await tx.query('SELECT floe_release_objects($1::bigint[])', [(gone.rows[0]?.ids ?? []).map(String)]);
       await tx.query('DELETE FROM producer_state WHERE topic_id = $1', [row.topic_id]);
+      // Share groups' state of the topic's partitions (a topic created again under the name starts afresh).
+      await tx.query('DELETE FROM share_partitions WHERE topic_id = $1::uuid::text', [row.topic_id]);
       await tx.query('DELETE FROM partitions WHERE topic_id = $1', [row.topic_id]);
       await tx.query('DELETE FROM topics WHERE topic_id = $1', [row.topic_id]);
       await tx.query("SELECT floe_notify_topic('delete', $1::text, $2::text)", [row.topic_id, row.name]);

@@ -9,9 +9,12 @@
  * Lock expiry is compared with the clock of the broker serving a request (brokers' clocks are assumed close).
  */
 import type { Coordinator, SharePartitionKey } from '../coordinator/coordinator.ts';
+import type { ShareAutoOffsetReset } from '../config/group-config.ts';
 import {
   acknowledge,
   acquire,
+  addEvents,
+  noEvents,
   asSharePartitionState,
   doneInFlight,
   firstAcquirableOffset,
@@ -22,6 +25,7 @@ import {
   type AcknowledgeRefusal,
   type AcquiredRange,
   type BatchExtent,
+  type ShareEvents,
   type SharePartitionState,
   type ShareRules,
 } from './share-partition-state.ts';
@@ -54,10 +58,15 @@ export interface ShareGroupOptions {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxSize: number;
+  /** group.share.record.lock.duration.ms: the lock of groups that do not set share.record.lock.duration.ms. */
   recordLockDurationMs: number;
+  /** A group's own share.record.lock.duration.ms (a group config in Kafka), or null. */
+  groupRecordLockDurationMs?: (groupId: string) => number | null;
   deliveryCountLimit: number;
   /** share.auto.offset.reset of a group (a group config in Kafka): where a share partition starts. */
-  autoOffsetReset: (groupId: string) => 'earliest' | 'latest';
+  autoOffsetReset: (groupId: string) => ShareAutoOffsetReset;
+  /** share.isolation.level of a group (a group config in Kafka): read_committed delivers committed transactional records only. */
+  readCommitted: (groupId: string) => boolean;
   topics: ShareTopics;
   now?: () => number;
 }
@@ -82,12 +91,25 @@ export interface ShareSession {
 
 const keyOf = (k: SharePartitionKey): string => `${k.topicId}:${k.partition}`;
 
+/**
+ * What this broker's share-group requests did, for /metrics: the record events of committed changes
+ * (ShareEvents) and Kafka's share request counts, which Kafka counts once per topic of a request
+ * (BrokerTopicMetrics' TotalShareFetchRequestsPerSec and the like; failed: a topic with a partition in error).
+ */
+export interface ShareGroupStats extends ShareEvents {
+  fetchRequests: number;
+  failedFetchRequests: number;
+  acknowledgementRequests: number;
+  failedAcknowledgementRequests: number;
+}
+
 export class ShareGroups {
   readonly options: ShareGroupOptions;
   /** Share sessions of this broker, by group id and member id. */
   private readonly sessions = new Map<string, ShareSession>();
   /** Connection id → the session keys it opened (for the release on close). */
   private readonly watched = new Map<number, Set<string>>();
+  readonly stats: ShareGroupStats = { ...noEvents(), fetchRequests: 0, failedFetchRequests: 0, acknowledgementRequests: 0, failedAcknowledgementRequests: 0 };
 
   constructor(private readonly store: ShareStore, options: ShareGroupOptions) {
     this.options = options;
@@ -97,8 +119,13 @@ export class ShareGroups {
     return (this.options.now ?? Date.now)();
   }
 
-  private rules(): ShareRules {
-    return { lockDurationMs: this.options.recordLockDurationMs, deliveryCountLimit: this.options.deliveryCountLimit };
+  /** The acquisition lock duration of a group's records: its share.record.lock.duration.ms, else the broker's (Kafka's recordLockDurationMsOrDefault). */
+  lockDurationMs(groupId: string): number {
+    return this.options.groupRecordLockDurationMs?.(groupId) ?? this.options.recordLockDurationMs;
+  }
+
+  private rules(groupId: string): ShareRules {
+    return { lockDurationMs: this.lockDurationMs(groupId), deliveryCountLimit: this.options.deliveryCountLimit };
   }
 
   // ---- Membership ----
@@ -130,6 +157,13 @@ export class ShareGroups {
 
   async list(): Promise<{ groupId: string; state: string }[]> {
     return [...(await this.describe(null))].map(([groupId, s]) => ({ groupId, state: shareGroupStateName(s) }));
+  }
+
+  /** How many of the share groups `owns` picks (those this broker coordinates) are in each state, for /metrics. */
+  async countByState(owns: (groupId: string) => boolean): Promise<Record<'Empty' | 'Stable', number>> {
+    const counts = { Empty: 0, Stable: 0 };
+    for (const g of await this.list()) if (owns(g.groupId)) counts[g.state as 'Empty' | 'Stable'] += 1;
+    return counts;
   }
 
   // ---- Share sessions (this broker's) ----
@@ -189,21 +223,23 @@ export class ShareGroups {
   }
 
   /** Where a read for this partition should start (null state: at the offset it would start at). */
-  firstAcquirableOffset(state: SharePartitionState | null, initialOffset: number, logStartOffset: number): number {
+  firstAcquirableOffset(groupId: string, state: SharePartitionState | null, initialOffset: number, logStartOffset: number): number {
     const s = state ? structuredClone(state) : initialState(initialOffset);
     moveToLogStart(s, logStartOffset);
-    return firstAcquirableOffset(s, this.now(), this.rules());
+    return firstAcquirableOffset(s, this.now(), this.rules(groupId));
   }
 
   /** Acquires records of each partition for the member, in one transaction. */
   async acquire(groupId: string, memberId: string, inputs: readonly AcquireInput[], maxRecords: number, recordLimit: boolean): Promise<AcquiredRange[][]> {
     if (inputs.length === 0) return [];
     const now = this.now();
-    const rules = this.rules();
-    return this.store.updateSharePartitions(
+    const rules = this.rules(groupId);
+    let events = noEvents();
+    const acquired = await this.store.updateSharePartitions(
       groupId,
       inputs,
       (current) => {
+        events = noEvents(); // counted again if the transaction runs again
         let budget = maxRecords;
         const next: (SharePartitionState | undefined)[] = [];
         const result: AcquiredRange[][] = [];
@@ -216,7 +252,7 @@ export class ShareGroups {
             result.push([]);
             return;
           }
-          const r = acquire(s, memberId, input.batches, now, rules, maxRecords > 0 ? budget : 0, recordLimit);
+          const r = acquire(s, memberId, input.batches, now, rules, maxRecords > 0 ? budget : 0, recordLimit, events);
           for (const a of r.acquired) budget -= a.lastOffset - a.firstOffset + 1;
           next.push(r.state);
           result.push(r.acquired);
@@ -225,17 +261,21 @@ export class ShareGroups {
       },
       now,
     );
+    addEvents(this.stats, events);
+    return acquired;
   }
 
   /** Applies the member's acknowledgements of each partition, in one transaction. */
   async acknowledge(groupId: string, memberId: string, parts: readonly (SharePartitionKey & { batches: AcknowledgementBatch[] })[], allowRenew: boolean): Promise<AcknowledgeResult[]> {
     if (parts.length === 0) return [];
     const now = this.now();
-    const rules = this.rules();
-    return this.store.updateSharePartitions(
+    const rules = this.rules(groupId);
+    let events = noEvents();
+    const results = await this.store.updateSharePartitions(
       groupId,
       parts,
       (current) => {
+        events = noEvents();
         const next: (SharePartitionState | undefined)[] = [];
         const result: AcknowledgeResult[] = [];
         current.forEach((c, i) => {
@@ -245,7 +285,7 @@ export class ShareGroups {
             result.push({ errorCode: 'INVALID_RECORD_STATE', message: 'No records of this partition are acquired' });
             return;
           }
-          const r = acknowledge(s, memberId, parts[i]!.batches, now, rules, allowRenew);
+          const r = acknowledge(s, memberId, parts[i]!.batches, now, rules, allowRenew, events);
           if ('error' in r) {
             next.push(undefined);
             result.push({ errorCode: r.error, message: r.message });
@@ -258,19 +298,36 @@ export class ShareGroups {
       },
       now,
     );
+    addEvents(this.stats, events);
+    const topics = new Set(parts.map((p) => p.topicId));
+    const failed = new Set(parts.filter((_, i) => results[i]!.errorCode !== 'NONE').map((p) => p.topicId));
+    this.stats.acknowledgementRequests += topics.size;
+    this.stats.failedAcknowledgementRequests += failed.size;
+    return results;
+  }
+
+  /** A share fetch read these topics, and these of them had a partition in error (for /metrics). */
+  countFetch(topics: number, failedTopics: number): void {
+    this.stats.fetchRequests += topics;
+    this.stats.failedFetchRequests += failedTopics;
   }
 
   /** Releases every record the member holds in these partitions (its share session closed). */
   async release(groupId: string, memberId: string, keys: readonly SharePartitionKey[]): Promise<void> {
     if (keys.length === 0) return;
     const now = this.now();
-    const rules = this.rules();
+    const rules = this.rules(groupId);
+    let events = noEvents();
     await this.store.updateSharePartitions(
       groupId,
       keys,
-      (current) => ({ next: current.map((c) => { const s = asSharePartitionState(c); return s ? releaseMember(s, memberId, now, rules) : undefined; }), result: undefined }),
+      (current) => {
+        events = noEvents();
+        return { next: current.map((c) => { const s = asSharePartitionState(c); return s ? releaseMember(s, memberId, now, rules, events) : undefined; }), result: undefined };
+      },
       now,
     );
+    addEvents(this.stats, events);
   }
 
   // ---- Admin (DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets, DeleteGroups) ----

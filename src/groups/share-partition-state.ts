@@ -6,6 +6,8 @@
  *
  * Pure: the coordinator stores the value (migration 17) and src/groups/share-groups.ts runs these functions
  * inside the transaction that holds its row, so whichever broker serves the partition sees the last change.
+ * What a change did (records acquired, acknowledged by type, timed out, archived) is counted into an optional
+ * ShareEvents for the broker's metrics.
  * Offsets are JS numbers, as everywhere in storage (safe integers; the wire's int64 is converted at the edge).
  *
  * Rules (Kafka's): an acquired record's lock expires after the lock duration, and the record becomes
@@ -47,6 +49,8 @@ export interface BatchExtent {
   lastOffset: number;
   /** A control batch (transaction marker): never delivered, archived when passed. */
   control: boolean;
+  /** Data of an aborted transaction read by a read_committed share group: never delivered, archived (Kafka's filterAbortedTransactionalAcquiredRecords). */
+  aborted?: boolean;
 }
 
 export interface AcquiredRange {
@@ -61,6 +65,36 @@ export interface AcknowledgementBatch {
   /** One type for the whole range, or one per offset. */
   acknowledgeTypes: number[];
 }
+
+/**
+ * What a change did, in records, for the broker's metrics: counted only by the call whose state is kept
+ * (a refused acknowledgement counts nothing), and added up by the caller once its transaction committed.
+ */
+export interface ShareEvents {
+  acquired: number;
+  /** Acknowledged, by Kafka's AcknowledgeType (1 accept, 2 release, 3 reject, 4 renew; gaps not counted, as Kafka). */
+  acknowledged: Record<number, number>;
+  /** Released or timed out at the delivery-count limit: archived. */
+  archivedAtLimit: number;
+  /** Aborted transactional records passed by a read_committed share group: archived. */
+  archivedAborted: number;
+  /** Acquired records whose acquisition lock expired. */
+  lockTimeouts: number;
+}
+
+export function noEvents(): ShareEvents {
+  return { acquired: 0, acknowledged: {}, archivedAtLimit: 0, archivedAborted: 0, lockTimeouts: 0 };
+}
+
+export function addEvents(into: ShareEvents, e: ShareEvents): void {
+  into.acquired += e.acquired;
+  for (const [t, n] of Object.entries(e.acknowledged)) into.acknowledged[Number(t)] = (into.acknowledged[Number(t)] ?? 0) + n;
+  into.archivedAtLimit += e.archivedAtLimit;
+  into.archivedAborted += e.archivedAborted;
+  into.lockTimeouts += e.lockTimeouts;
+}
+
+const sizeOf = (r: InFlightRange): number => r.last - r.first + 1;
 
 export interface ShareRules {
   /** group.share.record.lock.duration.ms */
@@ -86,15 +120,20 @@ function copy(s: SharePartitionState): SharePartitionState {
 }
 
 /** After a release or a lock expiry: available again, or archived past the delivery limit. */
-function released(r: InFlightRange, rules: ShareRules): void {
+function released(r: InFlightRange, rules: ShareRules, events: ShareEvents | null): void {
   r.state = r.deliveryCount >= rules.deliveryCountLimit ? RecordState.ARCHIVED : RecordState.AVAILABLE;
+  if (events && r.state === RecordState.ARCHIVED) events.archivedAtLimit += sizeOf(r);
   r.member = null;
   r.lockUntil = 0;
 }
 
 /** Expired locks applied, neighbours with equal facts merged, the SPSO moved past what is done. */
-export function normalize(s: SharePartitionState, nowMs: number, rules: ShareRules): void {
-  for (const r of s.inFlight) if (r.state === RecordState.ACQUIRED && r.lockUntil < nowMs) released(r, rules);
+export function normalize(s: SharePartitionState, nowMs: number, rules: ShareRules, events: ShareEvents | null = null): void {
+  for (const r of s.inFlight) {
+    if (r.state !== RecordState.ACQUIRED || r.lockUntil >= nowMs) continue;
+    if (events) events.lockTimeouts += sizeOf(r);
+    released(r, rules, events);
+  }
   const merged: InFlightRange[] = [];
   for (const r of s.inFlight) {
     const prev = merged[merged.length - 1];
@@ -137,6 +176,7 @@ export function firstAcquirableOffset(stored: SharePartitionState, nowMs: number
  * Acquires for `member` the available records of `batches` (read from the log at or after
  * firstAcquirableOffset): available in-flight records and records past the end offset. Stops after the
  * batch that reaches `maxRecords`; with `recordLimit` (ShareAcquireMode 1, KIP-1206) acquires exactly up to it.
+ * Control batches and aborted ones are archived as they are passed, never acquired.
  * Returns the new state and the acquired ranges.
  */
 export function acquire(
@@ -147,9 +187,10 @@ export function acquire(
   rules: ShareRules,
   maxRecords: number,
   recordLimit: boolean,
+  events: ShareEvents | null = null,
 ): { state: SharePartitionState; acquired: AcquiredRange[] } {
   const s = copy(stored);
-  normalize(s, nowMs, rules);
+  normalize(s, nowMs, rules, events);
   const acquired: AcquiredRange[] = [];
   let count = 0;
   const budget = maxRecords > 0 ? maxRecords : Number.MAX_SAFE_INTEGER;
@@ -165,11 +206,12 @@ export function acquire(
       splitAt(s, hi + 1);
       for (const r of s.inFlight) {
         if (r.first < lo || r.last > hi || r.state !== RecordState.AVAILABLE || count >= budget) continue;
-        if (recordLimit && r.last - r.first + 1 > budget - count) splitAt(s, r.first + (budget - count));
-        if (b.control) {
+        if (b.control || b.aborted) {
           r.state = RecordState.ARCHIVED;
+          if (b.aborted && events) events.archivedAborted += sizeOf(r);
           continue;
         }
+        if (recordLimit && r.last - r.first + 1 > budget - count) splitAt(s, r.first + (budget - count));
         r.state = RecordState.ACQUIRED;
         r.deliveryCount += 1;
         r.member = member;
@@ -184,9 +226,11 @@ export function acquire(
       if (b.baseOffset > s.endOffset) s.inFlight.push({ first: s.endOffset, last: b.baseOffset - 1, state: RecordState.ARCHIVED, deliveryCount: 0, member: null, lockUntil: 0 });
       const first = Math.max(b.baseOffset, s.endOffset);
       let last = b.lastOffset;
-      if (recordLimit && !b.control) last = Math.min(last, first + (budget - count) - 1);
-      if (b.control) {
+      const passed = b.control || b.aborted === true;
+      if (recordLimit && !passed) last = Math.min(last, first + (budget - count) - 1);
+      if (passed) {
         s.inFlight.push({ first, last, state: RecordState.ARCHIVED, deliveryCount: 0, member: null, lockUntil: 0 });
+        if (b.aborted && events) events.archivedAborted += last - first + 1;
       } else {
         s.inFlight.push({ first, last, state: RecordState.ACQUIRED, deliveryCount: 1, member, lockUntil });
         acquired.push({ firstOffset: first, lastOffset: last, deliveryCount: 1 });
@@ -195,7 +239,8 @@ export function acquire(
       s.endOffset = last + 1;
     }
   }
-  normalize(s, nowMs, rules);
+  normalize(s, nowMs, rules, events);
+  if (events) for (const a of acquired) events.acquired += a.lastOffset - a.firstOffset + 1;
   // Neighbouring acquisitions with the same delivery count are one range for the client.
   const joined: AcquiredRange[] = [];
   for (const a of acquired.sort((x, y) => x.firstOffset - y.firstOffset)) {
@@ -224,9 +269,12 @@ export function acknowledge(
   nowMs: number,
   rules: ShareRules,
   allowRenew: boolean,
+  events: ShareEvents | null = null,
 ): { state: SharePartitionState } | AcknowledgeRefusal {
   const s = copy(stored);
-  normalize(s, nowMs, rules);
+  // Counted here, added to `events` only when the acknowledgement is applied.
+  const seen = noEvents();
+  normalize(s, nowMs, rules, seen);
   let prevLast = -1;
   for (const b of batches) {
     // Kafka's check (KafkaApis.validateAcknowledgementBatches): a batch may not start before the previous one's last offset.
@@ -264,16 +312,18 @@ export function acknowledge(
     for (const run of runs) {
       splitAt(s, run.first);
       splitAt(s, run.last + 1);
+      if (run.type !== AcknowledgeType.GAP) seen.acknowledged[run.type] = (seen.acknowledged[run.type] ?? 0) + run.last - run.first + 1;
       for (const r of s.inFlight) {
         if (r.first < run.first || r.last > run.last) continue;
         if (run.type === AcknowledgeType.ACCEPT) setDone(r, RecordState.ACKNOWLEDGED);
         else if (run.type === AcknowledgeType.REJECT || run.type === AcknowledgeType.GAP) setDone(r, RecordState.ARCHIVED);
-        else if (run.type === AcknowledgeType.RELEASE) released(r, rules);
+        else if (run.type === AcknowledgeType.RELEASE) released(r, rules, seen);
         else r.lockUntil = lockUntil; // RENEW
       }
     }
   }
-  normalize(s, nowMs, rules);
+  normalize(s, nowMs, rules, seen);
+  if (events) addEvents(events, seen);
   return { state: s };
 }
 
@@ -284,10 +334,10 @@ function setDone(r: InFlightRange, state: RecordStateValue): void {
 }
 
 /** Releases every record `member` holds (its share session closed): available again, or archived at the limit. */
-export function releaseMember(stored: SharePartitionState, member: string, nowMs: number, rules: ShareRules): SharePartitionState {
+export function releaseMember(stored: SharePartitionState, member: string, nowMs: number, rules: ShareRules, events: ShareEvents | null = null): SharePartitionState {
   const s = copy(stored);
-  for (const r of s.inFlight) if (r.state === RecordState.ACQUIRED && r.member === member) released(r, rules);
-  normalize(s, nowMs, rules);
+  for (const r of s.inFlight) if (r.state === RecordState.ACQUIRED && r.member === member && r.lockUntil >= nowMs) released(r, rules, events);
+  normalize(s, nowMs, rules, events);
   return s;
 }
 

@@ -13,6 +13,9 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** Finer between 50 ms and 1 s, where S3 PUT and GET latencies fall (the benchmark reads PUT p99 from them). */
 const OBJECT_STORE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.75, 1, 1.5, 2.5, 5, 10, 30];
 
+/** A metric's value, or its values by label. */
+export type Reading = number | Record<string, number>;
+
 export class BrokerMetrics {
   readonly registry = new client.Registry();
 
@@ -59,16 +62,23 @@ export class BrokerMetrics {
     client.collectDefaultMetrics({ register: this.registry });
   }
 
-  /** A gauge or counter read at scrape time. */
-  observe(name: string, help: string, type: 'gauge' | 'counter', read: () => number | Record<string, number>, label = 'kind'): void {
+  /**
+   * A gauge or counter read at scrape time. A read may be asynchronous (a coordinator query); when it fails,
+   * the metric keeps the values of the last scrape rather than failing the whole scrape.
+   */
+  observe(name: string, help: string, type: 'gauge' | 'counter', read: () => Reading | Promise<Reading>, label = 'kind'): void {
     const Metric = type === 'gauge' ? client.Gauge : client.Counter;
+    const show = (metric: client.Gauge, value: Reading): void => {
+      metric.reset();
+      if (typeof value === 'number') metric.inc(value);
+      else for (const [k, v] of Object.entries(value)) metric.inc({ [label]: k }, v);
+    };
     new Metric({
       name, help, labelNames: [label], registers: [this.registry],
       collect(this: client.Gauge | client.Counter) {
         const value = read();
-        this.reset();
-        if (typeof value === 'number') (this as client.Gauge).inc(value);
-        else for (const [k, v] of Object.entries(value)) (this as client.Gauge).inc({ [label]: k }, v);
+        if (!(value instanceof Promise)) return show(this as client.Gauge, value);
+        return value.then((v) => show(this as client.Gauge, v), () => {});
       },
     });
   }

@@ -1,7 +1,8 @@
 /**
  * The share-partition rules (src/groups/share-partition-state.ts) on their own: acquisition by whole batches
  * and by record limit, control batches and offset gaps, lock expiry and the delivery-count limit,
- * acknowledgement checks and types, the SPSO's moves, release of a member's records; and the share-group
+ * acknowledgement checks and types, the SPSO's moves, release of a member's records, aborted transactions'
+ * batches (read_committed), the events counted for /metrics; and the share-group
  * assignor (src/groups/share-group-state.ts).
  */
 import { test } from 'node:test';
@@ -12,6 +13,7 @@ import {
   firstAcquirableOffset,
   initialState,
   moveToLogStart,
+  noEvents,
   RecordState,
   releaseMember,
   type BatchExtent,
@@ -104,4 +106,41 @@ test('assignor: partitions spread over subscribers; with fewer partitions than m
   const all = [...six.values()].flatMap((a) => a['T6'] ?? []).sort();
   assert.deepEqual(all, [0, 1, 2, 3, 4, 5], 'every partition once');
   assert.ok([...six.values()].every((a) => (a['T6'] ?? []).length >= 1));
+});
+
+test('aborted batches (read_committed) are archived as they are passed, in flight or new, never acquired; the events count them', () => {
+  const events = noEvents();
+  const aborted = (baseOffset: number, lastOffset: number): BatchExtent => ({ baseOffset, lastOffset, control: false, aborted: true });
+  const a = acquire(initialState(0), 'm1', [batch(0, 1), aborted(2, 4), batch(5, 5, true), batch(6, 7)], 0, RULES, 100, false, events);
+  assert.deepEqual(a.acquired, [{ firstOffset: 0, lastOffset: 1, deliveryCount: 1 }, { firstOffset: 6, lastOffset: 7, deliveryCount: 1 }]);
+  assert.deepEqual(a.state.inFlight.find((r) => r.first === 2), { first: 2, last: 5, state: RecordState.ARCHIVED, deliveryCount: 0, member: null, lockUntil: 0 });
+  assert.equal(events.archivedAborted, 3);
+  assert.equal(events.acquired, 4);
+  // Records once delivered read_uncommitted and released, then read by a read_committed fetch: archived too.
+  const ru = acquire(initialState(0), 'm1', [batch(0, 2)], 0, RULES, 100, false);
+  const released = releaseMember(ru.state, 'm1', 0, RULES);
+  const rc = acquire(released, 'm2', [aborted(0, 2)], 0, RULES, 100, false, events);
+  assert.deepEqual(rc.acquired, []);
+  assert.equal(rc.state.startOffset, 3, 'the SPSO passes them');
+  assert.equal(events.archivedAborted, 6);
+});
+
+test('events: acknowledgements by type, lock timeouts and archiving at the limit; a refused acknowledgement counts nothing', () => {
+  const events = noEvents();
+  const a = acquire(initialState(0), 'm1', [batch(0, 9)], 0, RULES, 100, false, events);
+  const acked = ok(acknowledge(a.state, 'm1', [{ firstOffset: 0, lastOffset: 5, acknowledgeTypes: [1, 1, 3, 2, 2, 0] }], 10, RULES, false, events));
+  assert.deepEqual(events.acknowledged, { 1: 2, 2: 2, 3: 1 }, 'gaps are not counted, as Kafka');
+  const refused = acknowledge(acked, 'm1', [{ firstOffset: 0, lastOffset: 0, acknowledgeTypes: [1] }], 10, RULES, false, events);
+  assert.ok('error' in refused);
+  assert.deepEqual(events.acknowledged, { 1: 2, 2: 2, 3: 1 });
+  // 6-9 time out (lock 1000 ms): 4 lock timeouts, available again at delivery count 1.
+  const later = acquire(acked, 'm2', [batch(0, 9)], 2000, RULES, 100, false, events);
+  assert.equal(events.lockTimeouts, 4);
+  assert.deepEqual(later.acquired, [{ firstOffset: 3, lastOffset: 4, deliveryCount: 2 }, { firstOffset: 6, lastOffset: 9, deliveryCount: 2 }]);
+  // Twice more to the limit of 3: the release at the limit archives.
+  const third = acquire(releaseMember(later.state, 'm2', 2001, RULES, events), 'm2', [batch(0, 9)], 2002, RULES, 100, false, events);
+  assert.equal(events.archivedAtLimit, 0);
+  releaseMember(third.state, 'm2', 2003, RULES, events);
+  assert.equal(events.archivedAtLimit, 6);
+  assert.equal(events.acquired, 10 + 6 + 6);
 });

@@ -14,11 +14,16 @@
  * another consumer waits again for the rest of its max wait); whole batches are returned
  * and their available records acquired (src/groups/share-groups.ts: one coordinator transaction for the
  * request's partitions, committed before the answer), so any broker serves any share partition and two
- * consumers never hold the same record. A new share partition starts at the log end
- * (share.auto.offset.reset=latest, Kafka's default; the per-group config is not served yet). MaxRecords
+ * consumers never hold the same record. A new share partition starts where the group's
+ * share.auto.offset.reset says: `latest` (the default) the log end, `earliest` the log start, `by_duration:D`
+ * the first record whose timestamp is at least now - D (ListOffsets by timestamp; when no record is that recent,
+ * the log end: Kafka answers OFFSET_NOT_AVAILABLE until one is, which starts at the same record). MaxRecords
  * bounds the records acquired (after the whole batch that reaches it; ShareAcquireMode 1, v2: exactly).
- * isolation is read_uncommitted (share.isolation.level's default); control batches are archived, never
- * delivered. Sessions are this broker's: a client that moves to another broker gets SHARE_SESSION_NOT_FOUND
+ * The group's share.isolation.level applies as Kafka 4.2 applies it: read_committed reads up to the last stable
+ * offset, and the batches of aborted transactions are archived as they are passed, never delivered
+ * (SharePartition's filterAbortedTransactionalAcquiredRecords); read_uncommitted (the default) delivers them.
+ * Control batches are archived, never delivered. Acquisition locks last the group's share.record.lock.duration.ms
+ * (else group.share.record.lock.duration.ms), which AcquisitionLockTimeoutMs reports, as Kafka. Sessions are this broker's: a client that moves to another broker gets SHARE_SESSION_NOT_FOUND
  * and opens one there, as with a Kafka leader change.
  * Version notes: v2 adds ShareAcquireMode and RENEW acknowledgements: allowed only with IsRenewAck, which
  * requires MaxBytes, MinBytes, MaxRecords and MaxWaitMs to be 0 (INVALID_REQUEST) and fetches nothing (KIP-1222).
@@ -26,13 +31,14 @@
 import type { ShareFetchRequest, ShareFetchResponse, ShareFetchResponsePartitionData } from '../../protocol/gen/messages/share-fetch.ts';
 import type { Init } from '../../protocol/gen/init.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, READ_UNCOMMITTED, type PartitionLog } from '../../storage/partition-log.ts';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, READ_COMMITTED, READ_UNCOMMITTED, type OffsetAnswer, type PartitionLog } from '../../storage/partition-log.ts';
+import type { ShareAutoOffsetReset } from '../../config/group-config.ts';
 import type { SharePartitionKey } from '../../coordinator/coordinator.ts';
 import type { AcquiredRange, AcquireInput } from '../../groups/share-groups.ts';
 import { childLogger } from '../../observability/log.ts';
 import { defineHandler, type RequestContext } from '../handler.ts';
 import { isServeError } from '../partitions.ts';
-import { applyAcknowledgements, batchExtents, nextSessionEpoch, shareRequestError, type PartitionAcknowledgements } from '../share-requests.ts';
+import { applyAcknowledgements, batchExtents, markAbortedBatches, nextSessionEpoch, shareRequestError, type PartitionAcknowledgements } from '../share-requests.ts';
 
 type PartitionOut = Init<ShareFetchResponsePartitionData>;
 const EMPTY = Buffer.alloc(0);
@@ -46,7 +52,7 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>({
   minVersion: 1,
   maxVersion: 2,
   async handle(ctx, req) {
-    const lockMs = ctx.shareGroups.options.recordLockDurationMs;
+    const lockMs = ctx.shareGroups.lockDurationMs(req.groupId ?? '');
     const top = (errorCode: number, errorMessage: string | null): Init<ShareFetchResponse> => ({ throttleTimeMs: 0, errorCode, errorMessage, acquisitionLockTimeoutMs: lockMs, responses: [], nodeEndpoints: [] });
     const bad = shareRequestError(req.groupId, req.memberId);
     if (bad) return top(bad.errorCode, bad.errorMessage);
@@ -141,6 +147,7 @@ async function fetchRecords(
 ): Promise<void> {
   const shares = ctx.shareGroups;
   const served: { key: SharePartitionKey; log: PartitionLog }[] = [];
+  const failedTopics = new Set<string>();
   const lookup = ctx.topics.ensure(keys.map((k) => ({ name: null, topicId: k.topicId, partitionCount: k.partition + 1 })));
   if (lookup) await lookup;
   for (const k of keys) {
@@ -149,6 +156,7 @@ async function fetchRecords(
     if (log === null || isServeError(log)) {
       const o = outOf(k);
       noteTopic(k.topicId);
+      failedTopics.add(k.topicId);
       o.errorCode = log === null ? ErrorCode.UNKNOWN_TOPIC_ID : log.errorCode;
       // A classic partition led elsewhere: name its leader, as Kafka does, so the client goes there.
       if (topic && o.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
@@ -162,7 +170,37 @@ async function fetchRecords(
     }
     served.push({ key: k, log });
   }
-  if (served.length === 0) return;
+  try {
+    if (served.length > 0) await acquireRecords(ctx, req, groupId, memberId, served, outOf, noteTopic, answerAll, failedTopics);
+  } finally {
+    shares.countFetch(new Set(keys.map((k) => k.topicId)).size, failedTopics.size);
+  }
+}
+
+/** Where a share partition with no state starts, per the group's share.auto.offset.reset. */
+async function initialOffset(log: PartitionLog, reset: ShareAutoOffsetReset): Promise<OffsetAnswer> {
+  if (reset.type === 'earliest') return log.listOffset(EARLIEST_TIMESTAMP);
+  if (reset.type === 'by_duration') {
+    // Timestamps below 0 would be ListOffsets' special values: a duration reaching past 1970 means every record.
+    const found = await log.listOffset(Math.max(0, Date.now() - reset.durationMs));
+    if (found.errorCode !== ErrorCode.NONE || found.offset >= 0) return found;
+  }
+  return log.listOffset(LATEST_TIMESTAMP);
+}
+
+async function acquireRecords(
+  ctx: RequestContext,
+  req: ShareFetchRequest,
+  groupId: string,
+  memberId: string,
+  served: { key: SharePartitionKey; log: PartitionLog }[],
+  outOf: (k: SharePartitionKey) => PartitionOut,
+  noteTopic: (topicId: string) => void,
+  answerAll: boolean,
+  failedTopics: Set<string>,
+): Promise<void> {
+  const shares = ctx.shareGroups;
+  const isolation = shares.options.readCommitted(groupId) ? READ_COMMITTED : READ_UNCOMMITTED;
   // Several consumers' fetches may wait on one partition and wake together on new records: those that find
   // everything taken by a faster one wait again for the rest of their max wait instead of answering empty
   // (so the next records go to a consumer already waiting, and the consumers take turns).
@@ -177,14 +215,14 @@ async function fetchRecords(
     // Where a share partition starts when it has no state yet, and the log start (retention may have passed the SPSO).
     const starts = await Promise.all(served.map(async (s, i) => {
       if (states[i] !== null) return { initial: states[i]!.startOffset, logStart: -1 };
-      const at = await s.log.listOffset(reset === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP);
+      const at = await initialOffset(s.log, reset);
       return { initial: at.errorCode === ErrorCode.NONE ? at.offset : 0, logStart: -1 };
     }));
-    let offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
+    let offsets = served.map((s, i) => shares.firstAcquirableOffset(groupId, states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
     const maxBytes = req.maxBytes > 0 ? req.maxBytes : 0x7fffffff;
     const readOnce = () => ctx.partitions.read(
       served.map((s, i) => ({ log: s.log, offset: offsets[i]!, maxBytes })),
-      { maxBytes, minBytes: req.minBytes, maxWaitMs: Math.max(0, deadline - Date.now()), isolation: READ_UNCOMMITTED },
+      { maxBytes, minBytes: req.minBytes, maxWaitMs: Math.max(0, deadline - Date.now()), isolation },
     );
     let results = await readOnce();
     // The SPSO fell below the log start (retention, DeleteRecords): move past what is gone and read again.
@@ -195,7 +233,7 @@ async function fetchRecords(
         starts[i]!.logStart = earliest.offset;
         if (states[i] === null && starts[i]!.initial < earliest.offset) starts[i]!.initial = earliest.offset;
       }));
-      offsets = served.map((s, i) => shares.firstAcquirableOffset(states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
+      offsets = served.map((s, i) => shares.firstAcquirableOffset(groupId, states[i] ?? null, starts[i]!.initial, starts[i]!.logStart));
       results = await readOnce();
     }
     inputs = [];
@@ -206,10 +244,12 @@ async function fetchRecords(
       if (r.errorCode !== ErrorCode.NONE) {
         const o = outOf(s.key);
         noteTopic(s.key.topicId);
+        failedTopics.add(s.key.topicId);
         o.errorCode = r.errorCode;
         return;
       }
       const p = batchExtents(r.records);
+      if (r.abortedTransactions) markAbortedBatches(p.extents, r.abortedTransactions);
       parsed.push(p);
       inputOf.push(i);
       inputs.push({ ...s.key, initialOffset: starts[i]!.initial, logStartOffset: Math.max(starts[i]!.logStart, r.logStartOffset), batches: p.extents });

@@ -26,7 +26,7 @@ export const shareAcknowledge = defineHandler<ShareAcknowledgeRequest, ShareAckn
   minVersion: 1,
   maxVersion: 2,
   async handle(ctx, req) {
-    const lockMs = ctx.shareGroups.options.recordLockDurationMs;
+    const lockMs = ctx.shareGroups.lockDurationMs(req.groupId ?? '');
     const top = (errorCode: number, errorMessage: string | null): Init<ShareAcknowledgeResponse> => ({ throttleTimeMs: 0, errorCode, errorMessage, acquisitionLockTimeoutMs: lockMs, responses: [], nodeEndpoints: [] });
     const bad = shareRequestError(req.groupId, req.memberId);
     if (bad) return top(bad.errorCode, bad.errorMessage);
