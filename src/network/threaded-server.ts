@@ -22,6 +22,8 @@ export interface ThreadedListenerOptions extends ListenerOptions {
   threads: number;
   /** A network thread failed or exited: the listener cannot serve as configured. */
   onFatal: (reason: string) => void;
+  /** The program the threads run (tests: one that fails); network-thread-source.ts when absent. */
+  threadSource?: string;
 }
 
 type FromThread =
@@ -148,7 +150,7 @@ export class ThreadedKafkaServer {
   }
 
   private start(where: { host: string; port: number } | { fd: number }): Promise<{ port: number; fd: number }> {
-    const worker = new Worker(NETWORK_THREAD_SOURCE, {
+    const worker = new Worker(this.options.threadSource ?? NETWORK_THREAD_SOURCE, {
       eval: true,
       workerData: { ...where, socketRequestMaxBytes: this.options.socketRequestMaxBytes },
       name: `floe-network-${this.workers.length}`,
