@@ -350,6 +350,7 @@ async function runCores(): Promise<CoresRow[]> {
         const run = await meteredProduce(broker, false, { bootstrap: broker.bootstrap, topic, seconds, size: settings.recordBytes });
         // The main thread (handlers, writer, coordinator) is what stays serial: its CPU per GiB bounds a broker's ingress.
         const mainCpu = mainThreadCpuSeconds(broker.pid) - main0;
+        if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'produce', window: run.whole.window, dir: join(outDir, 'profiles', broker.name) });
         const gib = run.r.bytes / GIB;
         const cpu = cpuFigures(run.whole, run.r.bytes);
         const req = requestFigures(run.steady);
