@@ -24,6 +24,9 @@
  * - classic: classic topics (diskless.enable=false, local log).
  * - partitions: object-store and coordinator request counts with 1, 100 and 1,000 partitions at a fixed
  *   load below one full object per commit interval, on the pg-s3 backend.
+ * - cores: ingress on each diskless backend with the broker pinned to 1 core (`taskset -c 0`) and to 2 cores,
+ *   the latter with num.network.threads 0 and 1 (socket I/O in a network thread): MB/s, CPU-s/GiB, PUTs per
+ *   commit interval (the load generator is not pinned; on a 2-core machine it shares the cores).
  * - security: one folder-backend broker with a PLAINTEXT and a SASL_SSL listener (TLS from an openssl CA,
  *   SASL/PLAIN): produce as fast as one producer goes, then read it all back, over each listener in turn;
  *   throughput and broker CPU-s/GiB side by side (what TLS and SASL cost).
@@ -61,13 +64,13 @@ import { parseArgs } from 'node:util';
 import { freePort, postgresBinDir, startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
 import { makeBenchCerts } from './lib/certs.ts';
 import { checkClient, consume, createTopics, produce, PYTHON, type ProduceResult } from './lib/loadgen.ts';
-import { findPids, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
+import { findPids, mainThreadCpuSeconds, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
 import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { MetricsDelta } from './lib/prom.ts';
 import { consumeFigures, cpuFigures, produceFigures, requestFigures, round, type PhaseStats } from './lib/figures.ts';
 import { evaluateTargets, formatReport, renderSvg, S3_PRICES, type BenchResults, type BackendResult, type PartitionResult, type SecurityRow, type TransactionRow } from './lib/report.ts';
 
-const SCENARIOS = ['mock', 'folder', 'pg-s3', 'classic', 'partitions', 'security'] as const;
+const SCENARIOS = ['mock', 'folder', 'pg-s3', 'classic', 'partitions', 'security', 'cores'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 type BackendId = 'folder' | 'pg-s3' | 'classic';
 
@@ -190,8 +193,9 @@ async function brokerOverrides(id: BackendId): Promise<Record<string, string | n
   };
 }
 
-async function launch(id: BackendId, dataDir: string, overrides: Record<string, string | number>, tag: string): Promise<BrokerProcess> {
+async function launch(id: BackendId, dataDir: string, overrides: Record<string, string | number>, tag: string, cpus?: string): Promise<BrokerProcess> {
   const b = await startBroker({
+    ...(cpus ? { cpus } : {}),
     name: `${id}-${tag}`,
     dataDir,
     overrides,
@@ -326,6 +330,54 @@ async function runSecurity(): Promise<SecurityRow[]> {
     await stopBroker(broker);
   }
   return rows;
+}
+
+interface CoresRow { backend: BackendId; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null }
+
+/** Ingress with the broker pinned to 1 and 2 cores (and with a network thread on 2). */
+async function runCores(): Promise<CoresRow[]> {
+  const rows: CoresRow[] = [];
+  const seconds = Math.min(settings.produceSeconds, 8);
+  for (const id of ['folder', 'pg-s3'] as const) {
+    for (const [cpus, threads] of [['0', 0], ['0,1', 0], ['0,1', 1]] as const) {
+      const tag = `cores-${cpus.replace(',', '')}-t${threads}`;
+      const broker = await launch(id, join(workDir, `${id}-${tag}`), { ...(await brokerOverrides(id)), 'num.network.threads': threads }, tag, cpus);
+      try {
+        const topic = 'cores';
+        await createTopics(broker.bootstrap, [{ name: topic, partitions: settings.topicPartitions }]);
+        say(`cores: ${id}, cpus ${cpus}, num.network.threads=${threads}: producing for ${seconds} s`);
+        const main0 = mainThreadCpuSeconds(broker.pid);
+        const run = await meteredProduce(broker, false, { bootstrap: broker.bootstrap, topic, seconds, size: settings.recordBytes });
+        // The main thread (handlers, writer, coordinator) is what stays serial: its CPU per GiB bounds a broker's ingress.
+        const mainCpu = mainThreadCpuSeconds(broker.pid) - main0;
+        if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'produce', window: run.whole.window, dir: join(outDir, 'profiles', broker.name) });
+        const gib = run.r.bytes / GIB;
+        const cpu = cpuFigures(run.whole, run.r.bytes);
+        const req = requestFigures(run.steady);
+        const row: CoresRow = {
+          backend: id, cpus, networkThreads: threads, MBps: produceFigures(run.r).MBps,
+          brokerCpuSecondsPerGiB: cpu.brokerCpuSecondsPerGiB, MiBpsPerBrokerCore: cpu.MiBpsPerBrokerCore,
+          mainThreadCpuSecondsPerGiB: gib > 0 ? round(mainCpu / gib, 2) : null,
+          MiBpsPerMainThreadCore: mainCpu > 0 ? round(run.r.bytes / MIB / mainCpu, 1) : null,
+          putsPerCommitInterval: round(req.puts / run.steady.seconds * settings.commitIntervalMs / 1000, 2),
+        };
+        rows.push(row);
+        say(`cores: ${id}, cpus ${cpus}, threads ${threads}: ${row.MBps} MB/s, ${row.brokerCpuSecondsPerGiB} CPU-s/GiB (main thread ${row.mainThreadCpuSecondsPerGiB}), ${row.putsPerCommitInterval} PUTs per interval`);
+      } finally {
+        await stopBroker(broker);
+      }
+    }
+  }
+  return rows;
+}
+
+function formatCores(rows: NonNullable<BenchResults['cores']>): string {
+  const lines = [
+    'Ingress by cores (broker pinned with taskset; one producer, 1 KiB records, acks=all; main thread: the serial part)',
+    '  backend  cpus  network threads   MB/s  CPU-s/GiB  MiB/s per core  main-thread CPU-s/GiB  MiB/s per main-thread core  PUTs/interval',
+  ];
+  for (const r of rows) lines.push(`  ${r.backend.padEnd(7)}  ${r.cpus.padEnd(4)}  ${String(r.networkThreads).padStart(15)}  ${String(r.MBps).padStart(5)}  ${String(r.brokerCpuSecondsPerGiB).padStart(9)}  ${String(r.MiBpsPerBrokerCore).padStart(14)}  ${String(r.mainThreadCpuSecondsPerGiB).padStart(21)}  ${String(r.MiBpsPerMainThreadCore).padStart(26)}  ${String(r.putsPerCommitInterval).padStart(13)}`);
+  return lines.join('\n');
 }
 
 async function runBackend(id: BackendId, phases: { main: boolean; partitions: boolean }): Promise<BackendResult> {
@@ -554,6 +606,7 @@ const results: BenchResults = {
   profiles: [],
   durationSeconds: 0,
   memory: [],
+  cores: [],
 };
 let exitCode = 0;
 try {
@@ -573,6 +626,14 @@ try {
     } catch (err) {
       say(`security FAILED: ${(err as Error).message}`);
       results.failures.push({ scenario: 'security', error: (err as Error).stack ?? String(err) });
+    }
+  }
+  if (scenarios.has('cores')) {
+    try {
+      results.cores = await runCores();
+    } catch (err) {
+      say(`cores FAILED: ${(err as Error).message}`);
+      results.failures.push({ scenario: 'cores', error: (err as Error).stack ?? String(err) });
     }
   }
   const order: BackendId[] = ['folder', 'pg-s3', 'classic'];
@@ -612,6 +673,7 @@ results.targets = evaluateTargets(results);
 await writeFile(join(outDir, 'results.json'), JSON.stringify(results, (k, v) => (k === 'metrics' ? undefined : v), 2));
 await writeFile(join(outDir, 'chart.svg'), renderSvg(results));
 process.stdout.write(formatReport(results));
+if (results.cores?.length) process.stdout.write(`\n${formatCores(results.cores)}\n`);
 for (const p of results.profiles) process.stdout.write(`\n${formatProfile(p.summary, `CPU profile of broker ${p.broker}, ${p.phase} phase`)}\n`);
 process.stdout.write(`\nResults: ${join(outDir, 'results.json')}, chart: ${join(outDir, 'chart.svg')}, broker logs: ${join(outDir, 'logs')}\n`);
 if (results.failures.length > 0) {

@@ -34,6 +34,17 @@ export function processCpuTimes(pid: number): { user: number; system: number } {
   }
 }
 
+/** User + system CPU seconds of a process's main thread (its JavaScript event loop), from /proc/<pid>/task/<pid>/stat. */
+export function mainThreadCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return 0;
+  }
+}
+
 /** User + system CPU seconds of one process (0 once it is gone). */
 export function processCpuSeconds(pid: number): number {
   const t = processCpuTimes(pid);
@@ -117,6 +128,8 @@ export interface BrokerOptions {
   nodeArgs?: string[];
   /** Seconds to wait for "Floe broker started" (default 120). */
   startTimeoutSeconds?: number;
+  /** Pin the broker to these CPUs (`taskset -c LIST`, which execs node: the pid stays the broker's). */
+  cpus?: string;
 }
 
 export interface BrokerProcess {
@@ -167,7 +180,8 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
   args.push(join(ROOT, 'bin/floe.js'), 'start');
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, {
+  const [command, commandArgs] = opts.cpus ? ['taskset', ['-c', opts.cpus, process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FLOE_LOG_LEVEL: process.env.FLOE_BENCH_LOG_LEVEL ?? 'info' },

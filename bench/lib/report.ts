@@ -120,6 +120,8 @@ export interface BenchResults {
   durationSeconds: number;
   /** RSS of every broker process once started and at its peak (VmHWM), in MiB (absent in older results). */
   memory?: { broker: string; startRssMiB: number | null; peakRssMiB: number | null }[];
+  /** Ingress with the broker pinned to 1 and 2 cores (`cores` scenario). */
+  cores?: { backend: string; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null }[];
 }
 
 export const LABELS: Record<string, string> = {

@@ -38,7 +38,7 @@ export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, o
   };
 }
 
-export function instrumentBroker(parts: MeteredParts, servers: readonly KafkaServer[]): void {
+export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<KafkaServer, 'connections'>[]): void {
   const { metrics } = parts;
   const storage = parts.storage.diskless;
   const classic = parts.storage.classic;

@@ -16,7 +16,9 @@ import { backendConfig } from '../config/backend-config.ts';
 import { parseShareAutoOffsetReset } from '../config/group-config.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import type { TLSSocket } from 'node:tls';
-import { KafkaServer } from '../network/server.ts';
+import { KafkaServer, type ListenerOptions } from '../network/server.ts';
+import type { Connection } from '../network/connection.ts';
+import { ThreadedKafkaServer } from '../network/threaded-server.ts';
 import { RequestMemoryPool } from '../network/request-memory-pool.ts';
 import { SaslAuthenticator } from '../security/sasl-authenticator.ts';
 import { AclService } from '../security/acl-service.ts';
@@ -233,14 +235,14 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   await broker.storage.classic.start(broker.topics.all().filter((t) => !t.diskless && broker.cluster.classicLeader(t) === config.nodeId));
 
   const dispatcher = new RequestDispatcher(broker, broker.storage, metrics);
-  const servers: KafkaServer[] = [];
+  const servers: (KafkaServer | ThreadedKafkaServer)[] = [];
   const requestMemory = new RequestMemoryPool(config.queuedMaxRequestBytes ?? -1);
   const stopWatching: (() => void)[] = [];
   const ports: Record<string, number> = {};
   try {
     for (const listener of config.listeners) {
       const security = config.security?.listeners[listener.name];
-      const server = new KafkaServer(dispatcher, {
+      const listenerOptions = {
         host: listener.host,
         port: listener.port,
         listener: { name: listener.name, securityProtocol: listener.securityProtocol },
@@ -253,12 +255,20 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
         maxInFlightRequests: 1000,
         requestMemory,
         meter: metrics,
-        onConnection: (conn) => {
+        onConnection: (conn: Connection) => {
           // SSL listeners: the principal is the client certificate's (SASL_SSL: SASL decides).
           if (listener.securityProtocol === 'SSL' && security?.tls) conn.principal = certificatePrincipal(conn.socket as TLSSocket, security.tls.principalMappingRules) ?? 'User:ANONYMOUS';
         },
-        onTlsError: (err, remote) => log.info({ listener: listener.name, remote, reason: err.message }, 'TLS handshake failed'),
-      });
+        onTlsError: (err: Error, remote: string | undefined) => log.info({ listener: listener.name, remote, reason: err.message }, 'TLS handshake failed'),
+      } satisfies ListenerOptions;
+      const threads = config.numNetworkThreads ?? 0;
+      const server = threads > 0 && !security?.tls
+        ? new ThreadedKafkaServer(dispatcher, { ...listenerOptions, threads, onFatal: (reason) => {
+          // The listener lost a thread: stop the broker the way a signal does (seal, commit, close).
+          log.error({ listener: listener.name, reason }, 'network thread lost; shutting down');
+          process.kill(process.pid, 'SIGTERM');
+        } })
+        : new KafkaServer(dispatcher, listenerOptions);
       servers.push(server);
       ports[listener.name] = await server.listen();
       if (security?.tls) {

@@ -122,6 +122,8 @@ export interface BrokerConfig {
   transactionalIdExpirationMs?: number;
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
+  /** num.network.threads: threads owning the sockets of non-TLS listeners; 0 or absent: the main thread. */
+  numNetworkThreads?: number;
   /** max.incremental.fetch.session.cache.slots */
   maxIncrementalFetchSessionCacheSlots: number;
   /** queued.max.request.bytes; ≤ 0: unbounded. Optional for hand-built configs (unbounded). */
@@ -234,6 +236,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Names of Kafka KRaft controller listeners. Floe has no controller quorum: listeners with these names are skipped (with a warning), so a Kafka combined-mode server.properties can be used as is.' },
   { group: 'Listeners and network', key: 'socket.request.max.bytes', type: 'INT', default: '104857600', validate: range(1),
     doc: 'The largest request the broker reads; a larger request closes the connection.' },
+  { group: 'Listeners and network', key: 'num.network.threads', type: 'INT', default: '0', validate: range(0, 256),
+    doc: 'Threads that own the sockets of the listeners without TLS: they accept connections, read and write them and cut requests into frames, so a broker uses more than one core for its network I/O (one process; the main thread keeps the coordinator, the handlers and the one open object per broker per commit interval). 0 (Floe\'s default; Kafka\'s is 3): the main thread does it all. A good value is the number of cores minus one or two. TLS listeners always stay on the main thread. If a network thread dies, the broker shuts down (no acknowledged write is lost: a produce is answered only once committed).' },
   { group: 'Listeners and network', key: 'max.incremental.fetch.session.cache.slots', type: 'INT', default: '1000', validate: range(0),
     doc: 'The most fetch sessions (KIP-227: incremental fetch requests) this broker keeps. When full, a new session takes the slot of one unused for 2 minutes, or of a smaller session older than 2 minutes; otherwise the consumer fetches without a session.' },
   { group: 'Listeners and network', key: 'queued.max.request.bytes', type: 'LONG', default: '536870912',
@@ -471,7 +475,7 @@ export const NON_CONFIG_ENV_VARS: readonly string[] = ['FLOE_LOG_LEVEL'];
 /** Keys of Kafka broker configs that Floe recognises but does not implement (a warning, not "unknown"). */
 const KAFKA_UNSUPPORTED_KEYS = new Set([
   'process.roles', 'controller.quorum.voters', 'controller.quorum.bootstrap.servers', 'inter.broker.listener.name',
-  'security.inter.broker.protocol', 'num.network.threads', 'num.io.threads', 'num.replica.fetchers',
+  'security.inter.broker.protocol', 'num.io.threads', 'num.replica.fetchers',
   'socket.send.buffer.bytes', 'socket.receive.buffer.bytes', 'socket.listen.backlog.size', 'queued.max.requests',
   'log.dir', 'metadata.log.dir', 'num.recovery.threads.per.data.dir', 'offsets.topic.replication.factor',
   'offsets.topic.num.partitions', 'offsets.topic.segment.bytes', 'offsets.commit.timeout.ms', 'offsets.load.buffer.size',
@@ -691,6 +695,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     transactionalIdExpirationMs: int('transactional.id.expiration.ms'),
     messageMaxBytes: int('message.max.bytes'),
     socketRequestMaxBytes: int('socket.request.max.bytes'),
+    numNetworkThreads: int('num.network.threads'),
     maxIncrementalFetchSessionCacheSlots: int('max.incremental.fetch.session.cache.slots'),
     queuedMaxRequestBytes: int('queued.max.request.bytes'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
