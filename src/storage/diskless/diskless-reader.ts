@@ -176,11 +176,14 @@ export class DisklessReader {
     return found.map((result, i) => {
       const r = reads[i]!;
       const key = partitionKey(r.topicId, r.partition);
-      this.index.seed(key, result, r.offset, mark);
-      if (ahead > 0 && result.errorCode === 0 && result.batches.length > 0) {
+      const asked = { ...result, batches: firstBytes(result.batches, r.maxBytes) };
+      // Seeded only when the fetch itself reaches the tail: a consumer further behind is served from its
+      // cursor (ranged reads, read ahead), not as a tail consumer (whole objects into the object cache).
+      this.index.seed(key, asked, r.offset, mark);
+      if (ahead > 0 && result.errorCode === 0 && result.batches.length > asked.batches.length) {
         this.remember(key, { logStartOffset: result.logStartOffset, highWatermark: result.highWatermark, batches: result.batches, at: Date.now() });
       }
-      return { ...result, batches: firstBytes(result.batches, r.maxBytes), recent: false };
+      return { ...asked, recent: false };
     });
   }
 

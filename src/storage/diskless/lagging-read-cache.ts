@@ -35,6 +35,9 @@ export interface LaggingReadStats {
   prefetchesSkipped: number;
   /** Segments evicted before any of their bytes were read (read-ahead that was wasted). */
   evictedUnread: number;
+  /** Most GETs in flight at once, and most bytes held plus in flight at once. */
+  maxGetsInFlight: number;
+  peakBytes: number;
 }
 
 interface Segment {
@@ -66,7 +69,8 @@ export class LaggingReadCache {
   /** Ranges asked for this turn, per object, read when the turn ends. */
   private pending = new Map<string, Wanted[]>();
   private flushScheduled = false;
-  readonly stats: LaggingReadStats = { hits: 0, misses: 0, gets: 0, getBytes: 0, prefetches: 0, prefetchesSkipped: 0, evictedUnread: 0 };
+  readonly stats: LaggingReadStats = { hits: 0, misses: 0, gets: 0, getBytes: 0, prefetches: 0, prefetchesSkipped: 0, evictedUnread: 0, maxGetsInFlight: 0, peakBytes: 0 };
+  private getsInFlight = 0;
 
   constructor(private readonly store: ObjectStore, readonly options: LaggingReadCacheOptions) {}
 
@@ -198,12 +202,16 @@ export class LaggingReadCache {
     this.stats.gets++;
     this.stats.getBytes += size;
     this.loadingBytes += size;
+    this.getsInFlight++;
+    this.stats.maxGetsInFlight = Math.max(this.stats.maxGetsInFlight, this.getsInFlight);
+    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.bytes);
     const segment: Segment = { key, start, end, body: null, loading: null, read: group.some((w) => !w.prefetch) };
     segment.loading = this.store.get(key, { start, end });
     this.insertSegment(segment);
     segment.loading.then(
       (body) => {
         this.loadingBytes -= size;
+        this.getsInFlight--;
         segment.body = body;
         segment.loading = null;
         if (!this.objects.get(key)?.includes(segment)) {
@@ -220,6 +228,7 @@ export class LaggingReadCache {
       },
       (err: unknown) => {
         this.loadingBytes -= size;
+        this.getsInFlight--;
         this.removeSegment(segment);
         for (const w of group) for (const x of w.waiters) x.reject(err);
       },
