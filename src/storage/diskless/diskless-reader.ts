@@ -55,7 +55,12 @@ interface Cursor {
   highWatermark: number;
   batches: BatchLocation[];
   at: number;
+  /** Per object, the span of this partition's batches in it (they are contiguous in an object). */
+  spans: Map<string, { start: number; end: number }>;
 }
+
+/** Cursors looked through to widen a read-ahead to the other partitions' spans of the same objects. */
+const MAX_WIDEN_CURSORS = 256;
 
 /** How long a cursor is trusted (well below diskless.object.deletion.grace.ms's default of 120 s). */
 const CURSOR_TTL_MS = 30_000;
@@ -181,7 +186,7 @@ export class DisklessReader {
       // cursor (ranged reads, read ahead), not as a tail consumer (whole objects into the object cache).
       this.index.seed(key, asked, r.offset, mark);
       if (ahead > 0 && result.errorCode === 0 && result.batches.length > asked.batches.length) {
-        this.remember(key, { logStartOffset: result.logStartOffset, highWatermark: result.highWatermark, batches: result.batches, at: Date.now() });
+        this.remember(key, { logStartOffset: result.logStartOffset, highWatermark: result.highWatermark, batches: result.batches, at: Date.now(), spans: spansOf(result.batches) });
       }
       return { ...asked, recent: false };
     });
@@ -203,7 +208,22 @@ export class DisklessReader {
     let bytes = 0;
     let n = i;
     for (; n < batches.length && bytes < this.options.readAheadBytes; n++) bytes += batches[n]!.byteSize;
-    for (const run of batchRuns(batches.slice(i, n))) this.lagging.prefetch(run.objectKey, { start: run.start, end: run.end });
+    const objects = new Set<string>();
+    for (const run of batchRuns(batches.slice(i, n))) {
+      this.lagging.prefetch(run.objectKey, { start: run.start, end: run.end });
+      objects.add(run.objectKey);
+    }
+    // The same objects' spans of the topic's other lagging partitions, which their consumers read soon:
+    // asked for in this turn, they join this partition's GET of each object instead of one GET each later.
+    if (this.cursors.size > MAX_WIDEN_CURSORS) return;
+    const topic = key.slice(0, key.lastIndexOf(':') + 1);
+    for (const [other, c] of this.cursors) {
+      if (other === key || !other.startsWith(topic)) continue;
+      for (const object of objects) {
+        const span = c.spans.get(object);
+        if (span) this.lagging.prefetch(object, span);
+      }
+    }
   }
 
   /** Applies the partition limit and the request's budget (the first partition with data gets one batch). */
@@ -310,6 +330,16 @@ function batchRuns(batches: readonly BatchLocation[]): BatchRun[] {
     }
   }
   return runs;
+}
+
+function spansOf(batches: readonly BatchLocation[]): Map<string, { start: number; end: number }> {
+  const spans = new Map<string, { start: number; end: number }>();
+  for (const b of batches) {
+    const span = spans.get(b.objectKey);
+    if (span) span.end = Math.max(span.end, b.byteOffset + b.byteSize);
+    else spans.set(b.objectKey, { start: b.byteOffset, end: b.byteOffset + b.byteSize });
+  }
+  return spans;
 }
 
 /** The first batches up to `maxBytes` (at least one). */
