@@ -6,7 +6,7 @@
  *   npx tsx bench/cold-read.ts --base /path/to/other/checkout [--rounds 3] [--seconds 8] [--partitions 8]
  *
  * Per read: MB/s, GETs, GETs per MB, $/GiB of GETs (S3 Standard GET $0.0004 per 1,000), fetches and
- * coordinator queries per fetch; then the median of each checkout. Without --base only this checkout runs.
+ * coordinator queries per fetch, broker CPU-s per GiB; then the median of each checkout. Without --base only this checkout runs.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -62,26 +62,28 @@ try {
     for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
       const b = await startBroker({ name: `${v.name}-${round}`, root: v.root, dataDir: join(work, `${v.name}-${round}`), overrides, logFile: join(work, `${v.name}.log`) });
       const before = await b.metrics();
+      const cpu0 = b.cpuSeconds();
       const r = await consume({ bootstrap: b.bootstrap, topic: 'cold', partitions, expect }).result;
       const m = new MetricsDelta(before, await b.metrics());
+      const cpuPerGiB = (b.cpuSeconds() - cpu0) / (r.bytes / 2 ** 30);
       await b.stop();
       const gets = m.get('floe_objectstore_requests_total', { op: 'get' });
       const fetches = m.sum('kafka_network_requestmetrics_requests_total', { request: 'Fetch' });
       const queries = m.get('floe_fetch_coordinator_queries_total');
       const mb = r.bytes / 1e6;
-      const row = [r.MBps ?? 0, gets, gets / mb, ((gets / (r.bytes / 2 ** 30)) * GET_PRICE_PER_1000) / 1000, fetches, queries / Math.max(1, fetches)];
+      const row = [r.MBps ?? 0, gets, gets / mb, ((gets / (r.bytes / 2 ** 30)) * GET_PRICE_PER_1000) / 1000, fetches, queries / Math.max(1, fetches), cpuPerGiB];
       (rows[v.name] ??= []).push(row);
       const ahead = ['issued', 'skipped', 'wasted'].map((o) => `${o} ${m.get('floe_read_ahead_total', { outcome: o })}`).join(', ');
       const lagging = ['hit', 'miss'].map((o) => `${o} ${m.get('floe_lagging_reads_total', { outcome: o })}`).join(', ');
       if (v.root === ROOT) say(`${v.name}: read-ahead ${ahead}; lagging reads ${lagging}`);
-      say(`${v.name}: ${row[0]!.toFixed(1)} MB/s, ${gets} GETs, ${row[2]!.toFixed(3)} GET/MB, $${row[3]!.toFixed(6)}/GiB, ${fetches} fetches, ${row[5]!.toFixed(3)} queries/fetch`);
+      say(`${v.name}: ${row[0]!.toFixed(1)} MB/s, ${gets} GETs, ${row[2]!.toFixed(3)} GET/MB, $${row[3]!.toFixed(6)}/GiB, ${fetches} fetches, ${row[5]!.toFixed(3)} queries/fetch, ${cpuPerGiB.toFixed(2)} broker CPU-s/GiB`);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  process.stdout.write('checkout  MB/s (median)  GET/MB  $/GiB (GETs)  queries/fetch  runs MB/s\n');
+  process.stdout.write('checkout  MB/s (median)  GET/MB  $/GiB (GETs)  queries/fetch  broker CPU-s/GiB  runs MB/s\n');
   for (const [name, rs] of Object.entries(rows)) {
     const col = (i: number) => median(rs.map((r) => r[i]!));
-    process.stdout.write(`${name.padEnd(8)}  ${col(0).toFixed(1).padStart(12)}  ${col(2).toFixed(3).padStart(6)}  ${col(3).toFixed(6).padStart(12)}  ${col(5).toFixed(3).padStart(13)}  ${rs.map((r) => r[0]!.toFixed(1)).join(' / ')}\n`);
+    process.stdout.write(`${name.padEnd(8)}  ${col(0).toFixed(1).padStart(12)}  ${col(2).toFixed(3).padStart(6)}  ${col(3).toFixed(6).padStart(12)}  ${col(5).toFixed(3).padStart(13)}  ${col(6).toFixed(2).padStart(16)}  ${rs.map((r) => r[0]!.toFixed(1)).join(' / ')}\n`);
   }
 } finally {
   await Promise.all([pg.destroy(), s3.destroy()]);

@@ -192,6 +192,20 @@ export class DisklessReader {
     });
   }
 
+  /** The partition's batches changed (log start moved, compaction, merging): its next fetch asks the coordinator. */
+  forget(key: string): void {
+    this.cursors.delete(key);
+  }
+
+  forgetTopic(topicId: string): void {
+    const prefix = `${topicId}:`;
+    for (const key of this.cursors.keys()) if (key.startsWith(prefix)) this.cursors.delete(key);
+  }
+
+  forgetAll(): void {
+    this.cursors.clear();
+  }
+
   private remember(key: string, cursor: Cursor): void {
     this.cursors.delete(key);
     this.cursors.set(key, cursor);

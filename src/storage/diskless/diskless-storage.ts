@@ -174,12 +174,14 @@ export class DisklessStorage {
   /** Compaction or merging (here or elsewhere) rewrote a partition's batches: its cached locations are stale. */
   forgetCompacted(key: PartitionKey): void {
     this.index.changed(partitionKey(key.topicId, key.partition));
+    this.reader.forget(partitionKey(key.topicId, key.partition));
   }
 
   /** Notifications may have been missed (the coordinator listener reconnected): drop the cache, wake every long poll. */
   resync(): void {
     this.notificationStats.resyncs++;
     this.index.resync();
+    this.reader.forgetAll();
     this.txns.resync();
     this.waiters.notifyAll();
   }
@@ -281,6 +283,7 @@ export class DisklessStorage {
 
   dropTopic(topicId: string): void {
     this.index.invalidateTopic(topicId);
+    this.reader.forgetTopic(topicId);
     this.waiters.notifyAll();
   }
 
@@ -304,7 +307,9 @@ export class DisklessStorage {
   /** Log starts moved by retention or DeleteRecords (entries with -1 are ignored). */
   applyLogStarts(moves: readonly (PartitionKey & { logStartOffset: number })[]): void {
     for (const m of moves) {
-      if (m.logStartOffset >= 0) this.index.advanceLogStart(partitionKey(m.topicId, m.partition), m.logStartOffset);
+      if (m.logStartOffset < 0) continue;
+      this.index.advanceLogStart(partitionKey(m.topicId, m.partition), m.logStartOffset);
+      this.reader.forget(partitionKey(m.topicId, m.partition));
     }
   }
 
