@@ -64,8 +64,9 @@ const MAX_WIDEN_CURSORS = 256;
 
 /** How long a cursor is trusted (well below diskless.object.deletion.grace.ms's default of 120 s). */
 const CURSOR_TTL_MS = 30_000;
-/** Lagging partitions remembered at once (the oldest cursor goes first). */
+/** Lagging partitions remembered at once, and batch locations in all their cursors (the oldest cursor goes first). */
 const MAX_CURSORS = 10_000;
+const MAX_CURSOR_BATCHES = 200_000;
 
 export interface DisklessReaderOptions {
   /** Per lagging partition, bytes read ahead of its fetches (and located with the fetch's query); 0: none. */
@@ -78,6 +79,7 @@ export class DisklessReader {
   /** The index cache misses of one request's partitions, found with one coordinator query. */
   private readonly misses = new CallBatcher<DisklessRead, Planned>((reads) => this.findBatches(reads));
   private readonly cursors = new Map<string, Cursor>();
+  private cursorBatches = 0;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -135,7 +137,7 @@ export class DisklessReader {
     const cursor = this.cursors.get(key);
     if (!cursor) return undefined;
     if (Date.now() - cursor.at > CURSOR_TTL_MS) {
-      this.cursors.delete(key);
+      this.forget(key);
       return undefined;
     }
     const { batches } = cursor;
@@ -153,7 +155,10 @@ export class DisklessReader {
     const reachesEnd = batches[batches.length - 1]!.lastOffset + 1 >= cursor.highWatermark;
     if (!reachesEnd && (n === batches.length || beyond < this.options.readAheadBytes / 2)) return undefined;
     // Batches before the fetch offset are read: forget them.
-    if (i > 0) cursor.batches = batches.slice(i);
+    if (i > 0) {
+      cursor.batches = batches.slice(i);
+      this.cursorBatches -= i;
+    }
     const known = this.index.offsets(key);
     return {
       errorCode: 0,
@@ -194,22 +199,27 @@ export class DisklessReader {
 
   /** The partition's batches changed (log start moved, compaction, merging): its next fetch asks the coordinator. */
   forget(key: string): void {
+    const cursor = this.cursors.get(key);
+    if (!cursor) return;
+    this.cursorBatches -= cursor.batches.length;
     this.cursors.delete(key);
   }
 
   forgetTopic(topicId: string): void {
     const prefix = `${topicId}:`;
-    for (const key of this.cursors.keys()) if (key.startsWith(prefix)) this.cursors.delete(key);
+    for (const key of [...this.cursors.keys()]) if (key.startsWith(prefix)) this.forget(key);
   }
 
   forgetAll(): void {
     this.cursors.clear();
+    this.cursorBatches = 0;
   }
 
   private remember(key: string, cursor: Cursor): void {
-    this.cursors.delete(key);
+    this.forget(key);
     this.cursors.set(key, cursor);
-    if (this.cursors.size > MAX_CURSORS) this.cursors.delete(this.cursors.keys().next().value!);
+    this.cursorBatches += cursor.batches.length;
+    while (this.cursors.size > MAX_CURSORS || (this.cursorBatches > MAX_CURSOR_BATCHES && this.cursors.size > 1)) this.forget(this.cursors.keys().next().value!);
   }
 
   /** Reads ahead of a lagging fetch: the cursor's batches after `last`, up to the read-ahead's bytes. */
@@ -291,7 +301,7 @@ export class DisklessReader {
       }
     } catch (err) {
       log.warn({ err }, 'reading batches failed');
-      this.cursors.delete(key); // an object gone: locate the batches afresh
+      this.forget(key); // an object gone: locate the batches afresh
       return { ...result, errorCode: toKafkaError('object-store', err).errorCode, records: [], bytes: 0 };
     }
     return result;
