@@ -35,7 +35,7 @@
  * otherwise: one connection); (2) read it all back from the broker that wrote it (tail: served by its
  * write-through object cache, sized here to hold it all); (3) at 10%, 50% and 80% of (1)'s rate, produce
  * for N s to a fresh topic with a tail consumer measuring end-to-end latency; (4) restart the broker and
- * read everything again (lagging consumer, cold caches: exact-range reads from the object store); (5) on a
+ * read everything again (lagging consumer, cold caches: ranged, coalesced GETs read ahead through the lagging read cache); (5) on a
  * fresh topic, as fast as one producer goes for N s each: an idempotent producer, then transactional
  * producers writing 10 and 1,000 records per transaction (throughput, commit and transaction latency; each
  * commit must succeed and every record be delivered); (6) compaction: keyed records (10,000 keys) to a
@@ -732,7 +732,7 @@ function computeCosts(r: BenchResults): BenchResults['costs'] {
     for (const row of b.partitions) add(`write, ${row.MBps} MB/s over ${row.partitions} partition(s) (sealed by interval)`, 'write', row.puts, row.bytes, S3_PRICES.putPer1000);
     if (b.tailRead) add('read, tail consumers (cache)', 'read', b.tailRead.requests.gets, b.tailRead.bytes, S3_PRICES.getPer1000);
     for (const row of b.latency) add(`read, tail consumer at ${Math.round(row.load * 100)}% load`, 'read', row.requests.gets, row.bytes, S3_PRICES.getPer1000);
-    if (b.coldRead) add('read, lagging consumer (cold, exact ranges)', 'read', b.coldRead.requests.gets, b.coldRead.bytes, S3_PRICES.getPer1000);
+    if (b.coldRead) add('read, lagging consumer (cold, ranged GETs)', 'read', b.coldRead.requests.gets, b.coldRead.bytes, S3_PRICES.getPer1000);
   }
   return { prices: S3_PRICES, rows };
 }

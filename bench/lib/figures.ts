@@ -32,8 +32,9 @@ export function requestFigures(p: PhaseStats) {
   const commits = m.get('floe_coordinator_operations_total', { op: 'commitObject' });
   let coordinatorOps = 0;
   for (const [key, s] of m.after) if (s.name === 'floe_coordinator_operations_total') coordinatorOps += s.value - (m.before.get(key)?.value ?? 0);
-  const fetches = m.get('kafka_network_requestmetrics_requests_total', { request: 'Fetch' });
-  const produces = m.get('kafka_network_requestmetrics_requests_total', { request: 'Produce' });
+  // Summed over the API versions (the series carry a version label).
+  const fetches = m.sum('kafka_network_requestmetrics_requests_total', { request: 'Fetch' });
+  const produces = m.sum('kafka_network_requestmetrics_requests_total', { request: 'Produce' });
   const fetchQueries = m.get('floe_fetch_coordinator_queries_total');
   const putP50 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.5);
   const putP99 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.99);

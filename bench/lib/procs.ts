@@ -126,6 +126,8 @@ export interface BrokerOptions {
   profileDir?: string;
   /** More node options (e.g. --trace-gc), before the script. */
   nodeArgs?: string[];
+  /** The Floe checkout whose bin/floe.js runs (default this one; A/B runs point at another). */
+  root?: string;
   /** Seconds to wait for "Floe broker started" (default 120). */
   startTimeoutSeconds?: number;
   /** Pin the broker to these CPUs (`taskset -c LIST`, which execs node: the pid stays the broker's). */
@@ -177,12 +179,13 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
   }
   // Not tools/dev/exit-with-parent.cjs: with that preload (stdin a pipe, read) the broker did not finish
   // starting in 40 s on this machine; brokers are killed by the exit handler below instead.
-  args.push(join(ROOT, 'bin/floe.js'), 'start');
+  const root = opts.root ?? ROOT;
+  args.push(join(root, 'bin/floe.js'), 'start');
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
   const t0 = performance.now();
   const [command, commandArgs] = opts.cpus ? ['taskset', ['-c', opts.cpus, process.execPath, ...args]] : [process.execPath, args];
   const child = spawn(command, commandArgs, {
-    cwd: ROOT,
+    cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FLOE_LOG_LEVEL: process.env.FLOE_BENCH_LOG_LEVEL ?? 'info' },
   });

@@ -48,6 +48,16 @@ export class MetricsDelta {
     return (this.after.get(key)?.value ?? 0) - (this.before.get(key)?.value ?? 0);
   }
 
+  /** Increase summed over every series of `name` whose labels include `labels` (e.g. all versions of one API). */
+  sum(name: string, labels: Record<string, string> = {}): number {
+    let total = 0;
+    for (const [key, s] of this.after) {
+      if (s.name !== name || !Object.entries(labels).every(([k, v]) => s.labels[k] === v)) continue;
+      total += s.value - (this.before.get(key)?.value ?? 0);
+    }
+    return total;
+  }
+
   /** Value after (for gauges). */
   now(name: string, labels: Record<string, string> = {}): number {
     return this.after.get(keyOf(name, labels))?.value ?? 0;

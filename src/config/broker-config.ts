@@ -103,6 +103,10 @@ export interface BrokerConfig {
   disklessCommitIntervalMs: number;
   disklessBufferMaxBytes: number;
   disklessCacheMaxBytes: number;
+  disklessLaggingCacheMaxBytes: number;
+  disklessFetchReadAheadBytes: number;
+  disklessFetchCoalesceGapBytes: number;
+  disklessFetchMaxGetBytes: number;
   /** Retention, cleaner, orphans and producer expiry (issue 5). Optional for hand-built configs; always set by loadBrokerConfig. */
   disklessRetentionCheckIntervalMs?: number;
   disklessObjectCleanerIntervalMs?: number;
@@ -260,6 +264,14 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'The open object is sealed and uploaded as soon as it holds this many bytes, even before diskless.commit.interval.ms.' },
   { group: 'Diskless storage', key: 'diskless.cache.max.bytes', type: 'LONG', default: '268435456', validate: range(0),
     doc: 'Size of the broker\'s object cache (recently read or written objects, shared by every consumer). 0 disables the cache.' },
+  { group: 'Diskless storage', key: 'diskless.lagging.cache.max.bytes', type: 'LONG', default: '268435456', validate: range(0),
+    doc: 'Memory for reads of consumers behind the tail (what they read and what is read ahead of them), apart from diskless.cache.max.bytes, so a backfill never evicts what tail consumers read. Read-ahead stays within it; 0 disables read-ahead.' },
+  { group: 'Diskless storage', key: 'diskless.fetch.read.ahead.bytes', type: 'INT', default: '16777216', validate: range(0),
+    doc: 'How far ahead of a lagging consumer\'s fetch each of its partitions is read from object storage (ranged GETs in flight while the fetch is answered), and located with the fetch\'s one coordinator query so its next fetches need none. 0 disables read-ahead.' },
+  { group: 'Diskless storage', key: 'diskless.fetch.coalesce.gap.bytes', type: 'INT', default: '1048576', validate: range(0),
+    doc: 'Byte ranges of one object wanted at once by lagging reads (a fetch\'s partitions and their read-ahead) are read with one GET when the gap between them is at most this many bytes.' },
+  { group: 'Diskless storage', key: 'diskless.fetch.max.get.bytes', type: 'INT', default: '16777216', validate: range(1),
+    doc: 'The largest ranged GET that coalescing of lagging reads makes (a single batch larger than this is still read whole).' },
   { group: 'Diskless storage', key: 'diskless.retention.check.interval.ms', type: 'LONG', default: '60000', validate: range(1),
     doc: 'How often retention.ms and retention.bytes of diskless topics are enforced, and idle producer state expired. One broker of the cluster runs each pass (a lease in the coordinator); a pass deletes at most 1,000 batches per short transaction and never holds locks that stall commits.' },
   { group: 'Diskless storage', key: 'diskless.object.cleaner.interval.ms', type: 'LONG', default: '60000', validate: range(1),
@@ -679,6 +691,10 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     disklessCommitIntervalMs: int('diskless.commit.interval.ms'),
     disklessBufferMaxBytes: int('diskless.buffer.max.bytes'),
     disklessCacheMaxBytes: int('diskless.cache.max.bytes'),
+    disklessLaggingCacheMaxBytes: int('diskless.lagging.cache.max.bytes'),
+    disklessFetchReadAheadBytes: int('diskless.fetch.read.ahead.bytes'),
+    disklessFetchCoalesceGapBytes: int('diskless.fetch.coalesce.gap.bytes'),
+    disklessFetchMaxGetBytes: int('diskless.fetch.max.get.bytes'),
     disklessRetentionCheckIntervalMs: int('diskless.retention.check.interval.ms'),
     disklessObjectCleanerIntervalMs: int('diskless.object.cleaner.interval.ms'),
     disklessObjectDeletionGraceMs: int('diskless.object.deletion.grace.ms'),

@@ -18,6 +18,7 @@ import { partitionKey, READ_COMMITTED, STORED_LEADER_EPOCH, type AbortedTransact
 import { toKafkaError } from '../storage-error.ts';
 import type { BatchIndexCache } from './batch-index-cache.ts';
 import { CallBatcher } from './call-batcher.ts';
+import type { LaggingReadCache } from './lagging-read-cache.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { isMergedObjectKey } from './merger.ts';
 import type { TxnViews } from './txn-views.ts';
@@ -45,23 +46,58 @@ interface Planned {
   aborted?: AbortedTransaction[];
 }
 
+/**
+ * A lagging partition's batch locations beyond its last fetch, from the coordinator answer that planned
+ * it: the partition's next fetches are planned from it (no coordinator query) and read ahead along it.
+ */
+interface Cursor {
+  logStartOffset: number;
+  highWatermark: number;
+  batches: BatchLocation[];
+  at: number;
+  /** Per object, the span of this partition's batches in it (they are contiguous in an object). */
+  spans: Map<string, { start: number; end: number }>;
+}
+
+/** Cursors looked through to widen a read-ahead to the other partitions' spans of the same objects. */
+const MAX_WIDEN_CURSORS = 256;
+
+/** How long a cursor is trusted (well below diskless.object.deletion.grace.ms's default of 120 s). */
+const CURSOR_TTL_MS = 30_000;
+/** Lagging partitions remembered at once, and batch locations in all their cursors (the oldest cursor goes first). */
+const MAX_CURSORS = 10_000;
+const MAX_CURSOR_BATCHES = 200_000;
+
+export interface DisklessReaderOptions {
+  /** Per lagging partition, bytes read ahead of its fetches (and located with the fetch's query); 0: none. */
+  readAheadBytes: number;
+}
+
 export class DisklessReader {
   coordinatorQueries = 0;
   bytesRead = 0;
   /** The index cache misses of one request's partitions, found with one coordinator query. */
   private readonly misses = new CallBatcher<DisklessRead, Planned>((reads) => this.findBatches(reads));
+  private readonly cursors = new Map<string, Cursor>();
+  private cursorBatches = 0;
 
   constructor(
     private readonly coordinator: Coordinator,
     private readonly objects: ObjectCache,
     private readonly index: BatchIndexCache,
     private readonly txns: TxnViews,
+    private readonly lagging: LaggingReadCache,
+    private readonly options: DisklessReaderOptions = { readAheadBytes: 0 },
   ) {}
 
-  /** Plans one partition's read: from the index cache, else (batched with the request's other misses) the coordinator. */
+  /**
+   * Plans one partition's read: from the index cache (the tail), else from the partition's cursor (a
+   * lagging consumer reading on), else (batched with the request's other misses) the coordinator.
+   */
   async plan(read: DisklessRead, isolation: IsolationLevel): Promise<ReadPlan> {
-    const cached = this.index.read(partitionKey(read.topicId, read.partition), read.offset, read.maxBytes);
-    const planned: Planned = cached ? { errorCode: 0, ...cached, recent: true } : await this.misses.call(read);
+    const key = partitionKey(read.topicId, read.partition);
+    const cached = this.index.read(key, read.offset, read.maxBytes);
+    const planned: Planned = cached ? { errorCode: 0, ...cached, recent: true } : this.fromCursor(key, read) ?? (await this.misses.call(read));
     if (planned.errorCode === 0 && (read.offset < planned.logStartOffset || read.offset > planned.highWatermark)) {
       planned.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
       planned.batches = [];
@@ -92,12 +128,55 @@ export class DisklessReader {
     planned.batches.length = n;
   }
 
+  /**
+   * A lagging read planned from the partition's cursor, when the cursor holds the fetch offset and at least
+   * half the read-ahead beyond this fetch (else the coordinator is asked again, for a window as long as the
+   * first, before the read-ahead runs dry).
+   */
+  private fromCursor(key: string, read: DisklessRead): Planned | undefined {
+    const cursor = this.cursors.get(key);
+    if (!cursor) return undefined;
+    if (Date.now() - cursor.at > CURSOR_TTL_MS) {
+      this.forget(key);
+      return undefined;
+    }
+    const { batches } = cursor;
+    let i = 0;
+    while (i < batches.length && batches[i]!.lastOffset < read.offset) i++;
+    if (i === batches.length || batches[i]!.baseOffset > read.offset) return undefined;
+    let bytes = 0;
+    let n = i;
+    for (; n < batches.length; n++) {
+      if (n > i && bytes + batches[n]!.byteSize > read.maxBytes) break;
+      bytes += batches[n]!.byteSize;
+    }
+    let beyond = 0;
+    for (let j = n; j < batches.length; j++) beyond += batches[j]!.byteSize;
+    const reachesEnd = batches[batches.length - 1]!.lastOffset + 1 >= cursor.highWatermark;
+    if (!reachesEnd && (n === batches.length || beyond < this.options.readAheadBytes / 2)) return undefined;
+    // Batches before the fetch offset are read: forget them.
+    if (i > 0) {
+      cursor.batches = batches.slice(i);
+      this.cursorBatches -= i;
+    }
+    const known = this.index.offsets(key);
+    return {
+      errorCode: 0,
+      logStartOffset: Math.max(cursor.logStartOffset, known?.logStartOffset ?? -1),
+      highWatermark: Math.max(cursor.highWatermark, known?.highWatermark ?? -1),
+      batches: cursor.batches.slice(0, n - i),
+      recent: false,
+    };
+  }
+
   private async findBatches(reads: DisklessRead[]): Promise<Planned[]> {
     this.coordinatorQueries++;
     const mark = this.index.mark();
     let found: FindBatchesResult[];
+    const ahead = this.options.readAheadBytes;
     try {
-      found = await this.coordinator.findBatches(reads);
+      // Lagging reads locate their read-ahead too, in the same query.
+      found = await this.coordinator.findBatches(ahead > 0 ? reads.map((r) => ({ ...r, maxBytes: r.maxBytes + ahead })) : reads);
     } catch (err) {
       // The coordinator is unreachable: a retriable error for these partitions; cached ones are still served.
       log.warn({ err: (err as Error).message }, 'find batches: coordinator query failed');
@@ -106,9 +185,69 @@ export class DisklessReader {
     }
     return found.map((result, i) => {
       const r = reads[i]!;
-      this.index.seed(partitionKey(r.topicId, r.partition), result, r.offset, mark);
-      return { ...result, recent: false };
+      const key = partitionKey(r.topicId, r.partition);
+      const asked = { ...result, batches: firstBytes(result.batches, r.maxBytes) };
+      // Seeded only when the fetch itself reaches the tail: a consumer further behind is served from its
+      // cursor (ranged reads, read ahead), not as a tail consumer (whole objects into the object cache).
+      this.index.seed(key, asked, r.offset, mark);
+      if (ahead > 0 && result.errorCode === 0 && result.batches.length > asked.batches.length) {
+        this.remember(key, { logStartOffset: result.logStartOffset, highWatermark: result.highWatermark, batches: result.batches, at: Date.now(), spans: spansOf(result.batches) });
+      }
+      return { ...asked, recent: false };
     });
+  }
+
+  /** The partition's batches changed (log start moved, compaction, merging): its next fetch asks the coordinator. */
+  forget(key: string): void {
+    const cursor = this.cursors.get(key);
+    if (!cursor) return;
+    this.cursorBatches -= cursor.batches.length;
+    this.cursors.delete(key);
+  }
+
+  forgetTopic(topicId: string): void {
+    const prefix = `${topicId}:`;
+    for (const key of [...this.cursors.keys()]) if (key.startsWith(prefix)) this.forget(key);
+  }
+
+  forgetAll(): void {
+    this.cursors.clear();
+    this.cursorBatches = 0;
+  }
+
+  private remember(key: string, cursor: Cursor): void {
+    this.forget(key);
+    this.cursors.set(key, cursor);
+    this.cursorBatches += cursor.batches.length;
+    while (this.cursors.size > MAX_CURSORS || (this.cursorBatches > MAX_CURSOR_BATCHES && this.cursors.size > 1)) this.forget(this.cursors.keys().next().value!);
+  }
+
+  /** Reads ahead of a lagging fetch: the cursor's batches after `last`, up to the read-ahead's bytes. */
+  private readAhead(key: string, last: BatchLocation): void {
+    const cursor = this.cursors.get(key);
+    if (!cursor || this.options.readAheadBytes <= 0) return;
+    const { batches } = cursor;
+    let i = 0;
+    while (i < batches.length && batches[i]!.baseOffset <= last.baseOffset) i++;
+    let bytes = 0;
+    let n = i;
+    for (; n < batches.length && bytes < this.options.readAheadBytes; n++) bytes += batches[n]!.byteSize;
+    const objects = new Set<string>();
+    for (const run of batchRuns(batches.slice(i, n))) {
+      this.lagging.prefetch(run.objectKey, { start: run.start, end: run.end });
+      objects.add(run.objectKey);
+    }
+    // The same objects' spans of the topic's other lagging partitions, which their consumers read soon:
+    // asked for in this turn, they join this partition's GET of each object instead of one GET each later.
+    if (this.cursors.size > MAX_WIDEN_CURSORS) return;
+    const topic = key.slice(0, key.lastIndexOf(':') + 1);
+    for (const [other, c] of this.cursors) {
+      if (other === key || !other.startsWith(topic)) continue;
+      for (const object of objects) {
+        const span = c.spans.get(object);
+        if (span) this.lagging.prefetch(object, span);
+      }
+    }
   }
 
   /** Applies the partition limit and the request's budget (the first partition with data gets one batch). */
@@ -126,7 +265,8 @@ export class DisklessReader {
     budget.remaining = Math.max(0, budget.remaining - bytes);
   }
 
-  async load(plan: Planned): Promise<ReadResult> {
+  /** Reads a planned partition's batches; `key` names the partition (for its read-ahead). */
+  async load(plan: Planned, key: string): Promise<ReadResult> {
     const result: ReadResult = {
       errorCode: plan.errorCode,
       highWatermark: plan.highWatermark,
@@ -137,17 +277,21 @@ export class DisklessReader {
       bytes: 0,
     };
     if (plan.batches.length === 0) return result;
+    const runs = batchRuns(plan.batches);
+    // Merged objects are old and large: read by range even when the index cache located them.
+    const recent = plan.recent && !runs.some((run) => isMergedObjectKey(run.objectKey));
     try {
-      // Runs of a partition spread over many small objects are read in parallel (a lagging reader would
-      // otherwise wait for one GET after another), and kept in offset order.
-      const runs = batchRuns(plan.batches);
-      const runSlices = await mapLimit(runs, LOAD_CONCURRENCY, async (run) => {
-        const range = { start: run.start, end: run.end };
-        // Merged objects are old and large: read by range even when the index cache located them.
-        const recent = plan.recent && !isMergedObjectKey(run.objectKey);
-        const slices = recent ? await this.objects.getRecent(run.objectKey, range) : await this.objects.getRange(run.objectKey, range);
-        return patchRun(slices, run.batches);
-      });
+      let runSlices: Buffer[][];
+      if (recent) {
+        // Runs of a partition spread over many small objects are read in parallel, and kept in offset order.
+        runSlices = await mapLimit(runs, LOAD_CONCURRENCY, async (run) => patchRun(await this.objects.getRecent(run.objectKey, run), run.batches));
+      } else {
+        // Lagging: every run asked for in this turn, with the read-ahead beyond them, so the lagging cache
+        // reads them together with the request's other partitions (coalesced GETs, all in flight at once).
+        const reads = runs.map((run) => this.objects.cached(run.objectKey, run) ?? this.lagging.read(run.objectKey, run));
+        this.readAhead(key, plan.batches[plan.batches.length - 1]!);
+        runSlices = await Promise.all(reads.map(async (slices, i) => patchRun(await slices, runs[i]!.batches)));
+      }
       for (const slices of runSlices) {
         for (const bytes of slices) {
           result.records.push(bytes);
@@ -157,6 +301,7 @@ export class DisklessReader {
       }
     } catch (err) {
       log.warn({ err }, 'reading batches failed');
+      this.forget(key); // an object gone: locate the batches afresh
       return { ...result, errorCode: toKafkaError('object-store', err).errorCode, records: [], bytes: 0 };
     }
     return result;
@@ -182,7 +327,7 @@ class DisklessReadPlan implements ReadPlan {
   }
 
   load(): Promise<ReadResult> {
-    return this.reader.load(this.planned);
+    return this.reader.load(this.planned, partitionKey(this.read.topicId, this.read.partition));
   }
 }
 
@@ -209,6 +354,24 @@ function batchRuns(batches: readonly BatchLocation[]): BatchRun[] {
     }
   }
   return runs;
+}
+
+function spansOf(batches: readonly BatchLocation[]): Map<string, { start: number; end: number }> {
+  const spans = new Map<string, { start: number; end: number }>();
+  for (const b of batches) {
+    const span = spans.get(b.objectKey);
+    if (span) span.end = Math.max(span.end, b.byteOffset + b.byteSize);
+    else spans.set(b.objectKey, { start: b.byteOffset, end: b.byteOffset + b.byteSize });
+  }
+  return spans;
+}
+
+/** The first batches up to `maxBytes` (at least one). */
+function firstBytes(batches: BatchLocation[], maxBytes: number): BatchLocation[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < batches.length && (n === 0 || bytes + batches[n]!.byteSize <= maxBytes)) bytes += batches[n++]!.byteSize;
+  return n === batches.length ? batches : batches.slice(0, n);
 }
 
 /** `fn` over `items` with at most `limit` calls pending; results in item order. */

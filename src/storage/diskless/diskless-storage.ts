@@ -22,6 +22,7 @@ import { CallBatcher } from './call-batcher.ts';
 import { DisklessPartition } from './diskless-partition.ts';
 import { DisklessReader } from './diskless-reader.ts';
 import { ObjectCache } from './object-cache.ts';
+import { LaggingReadCache } from './lagging-read-cache.ts';
 import { TxnViews } from './txn-views.ts';
 import { PendingKeyPool } from './object-keys.ts';
 import { DisklessWriter, type CommittedBatch } from './diskless-writer.ts';
@@ -31,6 +32,11 @@ export interface DisklessStorageOptions {
   commitIntervalMs: number;
   bufferMaxBytes: number;
   cacheMaxBytes: number;
+  /** The lagging read cache (lagging-read-cache.ts) and read-ahead; defaults as the broker config's. */
+  laggingCacheMaxBytes?: number;
+  readAheadBytes?: number;
+  coalesceGapBytes?: number;
+  maxGetBytes?: number;
   /** See DisklessWriter: how long a failed commit is retried (default 0). */
   commitRetryTimeoutMs?: number;
   /**
@@ -41,6 +47,12 @@ export interface DisklessStorageOptions {
 }
 
 const log = childLogger('diskless-storage');
+
+/** Defaults of diskless.lagging.cache.max.bytes, diskless.fetch.read.ahead.bytes, diskless.fetch.coalesce.gap.bytes and diskless.fetch.max.get.bytes. */
+export const DEFAULT_LAGGING_CACHE_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_READ_AHEAD_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_COALESCE_GAP_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_GET_BYTES = 16 * 1024 * 1024;
 
 /** Where WAL objects live in the store (the orphan reaper lists this prefix). */
 export const WAL_KEY_PREFIX = 'wal/';
@@ -63,6 +75,7 @@ export class DisklessStorage {
   readonly writer: DisklessWriter;
   readonly reader: DisklessReader;
   readonly objectCache: ObjectCache;
+  readonly laggingCache: LaggingReadCache;
   readonly index = new BatchIndexCache();
   /** Last stable offsets and aborted ranges for read_committed reads. */
   readonly txns: TxnViews;
@@ -87,7 +100,14 @@ export class DisklessStorage {
       ? null
       : new PendingKeyPool(coordinator, { brokerId: options.brokerId, keyPrefix: WAL_KEY_PREFIX, orphanMinAgeMs: options.orphanMinAgeMs });
     this.txns = new TxnViews(coordinator.transactions);
-    this.reader = new DisklessReader(coordinator, this.objectCache, this.index, this.txns);
+    this.laggingCache = new LaggingReadCache(store, {
+      maxBytes: options.laggingCacheMaxBytes ?? DEFAULT_LAGGING_CACHE_MAX_BYTES,
+      coalesceGapBytes: options.coalesceGapBytes ?? DEFAULT_COALESCE_GAP_BYTES,
+      maxGetBytes: options.maxGetBytes ?? DEFAULT_MAX_GET_BYTES,
+    });
+    this.reader = new DisklessReader(coordinator, this.objectCache, this.index, this.txns, this.laggingCache, {
+      readAheadBytes: options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
+    });
     this.writer = new DisklessWriter(store, coordinator, {
       brokerId: options.brokerId,
       commitIntervalMs: options.commitIntervalMs,
@@ -154,12 +174,14 @@ export class DisklessStorage {
   /** Compaction or merging (here or elsewhere) rewrote a partition's batches: its cached locations are stale. */
   forgetCompacted(key: PartitionKey): void {
     this.index.changed(partitionKey(key.topicId, key.partition));
+    this.reader.forget(partitionKey(key.topicId, key.partition));
   }
 
   /** Notifications may have been missed (the coordinator listener reconnected): drop the cache, wake every long poll. */
   resync(): void {
     this.notificationStats.resyncs++;
     this.index.resync();
+    this.reader.forgetAll();
     this.txns.resync();
     this.waiters.notifyAll();
   }
@@ -261,6 +283,7 @@ export class DisklessStorage {
 
   dropTopic(topicId: string): void {
     this.index.invalidateTopic(topicId);
+    this.reader.forgetTopic(topicId);
     this.waiters.notifyAll();
   }
 
@@ -284,7 +307,9 @@ export class DisklessStorage {
   /** Log starts moved by retention or DeleteRecords (entries with -1 are ignored). */
   applyLogStarts(moves: readonly (PartitionKey & { logStartOffset: number })[]): void {
     for (const m of moves) {
-      if (m.logStartOffset >= 0) this.index.advanceLogStart(partitionKey(m.topicId, m.partition), m.logStartOffset);
+      if (m.logStartOffset < 0) continue;
+      this.index.advanceLogStart(partitionKey(m.topicId, m.partition), m.logStartOffset);
+      this.reader.forget(partitionKey(m.topicId, m.partition));
     }
   }
 
@@ -326,7 +351,10 @@ export class DisklessStorage {
 
   /** Objects deleted from the store: drop them from the object cache. */
   forgetObjects(keys: readonly string[]): void {
-    for (const key of keys) this.objectCache.drop(key);
+    for (const key of keys) {
+      this.objectCache.drop(key);
+      this.laggingCache.drop(key);
+    }
   }
 
   /** Seals and commits what is open, then withdraws the unused key registrations; used on shutdown. */

@@ -1,7 +1,7 @@
 /**
  * Object cache: whole recent objects, LRU bounded by bytes, shared by every consumer of any partition in
- * them. Concurrent misses for one key share one GET. Old data (lagging consumers) is read by exact range
- * and not cached, so a backfill cannot evict the tail.
+ * them. Concurrent misses for one key share one GET. Old data (lagging consumers) is read through the
+ * lagging read cache (lagging-read-cache.ts), a budget of its own, so a backfill cannot evict the tail.
  *
  * An object is held as the parts it was built from: the batches this broker wrote, as views into their
  * produce requests (write-through, no copy), or the one buffer a GET returned. Reads answer a byte range
@@ -67,6 +67,14 @@ export class ObjectCache {
     );
     this.loading.set(key, load);
     return slices(await load, range);
+  }
+
+  /** A byte range of an object held here (counted as a hit), else undefined. */
+  cached(key: string, range: ByteRange): Buffer[] | undefined {
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    this.stats.hits++;
+    return slices(hit, range);
   }
 
   /** A byte range, from the cache when the object is there, else read exactly and not cached. */
