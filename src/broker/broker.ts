@@ -265,7 +265,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
         },
         onTlsError: (err: Error, remote: string | undefined) => log.info({ listener: listener.name, remote, reason: err.message }, 'TLS handshake failed'),
       } satisfies ListenerOptions;
-      const threads = config.numNetworkThreads ?? 0;
+      const threads = config.numNetworkThreads ?? 1;
       const server = threads > 0 && !security?.tls
         ? new ThreadedKafkaServer(dispatcher, { ...listenerOptions, threads, onFatal: (reason) => {
           // The listener lost a thread: stop the broker the way a signal does (seal, commit, close).
