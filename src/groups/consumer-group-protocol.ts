@@ -388,7 +388,7 @@ export class ConsumerGroupProtocol {
       if (!create || !this.validateOnlineUpgrade(classic)) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
       return this.upgrade(classic);
     }
-    if (!create) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} not found.`);
+    if (!create) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${groupId} not found.`);
     if (classic !== undefined) log.info({ group: groupId }, 'empty classic group becomes a consumer group');
     return this.groups.createConsumer(groupId);
   }

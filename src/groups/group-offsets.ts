@@ -119,7 +119,8 @@ export class GroupOffsets {
     let g = this.groups.get(p.groupId);
     if (g === undefined) {
       // Only a client that does not use group management (generation -1) may create a group by committing.
-      if (p.generationId >= 0) return ErrorCode.ILLEGAL_GENERATION;
+      // Kafka: GROUP_ID_NOT_FOUND from OffsetCommit v9 on, ILLEGAL_GENERATION before (what older clients expect).
+      if (p.generationId >= 0) return (p.apiVersion ?? 0) >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
       g = this.groups.create(p.groupId);
     }
     const error = this.validateOffsetCommit(g, p);
