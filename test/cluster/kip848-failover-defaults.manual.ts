@@ -54,7 +54,7 @@ async function coordinatorOf(cluster: Cluster): Promise<ClusterBroker> {
   return found!;
 }
 
-test(`KIP-848 group at default settings: its coordinator killed ${RUNS} times, commits land again within seconds each time`, { timeout: 60_000 + RUNS * 40_000 }, async (t) => {
+test(`KIP-848 group at default settings: its coordinator killed ${RUNS} times, commits land again within seconds each time`, { timeout: 60_000 + RUNS * 40_000 + 180_000 }, async (t) => {
   const env = await modernLibrdkafkaEnv();
   const cluster = await startCluster({
     brokers: 3,
@@ -103,7 +103,15 @@ test(`KIP-848 group at default settings: its coordinator killed ${RUNS} times, c
   }
 
   await stopProducing();
-  await waitFor('every produced record consumed', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 90_000 });
+  // (The test's timeout leaves room for these last waits, so that a failure names what it saw.)
+  await waitFor('every produced record consumed', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 90_000 }).catch(async (err: Error) => {
+    const missing = [...produced].filter((v) => !consumed.has(v));
+    const logs = await cluster.writeLogs(await mkdtemp(join(tmpdir(), 'floe-kip848-failover-')));
+    t.diagnostic(`broker logs: ${logs.join(' ')}`);
+    throw new Error(`${err.message}: ${missing.length} of ${produced.size} never consumed (first ${JSON.stringify(missing.slice(0, 5))}); ` +
+      `assignments ${JSON.stringify(members.map((m) => m.assigned))}; members alive ${JSON.stringify(members.map((m) => m.alive))}; ` +
+      `events ${members.map((m) => m.events.slice(-8).join(' | ')).join(' || ')}; client errors ${members.map((m) => m.output.slice(-1500)).join(' || ')}`);
+  });
   const ends = new Map((await admin.fetchTopicOffsets(TOPIC)).map((o) => [o.partition, o.high]));
   await waitFor('committed offsets at the log end', async () => {
     const [committed] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
