@@ -457,6 +457,12 @@ export interface Coordinator extends SecurityStore, GroupConfigStore {
   /** Every stored group, plus (with protocolType null, generation 0) groups that only have offsets. */
   loadGroups(): Promise<GroupRecord[]>;
   /**
+   * Whether a classic or consumer group of this id is stored (a generation, a consumer group's state, or
+   * only committed offsets, Kafka's simple group), whichever broker coordinates it: a share group may not
+   * take its id.
+   */
+  hasStoredGroup(groupId: string): Promise<boolean>;
+  /**
    * Offset expiry (see floe_expire_group_offsets for Kafka's rules): groups in `activeGroupIds` (members in
    * memory) are left alone; `emptyGroupIds` are reported deleted when nothing of them is stored.
    */

@@ -298,6 +298,11 @@ SELECT DISTINCT o.group_id, NULL, 0, NULL, NULL, -1::bigint, '[]'::jsonb
   FROM group_offsets o
  WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = o.group_id)`;
 
+const HAS_STORED_GROUP_SQL = `
+SELECT EXISTS (SELECT 1 FROM groups WHERE group_id = $1)
+    OR EXISTS (SELECT 1 FROM consumer_groups WHERE group_id = $1)
+    OR EXISTS (SELECT 1 FROM group_offsets WHERE group_id = $1) AS stored`;
+
 const EXPIRE_GROUP_OFFSETS_SQL = `
 SELECT o_group_id, o_expired, o_deleted FROM floe_expire_group_offsets($1::bigint, $2::bigint, $3::text[], $4::text[])`;
 
@@ -731,6 +736,11 @@ export class SqlCoordinator implements Coordinator {
 
   async saveConsumerGroup(group: StoredConsumerGroup, nowMs: number): Promise<void> {
     await this.db.query(SAVE_CONSUMER_GROUP_SQL, [group.groupId, group.groupEpoch, JSON.stringify(group.state), nowMs]);
+  }
+
+  async hasStoredGroup(groupId: string): Promise<boolean> {
+    const res = await this.db.query<{ stored: boolean }>(HAS_STORED_GROUP_SQL, [groupId]);
+    return res.rows[0]?.stored === true;
   }
 
   async loadConsumerGroups(): Promise<StoredConsumerGroup[]> {

@@ -37,7 +37,9 @@
  *   owned partitions from its protocol metadata) and reconciles it one step, answering its member epoch as
  *   the generation with no leader; SyncGroup returns the partitions the server assigned it; Heartbeat
  *   answers REBALANCE_IN_PROGRESS while the member is behind the group epoch, must revoke, or may take
- *   partitions released meanwhile; their session is the JoinGroup's session timeout.
+ *   partitions released meanwhile; their session is the JoinGroup's session timeout. As in Kafka, a
+ *   classic member that joined must sync, and one told to rejoin must rejoin, within its rebalance timeout
+ *   (else it is removed: Kafka's sync and join timeouts).
  * - downgrade: when the last member of the consumer protocol leaves (or its session expires) and classic
  *   members remain, the group becomes a classic group again (Kafka's ClassicGroup.fromConsumerGroup) at
  *   the group epoch as its generation, with their assignments, and rebalances.
@@ -388,7 +390,7 @@ export class ConsumerGroupProtocol {
       if (!create || !this.validateOnlineUpgrade(classic)) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
       return this.upgrade(classic);
     }
-    if (!create) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} not found.`);
+    if (!create) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${groupId} not found.`);
     if (classic !== undefined) log.info({ group: groupId }, 'empty classic group becomes a consumer group');
     return this.groups.createConsumer(groupId);
   }
@@ -520,6 +522,10 @@ export class ConsumerGroupProtocol {
         if (g.members.get(m.memberId) !== m) continue;
         if (now >= m.deadline) {
           void this.removeMember(g, m, 'session expired').catch(() => undefined);
+        } else if (m.classic !== null && m.joinDeadline > 0 && now >= m.joinDeadline) {
+          void this.removeMember(g, m, 'the classic member failed to join within the rebalance timeout').catch(() => undefined);
+        } else if (m.classic !== null && m.syncDeadline > 0 && now >= m.syncDeadline) {
+          void this.removeMember(g, m, 'the member failed to sync within timeout').catch(() => undefined);
         } else if (m.state === 'unrevoked_partitions' && m.revocationDeadline > 0 && now >= m.revocationDeadline) {
           void this.removeMember(g, m, 'did not revoke its partitions within the rebalance timeout').catch(() => undefined);
         }
@@ -677,6 +683,9 @@ export class ConsumerGroupProtocol {
     m.deadline = now + p.sessionTimeoutMs;
     g.version++;
     await this.groups.persistConsumer(g);
+    // Kafka: the join timeout ends; the member must now sync within its rebalance timeout.
+    m.joinDeadline = 0;
+    m.syncDeadline = this.now() + p.rebalanceTimeoutMs;
     return {
       errorCode: ErrorCode.NONE, memberId: m.memberId, generationId: m.memberEpoch, protocolType: CONSUMER_PROTOCOL_TYPE,
       protocolName: m.classic.protocols[0]!.name, leader: '', skipAssignment: false, members: [],
@@ -692,7 +701,11 @@ export class ConsumerGroupProtocol {
     if ((p.protocolType !== null && p.protocolType !== CONSUMER_PROTOCOL_TYPE) || (p.protocolName !== null && p.protocolName !== m.classic!.protocols[0]!.name)) {
       return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
-    if (g.groupEpoch > m.memberEpoch && m.state !== 'unrevoked_partitions') return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+    if (g.groupEpoch > m.memberEpoch && m.state !== 'unrevoked_partitions') {
+      this.expectRejoin(m);
+      return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+    }
+    m.syncDeadline = 0;
     m.deadline = this.now() + m.classic!.sessionTimeoutMs;
     return { errorCode: ErrorCode.NONE, protocolType: CONSUMER_PROTOCOL_TYPE, protocolName: m.classic!.protocols[0]!.name, assignment: this.encodedAssignment(m) };
   }
@@ -706,9 +719,15 @@ export class ConsumerGroupProtocol {
     m.deadline = this.now() + m.classic!.sessionTimeoutMs;
     // Rejoin to catch up with the group epoch, to revoke, or to take partitions their owners released.
     if (m.memberEpoch < g.groupEpoch || m.state === 'unrevoked_partitions' || (m.state === 'unreleased_partitions' && !this.waitingOnUnreleased(g, m))) {
+      this.expectRejoin(m);
       return ErrorCode.REBALANCE_IN_PROGRESS;
     }
     return ErrorCode.NONE;
+  }
+
+  /** Kafka's scheduleConsumerGroupJoinTimeoutIfAbsent: a classic member told to rejoin has its rebalance timeout to do so. */
+  private expectRejoin(m: ConsumerMember): void {
+    if (m.joinDeadline === 0) m.joinDeadline = this.now() + m.rebalanceTimeoutMs;
   }
 
   /**

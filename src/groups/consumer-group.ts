@@ -43,6 +43,13 @@ export class ConsumerMember {
   deadline = 0;
   /** While partitions are pending revocation: the member is removed if it has not revoked them by then. */
   revocationDeadline = 0;
+  /**
+   * A classic member (Kafka's join and sync timeouts, both its rebalance timeout): told to rejoin
+   * (REBALANCE_IN_PROGRESS), it is removed if no JoinGroup comes by `joinDeadline`; joined, if no SyncGroup
+   * comes by `syncDeadline`. 0: none pending.
+   */
+  joinDeadline = 0;
+  syncDeadline = 0;
 
   constructor(
     public memberId: string,

@@ -52,7 +52,7 @@ export class GroupCoordinator {
   readonly configs: GroupConfigs;
 
   /** `options` is shared with the parts: a change to it (tests) applies to the running coordinator. */
-  constructor(store: Coordinator, readonly options: GroupCoordinatorOptions) {
+  constructor(private readonly store: Coordinator, readonly options: GroupCoordinatorOptions) {
     this.configs = new GroupConfigs(store, options.brokerConfig ?? { values: {} });
     options.groupConfigs ??= this.configs;
     this.owned = new OwnedGroups(store, options);
@@ -187,6 +187,21 @@ export class GroupCoordinator {
   isConsumerGroup(groupId: string): boolean {
     const g = this.owned.getConsumer(groupId);
     return g !== undefined && !g.dead;
+  }
+
+  /** Whether a classic group (not Dead) or a consumer group of this id is coordinated here (in memory). */
+  hasGroup(groupId: string): boolean {
+    const g = this.owned.get(groupId);
+    return (g !== undefined && g.state !== 'Dead') || this.isConsumerGroup(groupId);
+  }
+
+  /**
+   * Whether a classic or KIP-848 consumer group of this id exists anywhere in the cluster: coordinated here,
+   * or stored by its coordinator (a generation, a consumer group's state, or committed offsets only). A
+   * share group may not take such an id (ShareGroupHeartbeat: "Group X is not a share group.").
+   */
+  async existsInCluster(groupId: string): Promise<boolean> {
+    return this.hasGroup(groupId) || this.store.hasStoredGroup(groupId);
   }
 
   /** Read-only view of a consumer group for tests. */

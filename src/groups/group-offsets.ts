@@ -75,6 +75,13 @@ export class GroupOffsets {
   private expiryTimer: NodeJS.Timeout | null = null;
   /** The expiry run in progress (one at a time; shutdown waits for it). */
   private expiring: Promise<void> | null = null;
+  /**
+   * Per group, the last of its commits being stored. A group's commits are stored one after the other, in
+   * the order they were accepted: the pool runs transactions on several connections, and a member's
+   * pipelined commits (librdkafka auto-commits again while the previous commit is in flight) would otherwise
+   * land in any order, an older offset overwriting a newer one after both were acknowledged.
+   */
+  private readonly storing = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: Coordinator,
@@ -112,7 +119,8 @@ export class GroupOffsets {
     let g = this.groups.get(p.groupId);
     if (g === undefined) {
       // Only a client that does not use group management (generation -1) may create a group by committing.
-      if (p.generationId >= 0) return ErrorCode.ILLEGAL_GENERATION;
+      // Kafka: GROUP_ID_NOT_FOUND from OffsetCommit v9 on, ILLEGAL_GENERATION before (what older clients expect).
+      if (p.generationId >= 0) return (p.apiVersion ?? 0) >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
       g = this.groups.create(p.groupId);
     }
     const error = this.validateOffsetCommit(g, p);
@@ -135,16 +143,29 @@ export class GroupOffsets {
     return this.store_(p);
   }
 
-  private async store_(p: CommitParams): Promise<number | number[]> {
-    if (p.commits.length === 0) return [];
+  /** Stores an accepted commit after the group's earlier ones (see `storing`). */
+  private store_(p: CommitParams): Promise<number | number[]> {
+    if (p.commits.length === 0) return Promise.resolve([]);
     const now = this.now();
     const expireTimestamp = p.retentionTimeMs >= 0 ? now + p.retentionTimeMs : -1;
-    try {
-      return await this.store.commitGroupOffsets(p.groupId, now, p.commits.map((c) => ({ ...c, expireTimestamp })));
-    } catch (err) {
-      log.warn({ err, group: p.groupId }, 'could not store committed offsets');
-      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    }
+    const previous = this.storing.get(p.groupId);
+    const write = async (): Promise<number | number[]> => {
+      // The group moved to another broker while this commit waited its turn: the new coordinator may have
+      // stored newer commits already, so this one is refused (the client commits again there).
+      if (this.groups.placementError(p.groupId) === ErrorCode.NOT_COORDINATOR) return ErrorCode.NOT_COORDINATOR;
+      try {
+        return await this.store.commitGroupOffsets(p.groupId, now, p.commits.map((c) => ({ ...c, expireTimestamp })));
+      } catch (err) {
+        log.warn({ err, group: p.groupId }, 'could not store committed offsets');
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      }
+    };
+    const result = previous === undefined ? write() : previous.then(write);
+    this.storing.set(p.groupId, result);
+    void result.finally(() => {
+      if (this.storing.get(p.groupId) === result) this.storing.delete(p.groupId);
+    });
+    return result;
   }
 
   /**

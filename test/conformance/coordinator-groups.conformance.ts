@@ -171,12 +171,19 @@ export function groupsConformance(x: GroupsConformanceContext): void {
       { groupId: simple, protocolType: null, generation: 0, protocolName: null, leader: null, stateTimestamp: -1, members: [] },
       record,
     ]);
+    // A stored generation or offsets alone make a group a share group may not take the id of.
+    assert.deepEqual(await Promise.all([g, simple, x.name('never')].map((id) => c().hasStoredGroup(id))), [true, true, false]);
+    const consumer = x.name('consumer-kind');
+    await c().saveConsumerGroup({ groupId: consumer, groupEpoch: 1, state: { members: [] } }, 5);
+    assert.equal(await c().hasStoredGroup(consumer), true);
+    await c().deleteGroups([consumer]);
     const empty: GroupRecord = { ...record, generation: 4, protocolName: null, leader: null, members: [], stateTimestamp: 1_700_000_001_000 };
     await c().saveGroup(empty);
     assert.deepEqual((await mine())[1], empty);
     await c().deleteGroups([g, simple, x.name('never')]);
     assert.deepEqual(await mine(), []);
     assert.deepEqual(await c().fetchGroupOffsets([g, simple]), []);
+    assert.deepEqual(await Promise.all([g, simple, consumer].map((id) => c().hasStoredGroup(id))), [false, false, false]);
   });
 
   test('expireGroupOffsets follows Kafka: empty groups by state time, simple groups by commit time, explicit expiry, active groups kept', async () => {

@@ -14,6 +14,8 @@ import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { GroupCoordinator, type ConsumerHeartbeatParams, type GroupCoordinatorOptions } from '../../src/groups/group-coordinator.ts';
 import { rangeAssign, uniformAssign } from '../../src/groups/assignors.ts';
 import { compileTopicRegex } from '../../src/groups/consumer-group-protocol.ts';
+import { encodeSubscription } from '../../src/groups/consumer-protocol.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const SESSION_MS = 10_000;
 let store: SqlCoordinator;
@@ -229,4 +231,65 @@ test('assignors: uniform balances and is sticky; range gives contiguous ranges i
   }
   const range = rangeAssign({ members, partitionCounts: counts, previous: new Map() });
   assert.deepEqual(['m1', 'm2', 'm3'].map((m) => [...range.get(m)!.get(T)!]), [[0, 1, 2], [3, 4], [5, 6]]);
+});
+
+test('classic members of a consumer group: removed when they do not sync, or do not rejoin when told to, within their rebalance timeout (Kafka\'s join and sync timeouts)', async () => {
+  const gc = coordinator({ consumerSessionTimeoutMs: 600_000, tickMs: 5 });
+  await gc.load();
+  gc.start();
+  const REBALANCE_MS = 5000;
+  const join = (memberId: string) => gc.join({
+    groupId: 'gct', memberId, groupInstanceId: null, requireKnownMemberId: false, supportSkippingAssignment: false, clientId: 'c', clientHost: '/127.0.0.1',
+    rebalanceTimeoutMs: REBALANCE_MS, sessionTimeoutMs: 60_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: encodeSubscription(['orders']) }], reason: null,
+  });
+  const sync = (memberId: string, generationId: number) => gc.sync({ groupId: 'gct', generationId, memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
+  /** JoinGroup then SyncGroup until the sync goes through (the group epoch may move on in between), as a client does. */
+  const settle = async (memberId: string) => {
+    for (let i = 0; i < 5; i++) {
+      const j = await join(memberId);
+      assert.equal(j.errorCode, ErrorCode.NONE);
+      const r = await sync(memberId, j.generationId);
+      if (r.errorCode === ErrorCode.NONE) return;
+      assert.equal(r.errorCode, ErrorCode.REBALANCE_IN_PROGRESS);
+    }
+    assert.fail(`${memberId} never synced`);
+  };
+  const members = () => gc.inspectConsumerGroup('gct')!.members.map((m) => m.memberId).sort();
+  const epochOf = (memberId: string) => gc.inspectConsumerGroup('gct')!.members.find((m) => m.memberId === memberId)!.memberEpoch;
+  /** Lets the session ticker (every 5 ms of real time) look at the group a few times. */
+  const ticks = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+  assert.equal((await gc.consumerHeartbeat(hb('gct', 'a', 0))).errorCode, ErrorCode.NONE);
+  // Joined but never synced: gone once its rebalance timeout has passed, not before.
+  const silent = await join('');
+  assert.equal(silent.errorCode, ErrorCode.NONE);
+  now += REBALANCE_MS - 1;
+  await ticks();
+  assert.deepEqual(members(), ['a', silent.memberId].sort());
+  now += 2;
+  await waitFor('the member that never synced removed', () => !members().includes(silent.memberId), { timeoutMs: 10_000 });
+
+  // Joined and synced: no sync timeout left.
+  const stays = (await join('')).memberId;
+  const goes = (await join('')).memberId;
+  await settle(stays);
+  await settle(goes);
+  now += REBALANCE_MS + 1;
+  await ticks();
+  assert.deepEqual(members(), ['a', goes, stays].sort(), 'synced members have no sync timeout');
+  // Told to rejoin (the group epoch moved on), each has its rebalance timeout to do so: the one that rejoins
+  // and syncs stays, the one that only heartbeats is removed.
+  assert.equal((await gc.consumerHeartbeat(hb('gct', 'b', 0))).errorCode, ErrorCode.NONE, 'b joins: the group epoch moves on');
+  assert.equal(gc.heartbeat('gct', goes, null, epochOf(goes)), ErrorCode.REBALANCE_IN_PROGRESS);
+  assert.equal(gc.heartbeat('gct', stays, null, epochOf(stays)), ErrorCode.REBALANCE_IN_PROGRESS);
+  now += REBALANCE_MS - 1000;
+  await settle(stays);
+  assert.equal(gc.heartbeat('gct', goes, null, epochOf(goes)), ErrorCode.REBALANCE_IN_PROGRESS, 'still told to rejoin (the deadline set at the first telling stays)');
+  await ticks();
+  assert.ok(members().includes(goes));
+  now += 1001;
+  await waitFor('the member that did not rejoin removed', () => !members().includes(goes), { timeoutMs: 10_000 });
+  await ticks();
+  assert.deepEqual(members(), ['a', 'b', stays].sort(), 'the member that rejoined in time stays');
+  await gc.shutdown();
 });

@@ -8,7 +8,7 @@
 import { ConsumerGroupProtocol } from '../../src/groups/consumer-group-protocol.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TopicInfo } from '../../src/coordinator/coordinator.ts';
+import type { Coordinator, TopicInfo } from '../../src/coordinator/coordinator.ts';
 import { openPGliteCoordinator } from '../../src/coordinator/pglite.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
@@ -37,15 +37,15 @@ after(() => store.close());
 /** Which broker ('A' or 'B') coordinates each group; 'A' unless set. */
 const placement = new Map<string, 'A' | 'B'>();
 
-function broker(name: 'A' | 'B'): { owned: OwnedGroups; protocol: ClassicProtocol; offsets: GroupOffsets } {
+function broker(name: 'A' | 'B', coordinator: Coordinator = store): { owned: OwnedGroups; protocol: ClassicProtocol; offsets: GroupOffsets } {
   const options: GroupCoordinatorOptions = {
     initialRebalanceDelayMs: 0, minSessionTimeoutMs: 10, maxSessionTimeoutMs: 600_000, maxSize: 100,
     offsetsRetentionMs: RETENTION_MS, offsetsRetentionCheckIntervalMs: 600_000, offsetMetadataMaxBytes: 4096,
     now: () => now, owns: (groupId) => (placement.get(groupId) ?? 'A') === name,
   };
-  const owned = new OwnedGroups(store, options);
+  const owned = new OwnedGroups(coordinator, options);
   const protocol = new ClassicProtocol(owned, options);
-  return { owned, protocol, offsets: new GroupOffsets(store, owned, protocol, new ConsumerGroupProtocol(owned, options), options) };
+  return { owned, protocol, offsets: new GroupOffsets(coordinator, owned, protocol, new ConsumerGroupProtocol(owned, options), options) };
 }
 
 const join = (groupId: string): JoinParams => ({
@@ -115,4 +115,67 @@ test('OffsetDelete keeps the topics a live consumer group subscribes to; an empt
   // Its stored generations go too (the empty one was being written meanwhile).
   assert.ok(!(await store.loadGroups()).some((r) => r.groupId === 'deleting'));
   assert.equal(await a.offsets.deleteOffsets('deleting', targets), ErrorCode.GROUP_ID_NOT_FOUND);
+});
+
+/**
+ * The coordinator DB, with the next commit of offsets held until `release()` while later ones go through:
+ * how a pool of connections can reorder two transactions.
+ */
+function holdingNextCommit(): { coordinator: Coordinator; held: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let markHeld!: () => void;
+  const held = new Promise<void>((resolve) => (markHeld = resolve));
+  let holding = true;
+  const coordinator = new Proxy(store, {
+    get(target, key, receiver) {
+      if (key !== 'commitGroupOffsets') return Reflect.get(target, key, receiver);
+      return async (...args: Parameters<Coordinator['commitGroupOffsets']>) => {
+        if (holding) {
+          holding = false;
+          markHeld();
+          await gate;
+        }
+        return target.commitGroupOffsets(...args);
+      };
+    },
+  });
+  return { coordinator, held, release };
+}
+
+// Issue 20: librdkafka auto-commits again while its previous commit is still in flight; on a pool of
+// connections the two stores could land in reverse order, leaving the older offset after both were
+// acknowledged (a KIP-848 group's committed offset ended 2 records short of the log end).
+test('a group\'s commits are stored in the order they came, even when the first is slower to store', async () => {
+  const { coordinator, held, release } = holdingNextCommit();
+  const a = broker('A', coordinator);
+  await a.owned.load();
+  const first = a.offsets.commitOffsets(commit('ordered', [subscribed], 100));
+  await held;
+  let secondDone = false;
+  const second = a.offsets.commitOffsets(commit('ordered', [subscribed], 102)).finally(() => (secondDone = true));
+  // The second waits for the first: nothing stored yet, whatever the time given to it.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(secondDone, false);
+  assert.deepEqual(await committed('ordered'), []);
+  release();
+  assert.deepEqual(await first, [0]);
+  assert.deepEqual(await second, [0]);
+  assert.deepEqual(await committed('ordered'), ['subscribed:0=102']);
+  // Other groups are not held up by it.
+  assert.deepEqual(await a.offsets.commitOffsets(commit('ordered-other', [subscribed], 1)), [0]);
+});
+
+test('a commit still waiting its turn when the group moves to another broker is refused NOT_COORDINATOR', async () => {
+  const { coordinator, held, release } = holdingNextCommit();
+  const a = broker('A', coordinator);
+  await a.owned.load();
+  const first = a.offsets.commitOffsets(commit('moving', [subscribed], 5));
+  await held;
+  const second = a.offsets.commitOffsets(commit('moving', [subscribed], 4));
+  placement.set('moving', 'B');
+  release();
+  assert.deepEqual(await first, [0]);
+  assert.equal(await second, ErrorCode.NOT_COORDINATOR);
+  assert.deepEqual(await committed('moving'), ['subscribed:0=5']);
 });

@@ -113,8 +113,10 @@ test('member commits: generation and member checks; simple commits refused while
   assert.deepEqual(codes(await commit(8, 'members', p, { generation: j.generationId + 1, memberId: j.memberId })), [['oa', [ErrorCode.ILLEGAL_GENERATION]]]);
   assert.deepEqual(codes(await commit(8, 'members', p, { generation: j.generationId, memberId: 'ghost' })), [['oa', [ErrorCode.UNKNOWN_MEMBER_ID]]]);
   assert.deepEqual(codes(await commit(8, 'members', p)), [['oa', [ErrorCode.UNKNOWN_MEMBER_ID]]]);
-  // A generation for a group that does not exist: ILLEGAL_GENERATION (the group is not created).
+  // A generation for a group that does not exist: ILLEGAL_GENERATION, from v9 GROUP_ID_NOT_FOUND (Kafka 4);
+  // the group is not created.
   assert.deepEqual(codes(await commit(8, 'never-joined', p, { generation: 3, memberId: 'm' })), [['oa', [ErrorCode.ILLEGAL_GENERATION]]]);
+  assert.deepEqual(codes(await commit(9, 'never-joined', p, { generation: 3, memberId: 'm' })), [['oa', [ErrorCode.GROUP_ID_NOT_FOUND]]]);
   const list = await c.request(ApiKey.ListGroups, 4, { statesFilter: [] });
   assert.ok(!list.groups.some((g: any) => g.groupId === 'never-joined'));
   assert.deepEqual(offsetsOf(await fetchOne('members', null)), ['oa:0=42']);

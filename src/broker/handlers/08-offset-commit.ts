@@ -8,7 +8,10 @@
  * with generation -1 and no member id, which Kafka allows only while the group has no members (it is
  * created if needed). Per partition: unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION (before
  * the group is looked at), metadata longer than offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE (when
- * the group accepts the commit); the rest is committed.
+ * the group accepts the commit); the rest is committed. A group's commits are stored in the order they
+ * came (src/groups/group-offsets.ts), so pipelined commits never leave an older offset behind. A share
+ * group's id gets GROUP_ID_NOT_FOUND, as Kafka; so does a generation for a group that does not exist from v9
+ * (ILLEGAL_GENERATION before).
  * Version notes: v0 (Kafka 3.9 and older) has no generation or member id: a commit without group
  * management, as generation -1; v1 adds them and a commit timestamp per partition, stored as the offset's
  * commit time as Kafka 3.9 did (-1: the coordinator's time): the offsets of a group that commits without group
@@ -24,6 +27,7 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { clampToSafeInteger } from '../../protocol/int64.ts';
 import type { GroupOffsetCommit } from '../../coordinator/coordinator.ts';
 import { defineHandler } from '../handler.ts';
+import { namesShareGroup } from '../group-kinds.ts';
 
 type PartitionOut = Init<OffsetCommitResponsePartition> & { errorCode: number };
 
@@ -68,7 +72,10 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
       };
     });
     if (commits.length > 0 || tooLarge.length > 0) {
-      const result = await ctx.groups.commitOffsets({
+      // A share group's id: Kafka's ShareGroup refuses offset commits ("Group X is not a consumer group.").
+      const check = namesShareGroup(ctx, req.groupId);
+      const share = check === false ? false : await check;
+      const result = share !== false ? (share === null ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.GROUP_ID_NOT_FOUND) : await ctx.groups.commitOffsets({
         groupId: req.groupId,
         generationId: req.generationIdOrMemberEpoch,
         memberId: req.memberId,

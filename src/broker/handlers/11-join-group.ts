@@ -11,7 +11,8 @@
  * INCONSISTENT_GROUP_PROTOCOL. Protocol metadata is copied out of the request frame (it lives as long as
  * the member). A member joining a KIP-848 consumer group with members is served by that group (online
  * migration, src/groups/consumer-group-protocol.ts): its generation is its member epoch, the broker assigns
- * its partitions, and no member is leader.
+ * its partitions, and no member is leader. A share group's id gets INCONSISTENT_GROUP_PROTOCOL with no
+ * member id, as Kafka (src/broker/group-kinds.ts).
  * Version notes: v0 has no rebalance timeout (the session timeout is used); v7+ returns the protocol type
  * and a nullable protocol name (older versions get "" when there is none); v8+ carries a reason (logged);
  * v9+ may tell a rejoining static leader to skip the assignment (SkipAssignment).
@@ -19,6 +20,8 @@
 import type { JoinGroupRequest, JoinGroupResponse } from '../../protocol/gen/messages/join-group.ts';
 import { defineHandler } from '../handler.ts';
 import { clientHost } from '../../groups/group-coordinator.ts';
+import { ErrorCode } from '../../protocol/gen/errors.ts';
+import { namesShareGroup } from '../group-kinds.ts';
 
 export const joinGroup = defineHandler<JoinGroupRequest, JoinGroupResponse>({
   key: 11,
@@ -27,6 +30,13 @@ export const joinGroup = defineHandler<JoinGroupRequest, JoinGroupResponse>({
   maxVersion: 9,
   async handle(ctx, req) {
     const v = ctx.apiVersion;
+    const check = namesShareGroup(ctx, req.groupId);
+    const share = check === false ? false : await check;
+    if (share !== false) {
+      // Kafka: a classic member cannot join a share group (no member id is handed out).
+      const errorCode = share === null ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.INCONSISTENT_GROUP_PROTOCOL;
+      return { throttleTimeMs: 0, errorCode, generationId: -1, protocolType: null, protocolName: v >= 7 ? null : '', leader: '', skipAssignment: false, memberId: share === null ? req.memberId : '', members: [] };
+    }
     const r = await ctx.groups.join({
       groupId: req.groupId,
       memberId: req.memberId,

@@ -9,7 +9,8 @@
  * group. The broker assigns partitions (Kafka's simple assignor's outcome: a topic's partitions spread over
  * its subscribers, every subscriber of a topic with fewer partitions than subscribers gets one). Any
  * broker answers: the group's state is read and written under its row lock in the coordinator. A group id
- * used by a classic or consumer group gets GROUP_ID_NOT_FOUND ("not a share group"), as in Kafka.
+ * used by a classic or consumer group gets GROUP_ID_NOT_FOUND ("not a share group"), as in Kafka, whichever
+ * broker coordinates that group (a joining member's heartbeat looks for it in the coordinator DB).
  */
 import type { ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse } from '../../protocol/gen/messages/share-group-heartbeat.ts';
 import { ErrorCode } from '../../protocol/gen/errors.ts';
@@ -28,9 +29,10 @@ export const shareGroupHeartbeat = defineHandler<ShareGroupHeartbeatRequest, Sha
     if (!req.memberId) return fail(ErrorCode.INVALID_REQUEST, 'MemberId can\'t be empty.');
     if (req.memberId.length > 36) return fail(ErrorCode.INVALID_REQUEST, 'Invalid member id in the request.');
     if (req.rackId === '') return fail(ErrorCode.INVALID_REQUEST, 'RackId can\'t be empty.');
-    if (ctx.groups.describe(req.groupId) !== null || ctx.groups.isConsumerGroup(req.groupId)) {
-      return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a share group.`);
-    }
+    // A classic or consumer group's id, here or (checked in the coordinator DB when a member joins) wherever it is coordinated.
+    const clash = ctx.groups.hasGroup(req.groupId) || (req.memberEpoch === 0 && await ctx.groups.existsInCluster(req.groupId).catch(() => null));
+    if (clash === null) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not available.');
+    if (clash) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a share group.`);
     const r = await ctx.shareGroups.heartbeat({
       groupId: req.groupId,
       memberId: req.memberId,
