@@ -12,7 +12,8 @@
  *
  * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab};
  * full {id} / drain {id} (the socket's write buffer); close {id, reason}.
- * Messages from it: write {id, ab}; pause/resume/end/destroy {id}; stop (close the listener).
+ * Messages from it: write {id, ab}; pause/resume/end/destroy {id}; stop (close the listener); exit (end the
+ * thread, once the messages before it are handled).
  */
 export const NETWORK_THREAD_SOURCE = String.raw`
 'use strict';
@@ -86,6 +87,8 @@ function onData(id, c, chunk) {
 
 parentPort.on('message', (m) => {
   if (m.t === 'stop') { server.close(); return; }
+  // After everything posted before it (messages arrive in order): the thread ends.
+  if (m.t === 'exit') { server.close(); setImmediate(() => process.exit(0)); return; }
   const c = conns.get(m.id);
   if (!c) return;
   switch (m.t) {

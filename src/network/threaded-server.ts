@@ -210,6 +210,15 @@ export class ThreadedKafkaServer {
     this.closing = true;
     for (const w of this.workers) w.postMessage({ t: 'stop' });
     await Promise.all([...this.connections].map((c) => c.drainAndClose(graceMs)));
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    // Each thread exits once it has handled what was posted before (the last responses, then the closes):
+    // terminate() at once would drop them, and a produce answered during the shutdown would never arrive.
+    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void w.terminate().then(() => resolve(), () => resolve()), graceMs);
+      w.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      w.postMessage({ t: 'exit' });
+    })));
   }
 }
