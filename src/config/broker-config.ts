@@ -126,7 +126,7 @@ export interface BrokerConfig {
   transactionalIdExpirationMs?: number;
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
-  /** num.network.threads: threads owning the sockets of non-TLS listeners (default 1); 0: the main thread. */
+  /** num.network.threads: threads owning the sockets of PLAINTEXT listeners; 0 or absent: the main thread. */
   numNetworkThreads?: number;
   /** max.incremental.fetch.session.cache.slots */
   maxIncrementalFetchSessionCacheSlots: number;
@@ -240,8 +240,8 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Names of Kafka KRaft controller listeners. Floe has no controller quorum: listeners with these names are skipped (with a warning), so a Kafka combined-mode server.properties can be used as is.' },
   { group: 'Listeners and network', key: 'socket.request.max.bytes', type: 'INT', default: '104857600', validate: range(1),
     doc: 'The largest request the broker reads; a larger request closes the connection.' },
-  { group: 'Listeners and network', key: 'num.network.threads', type: 'INT', default: '1', validate: range(0, 256),
-    doc: 'Threads that own the sockets of the listeners without TLS: they accept connections, read and write them and cut requests into frames, so a broker uses more than one core for its network I/O (one process; the main thread keeps the coordinator, the handlers and the one open object per broker per commit interval). Floe\'s default 1 (Kafka\'s is 3): one thread, which on 2 cores raised ingress 1.4-1.9 times and cut the main thread\'s CPU per GiB 2-3 times, for about 4 MB of memory; 0: the main thread does it all. More threads help with many connections and more than 2 cores: the number of cores minus one or two. TLS listeners always stay on the main thread. If a network thread dies, the broker shuts down (no acknowledged write is lost: a produce is answered only once committed).' },
+  { group: 'Listeners and network', key: 'num.network.threads', type: 'INT', default: '0', validate: range(0, 256),
+    doc: 'Threads that own the sockets of the listeners without TLS: they accept connections, read and write them and cut requests into frames, so a broker uses more than one core for its network I/O (one process; the main thread keeps the coordinator, the handlers and the one open object per broker per commit interval). 0 (Floe\'s default; Kafka\'s is 3): the main thread does it all. On 2 cores one thread raised ingress 1.4-1.9 times and cut the main thread\'s CPU per GiB 2-3 times, for about 4 MB of memory; with more cores and connections, the number of cores minus one or two. Only PLAINTEXT listeners use threads (TLS and SASL listeners stay on the main thread), and with threads queued.max.request.bytes bounds what the main thread holds, not what the threads have read ahead of it (a flood can take more memory) TLS listeners always stay on the main thread. If a network thread dies, the broker shuts down (no acknowledged write is lost: a produce is answered only once committed).' },
   { group: 'Listeners and network', key: 'max.incremental.fetch.session.cache.slots', type: 'INT', default: '1000', validate: range(0),
     doc: 'The most fetch sessions (KIP-227: incremental fetch requests) this broker keeps. When full, a new session takes the slot of one unused for 2 minutes, or of a smaller session older than 2 minutes; otherwise the consumer fetches without a session.' },
   { group: 'Listeners and network', key: 'queued.max.request.bytes', type: 'LONG', default: '536870912',

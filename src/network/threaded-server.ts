@@ -6,9 +6,12 @@
  * reassembly (the copy of a request spread over many socket reads); the main thread gets whole frames in one
  * transferred buffer and takes views of it.
  *
- * Only listeners without TLS use threads (TLS stays on the main thread's KafkaServer). A network thread that
- * dies takes its connections with it: their requests that were not answered were never acknowledged (a
- * produce is answered only after its object is committed), so no acknowledged write is lost; `onFatal` is
+ * Only PLAINTEXT listeners use threads: TLS and SASL stay on the main thread's KafkaServer (a raw SASL
+ * token's 512 KiB cap is checked on its size header, before its body is read). With threads,
+ * queued.max.request.bytes bounds what the main thread holds, not what a thread has read ahead of it. A
+ * network thread that dies takes its connections with it: their requests that were not answered were never
+ * acknowledged (a produce is answered only after its object is committed), so no acknowledged write is
+ * lost; `onFatal` is
  * then told, and the broker shuts down cleanly rather than keep a listener with a missing thread.
  */
 import { EventEmitter } from 'node:events';

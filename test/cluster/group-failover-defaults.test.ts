@@ -86,7 +86,10 @@ test(`classic group at default broker liveness settings: its coordinator killed 
   await stopProducing();
   await waitFor('every produced record consumed', () => [...produced].every((v) => consumed.has(v)), { timeoutMs: 90_000 });
   const ends = new Map((await admin.fetchTopicOffsets(TOPIC)).map((o) => [o.partition, Number(o.high)]));
-  await waitFor('the members committed up to the ends', () => [...ends].every(([p, end]) => lastCommitted.get(p) === end), WAIT);
+  await waitFor('the members committed up to the ends', () => [...ends].every(([p, end]) => lastCommitted.get(p) === end), WAIT).catch((err: Error) => {
+    throw new Error(`${err.message}: ends ${JSON.stringify(Object.fromEntries(ends))}, last acknowledged commits ${JSON.stringify(Object.fromEntries(lastCommitted))}, ` +
+      `${commitTimes.length} commits acknowledged, failed: ${JSON.stringify(failures.slice(-5))}`);
+  });
   for (const m of members) await m.stop();
   const stored = await cluster.query<{ partition: number; committed_offset: string }>(
     `SELECT g.partition, g.committed_offset FROM group_offsets g JOIN topics t ON t.topic_id = g.topic_id
