@@ -229,76 +229,76 @@ export class ShareGroups {
     return firstAcquirableOffset(s, this.now(), this.rules(groupId));
   }
 
-  /** Acquires records of each partition for the member, in one transaction. */
-  async acquire(groupId: string, memberId: string, inputs: readonly AcquireInput[], maxRecords: number, recordLimit: boolean): Promise<AcquiredRange[][]> {
-    if (inputs.length === 0) return [];
+  /**
+   * One coordinator transaction over share partitions' states: `step` maps their stored states to the next
+   * ones and a result, with the clock and the group's rules. Its events (acquisitions, lock timeouts,
+   * archiving) reach the metrics only from the attempt that committed: a retried transaction counts again.
+   */
+  private async updatePartitions<T>(
+    groupId: string,
+    keys: readonly SharePartitionKey[],
+    step: (current: (unknown | null)[], now: number, rules: ShareRules, events: ShareEvents) => { next: (SharePartitionState | undefined)[]; result: T },
+  ): Promise<T> {
     const now = this.now();
     const rules = this.rules(groupId);
     let events = noEvents();
-    const acquired = await this.store.updateSharePartitions(
-      groupId,
-      inputs,
-      (current) => {
-        events = noEvents(); // counted again if the transaction runs again
-        let budget = maxRecords;
-        const next: (SharePartitionState | undefined)[] = [];
-        const result: AcquiredRange[][] = [];
-        current.forEach((c, i) => {
-          const input = inputs[i]!;
-          const s = asSharePartitionState(c) ?? initialState(input.initialOffset);
-          moveToLogStart(s, input.logStartOffset);
-          if (budget <= 0 && maxRecords > 0) {
-            next.push(s);
-            result.push([]);
-            return;
-          }
-          const r = acquire(s, memberId, input.batches, now, rules, maxRecords > 0 ? budget : 0, recordLimit, events);
-          for (const a of r.acquired) budget -= a.lastOffset - a.firstOffset + 1;
-          next.push(r.state);
-          result.push(r.acquired);
-        });
-        return { next, result };
-      },
-      now,
-    );
+    const result = await this.store.updateSharePartitions(groupId, keys, (current) => {
+      events = noEvents();
+      return step(current, now, rules, events);
+    }, now);
     addEvents(this.stats, events);
-    return acquired;
+    return result;
+  }
+
+  /** Acquires records of each partition for the member, in one transaction. */
+  async acquire(groupId: string, memberId: string, inputs: readonly AcquireInput[], maxRecords: number, recordLimit: boolean): Promise<AcquiredRange[][]> {
+    if (inputs.length === 0) return [];
+    return this.updatePartitions(groupId, inputs, (current, now, rules, events) => {
+      let budget = maxRecords;
+      const next: (SharePartitionState | undefined)[] = [];
+      const result: AcquiredRange[][] = [];
+      current.forEach((c, i) => {
+        const input = inputs[i]!;
+        const s = asSharePartitionState(c) ?? initialState(input.initialOffset);
+        moveToLogStart(s, input.logStartOffset);
+        if (budget <= 0 && maxRecords > 0) {
+          next.push(s);
+          result.push([]);
+          return;
+        }
+        const r = acquire(s, memberId, input.batches, now, rules, maxRecords > 0 ? budget : 0, recordLimit, events);
+        for (const a of r.acquired) budget -= a.lastOffset - a.firstOffset + 1;
+        next.push(r.state);
+        result.push(r.acquired);
+      });
+      return { next, result };
+    });
   }
 
   /** Applies the member's acknowledgements of each partition, in one transaction. */
   async acknowledge(groupId: string, memberId: string, parts: readonly (SharePartitionKey & { batches: AcknowledgementBatch[] })[], allowRenew: boolean): Promise<AcknowledgeResult[]> {
     if (parts.length === 0) return [];
-    const now = this.now();
-    const rules = this.rules(groupId);
-    let events = noEvents();
-    const results = await this.store.updateSharePartitions(
-      groupId,
-      parts,
-      (current) => {
-        events = noEvents();
-        const next: (SharePartitionState | undefined)[] = [];
-        const result: AcknowledgeResult[] = [];
-        current.forEach((c, i) => {
-          const s = asSharePartitionState(c);
-          if (!s) {
-            next.push(undefined);
-            result.push({ errorCode: 'INVALID_RECORD_STATE', message: 'No records of this partition are acquired' });
-            return;
-          }
-          const r = acknowledge(s, memberId, parts[i]!.batches, now, rules, allowRenew, events);
-          if ('error' in r) {
-            next.push(undefined);
-            result.push({ errorCode: r.error, message: r.message });
-          } else {
-            next.push(r.state);
-            result.push({ errorCode: 'NONE' });
-          }
-        });
-        return { next, result };
-      },
-      now,
-    );
-    addEvents(this.stats, events);
+    const results = await this.updatePartitions(groupId, parts, (current, now, rules, events) => {
+      const next: (SharePartitionState | undefined)[] = [];
+      const result: AcknowledgeResult[] = [];
+      current.forEach((c, i) => {
+        const s = asSharePartitionState(c);
+        if (!s) {
+          next.push(undefined);
+          result.push({ errorCode: 'INVALID_RECORD_STATE', message: 'No records of this partition are acquired' });
+          return;
+        }
+        const r = acknowledge(s, memberId, parts[i]!.batches, now, rules, allowRenew, events);
+        if ('error' in r) {
+          next.push(undefined);
+          result.push({ errorCode: r.error, message: r.message });
+        } else {
+          next.push(r.state);
+          result.push({ errorCode: 'NONE' });
+        }
+      });
+      return { next, result };
+    });
     const topics = new Set(parts.map((p) => p.topicId));
     const failed = new Set(parts.filter((_, i) => results[i]!.errorCode !== 'NONE').map((p) => p.topicId));
     this.stats.acknowledgementRequests += topics.size;
@@ -315,19 +315,10 @@ export class ShareGroups {
   /** Releases every record the member holds in these partitions (its share session closed). */
   async release(groupId: string, memberId: string, keys: readonly SharePartitionKey[]): Promise<void> {
     if (keys.length === 0) return;
-    const now = this.now();
-    const rules = this.rules(groupId);
-    let events = noEvents();
-    await this.store.updateSharePartitions(
-      groupId,
-      keys,
-      (current) => {
-        events = noEvents();
-        return { next: current.map((c) => { const s = asSharePartitionState(c); return s ? releaseMember(s, memberId, now, rules, events) : undefined; }), result: undefined };
-      },
-      now,
-    );
-    addEvents(this.stats, events);
+    await this.updatePartitions(groupId, keys, (current, now, rules, events) => ({
+      next: current.map((c) => { const s = asSharePartitionState(c); return s ? releaseMember(s, memberId, now, rules, events) : undefined; }),
+      result: undefined,
+    }));
   }
 
   // ---- Admin (DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets, DeleteGroups) ----
