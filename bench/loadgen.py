@@ -17,7 +17,7 @@ progress and errors go to stderr.
       Prints "measuring" on stderr when the measured run starts and "produced" when the last record was
       handed to the client (before the final flush).
       Output: sent, warmUp, failed, bytes, seconds (first produce call to last delivery), latency
-      percentiles (ms).
+      percentiles (ms), cpuSeconds (this process's CPU time, librdkafka's threads included, over those seconds).
       With --transaction-records N: a transactional producer (transactional.id floe-bench-<topic>-<pid>),
       as fast as it goes, N records per transaction (begin, produce N, flush, commit), whole transactions
       until --seconds passed; the warm-up record is a transaction of its own. Adds transactions, commitMs
@@ -30,7 +30,8 @@ progress and errors go to stderr.
       first prints "ready" on stderr once the first fetch round returned (tail consumers are started before
       the producer); then N may be given later on stdin (--expect -1: read N from stdin when the producer is
       done). --e2e measures end-to-end latency from the send time in each value.
-      Output: records, bytes, seconds (first record to last), per-partition counts, e2e percentiles (ms).
+      Output: records, bytes, seconds (first record to last), per-partition counts, e2e percentiles (ms),
+      cpuSeconds (this process's CPU time over those seconds).
       Exits 1 (and says why) when the records do not add up.
 
   admin    --bootstrap B --topic NAME:PARTITIONS[:key=value,...] ...
@@ -138,6 +139,7 @@ def produce(args):
     sys.stderr.write("measuring\n")
     sys.stderr.flush()
     t0 = perf()
+    cpu0 = time.process_time()
     end = t0 + args.seconds
     sent = 0
     while True:
@@ -173,6 +175,7 @@ def produce(args):
     sys.stderr.flush()
     left = p.flush(120)
     done = perf()
+    cpu = time.process_time() - cpu0
     if left:
         failed[0] += left
     seconds = done - t0
@@ -187,6 +190,7 @@ def produce(args):
         "MBps": round(sent * size / seconds / 1e6, 3),
         "offeredRate": rate,
         "latencyMs": percentiles(latencies),
+        "cpuSeconds": round(cpu, 3),
         "clientErrors": errors,
     }
     print(json.dumps(out))
@@ -319,6 +323,7 @@ def consume(args):
     wall = time.time
     first = None
     last = None
+    first_cpu = last_cpu = 0.0
     ready_said = not args.ready
     deadline = time.perf_counter() + args.timeout
     consume_ = c.consume
@@ -348,6 +353,7 @@ def consume(args):
         now = wall()
         if first is None:
             first = time.perf_counter()
+            first_cpu = time.process_time()
         for m in msgs:
             err = m.error()
             if err is not None:
@@ -367,6 +373,7 @@ def consume(args):
                 e2e.append((now - unpack(v)[0]) * 1000.0)
         total += len(msgs)
         last = time.perf_counter()
+        last_cpu = time.process_time()
     # Anything more than expected (duplicates) shows up within a short grace period.
     if not problems:
         extra = c.consume(num_messages=1000, timeout=0.5)
@@ -386,6 +393,7 @@ def consume(args):
         "MBps": round(nbytes / seconds / 1e6, 3) if seconds > 0 else None,
         "perPartition": counts,
         "e2eMs": percentiles(e2e) if e2e_on else None,
+        "cpuSeconds": round(last_cpu - first_cpu, 3) if seconds > 0 else None,
         "problems": problems,
         "clientErrors": errors,
     }

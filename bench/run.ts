@@ -11,6 +11,7 @@
  *                                          its time went in each phase (CPU figures then include the
  *                                          profiler's overhead)
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
+ *   npm run bench -- --node-args='--trace-gc'  Node flags for every broker process (output in its log)
  *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
  *         --transaction-seconds (0: no transaction runs), --compaction-seconds (0: no compaction run),
  *         --size (record bytes), --partitions (of the throughput topics), --keep-data
@@ -63,7 +64,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, postgresBinDir, startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
 import { makeBenchCerts } from './lib/certs.ts';
-import { checkClient, consume, createTopics, produce, PYTHON, type ProduceResult } from './lib/loadgen.ts';
+import { checkClient, consume, createTopics, produce, PYTHON, type ConsumeResult, type ProduceResult } from './lib/loadgen.ts';
 import { findPids, mainThreadCpuSeconds, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
 import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { MetricsDelta } from './lib/prom.ts';
@@ -80,6 +81,7 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: SCENARIOS.join(',') },
     out: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'node-args': { type: 'string' },
     size: { type: 'string', default: '1024' },
     partitions: { type: 'string', default: '8' },
     'produce-seconds': { type: 'string' },
@@ -201,6 +203,7 @@ async function launch(id: BackendId, dataDir: string, overrides: Record<string, 
     overrides,
     logFile: join(outDir, 'logs', `broker-${id}.log`),
     ...(values.profile ? { profileDir: join(outDir, 'profiles', `${id}-${tag}`) } : {}),
+    ...(values['node-args'] ? { nodeArgs: values['node-args'].split(/\s+/).filter(Boolean) } : {}),
   });
   brokers.add(b);
   say(`broker ${b.name} up on ${b.bootstrap} (metrics :${b.metricsPort}) in ${b.startSeconds.toFixed(1)} s`);
@@ -285,6 +288,12 @@ async function runMock(): Promise<BenchResults['mock']> {
 }
 
 const TOPIC = 'throughput';
+
+/** Cores the producer and the consumer processes used over their own runs (null if either did not say). */
+function clientCores(r: ProduceResult, c: ConsumeResult): number | null {
+  if (r.cpuSeconds === undefined || !(r.seconds > 0) || c.cpuSeconds === undefined || c.cpuSeconds === null || !(c.seconds > 0)) return null;
+  return round(r.cpuSeconds / r.seconds + c.cpuSeconds / c.seconds, 2);
+}
 
 /** PLAINTEXT beside SASL_SSL (SASL/PLAIN over TLS) on one folder-backend broker: produce, then read back. */
 async function runSecurity(): Promise<SecurityRow[]> {
@@ -446,7 +455,9 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
           e2eMs: c.e2eMs,
           ...cpuFigures(p, r.bytes),
           requests: requestFigures(p),
+          clientCoresUsed: clientCores(r, c),
         });
+        if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: `latency ${Math.round(load * 100)}%`, window: whole.window, dir: join(outDir, 'profiles', broker.name) });
       }
     }
 

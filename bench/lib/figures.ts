@@ -40,6 +40,9 @@ export function requestFigures(p: PhaseStats) {
   const putP99 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.99);
   const commitP50 = m.histogramQuantile('floe_coordinator_operation_duration_seconds', { op: 'commitObject' }, 0.5);
   const commitP99 = m.histogramQuantile('floe_coordinator_operation_duration_seconds', { op: 'commitObject' }, 0.99);
+  // Inside the broker: from a Produce request read off the socket to its response ready (coarse buckets).
+  const brokerProduceP50 = m.histogramQuantile('kafka_network_requestmetrics_totaltime_seconds', { request: 'Produce' }, 0.5);
+  const brokerProduceP99 = m.histogramQuantile('kafka_network_requestmetrics_totaltime_seconds', { request: 'Produce' }, 0.99);
   return {
     puts,
     gets,
@@ -65,6 +68,8 @@ export function requestFigures(p: PhaseStats) {
     putP99Ms: putP99 === null ? null : round(putP99 * 1000, 0),
     commitP50Ms: commitP50 === null ? null : round(commitP50 * 1000, 0),
     commitP99Ms: commitP99 === null ? null : round(commitP99 * 1000, 0),
+    brokerProduceP50Ms: brokerProduceP50 === null ? null : round(brokerProduceP50 * 1000, 0),
+    brokerProduceP99Ms: brokerProduceP99 === null ? null : round(brokerProduceP99 * 1000, 0),
   };
 }
 

@@ -32,6 +32,8 @@ export interface ProduceResult {
   MBps: number;
   offeredRate: number;
   latencyMs: LatencySummary | null;
+  /** The producer process's CPU time over `seconds` (librdkafka's threads included). */
+  cpuSeconds?: number;
   clientErrors: string[];
   error?: string;
   /** Transactional runs (`transactionRecords`): committed transactions, their size, and latencies. */
@@ -50,6 +52,8 @@ export interface ConsumeResult {
   MBps: number | null;
   perPartition: number[];
   e2eMs: LatencySummary | null;
+  /** The consumer process's CPU time over `seconds`. */
+  cpuSeconds?: number | null;
   problems: string[];
   clientErrors: string[];
 }

@@ -22,6 +22,8 @@ export interface LatencyRow extends CpuFigures {
   produceMs: LatencySummary | null;
   e2eMs: LatencySummary | null;
   requests: RequestFigures;
+  /** CPU cores the load generator's producer and tail consumer used (CPU time over their run). */
+  clientCoresUsed: number | null;
 }
 
 export interface PartitionResult extends RequestFigures, CpuFigures {
@@ -264,10 +266,12 @@ export function formatReport(r: BenchResults): string {
     for (const l of b.latency) {
       const bound = b.diskless && l.requests.putP99Ms !== null ? `${s.commitIntervalMs}+${fmt(l.requests.putP99Ms, 0)}+20` : '–';
       latRows.push([LABELS[b.id]!, pct(l.load), l.offeredRecordsPerSec, fmt(l.MBps), lat(l.produceMs), lat(l.e2eMs), b.diskless ? fmt(l.requests.putP50Ms, 0) + ' / ' + fmt(l.requests.putP99Ms, 0) : '–', bound,
-        b.diskless ? fmt(l.requests.putsPerSec, 2) : '–', fmt(l.requests.produceRequestsPerSec, 0), fmt(l.brokerCoresUsed, 2)]);
+        b.diskless ? fmt(l.requests.putsPerSec, 2) : '–', fmt(l.requests.produceRequestsPerSec, 0),
+        `${fmt(l.requests.brokerProduceP50Ms, 0)} / ${fmt(l.requests.brokerProduceP99Ms, 0)}`, fmt(l.brokerCoresUsed, 2), fmt(l.clientCoresUsed, 2)]);
     }
   }
-  out.push(table(['backend', 'load', 'records/s', 'MB/s', 'produce', 'end-to-end', 'PUT p50/p99', 'p99 bound', 'PUT/s', 'Produce req/s', 'broker cores'], latRows));
+  out.push(table(['backend', 'load', 'records/s', 'MB/s', 'produce', 'end-to-end', 'PUT p50/p99', 'p99 bound', 'PUT/s', 'Produce req/s', 'in broker p50/p99', 'broker cores', 'client cores'], latRows));
+  out.push('  in broker: a Produce request from read off the socket to its response ready (histogram buckets, interpolated); client cores: the load generator\'s producer and tail consumer (on the same machine as the broker).');
 
   const txns = r.backends.flatMap((b) => b.transactions.map((t) => ({ b, t })));
   if (txns.length > 0) {

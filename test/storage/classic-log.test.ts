@@ -213,6 +213,29 @@ test('segments roll at segment.bytes; reads and index lookups work across segmen
   await log.close();
 });
 
+test('the active segment keeps its index entries in memory until it is sealed; a clean reopen and a recovery both find them', async () => {
+  const dir = await tempDir();
+  const config = configWith({ indexIntervalBytes: 64 });
+  let { log } = await openLog(dir, config);
+  const expected = new Map<number, string>();
+  for (let i = 0; i < 50; i++) {
+    const v = `value-${i}-${'y'.repeat(60)}`;
+    expected.set((await append(log, await batchOf([v]))).baseOffset, v);
+  }
+  const index = join(dir, '00000000000000000000.index');
+  assert.equal((await stat(index)).size, 0, 'no index write per round while the segment is active');
+  await log.close();
+  assert.ok((await stat(index)).size >= 8 * 20, `sealed at close: ${(await stat(index)).size} bytes of index`);
+  ({ log } = await openLog(dir, config));
+  for (const offset of [0, 17, 49]) assert.deepEqual(await readFrom(log, offset), new Map([...expected].filter(([o]) => o >= offset)));
+  for (let i = 50; i < 60; i++) expected.set((await append(log, await batchOf([`value-${i}`]))).baseOffset, `value-${i}`);
+  // No close: the next open recovers (no clean-shutdown marker) and rebuilds the indexes from the log.
+  ({ log } = await openLog(dir, config, true));
+  assert.equal(log.nextOffset, 60);
+  for (const offset of [5, 33, 55]) assert.deepEqual(await readFrom(log, offset), new Map([...expected].filter(([o]) => o >= offset)));
+  await log.close();
+});
+
 test('segment.ms rolls on the first append after the active segment is that old; flush.ms fsyncs relaxed logs in time', async () => {
   const dir = await tempDir();
   const h = await openLog(dir, configWith({ segmentMs: 200, flushMessages: 1_000_000, flushMs: 300 }));

@@ -22,6 +22,8 @@
  *   trades durability on power loss for latency).
  * A segment is always fsynced (log and indexes) when it is rolled, so only the active segment can have a torn
  * tail after a crash; the clean-shutdown marker (see classic-storage.ts) tells whether it must be recovered.
+ * The active segment's index entries are written to its index files only when it is sealed (roll, clean
+ * shutdown), like Kafka's memory-mapped indexes: after a crash they are rebuilt from the log.
  *
  * A failed write or fsync takes the partition offline (KAFKA_STORAGE_ERROR for every queued and later request)
  * until a restart recovers it, as Kafka takes a log dir offline: after a failed fsync the page cache can no
@@ -540,7 +542,9 @@ export class ClassicLog implements PartitionLog {
       this.makeVisible(segment, group, start, config);
       for (const e of group) if (!sync || e.waitForSync) this.answer(e);
       if (!sync) this.scheduleFlush(config);
-      await segment.persistIndexes();
+      // The active segment's index entries stay in memory until it is sealed (roll, clean shutdown), as
+      // Kafka's memory-mapped indexes do: after a crash its indexes are rebuilt from the log anyway, and two
+      // more writes per round would queue beside the fsyncs on libuv's thread pool, ahead of fetch reads.
     } catch (err) {
       for (const e of group) this.answer(e, err as Error);
       throw err;
