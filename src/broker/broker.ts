@@ -329,7 +329,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.groups.start();
   broker.maintenance.start();
   broker.transactions.start();
-  instrumentBroker(broker, servers);
+  instrumentBroker(broker, servers, requestMemory);
   const metricsServer = config.metricsListener
     ? await startMetricsServer(config.metricsListener, metrics, metricsSecurity(config.metricsListener, config),
       (err) => log.error({ err: err.message }, 'metrics TLS files changed but cannot be used; keeping the previous ones'))
