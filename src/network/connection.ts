@@ -7,7 +7,9 @@
  * Reading pauses while too many requests are in flight, while the socket's write buffer is full, while
  * the dispatcher asks for back-pressure (the produce buffer is full), or while the broker-wide request
  * memory (`queued.max.request.bytes`, request-memory-pool.ts) cannot hold the next request: its size is
- * reserved when its size header is read, before its body, and released when its response is ready.
+ * reserved when its size header is read, before its body, and released when its response is ready. Over a
+ * network thread's ThreadSocket the thread has reserved whole frames already: they come paid for (the 'data'
+ * event's second argument) and are released the same way, or given back if the connection drops them.
  */
 import type { Socket } from 'node:net';
 import { UNBOUNDED_REQUEST_MEMORY, type RequestMemoryPool } from './request-memory-pool.ts';

@@ -6,11 +6,19 @@
  * size-prefixed frames per read (one copy, here, off the main thread; the main thread takes views of it).
  * It writes the responses the main thread sends, and pauses or resumes reading when told to.
  *
+ * queued.max.request.bytes: each frame's 4 + size is reserved from the broker's shared request memory
+ * (workerData.requestMemory, request-memory-pool.ts's cells) as soon as its size header is read, before its
+ * body; while the pool is at its bound the socket pauses and waits (Atomics.waitAsync) for a release. The
+ * main thread releases a frame once answered; the thread gives back the frame it was reading when its socket
+ * closes or the thread ends. A size the main thread refuses (below 8 or above socket.request.max.bytes) is
+ * passed on unpaid with everything after it: the main thread closes the connection with Kafka's reason.
+ *
  * Kept as plain JavaScript in a string, run with `new Worker(source, { eval: true })`: the same text runs
  * from the TypeScript sources (tsx) and from the single-file bundle, and a worker cannot load either of those
  * module graphs by path. It depends on node built-ins only and holds no broker state.
  *
- * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab};
+ * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab,
+ * paid: the bytes of its whole frames reserved};
  * full {id} / drain {id} (the socket's write buffer); close {id, reason}.
  * Messages from it: write {id, ab}; pause/resume/end/destroy {id}; stop (close the listener); exit (end the
  * thread, once the messages before it are handled).

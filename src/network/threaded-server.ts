@@ -7,9 +7,11 @@
  * transferred buffer and takes views of it.
  *
  * Only PLAINTEXT listeners use threads: TLS and SASL stay on the main thread's KafkaServer (a raw SASL
- * token's 512 KiB cap is checked on its size header, before its body is read). With threads,
- * queued.max.request.bytes bounds what the main thread holds, not what a thread has read ahead of it. A
- * network thread that dies takes its connections with it: their requests that were not answered were never
+ * token's 512 KiB cap is checked on its size header, before its body is read). queued.max.request.bytes
+ * holds across threads: the pool's count is shared (request-memory-pool.ts), a thread reserves each frame on
+ * its size header before reading its body, and hands the frames over paid for (`paid` in a frames message);
+ * the Connection releases them when answered, and whatever reaches a socket the main thread has let go of is
+ * given back here. A network thread that dies takes its connections with it: their requests that were not answered were never
  * acknowledged (a produce is answered only after its object is committed), so no acknowledged write is
  * lost; `onFatal` is
  * then told, and the broker shuts down cleanly rather than keep a listener with a missing thread.
