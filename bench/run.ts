@@ -26,7 +26,7 @@
  * - partitions: object-store and coordinator request counts with 1, 100 and 1,000 partitions at a fixed
  *   load below one full object per commit interval, on the pg-s3 backend.
  * - cores: ingress on each diskless backend with the broker pinned to 1 core (`taskset -c 0`) and to 2 cores,
- *   the latter with num.network.threads 0 and 1 (socket I/O in a network thread): MB/s, CPU-s/GiB, PUTs per
+ *   with num.network.threads 0 and 1 (the default) on 1 core, 0, 1 and 3 (Kafka's default) on 2: MB/s, CPU-s/GiB, PUTs per
  *   commit interval (the load generator is not pinned; on a 2-core machine it shares the cores).
  * - security: one folder-backend broker with a PLAINTEXT and a SASL_SSL listener (TLS from an openssl CA,
  *   SASL/PLAIN): produce as fast as one producer goes, then read it all back, over each listener in turn;
@@ -343,12 +343,12 @@ async function runSecurity(): Promise<SecurityRow[]> {
 
 interface CoresRow { backend: BackendId; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null }
 
-/** Ingress with the broker pinned to 1 and 2 cores (and with a network thread on 2). */
+/** Ingress with the broker pinned to 1 and 2 cores, without network threads and with 1 (the default), and 3 (Kafka's) on 2. */
 async function runCores(): Promise<CoresRow[]> {
   const rows: CoresRow[] = [];
   const seconds = Math.min(settings.produceSeconds, 8);
   for (const id of ['folder', 'pg-s3'] as const) {
-    for (const [cpus, threads] of [['0', 0], ['0,1', 0], ['0,1', 1]] as const) {
+    for (const [cpus, threads] of [['0', 0], ['0', 1], ['0,1', 0], ['0,1', 1], ['0,1', 3]] as const) {
       const tag = `cores-${cpus.replace(',', '')}-t${threads}`;
       const broker = await launch(id, join(workDir, `${id}-${tag}`), { ...(await brokerOverrides(id)), 'num.network.threads': threads }, tag, cpus);
       try {

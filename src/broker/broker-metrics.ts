@@ -10,6 +10,7 @@ import type { ShareGroups } from '../groups/share-groups.ts';
 import type { ClusterView } from '../cluster/cluster-view.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import type { KafkaServer } from '../network/server.ts';
+import type { RequestMemoryPool } from '../network/request-memory-pool.ts';
 import { MeteredObjectStore } from '../objectstore/metered.ts';
 import type { ObjectStore } from '../objectstore/object-store.ts';
 import { meterAsyncMethods, type BrokerMetrics } from '../observability/metrics.ts';
@@ -38,8 +39,12 @@ export function meteredSeams(metrics: BrokerMetrics, coordinator: Coordinator, o
   };
 }
 
-export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<KafkaServer, 'connections'>[]): void {
+export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<KafkaServer, 'connections'>[], requestMemory: RequestMemoryPool): void {
   const { metrics } = parts;
+  // Kafka's SocketServer MemoryPoolUsed / MemoryPoolAvailable (queued.max.request.bytes; available -1: unbounded).
+  metrics.observe('kafka_network_socketserver_memorypoolused', 'Bytes of requests read and not yet answered (queued.max.request.bytes), network threads included.', 'gauge', () => requestMemory.usedBytes);
+  metrics.observe('kafka_network_socketserver_memorypoolavailable', 'Bytes queued.max.request.bytes leaves for requests (-1: unbounded).', 'gauge',
+    () => requestMemory.maxBytes < 0 ? -1 : Math.max(0, requestMemory.maxBytes - requestMemory.usedBytes));
   const storage = parts.storage.diskless;
   const classic = parts.storage.classic;
   metrics.observe('kafka_server_socketservermetrics_connection_count', 'Open client connections.', 'gauge', () => servers.reduce((n, s) => n + s.connections.size, 0));

@@ -265,7 +265,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
         },
         onTlsError: (err: Error, remote: string | undefined) => log.info({ listener: listener.name, remote, reason: err.message }, 'TLS handshake failed'),
       } satisfies ListenerOptions;
-      const threads = config.numNetworkThreads ?? 0;
+      const threads = config.numNetworkThreads ?? 1;
       // SASL listeners stay on the main thread too: a raw SASL token's 512 KiB cap is checked on its size
       // header, before its body is read, which only Connection (on the main thread) can do.
       const server = threads > 0 && listener.securityProtocol === 'PLAINTEXT'
@@ -329,7 +329,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   broker.groups.start();
   broker.maintenance.start();
   broker.transactions.start();
-  instrumentBroker(broker, servers);
+  instrumentBroker(broker, servers, requestMemory);
   const metricsServer = config.metricsListener
     ? await startMetricsServer(config.metricsListener, metrics, metricsSecurity(config.metricsListener, config),
       (err) => log.error({ err: err.message }, 'metrics TLS files changed but cannot be used; keeping the previous ones'))

@@ -7,7 +7,9 @@
  * Reading pauses while too many requests are in flight, while the socket's write buffer is full, while
  * the dispatcher asks for back-pressure (the produce buffer is full), or while the broker-wide request
  * memory (`queued.max.request.bytes`, request-memory-pool.ts) cannot hold the next request: its size is
- * reserved when its size header is read, before its body, and released when its response is ready.
+ * reserved when its size header is read, before its body, and released when its response is ready. Over a
+ * network thread's ThreadSocket the thread has reserved whole frames already: they come paid for (the 'data'
+ * event's second argument) and are released the same way, or given back if the connection drops them.
  */
 import type { Socket } from 'node:net';
 import { UNBOUNDED_REQUEST_MEMORY, type RequestMemoryPool } from './request-memory-pool.ts';
@@ -87,6 +89,11 @@ export class Connection {
   private waitingForMemory = false;
   /** Bytes reserved in the request memory for the frame being read (0: none yet). */
   private reserved = 0;
+  /**
+   * Bytes of whole frames at the front of `pending` that a network thread already reserved (threaded-server.ts
+   * hands them over with the data); they are not reserved again, and are given back if never handled.
+   */
+  private prepaid = 0;
   private readonly memory: RequestMemoryPool;
   private idleTimer: NodeJS.Timeout | null;
 
@@ -102,7 +109,8 @@ export class Connection {
     this.authenticated = listener.securityProtocol !== 'SASL_PLAINTEXT' && listener.securityProtocol !== 'SASL_SSL';
     this.memory = limits.requestMemory ?? UNBOUNDED_REQUEST_MEMORY;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // A ThreadSocket adds the bytes its network thread reserved for the whole frames at the front of `chunk`.
+    socket.on('data', (chunk: Buffer, paid?: number) => this.onData(chunk, paid ?? 0));
     socket.on('drain', () => {
       this.waitingForDrain = false;
       this.resumeIfPossible();
@@ -128,10 +136,14 @@ export class Connection {
     this.onClose(this, reason);
   }
 
-  /** Gives back the reservation of a frame not read in full (its requests in flight release their own). */
+  /**
+   * Gives back the reservation of a frame not read in full and of the prepaid frames not handled (its requests
+   * in flight release their own).
+   */
   private releaseReserved(): void {
-    if (this.reserved > 0) this.memory.release(this.reserved);
+    if (this.reserved + this.prepaid > 0) this.memory.release(this.reserved + this.prepaid);
     this.reserved = 0;
+    this.prepaid = 0;
   }
 
   /** Stops reading requests for `ms` (a client over its quota, KIP-219); responses still go out. */
@@ -184,8 +196,12 @@ export class Connection {
     this.close('shutdown');
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.ending !== null) return;
+  private onData(chunk: Buffer, paid: number): void {
+    if (this.ending !== null || this.closed) {
+      this.memory.release(paid);
+      return;
+    }
+    this.prepaid += paid;
     this.idleTimer?.refresh();
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
@@ -204,7 +220,11 @@ export class Connection {
         this.close(`invalid request size ${size} (socket.request.max.bytes=${this.limits.socketRequestMaxBytes})`);
         return;
       }
-      if (this.reserved === 0) {
+      if (this.reserved === 0 && this.prepaid > 0) {
+        // A whole frame its network thread reserved (prepaid frames are whole and come first).
+        this.reserved = 4 + size;
+        this.prepaid -= 4 + size;
+      } else if (this.reserved === 0) {
         // 4 + size > 0 always, so `reserved` is 0 only while nothing is reserved.
         if (!this.memory.tryReserve(4 + size)) {
           this.waitForMemory();

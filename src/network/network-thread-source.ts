@@ -6,11 +6,19 @@
  * size-prefixed frames per read (one copy, here, off the main thread; the main thread takes views of it).
  * It writes the responses the main thread sends, and pauses or resumes reading when told to.
  *
+ * queued.max.request.bytes: each frame's 4 + size is reserved from the broker's shared request memory
+ * (workerData.requestMemory, request-memory-pool.ts's cells) as soon as its size header is read, before its
+ * body; while the pool is at its bound the socket pauses and waits (Atomics.waitAsync) for a release. The
+ * main thread releases a frame once answered; the thread gives back the frame it was reading when its socket
+ * closes or the thread ends. A size the main thread refuses (below 8 or above socket.request.max.bytes) is
+ * passed on unpaid with everything after it: the main thread closes the connection with Kafka's reason.
+ *
  * Kept as plain JavaScript in a string, run with `new Worker(source, { eval: true })`: the same text runs
  * from the TypeScript sources (tsx) and from the single-file bundle, and a worker cannot load either of those
  * module graphs by path. It depends on node built-ins only and holds no broker state.
  *
- * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab};
+ * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab,
+ * paid: the bytes of its whole frames reserved};
  * full {id} / drain {id} (the socket's write buffer); close {id, reason}.
  * Messages from it: write {id, ab}; pause/resume/end/destroy {id}; stop (close the listener); exit (end the
  * thread, once the messages before it are handled).
@@ -20,12 +28,48 @@ export const NETWORK_THREAD_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const net = require('node:net');
 const maxFrame = workerData.socketRequestMaxBytes;
+// queued.max.request.bytes, shared with the main thread and the other threads (request-memory-pool.ts has the
+// same rules on the same cells: BigInt64 bytes in use at [0, 8), Int32 generation at [8, 12)).
+const memMax = BigInt(workerData.requestMemoryMaxBytes);
+const memUsed = new BigInt64Array(workerData.requestMemory, 0, 1);
+const memGeneration = new Int32Array(workerData.requestMemory);
+const GENERATION = 2;
 const conns = new Map();
 let nextId = 1;
 
+function tryReserve(bytes) {
+  const n = BigInt(bytes);
+  if (memMax < 0n) { Atomics.add(memUsed, 0, n); return true; }
+  for (;;) {
+    const old = Atomics.load(memUsed, 0);
+    if (old >= memMax) return false;
+    if (Atomics.compareExchange(memUsed, 0, old, old + n) === old) return true;
+  }
+}
+
+function release(bytes) {
+  if (bytes === 0) return;
+  const old = Atomics.sub(memUsed, 0, BigInt(bytes));
+  if (memMax >= 0n && old >= memMax && old - BigInt(bytes) < memMax) {
+    Atomics.add(memGeneration, GENERATION, 1);
+    Atomics.notify(memGeneration, GENERATION);
+  }
+}
+
+/** Calls wake() once the pool is below its bound. */
+function whenAvailable(wake) {
+  const seen = Atomics.load(memGeneration, GENERATION);
+  if (Atomics.load(memUsed, 0) < memMax) { wake(); return; }
+  const wait = Atomics.waitAsync(memGeneration, GENERATION, seen);
+  if (wait.async) wait.value.then(() => whenAvailable(wake));
+  else whenAvailable(wake);
+}
+
 const server = net.createServer((socket) => {
   const id = nextId++;
-  const c = { socket, pending: [], pendingBytes: 0, scanned: 0, error: null };
+  // reserved: bytes reserved for the frame being read (0: none yet). invalid: a size the main thread refuses
+  // was read; the rest of the stream goes to it unpaid, and it closes the connection.
+  const c = { socket, pending: [], pendingBytes: 0, scanned: 0, paid: 0, reserved: 0, invalid: false, pausedByMain: false, waitingForMemory: false, closed: false, error: null };
   conns.set(id, c);
   socket.setNoDelay(true);
   parentPort.postMessage({ t: 'open', id, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
@@ -34,9 +78,20 @@ const server = net.createServer((socket) => {
   socket.on('error', (err) => { c.error = err.message; });
   socket.on('close', () => {
     conns.delete(id);
+    forget(c);
     parentPort.postMessage({ t: 'close', id, reason: c.error ? 'socket error: ' + c.error : 'closed by peer' });
   });
 });
+
+/** The socket is gone: what it holds and has not handed over is given back. */
+function forget(c) {
+  c.closed = true;
+  release(c.reserved);
+  c.reserved = 0;
+  c.pending = [];
+  c.pendingBytes = 0;
+  c.scanned = 0;
+}
 
 /** The int32 at byte pos of the pending chunks. */
 function readSize(c, pos) {
@@ -53,15 +108,32 @@ function readSize(c, pos) {
 }
 
 function onData(id, c, chunk) {
+  if (c.closed) return;
   c.pending.push(chunk);
   c.pendingBytes += chunk.length;
-  // Whole frames at the front; a size the main thread will refuse is passed on as is (it closes the connection).
-  while (c.pendingBytes - c.scanned >= 4) {
+  cut(id, c);
+}
+
+/**
+ * Hands the whole frames at the front to the main thread, each paid for in the request memory: a frame's
+ * 4 + size is reserved once its size header is read, before its body; while the pool is at its bound the
+ * socket pauses until a release. A size the main thread will refuse is passed on unpaid, as is everything
+ * after it (the main thread closes the connection with Kafka's reason).
+ */
+function cut(id, c) {
+  while (!c.invalid && !c.waitingForMemory && c.pendingBytes - c.scanned >= 4) {
     const size = readSize(c, c.scanned);
-    if (size < 0 || size > maxFrame) { c.scanned = c.pendingBytes; break; }
+    if (size < 8 || size > maxFrame) { c.invalid = true; break; }
+    if (c.reserved === 0) {
+      if (!tryReserve(4 + size)) { waitForMemory(id, c); break; }
+      c.reserved = 4 + size;
+    }
     if (c.pendingBytes - c.scanned < 4 + size) break;
     c.scanned += 4 + size;
+    c.paid += c.reserved;
+    c.reserved = 0;
   }
+  if (c.invalid) c.scanned = c.pendingBytes;
   if (c.scanned === 0) return;
   const n = c.scanned;
   const ab = new ArrayBuffer(n);
@@ -82,21 +154,40 @@ function onData(id, c, chunk) {
   }
   c.pendingBytes -= n;
   c.scanned = 0;
-  parentPort.postMessage({ t: 'frames', id, ab }, [ab]);
+  const paid = c.paid;
+  c.paid = 0;
+  parentPort.postMessage({ t: 'frames', id, ab, paid }, [ab]);
+}
+
+function waitForMemory(id, c) {
+  c.waitingForMemory = true;
+  c.socket.pause();
+  whenAvailable(() => {
+    c.waitingForMemory = false;
+    if (c.closed) return;
+    if (!c.pausedByMain) c.socket.resume();
+    cut(id, c);
+  });
 }
 
 parentPort.on('message', (m) => {
   if (m.t === 'stop') { server.close(); return; }
   // After everything posted before it (messages arrive in order): the thread ends.
-  if (m.t === 'exit') { server.close(); setImmediate(() => process.exit(0)); return; }
+  // What its sockets hold unhanded is given back first (the main thread's count must end at 0).
+  if (m.t === 'exit') {
+    server.close();
+    for (const c of conns.values()) forget(c);
+    setImmediate(() => process.exit(0));
+    return;
+  }
   const c = conns.get(m.id);
   if (!c) return;
   switch (m.t) {
     case 'write':
       if (!c.socket.write(Buffer.from(m.ab))) parentPort.postMessage({ t: 'full', id: m.id });
       break;
-    case 'pause': c.socket.pause(); break;
-    case 'resume': c.socket.resume(); break;
+    case 'pause': c.pausedByMain = true; c.socket.pause(); break;
+    case 'resume': c.pausedByMain = false; if (!c.waitingForMemory) c.socket.resume(); break;
     case 'end': c.socket.end(); break;
     case 'destroy': c.socket.destroy(); break;
   }

@@ -7,9 +7,11 @@
  * transferred buffer and takes views of it.
  *
  * Only PLAINTEXT listeners use threads: TLS and SASL stay on the main thread's KafkaServer (a raw SASL
- * token's 512 KiB cap is checked on its size header, before its body is read). With threads,
- * queued.max.request.bytes bounds what the main thread holds, not what a thread has read ahead of it. A
- * network thread that dies takes its connections with it: their requests that were not answered were never
+ * token's 512 KiB cap is checked on its size header, before its body is read). queued.max.request.bytes
+ * holds across threads: the pool's count is shared (request-memory-pool.ts), a thread reserves each frame on
+ * its size header before reading its body, and hands the frames over paid for (`paid` in a frames message);
+ * the Connection releases them when answered, and whatever reaches a socket the main thread has let go of is
+ * given back here. A network thread that dies takes its connections with it: their requests that were not answered were never
  * acknowledged (a produce is answered only after its object is committed), so no acknowledged write is
  * lost; `onFatal` is
  * then told, and the broker shuts down cleanly rather than keep a listener with a missing thread.
@@ -19,6 +21,7 @@ import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { Connection, type Dispatcher } from './connection.ts';
 import { NETWORK_THREAD_SOURCE } from './network-thread-source.ts';
+import { UNBOUNDED_REQUEST_MEMORY, type RequestMemoryPool } from './request-memory-pool.ts';
 import type { ListenerOptions } from './server.ts';
 
 export interface ThreadedListenerOptions extends ListenerOptions {
@@ -32,7 +35,7 @@ export interface ThreadedListenerOptions extends ListenerOptions {
 type FromThread =
   | { t: 'listening'; port: number; fd: number }
   | { t: 'open'; id: number; remoteAddress: string; remotePort: number }
-  | { t: 'frames'; id: number; ab: ArrayBuffer }
+  | { t: 'frames'; id: number; ab: ArrayBuffer; paid: number }
   | { t: 'full' | 'drain'; id: number }
   | { t: 'close'; id: number; reason: string };
 
@@ -48,7 +51,7 @@ export class ThreadSocket extends EventEmitter {
   private full = false;
   private destroyed = false;
 
-  constructor(private readonly worker: Worker, private readonly id: number, readonly remoteAddress: string, readonly remotePort: number) {
+  constructor(private readonly worker: Worker, private readonly id: number, readonly remoteAddress: string, readonly remotePort: number, private readonly memory: RequestMemoryPool) {
     super();
   }
 
@@ -106,8 +109,14 @@ export class ThreadSocket extends EventEmitter {
     this.emit('drain');
   }
 
-  onFrames(frames: Buffer): void {
-    if (!this.destroyed) this.emit('data', frames);
+  /**
+   * `paid`: the bytes of the whole frames at the front of `frames`, reserved in the request memory by the
+   * thread. The Connection takes them over (the second argument of its 'data' event); once it is gone, they
+   * are given back here.
+   */
+  onFrames(frames: Buffer, paid: number): void {
+    if (this.destroyed) this.memory.release(paid);
+    else this.emit('data', frames, paid);
   }
 
   onClosed(reason: string): void {
@@ -138,9 +147,11 @@ export class ThreadedKafkaServer {
   private readonly workers: Worker[] = [];
   private readonly sockets = new Map<Worker, Map<number, ThreadSocket>>();
   private closing = false;
+  private readonly memory: RequestMemoryPool;
 
   constructor(private readonly dispatcher: Dispatcher, private readonly options: ThreadedListenerOptions) {
     if (options.tls) throw new Error('network threads do not serve TLS listeners');
+    this.memory = options.requestMemory ?? UNBOUNDED_REQUEST_MEMORY;
   }
 
   /** Not used: TLS listeners are not threaded. */
@@ -155,7 +166,7 @@ export class ThreadedKafkaServer {
   private start(where: { host: string; port: number } | { fd: number }): Promise<{ port: number; fd: number }> {
     const worker = new Worker(this.options.threadSource ?? NETWORK_THREAD_SOURCE, {
       eval: true,
-      workerData: { ...where, socketRequestMaxBytes: this.options.socketRequestMaxBytes },
+      workerData: { ...where, socketRequestMaxBytes: this.options.socketRequestMaxBytes, requestMemory: this.memory.shared, requestMemoryMaxBytes: this.memory.maxBytes },
       name: `floe-network-${this.workers.length}`,
     });
     this.workers.push(worker);
@@ -170,15 +181,19 @@ export class ThreadedKafkaServer {
             resolve({ port: m.port, fd: m.fd });
             break;
           case 'open': {
-            const socket = new ThreadSocket(worker, m.id, m.remoteAddress, m.remotePort);
+            const socket = new ThreadSocket(worker, m.id, m.remoteAddress, m.remotePort, this.memory);
             sockets.set(m.id, socket);
             socket.once('close', () => sockets.delete(m.id));
             this.accept(socket);
             break;
           }
-          case 'frames':
-            sockets.get(m.id)?.onFrames(Buffer.from(m.ab));
+          case 'frames': {
+            const socket = sockets.get(m.id);
+            // A socket the main thread has let go of: what the thread reserved for its frames is given back.
+            if (socket) socket.onFrames(Buffer.from(m.ab), m.paid);
+            else this.memory.release(m.paid);
             break;
+          }
           case 'full':
             sockets.get(m.id)?.onFull();
             break;
