@@ -140,7 +140,7 @@ async function run(root: string): Promise<number[]> {
   const lagging = new LaggingReadCache(store, {
     maxBytes: storage.DEFAULT_LAGGING_CACHE_MAX_BYTES,
     coalesceGapBytes: storage.DEFAULT_COALESCE_GAP_BYTES,
-    maxGetBytes: storage.DEFAULT_MAX_GET_BYTES,
+    maxGetBytes: Number(process.env.SIM_GET_BYTES ?? storage.DEFAULT_MAX_GET_BYTES),
     ...(storage.DEFAULT_MAX_CONCURRENT_GETS ? { maxConcurrentGets: Number(process.env.SIM_GETS ?? storage.DEFAULT_MAX_CONCURRENT_GETS) } : {}),
   });
   coordinator.queries = 0;
