@@ -11,6 +11,8 @@
  * Layouts: `wal`: objects of 2 MiB, each holding a 256 KiB run of each of 8 partitions (a topic written at
  * full rate); `merged`: objects of 64 MiB, each partition's 8 MiB back to back (after merging).
  * Per run: MB/s, GETs, GET/MB, KiB per GET, most GETs in flight, and the time to the first fetch's answer.
+ * The cache takes the checkout's defaults; SIM_GETS and SIM_GET_BYTES override diskless.fetch.max.concurrent.gets
+ * and diskless.fetch.max.get.bytes (for checkouts that have them).
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -273,7 +273,7 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'Byte ranges of one object wanted at once by lagging reads (a fetch\'s partitions and their read-ahead) are read with one GET when the gap between them is at most this many bytes.' },
   { group: 'Diskless storage', key: 'diskless.fetch.max.get.bytes', type: 'INT', default: '8388608', validate: range(1),
     doc: 'The largest ranged GET of lagging reads: coalesced ranges stop at this size, and a longer range is read in parts of this size, in parallel, so a fetch waits only for the parts holding its bytes.' },
-  { group: 'Diskless storage', key: 'diskless.fetch.max.concurrent.gets', type: 'INT', default: '32', validate: range(1),
+  { group: 'Diskless storage', key: 'diskless.fetch.max.concurrent.gets', type: 'INT', default: '64', validate: range(1),
     doc: 'Read-ahead GETs of lagging reads in flight at once per broker; more wait in a queue, oldest first. GETs a fetch waits for start at once (and count), and a queued read-ahead GET a fetch comes to need starts at once, so read-ahead never delays a fetch by sharing the store\'s bandwidth with it.' },
   { group: 'Diskless storage', key: 'diskless.retention.check.interval.ms', type: 'LONG', default: '60000', validate: range(1),
     doc: 'How often retention.ms and retention.bytes of diskless topics are enforced, and idle producer state expired. One broker of the cluster runs each pass (a lease in the coordinator); a pass deletes at most 1,000 batches per short transaction and never holds locks that stall commits.' },
