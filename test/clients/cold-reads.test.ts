@@ -97,6 +97,7 @@ test('a lagging kcat consumer reads a large topic from offset 0: every record on
   // Read-ahead: several GETs in flight, fetches answered from it, and fewer coordinator queries than fetches.
   assert.ok(lagging.prefetches > 0, 'read-ahead issued');
   assert.ok(lagging.maxGetsInFlight > 1, `GETs in flight at once: ${lagging.maxGetsInFlight}`);
+  assert.equal(storage.laggingCache.getsInFlightNow, 0, 'the read is over: no GET in flight');
   assert.ok(lagging.hits > lagging.misses, `ranges found read ahead (${lagging.hits}) outnumber those waited for (${lagging.misses})`);
   assert.ok(queries < fetches, `${queries} coordinator queries for ${fetches} fetches`);
 

@@ -98,6 +98,15 @@ export class LaggingReadCache {
     this.maxConcurrentGets = Math.max(1, options.maxConcurrentGets ?? DEFAULT_MAX_CONCURRENT_GETS);
   }
 
+  /** GETs in flight now, and read-ahead GETs queued. */
+  get getsInFlightNow(): number {
+    return this.getsInFlight;
+  }
+
+  get queuedGets(): number {
+    return this.queue.size;
+  }
+
   /** Bytes held plus bytes of GETs in flight or queued (what the budget bounds). */
   get bytes(): number {
     return this.heldBytes + this.loadingBytes;
