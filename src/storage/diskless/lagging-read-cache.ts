@@ -172,8 +172,10 @@ export class LaggingReadCache {
       }
       s.read = true;
       if (s.start_) {
+        // Now, whatever the limit; but read-ahead is not held back for it (the queue is what the consumer
+        // reads next: read-ahead fell behind, and slowing it down would not help).
         this.stats.promoted++;
-        s.start_(true);
+        s.start_(false);
       }
       return s.loading!.then((body) => view(s, body));
     }));
@@ -369,7 +371,8 @@ export class LaggingReadCache {
 
   /**
    * Starts queued read-ahead while there are free GET slots: all of them, or a quarter while a fetch waits
-   * for GETs of its own, which so get most of the store's bandwidth.
+   * for GETs of its own that were no read-ahead (a cold start, a jump), which so get most of the store's
+   * bandwidth.
    */
   private pump(): void {
     const slots = this.neededInFlight > 0 ? Math.max(1, this.maxConcurrentGets >> 2) : this.maxConcurrentGets;
