@@ -54,7 +54,7 @@ export const DEFAULT_LAGGING_CACHE_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_READ_AHEAD_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_COALESCE_GAP_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_GET_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_MAX_CONCURRENT_GETS = 64;
+export const DEFAULT_MAX_CONCURRENT_GETS = 48;
 
 /** Where WAL objects live in the store (the orphan reaper lists this prefix). */
 export const WAL_KEY_PREFIX = 'wal/';

@@ -26,7 +26,7 @@ export interface LaggingReadCacheOptions {
   maxBytes: number;
   coalesceGapBytes: number;
   maxGetBytes: number;
-  /** Read-ahead GETs in flight at once (GETs a fetch waits for start regardless, and count). Default 64. */
+  /** Read-ahead GETs in flight at once (GETs a fetch waits for start regardless, and count). Default 48. */
   maxConcurrentGets?: number;
 }
 
@@ -51,7 +51,7 @@ export interface LaggingReadStats {
   peakBytes: number;
 }
 
-const DEFAULT_MAX_CONCURRENT_GETS = 64;
+const DEFAULT_MAX_CONCURRENT_GETS = 48;
 
 interface Segment {
   key: string;
