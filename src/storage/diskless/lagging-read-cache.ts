@@ -10,11 +10,12 @@
  * `maxGetBytes`, in parallel. A range held, in flight or queued (in one segment or several back to back)
  * is answered from them, so a consumer's next fetch finds what was read ahead for it.
  *
- * Order: a GET a fetch waits for starts at once; read-ahead GETs wait in a queue (first asked, first
- * read) while `maxConcurrentGets` GETs are in flight, and one a fetch comes to need starts at once. A
- * read-ahead of hundreds of MiB issued in one go would otherwise share the store's bandwidth with the
- * fetch's own ranges (on s3rver the first fetch of a cold read waited seconds), and one GET of a whole
- * coalesced span makes a fetch wait for bytes it does not need yet (why merged objects read slower).
+ * Order: a GET a fetch waits for starts at once, apart from read-ahead ranges next to it; read-ahead GETs
+ * wait in a queue (first asked, first read) while `maxConcurrentGets` of them are in flight (a quarter as
+ * many while a fetch waits for a GET that was no read-ahead), and one a fetch comes to need starts at
+ * once. A read-ahead of a hundred MiB issued in one go shared s3rver's bandwidth with the first fetch's
+ * own ranges (which waited 0.6-2.6 s), and a fetch's range coalesced with its partition's read-ahead into
+ * one 16 MiB GET waited for all of it (why merged objects, with long partition spans, read slower).
  *
  * Memory: held segments plus GETs in flight or queued stay within `maxBytes` for read-ahead (a prefetch
  * that does not fit is skipped, after evicting segments already read); a read a fetch waits for is always
@@ -62,7 +63,7 @@ interface Segment {
   /** Until then, the GET (queued or in flight). */
   loading: Promise<Buffer> | null;
   /** Set while queued: starts the GET (for a fetch waiting for it, or as read-ahead). */
-  start_: ((forFetch: boolean) => void) | null;
+  startGet: ((forFetch: boolean) => void) | null;
   /** Whether any fetch read from it (unread read-ahead is evicted last). */
   read: boolean;
 }
@@ -142,7 +143,7 @@ export class LaggingReadCache {
     for (const s of segments) {
       if (s.body && this.lru.delete(s)) this.heldBytes -= s.end - s.start;
       // Queued read-ahead of a gone object: not read at all (a fetch that still needs it starts it).
-      if (s.start_ && this.queue.delete(s)) this.loadingBytes -= s.end - s.start;
+      if (s.startGet && this.queue.delete(s)) this.loadingBytes -= s.end - s.start;
     }
     this.objects.delete(key);
   }
@@ -171,11 +172,11 @@ export class LaggingReadCache {
         return view(s, s.body);
       }
       s.read = true;
-      if (s.start_) {
+      if (s.startGet) {
         // Now, whatever the limit; but read-ahead is not held back for it (the queue is what the consumer
         // reads next: read-ahead fell behind, and slowing it down would not help).
         this.stats.promoted++;
-        s.start_(false);
+        s.startGet(false);
       }
       return s.loading!.then((body) => view(s, body));
     }));
@@ -323,11 +324,11 @@ export class LaggingReadCache {
     this.stats.peakBytes = Math.max(this.stats.peakBytes, this.bytes);
     let resolve!: (b: Buffer) => void;
     let reject!: (e: unknown) => void;
-    const segment: Segment = { key, start, end, body: null, loading: new Promise<Buffer>((res, rej) => { resolve = res; reject = rej; }), start_: null, read: needed };
+    const segment: Segment = { key, start, end, body: null, loading: new Promise<Buffer>((res, rej) => { resolve = res; reject = rej; }), startGet: null, read: needed };
     // Failures reach the fetches through answer(); unread read-ahead fails silently.
     segment.loading!.catch(() => {});
     const run = (forFetch: boolean) => {
-      segment.start_ = null;
+      segment.startGet = null;
       this.queue.delete(segment);
       if (forFetch) this.neededInFlight++;
       this.stats.gets++;
@@ -364,7 +365,7 @@ export class LaggingReadCache {
     if (needed) {
       run(true);
     } else {
-      segment.start_ = run;
+      segment.startGet = run;
       this.queue.add(segment);
     }
   }
@@ -378,7 +379,7 @@ export class LaggingReadCache {
     const slots = this.neededInFlight > 0 ? Math.max(1, this.maxConcurrentGets >> 2) : this.maxConcurrentGets;
     for (const segment of this.queue) {
       if (this.getsInFlight - this.neededInFlight >= slots) return;
-      segment.start_!(false);
+      segment.startGet!(false);
     }
   }
 
