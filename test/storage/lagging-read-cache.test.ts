@@ -148,6 +148,16 @@ test('a range longer than the GET size limit is read in parallel parts, answered
   assert.deepEqual(store.gets[0], { start: 300 * KIB, end: 400 * KIB });
   assert.deepEqual(Buffer.concat(await cache.read('wal/1', { start: 400 * KIB, end: 1024 * KIB })), bodies[1]!.subarray(400 * KIB));
   assert.deepEqual(store.gets.slice(1), [{ start: 400 * KIB, end: 656 * KIB }, { start: 656 * KIB, end: 912 * KIB }, { start: 912 * KIB, end: 1024 * KIB }]);
+  // A read-ahead span holding a fetch's range (a partition's span in a merged object): the fetch's bytes
+  // are a GET of their own, the rest of the span parts queued behind it.
+  const { store: merged, bodies: spans } = await objects(1, 1024 * KIB);
+  const other = new LaggingReadCache(merged, { maxBytes: 8 << 20, coalesceGapBytes: 16 * KIB, maxGetBytes: 256 * KIB, maxConcurrentGets: 1 });
+  const first = other.read('wal/0', { start: 100 * KIB, end: 200 * KIB });
+  other.prefetch('wal/0', { start: 0, end: 1024 * KIB });
+  assert.deepEqual(Buffer.concat(await first), spans[0]!.subarray(100 * KIB, 200 * KIB));
+  assert.deepEqual(merged.gets[0], { start: 100 * KIB, end: 200 * KIB }, 'the fetch\'s range alone, first');
+  assert.deepEqual(Buffer.concat(await other.read('wal/0', { start: 0, end: 1024 * KIB })), spans[0]);
+  assert.deepEqual(merged.gets.slice(1).sort((a, b) => a.start - b.start), [{ start: 0, end: 100 * KIB }, { start: 200 * KIB, end: 456 * KIB }, { start: 456 * KIB, end: 712 * KIB }, { start: 712 * KIB, end: 968 * KIB }, { start: 968 * KIB, end: 1024 * KIB }]);
 });
 
 test('read-ahead waits in a queue beyond the concurrency limit, oldest first; a fetch\'s GETs go first, and a queued read-ahead a fetch needs starts at once', async () => {

@@ -306,15 +306,35 @@ export class LaggingReadCache {
   }
 
   /**
-   * Ranged GETs for [start, end): one, or parts of at most maxGetBytes when one range is larger. A part
-   * any fetch waits for starts now; the others are queued as read-ahead.
+   * Ranged GETs for [start, end): the bytes fetches wait for apart from the read-ahead around them (a
+   * read-ahead run no longer than coalesceGapBytes goes with its neighbour, like a gap), each run in parts
+   * of at most maxGetBytes. The fetches' parts start now; the others are queued as read-ahead.
    */
   private get(key: string, start: number, end: number, group: readonly { start: number; end: number; prefetch: boolean }[]): void {
+    const runs: { start: number; end: number; needed: boolean }[] = [];
+    const demand = group.filter((m) => !m.prefetch).sort((a, b) => a.start - b.start);
+    let at = start;
+    for (const d of demand) {
+      if (d.end <= at) continue; // within the run before
+      const from = Math.max(at, d.start);
+      const last = runs[runs.length - 1];
+      if (from - at > this.options.coalesceGapBytes) {
+        runs.push({ start: at, end: from, needed: false }, { start: from, end: d.end, needed: true });
+      } else if (last?.needed) {
+        last.end = d.end;
+      } else {
+        runs.push({ start: at, end: d.end, needed: true });
+      }
+      at = d.end;
+    }
+    if (at < end) {
+      const last = runs[runs.length - 1];
+      if (last?.needed && end - at <= this.options.coalesceGapBytes) last.end = end;
+      else runs.push({ start: at, end, needed: false });
+    }
     const part = Math.max(1, this.options.maxGetBytes);
-    for (let at = start; at < end; at += part) {
-      const partEnd = Math.min(end, at + part);
-      const needed = group.some((m) => !m.prefetch && m.start < partEnd && at < m.end);
-      this.segment(key, at, partEnd, needed);
+    for (const run of runs) {
+      for (let a = run.start; a < run.end; a += part) this.segment(key, a, Math.min(run.end, a + part), run.needed);
     }
   }
 
