@@ -73,7 +73,7 @@ try {
       const mb = r.bytes / 1e6;
       const row = [r.MBps ?? 0, gets, gets / mb, ((gets / (r.bytes / 2 ** 30)) * GET_PRICE_PER_1000) / 1000, fetches, queries / Math.max(1, fetches), cpuPerGiB];
       (rows[v.name] ??= []).push(row);
-      const ahead = ['issued', 'skipped', 'wasted'].map((o) => `${o} ${m.get('floe_read_ahead_total', { outcome: o })}`).join(', ');
+      const ahead = ['issued', 'skipped', 'wasted', 'promoted'].map((o) => `${o} ${m.get('floe_read_ahead_total', { outcome: o })}`).join(', ');
       const lagging = ['hit', 'miss'].map((o) => `${o} ${m.get('floe_lagging_reads_total', { outcome: o })}`).join(', ');
       if (v.root === ROOT) say(`${v.name}: read-ahead ${ahead}; lagging reads ${lagging}`);
       say(`${v.name}: ${row[0]!.toFixed(1)} MB/s, ${gets} GETs, ${row[2]!.toFixed(3)} GET/MB, $${row[3]!.toFixed(6)}/GiB, ${fetches} fetches, ${row[5]!.toFixed(3)} queries/fetch, ${cpuPerGiB.toFixed(2)} broker CPU-s/GiB`);

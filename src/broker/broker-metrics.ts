@@ -56,8 +56,10 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<Kaf
   metrics.observe('floe_lagging_cache_bytes', 'Bytes held or being read by the lagging read cache (diskless.lagging.cache.max.bytes).', 'gauge', () => storage.laggingCache.bytes);
   metrics.observe('floe_lagging_reads_total', 'Byte ranges lagging fetches asked the lagging read cache for, by outcome (hit: held or in flight, read ahead or shared; miss).', 'counter',
     () => ({ hit: storage.laggingCache.stats.hits, miss: storage.laggingCache.stats.misses }), 'outcome');
-  metrics.observe('floe_read_ahead_total', 'Read-ahead ranges of lagging partitions, by outcome (issued; skipped: no room in diskless.lagging.cache.max.bytes; wasted: evicted unread).', 'counter',
-    () => ({ issued: storage.laggingCache.stats.prefetches, skipped: storage.laggingCache.stats.prefetchesSkipped, wasted: storage.laggingCache.stats.evictedUnread }), 'outcome');
+  metrics.observe('floe_read_ahead_total', 'Read-ahead ranges of lagging partitions, by outcome (issued; skipped: no room in diskless.lagging.cache.max.bytes; wasted: evicted unread; promoted: a queued read-ahead GET a fetch needed, started ahead of its turn).', 'counter',
+    () => ({ issued: storage.laggingCache.stats.prefetches, skipped: storage.laggingCache.stats.prefetchesSkipped, wasted: storage.laggingCache.stats.evictedUnread, promoted: storage.laggingCache.stats.promoted }), 'outcome');
+  metrics.observe('floe_lagging_gets', 'GETs of the lagging read cache, by state (in_flight; queued: read-ahead waiting for one of diskless.fetch.max.concurrent.gets).', 'gauge',
+    () => ({ in_flight: storage.laggingCache.getsInFlightNow, queued: storage.laggingCache.queuedGets }), 'state');
   metrics.observe('floe_classic_partitions', 'Classic partitions whose local log this broker holds.', 'gauge', () => classic.stats.partitions);
   metrics.observe('floe_classic_pending_bytes', 'Bytes appended to classic logs and not answered yet (waiting for their write and, by default, fsync).', 'gauge', () => classic.stats.pendingBytes);
   metrics.observe('floe_classic_segments_deleted_total', 'Classic log segments deleted by the retention passes (retention.ms, retention.bytes, log start offset).', 'counter', () => classic.stats.segmentsDeleted);

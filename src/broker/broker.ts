@@ -99,6 +99,7 @@ export class Broker implements BrokerServices {
         readAheadBytes: config.disklessFetchReadAheadBytes,
         coalesceGapBytes: config.disklessFetchCoalesceGapBytes,
         maxGetBytes: config.disklessFetchMaxGetBytes,
+        maxConcurrentGets: config.disklessFetchMaxConcurrentGets,
         commitRetryTimeoutMs: backendConfig(config).coordinator.commitRetryTimeoutMs,
         orphanMinAgeMs: maintenanceSettings(config).orphanMinAgeMs,
       },

@@ -107,6 +107,7 @@ export interface BrokerConfig {
   disklessFetchReadAheadBytes: number;
   disklessFetchCoalesceGapBytes: number;
   disklessFetchMaxGetBytes: number;
+  disklessFetchMaxConcurrentGets: number;
   /** Retention, cleaner, orphans and producer expiry (issue 5). Optional for hand-built configs; always set by loadBrokerConfig. */
   disklessRetentionCheckIntervalMs?: number;
   disklessObjectCleanerIntervalMs?: number;
@@ -270,8 +271,10 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'How far ahead of a lagging consumer\'s fetch each of its partitions is read from object storage (ranged GETs in flight while the fetch is answered), and located with the fetch\'s one coordinator query so its next fetches need none. 0 disables read-ahead.' },
   { group: 'Diskless storage', key: 'diskless.fetch.coalesce.gap.bytes', type: 'INT', default: '1048576', validate: range(0),
     doc: 'Byte ranges of one object wanted at once by lagging reads (a fetch\'s partitions and their read-ahead) are read with one GET when the gap between them is at most this many bytes.' },
-  { group: 'Diskless storage', key: 'diskless.fetch.max.get.bytes', type: 'INT', default: '16777216', validate: range(1),
-    doc: 'The largest ranged GET that coalescing of lagging reads makes (a single batch larger than this is still read whole).' },
+  { group: 'Diskless storage', key: 'diskless.fetch.max.get.bytes', type: 'INT', default: '8388608', validate: range(1),
+    doc: 'The largest ranged GET of lagging reads: coalesced ranges stop at this size, and a longer range is read in parts of this size, in parallel, so a fetch waits only for the parts holding its bytes.' },
+  { group: 'Diskless storage', key: 'diskless.fetch.max.concurrent.gets', type: 'INT', default: '48', validate: range(1),
+    doc: 'Read-ahead GETs of lagging reads in flight at once per broker; more wait in a queue, oldest first. GETs a fetch waits for start at once (and count), a queued read-ahead GET a fetch comes to need starts at once, and while a fetch waits for GETs that were no read-ahead only a quarter of this reads ahead, so read-ahead does not delay fetches by sharing the store\'s bandwidth with them. Keep it below diskless.s3.max.connections (50), so a fetch\'s own GETs find a free connection: 48 GETs of 2-8 MiB at S3 latency carry well over 1 GB/s.' },
   { group: 'Diskless storage', key: 'diskless.retention.check.interval.ms', type: 'LONG', default: '60000', validate: range(1),
     doc: 'How often retention.ms and retention.bytes of diskless topics are enforced, and idle producer state expired. One broker of the cluster runs each pass (a lease in the coordinator); a pass deletes at most 1,000 batches per short transaction and never holds locks that stall commits.' },
   { group: 'Diskless storage', key: 'diskless.object.cleaner.interval.ms', type: 'LONG', default: '60000', validate: range(1),
@@ -695,6 +698,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     disklessFetchReadAheadBytes: int('diskless.fetch.read.ahead.bytes'),
     disklessFetchCoalesceGapBytes: int('diskless.fetch.coalesce.gap.bytes'),
     disklessFetchMaxGetBytes: int('diskless.fetch.max.get.bytes'),
+    disklessFetchMaxConcurrentGets: int('diskless.fetch.max.concurrent.gets'),
     disklessRetentionCheckIntervalMs: int('diskless.retention.check.interval.ms'),
     disklessObjectCleanerIntervalMs: int('diskless.object.cleaner.interval.ms'),
     disklessObjectDeletionGraceMs: int('diskless.object.deletion.grace.ms'),

@@ -15,6 +15,7 @@ import { freshDatabase, sharedPostgres } from '../helpers/postgres.ts';
 import { freshBucket, s3Overrides, sharedS3 } from '../helpers/s3.ts';
 import { createTopic } from '../helpers/topics.ts';
 import { withClient } from '../helpers/raw-client.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let s3: S3Server;
 before(async () => {
@@ -97,6 +98,8 @@ test('a lagging kcat consumer reads a large topic from offset 0: every record on
   // Read-ahead: several GETs in flight, fetches answered from it, and fewer coordinator queries than fetches.
   assert.ok(lagging.prefetches > 0, 'read-ahead issued');
   assert.ok(lagging.maxGetsInFlight > 1, `GETs in flight at once: ${lagging.maxGetsInFlight}`);
+  // The read is over: whatever read-ahead was still in flight or queued ends (nothing left waiting forever).
+  await waitFor('the lagging read cache to settle', () => storage.laggingCache.getsInFlightNow === 0 && storage.laggingCache.queuedGets === 0, { timeoutMs: 60_000 });
   assert.ok(lagging.hits > lagging.misses, `ranges found read ahead (${lagging.hits}) outnumber those waited for (${lagging.misses})`);
   assert.ok(queries < fetches, `${queries} coordinator queries for ${fetches} fetches`);
 

@@ -37,6 +37,7 @@ export interface DisklessStorageOptions {
   readAheadBytes?: number;
   coalesceGapBytes?: number;
   maxGetBytes?: number;
+  maxConcurrentGets?: number;
   /** See DisklessWriter: how long a failed commit is retried (default 0). */
   commitRetryTimeoutMs?: number;
   /**
@@ -48,11 +49,12 @@ export interface DisklessStorageOptions {
 
 const log = childLogger('diskless-storage');
 
-/** Defaults of diskless.lagging.cache.max.bytes, diskless.fetch.read.ahead.bytes, diskless.fetch.coalesce.gap.bytes and diskless.fetch.max.get.bytes. */
+/** Defaults of diskless.lagging.cache.max.bytes, diskless.fetch.read.ahead.bytes, diskless.fetch.coalesce.gap.bytes, diskless.fetch.max.get.bytes and diskless.fetch.max.concurrent.gets. */
 export const DEFAULT_LAGGING_CACHE_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_READ_AHEAD_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_COALESCE_GAP_BYTES = 1024 * 1024;
-export const DEFAULT_MAX_GET_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_GET_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_CONCURRENT_GETS = 48;
 
 /** Where WAL objects live in the store (the orphan reaper lists this prefix). */
 export const WAL_KEY_PREFIX = 'wal/';
@@ -104,6 +106,7 @@ export class DisklessStorage {
       maxBytes: options.laggingCacheMaxBytes ?? DEFAULT_LAGGING_CACHE_MAX_BYTES,
       coalesceGapBytes: options.coalesceGapBytes ?? DEFAULT_COALESCE_GAP_BYTES,
       maxGetBytes: options.maxGetBytes ?? DEFAULT_MAX_GET_BYTES,
+      maxConcurrentGets: options.maxConcurrentGets ?? DEFAULT_MAX_CONCURRENT_GETS,
     });
     this.reader = new DisklessReader(coordinator, this.objectCache, this.index, this.txns, this.laggingCache, {
       readAheadBytes: options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
