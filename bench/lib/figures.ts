@@ -40,9 +40,21 @@ export function requestFigures(p: PhaseStats) {
   const putP99 = m.histogramQuantile('floe_objectstore_request_duration_seconds', { op: 'put' }, 0.99);
   const commitP50 = m.histogramQuantile('floe_coordinator_operation_duration_seconds', { op: 'commitObject' }, 0.5);
   const commitP99 = m.histogramQuantile('floe_coordinator_operation_duration_seconds', { op: 'commitObject' }, 0.99);
+  const ms = (v: number | null) => (v === null ? null : round(v * 1000, 0));
+  /** Diskless write path: per object, ms p50 / p99 of each stage (floe_diskless_write_stage_seconds). */
+  const stages: Record<string, [number | null, number | null]> = {};
+  for (const stage of ['open', 'upload', 'ordering', 'commit', 'total']) {
+    stages[stage] = [ms(m.histogramQuantile('floe_diskless_write_stage_seconds', { stage }, 0.5)), ms(m.histogramQuantile('floe_diskless_write_stage_seconds', { stage }, 0.99))];
+  }
   return {
     puts,
     gets,
+    stages,
+    sealedBySize: m.get('floe_diskless_objects_sealed_total', { reason: 'size' }),
+    sealedByInterval: m.get('floe_diskless_objects_sealed_total', { reason: 'interval' }),
+    /** The broker's event-loop delay over the phase (prom-client's default metrics: reset at each scrape). */
+    eventLoopLagP99Ms: ms(m.now('nodejs_eventloop_lag_p99_seconds')),
+    eventLoopLagMaxMs: ms(m.now('nodejs_eventloop_lag_max_seconds')),
     putsPerSec: round(puts / p.seconds, 2),
     getsPerSec: round(gets / p.seconds, 2),
     bytesPerPut: puts > 0 ? Math.round(putBytes / puts) : null,

@@ -83,7 +83,19 @@ interface OpenObject {
   entries: Entry[];
   bytes: number;
   timer: NodeJS.Timeout | null;
+  /** performance.now() of the first append. */
+  openedAt: number;
 }
+
+/**
+ * The stages of an object's way from its first append to its producers' answer, timed per object:
+ * open (first append to seal), upload (seal to the PUT's end), ordering (PUT's end to its commit's start:
+ * waiting for earlier objects' commits), commit (the coordinator commit, retries included), total (first
+ * append to answer: the longest a request of the object waited).
+ */
+export type WriteStage = 'open' | 'upload' | 'ordering' | 'commit' | 'total';
+/** Why an object was sealed: its first batch was commitIntervalMs old, it reached bufferMaxBytes, or flush(). */
+export type SealReason = 'interval' | 'size' | 'flush';
 
 export interface WriterStats {
   objectsCommitted: number;
@@ -94,15 +106,18 @@ export interface WriterStats {
   backPressureEvents: number;
   recordsCommitted: number;
   bytesCommitted: number;
+  sealed: Record<SealReason, number>;
 }
 
 export class DisklessWriter {
-  private open: OpenObject = { entries: [], bytes: 0, timer: null };
+  private open: OpenObject = { entries: [], bytes: 0, timer: null, openedAt: 0 };
   private commitChain: Promise<void> = Promise.resolve();
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0 };
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
+  /** Observer of each object's stage times (seconds); set by the broker's metrics. */
+  onStage: ((stage: WriteStage, seconds: number) => void) | null = null;
 
   constructor(
     private readonly store: ObjectStore,
@@ -127,27 +142,30 @@ export class DisklessWriter {
   append(append: PartitionAppend): Promise<AppendResult> {
     return new Promise((resolve) => {
       const wasPaused = this.paused;
+      if (this.open.entries.length === 0) this.open.openedAt = performance.now();
       this.open.entries.push({ append, arrival: this.arrivals++, resolve });
       for (const batch of append.batches) this.open.bytes += batch.data.length;
       for (const batch of append.batches) this.pendingBytes += batch.data.length;
       this.stats.pendingBytes = this.pendingBytes;
       if (!wasPaused && this.paused) this.stats.backPressureEvents++;
-      if (this.open.bytes >= this.options.bufferMaxBytes) this.seal();
-      else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal(), this.options.commitIntervalMs);
+      if (this.open.bytes >= this.options.bufferMaxBytes) this.seal('size');
+      else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal('interval'), this.options.commitIntervalMs);
     });
   }
 
   /** Seals the open object now and waits until everything sealed so far is committed (or failed). */
   async flush(): Promise<void> {
-    this.seal();
+    this.seal('flush');
     await this.commitChain;
   }
 
-  private seal(): void {
+  private seal(reason: SealReason): void {
     const sealed = this.open;
     if (sealed.timer) clearTimeout(sealed.timer);
-    this.open = { entries: [], bytes: 0, timer: null };
+    this.open = { entries: [], bytes: 0, timer: null, openedAt: 0 };
     if (sealed.entries.length === 0) return;
+    this.stats.sealed[reason]++;
+    const times: StageTimes = { opened: sealed.openedAt, sealed: performance.now(), uploaded: 0 };
 
     // Inside an object, batches are ordered by (topic id, partition, arrival): a partition's batches are contiguous.
     sealed.entries.sort((a, b) =>
@@ -181,12 +199,17 @@ export class DisklessWriter {
     const pending = this.options.keys?.take();
     const key = pending?.key ?? `${this.options.keyPrefix}${randomUUID()}`;
     const sealedAt = Date.now();
-    const upload = pending ? pending.ready.then(() => this.store.put(key, body.parts)) : this.store.put(key, body.parts);
+    const upload = (pending ? pending.ready.then(() => this.store.put(key, body.parts)) : this.store.put(key, body.parts))
+      .then(() => { times.uploaded = performance.now(); });
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
-    this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, pending?.registeredAt));
+    this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, times, pending?.registeredAt));
   }
 
-  private async commit(key: string, body: ObjectBody, upload: Promise<void>, entries: Entry[], batches: CommitBatch[], sealedAt: number, registeredAt?: number): Promise<void> {
+  private stage(stage: WriteStage, from: number, to: number): void {
+    this.onStage?.(stage, Math.max(0, to - from) / 1000);
+  }
+
+  private async commit(key: string, body: ObjectBody, upload: Promise<void>, entries: Entry[], batches: CommitBatch[], sealedAt: number, times: StageTimes, registeredAt?: number): Promise<void> {
     try {
       try {
         await upload;
@@ -204,6 +227,7 @@ export class DisklessWriter {
         return;
       }
       const mark = this.options.markCommit?.();
+      const commitStart = performance.now();
       const results = await this.commitWithRetries(key, body.size, batches, sealedAt);
       if (results instanceof Error) {
         // The outcome is unknown: never report success. The object may be an orphan for the cleaner.
@@ -216,6 +240,14 @@ export class DisklessWriter {
       this.stats.objectsCommitted++;
       this.announce(key, body.parts, batches, results, mark);
       this.answer(entries, results);
+      if (this.onStage) {
+        const now = performance.now();
+        this.stage('open', times.opened, times.sealed);
+        this.stage('upload', times.sealed, times.uploaded);
+        this.stage('ordering', times.uploaded, commitStart);
+        this.stage('commit', commitStart, now);
+        this.stage('total', times.opened, now);
+      }
     } finally {
       this.pendingBytes -= body.size;
       this.stats.pendingBytes = this.pendingBytes;
@@ -298,6 +330,13 @@ export class DisklessWriter {
   private failAll(entries: Entry[], error: KafkaError): void {
     for (const entry of entries) entry.resolve({ ...error, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 });
   }
+}
+
+/** performance.now() of an object's first append, seal and upload end. */
+interface StageTimes {
+  opened: number;
+  sealed: number;
+  uploaded: number;
 }
 
 interface ObjectBody {
