@@ -50,6 +50,7 @@ export function requestFigures(p: PhaseStats) {
     puts,
     gets,
     stages,
+    hedgedPuts: m.get('floe_diskless_upload_hedges_total', { result: 'sent' }),
     sealedBySize: m.get('floe_diskless_objects_sealed_total', { reason: 'size' }),
     sealedByInterval: m.get('floe_diskless_objects_sealed_total', { reason: 'interval' }),
     /** The broker's event-loop delay over the phase (prom-client's default metrics: reset at each scrape). */

@@ -94,6 +94,7 @@ export class Broker implements BrokerServices {
         brokerId: config.nodeId,
         commitIntervalMs: config.disklessCommitIntervalMs,
         bufferMaxBytes: config.disklessBufferMaxBytes,
+        uploadHedgePercentile: config.disklessUploadHedgePercentile ?? 0,
         cacheMaxBytes: config.disklessCacheMaxBytes,
         laggingCacheMaxBytes: config.disklessLaggingCacheMaxBytes,
         readAheadBytes: config.disklessFetchReadAheadBytes,

@@ -31,6 +31,8 @@ export interface DisklessStorageOptions {
   brokerId: number;
   commitIntervalMs: number;
   bufferMaxBytes: number;
+  /** See DisklessWriter's hedgePercentile (default 0: no hedged uploads). */
+  uploadHedgePercentile?: number;
   cacheMaxBytes: number;
   /** The lagging read cache (lagging-read-cache.ts) and read-ahead; defaults as the broker config's. */
   laggingCacheMaxBytes?: number;
@@ -114,6 +116,7 @@ export class DisklessStorage {
       bufferMaxBytes: options.bufferMaxBytes,
       // Room for the open object and a few uploading ones before producers are made to wait.
       maxPendingBytes: options.bufferMaxBytes * 4,
+      hedgePercentile: options.uploadHedgePercentile ?? 0,
       keyPrefix: WAL_KEY_PREFIX,
       ...(this.keys ? { keys: this.keys } : {}),
       onCommitted: (parts, batches, mark) => this.onCommitted(parts, batches, mark),

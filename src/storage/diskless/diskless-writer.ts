@@ -71,6 +71,27 @@ export interface WriterOptions {
    * older than its commit deadline is not committed. Default: unregistered random keys under keyPrefix.
    */
   keys?: ObjectKeySource;
+  /**
+   * Hedged uploads (0 or unset: none): a PUT that has taken longer than this percentile of the last
+   * HEDGE_SAMPLES PUTs while a later object's upload has already finished (it holds that object's commit)
+   * is sent again, same key and bytes; the first to succeed counts.
+   */
+  hedgePercentile?: number;
+}
+
+/** PUT durations the hedging threshold is taken from, and how many are needed before any hedge. */
+const HEDGE_SAMPLES = 128;
+const HEDGE_MIN_SAMPLES = 20;
+
+/** An upload in flight, for hedging. */
+interface Upload {
+  seq: number;
+  startedAt: number;
+  /** How long it may take before it is hedged (when a later object waits on it). */
+  thresholdMs: number;
+  hedged: boolean;
+  /** Sends the hedge PUT (once). */
+  hedge: () => void;
 }
 
 interface Entry {
@@ -102,6 +123,9 @@ export interface WriterStats {
   uploadFailures: number;
   commitFailures: number;
   commitRetries: number;
+  /** Hedge PUTs sent, and how many of them finished first. */
+  hedgedPuts: number;
+  hedgeWins: number;
   pendingBytes: number;
   backPressureEvents: number;
   recordsCommitted: number;
@@ -115,7 +139,14 @@ export class DisklessWriter {
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
+  /** Durations (ms) of the last HEDGE_SAMPLES successful PUTs, a ring. */
+  private putMs: number[] = [];
+  private putMsNext = 0;
+  private uploadSeq = 0;
+  /** Highest seq of an upload that has finished. */
+  private lastUploadedSeq = -1;
+  private readonly uploads = new Set<Upload>();
   /** Observer of each object's stage times (seconds); set by the broker's metrics. */
   onStage: ((stage: WriteStage, seconds: number) => void) | null = null;
 
@@ -199,10 +230,88 @@ export class DisklessWriter {
     const pending = this.options.keys?.take();
     const key = pending?.key ?? `${this.options.keyPrefix}${randomUUID()}`;
     const sealedAt = Date.now();
-    const upload = (pending ? pending.ready.then(() => this.store.put(key, body.parts)) : this.store.put(key, body.parts))
+    const upload = (pending ? pending.ready.then(() => this.upload(key, body.parts)) : this.upload(key, body.parts))
       .then(() => { times.uploaded = performance.now(); });
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
     this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, times, pending?.registeredAt));
+  }
+
+  /**
+   * One object's PUT, hedged (see WriterOptions.hedgePercentile): resolves when a PUT of it succeeded,
+   * rejects when every PUT sent failed. Both PUTs write the same bytes under the same key, so whichever
+   * lands last leaves the same object; a losing PUT still running is left to finish (bounded by the store's
+   * request timeout, far below diskless.object.deletion.grace.ms, so it cannot bring back a deleted object).
+   */
+  private upload(key: string, parts: readonly Buffer[]): Promise<void> {
+    const percentile = this.options.hedgePercentile ?? 0;
+    return new Promise<void>((resolve, reject) => {
+      let sent = 0;
+      let failed = 0;
+      let settled = false;
+      let timer: NodeJS.Timeout | null = null;
+      const u: Upload = { seq: this.uploadSeq++, startedAt: performance.now(), thresholdMs: Infinity, hedged: false, hedge: () => {} };
+      const done = () => {
+        settled = true;
+        if (timer) clearTimeout(timer);
+        this.uploads.delete(u);
+      };
+      const put = (isHedge: boolean) => {
+        sent++;
+        const start = performance.now();
+        this.store.put(key, parts).then(() => {
+          this.notePutMs(performance.now() - start);
+          if (settled) return;
+          if (isHedge) this.stats.hedgeWins++;
+          done();
+          if (u.seq > this.lastUploadedSeq) this.lastUploadedSeq = u.seq;
+          this.hedgeBlockers(u.seq);
+          resolve();
+        }, (err: unknown) => {
+          if (settled || ++failed < sent) return; // the other PUT may still succeed
+          done();
+          reject(err);
+        });
+      };
+      u.hedge = () => {
+        if (settled || u.hedged) return;
+        u.hedged = true;
+        this.stats.hedgedPuts++;
+        log.debug({ key, afterMs: Math.round(performance.now() - u.startedAt) }, 'hedging a slow object upload');
+        put(true);
+      };
+      put(false);
+      if (settled || percentile <= 0) return;
+      const threshold = this.hedgeThresholdMs(percentile);
+      if (threshold === null) return;
+      u.thresholdMs = threshold;
+      this.uploads.add(u);
+      // Past the threshold, hedge now if a later object waits on this one; otherwise when one does (hedgeBlockers).
+      timer = setTimeout(() => {
+        timer = null;
+        if (this.lastUploadedSeq > u.seq) u.hedge();
+      }, threshold);
+    });
+  }
+
+  /** An upload finished: hedge the earlier ones still running past their threshold (they hold its commit). */
+  private hedgeBlockers(seq: number): void {
+    const now = performance.now();
+    for (const u of this.uploads) {
+      if (u.seq < seq && !u.hedged && now - u.startedAt >= u.thresholdMs) u.hedge();
+    }
+  }
+
+  private notePutMs(ms: number): void {
+    if (this.putMs.length < HEDGE_SAMPLES) this.putMs.push(ms);
+    else this.putMs[this.putMsNext] = ms;
+    this.putMsNext = (this.putMsNext + 1) % HEDGE_SAMPLES;
+  }
+
+  /** The percentile of recent PUT durations, or null before HEDGE_MIN_SAMPLES PUTs. */
+  private hedgeThresholdMs(percentile: number): number | null {
+    if (this.putMs.length < HEDGE_MIN_SAMPLES) return null;
+    const sorted = [...this.putMs].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((percentile / 100) * sorted.length))]!;
   }
 
   private stage(stage: WriteStage, from: number, to: number): void {
