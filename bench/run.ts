@@ -14,6 +14,9 @@
  *   npm run bench -- --phases latency      only some phases of the diskless and classic scenarios (below): produce,
  *                                          tail, latency, cold, transactions, compaction, merge; (1) always runs
  *   npm run bench -- --loads 0.5,0.8       the offered loads of phase (3), as fractions of (1)'s rate
+ *   npm run bench -- --load-base pg-s3=30000,folder=40000
+ *                                          the loads of (3) as fractions of these records/s instead of (1)'s
+ *                                          rate (A/B runs at equal offered loads on a machine whose speed varies)
  *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
  *         --transaction-seconds (0: no transaction runs), --compaction-seconds (0: no compaction run),
  *         --size (record bytes), --partitions (of the throughput topics), --keep-data
@@ -94,6 +97,7 @@ const { values } = parseArgs({
     'keep-data': { type: 'boolean', default: false },
     phases: { type: 'string' },
     loads: { type: 'string' },
+    'load-base': { type: 'string' },
   },
 });
 
@@ -125,6 +129,13 @@ const settings = {
   faultSeed: 1,
   prices: S3_PRICES,
 };
+
+/** --load-base: records/s that the loads of phase (3) are fractions of, by backend. */
+const loadBase = new Map((values['load-base'] ?? '').split(',').filter(Boolean).map((kv) => {
+  const [k, v] = kv.split('=');
+  if (!k || !Number(v)) throw new Error(`--load-base: expected backend=records/s, got ${kv}`);
+  return [k.trim(), Number(v)] as const;
+}));
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const outDir = values.out ?? join(ROOT, 'bench', 'results', stamp);
@@ -440,7 +451,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
 
       // (3) latency at fixed offered loads, with a tail consumer.
       for (const load of phaseOn('latency') ? settings.loads : []) {
-        const rate = Math.max(1, Math.round(produced.sent / produced.seconds * load));
+        const rate = Math.max(1, Math.round((loadBase.get(id) ?? produced.sent / produced.seconds) * load));
         const topic = `latency-${Math.round(load * 100)}`;
         say(`${id}: ${Math.round(load * 100)}% load = ${rate} records/s for ${settings.latencySeconds} s, tail consumer measuring end-to-end latency`);
         const consumer = consume({ bootstrap: bootstrap(), topic, partitions: settings.topicPartitions, e2e: true, timeoutSeconds: settings.latencySeconds + 240 });

@@ -94,7 +94,8 @@ export class Broker implements BrokerServices {
         brokerId: config.nodeId,
         commitIntervalMs: config.disklessCommitIntervalMs,
         bufferMaxBytes: config.disklessBufferMaxBytes,
-        uploadHedgePercentile: config.disklessUploadHedgePercentile ?? 0,
+        // A local folder is never hedged: a second write to the same disk only lengthens its queue.
+        uploadHedgePercentile: backendConfig(config).objectStore.url.startsWith('s3://') ? config.disklessUploadHedgePercentile ?? 0 : 0,
         cacheMaxBytes: config.disklessCacheMaxBytes,
         laggingCacheMaxBytes: config.disklessLaggingCacheMaxBytes,
         readAheadBytes: config.disklessFetchReadAheadBytes,
