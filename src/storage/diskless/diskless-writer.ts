@@ -5,6 +5,12 @@
  * then are the waiting requests answered. A failed upload or commit answers every batch of the object
  * with a retriable error; nothing is acknowledged that is not both stored and committed.
  *
+ * Near saturation the queue that grows is that of sealed objects uploading or waiting, in seal order, behind
+ * a slow PUT: `maxPendingBytes` bounds it (back-pressure: the broker stops reading produce requests). A PUT
+ * slower than `hedgePercentile` of recent PUTs while a later object's upload has finished (so it holds that
+ * object's commit) is hedged: sent again with the same key and bytes, the first success counts. Each
+ * object's stage times (open, upload, ordering, commit, total) go to `onStage` (the broker's histogram).
+ *
  * A commit that fails (coordinator unreachable, connection lost mid-commit: the outcome is unknown) is
  * retried with the same object key until `commitRetryTimeoutMs` after the object was sealed. Commits are
  * idempotent by object key (coordinator migration 4), so a retry of a commit that did happen returns its
@@ -239,8 +245,10 @@ export class DisklessWriter {
   /**
    * One object's PUT, hedged (see WriterOptions.hedgePercentile): resolves when a PUT of it succeeded,
    * rejects when every PUT sent failed. Both PUTs write the same bytes under the same key, so whichever
-   * lands last leaves the same object; a losing PUT still running is left to finish (bounded by the store's
-   * request timeout, far below diskless.object.deletion.grace.ms, so it cannot bring back a deleted object).
+   * lands last leaves the same object. A losing PUT still running is left to finish (within the store's
+   * request timeout); should it land after the object was already deleted (retention within that time and
+   * a deletion grace shorter than it), the object it leaves is unknown to the coordinator, and the cleaner's
+   * scan of the store reaps it like any orphan.
    */
   private upload(key: string, parts: readonly Buffer[]): Promise<void> {
     const percentile = this.options.hedgePercentile ?? 0;
