@@ -79,7 +79,7 @@ export interface WriterOptions {
   keys?: ObjectKeySource;
   /**
    * Hedged uploads (0 or unset: none): a PUT that has taken longer than this percentile of the last
-   * HEDGE_SAMPLES PUTs while a later object's upload has already finished (it holds that object's commit)
+   * HEDGE_SAMPLES PUTs of objects of about its size while a later object's upload has already finished (it holds that object's commit)
    * is sent again, same key and bytes; the first to succeed counts.
    */
   hedgePercentile?: number;
@@ -88,6 +88,14 @@ export interface WriterOptions {
 /** PUT durations the hedging threshold is taken from, and how many are needed before any hedge. */
 const HEDGE_SAMPLES = 128;
 const HEDGE_MIN_SAMPLES = 20;
+
+/**
+ * PUT durations grow with the object's size (a full 8 MiB object takes about twice a small one's time on
+ * S3), so hedging thresholds are kept per size class: sizes within a factor of 4 (below 256 KiB: one class).
+ */
+function sizeClassOf(bytes: number): number {
+  return Math.floor(Math.log2(Math.max(bytes, 256 * 1024)) / 2);
+}
 
 /** An upload in flight, for hedging. */
 interface Upload {
@@ -146,9 +154,8 @@ export class DisklessWriter {
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
   readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
-  /** Durations (ms) of the last HEDGE_SAMPLES successful PUTs, a ring. */
-  private putMs: number[] = [];
-  private putMsNext = 0;
+  /** Durations (ms) of the last HEDGE_SAMPLES successful PUTs of each size class (sizeClass()), rings. */
+  private readonly putMs = new Map<number, { ms: number[]; next: number }>();
   private uploadSeq = 0;
   /** Highest seq of an upload that has finished. */
   private lastUploadedSeq = -1;
@@ -236,7 +243,7 @@ export class DisklessWriter {
     const pending = this.options.keys?.take();
     const key = pending?.key ?? `${this.options.keyPrefix}${randomUUID()}`;
     const sealedAt = Date.now();
-    const upload = (pending ? pending.ready.then(() => this.upload(key, body.parts)) : this.upload(key, body.parts))
+    const upload = (pending ? pending.ready.then(() => this.upload(key, body.parts, body.size)) : this.upload(key, body.parts, body.size))
       .then(() => { times.uploaded = performance.now(); });
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
     this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, times, pending?.registeredAt));
@@ -250,8 +257,9 @@ export class DisklessWriter {
    * a deletion grace shorter than it), the object it leaves is unknown to the coordinator, and the cleaner's
    * scan of the store reaps it like any orphan.
    */
-  private upload(key: string, parts: readonly Buffer[]): Promise<void> {
+  private upload(key: string, parts: readonly Buffer[], bytes: number): Promise<void> {
     const percentile = this.options.hedgePercentile ?? 0;
+    const sizeClass = sizeClassOf(bytes);
     return new Promise<void>((resolve, reject) => {
       let sent = 0;
       let failed = 0;
@@ -267,7 +275,7 @@ export class DisklessWriter {
         sent++;
         const start = performance.now();
         this.store.put(key, parts).then(() => {
-          this.notePutMs(performance.now() - start);
+          this.notePutMs(sizeClass, performance.now() - start);
           if (settled) return;
           if (isHedge) this.stats.hedgeWins++;
           done();
@@ -289,7 +297,7 @@ export class DisklessWriter {
       };
       put(false);
       if (settled || percentile <= 0) return;
-      const threshold = this.hedgeThresholdMs(percentile);
+      const threshold = this.hedgeThresholdMs(sizeClass, percentile);
       if (threshold === null) return;
       u.thresholdMs = threshold;
       this.uploads.add(u);
@@ -309,16 +317,19 @@ export class DisklessWriter {
     }
   }
 
-  private notePutMs(ms: number): void {
-    if (this.putMs.length < HEDGE_SAMPLES) this.putMs.push(ms);
-    else this.putMs[this.putMsNext] = ms;
-    this.putMsNext = (this.putMsNext + 1) % HEDGE_SAMPLES;
+  private notePutMs(sizeClass: number, ms: number): void {
+    let ring = this.putMs.get(sizeClass);
+    if (!ring) this.putMs.set(sizeClass, ring = { ms: [], next: 0 });
+    if (ring.ms.length < HEDGE_SAMPLES) ring.ms.push(ms);
+    else ring.ms[ring.next] = ms;
+    ring.next = (ring.next + 1) % HEDGE_SAMPLES;
   }
 
-  /** The percentile of recent PUT durations, or null before HEDGE_MIN_SAMPLES PUTs. */
-  private hedgeThresholdMs(percentile: number): number | null {
-    if (this.putMs.length < HEDGE_MIN_SAMPLES) return null;
-    const sorted = [...this.putMs].sort((a, b) => a - b);
+  /** The percentile of recent PUT durations of objects of this size class, or null before HEDGE_MIN_SAMPLES of them. */
+  private hedgeThresholdMs(sizeClass: number, percentile: number): number | null {
+    const ring = this.putMs.get(sizeClass);
+    if (!ring || ring.ms.length < HEDGE_MIN_SAMPLES) return null;
+    const sorted = [...ring.ms].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.floor((percentile / 100) * sorted.length))]!;
   }
 
