@@ -135,16 +135,16 @@ test('the first of the two PUTs to fail is not the object\'s failure; both faili
   assert.equal(writer.stats.uploadFailures, 1);
 });
 
-test('no hedging when disabled (0), nor before 20 PUTs were seen', async () => {
-  for (const [percentile, primed] of [[0, true], [95, false]] as const) {
+test('no hedging when disabled (0), nor before 20 PUTs of objects of about its size were seen', async () => {
+  for (const [percentile, primed, firstBytes] of [[0, true, 100], [95, false, 100], [95, true, 2 * 1024 * 1024]] as const) {
     const store = new GatedStore();
     const writer = gatedWriter(store, percentile);
-    if (primed) await prime(writer, store);
-    const first = writer.append({ topicId, partition: 0, batches: [batch(100)] });
+    if (primed) await prime(writer, store); // 20 objects of 100 bytes
+    const first = writer.append({ topicId, partition: 0, batches: [batch(firstBytes)] });
     const second = writer.append({ topicId, partition: 0, batches: [batch(100)] });
     store.pending[1]!.release();
     await sleep(300);
-    assert.equal(store.pending.length, 2, `no hedge (percentile ${percentile}, primed ${primed})`);
+    assert.equal(store.pending.length, 2, `no hedge (percentile ${percentile}, primed ${primed}, first object ${firstBytes} bytes)`);
     store.pending[0]!.release();
     assert.equal((await first).errorCode, 0);
     assert.equal((await second).errorCode, 0);
