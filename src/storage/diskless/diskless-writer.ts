@@ -6,7 +6,7 @@
  * with a retriable error; nothing is acknowledged that is not both stored and committed.
  *
  * Near saturation the queue that grows is that of sealed objects uploading or waiting, in seal order, behind
- * a slow PUT: `maxPendingBytes` bounds it (back-pressure: the broker stops reading produce requests). A PUT
+ * a slow PUT: `maxPendingBytes` bounds it (back-pressure: the broker stops reading requests). A PUT
  * slower than `hedgePercentile` of recent PUTs while a later object's upload has finished (so it holds that
  * object's commit) is hedged: sent again with the same key and bytes, the first success counts. Each
  * object's stage times (open, upload, ordering, commit, total) go to `onStage` (the broker's histogram).
