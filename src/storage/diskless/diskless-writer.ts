@@ -79,7 +79,7 @@ export interface WriterOptions {
   keys?: ObjectKeySource;
   /**
    * Hedged uploads (0 or unset: none): a PUT that has taken longer than this percentile of the last
-   * HEDGE_SAMPLES PUTs of objects of about its size while a later object's upload has already finished (it holds that object's commit)
+   * HEDGE_SAMPLES PUTs (scaled to its size: putScale) while a later object's upload has already finished (it holds that object's commit)
    * is sent again, same key and bytes; the first to succeed counts.
    */
   hedgePercentile?: number;
@@ -90,11 +90,11 @@ const HEDGE_SAMPLES = 128;
 const HEDGE_MIN_SAMPLES = 20;
 
 /**
- * PUT durations grow with the object's size (a full 8 MiB object takes about twice a small one's time on
- * S3), so hedging thresholds are kept per size class: sizes within a factor of 4 (below 256 KiB: one class).
+ * PUT durations grow with the object's size (on S3 a full 8 MiB object takes about twice a small one's
+ * time), so hedging compares durations scaled by this: a 8 MiB PUT counts as half its time.
  */
-function sizeClassOf(bytes: number): number {
-  return Math.floor(Math.log2(Math.max(bytes, 256 * 1024)) / 2);
+function putScale(bytes: number): number {
+  return 1 + bytes / (8 * 1024 * 1024);
 }
 
 /** An upload in flight, for hedging. */
@@ -154,8 +154,9 @@ export class DisklessWriter {
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
   readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
-  /** Durations (ms) of the last HEDGE_SAMPLES successful PUTs of each size class (sizeClass()), rings. */
-  private readonly putMs = new Map<number, { ms: number[]; next: number }>();
+  /** Durations (ms, divided by putScale of their size) of the last HEDGE_SAMPLES successful PUTs, a ring. */
+  private putMs: number[] = [];
+  private putMsNext = 0;
   private uploadSeq = 0;
   /** Highest seq of an upload that has finished. */
   private lastUploadedSeq = -1;
@@ -259,7 +260,7 @@ export class DisklessWriter {
    */
   private upload(key: string, parts: readonly Buffer[], bytes: number): Promise<void> {
     const percentile = this.options.hedgePercentile ?? 0;
-    const sizeClass = sizeClassOf(bytes);
+    const scale = putScale(bytes);
     return new Promise<void>((resolve, reject) => {
       let sent = 0;
       let failed = 0;
@@ -275,7 +276,7 @@ export class DisklessWriter {
         sent++;
         const start = performance.now();
         this.store.put(key, parts).then(() => {
-          this.notePutMs(sizeClass, performance.now() - start);
+          this.notePutMs((performance.now() - start) / scale);
           if (settled) return;
           if (isHedge) this.stats.hedgeWins++;
           done();
@@ -297,8 +298,9 @@ export class DisklessWriter {
       };
       put(false);
       if (settled || percentile <= 0) return;
-      const threshold = this.hedgeThresholdMs(sizeClass, percentile);
-      if (threshold === null) return;
+      const scaled = this.hedgeThresholdMs(percentile);
+      if (scaled === null) return;
+      const threshold = scaled * scale;
       u.thresholdMs = threshold;
       this.uploads.add(u);
       // Past the threshold, hedge now if a later object waits on this one; otherwise when one does (hedgeBlockers).
@@ -317,19 +319,16 @@ export class DisklessWriter {
     }
   }
 
-  private notePutMs(sizeClass: number, ms: number): void {
-    let ring = this.putMs.get(sizeClass);
-    if (!ring) this.putMs.set(sizeClass, ring = { ms: [], next: 0 });
-    if (ring.ms.length < HEDGE_SAMPLES) ring.ms.push(ms);
-    else ring.ms[ring.next] = ms;
-    ring.next = (ring.next + 1) % HEDGE_SAMPLES;
+  private notePutMs(scaledMs: number): void {
+    if (this.putMs.length < HEDGE_SAMPLES) this.putMs.push(scaledMs);
+    else this.putMs[this.putMsNext] = scaledMs;
+    this.putMsNext = (this.putMsNext + 1) % HEDGE_SAMPLES;
   }
 
-  /** The percentile of recent PUT durations of objects of this size class, or null before HEDGE_MIN_SAMPLES of them. */
-  private hedgeThresholdMs(sizeClass: number, percentile: number): number | null {
-    const ring = this.putMs.get(sizeClass);
-    if (!ring || ring.ms.length < HEDGE_MIN_SAMPLES) return null;
-    const sorted = [...ring.ms].sort((a, b) => a - b);
+  /** The percentile of recent scaled PUT durations, or null before HEDGE_MIN_SAMPLES PUTs. */
+  private hedgeThresholdMs(percentile: number): number | null {
+    if (this.putMs.length < HEDGE_MIN_SAMPLES) return null;
+    const sorted = [...this.putMs].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.floor((percentile / 100) * sorted.length))]!;
   }
 
