@@ -12,6 +12,12 @@
  *                                          profiler's overhead)
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
  *   npm run bench -- --node-args='--trace-gc'  Node flags for every broker process (output in its log)
+ *   npm run bench -- --phases latency      only some phases of the diskless and classic scenarios (below): produce,
+ *                                          tail, latency, cold, transactions, compaction, merge; (1) always runs
+ *   npm run bench -- --loads 0.5,0.8       the offered loads of phase (3), as fractions of (1)'s rate
+ *   npm run bench -- --load-base pg-s3=30000,folder=40000
+ *                                          the loads of (3) as fractions of these records/s instead of (1)'s
+ *                                          rate (A/B runs at equal offered loads on a machine whose speed varies)
  *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
  *         --transaction-seconds (0: no transaction runs), --compaction-seconds (0: no compaction run),
  *         --size (record bytes), --partitions (of the throughput topics), --keep-data
@@ -91,10 +97,17 @@ const { values } = parseArgs({
     'transaction-seconds': { type: 'string' },
     'compaction-seconds': { type: 'string' },
     'keep-data': { type: 'boolean', default: false },
+    phases: { type: 'string' },
+    loads: { type: 'string' },
+    'load-base': { type: 'string' },
   },
 });
 
 const QUICK = values.quick!;
+const PHASES = ['produce', 'tail', 'latency', 'cold', 'transactions', 'compaction', 'merge'] as const;
+type Phase = (typeof PHASES)[number];
+const phases = new Set((values.phases ?? PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean) as Phase[]);
+for (const p of phases) if (!PHASES.includes(p)) throw new Error(`unknown phase ${p} (known: ${PHASES.join(', ')})`);
 const scenarios = new Set(values.scenarios!.split(',').map((s) => s.trim()).filter(Boolean) as Scenario[]);
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
 const settings = {
@@ -103,7 +116,7 @@ const settings = {
   topicPartitions: Number(values.partitions),
   produceSeconds: Number(values['produce-seconds'] ?? (QUICK ? 3 : 12)),
   latencySeconds: Number(values['latency-seconds'] ?? (QUICK ? 2 : 8)),
-  loads: QUICK ? [0.5] : [0.1, 0.5, 0.8],
+  loads: values.loads ? values.loads.split(',').map(Number) : QUICK ? [0.5] : [0.1, 0.5, 0.8],
   partitionCounts: QUICK ? [1, 100] : [1, 100, 1000],
   partitionSeconds: Number(values['partition-seconds'] ?? (QUICK ? 3 : 10)),
   partitionRate: Number(values['partition-rate']),
@@ -118,6 +131,13 @@ const settings = {
   faultSeed: 1,
   prices: S3_PRICES,
 };
+
+/** --load-base: records/s that the loads of phase (3) are fractions of, by backend. */
+const loadBase = new Map((values['load-base'] ?? '').split(',').filter(Boolean).map((kv) => {
+  const [k, v] = kv.split('=');
+  if (!k || !Number(v)) throw new Error(`--load-base: expected backend=records/s, got ${kv}`);
+  return [k.trim(), Number(v)] as const;
+}));
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const outDir = values.out ?? join(ROOT, 'bench', 'results', stamp);
@@ -389,6 +409,8 @@ function formatCores(rows: NonNullable<BenchResults['cores']>): string {
   return lines.join('\n');
 }
 
+const phaseOn = (p: Phase): boolean => phases.has(p);
+
 async function runBackend(id: BackendId, phases: { main: boolean; partitions: boolean }): Promise<BackendResult> {
   const diskless = id !== 'classic';
   const topicConfig: Record<string, string> = diskless ? {} : { 'diskless.enable': 'false' };
@@ -426,17 +448,19 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
       say(`${id}: ${result.produce.MBps} MB/s, ${result.produce.recordsPerSec} records/s, ${result.produce.brokerCpuSecondsPerGiB} broker CPU-s/GiB`);
 
       // (2) read it back from the broker that wrote it (tail / cache).
+      if (phaseOn('tail')) {
       say(`${id}: reading ${produced.sent + produced.warmUp} records back (tail, from cache)`);
-      let m = await meter(broker, serversToo);
+      const m = await meter(broker, serversToo);
       const tail = await consume({ bootstrap: bootstrap(), topic: TOPIC, partitions: settings.topicPartitions, expect: produced.sent + produced.warmUp }).result;
-      let p = await m.read();
+      const p = await m.read();
       if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: 'tail-read', window: p.window, dir: join(outDir, 'profiles', broker.name) });
       result.tailRead = { ...consumeFigures(tail), ...cpuFigures(p, tail.bytes), requests: requestFigures(p) };
       say(`${id}: tail read ${result.tailRead.MBps} MB/s`);
+      }
 
       // (3) latency at fixed offered loads, with a tail consumer.
-      for (const load of settings.loads) {
-        const rate = Math.max(1, Math.round(produced.sent / produced.seconds * load));
+      for (const load of phaseOn('latency') ? settings.loads : []) {
+        const rate = Math.max(1, Math.round((loadBase.get(id) ?? produced.sent / produced.seconds) * load));
         const topic = `latency-${Math.round(load * 100)}`;
         say(`${id}: ${Math.round(load * 100)}% load = ${rate} records/s for ${settings.latencySeconds} s, tail consumer measuring end-to-end latency`);
         const consumer = consume({ bootstrap: bootstrap(), topic, partitions: settings.topicPartitions, e2e: true, timeoutSeconds: settings.latencySeconds + 240 });
@@ -444,7 +468,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
         const { r, whole } = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate, prefill: settings.topicPartitions });
         const c = await consumer.finish(r.sent + r.warmUp);
         latencyCounts.set(topic, r.sent + r.warmUp);
-        p = whole;
+        const p = whole;
         result.latency.push({
           load,
           offeredRecordsPerSec: rate,
@@ -462,7 +486,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
     }
 
     // (5) transactions: an idempotent producer, then transactional ones, as fast as one producer goes.
-    if (phases.main && settings.transactionSeconds > 0) {
+    if (phases.main && phaseOn('transactions') && settings.transactionSeconds > 0) {
       const topic = 'transactions';
       await createTopics(bootstrap(), [{ name: topic, partitions: settings.topicPartitions, config: topicConfig }]);
       for (const perTxn of [0, ...settings.transactionSizes]) {
@@ -521,7 +545,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
     }
 
     // (4) restart: a lagging consumer reads everything with cold caches.
-    if (phases.main && produced) {
+    if (phases.main && phaseOn('cold') && produced) {
       say(`${id}: restarting the broker, then reading everything again (cold)`);
       await stopBroker(broker);
       broker = await launch(id, dataDir, overrides, 'b');
@@ -534,7 +558,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
     }
 
     // (6) compaction throughput.
-    if (phases.main && settings.compactionSeconds > 0) {
+    if (phases.main && phaseOn('compaction') && settings.compactionSeconds > 0) {
       const topic = 'compacted';
       await createTopics(bootstrap(), [{ name: topic, partitions: settings.topicPartitions, config: { ...topicConfig, 'cleanup.policy': 'compact', 'segment.ms': '1000' } }]);
       say(`${id}: keyed records (${settings.compactionKeys} keys) to a compacted topic for ${settings.compactionSeconds} s, cleaner off`);
@@ -565,7 +589,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
     }
 
     // (7) merging of the small objects, then (8) the lagging consumer again.
-    if (phases.main && produced && diskless) {
+    if (phases.main && phaseOn('merge') && produced && diskless) {
       await stopBroker(broker);
       broker = await launch(id, dataDir, { ...overrides, 'diskless.merge.enable': 'true', 'diskless.merge.min.age.ms': 0, 'diskless.merge.interval.ms': 200, 'diskless.merge.io.max.bytes.per.second': GIB }, 'd');
       say(`${id}: merging the small objects`);

@@ -43,9 +43,22 @@ export function requestFigures(p: PhaseStats) {
   // Inside the broker: from a Produce request read off the socket to its response ready (coarse buckets).
   const brokerProduceP50 = m.histogramQuantile('kafka_network_requestmetrics_totaltime_seconds', { request: 'Produce' }, 0.5);
   const brokerProduceP99 = m.histogramQuantile('kafka_network_requestmetrics_totaltime_seconds', { request: 'Produce' }, 0.99);
+  const ms = (v: number | null) => (v === null ? null : round(v * 1000, 0));
+  /** Diskless write path: per object, ms p50 / p99 of each stage (floe_diskless_write_stage_seconds). */
+  const stages: Record<string, [number | null, number | null]> = {};
+  for (const stage of ['open', 'upload', 'ordering', 'commit', 'total']) {
+    stages[stage] = [ms(m.histogramQuantile('floe_diskless_write_stage_seconds', { stage }, 0.5)), ms(m.histogramQuantile('floe_diskless_write_stage_seconds', { stage }, 0.99))];
+  }
   return {
     puts,
     gets,
+    stages,
+    hedgedPuts: m.get('floe_diskless_upload_hedges_total', { result: 'sent' }),
+    sealedBySize: m.get('floe_diskless_objects_sealed_total', { reason: 'size' }),
+    sealedByInterval: m.get('floe_diskless_objects_sealed_total', { reason: 'interval' }),
+    /** The broker's event-loop delay over the phase (prom-client's default metrics: reset at each scrape). */
+    eventLoopLagP99Ms: ms(m.now('nodejs_eventloop_lag_p99_seconds')),
+    eventLoopLagMaxMs: ms(m.now('nodejs_eventloop_lag_max_seconds')),
     putsPerSec: round(puts / p.seconds, 2),
     getsPerSec: round(gets / p.seconds, 2),
     bytesPerPut: puts > 0 ? Math.round(putBytes / puts) : null,

@@ -272,6 +272,20 @@ export function formatReport(r: BenchResults): string {
   }
   out.push(table(['backend', 'load', 'records/s', 'MB/s', 'produce', 'end-to-end', 'PUT p50/p99', 'p99 bound', 'PUT/s', 'Produce req/s', 'in broker p50/p99', 'broker cores', 'client cores'], latRows));
   out.push('  in broker: a Produce request from read off the socket to its response ready (histogram buckets, interpolated); client cores: the load generator\'s producer and tail consumer (on the same machine as the broker).');
+  const stageRows: (string | number)[][] = [];
+  for (const b of r.backends) {
+    if (!b.diskless) continue;
+    for (const l of b.latency) {
+      const st = l.requests.stages;
+      const f = (k: string) => (st?.[k] ? `${fmt(st[k]![0], 0)} / ${fmt(st[k]![1], 0)}` : '–');
+      stageRows.push([LABELS[b.id]!, pct(l.load), f('open'), f('upload'), f('ordering'), f('commit'), f('total'), `${l.requests.sealedBySize ?? '–'} / ${l.requests.sealedByInterval ?? '–'}`, l.requests.hedgedPuts ?? '–',
+        `${fmt(l.requests.eventLoopLagP99Ms, 0)} / ${fmt(l.requests.eventLoopLagMaxMs, 0)}`]);
+    }
+  }
+  if (stageRows.length > 0) {
+    out.push('\nDiskless write path by stage (per object, ms p50 / p99): open = first append to seal, upload = seal to PUT done, ordering = waiting for earlier objects\' commits, commit = coordinator commit, total = first append to answer; objects sealed by size / by interval; hedged PUTs (diskless.upload.hedge.percentile); broker event-loop delay p99 / max');
+    out.push(table(['backend', 'load', 'open', 'upload', 'ordering', 'commit', 'total', 'sealed size/interval', 'hedged PUTs', 'event-loop delay'], stageRows));
+  }
 
   const txns = r.backends.flatMap((b) => b.transactions.map((t) => ({ b, t })));
   if (txns.length > 0) {

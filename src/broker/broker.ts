@@ -94,6 +94,9 @@ export class Broker implements BrokerServices {
         brokerId: config.nodeId,
         commitIntervalMs: config.disklessCommitIntervalMs,
         bufferMaxBytes: config.disklessBufferMaxBytes,
+        ...(config.disklessBufferMaxPendingBytes !== undefined ? { maxPendingBytes: config.disklessBufferMaxPendingBytes } : {}),
+        // A local folder is never hedged: a second write to the same disk only lengthens its queue.
+        uploadHedgePercentile: backendConfig(config).objectStore.url.startsWith('s3://') ? config.disklessUploadHedgePercentile ?? 0 : 0,
         cacheMaxBytes: config.disklessCacheMaxBytes,
         laggingCacheMaxBytes: config.disklessLaggingCacheMaxBytes,
         readAheadBytes: config.disklessFetchReadAheadBytes,

@@ -102,6 +102,10 @@ export interface BrokerConfig {
   logDisklessEnable: boolean;
   disklessCommitIntervalMs: number;
   disklessBufferMaxBytes: number;
+  /** diskless.buffer.max.pending.bytes. Optional for hand-built configs (default 4 × disklessBufferMaxBytes). */
+  disklessBufferMaxPendingBytes?: number;
+  /** diskless.upload.hedge.percentile (0: no hedged uploads). Optional for hand-built configs (default 0). */
+  disklessUploadHedgePercentile?: number;
   disklessCacheMaxBytes: number;
   disklessLaggingCacheMaxBytes: number;
   disklessFetchReadAheadBytes: number;
@@ -263,6 +267,10 @@ export const BROKER_CONFIG_KEYS: readonly BrokerConfigKey[] = [
     doc: 'The longest a produced batch waits in the broker\'s open object before the object is uploaded and committed. Lower means lower produce latency and more, smaller objects.' },
   { group: 'Diskless storage', key: 'diskless.buffer.max.bytes', type: 'INT', default: '8388608', validate: range(1),
     doc: 'The open object is sealed and uploaded as soon as it holds this many bytes, even before diskless.commit.interval.ms.' },
+  { group: 'Diskless storage', key: 'diskless.buffer.max.pending.bytes', type: 'LONG', default: '67108864', validate: range(1),
+    doc: 'Bounds the diskless write path\'s queue: once this many bytes (at least twice diskless.buffer.max.bytes) are open, uploading or waiting for their commit (objects commit in seal order, so one slow upload holds the later ones), the broker stops reading requests from its clients until an object is committed (floe_diskless_backpressure_events_total), and further records wait in the producers. Near saturation this queue holds about throughput × the p99 of an object\'s upload and commit: a bound below that turns every slow PUT into a pause of all producers.' },
+  { group: 'Diskless storage', key: 'diskless.upload.hedge.percentile', type: 'INT', default: '95', validate: range(0, 99),
+    doc: 'Hedged uploads: an object upload (PUT) that has taken longer than this percentile of the broker\'s last 128 PUTs (scaled to its size: an 8 MiB PUT may take twice a small one\'s time), while a later object is uploaded and waits for it to commit, is sent a second time (same key and bytes; the first to succeed counts), as AWS recommends for S3 tail latency. Cuts the produce latency tail near saturation for a few percent more PUTs under load; at low load (one object per commit interval) hardly any. S3 stores only (a folder store is never hedged). 0 disables.' },
   { group: 'Diskless storage', key: 'diskless.cache.max.bytes', type: 'LONG', default: '268435456', validate: range(0),
     doc: 'Size of the broker\'s object cache (recently read or written objects, shared by every consumer). 0 disables the cache.' },
   { group: 'Diskless storage', key: 'diskless.lagging.cache.max.bytes', type: 'LONG', default: '268435456', validate: range(0),
@@ -693,6 +701,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions): LoadedBrokerCon
     logDisklessEnable: bool('log.diskless.enable'),
     disklessCommitIntervalMs: int('diskless.commit.interval.ms'),
     disklessBufferMaxBytes: int('diskless.buffer.max.bytes'),
+    disklessBufferMaxPendingBytes: int('diskless.buffer.max.pending.bytes'),
+    disklessUploadHedgePercentile: int('diskless.upload.hedge.percentile'),
     disklessCacheMaxBytes: int('diskless.cache.max.bytes'),
     disklessLaggingCacheMaxBytes: int('diskless.lagging.cache.max.bytes'),
     disklessFetchReadAheadBytes: int('diskless.fetch.read.ahead.bytes'),

@@ -58,6 +58,12 @@ export class BrokerMetrics {
     buckets: LATENCY_BUCKETS, registers: [this.registry],
   });
 
+  readonly disklessWriteStageSeconds = new client.Histogram({
+    name: 'floe_diskless_write_stage_seconds',
+    help: 'Diskless write path, per object, by stage: open (first append to seal), upload (seal to the end of its PUT), ordering (PUT done, waiting for earlier objects\' commits), commit (coordinator commit), total (first append to the producers\' answer).',
+    labelNames: ['stage'] as const, buckets: OBJECT_STORE_BUCKETS, registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
   }

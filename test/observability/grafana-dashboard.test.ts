@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { startTestBroker } from '../helpers/broker.ts';
 import { kcatConsume, kcatProduce } from '../helpers/kcat.ts';
 
-const PROMQL_WORDS = new Set(['sum', 'by', 'rate', 'histogram_quantile', 'le', 'op', 'request', 'instance', 'kind', 'irate', 'increase', 'avg', 'max', 'min', 'state', 'ack_type', 'reason', 'outcome']);
+const PROMQL_WORDS = new Set(['sum', 'by', 'rate', 'histogram_quantile', 'le', 'op', 'request', 'instance', 'kind', 'irate', 'increase', 'avg', 'max', 'min', 'state', 'ack_type', 'reason', 'outcome', 'stage', 'result']);
 
 test('every metric the Grafana dashboard plots exists in a running broker\'s /metrics', async () => {
   const dashboard = JSON.parse(await readFile(resolve(import.meta.dirname, '../../dashboards/floe.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };

@@ -31,6 +31,10 @@ export interface DisklessStorageOptions {
   brokerId: number;
   commitIntervalMs: number;
   bufferMaxBytes: number;
+  /** Back-pressure bound on bytes open, uploading or committing (at least 2 × bufferMaxBytes; default 4 × bufferMaxBytes). */
+  maxPendingBytes?: number;
+  /** See DisklessWriter's hedgePercentile (default 0: no hedged uploads). */
+  uploadHedgePercentile?: number;
   cacheMaxBytes: number;
   /** The lagging read cache (lagging-read-cache.ts) and read-ahead; defaults as the broker config's. */
   laggingCacheMaxBytes?: number;
@@ -115,8 +119,9 @@ export class DisklessStorage {
       brokerId: options.brokerId,
       commitIntervalMs: options.commitIntervalMs,
       bufferMaxBytes: options.bufferMaxBytes,
-      // Room for the open object and a few uploading ones before producers are made to wait.
-      maxPendingBytes: options.bufferMaxBytes * 4,
+      // Room for the open object and the uploading ones before producers are made to wait.
+      maxPendingBytes: Math.max(options.maxPendingBytes ?? options.bufferMaxBytes * 4, options.bufferMaxBytes * 2),
+      hedgePercentile: options.uploadHedgePercentile ?? 0,
       keyPrefix: WAL_KEY_PREFIX,
       ...(this.keys ? { keys: this.keys } : {}),
       onCommitted: (parts, batches, mark) => this.onCommitted(parts, batches, mark),

@@ -5,6 +5,12 @@
  * then are the waiting requests answered. A failed upload or commit answers every batch of the object
  * with a retriable error; nothing is acknowledged that is not both stored and committed.
  *
+ * Near saturation the queue that grows is that of sealed objects uploading or waiting, in seal order, behind
+ * a slow PUT: `maxPendingBytes` bounds it (back-pressure: the broker stops reading requests). A PUT
+ * slower than `hedgePercentile` of recent PUTs while a later object's upload has finished (so it holds that
+ * object's commit) is hedged: sent again with the same key and bytes, the first success counts. Each
+ * object's stage times (open, upload, ordering, commit, total) go to `onStage` (the broker's histogram).
+ *
  * A commit that fails (coordinator unreachable, connection lost mid-commit: the outcome is unknown) is
  * retried with the same object key until `commitRetryTimeoutMs` after the object was sealed. Commits are
  * idempotent by object key (coordinator migration 4), so a retry of a commit that did happen returns its
@@ -71,6 +77,35 @@ export interface WriterOptions {
    * older than its commit deadline is not committed. Default: unregistered random keys under keyPrefix.
    */
   keys?: ObjectKeySource;
+  /**
+   * Hedged uploads (0 or unset: none): a PUT that has taken longer than this percentile of the last
+   * HEDGE_SAMPLES PUTs (scaled to its size: putScale) while a later object's upload has already finished (it holds that object's commit)
+   * is sent again, same key and bytes; the first to succeed counts.
+   */
+  hedgePercentile?: number;
+}
+
+/** PUT durations the hedging threshold is taken from, and how many are needed before any hedge. */
+const HEDGE_SAMPLES = 128;
+const HEDGE_MIN_SAMPLES = 20;
+
+/**
+ * PUT durations grow with the object's size (on S3 a full 8 MiB object takes about twice a small one's
+ * time), so hedging compares durations scaled by this: a 8 MiB PUT counts as half its time.
+ */
+function putScale(bytes: number): number {
+  return 1 + bytes / (8 * 1024 * 1024);
+}
+
+/** An upload in flight, for hedging. */
+interface Upload {
+  seq: number;
+  startedAt: number;
+  /** How long it may take before it is hedged (when a later object waits on it). */
+  thresholdMs: number;
+  hedged: boolean;
+  /** Sends the hedge PUT (once). */
+  hedge: () => void;
 }
 
 interface Entry {
@@ -83,26 +118,51 @@ interface OpenObject {
   entries: Entry[];
   bytes: number;
   timer: NodeJS.Timeout | null;
+  /** performance.now() of the first append. */
+  openedAt: number;
 }
+
+/**
+ * The stages of an object's way from its first append to its producers' answer, timed per object:
+ * open (first append to seal), upload (seal to the PUT's end), ordering (PUT's end to its commit's start:
+ * waiting for earlier objects' commits), commit (the coordinator commit, retries included), total (first
+ * append to answer: the longest a request of the object waited).
+ */
+export type WriteStage = 'open' | 'upload' | 'ordering' | 'commit' | 'total';
+/** Why an object was sealed: its first batch was commitIntervalMs old, it reached bufferMaxBytes, or flush(). */
+export type SealReason = 'interval' | 'size' | 'flush';
 
 export interface WriterStats {
   objectsCommitted: number;
   uploadFailures: number;
   commitFailures: number;
   commitRetries: number;
+  /** Hedge PUTs sent, and how many of them finished first. */
+  hedgedPuts: number;
+  hedgeWins: number;
   pendingBytes: number;
   backPressureEvents: number;
   recordsCommitted: number;
   bytesCommitted: number;
+  sealed: Record<SealReason, number>;
 }
 
 export class DisklessWriter {
-  private open: OpenObject = { entries: [], bytes: 0, timer: null };
+  private open: OpenObject = { entries: [], bytes: 0, timer: null, openedAt: 0 };
   private commitChain: Promise<void> = Promise.resolve();
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0 };
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
+  /** Durations (ms, divided by putScale of their size) of the last HEDGE_SAMPLES successful PUTs, a ring. */
+  private putMs: number[] = [];
+  private putMsNext = 0;
+  private uploadSeq = 0;
+  /** Highest seq of an upload that has finished. */
+  private lastUploadedSeq = -1;
+  private readonly uploads = new Set<Upload>();
+  /** Observer of each object's stage times (seconds); set by the broker's metrics. */
+  onStage: ((stage: WriteStage, seconds: number) => void) | null = null;
 
   constructor(
     private readonly store: ObjectStore,
@@ -127,27 +187,30 @@ export class DisklessWriter {
   append(append: PartitionAppend): Promise<AppendResult> {
     return new Promise((resolve) => {
       const wasPaused = this.paused;
+      if (this.open.entries.length === 0) this.open.openedAt = performance.now();
       this.open.entries.push({ append, arrival: this.arrivals++, resolve });
       for (const batch of append.batches) this.open.bytes += batch.data.length;
       for (const batch of append.batches) this.pendingBytes += batch.data.length;
       this.stats.pendingBytes = this.pendingBytes;
       if (!wasPaused && this.paused) this.stats.backPressureEvents++;
-      if (this.open.bytes >= this.options.bufferMaxBytes) this.seal();
-      else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal(), this.options.commitIntervalMs);
+      if (this.open.bytes >= this.options.bufferMaxBytes) this.seal('size');
+      else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal('interval'), this.options.commitIntervalMs);
     });
   }
 
   /** Seals the open object now and waits until everything sealed so far is committed (or failed). */
   async flush(): Promise<void> {
-    this.seal();
+    this.seal('flush');
     await this.commitChain;
   }
 
-  private seal(): void {
+  private seal(reason: SealReason): void {
     const sealed = this.open;
     if (sealed.timer) clearTimeout(sealed.timer);
-    this.open = { entries: [], bytes: 0, timer: null };
+    this.open = { entries: [], bytes: 0, timer: null, openedAt: 0 };
     if (sealed.entries.length === 0) return;
+    this.stats.sealed[reason]++;
+    const times: StageTimes = { opened: sealed.openedAt, sealed: performance.now(), uploaded: 0 };
 
     // Inside an object, batches are ordered by (topic id, partition, arrival): a partition's batches are contiguous.
     sealed.entries.sort((a, b) =>
@@ -181,12 +244,99 @@ export class DisklessWriter {
     const pending = this.options.keys?.take();
     const key = pending?.key ?? `${this.options.keyPrefix}${randomUUID()}`;
     const sealedAt = Date.now();
-    const upload = pending ? pending.ready.then(() => this.store.put(key, body.parts)) : this.store.put(key, body.parts);
+    const upload = (pending ? pending.ready.then(() => this.upload(key, body.parts, body.size)) : this.upload(key, body.parts, body.size))
+      .then(() => { times.uploaded = performance.now(); });
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
-    this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, pending?.registeredAt));
+    this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, times, pending?.registeredAt));
   }
 
-  private async commit(key: string, body: ObjectBody, upload: Promise<void>, entries: Entry[], batches: CommitBatch[], sealedAt: number, registeredAt?: number): Promise<void> {
+  /**
+   * One object's PUT, hedged (see WriterOptions.hedgePercentile): resolves when a PUT of it succeeded,
+   * rejects when every PUT sent failed. Both PUTs write the same bytes under the same key, so whichever
+   * lands last leaves the same object. A losing PUT still running is left to finish (within the store's
+   * request timeout); should it land after the object was already deleted (retention within that time and
+   * a deletion grace shorter than it), the object it leaves is unknown to the coordinator, and the cleaner's
+   * scan of the store reaps it like any orphan.
+   */
+  private upload(key: string, parts: readonly Buffer[], bytes: number): Promise<void> {
+    const percentile = this.options.hedgePercentile ?? 0;
+    const scale = putScale(bytes);
+    return new Promise<void>((resolve, reject) => {
+      let sent = 0;
+      let failed = 0;
+      let settled = false;
+      let timer: NodeJS.Timeout | null = null;
+      const u: Upload = { seq: this.uploadSeq++, startedAt: performance.now(), thresholdMs: Infinity, hedged: false, hedge: () => {} };
+      const done = () => {
+        settled = true;
+        if (timer) clearTimeout(timer);
+        this.uploads.delete(u);
+      };
+      const put = (isHedge: boolean) => {
+        sent++;
+        const start = performance.now();
+        this.store.put(key, parts).then(() => {
+          this.notePutMs((performance.now() - start) / scale);
+          if (settled) return;
+          if (isHedge) this.stats.hedgeWins++;
+          done();
+          if (u.seq > this.lastUploadedSeq) this.lastUploadedSeq = u.seq;
+          this.hedgeBlockers(u.seq);
+          resolve();
+        }, (err: unknown) => {
+          if (settled || ++failed < sent) return; // the other PUT may still succeed
+          done();
+          reject(err);
+        });
+      };
+      u.hedge = () => {
+        if (settled || u.hedged) return;
+        u.hedged = true;
+        this.stats.hedgedPuts++;
+        log.debug({ key, afterMs: Math.round(performance.now() - u.startedAt) }, 'hedging a slow object upload');
+        put(true);
+      };
+      put(false);
+      if (settled || percentile <= 0) return;
+      const scaled = this.hedgeThresholdMs(percentile);
+      if (scaled === null) return;
+      const threshold = scaled * scale;
+      u.thresholdMs = threshold;
+      this.uploads.add(u);
+      // Past the threshold, hedge now if a later object waits on this one; otherwise when one does (hedgeBlockers).
+      timer = setTimeout(() => {
+        timer = null;
+        if (this.lastUploadedSeq > u.seq) u.hedge();
+      }, threshold);
+    });
+  }
+
+  /** An upload finished: hedge the earlier ones still running past their threshold (they hold its commit). */
+  private hedgeBlockers(seq: number): void {
+    const now = performance.now();
+    for (const u of this.uploads) {
+      if (u.seq < seq && !u.hedged && now - u.startedAt >= u.thresholdMs) u.hedge();
+    }
+  }
+
+  private notePutMs(scaledMs: number): void {
+    if (this.putMs.length < HEDGE_SAMPLES) this.putMs.push(scaledMs);
+    else this.putMs[this.putMsNext] = scaledMs;
+    this.putMsNext = (this.putMsNext + 1) % HEDGE_SAMPLES;
+  }
+
+  /** The percentile of recent scaled PUT durations, or null before HEDGE_MIN_SAMPLES PUTs. */
+  private hedgeThresholdMs(percentile: number): number | null {
+    if (this.putMs.length < HEDGE_MIN_SAMPLES) return null;
+    const sorted = [...this.putMs].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((percentile / 100) * sorted.length))]!;
+  }
+
+  private stage(stage: WriteStage, from: number, to: number): void {
+    this.onStage?.(stage, Math.max(0, to - from) / 1000);
+  }
+
+  private async commit(key: string, body: ObjectBody, upload: Promise<void>, entries: Entry[], batches: CommitBatch[], sealedAt: number, times: StageTimes, registeredAt?: number): Promise<void> {
     try {
       try {
         await upload;
@@ -204,6 +354,7 @@ export class DisklessWriter {
         return;
       }
       const mark = this.options.markCommit?.();
+      const commitStart = performance.now();
       const results = await this.commitWithRetries(key, body.size, batches, sealedAt);
       if (results instanceof Error) {
         // The outcome is unknown: never report success. The object may be an orphan for the cleaner.
@@ -216,6 +367,14 @@ export class DisklessWriter {
       this.stats.objectsCommitted++;
       this.announce(key, body.parts, batches, results, mark);
       this.answer(entries, results);
+      if (this.onStage) {
+        const now = performance.now();
+        this.stage('open', times.opened, times.sealed);
+        this.stage('upload', times.sealed, times.uploaded);
+        this.stage('ordering', times.uploaded, commitStart);
+        this.stage('commit', commitStart, now);
+        this.stage('total', times.opened, now);
+      }
     } finally {
       this.pendingBytes -= body.size;
       this.stats.pendingBytes = this.pendingBytes;
@@ -298,6 +457,13 @@ export class DisklessWriter {
   private failAll(entries: Entry[], error: KafkaError): void {
     for (const entry of entries) entry.resolve({ ...error, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 });
   }
+}
+
+/** performance.now() of an object's first append, seal and upload end. */
+interface StageTimes {
+  opened: number;
+  sealed: number;
+  uploaded: number;
 }
 
 interface ObjectBody {
