@@ -138,6 +138,29 @@ const pct = (load: number) => `${Math.round(load * 100)}%`;
 
 // ---------------------------------------------------------------- targets
 
+/** The table issue 19 opened with (`npm run bench` then), each beside the same figure of this run. */
+function startingFigures(r: BenchResults): string[][] {
+  const rows: string[][] = [];
+  const backend = (id: string) => r.backends.find((b) => b.id === id);
+  const latencyAt = (id: string, load: number) => backend(id)?.latency.find((l) => Math.abs(l.load - load) < 1e-9);
+  if (r.mock) rows.push(['librdkafka mock broker, produce MB/s', '734', fmt(r.mock.MBps)]);
+  for (const [id, mibps, cpu] of [['folder', '102.6', '9.98'], ['pg-s3', '160.0', '6.40']] as const) {
+    const p = backend(id)?.produce;
+    if (p) rows.push([`ingress MiB/s per broker core, ${LABELS[id]}`, `${mibps} (${cpu} CPU-s/GiB)`, `${fmt(p.MiBpsPerBrokerCore)} (${fmt(p.brokerCpuSecondsPerGiB, 2)} CPU-s/GiB)`]);
+  }
+  const tails = r.backends.filter((b) => b.diskless && b.tailRead).map((b) => b.tailRead!.MiBpsPerBrokerCore ?? 0);
+  if (tails.length > 0) rows.push(['diskless tail egress MiB/s per broker core (best backend)', '2,259', fmt(Math.max(...tails))]);
+  const cold = backend('pg-s3')?.coldRead;
+  if (cold) rows.push([`cold read MB/s, ${LABELS['pg-s3']}`, '60.3', fmt(cold.MBps)]);
+  const f80 = latencyAt('folder', 0.8);
+  if (f80) rows.push([`produce p99 ms at 80% load, ${LABELS.folder} (bound)`, '1,977 (658)', `${fmt(f80.produceMs?.p99, 0)} (${r.settings.commitIntervalMs}+${fmt(f80.requests.putP99Ms, 0)}+20)`]);
+  const p50 = latencyAt('pg-s3', 0.5);
+  if (p50) rows.push([`end-to-end p99 ms at 50% load, ${LABELS['pg-s3']}`, '1,515', fmt(p50.e2eMs?.p99, 0)]);
+  const c10 = latencyAt('classic', 0.1);
+  if (c10) rows.push([`classic end-to-end p99 ms at 10% load (produce p99)`, '227 (33)', `${fmt(c10.e2eMs?.p99, 0)} (${fmt(c10.produceMs?.p99, 0)})`]);
+  return rows;
+}
+
 export function evaluateTargets(r: BenchResults): Target[] {
   const out: Target[] = [];
   const diskless = r.backends.filter((b) => b.diskless);
@@ -320,6 +343,12 @@ export function formatReport(r: BenchResults): string {
   if (r.costs && r.costs.rows.length > 0) {
     out.push(`\nRequest cost per GiB at S3 list prices (${r.costs.prices.note})`);
     out.push(table(['backend', 'traffic', 'requests/GiB', '$/GiB'], r.costs.rows.map((c) => [LABELS[c.backend] ?? c.backend, c.what, fmt(c.requestsPerGiB, 1), `$${c.dollarsPerGiB.toFixed(5)}`])));
+  }
+
+  const then = startingFigures(r);
+  if (then.length > 0) {
+    out.push('\nIssue 19\'s starting figures (its first run, load 0.3-2.6) beside this run; the mock broker row shows how fast the machine and client were each time');
+    out.push(table(['figure', 'issue 19', 'this run'], then));
   }
 
   if (r.targets.length > 0) {
