@@ -269,7 +269,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
         },
         onTlsError: (err: Error, remote: string | undefined) => log.info({ listener: listener.name, remote, reason: err.message }, 'TLS handshake failed'),
       } satisfies ListenerOptions;
-      const threads = config.numNetworkThreads ?? 1;
+      const threads = config.numNetworkThreads ?? 0;
       // SASL listeners stay on the main thread too: a raw SASL token's 512 KiB cap is checked on its size
       // header, before its body is read, which only Connection (on the main thread) can do.
       const server = threads > 0 && listener.securityProtocol === 'PLAINTEXT'
