@@ -86,14 +86,15 @@ test('a lagging kcat consumer reads a large topic from offset 0: every record on
   assert.equal(seen.size, RECORDS);
 
   // Coalescing: runs of one partition in one object, as the coordinator locates them; exact-range reads
-  // would make at least one GET per run.
+  // would make at least one GET per run. Not much fewer: a fetch's own ranges are read apart from the
+  // read-ahead around them (so a fetch never waits for a long read-ahead GET), which depends on timing.
   const topicId = (await reader.broker.coordinator.getTopic('big'))!.topicId;
   const located = await reader.broker.coordinator.findBatches(Array.from({ length: PARTITIONS }, (_, partition) => ({ topicId, partition, offset: 0, maxBytes: 1 << 30 })));
   const runs = new Set<string>();
   for (const [p, r] of located.entries()) for (const b of r.batches) runs.add(`${b.objectKey}/${p}`);
   const lagging = storage.laggingCache.snapshot();
   assert.ok(runs.size > 100, `${runs.size} object-partition runs`);
-  assert.ok(lagging.gets * 4 < runs.size * 3, `${lagging.gets} GETs for ${runs.size} object-partition runs`);
+  assert.ok(lagging.gets < runs.size, `${lagging.gets} GETs for ${runs.size} object-partition runs`);
 
   // Read-ahead: several GETs in flight, fetches answered from it, and fewer coordinator queries than fetches.
   assert.ok(lagging.prefetches > 0, 'read-ahead issued');
