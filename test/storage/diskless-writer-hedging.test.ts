@@ -10,38 +10,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPGliteCoordinator } from '../../src/coordinator/pglite.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
-import type { ObjectStore, ObjectInfo, ByteRange } from '../../src/objectstore/object-store.ts';
 import { FaultyObjectStore, type LatencyProfile } from '../../src/objectstore/faulty.ts';
 import { DisklessWriter, type CommittedBatch, type WriterOptions } from '../../src/storage/diskless/diskless-writer.ts';
 import type { ProducedBatch } from '../../src/storage/partition-log.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
+import { GatedStore } from '../helpers/gated-store.ts';
 import { freshBucket, s3Store, sharedS3 } from '../helpers/s3.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-
-/** An object store whose PUTs wait until the test releases them (each PUT call is one entry, hedges too). */
-class GatedStore implements ObjectStore {
-  readonly objects = new Map<string, Buffer>();
-  readonly pending: { key: string; release: (fail?: Error) => void }[] = [];
-  put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({
-        key,
-        release: (fail) => {
-          if (fail) return reject(fail);
-          this.objects.set(key, Buffer.isBuffer(body) ? body : Buffer.concat(body as Buffer[]));
-          resolve();
-        },
-      });
-    });
-  }
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
-    const body = this.objects.get(key)!;
-    return range ? body.subarray(range.start, range.end) : body;
-  }
-  async deleteMany(): Promise<void> {}
-  async *list(): AsyncIterable<ObjectInfo> {}
-  async close(): Promise<void> {}
-}
 
 let coordinator: SqlCoordinator;
 let topicId: string;

@@ -8,35 +8,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPGliteCoordinator } from '../../src/coordinator/pglite.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
-import type { ObjectStore, ObjectInfo, ByteRange } from '../../src/objectstore/object-store.ts';
 import { DisklessWriter } from '../../src/storage/diskless/diskless-writer.ts';
 import type { ProducedBatch } from '../../src/storage/partition-log.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
-
-/** An object store whose PUTs wait until the test releases them (in-memory: the real stores have their own conformance suite). */
-class GatedStore implements ObjectStore {
-  readonly objects = new Map<string, Buffer>();
-  readonly pending: { key: string; release: (fail?: Error) => void }[] = [];
-  put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({
-        key,
-        release: (fail) => {
-          if (fail) return reject(fail);
-          this.objects.set(key, Buffer.isBuffer(body) ? body : Buffer.concat(body as Buffer[]));
-          resolve();
-        },
-      });
-    });
-  }
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
-    const body = this.objects.get(key)!;
-    return range ? body.subarray(range.start, range.end) : body;
-  }
-  async deleteMany(): Promise<void> {}
-  async *list(): AsyncIterable<ObjectInfo> {}
-  async close(): Promise<void> {}
-}
+import { GatedStore } from '../helpers/gated-store.ts';
 
 let coordinator: SqlCoordinator;
 let topicId: string;
