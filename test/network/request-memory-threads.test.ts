@@ -12,6 +12,7 @@ import type { Connection, Dispatcher } from '../../src/network/connection.ts';
 import { RequestMemoryPool } from '../../src/network/request-memory-pool.ts';
 import { ThreadedKafkaServer } from '../../src/network/threaded-server.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
+import { sizePrefixed } from '../helpers/size-prefixed.ts';
 
 const BODY = 64 * 1024;
 const FRAME = 4 + BODY;
@@ -47,13 +48,6 @@ class GatedDispatcher implements Dispatcher {
     out.writeInt32BE(8, 0);
     return [out];
   }
-}
-
-function frame(body: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(4 + body.length);
-  b.writeInt32BE(body.length, 0);
-  body.copy(b, 4);
-  return b;
 }
 
 interface Client {
@@ -98,7 +92,7 @@ async function withServer(run: (ctx: Ctx) => Promise<void>): Promise<void> {
 test('a flood over two network threads is held one bound at a time, counted once, and given back', { timeout: 60_000 }, async () => {
   await withServer(async ({ port, pool, d }) => {
     const clients = await Promise.all(Array.from({ length: 8 }, () => client(port)));
-    for (const c of clients) c.write(Buffer.concat(Array.from({ length: 8 }, () => frame(Buffer.alloc(BODY, 1)))));
+    for (const c of clients) c.write(Buffer.concat(Array.from({ length: 8 }, () => sizePrefixed(Buffer.alloc(BODY, 1)))));
     // The threads stop reading once the bound is reached; what the main thread holds is what is counted.
     await waitFor('the bound reached by requests the main thread holds', () => pool.usedBytes >= BOUND && pool.usedBytes === d.held * FRAME, { timeoutMs: 20_000 });
     assert.ok(d.held * FRAME <= BOUND + FRAME, `held ${d.held} requests of ${FRAME} bytes under a bound of ${BOUND}: at most one past it`);
@@ -115,18 +109,18 @@ test('disconnects in the middle of a frame, reserved or waiting for memory, give
   await withServer(async ({ port, pool, d }) => {
     // Header and a part of the body: the thread reserved the whole frame; the client goes away.
     const partial = await client(port);
-    partial.write(frame(Buffer.alloc(BODY, 1)).subarray(0, 1000));
+    partial.write(sizePrefixed(Buffer.alloc(BODY, 1)).subarray(0, 1000));
     await waitFor('the partial frame reserved', () => pool.usedBytes === FRAME);
     partial.destroy();
     await waitFor('the partial frame given back', () => pool.usedBytes === 0);
 
     // The pool full of held requests; another client's frame waits for memory, then goes away.
     const filler = await client(port);
-    filler.write(Buffer.concat(Array.from({ length: 6 }, () => frame(Buffer.alloc(BODY, 1)))));
+    filler.write(Buffer.concat(Array.from({ length: 6 }, () => sizePrefixed(Buffer.alloc(BODY, 1)))));
     await waitFor('the bound reached', () => pool.usedBytes >= BOUND && pool.usedBytes === d.held * FRAME);
     const held = pool.usedBytes;
     const waiting = await client(port);
-    waiting.write(frame(Buffer.alloc(BODY, 2)).subarray(0, 30_000));
+    waiting.write(sizePrefixed(Buffer.alloc(BODY, 2)).subarray(0, 30_000));
     await sleep(300); // time for the thread to read the header and find the pool full (the wait under test)
     waiting.destroy();
     await waiting.gone;
@@ -137,7 +131,7 @@ test('disconnects in the middle of a frame, reserved or waiting for memory, give
 
     // The pool works after all that.
     const after = await client(port);
-    after.write(frame(Buffer.alloc(BODY, 3)));
+    after.write(sizePrefixed(Buffer.alloc(BODY, 3)));
     await waitFor('a new request answered', () => after.responses() === 1);
     after.destroy();
     filler.destroy();
@@ -151,7 +145,7 @@ test('invalid sizes close the connection with Kafka\'s reason, and the frames be
       const bad = Buffer.alloc(12);
       bad.writeInt32BE(size, 0);
       // Two valid frames held by the dispatcher, then the invalid size (and some bytes after it).
-      c.write(Buffer.concat([frame(Buffer.alloc(BODY, 1)), frame(Buffer.alloc(BODY, 1)), bad]));
+      c.write(Buffer.concat([sizePrefixed(Buffer.alloc(BODY, 1)), sizePrefixed(Buffer.alloc(BODY, 1)), bad]));
       await c.gone;
       await waitFor('the connection closed on the main thread', () => closes.length === 1);
       assert.match(closes[0]!, new RegExp(`^invalid request size ${size} \\(socket.request.max.bytes=${1 << 20}\\)$`));
@@ -163,7 +157,7 @@ test('invalid sizes close the connection with Kafka\'s reason, and the frames be
 test('closeAfterResponses with frames read behind it, and a shutdown with requests in flight, give everything back', { timeout: 60_000 }, async () => {
   await withServer(async ({ port, pool, d, closes }) => {
     const c = await client(port);
-    c.write(Buffer.concat([frame(Buffer.alloc(BODY, 0x43)), ...Array.from({ length: 3 }, () => frame(Buffer.alloc(BODY, 1)))]));
+    c.write(Buffer.concat([sizePrefixed(Buffer.alloc(BODY, 0x43)), ...Array.from({ length: 3 }, () => sizePrefixed(Buffer.alloc(BODY, 1)))]));
     await waitFor('the closing request held', () => d.held === 1);
     d.open();
     await c.gone;
@@ -175,10 +169,10 @@ test('closeAfterResponses with frames read behind it, and a shutdown with reques
   await withServer(async ({ port, pool, d, shutdown }) => {
     // A frame half read (reserved in its thread), requests held, a frame waiting for memory.
     const partial = await client(port);
-    partial.write(frame(Buffer.alloc(BODY, 1)).subarray(0, 1000));
+    partial.write(sizePrefixed(Buffer.alloc(BODY, 1)).subarray(0, 1000));
     await waitFor('the partial frame reserved', () => pool.usedBytes === FRAME);
     const held = await client(port);
-    held.write(Buffer.concat(Array.from({ length: 6 }, () => frame(Buffer.alloc(BODY, 1)))));
+    held.write(Buffer.concat(Array.from({ length: 6 }, () => sizePrefixed(Buffer.alloc(BODY, 1)))));
     await waitFor('the bound reached', () => pool.usedBytes >= BOUND && d.held > 0);
     // The shutdown gives up on the requests held past its grace; they finish afterwards.
     await shutdown(300);

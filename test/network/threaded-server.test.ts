@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import type { Connection, Dispatcher } from '../../src/network/connection.ts';
 import { NETWORK_THREAD_SOURCE } from '../../src/network/network-thread-source.ts';
 import { ThreadedKafkaServer } from '../../src/network/threaded-server.ts';
+import { sizePrefixed } from '../helpers/size-prefixed.ts';
 
 /** Echoes each frame's body back as the response, after a delay that reverses the order of completion. */
 const echo: Dispatcher = {
@@ -16,19 +17,9 @@ const echo: Dispatcher = {
   whenResumed: () => Promise.resolve(),
   async dispatch(_conn: Connection, frame: Buffer) {
     await new Promise((r) => setTimeout(r, 40 - Math.min(frame.length, 40)));
-    const out = Buffer.allocUnsafe(4 + frame.length);
-    out.writeInt32BE(frame.length, 0);
-    frame.copy(out, 4);
-    return [out];
+    return [sizePrefixed(frame)];
   },
 };
-
-function frame(body: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(4 + body.length);
-  b.writeInt32BE(body.length, 0);
-  body.copy(b, 4);
-  return b;
-}
 
 function readFrames(s: Socket, n: number): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
@@ -58,7 +49,7 @@ test('frames reach the main thread whole, responses return in request order, ove
       const s = connect(port, '127.0.0.1');
       await new Promise((r) => s.once('connect', r));
       const got = readFrames(s, bodies.length);
-      const bytes = Buffer.concat(bodies.map(frame));
+      const bytes = Buffer.concat(bodies.map(sizePrefixed));
       if (byteByByte) for (let i = 0; i < 64; i++) s.write(bytes.subarray(i, i + 1));
       s.write(byteByByte ? bytes.subarray(64) : bytes);
       assert.deepEqual(await got, bodies);
@@ -85,7 +76,7 @@ test('a network thread that fails closes its connections and is reported', async
   const s = connect(port, '127.0.0.1');
   const got = readFrames(s, 1);
   const clientClosed = new Promise((r) => s.on('close', r));
-  s.write(frame(Buffer.from('hello-world')));
+  s.write(sizePrefixed(Buffer.from('hello-world')));
   assert.deepEqual(await got, [Buffer.from('hello-world')], 'the response written before the failure arrives');
   await reported;
   await clientClosed;
