@@ -12,6 +12,7 @@
  *                                          profiler's overhead)
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
  *   npm run bench -- --node-args='--trace-gc'  Node flags for every broker process (output in its log)
+ *   npm run bench -- --broker-config num.network.threads=1   broker settings for every scenario's brokers
  *   npm run bench -- --phases latency      only some phases of the diskless and classic scenarios (below): produce,
  *                                          tail, latency, cold, transactions, compaction, merge; (1) always runs
  *   npm run bench -- --loads 0.5,0.8       the offered loads of phase (3), as fractions of (1)'s rate
@@ -32,7 +33,7 @@
  * - partitions: object-store and coordinator request counts with 1, 100 and 1,000 partitions at a fixed
  *   load below one full object per commit interval, on the pg-s3 backend.
  * - cores: ingress on each diskless backend with the broker pinned to 1 core (`taskset -c 0`) and to 2 cores,
- *   with num.network.threads 0 and 1 (the default) on 1 core, 0, 1 and 3 (Kafka's default) on 2: MB/s, CPU-s/GiB, PUTs per
+ *   with num.network.threads 0 (the default) and 1 on 1 core, 0, 1 and 3 (Kafka's default) on 2: MB/s, CPU-s/GiB, PUTs per
  *   commit interval (the load generator is not pinned; on a 2-core machine it shares the cores).
  * - security: one folder-backend broker with a PLAINTEXT and a SASL_SSL listener (TLS from an openssl CA,
  *   SASL/PLAIN): produce as fast as one producer goes, then read it all back, over each listener in turn;
@@ -88,6 +89,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'node-args': { type: 'string' },
+    'broker-config': { type: 'string', multiple: true },
     size: { type: 'string', default: '1024' },
     partitions: { type: 'string', default: '8' },
     'produce-seconds': { type: 'string' },
@@ -195,9 +197,16 @@ function serverCpuSeconds(): number {
 }
 
 let dbSeq = 0;
+/** `--broker-config key=value` (repeatable, or comma-separated): set on every scenario's brokers after the bench's own. */
+const extraBrokerConfig: Record<string, string> = Object.fromEntries((values['broker-config'] ?? []).flatMap((s) => s.split(',')).filter(Boolean).map((kv) => {
+  const eq = kv.indexOf('=');
+  if (eq <= 0) throw new Error(`--broker-config wants key=value, got ${kv}`);
+  return [kv.slice(0, eq).trim(), kv.slice(eq + 1).trim()];
+}));
+
 async function brokerOverrides(id: BackendId): Promise<Record<string, string | number>> {
   // Merging and compaction run only in their own phases (7) and (6).
-  const common = { 'diskless.cache.max.bytes': settings.cacheMaxBytes, 'diskless.commit.interval.ms': settings.commitIntervalMs, 'diskless.merge.enable': 'false', 'log.cleaner.enable': 'false' };
+  const common = { 'diskless.cache.max.bytes': settings.cacheMaxBytes, 'diskless.commit.interval.ms': settings.commitIntervalMs, 'diskless.merge.enable': 'false', 'log.cleaner.enable': 'false', ...extraBrokerConfig };
   if (id !== 'pg-s3') return common;
   const { pg, s3 } = await pgS3Servers();
   const db = await pg.createDatabase(`bench_${++dbSeq}`);
@@ -363,7 +372,7 @@ async function runSecurity(): Promise<SecurityRow[]> {
 
 interface CoresRow { backend: BackendId; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null }
 
-/** Ingress with the broker pinned to 1 and 2 cores, without network threads and with 1 (the default), and 3 (Kafka's) on 2. */
+/** Ingress with the broker pinned to 1 and 2 cores, without network threads (the default) and with 1, and 3 (Kafka's) on 2. */
 async function runCores(): Promise<CoresRow[]> {
   const rows: CoresRow[] = [];
   const seconds = Math.min(settings.produceSeconds, 8);
