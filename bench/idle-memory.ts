@@ -5,7 +5,8 @@
  * after a short workload (records produced and read back with kcat, then idle), each broken down into
  *  - PGlite's WebAssembly.Memory: its size and the part resident (the anonymous read-write mapping between
  *    the large inaccessible guard reservations V8 puts around a wasm memory);
- *  - malloc: glibc's main heap and its thread arenas (anonymous read-write mappings at 64 MiB boundaries);
+ *  - malloc: glibc's main heap and its thread arenas (the read-write part of an anonymous 64 MiB mapping at a
+ *    64 MiB boundary);
  *  - files: mapped code and data (node itself, shared libraries, native addons);
  *  - other anonymous memory (V8's heap pages, large buffers, stacks);
  * and V8's own figures from the broker's /metrics (prom-client's default metrics): heap used and total, and
@@ -15,6 +16,7 @@
  *   npx tsx bench/idle-memory.ts --runs 7 --settle 10 --records 50000 --after 30 --size 1024
  *   npx tsx bench/idle-memory.ts --root DIR      measure the checkout in DIR (A/B against another branch)
  *   npx tsx bench/idle-memory.ts --source        run bin/floe.js (the sources through tsx) instead of the bundle
+ *   npx tsx bench/idle-memory.ts --no-build      run the bundle as it is (another run may be using it)
  *   npx tsx bench/idle-memory.ts --override k=v  broker config overrides (repeatable)
  *   npx tsx bench/idle-memory.ts --node-args='--max-semi-space-size=1'  Node flags for the broker
  */
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     after: { type: 'string', default: '30' },
     root: { type: 'string' },
     source: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
     override: { type: 'string', multiple: true, default: [] },
     'node-args': { type: 'string', default: '' },
   },
@@ -107,7 +110,8 @@ function breakdown(pid: number): Pick<Reading, 'wasmResident' | 'wasmSize' | 'ma
     else if (m.name === '' && m.perm === 'rw-p' && isGuard(maps[i - 1]) && isGuard(maps[i + 1])) {
       wasmResident += m.rssKiB;
       wasmSize += Number((m.end - m.start) >> 10n);
-    } else if (m.name === '' && m.perm === 'rw-p' && m.start % ARENA_ALIGN === 0n && maps[i + 1]?.perm === '---p' && maps[i + 1]!.start === m.end) malloc += m.rssKiB;
+    } else if (m.name === '' && m.perm === 'rw-p' && m.start % ARENA_ALIGN === 0n
+      && (m.end - m.start === ARENA_ALIGN || (maps[i + 1]?.perm === '---p' && maps[i + 1]!.start === m.end && maps[i + 1]!.end - m.start === ARENA_ALIGN))) malloc += m.rssKiB;
     else otherAnon += m.rssKiB;
   });
   const mib = (kib: number) => Math.round(kib / 1024);
@@ -160,7 +164,7 @@ function summary(label: string, readings: Reading[]): string[] {
 }
 
 async function main(): Promise<void> {
-  if (!values.source) execFileSync(process.execPath, [join(root, 'tools/build/bundle.mjs')], { stdio: 'inherit' });
+  if (!values.source && !values['no-build']) execFileSync(process.execPath, [join(root, 'tools/build/bundle.mjs')], { stdio: 'inherit' });
   const idle: Reading[] = [];
   const after: Reading[] = [];
   const header = ['MiB'.padEnd(16), ...COLUMNS.map(([, h]) => h.padStart(11))].join('');
