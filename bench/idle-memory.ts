@@ -1,6 +1,6 @@
 /**
- * The idle embedded broker's memory, as `npm start` runs it: the bundle (dist/cli/floe.js, built first) on the
- * embedded defaults (PGlite coordinator, folder object store), started fresh N times, each in a data
+ * The idle embedded broker's memory, as `npm start` runs it: the bundle (dist/cli/floe.js, built first, run
+ * with the Node flags of package.json's start script) on the embedded defaults (PGlite coordinator, folder object store), started fresh N times, each in a data
  * directory of its own. Per run: RSS (VmRSS) and its peak (VmHWM) once it has settled after start, and again
  * after a short workload (records produced and read back with kcat, then idle), each broken down into
  *  - PGlite's WebAssembly.Memory: its size and the part resident (the anonymous read-write mapping between
@@ -18,7 +18,7 @@
  *   npx tsx bench/idle-memory.ts --source        run bin/floe.js (the sources through tsx) instead of the bundle
  *   npx tsx bench/idle-memory.ts --no-build      run the bundle as it is (another run may be using it)
  *   npx tsx bench/idle-memory.ts --override k=v  broker config overrides (repeatable)
- *   npx tsx bench/idle-memory.ts --node-args='--max-semi-space-size=1'  Node flags for the broker
+ *   npx tsx bench/idle-memory.ts --node-args='--v8-pool-size=4'  Node flags for the broker instead of npm start's
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ const { values } = parseArgs({
     source: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     override: { type: 'string', multiple: true, default: [] },
-    'node-args': { type: 'string', default: '' },
+    'node-args': { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -52,6 +52,13 @@ const recordBytes = Number(values.size);
 const afterSeconds = Number(values.after);
 const root = values.root ? resolve(values.root) : ROOT;
 const script = values.source ? 'bin/floe.js' : 'dist/cli/floe.js';
+/** The Node flags `npm start` runs the bundle with (package.json: `node FLAGS dist/cli/floe.js start`). */
+function startScriptFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const m = /node((?:\s+--\S+)*)\s+dist\/cli\/floe\.js start/.exec(scripts.start ?? '');
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+const nodeArgs = values['node-args'] !== undefined ? values['node-args'].split(/\s+/).filter(Boolean) : values.source ? [] : startScriptFlags();
 const overrides: Record<string, string> = {};
 for (const o of values.override) {
   const eq = o.indexOf('=');
@@ -168,17 +175,16 @@ async function main(): Promise<void> {
   const idle: Reading[] = [];
   const after: Reading[] = [];
   const header = ['MiB'.padEnd(16), ...COLUMNS.map(([, h]) => h.padStart(11))].join('');
-  console.log(`${root} ${script}; load: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  console.log(`${root}: node ${[...nodeArgs, script].join(' ')}; load: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   console.log(header);
   for (let i = 0; i < runs; i++) {
     const dir = await mkdtemp(join(tmpdir(), 'floe-idle-memory-'));
-    const broker = await startBroker({ name: `idle-${i}`, dataDir: join(dir, 'data'), overrides, logFile: join(dir, 'broker.log'), root, script,
-      nodeArgs: values['node-args'] ? values['node-args'].split(' ') : [] });
+    const broker = await startBroker({ name: `idle-${i}`, dataDir: join(dir, 'data'), overrides, logFile: join(dir, 'broker.log'), root, script, nodeArgs });
     try {
       await sleep(settleSeconds);
       const a = await read(broker);
       idle.push(a);
-      console.log(row(`run ${i + 1} idle`, a));
+      console.log(`${row(`run ${i + 1} idle`, a)}   started in ${broker.startSeconds.toFixed(1)} s`);
       if (records > 0) {
         await workload(broker.bootstrap, dir);
         await sleep(afterSeconds);
