@@ -1,6 +1,7 @@
 /**
- * Child processes of the benchmark: Floe brokers (`node bin/floe.js start --override …`, port 0), their
- * CPU time from /proc, and the CPU time of the backend servers (PostgreSQL, s3rver) they use.
+ * Child processes of the benchmark: Floe brokers (`node bin/floe.js start --override …`, port 0, or the
+ * bundle dist/cli/floe.js), their CPU time from /proc, and the CPU time of the backend servers (PostgreSQL,
+ * s3rver) they use.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, readdirSync, type WriteStream } from 'node:fs';
@@ -128,6 +129,9 @@ export interface BrokerOptions {
   nodeArgs?: string[];
   /** The Floe checkout whose bin/floe.js runs (default this one; A/B runs point at another). */
   root?: string;
+  /** The script under root that runs the CLI: bin/floe.js (the sources through tsx, the default) or
+   *  dist/cli/floe.js (the bundle `npm start` runs; build it first). */
+  script?: string;
   /** Seconds to wait for "Floe broker started" (default 120). */
   startTimeoutSeconds?: number;
   /** Pin the broker to these CPUs (`taskset -c LIST`, which execs node: the pid stays the broker's). */
@@ -180,7 +184,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
   // Not tools/dev/exit-with-parent.cjs: with that preload (stdin a pipe, read) the broker did not finish
   // starting in 40 s on this machine; brokers are killed by the exit handler below instead.
   const root = opts.root ?? ROOT;
-  args.push(join(root, 'bin/floe.js'), 'start');
+  args.push(join(root, opts.script ?? 'bin/floe.js'), 'start');
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
   const t0 = performance.now();
   const [command, commandArgs] = opts.cpus ? ['taskset', ['-c', opts.cpus, process.execPath, ...args]] : [process.execPath, args];

@@ -211,7 +211,7 @@ export async function startBroker(configured: BrokerConfig, opts: { loaded?: Loa
   if (configured.metricsListener) metricsSecurity(configured.metricsListener, configured);
   await mkdir(configured.dataDir, { recursive: true });
   const meta = await readMetaProperties(configured.dataDir);
-  const objectStore = openObjectStore(configured);
+  const objectStore = await openObjectStore(configured);
   await checkObjectStore(configured, objectStore).catch(async (err: unknown) => {
     await objectStore.close().catch(() => undefined);
     throw err;

@@ -8,7 +8,7 @@
  * Notifications: PGlite's own LISTEN/NOTIFY, in-process. One PGlite serves one broker, so a broker only
  * hears its own changes; nothing can be missed, so there is never a resync.
  *
- * Memory (an idle embedded broker's RSS is mostly PGlite's, and PGlite touches all of `shared_buffers` at
+ * Memory (PGlite's share of an idle embedded broker's RSS; PGlite touches all of `shared_buffers` at
  * start): `shared_buffers` is 16 MiB by default rather than initdb's 128 MiB (the coordinator's hot rows are
  * few; its files stay in the OS page cache), and a new data directory is created by initdb in a short-lived
  * child process, because PGlite's in-process initdb keeps its two helper instances' memory (~430 MB) for

@@ -14,14 +14,11 @@
 //
 // Native calls block the event loop when synchronous; above ASYNC_THRESHOLD bytes the asynchronous variants
 // (libuv thread pool) are used instead. snappy and zstd bindings are asynchronous only (decompressSync reads
-// zstd with fzstd, pure JavaScript).
+// zstd with fzstd, pure JavaScript). The packages load on first use (codec-packages.ts).
 
 import { gunzip, gunzipSync, gzip, constants as zlibConstants } from 'node:zlib';
 import { promisify } from 'node:util';
-import { compress as snappyCompress, uncompress as snappyUncompress, uncompressSync as snappyUncompressSync } from 'snappy';
-import { compressFrame, compressFrameSync, decompressFrame, decompressFrameSync } from 'lz4-napi';
-import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
-import { decompress as zstdDecompressSync } from 'fzstd';
+import { fzstdPackage, lz4Package, snappyPackage, zstdPackage } from './codec-packages.ts';
 import { CompressionType } from './record-batch.ts';
 
 export { CompressionType };
@@ -58,9 +55,9 @@ export async function decompress(codec: number, data: Buffer): Promise<Buffer> {
       case CompressionType.SNAPPY:
         return isXerial(data) ? await decompressXerial(data) : await snappyRaw(data);
       case CompressionType.LZ4:
-        return data.length >= ASYNC_THRESHOLD ? await decompressFrame(data) : decompressFrameSync(data);
+        return data.length >= ASYNC_THRESHOLD ? await lz4Package().decompressFrame(data) : lz4Package().decompressFrameSync(data);
       case CompressionType.ZSTD:
-        return await zstdDecompress(data);
+        return await zstdPackage().decompress(data);
     }
   } catch (e) {
     throw new CompressionError(
@@ -84,11 +81,11 @@ export function decompressSync(codec: number, data: Buffer): Buffer {
       case CompressionType.GZIP:
         return gunzipSync(data);
       case CompressionType.SNAPPY:
-        return isXerial(data) ? decompressXerialSync(data) : (snappyUncompressSync(data, { asBuffer: true }) as Buffer);
+        return isXerial(data) ? decompressXerialSync(data) : (snappyPackage().uncompressSync(data, { asBuffer: true }) as Buffer);
       case CompressionType.LZ4:
-        return decompressFrameSync(data);
+        return lz4Package().decompressFrameSync(data);
       case CompressionType.ZSTD: {
-        const out = zstdDecompressSync(data);
+        const out = fzstdPackage().decompress(data);
         return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
       }
     }
@@ -107,7 +104,7 @@ function decompressXerialSync(data: Buffer): Buffer {
     const len = data.readInt32BE(pos);
     pos += 4;
     if (len < 0 || len > data.length - pos) throw new Error(`xerial block of ${len} bytes at ${pos} overruns the input`);
-    blocks.push(snappyUncompressSync(data.subarray(pos, pos + len), { asBuffer: true }) as Buffer);
+    blocks.push(snappyPackage().uncompressSync(data.subarray(pos, pos + len), { asBuffer: true }) as Buffer);
     pos += len;
   }
   return blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks);
@@ -121,11 +118,11 @@ export async function compress(codec: number, data: Buffer): Promise<Buffer> {
     case CompressionType.GZIP:
       return gzipAsync(data, { level: zlibConstants.Z_DEFAULT_COMPRESSION });
     case CompressionType.SNAPPY:
-      return snappyCompress(data);
+      return snappyPackage().compress(data);
     case CompressionType.LZ4:
-      return data.length >= ASYNC_THRESHOLD ? compressFrame(data) : compressFrameSync(data);
+      return data.length >= ASYNC_THRESHOLD ? lz4Package().compressFrame(data) : lz4Package().compressFrameSync(data);
     case CompressionType.ZSTD:
-      return zstdCompress(data, ZSTD_LEVEL);
+      return zstdPackage().compress(data, ZSTD_LEVEL);
   }
   throw new CompressionError(`Unknown compression type id: ${codec}`);
 }
@@ -142,7 +139,7 @@ function isXerial(data: Buffer): boolean {
 }
 
 async function snappyRaw(data: Buffer): Promise<Buffer> {
-  return (await snappyUncompress(data, { asBuffer: true })) as Buffer;
+  return (await snappyPackage().uncompress(data, { asBuffer: true })) as Buffer;
 }
 
 async function decompressXerial(data: Buffer): Promise<Buffer> {
@@ -170,7 +167,7 @@ export async function compressXerial(data: Buffer, blockSize = 32 * 1024): Promi
   header.writeInt32BE(1, 12); // minimum compatible version
   const out: Buffer[] = [header];
   for (let pos = 0; pos < data.length; pos += blockSize) {
-    const block = await snappyCompress(data.subarray(pos, Math.min(data.length, pos + blockSize)));
+    const block = await snappyPackage().compress(data.subarray(pos, Math.min(data.length, pos + blockSize)));
     const len = Buffer.allocUnsafe(4);
     len.writeInt32BE(block.length, 0);
     out.push(len, block);

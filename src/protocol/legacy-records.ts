@@ -22,9 +22,8 @@
 
 import { crc32, crc32c } from '@node-rs/crc32';
 import { gzipSync } from 'node:zlib';
-import { compressSync as snappyCompressSync } from 'snappy';
-import { compressFrameSync } from 'lz4-napi';
 import { ErrorCode } from './gen/errors.ts';
+import { lz4Package, snappyPackage } from './codec-packages.ts';
 import { CompressionError, compress, decompressSync } from './compression.ts';
 import {
   CompressionType,
@@ -165,9 +164,9 @@ function compressSync(codec: number, data: Buffer): Buffer {
     case CompressionType.GZIP:
       return gzipSync(data);
     case CompressionType.SNAPPY:
-      return snappyCompressSync(data);
+      return snappyPackage().compressSync(data);
     case CompressionType.LZ4:
-      return compressFrameSync(data);
+      return lz4Package().compressFrameSync(data);
     default:
       return data;
   }

@@ -16,10 +16,11 @@
  *   SASL_AUTHENTICATION_FAILED and the reason.
  * - The principal is `User:<subject>`; the token's remaining lifetime bounds the session (KIP-368: the session
  *   lasts min(connections.max.reauth.ms, token expiry) when re-authentication is on).
+ * `jose` is imported at the first token, not at start: a broker without OAUTHBEARER never loads it.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import type { OAuthBearerSettings } from '../config/security-config.ts';
 import { SaslAuthenticationError, type SaslServer } from './sasl-server.ts';
 
@@ -30,21 +31,28 @@ export interface VerifiedToken {
   scope: string[];
 }
 
+type Jose = typeof import('jose');
+
+let josePackage: Promise<Jose> | undefined;
+
 /** Validates JWTs for one listener; the JWKS is shared by every connection of the listener. */
 export class OAuthBearerValidator {
-  private readonly keys: JWTVerifyGetKey;
+  private readonly url: URL;
+  private keys: JWTVerifyGetKey | null = null;
 
   constructor(private readonly settings: OAuthBearerSettings) {
-    const url = new URL(settings.jwksEndpointUrl);
-    if (url.protocol === 'file:') this.keys = fileJwks(fileURLToPath(url));
-    else this.keys = createRemoteJWKSet(url, { cooldownDuration: 30_000, cacheMaxAge: settings.jwksRefreshMs, timeoutDuration: 10_000 });
+    this.url = new URL(settings.jwksEndpointUrl);
   }
 
   /** Throws SaslAuthenticationError with the reason. */
   async verify(token: string, now = Date.now()): Promise<VerifiedToken> {
     const s = this.settings;
+    const jose = await (josePackage ??= import('jose'));
+    this.keys ??= this.url.protocol === 'file:'
+      ? fileJwks(jose, fileURLToPath(this.url))
+      : jose.createRemoteJWKSet(this.url, { cooldownDuration: 30_000, cacheMaxAge: s.jwksRefreshMs, timeoutDuration: 10_000 });
     try {
-      const { payload } = await jwtVerify(token, this.keys, {
+      const { payload } = await jose.jwtVerify(token, this.keys, {
         ...(s.expectedIssuer !== null ? { issuer: s.expectedIssuer } : {}),
         ...(s.expectedAudience.length > 0 ? { audience: s.expectedAudience } : {}),
         clockTolerance: s.clockSkewSeconds,
@@ -58,21 +66,21 @@ export class OAuthBearerValidator {
       return { subject, expiresAtMs: Number(payload.exp) * 1000, scope };
     } catch (err) {
       if (err instanceof SaslAuthenticationError) throw err;
-      if (err instanceof joseErrors.JOSEError) throw new SaslAuthenticationError(`Authentication failed: invalid token: ${err.message} (${err.code})`);
+      if (err instanceof jose.errors.JOSEError) throw new SaslAuthenticationError(`Authentication failed: invalid token: ${err.message} (${err.code})`);
       throw new SaslAuthenticationError(`Authentication failed: the token cannot be validated: ${(err as Error).message}`);
     }
   }
 }
 
 /** A JWKS read from a file, read again when its modification time or size changes. */
-function fileJwks(path: string): JWTVerifyGetKey {
+function fileJwks(jose: Jose, path: string): JWTVerifyGetKey {
   let stamp = '';
   let keys: JWTVerifyGetKey | null = null;
   return async (header, token) => {
     const s = await stat(path);
     const now = `${s.mtimeMs}:${s.size}`;
     if (keys === null || now !== stamp) {
-      keys = createLocalJWKSet(JSON.parse(await readFile(path, 'utf8')));
+      keys = jose.createLocalJWKSet(JSON.parse(await readFile(path, 'utf8')));
       stamp = now;
     }
     return keys(header, token);

@@ -12,7 +12,7 @@ import { FsObjectStore } from '../../src/objectstore/fs.ts';
 import { S3ObjectStore } from '../../src/objectstore/s3.ts';
 import { FaultyObjectStore } from '../../src/objectstore/faulty.ts';
 
-test('defaults: embedded PGlite and a folder under data.dir, no faults', () => {
+test('defaults: embedded PGlite and a folder under data.dir, no faults', async () => {
   const b = backendConfig(defaultBrokerConfig());
   assert.equal(b.coordinator.url, '');
   assert.equal(b.coordinator.poolSize, 10);
@@ -22,7 +22,7 @@ test('defaults: embedded PGlite and a folder under data.dir, no faults', () => {
   assert.equal(b.objectStore.url, '');
   assert.equal(b.objectStore.s3.maxAttempts, 3);
   assert.deepEqual(b.objectStore.faults, { latencyProfile: 'none', errorRate: 0, burstRate: 0, burstMs: 1000, hangRate: 0, operations: ['put', 'get', 'delete', 'list'], seed: null });
-  const store = openObjectStore(defaultBrokerConfig({ 'data.dir': '/var/lib/floe' }));
+  const store = await openObjectStore(defaultBrokerConfig({ 'data.dir': '/var/lib/floe' }));
   assert.ok(store instanceof FsObjectStore);
   assert.equal((store as FsObjectStore).root, '/var/lib/floe/objects');
 });
@@ -53,19 +53,19 @@ test('env vars work for the backend keys (FLOE_DISKLESS_COORDINATOR_URL, …)', 
 });
 
 test('object store URL: s3://bucket/prefix with the s3 keys; file:///path; faults wrap the store', async () => {
-  const s3 = openObjectStore(defaultBrokerConfig({
+  const s3 = await openObjectStore(defaultBrokerConfig({
     'diskless.object.store.url': 's3://my-bucket/some/prefix', 'diskless.s3.endpoint': 'http://127.0.0.1:9', 'diskless.s3.path.style.access': 'true',
   }));
   assert.ok(s3 instanceof S3ObjectStore);
   assert.equal((s3 as S3ObjectStore).bucket, 'my-bucket');
   assert.equal((s3 as S3ObjectStore).prefix, 'some/prefix/');
   await s3.close();
-  const bare = openObjectStore(defaultBrokerConfig({ 'diskless.object.store.url': 's3://my-bucket' })) as S3ObjectStore;
+  const bare = (await openObjectStore(defaultBrokerConfig({ 'diskless.object.store.url': 's3://my-bucket' }))) as S3ObjectStore;
   assert.equal(bare.prefix, '');
   await bare.close();
-  const file = openObjectStore(defaultBrokerConfig({ 'diskless.object.store.url': 'file:///srv/floe%20objects' }));
+  const file = await openObjectStore(defaultBrokerConfig({ 'diskless.object.store.url': 'file:///srv/floe%20objects' }));
   assert.equal((file as FsObjectStore).root, '/srv/floe objects');
-  const faulty = openObjectStore(defaultBrokerConfig({ 'diskless.object.store.latency.profile': 's3-standard', 'diskless.object.store.fault.seed': '3' }));
+  const faulty = await openObjectStore(defaultBrokerConfig({ 'diskless.object.store.latency.profile': 's3-standard', 'diskless.object.store.fault.seed': '3' }));
   assert.ok(faulty instanceof FaultyObjectStore);
   assert.ok((faulty as FaultyObjectStore).inner instanceof FsObjectStore);
 });
