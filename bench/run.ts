@@ -12,6 +12,7 @@
  *                                          profiler's overhead)
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
  *   npm run bench -- --node-args='--trace-gc'  Node flags for every broker process (output in its log)
+ *   npm run bench -- --broker-root /work/main  brokers from another checkout, measured by this one (A/B runs)
  *   npm run bench -- --phases latency      only some phases of the diskless and classic scenarios (below): produce,
  *                                          tail, latency, cold, transactions, compaction, merge; (1) always runs
  *   npm run bench -- --loads 0.5,0.8       the offered loads of phase (3), as fractions of (1)'s rate
@@ -88,6 +89,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'node-args': { type: 'string' },
+    'broker-root': { type: 'string' },
     size: { type: 'string', default: '1024' },
     partitions: { type: 'string', default: '8' },
     'produce-seconds': { type: 'string' },
@@ -224,6 +226,7 @@ async function launch(id: BackendId, dataDir: string, overrides: Record<string, 
     logFile: join(outDir, 'logs', `broker-${id}.log`),
     ...(values.profile ? { profileDir: join(outDir, 'profiles', `${id}-${tag}`) } : {}),
     ...(values['node-args'] ? { nodeArgs: values['node-args'].split(/\s+/).filter(Boolean) } : {}),
+    ...(values['broker-root'] ? { root: values['broker-root'] } : {}),
   });
   brokers.add(b);
   say(`broker ${b.name} up on ${b.bootstrap} (metrics :${b.metricsPort}) in ${b.startSeconds.toFixed(1)} s`);
@@ -253,6 +256,7 @@ async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
   const before = await b.metrics();
   const cpu0 = b.cpuSeconds();
   const sys0 = b.systemCpuSeconds();
+  const faults0 = b.minorFaults();
   const srv0 = serversToo ? serverCpuSeconds() : 0;
   const t0 = performance.now();
   const mono0 = monoMicros();
@@ -261,10 +265,11 @@ async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = b.cpuSeconds() - cpu0;
       const sys = b.systemCpuSeconds() - sys0;
+      const faults = b.minorFaults() - faults0;
       const srv = serversToo ? serverCpuSeconds() - srv0 : null;
       const toUs = monoMicros();
       const after = await b.metrics();
-      return { seconds, brokerCpuSeconds: cpu, brokerSystemCpuSeconds: sys, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs } };
+      return { seconds, brokerCpuSeconds: cpu, brokerSystemCpuSeconds: sys, brokerMinorFaults: faults, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs } };
     },
   };
 }

@@ -34,6 +34,16 @@ export function processCpuTimes(pid: number): { user: number; system: number } {
   }
 }
 
+/** Minor page faults of one process so far (0 once it is gone), from /proc/<pid>/stat. */
+export function processMinorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  } catch {
+    return 0;
+  }
+}
+
 /** User + system CPU seconds of a process's main thread (its JavaScript event loop), from /proc/<pid>/task/<pid>/stat. */
 export function mainThreadCpuSeconds(pid: number): number {
   try {
@@ -153,6 +163,8 @@ export interface BrokerProcess {
   cpuSeconds(): number;
   /** Kernel-mode part of cpuSeconds(). */
   systemCpuSeconds(): number;
+  /** Minor page faults so far (a fresh page touched: the kernel's share of sys % on ingress). */
+  minorFaults(): number;
   metrics(): Promise<Map<string, Sample>>;
   /** SIGTERM (the broker seals and commits the open object), SIGKILL after 60 s. */
   stop(): Promise<void>;
@@ -239,6 +251,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
     peakRssMiB: null,
     cpuSeconds: () => processCpuSeconds(pid),
     systemCpuSeconds: () => processCpuTimes(pid).system,
+    minorFaults: () => processMinorFaults(pid),
     metrics: () => scrape(`http://127.0.0.1:${started.metricsPort}/metrics`),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
