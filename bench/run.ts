@@ -19,7 +19,7 @@
  *   npm run bench -- --load-base pg-s3=30000,folder=40000
  *                                          the loads of (3) as fractions of these records/s instead of (1)'s
  *                                          rate (A/B runs at equal offered loads on a machine whose speed varies)
- *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
+ *   more: --cache-max-bytes (diskless.cache.max.bytes; default 4 GiB, holding all of (1)), --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
  *         --transaction-seconds (0: no transaction runs), --compaction-seconds (0: no compaction run),
  *         --size (record bytes), --partitions (of the throughput topics), --keep-data
  *
@@ -90,6 +90,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'node-args': { type: 'string' },
     'broker-root': { type: 'string' },
+    'cache-max-bytes': { type: 'string' },
     size: { type: 'string', default: '1024' },
     partitions: { type: 'string', default: '8' },
     'produce-seconds': { type: 'string' },
@@ -127,8 +128,11 @@ const settings = {
   compactionSeconds: Number(values['compaction-seconds'] ?? (QUICK ? 2 : 4)),
   compactionKeys: 10_000,
   commitIntervalMs: 250,
-  /** Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache. */
-  cacheMaxBytes: 4 * 1024 ** 3,
+  /**
+   * Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache; smaller
+   * (`--cache-max-bytes`) to measure ingress once the cache is full and evicting (steady state).
+   */
+  cacheMaxBytes: Number(values['cache-max-bytes'] ?? 4 * 1024 ** 3),
   latencyProfile: 's3-standard',
   faultSeed: 1,
   prices: S3_PRICES,
