@@ -10,6 +10,13 @@ import { scrape, type Sample } from './prom.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
+/**
+ * glibc's malloc tunables for brokers, as `npm start` sets them (README "Performance"): transparent huge pages for
+ * the malloc heap, so a broker whose object cache is still growing faults once per 2 MiB of frame memory instead
+ * of once per 4 KiB page. GLIBC_TUNABLES in the bench's environment wins (empty: glibc's defaults, for A/B runs).
+ */
+export const BROKER_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
+
 let clockTicks = 0;
 function ticksPerSecond(): number {
   if (clockTicks === 0) {
@@ -199,7 +206,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
   const child = spawn(command, commandArgs, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLOE_LOG_LEVEL: process.env.FLOE_BENCH_LOG_LEVEL ?? 'info' },
+    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? BROKER_GLIBC_TUNABLES, FLOE_LOG_LEVEL: process.env.FLOE_BENCH_LOG_LEVEL ?? 'info' },
   });
   live.add(child);
   const log: WriteStream = createWriteStream(opts.logFile, { flags: 'a' });
