@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { ROOT, startBroker, statusMiB, type BrokerProcess } from './lib/procs.ts';
+import { npmStartNodeArgs, ROOT, startBroker, statusMiB, type BrokerProcess } from './lib/procs.ts';
 
 const run = promisify(execFile);
 
@@ -52,13 +52,7 @@ const recordBytes = Number(values.size);
 const afterSeconds = Number(values.after);
 const root = values.root ? resolve(values.root) : ROOT;
 const script = values.source ? 'bin/floe.js' : 'dist/cli/floe.js';
-/** The Node flags `npm start` runs the bundle with (package.json: `node FLAGS dist/cli/floe.js start`). */
-function startScriptFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const m = /node((?:\s+--\S+)*)\s+dist\/cli\/floe\.js start/.exec(scripts.start ?? '');
-  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
-}
-const nodeArgs = values['node-args'] !== undefined ? values['node-args'].split(/\s+/).filter(Boolean) : values.source ? [] : startScriptFlags();
+const nodeArgs = values['node-args'] !== undefined ? values['node-args'].split(/\s+/).filter(Boolean) : values.source ? [] : npmStartNodeArgs(root);
 const overrides: Record<string, string> = {};
 for (const o of values.override) {
   const eq = o.indexOf('=');

@@ -13,13 +13,14 @@
  *   npm run bench -- --out DIR             where results go (default bench/results/<date>)
  *   npm run bench -- --node-args='--trace-gc'  Node flags for every broker process (output in its log)
  *   npm run bench -- --broker-config num.network.threads=1   broker settings for every scenario's brokers
+ *   npm run bench -- --broker-root /work/main  brokers from another checkout, measured by this one (A/B runs)
  *   npm run bench -- --phases latency      only some phases of the diskless and classic scenarios (below): produce,
  *                                          tail, latency, cold, transactions, compaction, merge; (1) always runs
  *   npm run bench -- --loads 0.5,0.8       the offered loads of phase (3), as fractions of (1)'s rate
  *   npm run bench -- --load-base pg-s3=30000,folder=40000
  *                                          the loads of (3) as fractions of these records/s instead of (1)'s
  *                                          rate (A/B runs at equal offered loads on a machine whose speed varies)
- *   more: --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
+ *   more: --cache-max-bytes (diskless.cache.max.bytes; default 4 GiB, holding all of (1)), --produce-seconds, --latency-seconds, --partition-seconds, --partition-rate (records/s),
  *         --transaction-seconds (0: no transaction runs), --compaction-seconds (0: no compaction run),
  *         --size (record bytes), --partitions (of the throughput topics), --keep-data
  *
@@ -90,6 +91,8 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'node-args': { type: 'string' },
     'broker-config': { type: 'string', multiple: true },
+    'broker-root': { type: 'string' },
+    'cache-max-bytes': { type: 'string' },
     size: { type: 'string', default: '1024' },
     partitions: { type: 'string', default: '8' },
     'produce-seconds': { type: 'string' },
@@ -127,8 +130,11 @@ const settings = {
   compactionSeconds: Number(values['compaction-seconds'] ?? (QUICK ? 2 : 4)),
   compactionKeys: 10_000,
   commitIntervalMs: 250,
-  /** Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache. */
-  cacheMaxBytes: 4 * 1024 ** 3,
+  /**
+   * Large enough to hold everything phase (1) writes, so phase (2) is a read from the cache; smaller
+   * (`--cache-max-bytes`) to measure ingress once the cache is full and evicting (steady state).
+   */
+  cacheMaxBytes: Number(values['cache-max-bytes'] ?? 4 * 1024 ** 3),
   latencyProfile: 's3-standard',
   faultSeed: 1,
   prices: S3_PRICES,
@@ -233,6 +239,7 @@ async function launch(id: BackendId, dataDir: string, overrides: Record<string, 
     logFile: join(outDir, 'logs', `broker-${id}.log`),
     ...(values.profile ? { profileDir: join(outDir, 'profiles', `${id}-${tag}`) } : {}),
     ...(values['node-args'] ? { nodeArgs: values['node-args'].split(/\s+/).filter(Boolean) } : {}),
+    ...(values['broker-root'] ? { root: values['broker-root'] } : {}),
   });
   brokers.add(b);
   say(`broker ${b.name} up on ${b.bootstrap} (metrics :${b.metricsPort}) in ${b.startSeconds.toFixed(1)} s`);
@@ -262,6 +269,7 @@ async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
   const before = await b.metrics();
   const cpu0 = b.cpuSeconds();
   const sys0 = b.systemCpuSeconds();
+  const faults0 = b.minorFaults();
   const srv0 = serversToo ? serverCpuSeconds() : 0;
   const t0 = performance.now();
   const mono0 = monoMicros();
@@ -270,10 +278,11 @@ async function meter(b: BrokerProcess, serversToo: boolean): Promise<Meter> {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = b.cpuSeconds() - cpu0;
       const sys = b.systemCpuSeconds() - sys0;
+      const faults = b.minorFaults() - faults0;
       const srv = serversToo ? serverCpuSeconds() - srv0 : null;
       const toUs = monoMicros();
       const after = await b.metrics();
-      return { seconds, brokerCpuSeconds: cpu, brokerSystemCpuSeconds: sys, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs } };
+      return { seconds, brokerCpuSeconds: cpu, brokerSystemCpuSeconds: sys, brokerMinorFaults: faults, serverCpuSeconds: srv, metrics: new MetricsDelta(before, after), window: { fromUs: mono0, toUs } };
     },
   };
 }

@@ -15,6 +15,8 @@ export interface PhaseStats {
   brokerCpuSeconds: number;
   /** The kernel-mode part of brokerCpuSeconds (system calls, page faults). */
   brokerSystemCpuSeconds: number;
+  /** Minor page faults of the broker process. */
+  brokerMinorFaults: number;
   /** CPU of PostgreSQL and s3rver (pg-s3 only). */
   serverCpuSeconds: number | null;
   metrics: MetricsDelta;
@@ -92,6 +94,8 @@ export function cpuFigures(p: PhaseStats, bytes: number) {
     brokerCpuSeconds: round(p.brokerCpuSeconds, 2),
     brokerSystemCpuPercent: p.brokerCpuSeconds > 0 ? round((p.brokerSystemCpuSeconds / p.brokerCpuSeconds) * 100, 0) : null,
     brokerCpuSecondsPerGiB: gib > 0 ? round(p.brokerCpuSeconds / gib, 2) : null,
+    /** Thousands of minor page faults per GiB moved. */
+    brokerKiloFaultsPerGiB: gib > 0 ? round(p.brokerMinorFaults / gib / 1000, 1) : null,
     /** MiB/s one fully used core would move: MiB / broker CPU-seconds. */
     MiBpsPerBrokerCore: p.brokerCpuSeconds > 0 ? round(bytes / MIB / p.brokerCpuSeconds, 1) : null,
     brokerCoresUsed: round(p.brokerCpuSeconds / p.seconds, 2),

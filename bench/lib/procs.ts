@@ -11,6 +11,33 @@ import { scrape, type Sample } from './prom.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
+/** package.json's `start` script: `… GLIBC_TUNABLES=${GLIBC_TUNABLES-T} node FLAGS dist/cli/floe.js start`. */
+function npmStartScript(root: string): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+}
+
+/** The Node flags `npm start` runs the broker with (under `root`). */
+export function npmStartNodeArgs(root = ROOT): string[] {
+  const m = /node((?:\s+--\S+)*)\s+dist\/cli\/floe\.js start/.exec(npmStartScript(root));
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
+/**
+ * glibc's malloc tunables for brokers, as `npm start` sets them (README "Performance"): transparent huge pages for
+ * the malloc heap, so a broker whose object cache is still growing faults once per 2 MiB of frame memory instead
+ * of once per 4 KiB page. GLIBC_TUNABLES in the bench's environment wins (empty: glibc's defaults, for A/B runs).
+ */
+export const BROKER_GLIBC_TUNABLES = /GLIBC_TUNABLES=\$\{GLIBC_TUNABLES-([^}]*)\}/.exec(npmStartScript(ROOT))?.[1] ?? '';
+
+/**
+ * Node flags for brokers, those `npm start` passes (README "Performance"): V8 starts with room for 128 MiB of old
+ * generation, so the first seconds of ingress do not run a mark-compact every few hundred milliseconds (fewer
+ * full GCs per GiB afterwards too), and one V8 worker thread (less memory glibc keeps for threads). Flags given
+ * with `--node-args` come after these and win (for A/B runs, `--node-args=--initial-old-space-size=0` is V8's
+ * default).
+ */
+export const BROKER_NODE_ARGS: readonly string[] = npmStartNodeArgs();
+
 let clockTicks = 0;
 function ticksPerSecond(): number {
   if (clockTicks === 0) {
@@ -32,6 +59,16 @@ export function processCpuTimes(pid: number): { user: number; system: number } {
     return { user: Number(fields[11]) / ticksPerSecond(), system: Number(fields[12]) / ticksPerSecond() };
   } catch {
     return { user: 0, system: 0 };
+  }
+}
+
+/** Minor page faults of one process so far (0 once it is gone), from /proc/<pid>/stat. */
+export function processMinorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  } catch {
+    return 0;
   }
 }
 
@@ -157,6 +194,8 @@ export interface BrokerProcess {
   cpuSeconds(): number;
   /** Kernel-mode part of cpuSeconds(). */
   systemCpuSeconds(): number;
+  /** Minor page faults so far (a fresh page touched: the kernel's share of sys % on ingress). */
+  minorFaults(): number;
   metrics(): Promise<Map<string, Sample>>;
   /** SIGTERM (the broker seals and commits the open object), SIGKILL after 60 s. */
   stop(): Promise<void>;
@@ -176,7 +215,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
     'metrics.listener': 'http://127.0.0.1:0',
     ...opts.overrides,
   };
-  const args: string[] = [...(opts.nodeArgs ?? [])];
+  const args: string[] = [...BROKER_NODE_ARGS, ...(opts.nodeArgs ?? [])];
   if (opts.profileDir) {
     await mkdir(opts.profileDir, { recursive: true });
     args.push('--cpu-prof', '--cpu-prof-dir', opts.profileDir);
@@ -191,7 +230,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
   const child = spawn(command, commandArgs, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLOE_LOG_LEVEL: process.env.FLOE_BENCH_LOG_LEVEL ?? 'info' },
+    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? BROKER_GLIBC_TUNABLES, FLOE_LOG_LEVEL: process.env.FLOE_BENCH_LOG_LEVEL ?? 'info' },
   });
   live.add(child);
   const log: WriteStream = createWriteStream(opts.logFile, { flags: 'a' });
@@ -243,6 +282,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerProcess> {
     peakRssMiB: null,
     cpuSeconds: () => processCpuSeconds(pid),
     systemCpuSeconds: () => processCpuTimes(pid).system,
+    minorFaults: () => processMinorFaults(pid),
     metrics: () => scrape(`http://127.0.0.1:${started.metricsPort}/metrics`),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

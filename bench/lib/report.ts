@@ -238,10 +238,10 @@ export function formatReport(r: BenchResults): string {
   for (const b of r.backends) {
     const p = b.produce;
     if (!p) continue;
-    prodRows.push([LABELS[b.id]!, fmt(p.MBps), fmt(p.MiBps), p.recordsPerSec, fmt(p.brokerCpuSecondsPerGiB, 2), fmt(p.brokerSystemCpuPercent, 0), fmt(p.MiBpsPerBrokerCore), fmt(p.brokerCoresUsed, 2),
+    prodRows.push([LABELS[b.id]!, fmt(p.MBps), fmt(p.MiBps), p.recordsPerSec, fmt(p.brokerCpuSecondsPerGiB, 2), fmt(p.brokerSystemCpuPercent, 0), fmt(p.brokerKiloFaultsPerGiB), fmt(p.MiBpsPerBrokerCore), fmt(p.brokerCoresUsed, 2),
       fmt(p.serverCpuSecondsPerGiB, 2), b.diskless ? fmt(p.requests.putsPerSec) : '–', b.diskless && p.requests.bytesPerPut ? fmt(p.requests.bytesPerPut / 1048576, 2) : '–', lat(p.latencyMs)]);
   }
-  out.push(table(['backend', 'MB/s', 'MiB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'MiB/s per core', 'cores used', 'PG+S3 CPU-s/GiB', 'PUT/s', 'MiB/PUT', 'p50/p99/p99.9 ms'], prodRows));
+  out.push(table(['backend', 'MB/s', 'MiB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'k faults/GiB', 'MiB/s per core', 'cores used', 'PG+S3 CPU-s/GiB', 'PUT/s', 'MiB/PUT', 'p50/p99/p99.9 ms'], prodRows));
 
   if (r.security && r.security.length > 0) {
     out.push(`\nPLAINTEXT beside SASL_SSL (TLS + SASL/PLAIN), one folder-backend broker: produce as fast as one producer goes (${Math.min(s.produceSeconds, 6)} s), then read it all back`);
@@ -257,12 +257,12 @@ export function formatReport(r: BenchResults): string {
     for (const [what, c] of [['tail', b.tailRead], ['cold', b.coldRead], ['cold, after merging', b.coldReadMerged],
       [`cold, ${small}`, b.coldReadSmall], [`cold, ${small}, after merging`, b.coldReadSmallMerged]] as const) {
       if (!c) continue;
-      consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.brokerSystemCpuPercent, 0), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
+      consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.brokerSystemCpuPercent, 0), fmt(c.brokerKiloFaultsPerGiB), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
         b.diskless ? fmt(c.requests.getsPerSec) : '–', b.diskless && c.requests.bytesPerGet ? fmt(c.requests.bytesPerGet / 1024, 0) : '–', b.diskless ? fmt(c.requests.getsPerMB, 2) : '–',
         b.diskless ? `${c.requests.objectCacheHits}/${c.requests.objectCacheMisses}` : '–', b.diskless ? fmt(c.requests.queriesPerFetch, 3) : '–']);
     }
   }
-  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'GET/MB', 'cache hit/miss', 'queries/fetch'], consRows));
+  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'k faults/GiB', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'GET/MB', 'cache hit/miss', 'queries/fetch'], consRows));
 
   const merges = r.backends.filter((b) => b.merge);
   if (merges.length > 0) {

@@ -32,6 +32,9 @@ test('npm run bench -- --quick --scenarios folder runs end to end and checks wha
   const folder = results.backends.find((b) => b.id === 'folder');
   assert.ok(folder?.produce && folder.tailRead && folder.coldRead, 'every phase of the folder scenario ran');
   assert.ok(folder.produce.records > 0);
+  // The broker's minor page faults per GiB, from /proc (a count: zero or more, never missing).
+  assert.ok(typeof folder.produce.brokerKiloFaultsPerGiB === 'number' && folder.produce.brokerKiloFaultsPerGiB >= 0, 'page faults per GiB reported');
+  assert.match(output, /k faults\/GiB/);
   // Every acknowledged record (plus the warm-up record) was read back, from the cache and after a restart.
   assert.equal(folder.tailRead.records, folder.produce.records + 1);
   assert.equal(folder.coldRead.records, folder.produce.records + 1);
