@@ -271,13 +271,21 @@ export class S3SignedHttp {
           if (this.skewCorrection && isSkewed(this.config.systemClockOffset, offsetBefore)) e.$metadata.clockSkewCorrected = true;
           throw e;
         });
+        // An answer read to its end leaves the socket to the agent for the next request (503s included:
+        // new connections are the last thing a throttling store needs); one that came before the body
+        // went out (`Expect` answered at once) leaves the request unfinished, so its socket goes.
+        const unfinished = () => body !== undefined && !bodySent;
         reading.then((value) => {
           if (settled) return;
           settled = true;
-          // A success before the body went out (an `Expect` answered at once): the request is unfinished, so its socket cannot be reused.
-          if (body !== undefined && !bodySent) req.destroy();
+          if (unfinished()) req.destroy();
           resolve(value);
-        }, (err: Error) => fail(err));
+        }, (err: Error) => {
+          if (!(err instanceof S3ResponseError) || unfinished()) return fail(err);
+          if (settled) return;
+          settled = true;
+          reject(err);
+        });
       });
       if (body === undefined) {
         req.end();
