@@ -1,14 +1,17 @@
 /**
- * Object store over the S3 API (`@aws-sdk/client-s3`): AWS S3 or any S3-speaking server (MinIO, R2, GCS
- * interop, s3rver in tests). Keys live under an optional prefix inside one bucket.
+ * Object store over the S3 API: AWS S3 or any S3-speaking server (MinIO, R2, GCS interop, s3rver in
+ * tests). Keys live under an optional prefix inside one bucket.
  *
- * - PUT: one request per object (WAL objects are a few MiB; single PUT goes to 5 GiB). The body is streamed
- *   from its chunks (the batches' own buffers, never joined into one copy), so the SDK signs it as
- *   UNSIGNED-PAYLOAD instead of hashing every byte with SHA-256; its integrity is checked by the server
- *   against an `x-amz-checksum-crc32c` header (hardware CRC). A stream can be sent only once, so PUTs are
- *   retried here (the SDK does not retry a stream), each attempt with a fresh stream, with the SDK's
- *   backoff rule. Over plain HTTP the unsigned body is protected against corruption, not against
- *   tampering: use HTTPS (the AWS default).
+ * GETs and PUTs, the data path, go through `s3-signed-http.ts`: plain `node:http(s)` requests signed with
+ * SigV4, with the SDK client's endpoint rules, credentials, retry strategy and agent (half the CPU of the
+ * SDK's middleware per request). Listing, deleting and anything a bucket's endpoint rules want another
+ * signer for (S3 Express, multi-region access points) go through `@aws-sdk/client-s3`.
+ *
+ * - PUT: one request per object (WAL objects are a few MiB; single PUT goes to 5 GiB). The body is sent
+ *   from its chunks (the batches' own buffers, never joined into one copy) as UNSIGNED-PAYLOAD instead of
+ *   hashing every byte with SHA-256; its integrity is checked by the server against an
+ *   `x-amz-checksum-crc32c` header (hardware CRC). Every attempt sends the chunks again. Over plain HTTP
+ *   the unsigned body is protected against corruption, not against tampering: use HTTPS (the AWS default).
  * - GET by range: `Range: bytes=a-b` with an inclusive end (ByteRange's end is exclusive). A server that
  *   ignores the range and answers the whole object (status 200, no Content-Range; s3rver does this for
  *   `bytes=0-0`) is cut to the range here, so callers never see the difference. Suffix ranges are never sent.
@@ -17,10 +20,10 @@
  *   NoSuchKey fail the call.
  * - ListObjectsV2, following continuation tokens; S3 returns keys in UTF-8 binary order (each page is
  *   sorted again here: s3rver orders by its file names, which puts `a-b` before `a`).
- * - Retries: the SDK's "standard" mode (`maxAttempts` attempts, exponential backoff with jitter). It
- *   retries 5xx, throttling (503 SlowDown, 429, RequestLimitExceeded, …), timeouts and network errors.
- *   What is still failing after that rejects with ObjectStoreError (retriable unless it is a 4xx other
- *   than throttling/timeouts), which the write path answers as KAFKA_STORAGE_ERROR; nothing throws
+ * - Retries: the SDK's "standard" mode (`maxAttempts` attempts, exponential backoff with jitter), on both
+ *   paths. It retries 5xx, throttling (503 SlowDown, 429, RequestLimitExceeded, …), timeouts and network
+ *   errors. What is still failing after that rejects with ObjectStoreError (retriable unless it is a 4xx
+ *   other than throttling/timeouts), which the write path answers as KAFKA_STORAGE_ERROR; nothing throws
  *   outside a returned promise.
  * - Timeouts: `requestTimeoutMs` bounds each call, retries included (AbortSignal), and each attempt's
  *   socket inactivity; `connectionTimeoutMs` bounds TCP/TLS connection setup.
@@ -42,6 +45,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { childLogger } from '../observability/log.ts';
+import { S3ResponseError, S3SignedHttp } from './s3-signed-http.ts';
 import {
   ObjectNotFoundError,
   ObjectStoreError,
@@ -81,6 +85,8 @@ export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly prefix: string;
   readonly client: S3Client;
+  /** GETs and PUTs: the lean signed path (the SDK's only where its endpoint rules need another signer). */
+  private readonly http: S3SignedHttp;
   private readonly timeoutMs: number;
   private readonly maxAttempts: number;
   private readonly listPageSize: number | undefined;
@@ -117,6 +123,7 @@ export class S3ObjectStore implements ObjectStore {
     // The SDK warns once per process that its *future* versions need Node 22; the pinned version supports 20.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client(config);
+    this.http = new S3SignedHttp(this.client, this.bucket, { agent, timeoutMs: this.timeoutMs, connectionTimeoutMs: options.connectionTimeoutMs ?? 5_000 });
   }
 
   private fullKey(key: string): string {
@@ -137,6 +144,8 @@ export class S3ObjectStore implements ObjectStore {
     checksum.writeUInt32BE(crc >>> 0);
     const ChecksumCRC32C = checksum.toString('base64');
     await this.send('put', key, async (abortSignal) => {
+      const target = await this.http.target();
+      if (target !== null) return this.http.put(target, Key, chunks, ContentLength, ChecksumCRC32C, abortSignal);
       for (let attempt = 1; ; attempt++) {
         const command = new PutObjectCommand({ Bucket: this.bucket, Key, Body: Readable.from(chunks, { objectMode: false }), ContentLength, ChecksumCRC32C });
         try {
@@ -163,12 +172,20 @@ export class S3ObjectStore implements ObjectStore {
       header = `bytes=${start}-${end - 1}`;
     }
     return this.send('get', key, async (abortSignal) => {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range: header }), { abortSignal });
-      const bytes = await bodyBytes(res.Body!);
+      const target = await this.http.target();
+      let bytes: Buffer;
+      let contentRange: string | undefined;
+      if (target !== null) {
+        ({ body: bytes, contentRange } = await this.http.get(target, Key, header, abortSignal));
+      } else {
+        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range: header }), { abortSignal });
+        bytes = await bodyBytes(res.Body!);
+        contentRange = res.ContentRange;
+      }
       if (range === undefined || bytes.length <= range.end - range.start) return bytes;
       // More than asked for: the server ignored (part of) the range. Cut the answer to the range, using
       // where the body starts (Content-Range, else byte 0: the whole object).
-      const first = Number(/^bytes (\d+)-/.exec(res.ContentRange ?? '')?.[1] ?? 0);
+      const first = Number(/^bytes (\d+)-/.exec(contentRange ?? '')?.[1] ?? 0);
       if (first > range.start || range.start - first >= bytes.length) {
         throw new ObjectStoreError(`object store get ${key}: the server answered bytes from ${first} for range ${header}`, true);
       }
@@ -267,7 +284,7 @@ export function toObjectStoreError(err: unknown, op: string, key: string): Error
   if (name === 'InvalidRange' || status === 416) return new RangeError(`byte range not satisfiable for ${key}: ${e.message ?? name}`);
   const retriable = status === undefined || status >= 500 || RETRIABLE_4XX.has(status) || e.$retryable !== undefined
     || /SlowDown|Throttl|RequestLimitExceeded|RequestTimeout/i.test(name);
-  const what = err instanceof S3ServiceException ? `${name}${status ? ` (HTTP ${status})` : ''}` : (e?.code ?? name);
+  const what = err instanceof S3ServiceException || err instanceof S3ResponseError ? `${name}${status ? ` (HTTP ${status})` : ''}` : (e?.code ?? name);
   return new ObjectStoreError(`object store ${op} ${key} failed: ${what}: ${e?.message ?? String(err)}`, retriable, status, name, { cause: err });
 }
 

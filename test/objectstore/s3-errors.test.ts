@@ -25,6 +25,17 @@ const server: Server = createServer((req, res) => {
     handler(req, res);
   });
 });
+// `Expect: 100-continue` requests: answered here by `refuseBeforeBody` when set, else let through as Node does.
+let refuseBeforeBody: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+  if (refuseBeforeBody === null) {
+    res.writeContinue();
+    server.emit('request', req, res);
+    return;
+  }
+  requests.push(`${req.method} ${req.url} (refused before its body)`);
+  refuseBeforeBody(req, res);
+});
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 after(() => {
@@ -94,4 +105,27 @@ test('404 is ObjectNotFoundError; 403 is not retriable', async () => {
   handler = (_req, res) => res.writeHead(403, { 'content-type': 'application/xml' })
     .end('<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>');
   await assert.rejects(() => store().put('denied', Buffer.from('x')), (err: unknown) => err instanceof ObjectStoreError && !err.retriable && err.status === 403);
+});
+
+test('a large PUT refused before its body (Expect: 100-continue answered 403): the error at once, the body never sent, the store still usable', async () => {
+  requests.length = 0;
+  bodies.length = 0;
+  refuseBeforeBody = (_req, res) => res.writeHead(403, { 'content-type': 'application/xml' })
+    .end('<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+  const s = store();
+  const t0 = Date.now();
+  try {
+    await assert.rejects(() => s.put('big', Buffer.alloc(3 * 1024 * 1024)), (err: unknown) =>
+      err instanceof ObjectStoreError && !err.retriable && err.status === 403 && err.code === 'AccessDenied');
+  } finally {
+    refuseBeforeBody = null;
+  }
+  assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms (the wait for 100 Continue is 6 s)`);
+  assert.deepEqual(requests, ['PUT /fake-bucket/big (refused before its body)']);
+  assert.equal(bodies.length, 0);
+  handler = (_req, res) => res.writeHead(200, { etag: '"e"' }).end();
+  await s.put('big', Buffer.alloc(3 * 1024 * 1024, 1));
+  assert.equal(bodies.length, 1);
+  assert.equal(bodies[0]!.body.length, 3 * 1024 * 1024);
+  assert.equal(bodies[0]!.headers.expect, '100-continue');
 });
