@@ -41,12 +41,10 @@ const conns = new Map();
 let nextId = 1;
 
 // Shared memory is freed once no thread holds an object of it, dead or alive: the frames this thread handed
-// over and the shared response parts it wrote stay allocated until this thread's own GC finds its objects of
-// them dead, and a thread that allocates little is rarely collected (a 244 MiB produce flood held ~80 MiB
-// more than with transferred buffers; 2.3 GiB of responses from memory the main thread dropped, 1.2 GiB).
-// So the thread collects once every COLLECT_BYTES of shared memory handed over or written (a GC of this
-// small heap: a few ms per 32 MiB), and when its sockets wait for request memory, at most every
-// COLLECT_MIN_MS.
+// over stay allocated until this thread's own GC finds its objects of them dead, and V8 runs that GC only
+// after tens of MiB more are allocated here (a flood held ~80 MiB more per thread than with transferred
+// buffers). So the thread collects once every COLLECT_BYTES handed over (a GC of this small heap: a few ms
+// per 32 MiB) and when its sockets wait for request memory, at most every COLLECT_MIN_MS.
 const COLLECT_BYTES = 32 * 1024 * 1024;
 const COLLECT_MIN_MS = 50;
 let collect = null;
@@ -57,7 +55,7 @@ try {
 let handedOverSinceCollect = 0;
 let lastCollect = 0;
 let collectQueued = false;
-/** Collects soon (not now: the caller still holds the objects) after bytes more were handed over or written. */
+/** Collects soon (not now: the caller still holds the objects) after bytes more were handed over. */
 function collectSoon(bytes) {
   handedOverSinceCollect += bytes;
   if (collect === null || collectQueued) return;
@@ -227,10 +225,7 @@ parentPort.on('message', (m) => {
       c.socket.cork();
       for (const p of m.parts) {
         if (p instanceof ArrayBuffer) ok = c.socket.write(Buffer.from(p));
-        else {
-          ok = c.socket.write(p);
-          collectSoon(p.byteLength);
-        }
+        else ok = c.socket.write(p);
       }
       c.socket.uncork();
       if (!ok) parentPort.postMessage({ t: 'full', id: m.id });
