@@ -2,11 +2,9 @@
  * The program each network thread runs (num.network.threads > 0; threaded-server.ts starts them). It owns
  * its sockets: it accepts connections on the listener's socket (the first thread binds it, the others accept
  * on the same file descriptor, so the kernel spreads connections over the threads), reads them, cuts the
- * byte stream into whole frames, and hands the main thread one SharedArrayBuffer of whole, size-prefixed
- * frames per read (one copy, here, off the main thread; the main thread takes views of it). It writes the
- * responses the main thread sends (copies in transferred ArrayBuffers, and views of shared memory: cached
- * batches that came in through a network thread go back out with no copy), and pauses or resumes reading
- * when told to.
+ * byte stream into whole frames, and hands the main thread one transferred ArrayBuffer of whole,
+ * size-prefixed frames per read (one copy, here, off the main thread; the main thread takes views of it).
+ * It writes the responses the main thread sends, and pauses or resumes reading when told to.
  *
  * queued.max.request.bytes: each frame's 4 + size is reserved from the broker's shared request memory
  * (workerData.requestMemory, request-memory-pool.ts's cells) as soon as its size header is read, before its
@@ -19,12 +17,11 @@
  * from the TypeScript sources (tsx) and from the single-file bundle, and a worker cannot load either of those
  * module graphs by path. It depends on node built-ins only and holds no broker state.
  *
- * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab
- * (a SharedArrayBuffer), paid: the bytes of its whole frames reserved};
+ * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab,
+ * paid: the bytes of its whole frames reserved};
  * full {id} / drain {id} (the socket's write buffer); close {id, reason}.
- * Messages from it: write {id, parts: ArrayBuffers and Uint8Arrays over shared memory, written in order};
- * pause/resume/end/destroy {id}; stop (close the listener); exit (end the thread, once the messages before it
- * are handled).
+ * Messages from it: write {id, ab}; pause/resume/end/destroy {id}; stop (close the listener); exit (end the
+ * thread, once the messages before it are handled).
  */
 export const NETWORK_THREAD_SOURCE = String.raw`
 'use strict';
@@ -39,35 +36,6 @@ const memGeneration = new Int32Array(workerData.requestMemory);
 const GENERATION = 2;
 const conns = new Map();
 let nextId = 1;
-
-// Shared memory is freed once no thread holds an object of it, dead or alive: the frames this thread handed
-// over stay allocated until this thread's own GC finds its objects of them dead, and V8 runs that GC only
-// after tens of MiB more are allocated here (a flood held ~80 MiB more per thread than with transferred
-// buffers). So the thread collects once every COLLECT_BYTES handed over (a GC of this small heap: a few ms
-// per 32 MiB) and when its sockets wait for request memory, at most every COLLECT_MIN_MS.
-const COLLECT_BYTES = 32 * 1024 * 1024;
-const COLLECT_MIN_MS = 50;
-let collect = null;
-try {
-  require('node:v8').setFlagsFromString('--expose-gc');
-  collect = require('node:vm').runInNewContext('gc');
-} catch {}
-let handedOverSinceCollect = 0;
-let lastCollect = 0;
-let collectQueued = false;
-/** Collects soon (not now: the caller still holds the objects) after bytes more were handed over. */
-function collectSoon(bytes) {
-  handedOverSinceCollect += bytes;
-  if (collect === null || collectQueued) return;
-  if (handedOverSinceCollect < COLLECT_BYTES && (bytes > 0 || Date.now() - lastCollect < COLLECT_MIN_MS)) return;
-  collectQueued = true;
-  setImmediate(() => {
-    collectQueued = false;
-    handedOverSinceCollect = 0;
-    lastCollect = Date.now();
-    collect();
-  });
-}
 
 function tryReserve(bytes) {
   const n = BigInt(bytes);
@@ -168,9 +136,7 @@ function cut(id, c) {
   if (c.invalid) c.scanned = c.pendingBytes;
   if (c.scanned === 0) return;
   const n = c.scanned;
-  // Shared, not transferred: the frames' batches end up in objects the main thread caches and later sends
-  // back to a thread as fetch responses, which can then pass the same memory instead of a copy.
-  const ab = new SharedArrayBuffer(n);
+  const ab = new ArrayBuffer(n);
   const out = Buffer.from(ab);
   let filled = 0;
   while (filled < n) {
@@ -190,14 +156,12 @@ function cut(id, c) {
   c.scanned = 0;
   const paid = c.paid;
   c.paid = 0;
-  parentPort.postMessage({ t: 'frames', id, ab, paid });
-  collectSoon(n);
+  parentPort.postMessage({ t: 'frames', id, ab, paid }, [ab]);
 }
 
 function waitForMemory(id, c) {
   c.waitingForMemory = true;
   c.socket.pause();
-  collectSoon(0);
   whenAvailable(() => {
     c.waitingForMemory = false;
     if (c.closed) return;
@@ -219,18 +183,9 @@ parentPort.on('message', (m) => {
   const c = conns.get(m.id);
   if (!c) return;
   switch (m.t) {
-    case 'write': {
-      // parts: ArrayBuffers (copies made for this write) and Uint8Arrays over shared memory, in order.
-      let ok = true;
-      c.socket.cork();
-      for (const p of m.parts) {
-        if (p instanceof ArrayBuffer) ok = c.socket.write(Buffer.from(p));
-        else ok = c.socket.write(p);
-      }
-      c.socket.uncork();
-      if (!ok) parentPort.postMessage({ t: 'full', id: m.id });
+    case 'write':
+      if (!c.socket.write(Buffer.from(m.ab))) parentPort.postMessage({ t: 'full', id: m.id });
       break;
-    }
     case 'pause': c.pausedByMain = true; c.socket.pause(); break;
     case 'resume': c.pausedByMain = false; if (!c.waitingForMemory) c.socket.resume(); break;
     case 'end': c.socket.end(); break;

@@ -4,7 +4,7 @@
  * a `ThreadSocket` stand-in, the same dispatcher, handlers, coordinator and the one open object per broker per
  * interval. What moves off the main thread is the socket I/O (system calls, kernel copies) and frame
  * reassembly (the copy of a request spread over many socket reads); the main thread gets whole frames in one
- * shared buffer and takes views of it, and sends views of shared memory back without copying them.
+ * transferred buffer and takes views of it.
  *
  * Only PLAINTEXT listeners use threads: TLS and SASL stay on the main thread's KafkaServer (a raw SASL
  * token's 512 KiB cap is checked on its size header, before its body is read). queued.max.request.bytes
@@ -35,21 +35,14 @@ export interface ThreadedListenerOptions extends ListenerOptions {
 type FromThread =
   | { t: 'listening'; port: number; fd: number }
   | { t: 'open'; id: number; remoteAddress: string; remotePort: number }
-  | { t: 'frames'; id: number; ab: SharedArrayBuffer; paid: number }
+  | { t: 'frames'; id: number; ab: ArrayBuffer; paid: number }
   | { t: 'full' | 'drain'; id: number }
   | { t: 'close'; id: number; reason: string };
 
 /**
- * Response chunks at least this large that are views of shared memory (batches read by a network thread,
- * kept in an object and its cache) go to the thread as views, not copies; smaller ones are not worth a part.
- */
-const SHARED_PART_MIN_BYTES = 16 * 1024;
-
-/**
  * What `Connection` uses of a socket, for a socket owned by a network thread. Writes between cork() and
- * uncork() go to the thread as one message: chunks over shared memory (SharedArrayBuffer, as every frame a
- * network thread reads) as views of it, the rest copied into transferred buffers (a response chunk is
- * often a view of a large cached object, which must not be cloned or transferred).
+ * uncork() go to the thread as one message (one copy into a transferred buffer: a response chunk is often a
+ * view of a large cached object, which must not be cloned or transferred).
  */
 export class ThreadSocket extends EventEmitter {
   private corked = 0;
@@ -139,35 +132,13 @@ export class ThreadSocket extends EventEmitter {
       this.queuedBytes = 0;
       return;
     }
-    const parts: (ArrayBuffer | Uint8Array)[] = [];
-    const copies: ArrayBuffer[] = [];
-    // Runs of chunks to copy: [first, end) of `queued` and their bytes.
-    let first = 0;
-    let bytes = 0;
-    const copyRun = (end: number) => {
-      if (bytes === 0) return;
-      const ab = new ArrayBuffer(bytes);
-      const out = Buffer.from(ab);
-      let at = 0;
-      for (let i = first; i < end; i++) at += this.queued[i]!.copy(out, at);
-      parts.push(ab);
-      copies.push(ab);
-    };
-    for (let i = 0; i < this.queued.length; i++) {
-      const chunk = this.queued[i]!;
-      if (chunk.length >= SHARED_PART_MIN_BYTES && chunk.buffer instanceof SharedArrayBuffer) {
-        copyRun(i);
-        parts.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-        first = i + 1;
-        bytes = 0;
-      } else {
-        bytes += chunk.length;
-      }
-    }
-    copyRun(this.queued.length);
+    const ab = new ArrayBuffer(this.queuedBytes);
+    const out = Buffer.from(ab);
+    let at = 0;
+    for (const chunk of this.queued) at += chunk.copy(out, at);
     this.queued = [];
     this.queuedBytes = 0;
-    this.worker.postMessage({ t: 'write', id: this.id, parts }, copies);
+    this.worker.postMessage({ t: 'write', id: this.id, ab }, [ab]);
   }
 }
 

@@ -21,16 +21,12 @@ import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import type { SqlCoordinator } from '../../src/coordinator/sql-coordinator.ts';
 
-/**
- * Fast background jobs, so a test sees retention, grace and reaping within seconds. An object whose upload
- * and commit take longer than diskless.orphan.min.age.ms is refused (KAFKA_STORAGE_ERROR): 1 s was too
- * short on a loaded CI machine, 3 s still reaps within JOBS_WAIT.
- */
+/** Fast background jobs, so a test sees retention, grace and reaping within seconds. */
 const FAST_JOBS = {
   'diskless.retention.check.interval.ms': 200,
   'diskless.object.cleaner.interval.ms': 200,
   'diskless.object.deletion.grace.ms': 500,
-  'diskless.orphan.min.age.ms': 3000,
+  'diskless.orphan.min.age.ms': 1000,
 };
 /** How long to wait for those jobs, and how often to look. */
 const JOBS_WAIT = { timeoutMs: 20_000, intervalMs: 100 };

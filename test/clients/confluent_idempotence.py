@@ -11,32 +11,16 @@ import json
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-
-
-def create_topic(bootstrap, topic, partitions):
-    """Creates the topic; the proxy of the cut-connection tests may cut the admin request, so a transport
-    failure is retried (and the topic already existing then means an earlier attempt created it)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for attempt in range(10):
-        try:
-            for f in admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)]).values():
-                f.result(30)
-            return
-        except KafkaException as e:
-            code = e.args[0].code()
-            if code == KafkaError.TOPIC_ALREADY_EXISTS and attempt > 0:
-                return
-            if code != KafkaError._TRANSPORT or attempt == 9:
-                raise
-            time.sleep(0.2)
 
 
 def main():
     bootstrap, topic, partitions, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     overrides = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
-    create_topic(bootstrap, topic, partitions)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)]).values():
+        f.result(30)
 
     errors = []
     fatal = []

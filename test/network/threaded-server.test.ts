@@ -1,12 +1,10 @@
 /**
  * ThreadedKafkaServer with a test dispatcher: frames cut by the network thread reach the main thread whole and
- * in order (also when a client writes them byte by byte), responses go back in request order (also when they
- * are views of the frames' shared memory, passed to the thread without a copy), and a network
+ * in order (also when a client writes them byte by byte), responses go back in request order, and a network
  * thread that fails closes its connections and is reported (the broker then shuts down cleanly).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { Connection, Dispatcher } from '../../src/network/connection.ts';
 import { NETWORK_THREAD_SOURCE } from '../../src/network/network-thread-source.ts';
@@ -57,38 +55,6 @@ test('frames reach the main thread whole, responses return in request order, ove
       assert.deepEqual(await got, bodies);
       s.destroy();
     }
-  } finally {
-    await server.close();
-  }
-});
-
-test('responses that are views of frames (shared memory) go back whole and in order, beside copied chunks', async () => {
-  // Answers a frame with views of the frame itself, as a fetch answers with views of cached batches that
-  // came in through a network thread: a small copied header, then the body in two views (over 16 KiB: sent as
-  // shared parts, not copied), then a small trailer.
-  const shared: boolean[] = [];
-  const viewEcho: Dispatcher = {
-    paused: false,
-    whenResumed: () => Promise.resolve(),
-    async dispatch(_conn: Connection, frame: Buffer) {
-      shared.push(frame.buffer instanceof SharedArrayBuffer);
-      const head = Buffer.alloc(4);
-      head.writeInt32BE(frame.length + 3, 0);
-      const half = frame.length >> 1;
-      return [head, frame.subarray(0, half), frame.subarray(half), Buffer.from('end')];
-    },
-  };
-  const server = new ThreadedKafkaServer(viewEcho, { ...limits, threads: 1, onFatal: (r) => assert.fail(r) });
-  const port = await server.listen();
-  try {
-    const bodies = [Buffer.alloc(100_000, 7), Buffer.from('small-body'), randomBytes(600_000), Buffer.alloc(40_000, 9)];
-    const s = connect(port, '127.0.0.1');
-    await new Promise((r) => s.once('connect', r));
-    const got = readFrames(s, bodies.length);
-    s.write(Buffer.concat(bodies.map(sizePrefixed)));
-    assert.deepEqual(await got, bodies.map((b) => Buffer.concat([b, Buffer.from('end')])));
-    assert.deepEqual(shared, [true, true, true, true], 'frames read by a network thread are in shared memory');
-    s.destroy();
   } finally {
     await server.close();
   }
