@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { npmStartNodeArgs, ROOT, startBroker, statusMiB, type BrokerProcess } from './lib/procs.ts';
+import { brokerSettings, npmStartNodeArgs, ROOT, startBroker, statusMiB, type BrokerProcess } from './lib/procs.ts';
 
 const run = promisify(execFile);
 
@@ -53,12 +53,7 @@ const afterSeconds = Number(values.after);
 const root = values.root ? resolve(values.root) : ROOT;
 const script = values.source ? 'bin/floe.js' : 'dist/cli/floe.js';
 const nodeArgs = values['node-args'] !== undefined ? values['node-args'].split(/\s+/).filter(Boolean) : values.source ? [] : npmStartNodeArgs(root);
-const overrides: Record<string, string> = {};
-for (const o of values.override) {
-  const eq = o.indexOf('=');
-  if (eq <= 0) throw new Error(`--override ${o}: expected key=value`);
-  overrides[o.slice(0, eq)] = o.slice(eq + 1);
-}
+const overrides = brokerSettings(values.override, '--override');
 
 /** One reading of a broker's memory, in MiB. */
 interface Reading {

@@ -73,7 +73,7 @@ import { parseArgs } from 'node:util';
 import { freePort, postgresBinDir, startPostgres, startS3rver, type PostgresServer, type S3Server } from '../tools/dev/local-servers.ts';
 import { makeBenchCerts } from './lib/certs.ts';
 import { checkClient, consume, createTopics, produce, PYTHON, type ConsumeResult, type ProduceResult } from './lib/loadgen.ts';
-import { findPids, mainThreadCpuSeconds, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
+import { brokerSettings, findPids, mainThreadCpuSeconds, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
 import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { MetricsDelta } from './lib/prom.ts';
 import { consumeFigures, cpuFigures, produceFigures, requestFigures, round, type PhaseStats } from './lib/figures.ts';
@@ -204,11 +204,7 @@ function serverCpuSeconds(): number {
 
 let dbSeq = 0;
 /** `--broker-config key=value` (repeatable, or comma-separated): set on every scenario's brokers after the bench's own. */
-const extraBrokerConfig: Record<string, string> = Object.fromEntries((values['broker-config'] ?? []).flatMap((s) => s.split(',')).filter(Boolean).map((kv) => {
-  const eq = kv.indexOf('=');
-  if (eq <= 0) throw new Error(`--broker-config wants key=value, got ${kv}`);
-  return [kv.slice(0, eq).trim(), kv.slice(eq + 1).trim()];
-}));
+const extraBrokerConfig = brokerSettings((values['broker-config'] ?? []).flatMap((s) => s.split(',')).filter(Boolean), '--broker-config');
 
 async function brokerOverrides(id: BackendId): Promise<Record<string, string | number>> {
   // Merging and compaction run only in their own phases (7) and (6).

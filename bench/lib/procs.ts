@@ -38,6 +38,17 @@ export const BROKER_GLIBC_TUNABLES = /GLIBC_TUNABLES=\$\{GLIBC_TUNABLES-([^}]*)\
  */
 export const BROKER_NODE_ARGS: readonly string[] = npmStartNodeArgs();
 
+/** Broker settings given as `key=value` items of a command-line flag (`flag` names it in the error). */
+export function brokerSettings(items: readonly string[], flag: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`${flag} ${item}: expected key=value`);
+    settings[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return settings;
+}
+
 let clockTicks = 0;
 function ticksPerSecond(): number {
   if (clockTicks === 0) {
