@@ -205,7 +205,11 @@ export class ThreadedKafkaServer {
             break;
         }
       });
+      // A thread that throws emits 'error' and then 'exit': the first reason (the error's) is the one reported.
+      let failedOnce = false;
       const failed = (reason: string) => {
+        if (failedOnce) return;
+        failedOnce = true;
         for (const s of [...sockets.values()]) s.onClosed(reason);
         if (!listening) reject(new Error(reason));
         else if (!this.closing) this.options.onFatal(reason);
