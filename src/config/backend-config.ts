@@ -79,7 +79,7 @@ export const BACKEND_CONFIG_KEYS: readonly BrokerConfigKey[] = [
   { group: 'Object store', key: 'diskless.s3.region', type: 'STRING', default: null,
     doc: 'The bucket\'s region. When unset: AWS_REGION or the AWS config file, else us-east-1 (what most S3-compatible servers expect).' },
   { group: 'Object store', key: 'diskless.s3.endpoint', type: 'STRING', default: null,
-    doc: 'URL of an S3-compatible server (http://minio:9000, https://<account>.r2.cloudflarestorage.com, …). When unset: AWS S3.' },
+    doc: 'URL of an S3-compatible server (http://minio:9000, https://<account>.r2.cloudflarestorage.com, …). When unset: AWS S3. An HTTPS server whose certificate a private CA signed is trusted when that CA is in the PEM file the environment variable NODE_EXTRA_CA_CERTS names (read when the process starts).' },
   { group: 'Object store', key: 'diskless.s3.path.style.access', type: 'BOOLEAN', default: 'false',
     doc: 'Address objects as endpoint/bucket/key (path style, which most S3-compatible servers need) instead of bucket.endpoint/key.' },
   { group: 'Object store', key: 'diskless.s3.access.key.id', type: 'STRING', default: null,

@@ -58,11 +58,11 @@ export interface BrokerProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `floe start` as a child process and waits until it listens. */
-export async function spawnBroker(dataDir: string, overrides: Record<string, string | number> = {}, port = 0): Promise<BrokerProcess> {
+/** Starts `floe start` as a child process (with `env` added to this process's environment) and waits until it listens. */
+export async function spawnBroker(dataDir: string, overrides: Record<string, string | number> = {}, port = 0, env: Record<string, string> = {}): Promise<BrokerProcess> {
   const args = [join(ROOT, 'bin/floe.js'), 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `data.dir=${dataDir}`];
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOE_LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOE_LOG_LEVEL: 'info', ...env } });
   let text = '';
   children.add(child);
   const exited = new Promise<number | string>((res) => child.on('exit', (code, signal) => {

@@ -9,7 +9,8 @@
  * clock when the proxy's runs ahead, since s3rver checks the time and not the signature).
  */
 import { createHash, createHmac } from 'node:crypto';
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { crc32c } from '@node-rs/crc32';
 import type { S3Server } from '../../tools/dev/local-servers.ts';
 import { onCleanup } from './cleanup.ts';
@@ -24,7 +25,7 @@ export interface SeenRequest {
 }
 
 export interface S3CheckingProxy {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT, or https://127.0.0.1:PORT with TLS */
   endpoint: string;
   seen: SeenRequest[];
   /** The next this many requests are answered 503 SlowDown. */
@@ -74,10 +75,14 @@ function amzDateMs(value: string): number {
   return m === null ? NaN : Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
 }
 
-/** A checking proxy in front of `target` that knows `secret` as the one secret key. */
-export async function s3CheckingProxy(target: S3Server, secret = target.secretAccessKey): Promise<S3CheckingProxy> {
+/**
+ * A checking proxy in front of `target` that knows `secret` as the one secret key. With `tls` (PEM key and
+ * certificate for localhost) it listens for HTTPS, at https://127.0.0.1:PORT, as S3 and most S3-compatible
+ * servers do.
+ */
+export async function s3CheckingProxy(target: S3Server, secret = target.secretAccessKey, tls?: { key: string; cert: string }): Promise<S3CheckingProxy> {
   const proxy: S3CheckingProxy = { endpoint: '', seen: [], fail503: 0, clockOffsetMs: 0 };
-  const server: Server = createServer((req, res) => {
+  const onRequest: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -124,12 +129,14 @@ export async function s3CheckingProxy(target: S3Server, secret = target.secretAc
       upstream.on('error', () => res.destroy());
       upstream.end(body);
     });
-  });
+  };
+  const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, onRequest) : createServer(onRequest);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   onCleanup(() => {
     server.closeAllConnections();
     server.close();
   });
-  proxy.endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const port = (server.address() as { port: number }).port;
+  proxy.endpoint = tls ? `https://127.0.0.1:${port}` : `http://127.0.0.1:${port}`;
   return proxy;
 }
