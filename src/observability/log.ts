@@ -15,7 +15,19 @@ function levelFromEnv(): { level: string; bad: string | null } {
 
 const { level, bad } = levelFromEnv();
 
-export const logger: Logger = pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+/**
+ * pino's error serializer, except that an error whose message already quotes its cause's (ObjectStoreError,
+ * CoordinatorError, … wrap what they caught that way) is not given the cause's message a second time; the
+ * stack still lists the causes.
+ */
+export function serializeError(err: unknown): ReturnType<typeof pino.stdSerializers.err> {
+  const out = pino.stdSerializers.err(err as Error);
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (err instanceof Error && cause instanceof Error && cause.message !== '' && err.message.includes(cause.message)) out.message = err.message;
+  return out;
+}
+
+export const logger: Logger = pino({ level, base: { pid: process.pid }, serializers: { err: serializeError } }, pino.destination({ dest: 2, sync: true }));
 
 if (bad !== null) logger.warn(`FLOE_LOG_LEVEL=${bad} is not a level (${LEVELS.join(', ')}); using info`);
 
