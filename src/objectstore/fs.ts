@@ -71,11 +71,14 @@ export class FsObjectStore implements ObjectStore {
   /** Whether puts still try O_DIRECT (false once the file system refused it). */
   private direct: boolean;
   private readonly openDirect: (path: string) => Promise<FileHandle>;
+  /** Whether gets still read with O_DIRECT (false once the file system refused it). */
+  private directReads: boolean;
 
   constructor(root: string, options: FsObjectStoreOptions = {}) {
     this.root = resolve(root);
     this.direct = options.directIo ?? true;
     this.openDirect = options.openDirect ?? openDirect;
+    this.directReads = this.direct;
   }
 
   /** True while puts write with O_DIRECT (for tests: false after the file system refused it). */
@@ -147,32 +150,54 @@ export class FsObjectStore implements ObjectStore {
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     const path = this.pathOf(key);
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
-      throw err;
-    }
-    try {
-      if (range === undefined) return await fh.readFile();
+    if (range !== undefined) {
       const { start, end } = range;
       if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
         throw new RangeError(`invalid byte range [${start}, ${end}) for ${key}`);
       }
       if (start === end) return Buffer.alloc(0);
+    }
+    let direct = this.directReads;
+    let fh: FileHandle;
+    try {
+      fh = await open(path, direct ? constants.O_RDONLY | constants.O_DIRECT : 'r');
+    } catch (err) {
+      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
+      if (!direct || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.directReads = direct = false;
+      fh = await open(path, 'r');
+    }
+    try {
       const size = (await fh.stat()).size;
-      if (start >= size) throw new RangeError(`byte range [${start}, ${end}) starts past the end of ${key} (${size} B)`);
-      // Like S3: a range running past the end is cut at the end.
-      const length = Math.min(end, size) - start;
-      const buf = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await fh.read(buf, filled, length - filled, start + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
+      let start = 0;
+      let end = size;
+      if (range !== undefined) {
+        start = range.start;
+        if (start >= size) throw new RangeError(`byte range [${start}, ${range.end}) starts past the end of ${key} (${size} B)`);
+        // Like S3: a range running past the end is cut at the end.
+        end = Math.min(range.end, size);
       }
-      return filled === length ? buf : buf.subarray(0, filled);
+      const out = Buffer.allocUnsafe(end - start);
+      let filled = -1;
+      if (direct) {
+        try {
+          filled = await readDirect(fh, out, start);
+        } catch (err) {
+          if (!(err instanceof DirectIoRefused) && (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+          this.directReads = false;
+          await fh.close();
+          fh = await open(path, 'r');
+        }
+      }
+      if (filled < 0) {
+        filled = 0;
+        while (filled < out.length) {
+          const { bytesRead } = await fh.read(out, filled, out.length - filled, start + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+      }
+      return filled === out.length ? out : out.subarray(0, filled);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
       throw err;
@@ -284,6 +309,39 @@ async function writeDirect(fh: FileHandle, chunks: readonly Buffer[]): Promise<v
       await writeSlot(padded);
       if (padded !== fill) await fh.truncate(position - padded + fill);
     }
+  } finally {
+    directBuffers.release(slot);
+  }
+}
+
+/**
+ * Reads `out.length` bytes from `start` of an O_DIRECT file through an aligned staging slot (aligned reads
+ * around the range, the range copied out); fewer at the end of the file. Returns the bytes read.
+ */
+async function readDirect(fh: FileHandle, out: Buffer, start: number): Promise<number> {
+  let slot: Buffer;
+  try {
+    directBuffers ??= new AlignedBufferPool(DIRECT_SLOT_BYTES, DIRECT_SLOTS);
+    slot = await directBuffers.acquire();
+  } catch (err) {
+    throw new DirectIoRefused(`no aligned memory: ${String(err)}`);
+  }
+  try {
+    const end = start + out.length;
+    const alignedEnd = Math.ceil(end / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+    let position = Math.floor(start / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+    let filled = 0;
+    while (filled < out.length) {
+      const want = Math.min(slot.length, alignedEnd - position);
+      const { bytesRead } = await fh.read(slot, 0, want, position);
+      const from = start + filled - position;
+      const copied = Math.max(0, Math.min(bytesRead - from, out.length - filled));
+      if (copied > 0) slot.copy(out, filled, from, from + copied);
+      filled += copied;
+      if (bytesRead < want) break; // the end of the file
+      position += bytesRead;
+    }
+    return filled;
   } finally {
     directBuffers.release(slot);
   }

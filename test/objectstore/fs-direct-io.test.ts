@@ -1,6 +1,6 @@
 /**
  * The folder store's O_DIRECT writes (fs.ts): objects of every size around the alignment and the staging slot
- * come back byte for byte and with their exact size, from one chunk or many, written directly or buffered; a
+ * come back byte for byte and with their exact size, whole or by ranges, from one chunk or many, directly or buffered; a
  * file system that refuses O_DIRECT (at open or at the first write) gets buffered writes and loses nothing.
  */
 import assert from 'node:assert/strict';
@@ -35,6 +35,16 @@ function chunked(data: Buffer): Buffer[] {
   return out;
 }
 
+/** Ranges of an object of `size` bytes: around the alignment, across staging slots, running past the end. */
+function ranges(size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (const start of [0, 1, 4095, 4096, 4097, SLOT - 1, SLOT, SLOT + 5]) {
+    if (start >= size) continue;
+    for (const length of [1, 4095, 4096, 4097, SLOT - 1, SLOT + 1, size]) out.push([start, start + length]);
+  }
+  return out;
+}
+
 for (const directIo of [true, false]) {
   test(`objects of every size round trip exactly (${directIo ? 'O_DIRECT' : 'buffered'})`, async () => {
     const root = await tempDir('floe-fs-direct-');
@@ -48,7 +58,9 @@ for (const directIo of [true, false]) {
         assert.equal(got.length, size, `${key}: length`);
         assert.ok(got.equals(data), `${key}: bytes`);
         assert.equal((await stat(join(root, key))).size, size, `${key}: file size`);
-        if (size > 10) assert.ok((await store.get(key, { start: 3, end: size - 2 })).equals(data.subarray(3, size - 2)), `${key}: range`);
+        for (const [start, end] of ranges(size)) {
+          assert.ok((await store.get(key, { start, end })).equals(data.subarray(start, Math.min(end, size))), `${key}: range [${start}, ${end})`);
+        }
       }
     }
     if (!directIo) assert.equal(store.directIo, false);
