@@ -1,9 +1,10 @@
 /**
- * Page-aligned buffers for O_DIRECT file writes (the folder store, fs.ts), lent out one at a time and reused.
+ * Page-aligned buffers for O_DIRECT file writes and reads (the folder store, fs.ts), lent out one at a time and
+ * reused.
  *
- * O_DIRECT needs the memory, the length and the file offset of each write aligned to the device's block size;
+ * O_DIRECT needs the memory, the length and the file offset of each I/O aligned to the device's block size;
  * Node offers no aligned allocation, but a WebAssembly.Memory's buffer starts on an OS page (V8 maps it by
- * pages), so slots cut from one at multiples of ALIGNMENT are aligned. They are reused rather than allocated per
+ * pages), so slots cut from one at multiples of DIRECT_IO_ALIGNMENT are aligned. They are reused rather than allocated per
  * write: a buffer touched once costs no fresh pages afterwards (on a VM, a fresh page costs far more than the
  * copy into it).
  */

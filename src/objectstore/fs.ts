@@ -9,8 +9,11 @@
  * The data is written with O_DIRECT where the file system takes it (through reused page-aligned buffers,
  * aligned-buffer-pool.ts, the last block padded and the file cut to its size): a buffered write copies every
  * byte into page-cache pages the broker never reads back (its object cache holds what it wrote), which cost
- * more CPU than the rest of the write path on a VM whose fresh pages are slow. A file system that refuses
- * O_DIRECT (tmpfs, some overlays) gets buffered writes, decided once per store.
+ * more CPU than the rest of the write path on a VM whose fresh pages are slow. Gets read with O_DIRECT too
+ * (the objects are not in the page cache, and a buffered read would fill fresh page-cache pages on the way),
+ * through the same buffers: aligned reads around the range, the range copied out. A file system that
+ * refuses O_DIRECT (some overlays, FUSE; tmpfs before Linux 6.6) gets buffered I/O, decided once per store for
+ * writes and for reads.
  *
  * Limits of a file system (not of S3): a key cannot also be a "folder" of another key ("a" and "a/b"
  * cannot both exist), and empty folders are left behind by deletes.
