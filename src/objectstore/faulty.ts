@@ -152,9 +152,9 @@ export class FaultyObjectStore implements ObjectStore {
     this.now = options.now ?? Date.now;
   }
 
-  put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
+  put(key: string, body: Buffer | readonly Buffer[], crc32c?: number): Promise<void> {
     const bytes = Buffer.isBuffer(body) ? body.length : body.reduce((n, b) => n + b.length, 0);
-    return this.call('put', key, bytes, () => this.inner.put(key, body));
+    return this.call('put', key, bytes, () => this.inner.put(key, body, crc32c));
   }
 
   get(key: string, range?: ByteRange): Promise<Buffer> {

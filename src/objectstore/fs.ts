@@ -6,6 +6,15 @@
  * folder just created). Readers see a whole object or none. Temp files are named `.floe-tmp-*`; `list`
  * never shows them, and keys may not use that name.
  *
+ * The data is written with O_DIRECT where the file system takes it (through reused page-aligned buffers,
+ * aligned-buffer-pool.ts, the last block padded and the file cut to its size): a buffered write copies every
+ * byte into page-cache pages the broker never reads back (its object cache holds what it wrote), which cost
+ * more CPU than the rest of the write path on a VM whose fresh pages are slow. Gets read with O_DIRECT too
+ * (the objects are not in the page cache, and a buffered read would fill fresh page-cache pages on the way),
+ * through the same buffers: aligned reads around the range, the range copied out. A file system that
+ * refuses O_DIRECT (some overlays, FUSE; tmpfs before Linux 6.6) gets buffered I/O, decided once per store for
+ * writes and for reads.
+ *
  * Limits of a file system (not of S3): a key cannot also be a "folder" of another key ("a" and "a/b"
  * cannot both exist), and empty folders are left behind by deletes.
  */
@@ -14,9 +23,28 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ObjectNotFoundError, type ByteRange, type ObjectInfo, type ObjectStore } from './object-store.ts';
+import { AlignedBufferPool, DIRECT_IO_ALIGNMENT } from './aligned-buffer-pool.ts';
 
 const TEMP_PREFIX = '.floe-tmp-';
 const DELETE_CONCURRENCY = 32;
+/** O_DIRECT staging: 4 slots of 4 MiB (16 MiB, allocated on the first put), shared by the stores of a process. */
+const DIRECT_SLOT_BYTES = 4 * 1024 * 1024;
+const DIRECT_SLOTS = 4;
+let directBuffers: AlignedBufferPool | null = null;
+
+export interface FsObjectStoreOptions {
+  /** Write objects with O_DIRECT where the file system allows it (default true); false: always buffered. */
+  directIo?: boolean;
+  /** Opens a new temp file for O_DIRECT writes (tests inject a file system that refuses them). */
+  openDirect?: (path: string) => Promise<FileHandle>;
+}
+
+function openDirect(path: string): Promise<FileHandle> {
+  return open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644);
+}
+
+/** An O_DIRECT write the file system or device refused (EINVAL): this store writes buffered from then on. */
+class DirectIoRefused extends Error {}
 
 export class InvalidObjectKeyError extends Error {
   constructor(readonly key: string, reason: string) {
@@ -43,8 +71,22 @@ export class FsObjectStore implements ObjectStore {
   /** Absolute path of the folder holding the objects. */
   readonly root: string;
 
-  constructor(root: string) {
+  /** Whether puts still try O_DIRECT (false once the file system refused it). */
+  private direct: boolean;
+  private readonly openDirect: (path: string) => Promise<FileHandle>;
+  /** Whether gets still read with O_DIRECT (false once the file system refused it). */
+  private directReads: boolean;
+
+  constructor(root: string, options: FsObjectStoreOptions = {}) {
     this.root = resolve(root);
+    this.direct = options.directIo ?? true;
+    this.openDirect = options.openDirect ?? openDirect;
+    this.directReads = this.direct;
+  }
+
+  /** True while puts write with O_DIRECT (for tests: false after the file system refused it). */
+  get directIo(): boolean {
+    return this.direct;
   }
 
   /** Path of `key`'s file, after checking the key cannot escape the root or clash with temp files. */
@@ -69,12 +111,27 @@ export class FsObjectStore implements ObjectStore {
     const path = this.pathOf(key);
     const dir = dirname(path);
     const firstCreated = await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
     const chunks = Buffer.isBuffer(body) ? [body] : body;
+    let tmp = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
     let fh: FileHandle | undefined;
     try {
-      fh = await open(tmp, 'wx', 0o644);
-      await writeAll(fh, chunks);
+      if (this.direct) {
+        try {
+          fh = await this.openDirect(tmp);
+          await writeDirect(fh, chunks);
+        } catch (err) {
+          if (!(err instanceof DirectIoRefused) && (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+          this.direct = false;
+          await fh?.close().catch(() => undefined);
+          fh = undefined;
+          await unlink(tmp).catch(() => undefined);
+          tmp = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+        }
+      }
+      if (fh === undefined) {
+        fh = await open(tmp, 'wx', 0o644);
+        await writeAll(fh, chunks);
+      }
       await fh.sync();
       await fh.close();
       fh = undefined;
@@ -96,32 +153,54 @@ export class FsObjectStore implements ObjectStore {
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     const path = this.pathOf(key);
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
-      throw err;
-    }
-    try {
-      if (range === undefined) return await fh.readFile();
+    if (range !== undefined) {
       const { start, end } = range;
       if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
         throw new RangeError(`invalid byte range [${start}, ${end}) for ${key}`);
       }
       if (start === end) return Buffer.alloc(0);
+    }
+    let direct = this.directReads;
+    let fh: FileHandle;
+    try {
+      fh = await open(path, direct ? constants.O_RDONLY | constants.O_DIRECT : 'r');
+    } catch (err) {
+      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
+      if (!direct || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.directReads = direct = false;
+      fh = await open(path, 'r');
+    }
+    try {
       const size = (await fh.stat()).size;
-      if (start >= size) throw new RangeError(`byte range [${start}, ${end}) starts past the end of ${key} (${size} B)`);
-      // Like S3: a range running past the end is cut at the end.
-      const length = Math.min(end, size) - start;
-      const buf = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await fh.read(buf, filled, length - filled, start + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
+      let start = 0;
+      let end = size;
+      if (range !== undefined) {
+        start = range.start;
+        if (start >= size) throw new RangeError(`byte range [${start}, ${range.end}) starts past the end of ${key} (${size} B)`);
+        // Like S3: a range running past the end is cut at the end.
+        end = Math.min(range.end, size);
       }
-      return filled === length ? buf : buf.subarray(0, filled);
+      const out = Buffer.allocUnsafe(end - start);
+      let filled = -1;
+      if (direct) {
+        try {
+          filled = await readDirect(fh, out, start);
+        } catch (err) {
+          if (!(err instanceof DirectIoRefused) && (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+          this.directReads = false;
+          await fh.close();
+          fh = await open(path, 'r');
+        }
+      }
+      if (filled < 0) {
+        filled = 0;
+        while (filled < out.length) {
+          const { bytesRead } = await fh.read(out, filled, out.length - filled, start + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+      }
+      return filled === out.length ? out : out.subarray(0, filled);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
       throw err;
@@ -191,6 +270,83 @@ export class FsObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     // Nothing held open between calls.
+  }
+}
+
+/**
+ * Writes `chunks` through an aligned staging slot: whole slots, then the rest padded to the alignment, and cuts
+ * the file to the real size. Throws DirectIoRefused (or an EINVAL error) when the file system will not.
+ */
+async function writeDirect(fh: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  let slot: Buffer;
+  try {
+    directBuffers ??= new AlignedBufferPool(DIRECT_SLOT_BYTES, DIRECT_SLOTS);
+    slot = await directBuffers.acquire();
+  } catch (err) {
+    throw new DirectIoRefused(`no aligned memory: ${String(err)}`);
+  }
+  try {
+    let position = 0;
+    let fill = 0;
+    const writeSlot = async (bytes: number) => {
+      const { bytesWritten } = await fh.write(slot, 0, bytes, position);
+      // A short O_DIRECT write leaves no aligned place to go on from.
+      if (bytesWritten !== bytes) throw new DirectIoRefused(`short O_DIRECT write: ${bytesWritten} of ${bytes} bytes`);
+      position += bytes;
+    };
+    for (const chunk of chunks) {
+      for (let at = 0; at < chunk.length;) {
+        const n = Math.min(chunk.length - at, slot.length - fill);
+        chunk.copy(slot, fill, at, at + n);
+        fill += n;
+        at += n;
+        if (fill === slot.length) {
+          await writeSlot(fill);
+          fill = 0;
+        }
+      }
+    }
+    if (fill > 0) {
+      const padded = Math.ceil(fill / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+      slot.fill(0, fill, padded);
+      await writeSlot(padded);
+      if (padded !== fill) await fh.truncate(position - padded + fill);
+    }
+  } finally {
+    directBuffers.release(slot);
+  }
+}
+
+/**
+ * Reads `out.length` bytes from `start` of an O_DIRECT file through an aligned staging slot (aligned reads
+ * around the range, the range copied out); fewer at the end of the file. Returns the bytes read.
+ */
+async function readDirect(fh: FileHandle, out: Buffer, start: number): Promise<number> {
+  let slot: Buffer;
+  try {
+    directBuffers ??= new AlignedBufferPool(DIRECT_SLOT_BYTES, DIRECT_SLOTS);
+    slot = await directBuffers.acquire();
+  } catch (err) {
+    throw new DirectIoRefused(`no aligned memory: ${String(err)}`);
+  }
+  try {
+    const end = start + out.length;
+    const alignedEnd = Math.ceil(end / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+    let position = Math.floor(start / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+    let filled = 0;
+    while (filled < out.length) {
+      const want = Math.min(slot.length, alignedEnd - position);
+      const { bytesRead } = await fh.read(slot, 0, want, position);
+      const from = start + filled - position;
+      const copied = Math.max(0, Math.min(bytesRead - from, out.length - filled));
+      if (copied > 0) slot.copy(out, filled, from, from + copied);
+      filled += copied;
+      if (bytesRead < want) break; // the end of the file
+      position += bytesRead;
+    }
+    return filled;
+  } finally {
+    directBuffers.release(slot);
   }
 }
 

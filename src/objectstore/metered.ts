@@ -5,9 +5,9 @@ import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
 export class MeteredObjectStore implements ObjectStore {
   constructor(private readonly inner: ObjectStore, private readonly metrics: BrokerMetrics) {}
 
-  put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
+  put(key: string, body: Buffer | readonly Buffer[], crc32c?: number): Promise<void> {
     const bytes = Buffer.isBuffer(body) ? body.length : body.reduce((n, b) => n + b.length, 0);
-    return this.time('put', this.inner.put(key, body), () => bytes);
+    return this.time('put', this.inner.put(key, body, crc32c), () => bytes);
   }
 
   get(key: string, range?: ByteRange): Promise<Buffer> {

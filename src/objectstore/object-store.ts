@@ -17,8 +17,11 @@ export interface ByteRange {
 }
 
 export interface ObjectStore {
-  /** Stores the object atomically: readers see all of it or nothing. The body may be given in chunks. */
-  put(key: string, body: Buffer | readonly Buffer[]): Promise<void>;
+  /**
+   * Stores the object atomically: readers see all of it or nothing. The body may be given in chunks. `crc32c`:
+   * the body's CRC-32C when the caller knows it (a store that sends a checksum then need not read the body for it).
+   */
+  put(key: string, body: Buffer | readonly Buffer[], crc32c?: number): Promise<void>;
   /** Reads the whole object, or `range` of it. Rejects with ObjectNotFoundError when the key does not exist. */
   get(key: string, range?: ByteRange): Promise<Buffer>;
   /** Deletes the keys that exist; missing keys are not an error. */

@@ -131,14 +131,14 @@ export class S3ObjectStore implements ObjectStore {
     return this.prefix + key;
   }
 
-  async put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
+  async put(key: string, body: Buffer | readonly Buffer[], knownCrc32c?: number): Promise<void> {
     const Key = this.fullKey(key);
     const chunks = Buffer.isBuffer(body) ? [body] : body;
     let ContentLength = 0;
-    let crc = 0;
+    let crc = knownCrc32c ?? 0;
     for (const chunk of chunks) {
       ContentLength += chunk.length;
-      crc = crc32c(chunk, crc);
+      if (knownCrc32c === undefined) crc = crc32c(chunk, crc);
     }
     const checksum = Buffer.alloc(4);
     checksum.writeUInt32BE(crc >>> 0);

@@ -7,11 +7,12 @@ import type { ByteRange, ObjectInfo, ObjectStore } from '../../src/objectstore/o
 
 export class GatedStore implements ObjectStore {
   readonly objects = new Map<string, Buffer>();
-  readonly pending: { key: string; release: (fail?: Error) => void }[] = [];
-  put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
+  readonly pending: { key: string; crc32c: number | undefined; release: (fail?: Error) => void }[] = [];
+  put(key: string, body: Buffer | readonly Buffer[], crc32c?: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({
         key,
+        crc32c,
         release: (fail) => {
           if (fail) return reject(fail);
           this.objects.set(key, Buffer.isBuffer(body) ? body : Buffer.concat(body as Buffer[]));

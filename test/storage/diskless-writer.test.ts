@@ -2,7 +2,8 @@
  * The diskless write path against a real coordinator (PGlite) and a store whose uploads the test holds
  * and releases: commits happen in seal order even when a later upload finishes first, nothing is
  * acknowledged before its object is stored and committed, a failed upload answers a retriable error, and
- * back-pressure engages past the pending-bytes bound and releases when commits drain.
+ * back-pressure engages past the pending-bytes bound and releases when commits drain; an object's PUT carries
+ * the CRC-32C of its bytes.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,8 @@ import { DisklessWriter } from '../../src/storage/diskless/diskless-writer.ts';
 import type { ProducedBatch } from '../../src/storage/partition-log.ts';
 import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { GatedStore } from '../helpers/gated-store.ts';
+import { batchOf } from '../helpers/record-batch.ts';
+import { crc32c } from '@node-rs/crc32';
 
 let coordinator: SqlCoordinator;
 let topicId: string;
@@ -74,4 +77,23 @@ test('back-pressure: paused past maxPendingBytes, resumed once commits drain', a
   await waiting;
   assert.equal(resumed, true);
   assert.equal(writer.paused, false);
+});
+
+test('an object is PUT with the CRC-32C of its bytes, made from its batches\' own CRCs', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 10_000, bufferMaxBytes: 1 << 20, maxPendingBytes: 1 << 24, keyPrefix: 't/', onCommitted: () => {},
+  });
+  const appends: Promise<unknown>[] = [];
+  for (let i = 0; i < 7; i++) {
+    const data = await batchOf(Array.from({ length: 1 + i * 13 }, (_, j) => `record ${i}.${j} ${'x'.repeat(i * 31)}`));
+    appends.push(writer.append({ topicId, partition: 0, batches: [{ ...batch(0), data, recordCount: 1 + i * 13 }] }));
+  }
+  const flushed = writer.flush();
+  assert.equal(store.pending.length, 1);
+  store.pending[0]!.release();
+  await flushed;
+  await Promise.all(appends);
+  const body = store.objects.get(store.pending[0]!.key)!;
+  assert.equal(store.pending[0]!.crc32c, crc32c(body), 'the PUT\'s checksum is the CRC-32C of the whole body');
 });
