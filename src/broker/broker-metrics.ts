@@ -104,8 +104,8 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<Kaf
   storage.writer.onStage = (stage, seconds) => metrics.disklessWriteStageSeconds.observe({ stage }, seconds);
   metrics.observe('floe_diskless_objects_sealed_total', 'WAL objects sealed, by reason: interval (diskless.commit.interval.ms), size (diskless.buffer.max.bytes), flush (shutdown).', 'counter',
     () => ({ ...storage.writer.stats.sealed }), 'reason');
-  metrics.observe('floe_diskless_upload_hedges_total', 'Hedged object uploads (diskless.upload.hedge.percentile): second PUTs sent, and those that finished first, by result (sent, won).', 'counter',
-    () => ({ sent: storage.writer.stats.hedgedPuts, won: storage.writer.stats.hedgeWins }), 'result');
+  metrics.observe('floe_diskless_upload_hedges_total', 'Hedged object uploads (diskless.upload.hedge.percentile): second PUTs sent, those that finished first, and those the hedging budget refused, by result (sent, won, over_budget).', 'counter',
+    () => ({ sent: storage.writer.stats.hedgedPuts, won: storage.writer.stats.hedgeWins, over_budget: storage.writer.stats.hedgesOverBudget }), 'result');
   metrics.observe('floe_diskless_objects_committed_total', 'WAL objects uploaded and committed.', 'counter', () => storage.writer.stats.objectsCommitted);
   metrics.observe('floe_diskless_upload_failures_total', 'WAL object uploads that failed.', 'counter', () => storage.writer.stats.uploadFailures);
   metrics.observe('floe_diskless_commit_failures_total', 'WAL object commits that failed or whose outcome is unknown.', 'counter', () => storage.writer.stats.commitFailures);
