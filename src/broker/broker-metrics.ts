@@ -99,6 +99,8 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<Kaf
   metrics.observe('floe_diskless_merge_failures_total', 'Merges that failed (tried again next pass).', 'counter', () => merger.stats.failures);
   metrics.observe('floe_diskless_merge_throttled_seconds_total', 'Time the merge job waited to stay under diskless.merge.io.max.bytes.per.second.', 'counter', () => merger.stats.throttledSeconds);
   metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
+  metrics.observe('floe_diskless_pending_bytes_max', 'The most bytes pending at once (open, uploading or waiting for their commit) since the previous scrape: how close the write path\'s queue came to diskless.buffer.max.pending.bytes.', 'gauge',
+    () => storage.writer.takePendingPeak());
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);
   storage.writer.onStage = (stage, seconds) => metrics.disklessWriteStageSeconds.observe({ stage }, seconds);

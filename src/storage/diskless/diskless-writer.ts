@@ -117,6 +117,8 @@ export interface WriterStats extends HedgeStats {
   commitFailures: number;
   commitRetries: number;
   pendingBytes: number;
+  /** The most bytes pending at once since takePendingPeak() last read it (how full the queue got between two scrapes). */
+  pendingBytesPeak: number;
   backPressureEvents: number;
   recordsCommitted: number;
   bytesCommitted: number;
@@ -129,7 +131,7 @@ export class DisklessWriter {
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, hedgesOverBudget: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, hedgesOverBudget: 0, pendingBytes: 0, pendingBytesPeak: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
   private readonly hedger: UploadHedger;
   /** Observer of each object's stage times (seconds); set by the broker's metrics. */
   onStage: ((stage: WriteStage, seconds: number) => void) | null = null;
@@ -140,6 +142,13 @@ export class DisklessWriter {
     private readonly options: WriterOptions,
   ) {
     this.hedger = new UploadHedger(options.hedgePercentile ?? 0, options.hedgeClock, this.stats);
+  }
+
+  /** The most bytes pending at once since the last call (a scrape's view of the queue's peak), then starts over from now. */
+  takePendingPeak(): number {
+    const peak = this.stats.pendingBytesPeak;
+    this.stats.pendingBytesPeak = this.pendingBytes;
+    return peak;
   }
 
   /** True while producers must wait: too many bytes are open or uploading. */
@@ -164,6 +173,7 @@ export class DisklessWriter {
       for (const batch of append.batches) this.open.bytes += batch.data.length;
       for (const batch of append.batches) this.pendingBytes += batch.data.length;
       this.stats.pendingBytes = this.pendingBytes;
+      if (this.pendingBytes > this.stats.pendingBytesPeak) this.stats.pendingBytesPeak = this.pendingBytes;
       if (!wasPaused && this.paused) this.stats.backPressureEvents++;
       if (this.open.bytes >= this.options.bufferMaxBytes) this.seal('size');
       else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal('interval'), this.options.commitIntervalMs);
