@@ -76,7 +76,7 @@ import { checkClient, consume, createTopics, produce, PYTHON, type ConsumeResult
 import { brokerSettings, findPids, mainThreadCpuSeconds, postmasterPid, processCpuSeconds, ROOT, startBroker, treeCpuSeconds, type BrokerProcess } from './lib/procs.ts';
 import { formatProfile, monoMicros, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { MetricsDelta } from './lib/prom.ts';
-import { consumeFigures, cpuFigures, produceFigures, requestFigures, round, type PhaseStats } from './lib/figures.ts';
+import { consumeFigures, cpuFigures, produceFigures, requestFigures, requestFiguresWithPeaks, round, type PhaseStats } from './lib/figures.ts';
 import { evaluateTargets, formatReport, renderSvg, S3_PRICES, type BenchResults, type BackendResult, type PartitionResult, type SecurityRow, type TransactionRow } from './lib/report.ts';
 
 const SCENARIOS = ['mock', 'folder', 'pg-s3', 'classic', 'partitions', 'security', 'cores'] as const;
@@ -479,7 +479,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
         say(`${id}: ${Math.round(load * 100)}% load = ${rate} records/s for ${settings.latencySeconds} s, tail consumer measuring end-to-end latency`);
         const consumer = consume({ bootstrap: bootstrap(), topic, partitions: settings.topicPartitions, e2e: true, timeoutSeconds: settings.latencySeconds + 240 });
         await consumer.ready;
-        const { r, whole } = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate, prefill: settings.topicPartitions });
+        const { r, whole, steady } = await meteredProduce(broker, serversToo, { bootstrap: bootstrap(), topic, seconds: settings.latencySeconds, size: settings.recordBytes, rate, prefill: settings.topicPartitions });
         const c = await consumer.finish(r.sent + r.warmUp);
         latencyCounts.set(topic, r.sent + r.warmUp);
         const p = whole;
@@ -492,7 +492,7 @@ async function runBackend(id: BackendId, phases: { main: boolean; partitions: bo
           produceMs: r.latencyMs,
           e2eMs: c.e2eMs,
           ...cpuFigures(p, r.bytes),
-          requests: requestFigures(p),
+          requests: requestFiguresWithPeaks(p, steady),
           clientCoresUsed: clientCores(r, c),
         });
         if (values.profile) profiles.push({ broker: broker.name, pid: broker.pid, phase: `latency ${Math.round(load * 100)}%`, window: whole.window, dir: join(outDir, 'profiles', broker.name) });

@@ -25,6 +25,18 @@ export interface PhaseStats {
 }
 
 /** Object-store and coordinator figures of a phase, from the broker's /metrics. */
+/**
+ * requestFigures of a produce run's whole window, with the peaks (event-loop delay, pending bytes) of its
+ * steady part too: those gauges reset at every scrape, and the scrape at the end of the steady part leaves
+ * the whole window's last scrape only the final flush.
+ */
+export function requestFiguresWithPeaks(whole: PhaseStats, steady: PhaseStats) {
+  const w = requestFigures(whole);
+  const s = requestFigures(steady);
+  const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+  return { ...w, eventLoopLagP99Ms: max(w.eventLoopLagP99Ms, s.eventLoopLagP99Ms), eventLoopLagMaxMs: max(w.eventLoopLagMaxMs, s.eventLoopLagMaxMs), pendingPeakMiB: max(w.pendingPeakMiB, s.pendingPeakMiB) };
+}
+
 export function requestFigures(p: PhaseStats) {
   const m = p.metrics;
   const puts = m.get('floe_objectstore_requests_total', { op: 'put' });
@@ -61,6 +73,8 @@ export function requestFigures(p: PhaseStats) {
     /** The broker's event-loop delay over the phase (prom-client's default metrics: reset at each scrape). */
     eventLoopLagP99Ms: ms(m.now('nodejs_eventloop_lag_p99_seconds')),
     eventLoopLagMaxMs: ms(m.now('nodejs_eventloop_lag_max_seconds')),
+    /** The most bytes the diskless write path held at once over the phase (reset at each scrape), MiB. */
+    pendingPeakMiB: m.has('floe_diskless_pending_bytes_max') ? round(m.now('floe_diskless_pending_bytes_max') / (1024 * 1024), 1) : null,
     putsPerSec: round(puts / p.seconds, 2),
     getsPerSec: round(gets / p.seconds, 2),
     bytesPerPut: puts > 0 ? Math.round(putBytes / puts) : null,

@@ -58,6 +58,11 @@ export class MetricsDelta {
     return total;
   }
 
+  /** Whether the scrape after has the sample (a broker from an older checkout may lack a metric). */
+  has(name: string, labels: Record<string, string> = {}): boolean {
+    return this.after.has(keyOf(name, labels));
+  }
+
   /** Value after (for gauges). */
   now(name: string, labels: Record<string, string> = {}): number {
     return this.after.get(keyOf(name, labels))?.value ?? 0;

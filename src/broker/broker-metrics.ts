@@ -99,13 +99,15 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<Kaf
   metrics.observe('floe_diskless_merge_failures_total', 'Merges that failed (tried again next pass).', 'counter', () => merger.stats.failures);
   metrics.observe('floe_diskless_merge_throttled_seconds_total', 'Time the merge job waited to stay under diskless.merge.io.max.bytes.per.second.', 'counter', () => merger.stats.throttledSeconds);
   metrics.observe('floe_diskless_pending_bytes', 'Bytes in the open object and in objects being uploaded or committed.', 'gauge', () => storage.writer.stats.pendingBytes);
+  metrics.observe('floe_diskless_pending_bytes_max', 'The most bytes pending at once (open, uploading or waiting for their commit) since the previous scrape: how close the write path\'s queue came to diskless.buffer.max.pending.bytes.', 'gauge',
+    () => storage.writer.takePendingPeak());
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);
   storage.writer.onStage = (stage, seconds) => metrics.disklessWriteStageSeconds.observe({ stage }, seconds);
   metrics.observe('floe_diskless_objects_sealed_total', 'WAL objects sealed, by reason: interval (diskless.commit.interval.ms), size (diskless.buffer.max.bytes), flush (shutdown).', 'counter',
     () => ({ ...storage.writer.stats.sealed }), 'reason');
-  metrics.observe('floe_diskless_upload_hedges_total', 'Hedged object uploads (diskless.upload.hedge.percentile): second PUTs sent, and those that finished first, by result (sent, won).', 'counter',
-    () => ({ sent: storage.writer.stats.hedgedPuts, won: storage.writer.stats.hedgeWins }), 'result');
+  metrics.observe('floe_diskless_upload_hedges_total', 'Hedged object uploads (diskless.upload.hedge.percentile): second PUTs sent, those that finished first, and those the hedging budget refused, by result (sent, won, over_budget).', 'counter',
+    () => ({ sent: storage.writer.stats.hedgedPuts, won: storage.writer.stats.hedgeWins, over_budget: storage.writer.stats.hedgesOverBudget }), 'result');
   metrics.observe('floe_diskless_objects_committed_total', 'WAL objects uploaded and committed.', 'counter', () => storage.writer.stats.objectsCommitted);
   metrics.observe('floe_diskless_upload_failures_total', 'WAL object uploads that failed.', 'counter', () => storage.writer.stats.uploadFailures);
   metrics.observe('floe_diskless_commit_failures_total', 'WAL object commits that failed or whose outcome is unknown.', 'counter', () => storage.writer.stats.commitFailures);

@@ -87,7 +87,7 @@ describe('loadBrokerConfig', () => {
     assert.equal(config.disklessCommitIntervalMs, 250);
     assert.equal(config.disklessBufferMaxBytes, 8388608);
     assert.equal(config.disklessBufferMaxPendingBytes, 67108864);
-    assert.equal(config.disklessUploadHedgePercentile, 95);
+    assert.equal(config.disklessUploadHedgePercentile, 75);
     assert.equal(config.disklessCacheMaxBytes, 268435456);
     assert.equal(config.messageMaxBytes, 1048588);
     assert.equal(config.socketRequestMaxBytes, 104857600);

@@ -1,10 +1,11 @@
 /**
  * Hedged uploads in the diskless write path (diskless.upload.hedge.percentile), against a real coordinator
- * (PGlite): with a store whose PUTs the test holds and releases, a PUT past the threshold is sent again only
- * while a later object's upload has finished and waits on it; the first PUT to succeed counts; a failure
- * of one of the two PUTs is not the object's failure, a failure of both is; ordering and offsets hold. Then
- * end to end on s3rver through a FaultyObjectStore whose profile makes some PUTs slow: every object
- * commits once, in seal order, and holds exactly its bytes.
+ * (PGlite): with a store whose PUTs the test holds and releases, a PUT past the threshold is sent again,
+ * whether or not a later object waits on it; the first PUT to succeed counts; a failure of one of the two
+ * PUTs is not the object's failure, a failure of both is; ordering and offsets hold. Then end to end on
+ * s3rver through a FaultyObjectStore whose profile makes some PUTs slow: every object commits once, in
+ * seal order, and holds exactly its bytes; a lone slow object is answered long before its slow PUT ends.
+ * The decisions themselves (threshold, budget) are unit-tested over a fake clock in upload-hedger.test.ts.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,21 +50,21 @@ async function prime(writer: DisklessWriter, store: GatedStore): Promise<void> {
   assert.equal(store.pending.length, 0);
 }
 
-test('a slow upload is hedged once a later object waits on it; the hedge\'s success commits it, in seal order', async () => {
+test('a slow upload is hedged past its threshold, with no later object waiting; the hedge\'s success commits it, in seal order', async () => {
   const store = new GatedStore();
   const writer = gatedWriter(store, 95);
   await prime(writer, store);
   const first = writer.append({ topicId, partition: 0, batches: [batch(100, 2)] });
-  await sleep(200); // far past the threshold (the primed PUTs took a few ms)
-  assert.equal(store.pending.length, 1, 'no hedge while no later object waits on it');
-  const second = writer.append({ topicId, partition: 0, batches: [batch(100, 3)] });
-  assert.equal(store.pending.length, 2);
-  store.pending[1]!.release(); // the later object is uploaded and now waits for the first one's commit
-  await waitFor('the first object\'s PUT is sent again', () => store.pending.length === 3, { timeoutMs: 10_000 });
-  assert.equal(store.pending[2]!.key, store.pending[0]!.key, 'the hedge PUT has the same key');
+  // The primed PUTs took a few ms: the threshold passes at once, and nothing else is uploading.
+  await waitFor('the first object\'s PUT is sent again', () => store.pending.length === 2, { timeoutMs: 10_000 });
+  assert.equal(store.pending[1]!.key, store.pending[0]!.key, 'the hedge PUT has the same key');
   assert.equal(writer.stats.hedgedPuts, 1);
+  const second = writer.append({ topicId, partition: 0, batches: [batch(100, 3)] });
+  assert.equal(store.pending.length, 3);
+  store.pending[2]!.release(); // the later object is uploaded and waits for the first one's commit
   assert.equal(await settled(first), false, 'nothing is acknowledged before a PUT of it succeeded');
-  store.pending[2]!.release(); // the hedge wins
+  assert.equal(await settled(second), false, 'nor a later object before the earlier one commits');
+  store.pending[1]!.release(); // the hedge wins
   const [a, b] = await Promise.all([first, second]);
   assert.equal(a.errorCode, 0);
   assert.equal(b.errorCode, 0);
@@ -85,7 +86,7 @@ test('the first of the two PUTs to fail is not the object\'s failure; both faili
   // Original fails after the hedge was sent; the hedge succeeds: acknowledged.
   const first = writer.append({ topicId, partition: 0, batches: [batch(100)] });
   const second = writer.append({ topicId, partition: 0, batches: [batch(100)] });
-  store.pending[1]!.release();
+  store.pending[1]!.release(); // the second object's PUT succeeds before its threshold
   await waitFor('hedge sent', () => store.pending.length === 3, { timeoutMs: 10_000 });
   store.pending[0]!.release(new Error('connection reset'));
   assert.equal(await settled(first), false, 'still waiting for the hedge');
@@ -156,4 +157,28 @@ test('s3rver with slow PUTs injected: hedged objects commit once, in seal order,
     assert.deepEqual(body, Buffer.alloc(1_000, answers.findIndex((a) => a.baseOffset === c.baseOffset) % 250), `object ${c.objectKey} holds its batch`);
   }
   await sleep(3_200); // the losing PUTs end before the store closes
+});
+
+test('s3rver: a lone slow object, nothing uploading behind it, is hedged and answered long before its slow PUT ends', async () => {
+  const server = await sharedS3();
+  const s3 = s3Store(server, await freshBucket());
+  // 30 PUTs of 5 ms (the threshold's samples), then one of 4 s; its hedge takes 5 ms.
+  let puts = 0;
+  const oneSlow: LatencyProfile = { name: 'test', sample: (op) => (op === 'put' && ++puts === 31 ? 4_000 : 5) };
+  const store = new FaultyObjectStore(s3, { latency: oneSlow, seed: 7 });
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 10_000, bufferMaxBytes: 1_000, maxPendingBytes: 1_000_000, keyPrefix: 'lone/',
+    onCommitted: () => {}, hedgePercentile: 95,
+  });
+  for (let i = 0; i < 30; i++) assert.equal((await writer.append({ topicId, partition: 0, batches: [batch(1_000)] })).errorCode, 0);
+  // (s3rver's own time varies: one of those may have been hedged too)
+  const { hedgedPuts, hedgeWins } = writer.stats;
+  const started = performance.now();
+  const slow = await writer.append({ topicId, partition: 0, batches: [batch(1_000, 9)] });
+  const tookMs = performance.now() - started;
+  assert.equal(slow.errorCode, 0);
+  assert.equal(writer.stats.hedgedPuts - hedgedPuts, 1, 'the slow object was hedged');
+  assert.equal(writer.stats.hedgeWins - hedgeWins, 1, 'and its hedge finished first');
+  assert.ok(tookMs < 3_000, `answered in ${Math.round(tookMs)} ms, before the slow PUT's 4 s`);
+  await sleep(4_200); // the losing PUT ends before the store closes
 });

@@ -7,9 +7,9 @@
  *
  * Near saturation the queue that grows is that of sealed objects uploading or waiting, in seal order, behind
  * a slow PUT: `maxPendingBytes` bounds it (back-pressure: the broker stops reading requests). A PUT
- * slower than `hedgePercentile` of recent PUTs while a later object's upload has finished (so it holds that
- * object's commit) is hedged: sent again with the same key and bytes, the first success counts. Each
- * object's stage times (open, upload, ordering, commit, total) go to `onStage` (the broker's histogram).
+ * slower than `hedgePercentile` of recent PUTs is hedged: sent again with the same key and bytes, the first
+ * success counts (upload-hedger.ts). Each object's stage times (open, upload, ordering, commit, total) go to
+ * `onStage` (the broker's histogram) and, at debug level, to one log line per object.
  *
  * A commit that fails (coordinator unreachable, connection lost mid-commit: the outcome is unknown) is
  * retried with the same object key until `commitRetryTimeoutMs` after the object was sealed. Commits are
@@ -31,6 +31,7 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import type { ObjectKeySource } from './object-keys.ts';
 import { crc32c } from '@node-rs/crc32';
 import { crc32cCombine } from '../../protocol/crc32c-combine.ts';
+import { UploadHedger, type HedgeClock, type HedgeStats } from './upload-hedger.ts';
 
 const log = childLogger('diskless-writer');
 
@@ -80,34 +81,12 @@ export interface WriterOptions {
    */
   keys?: ObjectKeySource;
   /**
-   * Hedged uploads (0 or unset: none): a PUT that has taken longer than this percentile of the last
-   * HEDGE_SAMPLES PUTs (scaled to its size: putScale) while a later object's upload has already finished (it holds that object's commit)
-   * is sent again, same key and bytes; the first to succeed counts.
+   * Hedged uploads (0 or unset: none): a PUT that has taken longer than this percentile of the broker's recent
+   * PUTs (scaled to its size) is sent again, same key and bytes; the first to succeed counts (upload-hedger.ts).
    */
   hedgePercentile?: number;
-}
-
-/** PUT durations the hedging threshold is taken from, and how many are needed before any hedge. */
-const HEDGE_SAMPLES = 128;
-const HEDGE_MIN_SAMPLES = 20;
-
-/**
- * PUT durations grow with the object's size (on S3 a full 8 MiB object takes about twice a small one's
- * time), so hedging compares durations scaled by this: a 8 MiB PUT counts as half its time.
- */
-function putScale(bytes: number): number {
-  return 1 + bytes / (8 * 1024 * 1024);
-}
-
-/** An upload in flight, for hedging. */
-interface Upload {
-  seq: number;
-  startedAt: number;
-  /** How long it may take before it is hedged (when a later object waits on it). */
-  thresholdMs: number;
-  hedged: boolean;
-  /** Sends the hedge PUT (once). */
-  hedge: () => void;
+  /** The hedger's clock (tests). */
+  hedgeClock?: HedgeClock;
 }
 
 interface Entry {
@@ -134,15 +113,14 @@ export type WriteStage = 'open' | 'upload' | 'ordering' | 'commit' | 'total';
 /** Why an object was sealed: its first batch was commitIntervalMs old, it reached bufferMaxBytes, or flush(). */
 export type SealReason = 'interval' | 'size' | 'flush';
 
-export interface WriterStats {
+export interface WriterStats extends HedgeStats {
   objectsCommitted: number;
   uploadFailures: number;
   commitFailures: number;
   commitRetries: number;
-  /** Hedge PUTs sent, and how many of them finished first. */
-  hedgedPuts: number;
-  hedgeWins: number;
   pendingBytes: number;
+  /** The most bytes pending at once since takePendingPeak() last read it (how full the queue got between two scrapes). */
+  pendingBytesPeak: number;
   backPressureEvents: number;
   recordsCommitted: number;
   bytesCommitted: number;
@@ -155,14 +133,8 @@ export class DisklessWriter {
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, pendingBytes: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
-  /** Durations (ms, divided by putScale of their size) of the last HEDGE_SAMPLES successful PUTs, a ring. */
-  private putMs: number[] = [];
-  private putMsNext = 0;
-  private uploadSeq = 0;
-  /** Highest seq of an upload that has finished. */
-  private lastUploadedSeq = -1;
-  private readonly uploads = new Set<Upload>();
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, hedgesOverBudget: 0, pendingBytes: 0, pendingBytesPeak: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
+  private readonly hedger: UploadHedger;
   /** Observer of each object's stage times (seconds); set by the broker's metrics. */
   onStage: ((stage: WriteStage, seconds: number) => void) | null = null;
 
@@ -170,7 +142,16 @@ export class DisklessWriter {
     private readonly store: ObjectStore,
     private readonly coordinator: Coordinator,
     private readonly options: WriterOptions,
-  ) {}
+  ) {
+    this.hedger = new UploadHedger(options.hedgePercentile ?? 0, options.hedgeClock, this.stats);
+  }
+
+  /** The most bytes pending at once since the last call (a scrape's view of the queue's peak), then starts over from now. */
+  takePendingPeak(): number {
+    const peak = this.stats.pendingBytesPeak;
+    this.stats.pendingBytesPeak = this.pendingBytes;
+    return peak;
+  }
 
   /** True while producers must wait: too many bytes are open or uploading. */
   get paused(): boolean {
@@ -194,6 +175,7 @@ export class DisklessWriter {
       for (const batch of append.batches) this.open.bytes += batch.data.length;
       for (const batch of append.batches) this.pendingBytes += batch.data.length;
       this.stats.pendingBytes = this.pendingBytes;
+      if (this.pendingBytes > this.stats.pendingBytesPeak) this.stats.pendingBytesPeak = this.pendingBytes;
       if (!wasPaused && this.paused) this.stats.backPressureEvents++;
       if (this.open.bytes >= this.options.bufferMaxBytes) this.seal('size');
       else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal('interval'), this.options.commitIntervalMs);
@@ -247,92 +229,13 @@ export class DisklessWriter {
     const pending = this.options.keys?.take();
     const key = pending?.key ?? `${this.options.keyPrefix}${randomUUID()}`;
     const sealedAt = Date.now();
-    const upload = (pending ? pending.ready.then(() => this.upload(key, body)) : this.upload(key, body))
+    // A hedge's losing PUT is left to finish; should it land after the object was deleted (retention within
+    // the store's request timeout), the object it leaves is unknown to the coordinator and the cleaner reaps it.
+    const put = () => this.hedger.upload(body.size, () => this.store.put(key, body.parts, body.crc32c));
+    const upload = (pending ? pending.ready.then(put) : put())
       .then(() => { times.uploaded = performance.now(); });
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
     this.commitChain = this.commitChain.then(() => this.commit(key, body, upload, sealed.entries, batches, sealedAt, times, pending?.registeredAt));
-  }
-
-  /**
-   * One object's PUT, hedged (see WriterOptions.hedgePercentile): resolves when a PUT of it succeeded,
-   * rejects when every PUT sent failed. Both PUTs write the same bytes under the same key, so whichever
-   * lands last leaves the same object. A losing PUT still running is left to finish (within the store's
-   * request timeout); should it land after the object was already deleted (retention within that time and
-   * a deletion grace shorter than it), the object it leaves is unknown to the coordinator, and the cleaner's
-   * scan of the store reaps it like any orphan.
-   */
-  private upload(key: string, body: ObjectBody): Promise<void> {
-    const percentile = this.options.hedgePercentile ?? 0;
-    const scale = putScale(body.size);
-    return new Promise<void>((resolve, reject) => {
-      let sent = 0;
-      let failed = 0;
-      let settled = false;
-      let timer: NodeJS.Timeout | null = null;
-      const u: Upload = { seq: this.uploadSeq++, startedAt: performance.now(), thresholdMs: Infinity, hedged: false, hedge: () => {} };
-      const done = () => {
-        settled = true;
-        if (timer) clearTimeout(timer);
-        this.uploads.delete(u);
-      };
-      const put = (isHedge: boolean) => {
-        sent++;
-        const start = performance.now();
-        this.store.put(key, body.parts, body.crc32c).then(() => {
-          this.notePutMs((performance.now() - start) / scale);
-          if (settled) return;
-          if (isHedge) this.stats.hedgeWins++;
-          done();
-          if (u.seq > this.lastUploadedSeq) this.lastUploadedSeq = u.seq;
-          this.hedgeBlockers(u.seq);
-          resolve();
-        }, (err: unknown) => {
-          if (settled || ++failed < sent) return; // the other PUT may still succeed
-          done();
-          reject(err);
-        });
-      };
-      u.hedge = () => {
-        if (settled || u.hedged) return;
-        u.hedged = true;
-        this.stats.hedgedPuts++;
-        log.debug({ key, afterMs: Math.round(performance.now() - u.startedAt) }, 'hedging a slow object upload');
-        put(true);
-      };
-      put(false);
-      if (settled || percentile <= 0) return;
-      const scaled = this.hedgeThresholdMs(percentile);
-      if (scaled === null) return;
-      const threshold = scaled * scale;
-      u.thresholdMs = threshold;
-      this.uploads.add(u);
-      // Past the threshold, hedge now if a later object waits on this one; otherwise when one does (hedgeBlockers).
-      timer = setTimeout(() => {
-        timer = null;
-        if (this.lastUploadedSeq > u.seq) u.hedge();
-      }, threshold);
-    });
-  }
-
-  /** An upload finished: hedge the earlier ones still running past their threshold (they hold its commit). */
-  private hedgeBlockers(seq: number): void {
-    const now = performance.now();
-    for (const u of this.uploads) {
-      if (u.seq < seq && !u.hedged && now - u.startedAt >= u.thresholdMs) u.hedge();
-    }
-  }
-
-  private notePutMs(scaledMs: number): void {
-    if (this.putMs.length < HEDGE_SAMPLES) this.putMs.push(scaledMs);
-    else this.putMs[this.putMsNext] = scaledMs;
-    this.putMsNext = (this.putMsNext + 1) % HEDGE_SAMPLES;
-  }
-
-  /** The percentile of recent scaled PUT durations, or null before HEDGE_MIN_SAMPLES PUTs. */
-  private hedgeThresholdMs(percentile: number): number | null {
-    if (this.putMs.length < HEDGE_MIN_SAMPLES) return null;
-    const sorted = [...this.putMs].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((percentile / 100) * sorted.length))]!;
   }
 
   private stage(stage: WriteStage, from: number, to: number): void {
@@ -370,13 +273,17 @@ export class DisklessWriter {
       this.stats.objectsCommitted++;
       this.announce(key, body.parts, batches, results, mark);
       this.answer(entries, results);
+      const now = performance.now();
       if (this.onStage) {
-        const now = performance.now();
         this.stage('open', times.opened, times.sealed);
         this.stage('upload', times.sealed, times.uploaded);
         this.stage('ordering', times.uploaded, commitStart);
         this.stage('commit', commitStart, now);
         this.stage('total', times.opened, now);
+      }
+      if (log.isLevelEnabled('debug')) {
+        log.debug({ key, bytes: body.size, batches: batches.length, openMs: Math.round(times.sealed - times.opened), uploadMs: Math.round(times.uploaded - times.sealed),
+          orderingMs: Math.round(commitStart - times.uploaded), commitMs: Math.round(now - commitStart), totalMs: Math.round(now - times.opened) }, 'object committed');
       }
     } finally {
       this.pendingBytes -= body.size;
