@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readdir, stat, truncate, appendFile, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, stat, truncate, appendFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { defaultBrokerConfig } from '../../src/config/broker-config.ts';
@@ -15,10 +15,11 @@ import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { readRecords } from '../../src/protocol/records.ts';
 import { ClassicLog, type ClassicLogOptions } from '../../src/storage/classic/classic-log.ts';
 import { IndexCache } from '../../src/storage/classic/index-cache.ts';
+import { TailCache } from '../../src/storage/classic/tail-cache.ts';
 import { fetchBudget } from '../../src/storage/partition-log.ts';
 import { tempDir } from '../helpers/cleanup.ts';
 import { batchOf, buildRecordBatch } from '../helpers/record-batch.ts';
-import { sleep } from '../helpers/wait.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const TOPIC_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 
@@ -33,7 +34,7 @@ interface Harness {
   pending: { bytes: number };
 }
 
-async function openLog(dir: string, config: TopicConfig, recover = false, cache = new IndexCache(1 << 20)): Promise<Harness> {
+async function openLog(dir: string, config: TopicConfig, recover = false, cache = new IndexCache(1 << 20), tailCache?: TailCache): Promise<Harness> {
   const visible: string[] = [];
   const pending = { bytes: 0 };
   const h = { config } as Harness;
@@ -43,6 +44,7 @@ async function openLog(dir: string, config: TopicConfig, recover = false, cache 
     onVisible: (key) => visible.push(key),
     onPendingBytes: (d) => { pending.bytes += d; },
     indexCache: cache,
+    ...(tailCache ? { tailCache } : {}),
   };
   h.log = await ClassicLog.open(options, recover);
   h.visible = visible;
@@ -406,6 +408,144 @@ test('LogAppendTime: the stored batch carries the append time (CRC recomputed) a
   assert.deepEqual(await log.listOffset(r.logAppendTime), { errorCode: 0, offset: 0, timestamp: r.logAppendTime });
   assert.deepEqual(await log.listOffset(-3), { errorCode: 0, offset: 0, timestamp: r.logAppendTime });
   await log.close();
+});
+
+test('the next round is written while the previous one is fsynced; both are answered and visible in order, after their fsyncs', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith());
+  await append(h.log, await batchOf(['warm-up']));
+  const proto = Object.getPrototypeOf(h.log.active.log) as { datasync: () => Promise<void>; writev: (...a: unknown[]) => Promise<unknown> };
+  const { datasync, writev } = proto;
+  const held: (() => void)[] = [];
+  let writes = 0;
+  proto.datasync = function (this: unknown) {
+    return new Promise<void>((resolve) => held.push(() => resolve(datasync.call(this))));
+  };
+  proto.writev = function (this: unknown, ...a: unknown[]) {
+    writes++;
+    return writev.apply(this, a);
+  };
+  try {
+    const answered: number[] = [];
+    const first = append(h.log, await batchOf(['a'])).then((r) => { answered.push(r.baseOffset); return r; });
+    await waitFor('the first round waits in its fsync', () => held.length === 1);
+    const second = append(h.log, await batchOf(['b', 'c'])).then((r) => { answered.push(r.baseOffset); return r; });
+    await waitFor('the second round is written during the first fsync', () => writes === 2);
+    await sleep(30);
+    assert.equal(held.length, 1, 'one fsync at a time: the second waits for the first');
+    assert.deepEqual(answered, [], 'nothing answered before its fsync');
+    assert.equal(h.log.highWatermark, 1, 'nothing visible before its fsync');
+    held[0]!();
+    assert.equal((await first).baseOffset, 1);
+    assert.equal(h.log.highWatermark, 2, 'the first round is visible; the second, written after that fsync began, is not');
+    await waitFor('the second fsync starts once the first is done', () => held.length === 2);
+    assert.deepEqual(answered, [1]);
+    held[1]!();
+    assert.equal((await second).baseOffset, 2);
+    assert.equal(h.log.highWatermark, 4);
+    assert.deepEqual(answered, [1, 2]);
+  } finally {
+    proto.datasync = datasync;
+    proto.writev = writev;
+  }
+  assert.deepEqual([...(await readFrom(h.log, 0)).values()], ['warm-up', 'a', 'b', 'c']);
+  await h.log.close();
+});
+
+test('a failed fsync answers its round and the rounds written behind it with KAFKA_STORAGE_ERROR; nothing of them becomes visible', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith());
+  await append(h.log, await batchOf(['ok']));
+  const proto = Object.getPrototypeOf(h.log.active.log) as { datasync: () => Promise<void> };
+  const original = proto.datasync;
+  let fail: () => void = () => {};
+  let calls = 0;
+  proto.datasync = () => {
+    calls++;
+    return new Promise<void>((_, reject) => { fail = () => reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })); });
+  };
+  try {
+    const first = append(h.log, await batchOf(['lost-1']));
+    await waitFor('the first round waits in its fsync', () => calls === 1);
+    const second = append(h.log, await batchOf(['lost-2']));
+    await sleep(30);
+    fail();
+    assert.equal((await first).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal((await second).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(h.log.highWatermark, 1);
+  } finally {
+    proto.datasync = original;
+  }
+  assert.equal((await append(h.log, await batchOf(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  await h.log.close();
+});
+
+test('tail reads are answered from memory (no file read) with the bytes stored; evicted batches are read from the file', async () => {
+  const dir = await tempDir();
+  const tail = new TailCache(64 * 1024);
+  const h = await openLog(dir, configWith(), false, new IndexCache(1 << 20), tail);
+  const proto = Object.getPrototypeOf(h.log.active.log) as { read: (...a: unknown[]) => Promise<unknown> };
+  const original = proto.read;
+  let reads = 0;
+  proto.read = function (this: unknown, ...a: unknown[]) {
+    reads++;
+    return original.apply(this, a);
+  };
+  try {
+    const values: string[] = [];
+    for (let i = 0; i < 80; i++) {
+      const batch = Array.from({ length: 3 }, (_, j) => `v${i}-${j}-${String(Math.random()).repeat(30)}`);
+      values.push(...batch);
+      assert.equal((await append(h.log, await batchOf(batch))).errorCode, 0);
+    }
+    assert.ok(tail.bytes > 48 * 1024 && tail.bytes <= 64 * 1024, `the cache holds ${tail.bytes} bytes`);
+    assert.ok(h.log.active.size > 2 * tail.bytes, 'more was written than the cache holds');
+    // The latest batches: from memory, whole batches within the byte limit, identical to the file's bytes.
+    const offset = h.log.highWatermark - 9;
+    const plan = await h.log.plan(offset, 4000, 0);
+    plan.limit(fetchBudget(1 << 20));
+    reads = 0;
+    const r = await plan.load();
+    assert.equal(reads, 0, 'no file read for a tail read');
+    assert.ok(r.bytes > 0 && r.bytes <= 4000);
+    const fromMemory = Buffer.concat(r.records);
+    assert.equal(fromMemory.length, r.bytes);
+    const fromFile = await readFile(join(dir, '00000000000000000000.log'));
+    assert.ok(fromFile.includes(fromMemory), 'the same bytes as the log file');
+    // Everything, from offset 0: the oldest batches were evicted, so these come from the file.
+    reads = 0;
+    assert.deepEqual([...(await readFrom(h.log, 0)).values()], values);
+    assert.ok(reads > 0, 'evicted batches are read from the file');
+  } finally {
+    proto.read = original;
+  }
+  await h.log.close();
+  assert.equal(tail.bytes, 0, 'a closed log gives its cached batches back');
+});
+
+test('the tail cache is bounded broker-wide: the oldest batches of any log go first', () => {
+  const cache = new TailCache(10_000);
+  const a = cache.add(Buffer.alloc(4000, 1))!;
+  const b = cache.add(Buffer.alloc(4000, 2))!;
+  assert.equal(cache.bytes, 8000);
+  const c = cache.add(Buffer.alloc(4000, 3))!;
+  assert.equal(a.data, null, 'the oldest was evicted');
+  assert.ok(b.data && c.data);
+  assert.equal(cache.bytes, 8000);
+  cache.release(b);
+  assert.equal(cache.bytes, 4000);
+  cache.release(b);
+  assert.equal(cache.bytes, 4000, 'releasing twice counts once');
+  assert.equal(cache.add(Buffer.alloc(20_000)), null, 'a batch larger than the cache is not kept');
+  assert.equal(new TailCache(0).add(Buffer.alloc(10)), null, 'a cache of 0 bytes keeps nothing');
+  // A small view of a large buffer is copied, so it does not pin the large one.
+  const big = Buffer.alloc(1 << 20);
+  const view = big.subarray(100, 1100);
+  const kept = cache.add(view)!;
+  assert.notEqual(kept.data!.buffer, big.buffer);
+  assert.deepEqual(kept.data, view);
+  for (let i = 0; i < 5000; i++) cache.release(cache.add(Buffer.alloc(10))!);
+  assert.equal(cache.bytes, 4000 + 1000);
 });
 
 test('a failed write takes the partition offline: queued and later appends get KAFKA_STORAGE_ERROR', async () => {

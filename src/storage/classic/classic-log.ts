@@ -70,6 +70,7 @@ import type { IndexCache } from './index-cache.ts';
 import { CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
 import { retentionBreaches } from './retention.ts';
 import { ProducerStateManager } from './producer-state.ts';
+import type { TailCache, TailEntry } from './tail-cache.ts';
 
 const log = childLogger('classic-log');
 
@@ -117,6 +118,8 @@ export interface ClassicLogOptions {
   /** Bytes queued but not yet answered changed by `delta` (back-pressure). */
   onPendingBytes: (delta: number) => void;
   indexCache: IndexCache;
+  /** Where the latest batches stay in memory for tail reads (none: every read goes to the file). */
+  tailCache?: TailCache;
   /** producer.id.expiration.ms (default one day). */
   producerIdExpirationMs?: number;
 }
@@ -129,6 +132,8 @@ interface PendingAppend {
   maxTimestamp: number;
   logAppendTime: number;
   waitForSync: boolean;
+  /** Where it was written in the active segment (set once written). */
+  position: number;
   resolve: (result: AppendResult) => void;
 }
 
@@ -146,39 +151,56 @@ export interface BatchLocation {
 
 /**
  * The active segment's most recent batches (tail reads without an index lookup): 6 KiB per partition,
- * allocated on the first append, so idle partitions cost nothing.
+ * allocated on the first append, so idle partitions cost nothing. With a tail cache, the batches' bytes too
+ * (as long as the cache keeps them), so tail fetches are answered from memory.
  */
 class RecentBatches {
   private bases = EMPTY_F64;
   private lasts = EMPTY_F64;
   private positions = EMPTY_I32;
   private sizes = EMPTY_I32;
+  private cached: (TailEntry | null)[] = [];
   private start = 0;
   private count = 0;
 
+  constructor(private readonly cache: TailCache | null) {}
+
   clear(): void {
+    for (let i = 0; i < this.count; i++) this.drop((this.start + i) % RING_SIZE);
     this.start = this.count = 0;
   }
 
-  add(baseOffset: number, lastOffset: number, position: number, size: number): void {
+  add(baseOffset: number, lastOffset: number, position: number, data: Buffer): void {
     if (this.bases.length === 0) {
       this.bases = new Float64Array(RING_SIZE);
       this.lasts = new Float64Array(RING_SIZE);
       this.positions = new Int32Array(RING_SIZE);
       this.sizes = new Int32Array(RING_SIZE);
+      if (this.cache) this.cached = new Array<TailEntry | null>(RING_SIZE).fill(null);
     }
     const at = (this.start + this.count) % RING_SIZE;
+    if (this.count < RING_SIZE) this.count++;
+    else {
+      this.drop(at);
+      this.start = (this.start + 1) % RING_SIZE;
+    }
     this.bases[at] = baseOffset;
     this.lasts[at] = lastOffset;
     this.positions[at] = position;
-    this.sizes[at] = size;
-    if (this.count < RING_SIZE) this.count++;
-    else this.start = (this.start + 1) % RING_SIZE;
+    this.sizes[at] = data.length;
+    if (this.cache) this.cached[at] = this.cache.add(data);
   }
 
-  /** The batch holding `offset`, when it is among the recent ones. */
-  find(offset: number): { position: number; size: number } | null {
-    if (this.count === 0 || offset < this.bases[this.start]!) return null;
+  private drop(at: number): void {
+    const entry = this.cached[at];
+    if (!entry) return;
+    this.cache!.release(entry);
+    this.cached[at] = null;
+  }
+
+  /** Ring index (0 = oldest) of the batch holding `offset`, or -1. */
+  private indexOf(offset: number): number {
+    if (this.count === 0 || offset < this.bases[this.start]!) return -1;
     let lo = 0;
     let hi = this.count - 1;
     while (lo < hi) {
@@ -186,9 +208,38 @@ class RecentBatches {
       if (this.lasts[(this.start + mid) % RING_SIZE]! < offset) lo = mid + 1;
       else hi = mid;
     }
-    const at = (this.start + lo) % RING_SIZE;
-    if (this.lasts[at]! < offset) return null;
+    return this.lasts[(this.start + lo) % RING_SIZE]! < offset ? -1 : lo;
+  }
+
+  /** The batch holding `offset`, when it is among the recent ones. */
+  find(offset: number): { position: number; size: number } | null {
+    const i = this.indexOf(offset);
+    if (i < 0) return null;
+    const at = (this.start + i) % RING_SIZE;
     return { position: this.positions[at]!, size: this.sizes[at]! };
+  }
+
+  /**
+   * The cached whole batches from the one holding `offset` (which starts at `position`), at most `maxBytes`
+   * of them (the first always), stopping before a batch at or past `stopOffset` or one no longer cached;
+   * null when the first is not cached.
+   */
+  read(offset: number, position: number, maxBytes: number, stopOffset: number): { batches: Buffer[]; bytes: number; lastOffset: number } | null {
+    if (!this.cache) return null;
+    const first = this.indexOf(offset);
+    if (first < 0 || this.positions[(this.start + first) % RING_SIZE] !== position) return null;
+    const batches: Buffer[] = [];
+    let bytes = 0;
+    let lastOffset = -1;
+    for (let i = first; i < this.count; i++) {
+      const at = (this.start + i) % RING_SIZE;
+      const data = this.cached[at]?.data;
+      if (!data || (batches.length > 0 && bytes + data.length > maxBytes) || this.bases[at]! >= stopOffset) break;
+      batches.push(data);
+      bytes += data.length;
+      lastOffset = this.lasts[at]!;
+    }
+    return batches.length === 0 ? null : { batches, bytes, lastOffset };
   }
 }
 
@@ -211,13 +262,22 @@ export class ClassicLog implements PartitionLog {
   highWatermark = 0;
   failure: Error | null = null;
   private closing = false;
+  /** Appended, not written yet. */
   private pending: PendingAppend[] = [];
+  /** Written, waiting for the next fsync (per-write fsync only). */
+  private unsynced: PendingAppend[] = [];
+  /** Written, covered by the fsync in flight. */
+  private syncingGroup: PendingAppend[] = [];
+  /** The syncer while it runs (it never rejects: a failure takes the log offline). */
+  private syncing: Promise<void> | null = null;
+  /** Set while the writer has nothing to write and waits for the syncer: an append wakes it. */
+  private wakeWriter: (() => void) | null = null;
   private draining = false;
   private queue: Promise<unknown> = Promise.resolve();
   private unflushedMessages = 0;
   private lastFlushMs = Date.now();
   private flushTimer: NodeJS.Timeout | null = null;
-  private readonly recent = new RecentBatches();
+  private readonly recent: RecentBatches;
   private readonly hints = new Map<number, { segment: LogSegment; position: number }>();
   /** Bytes cut off the active segment when it was recovered (tests, logs). */
   recoveredTruncatedBytes = 0;
@@ -234,6 +294,7 @@ export class ClassicLog implements PartitionLog {
   private visibilityWaiters: { offset: number; resolve: (visible: boolean) => void }[] = [];
 
   private constructor(readonly options: ClassicLogOptions) {
+    this.recent = new RecentBatches(options.tailCache ?? null);
     this.key = `${options.topicId}:${options.partition}`;
   }
 
@@ -462,11 +523,13 @@ export class ClassicLog implements PartitionLog {
     else if (marker) this.producers.endTransaction(produced.producerId, produced.producerEpoch, baseOffset, produced.txnKind === TXN_COMMIT_MARKER, Date.now());
     const waitForSync = acks !== 1 && syncEveryWrite(this.options.config());
     return new Promise((resolve) => {
-      this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, resolve });
+      this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, position: -1, resolve });
       this.options.onPendingBytes(batch.length);
       if (!this.draining) {
         this.draining = true;
         void this.enqueue(() => this.drain());
+      } else {
+        this.wakeWriter?.();
       }
     });
   }
@@ -487,18 +550,53 @@ export class ClassicLog implements PartitionLog {
     return run;
   }
 
+  /**
+   * The partition's writer, one task on the log's queue while there is something to write or fsync. With
+   * per-write fsync it only writes, and hands each written round to the syncer (`syncLoop`): the next round is
+   * written while the previous one is being fsynced, instead of after it, so a request that arrives during
+   * an fsync waits for one more fsync, not for a write and an fsync queued behind it.
+   */
   private async drain(): Promise<void> {
     try {
-      while (this.pending.length > 0 && !this.failure) await this.writeRound();
+      while (!this.failure) {
+        if (this.pending.length > 0) {
+          await this.writeRound();
+          continue;
+        }
+        const syncing = this.syncing;
+        if (!syncing) break;
+        // Nothing to write: wait for the fsync in flight, or for an append to write meanwhile.
+        await new Promise<void>((resolve) => {
+          this.wakeWriter = resolve;
+          void syncing.then(resolve);
+        });
+        this.wakeWriter = null;
+      }
     } catch (err) {
       this.fail(err as Error);
-    } finally {
-      this.draining = false;
     }
+    this.wakeWriter = null;
+    // Structural changes queued behind the writer (roll, close, retention) see every write settled. The loop
+    // above ends with nothing to write and no fsync in flight unless it failed: no await between its last
+    // look at `pending` and `draining = false` otherwise, so no append is left behind.
+    if (this.syncing) await this.settleSyncs();
+    this.draining = false;
+    if (this.pending.length > 0) {
+      this.draining = true;
+      void this.enqueue(() => this.drain());
+    }
+  }
+
+  /** Waits until everything written is fsynced and visible (or failed). */
+  private async settleSyncs(): Promise<void> {
+    while (this.syncing) await this.syncing;
   }
 
   private async writeRound(): Promise<void> {
     const config = this.options.config();
+    const perWriteSync = syncEveryWrite(config);
+    // Relaxed flushing makes a round visible right after its write: nothing may still wait for an fsync.
+    if (!perWriteSync) await this.settleSyncs();
     const now = Date.now();
     let segment = this.active;
     const first = this.pending[0]!;
@@ -507,6 +605,9 @@ export class ClassicLog implements PartitionLog {
       || segment.rollDue(now, maxSegmentMs(config), config.segmentJitterMs)
       || segment.offsetIndex!.sizeInBytes + 8 > config.segmentIndexBytes
       || first.lastOffset - segment.baseOffset > INT32_MAX)) {
+      // The roll seals (fsyncs) the segment: what was written to it becomes visible first.
+      await this.settleSyncs();
+      if (this.failure) return;
       await this.roll(first.baseOffset);
       segment = this.active;
     }
@@ -525,13 +626,32 @@ export class ClassicLog implements PartitionLog {
       if (segment.size === 0 && segment.firstAppendMs < 0) segment.firstAppendMs = now;
       const start = segment.size;
       await writevFully(segment, group, start);
+      // The syncer failed meanwhile: the log is offline, and this round is not answered by anyone else.
+      if (this.failure) throw this.failure;
       segment.size = start + bytes;
       segment.nextOffset = group[group.length - 1]!.lastOffset + 1;
+      let position = start;
       let records = 0;
-      for (const e of group) records += e.records;
+      for (const e of group) {
+        e.position = position;
+        position += e.data.length;
+        records += e.records;
+      }
       this.unflushedMessages += records;
-      const sync = syncEveryWrite(config)
-        || this.unflushedMessages >= config.flushMessages
+      if (perWriteSync) {
+        // acks=1 is answered once written; the rest once fsynced, when consumers see it too.
+        for (const e of group) if (!e.waitForSync) this.answer(e);
+        for (const e of group) this.unsynced.push(e);
+        if (!this.syncing) {
+          const run = this.syncLoop(segment);
+          this.syncing = run;
+          void run.then(() => {
+            if (this.syncing === run) this.syncing = null;
+          });
+        }
+        return;
+      }
+      const sync = this.unflushedMessages >= config.flushMessages
         || (config.flushMs < NO_LIMIT && now - this.lastFlushMs >= config.flushMs);
       if (sync) {
         for (const e of group) if (!e.waitForSync) this.answer(e);
@@ -539,7 +659,7 @@ export class ClassicLog implements PartitionLog {
         this.unflushedMessages = 0;
         this.lastFlushMs = Date.now();
       }
-      this.makeVisible(segment, group, start, config);
+      this.makeVisible(segment, group, config);
       for (const e of group) if (!sync || e.waitForSync) this.answer(e);
       if (!sync) this.scheduleFlush(config);
       // The active segment's index entries stay in memory until it is sealed (roll, clean shutdown), as
@@ -548,6 +668,34 @@ export class ClassicLog implements PartitionLog {
     } catch (err) {
       for (const e of group) this.answer(e, err as Error);
       throw err;
+    }
+  }
+
+  /**
+   * The syncer (per-write fsync): one fsync at a time, each covering every round written before it started;
+   * then those rounds become visible and are answered, in log order. Rounds written meanwhile wait for the
+   * next fsync, which starts at once.
+   */
+  private async syncLoop(segment: LogSegment): Promise<void> {
+    try {
+      while (this.unsynced.length > 0 && !this.failure) {
+        const group = this.unsynced;
+        this.unsynced = [];
+        this.syncingGroup = group;
+        await segment.log.datasync();
+        this.syncingGroup = [];
+        let records = 0;
+        for (const e of group) records += e.records;
+        this.unflushedMessages = Math.max(0, this.unflushedMessages - records);
+        this.lastFlushMs = Date.now();
+        this.makeVisible(segment, group, this.options.config());
+        for (const e of group) this.answer(e);
+      }
+    } catch (err) {
+      const group = this.syncingGroup;
+      this.syncingGroup = [];
+      for (const e of group) this.answer(e, err as Error);
+      this.fail(err as Error);
     }
   }
 
@@ -561,16 +709,15 @@ export class ClassicLog implements PartitionLog {
       : { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: e.baseOffset, logAppendTime: e.logAppendTime, logStartOffset: this.logStartOffset });
   }
 
-  private makeVisible(segment: LogSegment, group: PendingAppend[], start: number, config: TopicConfig): void {
-    let position = start;
+  /** The group (written at their `position`s, in order) becomes readable: high watermark, ring, waiters. */
+  private makeVisible(segment: LogSegment, group: PendingAppend[], config: TopicConfig): void {
     for (const e of group) {
-      const size = e.data.length;
-      segment.track({ baseOffset: e.baseOffset, lastOffset: e.lastOffset, position, size, maxTimestamp: e.maxTimestamp }, config.indexIntervalBytes);
-      this.recent.add(e.baseOffset, e.lastOffset, position, size);
-      position += size;
+      segment.track({ baseOffset: e.baseOffset, lastOffset: e.lastOffset, position: e.position, size: e.data.length, maxTimestamp: e.maxTimestamp }, config.indexIntervalBytes);
+      this.recent.add(e.baseOffset, e.lastOffset, e.position, e.data);
     }
-    segment.visibleSize = position;
-    this.highWatermark = group[group.length - 1]!.lastOffset + 1;
+    const last = group[group.length - 1]!;
+    segment.visibleSize = last.position + last.data.length;
+    this.highWatermark = last.lastOffset + 1;
     if (this.visibilityWaiters.length > 0) {
       const still: typeof this.visibilityWaiters = [];
       for (const w of this.visibilityWaiters) {
@@ -621,6 +768,10 @@ export class ClassicLog implements PartitionLog {
     const pending = this.pending;
     this.pending = [];
     for (const e of pending) this.answer(e, err);
+    // Written but not fsynced: no longer trusted (the fsync in flight answers its own group).
+    const unsynced = this.unsynced;
+    this.unsynced = [];
+    for (const e of unsynced) this.answer(e, err);
     const waiters = this.visibilityWaiters;
     this.visibilityWaiters = [];
     for (const w of waiters) w.resolve(false);
@@ -682,6 +833,9 @@ export class ClassicLog implements PartitionLog {
     };
     const segment = plan.segment;
     if (!segment || plan.readLen === 0 || plan.errorCode !== ErrorCode.NONE) return result;
+    // Tail reads: the batches are still in memory (same bytes as the file's; nothing to trim).
+    const cached = segment === this.active ? this.recent.read(offset, plan.position, plan.readLen, plan.readCommitted ? plan.stableOffset : NO_LIMIT) : null;
+    if (cached) return this.loaded(result, plan, segment, offset, cached.batches, cached.bytes, cached.lastOffset);
     let bytes: Buffer;
     try {
       bytes = await readFully(segment, plan.position, plan.readLen);
@@ -700,14 +854,20 @@ export class ClassicLog implements PartitionLog {
       end += size;
     }
     if (end === 0) return result;
+    return this.loaded(result, plan, segment, offset, [end === bytes.length ? bytes : bytes.subarray(0, end)], end, lastOffset);
+  }
+
+  /** A read's result: whole batches (`bytes` in all) from `offset` up to `lastOffset`. */
+  private loaded(result: ReadResult, plan: ClassicRead, segment: LogSegment, offset: number, records: Buffer[], bytes: number, lastOffset: number): ReadResult {
     if (plan.readCommitted) {
       this.producers.dropAbortedBelow(this.logStartOffset);
       result.abortedTransactions = this.producers.abortedBetween(offset, lastOffset + 1).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
     }
-    const nextPosition = plan.position + end;
+    const nextPosition = plan.position + bytes;
     if (nextPosition < plan.position + plan.available) this.hint(lastOffset + 1, segment, nextPosition);
-    result.records.push(end === bytes.length ? bytes : bytes.subarray(0, end));
-    result.bytes = end;
+    // Many small cached batches go out as one buffer (one socket write instead of one per batch).
+    result.records = records.length > 16 ? [Buffer.concat(records, bytes)] : records;
+    result.bytes = bytes;
     return result;
   }
 
@@ -1015,6 +1175,7 @@ export class ClassicLog implements PartitionLog {
       const waiters = this.visibilityWaiters;
       this.visibilityWaiters = [];
       for (const w of waiters) w.resolve(false);
+      this.recent.clear();
       await Promise.allSettled(this.segments.map((s) => s.close()));
     });
   }
@@ -1032,6 +1193,7 @@ export class ClassicLog implements PartitionLog {
     }
     return this.enqueue(async () => {
       if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.recent.clear();
       await Promise.allSettled(this.segments.map((s) => s.close()));
     });
   }
