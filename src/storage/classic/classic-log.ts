@@ -8,9 +8,11 @@
  * base offset, partition leader epoch and, for LogAppendTime topics, max timestamp + CRC into the batch bytes,
  * so the stored batch is ready to serve) and queues it. Called from the produce handler before its first
  * await, this fixes the order of pipelined requests. One writer per partition drains the queue in rounds: a
- * round takes everything queued (that fits in the active segment), writes it with one positional `writev`,
- * then, unless flushing was relaxed, one `fdatasync` — a group commit shared by every request that arrived
- * while the previous round was on disk.
+ * round takes everything queued (that fits in the active segment) and writes it with one positional `writev`.
+ * With per-write fsync (the default, below) the written rounds go to the partition's syncer, which runs one
+ * `fdatasync` at a time, each covering every round written before it began — a group commit shared by every
+ * request that arrived meanwhile — while the writer already writes the next round; rounds become visible and
+ * are answered in log order, after the fsync that covers them.
  *
  * Flush policy (topic `flush.messages` / `flush.ms`; Floe's broker default log.flush.interval.messages=1):
  * - flush.messages = 1 (or flush.ms = 0), the default: acks=all (and acks=0) appends are answered, and become
@@ -31,8 +33,9 @@
  *
  * Read path. Fetches find the batch holding their offset through, in order: the ring of the active segment's
  * recent batches (tail consumers), a hint left by the previous read (sequential consumers), or the segment's
- * sparse offset index plus a walk over batch headers. The bytes are read with one positional read per
- * partition and trimmed to whole batches; nothing is patched on the way out.
+ * sparse offset index plus a walk over batch headers. Tail reads take the batches' bytes from memory
+ * (tail-cache.ts) while the broker-wide tail cache still holds them; other reads take one positional read per
+ * partition, trimmed to whole batches. Nothing is patched on the way out.
  *
  * Structural changes (roll, retention, DeleteRecords, close) run on the same queue as the writes, one at a
  * time; readers never wait for them. `segments` is replaced, never mutated, so a reader's snapshot stays valid.
