@@ -125,7 +125,15 @@ export interface ClassicLogOptions {
   tailCache?: TailCache;
   /** producer.id.expiration.ms (default one day). */
   producerIdExpirationMs?: number;
+  /** Write-path timings, per round, in seconds (the broker's floe_classic_write_stage_seconds). */
+  onStage?: (stage: ClassicWriteStage, seconds: number) => void;
 }
+
+/**
+ * Stages of the classic write path, per round: queued (its oldest append to the start of its write), write
+ * (the positional writev), sync (the fdatasync that covers it), total (its oldest append to visible and answered).
+ */
+export type ClassicWriteStage = 'queued' | 'write' | 'sync' | 'total';
 
 interface PendingAppend {
   data: Buffer;
@@ -137,6 +145,8 @@ interface PendingAppend {
   waitForSync: boolean;
   /** Where it was written in the active segment (set once written). */
   position: number;
+  /** performance.now() at append. */
+  appendedAt: number;
   resolve: (result: AppendResult) => void;
 }
 
@@ -526,7 +536,7 @@ export class ClassicLog implements PartitionLog {
     else if (marker) this.producers.endTransaction(produced.producerId, produced.producerEpoch, baseOffset, produced.txnKind === TXN_COMMIT_MARKER, Date.now());
     const waitForSync = acks !== 1 && syncEveryWrite(this.options.config());
     return new Promise((resolve) => {
-      this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, position: -1, resolve });
+      this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, position: -1, appendedAt: performance.now(), resolve });
       this.options.onPendingBytes(batch.length);
       if (!this.draining) {
         this.draining = true;
@@ -628,7 +638,10 @@ export class ClassicLog implements PartitionLog {
     try {
       if (segment.size === 0 && segment.firstAppendMs < 0) segment.firstAppendMs = now;
       const start = segment.size;
+      const writeStart = performance.now();
       await writevFully(segment, group, start);
+      this.stage('queued', writeStart - group[0]!.appendedAt);
+      this.stage('write', performance.now() - writeStart);
       // The syncer failed meanwhile: the log is offline, and this round is not answered by anyone else.
       if (this.failure) throw this.failure;
       segment.size = start + bytes;
@@ -658,12 +671,15 @@ export class ClassicLog implements PartitionLog {
         || (config.flushMs < NO_LIMIT && now - this.lastFlushMs >= config.flushMs);
       if (sync) {
         for (const e of group) if (!e.waitForSync) this.answer(e);
+        const syncStart = performance.now();
         await segment.log.datasync();
+        this.stage('sync', performance.now() - syncStart);
         this.unflushedMessages = 0;
         this.lastFlushMs = Date.now();
       }
       this.makeVisible(segment, group, config);
       for (const e of group) if (!sync || e.waitForSync) this.answer(e);
+      this.stage('total', performance.now() - group[0]!.appendedAt);
       if (!sync) this.scheduleFlush(config);
       // The active segment's index entries stay in memory until it is sealed (roll, clean shutdown), as
       // Kafka's memory-mapped indexes do: after a crash its indexes are rebuilt from the log anyway, and two
@@ -685,7 +701,9 @@ export class ClassicLog implements PartitionLog {
         const group = this.unsynced;
         this.unsynced = [];
         this.syncingGroup = group;
+        const syncStart = performance.now();
         await segment.log.datasync();
+        this.stage('sync', performance.now() - syncStart);
         this.syncingGroup = [];
         let records = 0;
         for (const e of group) records += e.records;
@@ -693,6 +711,7 @@ export class ClassicLog implements PartitionLog {
         this.lastFlushMs = Date.now();
         this.makeVisible(segment, group, this.options.config());
         for (const e of group) this.answer(e);
+        this.stage('total', performance.now() - group[0]!.appendedAt);
       }
     } catch (err) {
       const group = this.syncingGroup;
@@ -700,6 +719,10 @@ export class ClassicLog implements PartitionLog {
       for (const e of group) this.answer(e, err as Error);
       this.fail(err as Error);
     }
+  }
+
+  private stage(stage: ClassicWriteStage, ms: number): void {
+    this.options.onStage?.(stage, Math.max(0, ms) / 1000);
   }
 
   private answer(e: PendingAppend, err?: Error): void {
