@@ -544,6 +544,11 @@ test('the tail cache is bounded broker-wide: the oldest batches of any log go fi
   const kept = cache.add(view)!;
   assert.notEqual(kept.data!.buffer, big.buffer);
   assert.deepEqual(kept.data, view);
+  // A large batch that is a good part of its frame is kept as it is (no copy).
+  const frame = Buffer.alloc(20_000 * 4);
+  const large = frame.subarray(20_000, 40_000);
+  const wide = new TailCache(1 << 20);
+  assert.equal(wide.add(large)!.data!.buffer, frame.buffer, 'no copy of a batch that is a quarter of its frame');
   for (let i = 0; i < 5000; i++) cache.release(cache.add(Buffer.alloc(10))!);
   assert.equal(cache.bytes, 4000 + 1000);
 });

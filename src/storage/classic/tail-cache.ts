@@ -7,6 +7,9 @@
  * A log holds its batches as `TailEntry`s (classic-log.ts, the ring of recent batches); an entry whose `data`
  * is null was evicted (or dropped by its log) and is read from the file.
  */
+/** Batches smaller than this are copied into the cache (a copy is cheaper than holding a socket chunk). */
+const COPY_BELOW = 16 * 1024;
+
 export interface TailEntry {
   data: Buffer | null;
 }
@@ -22,12 +25,15 @@ export class TailCache {
   constructor(readonly maxBytes: number) {}
 
   /**
-   * Keeps `batch` (a stored batch, the bytes written to the log): as is when it is a view that pins little
-   * more memory than its own bytes (a produce request's frame), else copied. Null when caching is off.
+   * Keeps `batch` (a stored batch, the bytes written to the log). A batch is a view of its produce request's
+   * frame: a large one is kept as it is when it is at least an eighth of that frame (a request of up to 8
+   * partitions), so the memory held is at most 8 times what is counted, and about as much when the frame's
+   * batches are all cached (they are written, and evicted, at about the same time); a small one, or a small
+   * part of a large frame, is copied (cheap), so it does not hold the whole frame. Null when caching is off.
    */
   add(batch: Buffer): TailEntry | null {
     if (this.maxBytes <= 0 || batch.length > this.maxBytes) return null;
-    const data = batch.buffer.byteLength > 2 * batch.length + 4096 ? Buffer.from(batch) : batch;
+    const data = batch.length < COPY_BELOW || batch.buffer.byteLength > 8 * batch.length ? Buffer.from(batch) : batch;
     const entry: TailEntry = { data };
     this.fifo.push(entry);
     this.bytes += data.length;
