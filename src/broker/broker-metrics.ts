@@ -62,7 +62,6 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<Kaf
   metrics.observe('floe_lagging_gets', 'GETs of the lagging read cache, by state (in_flight; queued: read-ahead waiting for one of diskless.fetch.max.concurrent.gets).', 'gauge',
     () => ({ in_flight: storage.laggingCache.getsInFlightNow, queued: storage.laggingCache.queuedGets }), 'state');
   metrics.observe('floe_classic_partitions', 'Classic partitions whose local log this broker holds.', 'gauge', () => classic.stats.partitions);
-  metrics.observe('floe_classic_tail_cache_bytes', 'Bytes of the classic logs\' latest batches kept in memory for tail reads (bounded broker-wide).', 'gauge', () => classic.tailCache.bytes);
   metrics.observe('floe_classic_pending_bytes', 'Bytes appended to classic logs and not answered yet (waiting for their write and, by default, fsync).', 'gauge', () => classic.stats.pendingBytes);
   metrics.observe('floe_classic_segments_deleted_total', 'Classic log segments deleted by the retention passes (retention.ms, retention.bytes, log start offset).', 'counter', () => classic.stats.segmentsDeleted);
   const cleaner = classic.cleaner;

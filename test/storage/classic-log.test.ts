@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readdir, readFile, stat, truncate, appendFile, unlink } from 'node:fs/promises';
+import { open, readdir, stat, truncate, appendFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { defaultBrokerConfig } from '../../src/config/broker-config.ts';
@@ -15,7 +15,6 @@ import { ErrorCode } from '../../src/protocol/gen/errors.ts';
 import { readRecords } from '../../src/protocol/records.ts';
 import { ClassicLog, type ClassicLogOptions } from '../../src/storage/classic/classic-log.ts';
 import { IndexCache } from '../../src/storage/classic/index-cache.ts';
-import { TailCache } from '../../src/storage/classic/tail-cache.ts';
 import { fetchBudget } from '../../src/storage/partition-log.ts';
 import { tempDir } from '../helpers/cleanup.ts';
 import { batchOf, buildRecordBatch } from '../helpers/record-batch.ts';
@@ -34,7 +33,7 @@ interface Harness {
   pending: { bytes: number };
 }
 
-async function openLog(dir: string, config: TopicConfig, recover = false, cache = new IndexCache(1 << 20), tailCache?: TailCache): Promise<Harness> {
+async function openLog(dir: string, config: TopicConfig, recover = false, cache = new IndexCache(1 << 20)): Promise<Harness> {
   const visible: string[] = [];
   const pending = { bytes: 0 };
   const h = { config } as Harness;
@@ -44,7 +43,6 @@ async function openLog(dir: string, config: TopicConfig, recover = false, cache 
     onVisible: (key) => visible.push(key),
     onPendingBytes: (d) => { pending.bytes += d; },
     indexCache: cache,
-    ...(tailCache ? { tailCache } : {}),
   };
   h.log = await ClassicLog.open(options, recover);
   h.visible = visible;
@@ -478,79 +476,6 @@ test('a failed fsync answers its round and the rounds written behind it with KAF
   }
   assert.equal((await append(h.log, await batchOf(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   await h.log.close();
-});
-
-test('tail reads are answered from memory (no file read) with the bytes stored; evicted batches are read from the file', async () => {
-  const dir = await tempDir();
-  const tail = new TailCache(64 * 1024);
-  const h = await openLog(dir, configWith(), false, new IndexCache(1 << 20), tail);
-  const proto = Object.getPrototypeOf(h.log.active.log) as { read: (...a: unknown[]) => Promise<unknown> };
-  const original = proto.read;
-  let reads = 0;
-  proto.read = function (this: unknown, ...a: unknown[]) {
-    reads++;
-    return original.apply(this, a);
-  };
-  try {
-    const values: string[] = [];
-    for (let i = 0; i < 80; i++) {
-      const batch = Array.from({ length: 3 }, (_, j) => `v${i}-${j}-${String(Math.random()).repeat(30)}`);
-      values.push(...batch);
-      assert.equal((await append(h.log, await batchOf(batch))).errorCode, 0);
-    }
-    assert.ok(tail.bytes > 48 * 1024 && tail.bytes <= 64 * 1024, `the cache holds ${tail.bytes} bytes`);
-    assert.ok(h.log.active.size > 2 * tail.bytes, 'more was written than the cache holds');
-    // The latest batches: from memory, whole batches within the byte limit, identical to the file's bytes.
-    const offset = h.log.highWatermark - 9;
-    const plan = await h.log.plan(offset, 4000, 0);
-    plan.limit(fetchBudget(1 << 20));
-    reads = 0;
-    const r = await plan.load();
-    assert.equal(reads, 0, 'no file read for a tail read');
-    assert.ok(r.bytes > 0 && r.bytes <= 4000);
-    const fromMemory = Buffer.concat(r.records);
-    assert.equal(fromMemory.length, r.bytes);
-    const fromFile = await readFile(join(dir, '00000000000000000000.log'));
-    assert.ok(fromFile.includes(fromMemory), 'the same bytes as the log file');
-    // Everything, from offset 0: the oldest batches were evicted, so these come from the file.
-    reads = 0;
-    assert.deepEqual([...(await readFrom(h.log, 0)).values()], values);
-    assert.ok(reads > 0, 'evicted batches are read from the file');
-  } finally {
-    proto.read = original;
-  }
-  await h.log.close();
-  assert.equal(tail.bytes, 0, 'a closed log gives its cached batches back');
-});
-
-test('the tail cache is bounded broker-wide: the oldest batches of any log go first', () => {
-  const cache = new TailCache(10_000);
-  const a = cache.add(Buffer.alloc(4000, 1))!;
-  const b = cache.add(Buffer.alloc(4000, 2))!;
-  assert.equal(cache.bytes, 8000);
-  const c = cache.add(Buffer.alloc(4000, 3))!;
-  assert.equal(a.data, null, 'the oldest was evicted');
-  assert.ok(b.data && c.data);
-  assert.equal(cache.bytes, 8000);
-  cache.release(b);
-  assert.equal(cache.bytes, 4000);
-  cache.release(b);
-  assert.equal(cache.bytes, 4000, 'releasing twice counts once');
-  assert.equal(cache.add(Buffer.alloc(20_000)), null, 'a batch larger than the cache is not kept');
-  assert.equal(new TailCache(0).add(Buffer.alloc(10)), null, 'a cache of 0 bytes keeps nothing');
-  // A small view of a large buffer is copied, so it does not pin the large one.
-  const big = Buffer.alloc(1 << 20);
-  const view = big.subarray(100, 1100);
-  const kept = cache.add(view)!;
-  assert.notEqual(kept.data!.buffer, big.buffer);
-  assert.deepEqual(kept.data, view);
-  // A large batch that is a good part of its frame is kept as it is (no copy).
-  const frame = Buffer.alloc(20_000 * 4);
-  const large = frame.subarray(20_000, 40_000);
-  const wide = new TailCache(1 << 20);
-  assert.equal(wide.add(large)!.data!.buffer, frame.buffer, 'no copy of a batch that is a quarter of its frame');
-  for (let i = 0; i < 5000; i++) cache.release(cache.add(Buffer.alloc(10))!);
-  assert.equal(cache.bytes, 4000 + 1000);
 });
 
 test('a failed write takes the partition offline: queued and later appends get KAFKA_STORAGE_ERROR', async () => {

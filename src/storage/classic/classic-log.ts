@@ -33,9 +33,8 @@
  *
  * Read path. Fetches find the batch holding their offset through, in order: the ring of the active segment's
  * recent batches (tail consumers), a hint left by the previous read (sequential consumers), or the segment's
- * sparse offset index plus a walk over batch headers. Tail reads take the batches' bytes from memory
- * (tail-cache.ts) while the broker-wide tail cache still holds them; other reads take one positional read per
- * partition, trimmed to whole batches. Nothing is patched on the way out.
+ * sparse offset index plus a walk over batch headers. The bytes are read with one positional read per
+ * partition and trimmed to whole batches; nothing is patched on the way out.
  *
  * Structural changes (roll, retention, DeleteRecords, close) run on the same queue as the writes, one at a
  * time; readers never wait for them. `segments` is replaced, never mutated, so a reader's snapshot stays valid.
@@ -73,7 +72,6 @@ import type { IndexCache } from './index-cache.ts';
 import { CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, writeFully } from './segment.ts';
 import { retentionBreaches } from './retention.ts';
 import { ProducerStateManager } from './producer-state.ts';
-import type { TailCache, TailEntry } from './tail-cache.ts';
 
 const log = childLogger('classic-log');
 
@@ -121,8 +119,6 @@ export interface ClassicLogOptions {
   /** Bytes queued but not yet answered changed by `delta` (back-pressure). */
   onPendingBytes: (delta: number) => void;
   indexCache: IndexCache;
-  /** Where the latest batches stay in memory for tail reads (none: every read goes to the file). */
-  tailCache?: TailCache;
   /** producer.id.expiration.ms (default one day). */
   producerIdExpirationMs?: number;
   /** Write-path timings, per round, in seconds (the broker's floe_classic_write_stage_seconds). */
@@ -164,56 +160,39 @@ export interface BatchLocation {
 
 /**
  * The active segment's most recent batches (tail reads without an index lookup): 6 KiB per partition,
- * allocated on the first append, so idle partitions cost nothing. With a tail cache, the batches' bytes too
- * (as long as the cache keeps them), so tail fetches are answered from memory.
+ * allocated on the first append, so idle partitions cost nothing.
  */
 class RecentBatches {
   private bases = EMPTY_F64;
   private lasts = EMPTY_F64;
   private positions = EMPTY_I32;
   private sizes = EMPTY_I32;
-  private cached: (TailEntry | null)[] = [];
   private start = 0;
   private count = 0;
 
-  constructor(private readonly cache: TailCache | null) {}
-
   clear(): void {
-    for (let i = 0; i < this.count; i++) this.drop((this.start + i) % RING_SIZE);
     this.start = this.count = 0;
   }
 
-  add(baseOffset: number, lastOffset: number, position: number, data: Buffer): void {
+  add(baseOffset: number, lastOffset: number, position: number, size: number): void {
     if (this.bases.length === 0) {
       this.bases = new Float64Array(RING_SIZE);
       this.lasts = new Float64Array(RING_SIZE);
       this.positions = new Int32Array(RING_SIZE);
       this.sizes = new Int32Array(RING_SIZE);
-      if (this.cache) this.cached = new Array<TailEntry | null>(RING_SIZE).fill(null);
     }
     const at = (this.start + this.count) % RING_SIZE;
-    if (this.count < RING_SIZE) this.count++;
-    else {
-      this.drop(at);
-      this.start = (this.start + 1) % RING_SIZE;
-    }
     this.bases[at] = baseOffset;
     this.lasts[at] = lastOffset;
     this.positions[at] = position;
-    this.sizes[at] = data.length;
-    if (this.cache) this.cached[at] = this.cache.add(data);
+    this.sizes[at] = size;
+    if (this.count < RING_SIZE) this.count++;
+    else this.start = (this.start + 1) % RING_SIZE;
   }
 
-  private drop(at: number): void {
-    const entry = this.cached[at];
-    if (!entry) return;
-    this.cache!.release(entry);
-    this.cached[at] = null;
-  }
-
-  /** Ring index (0 = oldest) of the batch holding `offset`, or -1. */
-  private indexOf(offset: number): number {
-    if (this.count === 0 || offset < this.bases[this.start]!) return -1;
+  /** The batch holding `offset`, when it is among the recent ones. */
+  find(offset: number): { position: number; size: number } | null {
+    if (this.count === 0 || offset < this.bases[this.start]!) return null;
     let lo = 0;
     let hi = this.count - 1;
     while (lo < hi) {
@@ -221,38 +200,9 @@ class RecentBatches {
       if (this.lasts[(this.start + mid) % RING_SIZE]! < offset) lo = mid + 1;
       else hi = mid;
     }
-    return this.lasts[(this.start + lo) % RING_SIZE]! < offset ? -1 : lo;
-  }
-
-  /** The batch holding `offset`, when it is among the recent ones. */
-  find(offset: number): { position: number; size: number } | null {
-    const i = this.indexOf(offset);
-    if (i < 0) return null;
-    const at = (this.start + i) % RING_SIZE;
+    const at = (this.start + lo) % RING_SIZE;
+    if (this.lasts[at]! < offset) return null;
     return { position: this.positions[at]!, size: this.sizes[at]! };
-  }
-
-  /**
-   * The cached whole batches from the one holding `offset` (which starts at `position`), at most `maxBytes`
-   * of them (the first always), stopping before a batch at or past `stopOffset` or one no longer cached;
-   * null when the first is not cached.
-   */
-  read(offset: number, position: number, maxBytes: number, stopOffset: number): { batches: Buffer[]; bytes: number; lastOffset: number } | null {
-    if (!this.cache) return null;
-    const first = this.indexOf(offset);
-    if (first < 0 || this.positions[(this.start + first) % RING_SIZE] !== position) return null;
-    const batches: Buffer[] = [];
-    let bytes = 0;
-    let lastOffset = -1;
-    for (let i = first; i < this.count; i++) {
-      const at = (this.start + i) % RING_SIZE;
-      const data = this.cached[at]?.data;
-      if (!data || (batches.length > 0 && bytes + data.length > maxBytes) || this.bases[at]! >= stopOffset) break;
-      batches.push(data);
-      bytes += data.length;
-      lastOffset = this.lasts[at]!;
-    }
-    return batches.length === 0 ? null : { batches, bytes, lastOffset };
   }
 }
 
@@ -290,7 +240,7 @@ export class ClassicLog implements PartitionLog {
   private unflushedMessages = 0;
   private lastFlushMs = Date.now();
   private flushTimer: NodeJS.Timeout | null = null;
-  private readonly recent: RecentBatches;
+  private readonly recent = new RecentBatches();
   private readonly hints = new Map<number, { segment: LogSegment; position: number }>();
   /** Bytes cut off the active segment when it was recovered (tests, logs). */
   recoveredTruncatedBytes = 0;
@@ -307,7 +257,6 @@ export class ClassicLog implements PartitionLog {
   private visibilityWaiters: { offset: number; resolve: (visible: boolean) => void }[] = [];
 
   private constructor(readonly options: ClassicLogOptions) {
-    this.recent = new RecentBatches(options.tailCache ?? null);
     this.key = `${options.topicId}:${options.partition}`;
   }
 
@@ -739,7 +688,7 @@ export class ClassicLog implements PartitionLog {
   private makeVisible(segment: LogSegment, group: PendingAppend[], config: TopicConfig): void {
     for (const e of group) {
       segment.track({ baseOffset: e.baseOffset, lastOffset: e.lastOffset, position: e.position, size: e.data.length, maxTimestamp: e.maxTimestamp }, config.indexIntervalBytes);
-      this.recent.add(e.baseOffset, e.lastOffset, e.position, e.data);
+      this.recent.add(e.baseOffset, e.lastOffset, e.position, e.data.length);
     }
     const last = group[group.length - 1]!;
     segment.visibleSize = last.position + last.data.length;
@@ -859,9 +808,6 @@ export class ClassicLog implements PartitionLog {
     };
     const segment = plan.segment;
     if (!segment || plan.readLen === 0 || plan.errorCode !== ErrorCode.NONE) return result;
-    // Tail reads: the batches are still in memory (same bytes as the file's; nothing to trim).
-    const cached = segment === this.active ? this.recent.read(offset, plan.position, plan.readLen, plan.readCommitted ? plan.stableOffset : NO_LIMIT) : null;
-    if (cached) return this.loaded(result, plan, segment, offset, cached.batches, cached.bytes, cached.lastOffset);
     let bytes: Buffer;
     try {
       bytes = await readFully(segment, plan.position, plan.readLen);
@@ -880,20 +826,14 @@ export class ClassicLog implements PartitionLog {
       end += size;
     }
     if (end === 0) return result;
-    return this.loaded(result, plan, segment, offset, [end === bytes.length ? bytes : bytes.subarray(0, end)], end, lastOffset);
-  }
-
-  /** A read's result: whole batches (`bytes` in all) from `offset` up to `lastOffset`. */
-  private loaded(result: ReadResult, plan: ClassicRead, segment: LogSegment, offset: number, records: Buffer[], bytes: number, lastOffset: number): ReadResult {
     if (plan.readCommitted) {
       this.producers.dropAbortedBelow(this.logStartOffset);
       result.abortedTransactions = this.producers.abortedBetween(offset, lastOffset + 1).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
     }
-    const nextPosition = plan.position + bytes;
+    const nextPosition = plan.position + end;
     if (nextPosition < plan.position + plan.available) this.hint(lastOffset + 1, segment, nextPosition);
-    // Many small cached batches go out as one buffer (one socket write instead of one per batch).
-    result.records = records.length > 16 ? [Buffer.concat(records, bytes)] : records;
-    result.bytes = bytes;
+    result.records.push(end === bytes.length ? bytes : bytes.subarray(0, end));
+    result.bytes = end;
     return result;
   }
 
@@ -1201,7 +1141,6 @@ export class ClassicLog implements PartitionLog {
       const waiters = this.visibilityWaiters;
       this.visibilityWaiters = [];
       for (const w of waiters) w.resolve(false);
-      this.recent.clear();
       await Promise.allSettled(this.segments.map((s) => s.close()));
     });
   }
@@ -1219,7 +1158,6 @@ export class ClassicLog implements PartitionLog {
     }
     return this.enqueue(async () => {
       if (this.flushTimer) clearTimeout(this.flushTimer);
-      this.recent.clear();
       await Promise.allSettled(this.segments.map((s) => s.close()));
     });
   }

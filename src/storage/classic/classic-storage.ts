@@ -33,7 +33,6 @@ import { partitionKey } from '../partition-log.ts';
 import { ClassicLog, fsyncDir, type ClassicWriteStage } from './classic-log.ts';
 import { fileExists } from './segment.ts';
 import { LogCleaner, type LogCleanerOptions } from './log-cleaner.ts';
-import { TailCache } from './tail-cache.ts';
 
 const log = childLogger('classic-storage');
 
@@ -42,8 +41,6 @@ export const PARTITION_METADATA_FILE = 'partition.metadata';
 const DELETE_DIR_RE = /\.[0-9a-f]{32}-delete$/;
 const PARTITION_DIR_RE = /^(.+)-(\d+)$/;
 const OPEN_CONCURRENCY = 8;
-/** A quarter of a second of 130 MB/s (this 2-core machine at half its classic ingress): tail consumers a little behind still read from memory. */
-const DEFAULT_TAIL_CACHE_BYTES = 32 << 20;
 
 export interface ClassicStorageOptions {
   brokerId: number;
@@ -57,8 +54,6 @@ export interface ClassicStorageOptions {
   maxPendingBytes?: number;
   /** Memory for the indexes of inactive segments (default 64 MiB). */
   indexCacheBytes?: number;
-  /** Memory for the latest batches of the logs, read by tail consumers without touching the file (default 32 MiB; 0: off). */
-  tailCacheBytes?: number;
   /** producer.id.expiration.ms: idle idempotent producers are forgotten after this long (default one day). */
   producerIdExpirationMs?: number;
   /** The log cleaner (log.cleaner.*); Kafka's defaults when absent. */
@@ -79,8 +74,6 @@ export class ClassicStorage {
   /** Log dirs whose clean-shutdown marker was present at start. */
   private readonly cleanDirs = new Set<string>();
   private readonly indexCache: IndexCache;
-  /** The logs' latest batches, for tail reads (tail-cache.ts). */
-  readonly tailCache: TailCache;
   private readonly maxPendingBytes: number;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
@@ -95,7 +88,6 @@ export class ClassicStorage {
 
   constructor(private readonly options: ClassicStorageOptions) {
     this.indexCache = new IndexCache(options.indexCacheBytes ?? 64 << 20);
-    this.tailCache = new TailCache(options.tailCacheBytes ?? DEFAULT_TAIL_CACHE_BYTES);
     this.maxPendingBytes = options.maxPendingBytes ?? 64 << 20;
     this.cleaner = new LogCleaner(options.cleaner ?? { enabled: true, threads: 1, dedupeBufferBytes: 134_217_728, backoffMs: 15_000 }, () => [...this.logs.values()]);
   }
@@ -278,7 +270,6 @@ export class ClassicStorage {
       onVisible: this.options.onVisible,
       onPendingBytes: (delta) => this.onPendingBytes(delta),
       indexCache: this.indexCache,
-      tailCache: this.tailCache,
       onStage: (stage, seconds) => this.onStage?.(stage, seconds),
       producerIdExpirationMs: this.options.producerIdExpirationMs,
     }, recover);
