@@ -63,10 +63,17 @@ export function requestFigures(p: PhaseStats) {
   for (const stage of ['open', 'upload', 'ordering', 'commit', 'total']) {
     stages[stage] = [ms(m.histogramQuantile('floe_diskless_write_stage_seconds', { stage }, 0.5)), ms(m.histogramQuantile('floe_diskless_write_stage_seconds', { stage }, 0.99))];
   }
+  /** Classic write path: per round, ms p50 / p99 of each stage (floe_classic_write_stage_seconds), to 0.1 ms. */
+  const classicStages: Record<string, [number | null, number | null]> = {};
+  const ms1 = (v: number | null) => (v === null ? null : round(v * 1000, 1));
+  for (const stage of ['queued', 'write', 'sync', 'total']) {
+    classicStages[stage] = [ms1(m.histogramQuantile('floe_classic_write_stage_seconds', { stage }, 0.5)), ms1(m.histogramQuantile('floe_classic_write_stage_seconds', { stage }, 0.99))];
+  }
   return {
     puts,
     gets,
     stages,
+    classicStages,
     hedgedPuts: m.get('floe_diskless_upload_hedges_total', { result: 'sent' }),
     sealedBySize: m.get('floe_diskless_objects_sealed_total', { reason: 'size' }),
     sealedByInterval: m.get('floe_diskless_objects_sealed_total', { reason: 'interval' }),

@@ -310,6 +310,20 @@ export function formatReport(r: BenchResults): string {
     out.push(table(['backend', 'load', 'open', 'upload', 'ordering', 'commit', 'total', 'sealed size/interval', 'hedged PUTs', 'event-loop delay', 'peak pending MiB', 'back-pressure'], stageRows));
   }
 
+  const classicRows: (string | number)[][] = [];
+  for (const b of r.backends) {
+    if (b.diskless) continue;
+    for (const l of b.latency) {
+      const st = l.requests.classicStages;
+      const f = (k: string) => (st?.[k] ? `${fmt(st[k]![0], 1)} / ${fmt(st[k]![1], 1)}` : '–');
+      classicRows.push([LABELS[b.id]!, pct(l.load), f('queued'), f('write'), f('sync'), f('total'), `${fmt(l.requests.eventLoopLagP99Ms, 0)} / ${fmt(l.requests.eventLoopLagMaxMs, 0)}`]);
+    }
+  }
+  if (classicRows.length > 0) {
+    out.push('\nClassic write path by stage (per round: the batches of one partition written together; ms p50 / p99): queued = oldest append to its write, write = writev, sync = the fdatasync covering it, total = oldest append to visible and answered; broker event-loop delay p99 / max');
+    out.push(table(['backend', 'load', 'queued', 'write', 'sync', 'total', 'event-loop delay'], classicRows));
+  }
+
   const txns = r.backends.flatMap((b) => b.transactions.map((t) => ({ b, t })));
   if (txns.length > 0) {
     out.push(`\nTransactions: as fast as one producer goes (${s.transactionSeconds} s each), idempotent vs transactional with N records per transaction (begin, produce N, commit; records counted once committed); commit = commit_transaction once the records are delivered (EndTxn and markers), ms p50 / p99`);

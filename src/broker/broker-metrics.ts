@@ -47,6 +47,7 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<Kaf
     () => requestMemory.maxBytes < 0 ? -1 : Math.max(0, requestMemory.maxBytes - requestMemory.usedBytes));
   const storage = parts.storage.diskless;
   const classic = parts.storage.classic;
+  classic.onStage = (stage, seconds) => metrics.classicWriteStageSeconds.observe({ stage }, seconds);
   metrics.observe('kafka_server_socketservermetrics_connection_count', 'Open client connections.', 'gauge', () => servers.reduce((n, s) => n + s.connections.size, 0));
   metrics.observe('floe_cache_hits_total', 'Cache hits, by cache (object, batch_index).', 'counter',
     () => ({ object: storage.objectCache.stats.hits, batch_index: storage.index.hits }), 'cache');

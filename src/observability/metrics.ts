@@ -13,6 +13,9 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** Finer between 50 ms and 1 s, where S3 PUT and GET latencies fall (the benchmark reads PUT p99 from them). */
 const OBJECT_STORE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.75, 1, 1.5, 2.5, 5, 10, 30];
 
+/** Fine between 0.5 and 30 ms, where local writes and fsyncs fall (the benchmark reads their p99 from them). */
+const CLASSIC_WRITE_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
 /** A metric's value, or its values by label. */
 export type Reading = number | Record<string, number>;
 
@@ -62,6 +65,12 @@ export class BrokerMetrics {
     name: 'floe_diskless_write_stage_seconds',
     help: 'Diskless write path, per object, by stage: open (first append to seal), upload (seal to the end of its PUT), ordering (PUT done, waiting for earlier objects\' commits), commit (coordinator commit), total (first append to the producers\' answer).',
     labelNames: ['stage'] as const, buckets: OBJECT_STORE_BUCKETS, registers: [this.registry],
+  });
+
+  readonly classicWriteStageSeconds = new client.Histogram({
+    name: 'floe_classic_write_stage_seconds',
+    help: 'Classic write path, per round (the batches of one partition written together), by stage: queued (oldest append to the start of its write), write (writev), sync (the fdatasync covering it), total (oldest append to visible and answered).',
+    labelNames: ['stage'] as const, buckets: CLASSIC_WRITE_BUCKETS, registers: [this.registry],
   });
 
   constructor() {

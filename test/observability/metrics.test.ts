@@ -7,7 +7,7 @@ import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 import { produce } from '../helpers/produce.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { batchOf } from '../helpers/record-batch.ts';
-import { createTopic } from '../helpers/topics.ts';
+import { CLASSIC, createTopic } from '../helpers/topics.ts';
 
 function value(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
@@ -55,5 +55,19 @@ test('GET /metrics exports request, object store, coordinator, cache and connect
   assert.equal(value(after, 'kafka_server_fetchsessioncache_numincrementalfetchsessions'), 1);
   assert.equal(value(after, 'kafka_server_fetchsessioncache_numincrementalfetchpartitionscached'), 1);
   assert.equal(value(after, 'kafka_server_fetchsessioncache_incrementalfetchsessionevictions_total'), 0);
+  c.close();
+});
+
+test('classic topics: the write path by stage (per round) is exported', async () => {
+  const broker = await startTestBroker({ 'metrics.listener': 'http://127.0.0.1:0' });
+  const c = await RawClient.connect(broker.port);
+  await createTopic(c, 'cm', 1, CLASSIC);
+  const records = await batchOf(['a', 'b', 'c']);
+  for (let i = 0; i < 3; i++) assert.equal((await produce(c, 'cm', 0, records, { timeoutMs: 5000 })).errorCode, 0);
+  const text = await (await fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`)).text();
+  for (const stage of ['queued', 'write', 'sync', 'total']) {
+    assert.equal(value(text, 'floe_classic_write_stage_seconds_count', `stage="${stage}"`), 3, `one ${stage} time per round (3 sequential produces)`);
+  }
+  assert.ok(value(text, 'floe_classic_write_stage_seconds_sum', 'stage="total"') >= value(text, 'floe_classic_write_stage_seconds_sum', 'stage="sync"'), 'total covers the fsync');
   c.close();
 });

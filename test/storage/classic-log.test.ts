@@ -18,7 +18,7 @@ import { IndexCache } from '../../src/storage/classic/index-cache.ts';
 import { fetchBudget } from '../../src/storage/partition-log.ts';
 import { tempDir } from '../helpers/cleanup.ts';
 import { batchOf, buildRecordBatch } from '../helpers/record-batch.ts';
-import { sleep } from '../helpers/wait.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const TOPIC_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 
@@ -406,6 +406,76 @@ test('LogAppendTime: the stored batch carries the append time (CRC recomputed) a
   assert.deepEqual(await log.listOffset(r.logAppendTime), { errorCode: 0, offset: 0, timestamp: r.logAppendTime });
   assert.deepEqual(await log.listOffset(-3), { errorCode: 0, offset: 0, timestamp: r.logAppendTime });
   await log.close();
+});
+
+test('the next round is written while the previous one is fsynced; both are answered and visible in order, after their fsyncs', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith());
+  await append(h.log, await batchOf(['warm-up']));
+  const proto = Object.getPrototypeOf(h.log.active.log) as { datasync: () => Promise<void>; writev: (...a: unknown[]) => Promise<unknown> };
+  const { datasync, writev } = proto;
+  const held: (() => void)[] = [];
+  let writes = 0;
+  proto.datasync = function (this: unknown) {
+    return new Promise<void>((resolve) => held.push(() => resolve(datasync.call(this))));
+  };
+  proto.writev = function (this: unknown, ...a: unknown[]) {
+    writes++;
+    return writev.apply(this, a);
+  };
+  try {
+    const answered: number[] = [];
+    const first = append(h.log, await batchOf(['a'])).then((r) => { answered.push(r.baseOffset); return r; });
+    await waitFor('the first round waits in its fsync', () => held.length === 1);
+    const second = append(h.log, await batchOf(['b', 'c'])).then((r) => { answered.push(r.baseOffset); return r; });
+    await waitFor('the second round is written during the first fsync', () => writes === 2);
+    await sleep(30);
+    assert.equal(held.length, 1, 'one fsync at a time: the second waits for the first');
+    assert.deepEqual(answered, [], 'nothing answered before its fsync');
+    assert.equal(h.log.highWatermark, 1, 'nothing visible before its fsync');
+    held[0]!();
+    assert.equal((await first).baseOffset, 1);
+    assert.equal(h.log.highWatermark, 2, 'the first round is visible; the second, written after that fsync began, is not');
+    await waitFor('the second fsync starts once the first is done', () => held.length === 2);
+    assert.deepEqual(answered, [1]);
+    held[1]!();
+    assert.equal((await second).baseOffset, 2);
+    assert.equal(h.log.highWatermark, 4);
+    assert.deepEqual(answered, [1, 2]);
+  } finally {
+    proto.datasync = datasync;
+    proto.writev = writev;
+  }
+  assert.deepEqual([...(await readFrom(h.log, 0)).values()], ['warm-up', 'a', 'b', 'c']);
+  await h.log.close();
+});
+
+test('a failed fsync answers its round and the rounds written behind it with KAFKA_STORAGE_ERROR; nothing of them becomes visible', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith());
+  await append(h.log, await batchOf(['ok']));
+  const proto = Object.getPrototypeOf(h.log.active.log) as { datasync: () => Promise<void> };
+  const original = proto.datasync;
+  let fail: () => void = () => {};
+  let calls = 0;
+  proto.datasync = () => {
+    calls++;
+    return new Promise<void>((_, reject) => { fail = () => reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })); });
+  };
+  try {
+    const first = append(h.log, await batchOf(['lost-1']));
+    await waitFor('the first round waits in its fsync', () => calls === 1);
+    const second = append(h.log, await batchOf(['lost-2']));
+    await sleep(30);
+    fail();
+    assert.equal((await first).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal((await second).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(h.log.highWatermark, 1);
+  } finally {
+    proto.datasync = original;
+  }
+  assert.equal((await append(h.log, await batchOf(['later']))).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  await h.log.close();
 });
 
 test('a failed write takes the partition offline: queued and later appends get KAFKA_STORAGE_ERROR', async () => {

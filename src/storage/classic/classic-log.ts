@@ -8,9 +8,11 @@
  * base offset, partition leader epoch and, for LogAppendTime topics, max timestamp + CRC into the batch bytes,
  * so the stored batch is ready to serve) and queues it. Called from the produce handler before its first
  * await, this fixes the order of pipelined requests. One writer per partition drains the queue in rounds: a
- * round takes everything queued (that fits in the active segment), writes it with one positional `writev`,
- * then, unless flushing was relaxed, one `fdatasync` — a group commit shared by every request that arrived
- * while the previous round was on disk.
+ * round takes everything queued (that fits in the active segment) and writes it with one positional `writev`.
+ * With per-write fsync (the default, below) the written rounds go to the partition's syncer, which runs one
+ * `fdatasync` at a time, each covering every round written before it began — a group commit shared by every
+ * request that arrived meanwhile — while the writer already writes the next round; rounds become visible and
+ * are answered in log order, after the fsync that covers them.
  *
  * Flush policy (topic `flush.messages` / `flush.ms`; Floe's broker default log.flush.interval.messages=1):
  * - flush.messages = 1 (or flush.ms = 0), the default: acks=all (and acks=0) appends are answered, and become
@@ -119,7 +121,15 @@ export interface ClassicLogOptions {
   indexCache: IndexCache;
   /** producer.id.expiration.ms (default one day). */
   producerIdExpirationMs?: number;
+  /** Write-path timings, per round, in seconds (the broker's floe_classic_write_stage_seconds). */
+  onStage?: (stage: ClassicWriteStage, seconds: number) => void;
 }
+
+/**
+ * Stages of the classic write path, per round: queued (its oldest append to the start of its write), write
+ * (the positional writev), sync (the fdatasync that covers it), total (its oldest append to visible and answered).
+ */
+export type ClassicWriteStage = 'queued' | 'write' | 'sync' | 'total';
 
 interface PendingAppend {
   data: Buffer;
@@ -129,6 +139,10 @@ interface PendingAppend {
   maxTimestamp: number;
   logAppendTime: number;
   waitForSync: boolean;
+  /** Where it was written in the active segment (set once written). */
+  position: number;
+  /** performance.now() at append. */
+  appendedAt: number;
   resolve: (result: AppendResult) => void;
 }
 
@@ -211,7 +225,16 @@ export class ClassicLog implements PartitionLog {
   highWatermark = 0;
   failure: Error | null = null;
   private closing = false;
+  /** Appended, not written yet. */
   private pending: PendingAppend[] = [];
+  /** Written, waiting for the next fsync (per-write fsync only). */
+  private unsynced: PendingAppend[] = [];
+  /** Written, covered by the fsync in flight. */
+  private syncingGroup: PendingAppend[] = [];
+  /** The syncer while it runs (it never rejects: a failure takes the log offline). */
+  private syncing: Promise<void> | null = null;
+  /** Set while the writer has nothing to write and waits for the syncer: an append wakes it. */
+  private wakeWriter: (() => void) | null = null;
   private draining = false;
   private queue: Promise<unknown> = Promise.resolve();
   private unflushedMessages = 0;
@@ -462,11 +485,13 @@ export class ClassicLog implements PartitionLog {
     else if (marker) this.producers.endTransaction(produced.producerId, produced.producerEpoch, baseOffset, produced.txnKind === TXN_COMMIT_MARKER, Date.now());
     const waitForSync = acks !== 1 && syncEveryWrite(this.options.config());
     return new Promise((resolve) => {
-      this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, resolve });
+      this.pending.push({ data: batch, baseOffset, lastOffset: baseOffset + recordCount - 1, records: recordCount, maxTimestamp: ts, logAppendTime, waitForSync, position: -1, appendedAt: performance.now(), resolve });
       this.options.onPendingBytes(batch.length);
       if (!this.draining) {
         this.draining = true;
         void this.enqueue(() => this.drain());
+      } else {
+        this.wakeWriter?.();
       }
     });
   }
@@ -487,18 +512,53 @@ export class ClassicLog implements PartitionLog {
     return run;
   }
 
+  /**
+   * The partition's writer, one task on the log's queue while there is something to write or fsync. With
+   * per-write fsync it only writes, and hands each written round to the syncer (`syncLoop`): the next round is
+   * written while the previous one is being fsynced, instead of after it, so a request that arrives during
+   * an fsync waits for one more fsync, not for a write and an fsync queued behind it.
+   */
   private async drain(): Promise<void> {
     try {
-      while (this.pending.length > 0 && !this.failure) await this.writeRound();
+      while (!this.failure) {
+        if (this.pending.length > 0) {
+          await this.writeRound();
+          continue;
+        }
+        const syncing = this.syncing;
+        if (!syncing) break;
+        // Nothing to write: wait for the fsync in flight, or for an append to write meanwhile.
+        await new Promise<void>((resolve) => {
+          this.wakeWriter = resolve;
+          void syncing.then(resolve);
+        });
+        this.wakeWriter = null;
+      }
     } catch (err) {
       this.fail(err as Error);
-    } finally {
-      this.draining = false;
     }
+    this.wakeWriter = null;
+    // Structural changes queued behind the writer (roll, close, retention) see every write settled. The loop
+    // above ends with nothing to write and no fsync in flight unless it failed: no await between its last
+    // look at `pending` and `draining = false` otherwise, so no append is left behind.
+    if (this.syncing) await this.settleSyncs();
+    this.draining = false;
+    if (this.pending.length > 0) {
+      this.draining = true;
+      void this.enqueue(() => this.drain());
+    }
+  }
+
+  /** Waits until everything written is fsynced and visible (or failed). */
+  private async settleSyncs(): Promise<void> {
+    while (this.syncing) await this.syncing;
   }
 
   private async writeRound(): Promise<void> {
     const config = this.options.config();
+    const perWriteSync = syncEveryWrite(config);
+    // Relaxed flushing makes a round visible right after its write: nothing may still wait for an fsync.
+    if (!perWriteSync) await this.settleSyncs();
     const now = Date.now();
     let segment = this.active;
     const first = this.pending[0]!;
@@ -507,6 +567,9 @@ export class ClassicLog implements PartitionLog {
       || segment.rollDue(now, maxSegmentMs(config), config.segmentJitterMs)
       || segment.offsetIndex!.sizeInBytes + 8 > config.segmentIndexBytes
       || first.lastOffset - segment.baseOffset > INT32_MAX)) {
+      // The roll seals (fsyncs) the segment: what was written to it becomes visible first.
+      await this.settleSyncs();
+      if (this.failure) return;
       await this.roll(first.baseOffset);
       segment = this.active;
     }
@@ -524,23 +587,48 @@ export class ClassicLog implements PartitionLog {
     try {
       if (segment.size === 0 && segment.firstAppendMs < 0) segment.firstAppendMs = now;
       const start = segment.size;
+      const writeStart = performance.now();
       await writevFully(segment, group, start);
+      this.stage('queued', writeStart - group[0]!.appendedAt);
+      this.stage('write', performance.now() - writeStart);
+      // The syncer failed meanwhile: the log is offline, and this round is not answered by anyone else.
+      if (this.failure) throw this.failure;
       segment.size = start + bytes;
       segment.nextOffset = group[group.length - 1]!.lastOffset + 1;
+      let position = start;
       let records = 0;
-      for (const e of group) records += e.records;
+      for (const e of group) {
+        e.position = position;
+        position += e.data.length;
+        records += e.records;
+      }
       this.unflushedMessages += records;
-      const sync = syncEveryWrite(config)
-        || this.unflushedMessages >= config.flushMessages
+      if (perWriteSync) {
+        // acks=1 is answered once written; the rest once fsynced, when consumers see it too.
+        for (const e of group) if (!e.waitForSync) this.answer(e);
+        for (const e of group) this.unsynced.push(e);
+        if (!this.syncing) {
+          const run = this.syncLoop(segment);
+          this.syncing = run;
+          void run.then(() => {
+            if (this.syncing === run) this.syncing = null;
+          });
+        }
+        return;
+      }
+      const sync = this.unflushedMessages >= config.flushMessages
         || (config.flushMs < NO_LIMIT && now - this.lastFlushMs >= config.flushMs);
       if (sync) {
         for (const e of group) if (!e.waitForSync) this.answer(e);
+        const syncStart = performance.now();
         await segment.log.datasync();
+        this.stage('sync', performance.now() - syncStart);
         this.unflushedMessages = 0;
         this.lastFlushMs = Date.now();
       }
-      this.makeVisible(segment, group, start, config);
+      this.makeVisible(segment, group, config);
       for (const e of group) if (!sync || e.waitForSync) this.answer(e);
+      this.stage('total', performance.now() - group[0]!.appendedAt);
       if (!sync) this.scheduleFlush(config);
       // The active segment's index entries stay in memory until it is sealed (roll, clean shutdown), as
       // Kafka's memory-mapped indexes do: after a crash its indexes are rebuilt from the log anyway, and two
@@ -549,6 +637,41 @@ export class ClassicLog implements PartitionLog {
       for (const e of group) this.answer(e, err as Error);
       throw err;
     }
+  }
+
+  /**
+   * The syncer (per-write fsync): one fsync at a time, each covering every round written before it started;
+   * then those rounds become visible and are answered, in log order. Rounds written meanwhile wait for the
+   * next fsync, which starts at once.
+   */
+  private async syncLoop(segment: LogSegment): Promise<void> {
+    try {
+      while (this.unsynced.length > 0 && !this.failure) {
+        const group = this.unsynced;
+        this.unsynced = [];
+        this.syncingGroup = group;
+        const syncStart = performance.now();
+        await segment.log.datasync();
+        this.stage('sync', performance.now() - syncStart);
+        this.syncingGroup = [];
+        let records = 0;
+        for (const e of group) records += e.records;
+        this.unflushedMessages = Math.max(0, this.unflushedMessages - records);
+        this.lastFlushMs = Date.now();
+        this.makeVisible(segment, group, this.options.config());
+        for (const e of group) this.answer(e);
+        this.stage('total', performance.now() - group[0]!.appendedAt);
+      }
+    } catch (err) {
+      const group = this.syncingGroup;
+      this.syncingGroup = [];
+      for (const e of group) this.answer(e, err as Error);
+      this.fail(err as Error);
+    }
+  }
+
+  private stage(stage: ClassicWriteStage, ms: number): void {
+    this.options.onStage?.(stage, Math.max(0, ms) / 1000);
   }
 
   private answer(e: PendingAppend, err?: Error): void {
@@ -561,16 +684,15 @@ export class ClassicLog implements PartitionLog {
       : { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: e.baseOffset, logAppendTime: e.logAppendTime, logStartOffset: this.logStartOffset });
   }
 
-  private makeVisible(segment: LogSegment, group: PendingAppend[], start: number, config: TopicConfig): void {
-    let position = start;
+  /** The group (written at their `position`s, in order) becomes readable: high watermark, ring, waiters. */
+  private makeVisible(segment: LogSegment, group: PendingAppend[], config: TopicConfig): void {
     for (const e of group) {
-      const size = e.data.length;
-      segment.track({ baseOffset: e.baseOffset, lastOffset: e.lastOffset, position, size, maxTimestamp: e.maxTimestamp }, config.indexIntervalBytes);
-      this.recent.add(e.baseOffset, e.lastOffset, position, size);
-      position += size;
+      segment.track({ baseOffset: e.baseOffset, lastOffset: e.lastOffset, position: e.position, size: e.data.length, maxTimestamp: e.maxTimestamp }, config.indexIntervalBytes);
+      this.recent.add(e.baseOffset, e.lastOffset, e.position, e.data.length);
     }
-    segment.visibleSize = position;
-    this.highWatermark = group[group.length - 1]!.lastOffset + 1;
+    const last = group[group.length - 1]!;
+    segment.visibleSize = last.position + last.data.length;
+    this.highWatermark = last.lastOffset + 1;
     if (this.visibilityWaiters.length > 0) {
       const still: typeof this.visibilityWaiters = [];
       for (const w of this.visibilityWaiters) {
@@ -621,6 +743,10 @@ export class ClassicLog implements PartitionLog {
     const pending = this.pending;
     this.pending = [];
     for (const e of pending) this.answer(e, err);
+    // Written but not fsynced: no longer trusted (the fsync in flight answers its own group).
+    const unsynced = this.unsynced;
+    this.unsynced = [];
+    for (const e of unsynced) this.answer(e, err);
     const waiters = this.visibilityWaiters;
     this.visibilityWaiters = [];
     for (const w of waiters) w.resolve(false);

@@ -30,7 +30,7 @@ import { ErrorCode } from '../../protocol/gen/errors.ts';
 import { childLogger } from '../../observability/log.ts';
 import { IndexCache } from './index-cache.ts';
 import { partitionKey } from '../partition-log.ts';
-import { ClassicLog, fsyncDir } from './classic-log.ts';
+import { ClassicLog, fsyncDir, type ClassicWriteStage } from './classic-log.ts';
 import { fileExists } from './segment.ts';
 import { LogCleaner, type LogCleanerOptions } from './log-cleaner.ts';
 
@@ -83,6 +83,8 @@ export class ClassicStorage {
   readonly stats: ClassicStats = { partitions: 0, pendingBytes: 0, segmentsDeleted: 0, recoveredPartitions: 0 };
   /** Compaction of the logs of compacted topics (log-cleaner.ts). */
   readonly cleaner: LogCleaner;
+  /** Write-path timings of every log (the broker's histogram). */
+  onStage: ((stage: ClassicWriteStage, seconds: number) => void) | null = null;
 
   constructor(private readonly options: ClassicStorageOptions) {
     this.indexCache = new IndexCache(options.indexCacheBytes ?? 64 << 20);
@@ -268,6 +270,7 @@ export class ClassicStorage {
       onVisible: this.options.onVisible,
       onPendingBytes: (delta) => this.onPendingBytes(delta),
       indexCache: this.indexCache,
+      onStage: (stage, seconds) => this.onStage?.(stage, seconds),
       producerIdExpirationMs: this.options.producerIdExpirationMs,
     }, recover);
     if (recover) this.stats.recoveredPartitions++;
