@@ -5,6 +5,7 @@
  * PUTs is not the object's failure, a failure of both is; ordering and offsets hold. Then end to end on
  * s3rver through a FaultyObjectStore whose profile makes some PUTs slow: every object commits once, in
  * seal order, and holds exactly its bytes; a lone slow object is answered long before its slow PUT ends.
+ * Objects under half diskless.buffer.max.bytes are never hedged.
  * The decisions themselves (threshold, budget) are unit-tested over a fake clock in upload-hedger.test.ts.
  */
 import { test, before, after } from 'node:test';
@@ -126,6 +127,25 @@ test('no hedging when disabled (0), nor before 20 PUTs were seen', async () => {
     assert.equal((await second).errorCode, 0);
     assert.equal(writer.stats.hedgedPuts, 0);
   }
+});
+
+test('an object under half diskless.buffer.max.bytes is not hedged, however slow its PUT', async () => {
+  const store = new GatedStore();
+  const writer = gatedWriter(store, 75, { commitIntervalMs: 20 });
+  await prime(writer, store); // 20 objects of 100 bytes (sealed full): the threshold is a few ms
+  const small = writer.append({ topicId, partition: 0, batches: [batch(40)] }); // sealed by the interval, 40 < 50 bytes
+  await waitFor('the small object\'s PUT is sent', () => store.pending.length === 1, { timeoutMs: 10_000 });
+  await sleep(300);
+  assert.equal(store.pending.length, 1, 'no second PUT of the small object');
+  const large = writer.append({ topicId, partition: 0, batches: [batch(60)] }); // 60 >= 50 bytes: hedgeable
+  await waitFor('the large object\'s PUT is sent again', () => store.pending.length === 3, { timeoutMs: 10_000 });
+  assert.equal(store.pending[2]!.key, store.pending[1]!.key);
+  assert.equal(writer.stats.hedgedPuts, 1);
+  store.pending[0]!.release();
+  store.pending[1]!.release();
+  assert.equal((await small).errorCode, 0);
+  assert.equal((await large).errorCode, 0);
+  store.pending[2]!.release();
 });
 
 test('s3rver with slow PUTs injected: hedged objects commit once, in seal order, with exactly their bytes', async () => {

@@ -231,7 +231,11 @@ export class DisklessWriter {
     const sealedAt = Date.now();
     // A hedge's losing PUT is left to finish; should it land after the object was deleted (retention within
     // the store's request timeout), the object it leaves is unknown to the coordinator and the cleaner reaps it.
-    const put = () => this.hedger.upload(body.size, () => this.store.put(key, body.parts, body.crc32c));
+    // Only objects of at least half diskless.buffer.max.bytes are hedged: a PUT's tail grows with its size, so
+    // hedging small ones buys little latency at the highest cost per GiB, and at low load the broker keeps to
+    // one PUT per commit interval.
+    const hedgeable = body.size >= this.options.bufferMaxBytes / 2;
+    const put = () => this.hedger.upload(body.size, () => this.store.put(key, body.parts, body.crc32c), hedgeable);
     const upload = (pending ? pending.ready.then(put) : put())
       .then(() => { times.uploaded = performance.now(); });
     upload.catch(() => {}); // observed in commit(); avoid an unhandled rejection meanwhile
