@@ -58,6 +58,11 @@ function isNotFound(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** The file system or device would not do an O_DIRECT I/O: the caller goes on buffered. */
+function isDirectIoRefusal(err: unknown): boolean {
+  return err instanceof DirectIoRefused || (err as NodeJS.ErrnoException).code === 'EINVAL';
+}
+
 async function fsyncDir(path: string): Promise<void> {
   const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
@@ -120,7 +125,7 @@ export class FsObjectStore implements ObjectStore {
           fh = await this.openDirect(tmp);
           await writeDirect(fh, chunks);
         } catch (err) {
-          if (!(err instanceof DirectIoRefused) && (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+          if (!isDirectIoRefusal(err)) throw err;
           this.direct = false;
           await fh?.close().catch(() => undefined);
           fh = undefined;
@@ -186,7 +191,7 @@ export class FsObjectStore implements ObjectStore {
         try {
           filled = await readDirect(fh, out, start);
         } catch (err) {
-          if (!(err instanceof DirectIoRefused) && (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+          if (!isDirectIoRefusal(err)) throw err;
           this.directReads = false;
           await fh.close();
           fh = await open(path, 'r');
@@ -278,14 +283,7 @@ export class FsObjectStore implements ObjectStore {
  * the file to the real size. Throws DirectIoRefused (or an EINVAL error) when the file system will not.
  */
 async function writeDirect(fh: FileHandle, chunks: readonly Buffer[]): Promise<void> {
-  let slot: Buffer;
-  try {
-    directBuffers ??= new AlignedBufferPool(DIRECT_SLOT_BYTES, DIRECT_SLOTS);
-    slot = await directBuffers.acquire();
-  } catch (err) {
-    throw new DirectIoRefused(`no aligned memory: ${String(err)}`);
-  }
-  try {
+  await withDirectSlot(async (slot) => {
     let position = 0;
     let fill = 0;
     const writeSlot = async (bytes: number) => {
@@ -312,9 +310,7 @@ async function writeDirect(fh: FileHandle, chunks: readonly Buffer[]): Promise<v
       await writeSlot(padded);
       if (padded !== fill) await fh.truncate(position - padded + fill);
     }
-  } finally {
-    directBuffers.release(slot);
-  }
+  });
 }
 
 /**
@@ -322,14 +318,7 @@ async function writeDirect(fh: FileHandle, chunks: readonly Buffer[]): Promise<v
  * around the range, the range copied out); fewer at the end of the file. Returns the bytes read.
  */
 async function readDirect(fh: FileHandle, out: Buffer, start: number): Promise<number> {
-  let slot: Buffer;
-  try {
-    directBuffers ??= new AlignedBufferPool(DIRECT_SLOT_BYTES, DIRECT_SLOTS);
-    slot = await directBuffers.acquire();
-  } catch (err) {
-    throw new DirectIoRefused(`no aligned memory: ${String(err)}`);
-  }
-  try {
+  return withDirectSlot(async (slot) => {
     const end = start + out.length;
     const alignedEnd = Math.ceil(end / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
     let position = Math.floor(start / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
@@ -345,8 +334,22 @@ async function readDirect(fh: FileHandle, out: Buffer, start: number): Promise<n
       position += bytesRead;
     }
     return filled;
+  });
+}
+
+/** Runs `io` with an aligned staging slot of the process's pool, given back afterwards. */
+async function withDirectSlot<T>(io: (slot: Buffer) => Promise<T>): Promise<T> {
+  let slot: Buffer;
+  const pool = (directBuffers ??= new AlignedBufferPool(DIRECT_SLOT_BYTES, DIRECT_SLOTS));
+  try {
+    slot = await pool.acquire();
+  } catch (err) {
+    throw new DirectIoRefused(`no aligned memory: ${String(err)}`);
+  }
+  try {
+    return await io(slot);
   } finally {
-    directBuffers.release(slot);
+    pool.release(slot);
   }
 }
 

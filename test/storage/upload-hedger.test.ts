@@ -70,6 +70,14 @@ async function prime(hedger: UploadHedger, clock: FakeClock, durations: number[]
   assert.equal(clock.pendingTimers, 0);
 }
 
+/** A p75 hedger that saw PUTs of 1, 2, … 100 ms: its threshold is 76 ms. */
+async function hedgerAt76Ms(): Promise<{ clock: FakeClock; hedger: UploadHedger }> {
+  const clock = new FakeClock();
+  const hedger = new UploadHedger(75, clock);
+  await prime(hedger, clock, Array.from({ length: 100 }, (_, i) => i + 1));
+  return { clock, hedger };
+}
+
 const settled = async (p: Promise<unknown>): Promise<boolean> => {
   let done = false;
   p.then(() => (done = true), () => (done = true));
@@ -123,9 +131,7 @@ test('the threshold is the percentile of recent PUT durations, scaled to the obj
 });
 
 test('an upload past its threshold is hedged, with no later object waiting on it; the hedge can win', async () => {
-  const clock = new FakeClock();
-  const hedger = new UploadHedger(75, clock);
-  await prime(hedger, clock, Array.from({ length: 100 }, (_, i) => i + 1)); // threshold 76 ms
+  const { clock, hedger } = await hedgerAt76Ms();
   const puts = new ManualPuts(clock);
   const upload = hedger.upload(0, puts.put);
   const start = clock.now();
@@ -147,9 +153,7 @@ test('an upload past its threshold is hedged, with no later object waiting on it
 });
 
 test('an upload done before its threshold sends one PUT and leaves no timer', async () => {
-  const clock = new FakeClock();
-  const hedger = new UploadHedger(75, clock);
-  await prime(hedger, clock, Array.from({ length: 100 }, (_, i) => i + 1));
+  const { clock, hedger } = await hedgerAt76Ms();
   const puts = new ManualPuts(clock);
   const upload = hedger.upload(0, puts.put);
   await clock.advance(50);
@@ -162,9 +166,7 @@ test('an upload done before its threshold sends one PUT and leaves no timer', as
 });
 
 test('one failed PUT of two is not the upload\'s failure; both failing is, with the last error', async () => {
-  const clock = new FakeClock();
-  const hedger = new UploadHedger(75, clock);
-  await prime(hedger, clock, Array.from({ length: 100 }, (_, i) => i + 1));
+  const { clock, hedger } = await hedgerAt76Ms();
 
   const a = new ManualPuts(clock);
   const first = hedger.upload(0, a.put);
