@@ -145,6 +145,8 @@ export function consumeFigures(r: ConsumeResult) {
     MiBps: r.seconds > 0 ? round(r.bytes / r.seconds / MIB, 1) : null,
     recordsPerSec: r.seconds > 0 ? Math.round(r.records / r.seconds) : null,
     e2eMs: r.e2eMs,
+    /** The consumer process's CPU (librdkafka's threads included) per GiB read: the harness's share. */
+    clientCpuSecondsPerGiB: r.cpuSeconds != null && r.bytes > 0 ? round(r.cpuSeconds / (r.bytes / GIB), 2) : null,
   };
 }
 

@@ -259,10 +259,19 @@ export function formatReport(r: BenchResults): string {
       if (!c) continue;
       consRows.push([`${LABELS[b.id]!}, ${what}`, fmt(c.MBps), c.recordsPerSec ?? '–', fmt(c.brokerCpuSecondsPerGiB, 2), fmt(c.brokerSystemCpuPercent, 0), fmt(c.brokerKiloFaultsPerGiB), fmt(c.MiBpsPerBrokerCore), fmt(c.brokerCoresUsed, 2),
         b.diskless ? fmt(c.requests.getsPerSec) : '–', b.diskless && c.requests.bytesPerGet ? fmt(c.requests.bytesPerGet / 1024, 0) : '–', b.diskless ? fmt(c.requests.getsPerMB, 2) : '–',
-        b.diskless ? `${c.requests.objectCacheHits}/${c.requests.objectCacheMisses}` : '–', b.diskless ? fmt(c.requests.queriesPerFetch, 3) : '–']);
+        b.diskless ? `${c.requests.objectCacheHits}/${c.requests.objectCacheMisses}` : '–', b.diskless ? fmt(c.requests.queriesPerFetch, 3) : '–',
+        fmt(c.clientCpuSecondsPerGiB, 2), fmt(c.serverCpuSecondsPerGiB, 2)]);
     }
   }
-  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'k faults/GiB', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'GET/MB', 'cache hit/miss', 'queries/fetch'], consRows));
+  out.push(table(['backend', 'MB/s', 'records/s', 'broker CPU-s/GiB', 'sys %', 'k faults/GiB', 'MiB/s per core', 'cores used', 'GET/s', 'KiB/GET', 'GET/MB', 'cache hit/miss', 'queries/fetch', 'consumer CPU-s/GiB', 'PG+S3 CPU-s/GiB'], consRows));
+  // On a machine this small the consumer and the stand-in S3 server share the broker's cores: their CPU per GiB,
+  // added to the broker's, caps MB/s at cores / sum, whatever the broker does.
+  for (const b of r.backends) {
+    const c = b.coldRead;
+    if (!c || c.brokerCpuSecondsPerGiB === null || c.clientCpuSecondsPerGiB === null) continue;
+    const sum = c.brokerCpuSecondsPerGiB + c.clientCpuSecondsPerGiB + (c.serverCpuSecondsPerGiB ?? 0);
+    out.push(`  ${LABELS[b.id]!}, cold: broker + consumer${c.serverCpuSecondsPerGiB !== null ? ' + PG + S3' : ''} = ${sum.toFixed(2)} CPU-s/GiB, so ${r.machine.cpus} cores read at most ${fmt((r.machine.cpus / sum) * 2 ** 30 / 1e6)} MB/s; the broker alone, ${fmt(2 ** 30 / 1e6 / c.brokerCpuSecondsPerGiB)} MB/s per core`);
+  }
 
   const merges = r.backends.filter((b) => b.merge);
   if (merges.length > 0) {
