@@ -196,6 +196,11 @@ class RecentBatches {
     else this.start = (this.start + 1) % RING_SIZE;
   }
 
+  /** Where the oldest recent batch starts (everything after it was written by this process); -1 when none. */
+  oldestPosition(): number {
+    return this.count === 0 ? -1 : this.positions[this.start]!;
+  }
+
   /** The batch holding `offset`, when it is among the recent ones. */
   find(offset: number): { position: number; size: number } | null {
     if (this.count === 0 || offset < this.bases[this.start]!) return null;
@@ -844,13 +849,16 @@ export class ClassicLog implements PartitionLog {
   }
 
   /**
-   * A read of what was written to the active segment a moment ago (a tail consumer's): in the page cache, so
-   * read on the event loop. On libuv's pool it would queue behind the partitions' fsyncs and writes (4
-   * threads), and a tail fetch's answer would wait for an fsync of some other partition.
+   * A read of what this process wrote to the active segment a moment ago (a tail consumer's: among the recent
+   * batches, within the last few MiB): in the page cache, so read on the event loop. On libuv's pool it would
+   * queue behind the partitions' writes and fsyncs (4 threads), and a tail fetch's answer would wait for an
+   * fsync of some other partition. Anything else (say, the tail of a segment after a reboot) may need the
+   * disk and goes through the pool.
    */
   private isTailRead(segment: LogSegment, plan: ClassicRead): boolean {
-    return segment === this.active && !this.closing && !segment.deleted && plan.readLen <= TAIL_READ_MAX_BYTES
-      && segment.visibleSize - plan.position <= TAIL_READ_WINDOW_BYTES;
+    if (segment !== this.active || this.closing || segment.deleted || plan.readLen > TAIL_READ_MAX_BYTES) return false;
+    const recentFrom = this.recent.oldestPosition();
+    return recentFrom >= 0 && plan.position >= recentFrom && segment.visibleSize - plan.position <= TAIL_READ_WINDOW_BYTES;
   }
 
   private hint(offset: number, segment: LogSegment, position: number): void {
