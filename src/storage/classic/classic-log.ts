@@ -34,9 +34,9 @@
  * Read path. Fetches find the batch holding their offset through, in order: the ring of the active segment's
  * recent batches (tail consumers), a hint left by the previous read (sequential consumers), or the segment's
  * sparse offset index plus a walk over batch headers. The bytes are read with one positional read per
- * partition and trimmed to whole batches; nothing is patched on the way out. A tail read (the last few MiB of
- * the active segment, in the page cache) is a synchronous read on the event loop: through libuv's pool it
- * would wait behind the partitions' writes and fsyncs.
+ * partition and trimmed to whole batches; nothing is patched on the way out. A tail read (of what this
+ * process wrote to the active segment lately, in the page cache) is a synchronous read on the event loop:
+ * through libuv's pool it would wait behind the partitions' writes and fsyncs.
  *
  * Structural changes (roll, retention, DeleteRecords, close) run on the same queue as the writes, one at a
  * time; readers never wait for them. `segments` is replaced, never mutated, so a reader's snapshot stays valid.
