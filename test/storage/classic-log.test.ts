@@ -531,3 +531,47 @@ test('idempotent producers: duplicates answered with the original offset, gaps a
   assert.ok((await readdir(dir)).filter((f) => f.endsWith('.producers')).length <= 2, 'old snapshots are removed');
   await log.close();
 });
+
+test('tail reads of the active segment do not go through libuv\'s pool (they would wait behind fsyncs); older data does', async () => {
+  const dir = await tempDir();
+  const h = await openLog(dir, configWith({ segmentBytes: 4096 }));
+  const proto = Object.getPrototypeOf(h.log.active.log) as { read: (...a: unknown[]) => Promise<unknown> };
+  const { read } = proto;
+  let pooled = 0;
+  proto.read = function (this: unknown, ...a: unknown[]) {
+    pooled++;
+    return read.apply(this, a);
+  };
+  try {
+    const expected = new Map<number, string>();
+    for (let i = 0; i < 40; i++) {
+      const value = `v${i}-${'x'.repeat(200)}`;
+      const r = await append(h.log, await batchOf([value]));
+      expected.set(r.baseOffset, value);
+    }
+    assert.ok(h.log.segments.length > 1, 'rolled');
+    const activeBase = h.log.active.baseOffset;
+    pooled = 0;
+    const tail = await readFrom(h.log, activeBase);
+    assert.deepEqual([...tail.keys()], [...expected.keys()].filter((o) => o >= activeBase));
+    assert.deepEqual([...tail.values()], [...tail.keys()].map((o) => expected.get(o)));
+    assert.equal(pooled, 0, 'the tail was read on the event loop');
+    assert.deepEqual(await readFrom(h.log, 0), expected);
+    assert.ok(pooled > 0, 'sealed segments are read through the pool');
+    // After a restart the active segment's bytes may not be in the page cache: read through the pool, while
+    // what the new process appends is read on the event loop again.
+    await h.log.close();
+    const reopened = await openLog(dir, h.config);
+    h.log = reopened.log;
+    pooled = 0;
+    assert.deepEqual([...(await readFrom(h.log, activeBase)).keys()], [...tail.keys()]);
+    assert.ok(pooled > 0, 'what an earlier process wrote is read through the pool');
+    const r = await append(h.log, await batchOf(['after restart']));
+    pooled = 0;
+    assert.deepEqual([...(await readFrom(h.log, r.baseOffset)).values()], ['after restart']);
+    assert.equal(pooled, 0, 'what this process wrote is read on the event loop');
+  } finally {
+    proto.read = read;
+  }
+  await h.log.close();
+});

@@ -34,11 +34,14 @@
  * Read path. Fetches find the batch holding their offset through, in order: the ring of the active segment's
  * recent batches (tail consumers), a hint left by the previous read (sequential consumers), or the segment's
  * sparse offset index plus a walk over batch headers. The bytes are read with one positional read per
- * partition and trimmed to whole batches; nothing is patched on the way out.
+ * partition and trimmed to whole batches; nothing is patched on the way out. A tail read (of what this
+ * process wrote to the active segment lately, in the page cache) is a synchronous read on the event loop:
+ * through libuv's pool it would wait behind the partitions' writes and fsyncs.
  *
  * Structural changes (roll, retention, DeleteRecords, close) run on the same queue as the writes, one at a
  * time; readers never wait for them. `segments` is replaced, never mutated, so a reader's snapshot stays valid.
  */
+import { readSync } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TopicConfig } from '../../config/topic-config.ts';
@@ -88,6 +91,9 @@ const HEADER_CHUNK = 16 * 1024;
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const EMPTY_F64 = new Float64Array(0);
 const EMPTY_I32 = new Int32Array(0);
+/** Tail reads (`isTailRead`): at most this many bytes, within this far of the end of what is visible. */
+const TAIL_READ_MAX_BYTES = 1024 * 1024;
+const TAIL_READ_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /** Where a fetch will read, decided before the byte budget is applied. */
 interface ClassicRead {
@@ -188,6 +194,11 @@ class RecentBatches {
     this.sizes[at] = size;
     if (this.count < RING_SIZE) this.count++;
     else this.start = (this.start + 1) % RING_SIZE;
+  }
+
+  /** Where the oldest recent batch starts (everything after it was written by this process); -1 when none. */
+  oldestPosition(): number {
+    return this.count === 0 ? -1 : this.positions[this.start]!;
   }
 
   /** The batch holding `offset`, when it is among the recent ones. */
@@ -810,7 +821,7 @@ export class ClassicLog implements PartitionLog {
     if (!segment || plan.readLen === 0 || plan.errorCode !== ErrorCode.NONE) return result;
     let bytes: Buffer;
     try {
-      bytes = await readFully(segment, plan.position, plan.readLen);
+      bytes = this.isTailRead(segment, plan) ? readTailSync(segment, plan.position, plan.readLen) : await readFully(segment, plan.position, plan.readLen);
     } catch (err) {
       const failed = this.readError(plan, err as Error, offset);
       return { ...result, errorCode: failed.errorCode };
@@ -835,6 +846,19 @@ export class ClassicLog implements PartitionLog {
     result.records.push(end === bytes.length ? bytes : bytes.subarray(0, end));
     result.bytes = end;
     return result;
+  }
+
+  /**
+   * A read of what this process wrote to the active segment a moment ago (a tail consumer's: among the recent
+   * batches, within the last few MiB): in the page cache, so read on the event loop. On libuv's pool it would
+   * queue behind the partitions' writes and fsyncs (4 threads), and a tail fetch's answer would wait for an
+   * fsync of some other partition. Anything else (say, the tail of a segment after a reboot) may need the
+   * disk and goes through the pool.
+   */
+  private isTailRead(segment: LogSegment, plan: ClassicRead): boolean {
+    if (segment !== this.active || this.closing || segment.deleted || plan.readLen > TAIL_READ_MAX_BYTES) return false;
+    const recentFrom = this.recent.oldestPosition();
+    return recentFrom >= 0 && plan.position >= recentFrom && segment.visibleSize - plan.position <= TAIL_READ_WINDOW_BYTES;
   }
 
   private hint(offset: number, segment: LogSegment, position: number): void {
@@ -1207,6 +1231,18 @@ async function writevFully(segment: LogSegment, group: readonly PendingAppend[],
     await writeFully(segment.log, rest, at);
     at += rest.length;
   }
+}
+
+/** `readFully` on the event loop, for page-cache reads (see `isTailRead`). */
+function readTailSync(segment: LogSegment, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let read = 0;
+  while (read < length) {
+    const bytesRead = readSync(segment.log.fd, buf, read, length - read, position + read);
+    if (bytesRead === 0) throw new Error(`short read of ${segment.path(LOG_SUFFIX)} at ${position + read}`);
+    read += bytesRead;
+  }
+  return buf;
 }
 
 export async function readFully(segment: LogSegment, position: number, length: number): Promise<Buffer> {
