@@ -13,8 +13,9 @@
  *
  * Direct reads (a plain TCP socket from server.ts, `DirectReads`): the kernel reads a request straight into
  * the buffer the request will live in, instead of into a fresh 64 KiB chunk per read that is then copied into
- * the frame. Headers and small requests are read into one reused buffer per connection (copied out, as
- * they are small); once a frame's size is known and reserved, the rest of it is read into its own buffer.
+ * the frame. Headers and small requests are read into a scratch buffer the listener's connections share
+ * (each read is handled before the next one of any socket, and what is left of it is copied out, as it is
+ * small); once a frame's size is known and reserved, the rest of it is read into its own buffer.
  * That spares a copy of every byte of large requests, and the 64 KiB ArrayBuffers whose bytes made V8
  * collect garbage (young and full collections "for external memory pressure") as often as the frames did.
  */
@@ -67,18 +68,19 @@ interface Slot {
 
 let nextConnectionId = 1;
 
-/** Bytes of the buffer a direct-read connection reads headers and small requests into (Node's own read size). */
-const SCRATCH_BYTES = 64 * 1024;
+/** Bytes of the scratch buffer of direct reads (Node's own read size). */
+export const DIRECT_READS_SCRATCH_BYTES = 64 * 1024;
 
 /**
  * The `onread` option of a net.Socket (server.ts) that reads into the buffers its Connection hands out.
  * Made before the Connection (the socket needs it first); the Connection attaches itself.
  */
 export class DirectReads {
-  /** The connection's reused buffer for headers and small requests. */
-  readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   /** Set by the Connection; the socket is made paused and resumed only after that (server.ts). */
   target: Connection | null = null;
+
+  /** @param scratch headers and small requests are read here (shared by a listener's connections) */
+  constructor(readonly scratch: Buffer) {}
 
   readonly onread = {
     buffer: (): Buffer => this.target?.nextReadBuffer() ?? this.scratch,
@@ -125,7 +127,7 @@ export class Connection {
   private prepaid = 0;
   private readonly memory: RequestMemoryPool;
   private idleTimer: NodeJS.Timeout | null;
-  /** Direct reads: the reused buffer for headers and small requests (its bytes never stay in `pending`). */
+  /** Direct reads: the shared buffer for headers and small requests (its bytes never stay in `pending`). */
   private scratch: Buffer | null = null;
   /** Direct reads: the frame (with its 4-byte size) the kernel is reading into, and how much of it is in. */
   private direct: Buffer | null = null;

@@ -6,7 +6,7 @@
  */
 import { createServer, Socket, type Server } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { Connection, DirectReads, type ConnectionLimits, type Dispatcher, type ListenerInfo } from './connection.ts';
+import { Connection, DIRECT_READS_SCRATCH_BYTES, DirectReads, type ConnectionLimits, type Dispatcher, type ListenerInfo } from './connection.ts';
 
 export interface ListenerOptions extends ConnectionLimits {
   host: string;
@@ -49,6 +49,7 @@ export class KafkaServer {
       // "Direct reads"): net.Server has no `onread` option for the sockets it accepts, so the accepted
       // socket hands its handle over and is let go (which also drops it from the server's count; close()
       // drains the connections itself).
+      const scratch = Buffer.allocUnsafeSlow(DIRECT_READS_SCRATCH_BYTES);
       this.server = createServer({ pauseOnConnect: true }, (accepted) => {
         const handle = (accepted as unknown as { _handle: unknown })._handle;
         if (!handle) {
@@ -57,7 +58,7 @@ export class KafkaServer {
         }
         (accepted as unknown as { _handle: unknown })._handle = null;
         accepted.destroy();
-        const reads = new DirectReads();
+        const reads = new DirectReads(scratch);
         const socket = new Socket({ handle, onread: reads.onread, pauseOnCreate: true } as ConstructorParameters<typeof Socket>[0]);
         accept(socket, reads);
       });

@@ -44,21 +44,18 @@ test('a slow request (long poll) does not let a later fast request overtake its 
   c.close();
 });
 
-for (const [what, config] of [['', {}], [', reading paused by a small queued.max.request.bytes', { 'queued.max.request.bytes': 100_000 }]] as const) {
-test(`pipelined requests of every size, sent in pieces of every size, are read whole and answered in order${what}`, async () => {
-  const broker = await startTestBroker(config);
-  const c = await RawClient.connect(broker.port);
-  await createTopic(c, 'pieces');
-  const random = mulberry32(19);
-  // Small requests (read in the reused buffer), and produce requests from a few hundred bytes to 600 KiB
-  // (read into buffers of their own), their boundaries anywhere within the pieces below.
+/** Sends pipelined Produce (1 to 600 records of 1 KB) and ApiVersions requests in pieces of every size; checks every answer. */
+async function sendInPieces(c: RawClient, topic: string, seed: number): Promise<void> {
+  const random = mulberry32(seed);
+  // Small requests (read in the shared scratch buffer), and produce requests from a few hundred bytes to
+  // 600 KiB (read into buffers of their own), their boundaries anywhere within the pieces below.
   const frames: { apiKey: number; records: number }[] = [];
   const bytes: Buffer[] = [];
   let id = 1000;
   for (const records of [1, 3, 70, 1, 400, 2, 1, 600, 5, 90, 1, 1, 250]) {
     const values = Array.from({ length: records }, (_, i) => `${records}:${i}:`.padEnd(1000, String.fromCharCode(97 + (i % 26))));
     const batch = await batchOf(values);
-    bytes.push(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic: 'pieces', partition: 0, records: batch }]), id++));
+    bytes.push(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic, partition: 0, records: batch }]), id++));
     frames.push({ apiKey: ApiKey.Produce, records });
     bytes.push(RawClient.frame(ApiKey.ApiVersions, 3, { clientSoftwareName: 'x', clientSoftwareVersion: '1' }, id++));
     frames.push({ apiKey: ApiKey.ApiVersions, records: 0 });
@@ -84,6 +81,16 @@ test(`pipelined requests of every size, sent in pieces of every size, are read w
       assert.equal((await c.readResponse(ApiKey.ApiVersions, 3, id++)).errorCode, 0);
     }
   }
-  c.close();
-});
+}
+
+for (const [what, config] of [['', {}], [', reading paused by a small queued.max.request.bytes', { 'queued.max.request.bytes': 100_000 }]] as const) {
+  test(`pipelined requests of every size, sent in pieces of every size on two connections at once, are read whole and answered in order${what}`, async () => {
+    const broker = await startTestBroker(config);
+    const [a, b] = await Promise.all([RawClient.connect(broker.port), RawClient.connect(broker.port)]);
+    await createTopic(a, 'pieces-a');
+    await createTopic(a, 'pieces-b');
+    await Promise.all([sendInPieces(a, 'pieces-a', 19), sendInPieces(b, 'pieces-b', 7)]);
+    a.close();
+    b.close();
+  });
 }
