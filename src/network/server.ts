@@ -4,9 +4,9 @@
  * handshake is done; a failed handshake (a plaintext client, an untrusted client certificate) only closes
  * that socket.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { Connection, type ConnectionLimits, type Dispatcher, type ListenerInfo } from './connection.ts';
+import { Connection, DIRECT_READS_SCRATCH_BYTES, DirectReads, type ConnectionLimits, type Dispatcher, type ListenerInfo } from './connection.ts';
 
 export interface ListenerOptions extends ConnectionLimits {
   host: string;
@@ -27,13 +27,14 @@ export class KafkaServer {
   readonly connections = new Set<Connection>();
 
   constructor(private readonly dispatcher: Dispatcher, private readonly options: ListenerOptions) {
-    const accept = (socket: Socket | TLSSocket) => {
+    const accept = (socket: Socket | TLSSocket, directReads?: DirectReads) => {
       const conn = new Connection(socket, this.dispatcher, this.options, (c, reason) => {
         this.connections.delete(c);
         this.options.onConnectionClosed?.(c, reason);
-      }, this.options.listener);
+      }, this.options.listener, directReads);
       this.connections.add(conn);
       this.options.onConnection?.(conn);
+      if (directReads) socket.resume();
     };
     if (options.tls) {
       const server = createTlsServer(options.tls);
@@ -44,7 +45,23 @@ export class KafkaServer {
       });
       this.server = server;
     } else {
-      this.server = createServer(accept);
+      // Accepted paused, then moved to a socket that reads into the Connection's buffers (connection.ts,
+      // "Direct reads"): net.Server has no `onread` option for the sockets it accepts, so the accepted
+      // socket hands its handle over and is let go (which also drops it from the server's count; close()
+      // drains the connections itself).
+      const scratch = Buffer.allocUnsafeSlow(DIRECT_READS_SCRATCH_BYTES);
+      this.server = createServer({ pauseOnConnect: true }, (accepted) => {
+        const handle = (accepted as unknown as { _handle: unknown })._handle;
+        if (!handle) {
+          accepted.destroy();
+          return;
+        }
+        (accepted as unknown as { _handle: unknown })._handle = null;
+        accepted.destroy();
+        const reads = new DirectReads(scratch);
+        const socket = new Socket({ handle, onread: reads.onread, pauseOnCreate: true } as ConstructorParameters<typeof Socket>[0]);
+        accept(socket, reads);
+      });
     }
   }
 

@@ -1,6 +1,6 @@
 /**
- * Connection behaviour: idle reaping (connections.max.idle.ms) and responses in request order when later
- * requests finish first.
+ * Connection behaviour: idle reaping (connections.max.idle.ms), responses in request order when later
+ * requests finish first, and requests read whole however the bytes arrive (direct reads, connection.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,9 @@ import { startTestBroker } from '../helpers/broker.ts';
 import { fetchRequest } from '../helpers/fetch.ts';
 import { createTopic } from '../helpers/topics.ts';
 import { sleep } from '../helpers/wait.ts';
+import { produceRequest } from '../helpers/produce.ts';
+import { batchOf } from '../helpers/record-batch.ts';
+import { mulberry32 } from '../helpers/random.ts';
 import { ApiKey } from '../../src/protocol/gen/api-keys.ts';
 
 test('an idle connection is closed after connections.max.idle.ms; an active one is not', async () => {
@@ -40,3 +43,54 @@ test('a slow request (long poll) does not let a later fast request overtake its 
   assert.equal(second.errorCode, 0);
   c.close();
 });
+
+/** Sends pipelined Produce (1 to 600 records of 1 KB) and ApiVersions requests in pieces of every size; checks every answer. */
+async function sendInPieces(c: RawClient, topic: string, seed: number): Promise<void> {
+  const random = mulberry32(seed);
+  // Small requests (read in the shared scratch buffer), and produce requests from a few hundred bytes to
+  // 600 KiB (read into buffers of their own), their boundaries anywhere within the pieces below.
+  const frames: { apiKey: number; records: number }[] = [];
+  const bytes: Buffer[] = [];
+  let id = 1000;
+  for (const records of [1, 3, 70, 1, 400, 2, 1, 600, 5, 90, 1, 1, 250]) {
+    const values = Array.from({ length: records }, (_, i) => `${records}:${i}:`.padEnd(1000, String.fromCharCode(97 + (i % 26))));
+    const batch = await batchOf(values);
+    bytes.push(RawClient.frame(ApiKey.Produce, 9, produceRequest([{ topic, partition: 0, records: batch }]), id++));
+    frames.push({ apiKey: ApiKey.Produce, records });
+    bytes.push(RawClient.frame(ApiKey.ApiVersions, 3, { clientSoftwareName: 'x', clientSoftwareVersion: '1' }, id++));
+    frames.push({ apiKey: ApiKey.ApiVersions, records: 0 });
+  }
+  const all = Buffer.concat(bytes);
+  const sizes = [1, 2, 3, 5, 4096, 65535, 65536, 65537, 200_000, 7];
+  for (let at = 0; at < all.length;) {
+    const n = Math.min(all.length - at, sizes[Math.floor(random() * sizes.length)]!);
+    c.write(all.subarray(at, at + n));
+    at += n;
+    if (random() < 0.3) await sleep(2); // separate reads on the broker's side
+  }
+  let offset = 0n;
+  id = 1000;
+  for (const f of frames) {
+    if (f.apiKey === ApiKey.Produce) {
+      const r = await c.readResponse(ApiKey.Produce, 9, id++);
+      const p = r.responses[0].partitionResponses[0];
+      assert.equal(p.errorCode, 0, `the produce request of ${f.records} records was read intact (its CRC checked)`);
+      assert.equal(p.baseOffset, offset);
+      offset += BigInt(f.records);
+    } else {
+      assert.equal((await c.readResponse(ApiKey.ApiVersions, 3, id++)).errorCode, 0);
+    }
+  }
+}
+
+for (const [what, config] of [['', {}], [', reading paused by a small queued.max.request.bytes', { 'queued.max.request.bytes': 100_000 }]] as const) {
+  test(`pipelined requests of every size, sent in pieces of every size on two connections at once, are read whole and answered in order${what}`, async () => {
+    const broker = await startTestBroker(config);
+    const [a, b] = await Promise.all([RawClient.connect(broker.port), RawClient.connect(broker.port)]);
+    await createTopic(a, 'pieces-a');
+    await createTopic(a, 'pieces-b');
+    await Promise.all([sendInPieces(a, 'pieces-a', 19), sendInPieces(b, 'pieces-b', 7)]);
+    a.close();
+    b.close();
+  });
+}
