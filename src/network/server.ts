@@ -53,7 +53,9 @@ export class KafkaServer {
       this.server = createServer({ pauseOnConnect: true }, (accepted) => {
         const handle = (accepted as unknown as { _handle: unknown })._handle;
         if (!handle) {
-          accepted.destroy();
+          // No handle to move (a Node whose sockets keep it elsewhere): this socket's own 'data' path.
+          accept(accepted);
+          accepted.resume();
           return;
         }
         (accepted as unknown as { _handle: unknown })._handle = null;
