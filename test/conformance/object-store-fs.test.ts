@@ -1,6 +1,6 @@
 /** The object-store conformance suite on FsObjectStore, plus checks specific to a folder. */
 import assert from 'node:assert/strict';
-import { open, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FsObjectStore, InvalidObjectKeyError } from '../../src/objectstore/fs.ts';
@@ -90,47 +90,4 @@ describe('FsObjectStore specifics', () => {
     await own.close();
   });
 
-  test('at most two puts run at once; the others start first come first served', async () => {
-    const gates: (() => void)[] = [];
-    const writing: string[] = [];
-    const started: string[] = [];
-    const own = new FsObjectStore(join(dir, 'concurrency'), {
-      // Each put's write is held until the test lets it go.
-      openDirect: async (path) => {
-        const fh = await open(path, 'wx');
-        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
-        let held = false;
-        (fh as { write: unknown }).write = async (...args: unknown[]) => {
-          if (!held) {
-            held = true;
-            writing.push((args[0] as Buffer).subarray(0, 2).toString()); // the staging slot starts with the key
-            await new Promise<void>((resolve) => gates.push(resolve));
-          }
-          return write(...args);
-        };
-        return fh;
-      },
-    });
-    const puts = ['p0', 'p1', 'p2', 'p3'].map((k) => own.put(`q/${k}`, Buffer.from(k)).then(() => started.push(`${k} done`)));
-    const waitFor = async (n: number) => {
-      for (let i = 0; i < 200 && gates.length < n; i++) await new Promise((r) => setTimeout(r, 10));
-    };
-    await waitFor(2);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(gates.length, 2, 'two puts writing, two waiting');
-    gates[1]!();
-    await waitFor(3);
-    assert.equal(gates.length, 3, 'a finished put lets the next one in');
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(gates.length, 3);
-    gates[0]!();
-    await waitFor(4);
-    gates[2]!();
-    gates[3]!();
-    await Promise.all(puts);
-    assert.deepEqual(started.slice(0, 2), ['p1 done', 'p0 done']);
-    assert.deepEqual(writing, ['p0', 'p1', 'p2', 'p3'], 'waiting puts start in arrival order');
-    for (const k of ['p0', 'p1', 'p2', 'p3']) assert.equal((await own.get(`q/${k}`)).toString(), k);
-    await own.close();
-  });
 });
