@@ -15,12 +15,13 @@
  * refuses O_DIRECT (some overlays, FUSE; tmpfs before Linux 6.6) gets buffered I/O, decided once per store for
  * writes and for reads.
  *
- * A put is mostly waits on libuv's thread pool (4 threads, shared with the rest of the process), each step a
- * round trip through the main thread, which on a busy machine may be late by tens of milliseconds. So puts
- * take as few steps as they can: a folder already made or seen is not made again, a folder's handle is kept
- * open for its fsync (a few at most), the temp file is closed while it is renamed. Puts are not queued one
- * behind another: concurrent fsyncs share the file system's journal commits (limited to 2 puts at once, the
- * bench's 80 % load on a busy machine had PUT p99 0.3-2.2 s against 0.1-0.5 s without a limit).
+ * A put is mostly waiting for libuv's thread pool (4 threads, shared with the rest of the process), every step
+ * a round trip through the main thread, which on a busy machine may be late by tens of milliseconds. So a put
+ * takes as few steps as it can: a folder made or written into before is not made again, a folder's handle is
+ * kept open for its fsync (a few at most; the folders are the store's own: one removed and made again by
+ * someone else is noticed only when missing), and the temp file is closed while it is renamed. Puts are not
+ * queued behind one another: concurrent fsyncs share the file system's journal commits (with 2 puts at a
+ * time, the bench's 80 % load on a busy machine had PUT p99 0.3-2.2 s against 0.1-0.5 s without a limit).
  *
  * Limits of a file system (not of S3): a key cannot also be a "folder" of another key ("a" and "a/b"
  * cannot both exist), and empty folders are left behind by deletes.
