@@ -15,6 +15,14 @@
  * refuses O_DIRECT (some overlays, FUSE; tmpfs before Linux 6.6) gets buffered I/O, decided once per store for
  * writes and for reads.
  *
+ * A put is mostly waiting for libuv's thread pool (4 threads, shared with the rest of the process), every step
+ * a round trip through the main thread, which on a busy machine may be late by tens of milliseconds. So a put
+ * takes as few steps as it can: a folder made or written into before is not made again, a folder's handle is
+ * kept open for its fsync (a few at most; the folders are the store's own: one removed and made again by
+ * someone else is noticed only when missing), and the temp file is closed while it is renamed. Puts are not
+ * queued behind one another: concurrent fsyncs share the file system's journal commits (with 2 puts at a
+ * time, the bench's 80 % load on a busy machine had PUT p99 0.3-2.2 s against 0.1-0.5 s without a limit).
+ *
  * Limits of a file system (not of S3): a key cannot also be a "folder" of another key ("a" and "a/b"
  * cannot both exist), and empty folders are left behind by deletes.
  */
@@ -31,6 +39,9 @@ const DELETE_CONCURRENCY = 32;
 const DIRECT_SLOT_BYTES = 4 * 1024 * 1024;
 const DIRECT_SLOTS = 4;
 let directBuffers: AlignedBufferPool | null = null;
+/** Folder handles kept open for fsync, and folders known to exist, per store (objects live in a few folders). */
+const MAX_DIR_HANDLES = 8;
+const MAX_KNOWN_DIRS = 1024;
 
 export interface FsObjectStoreOptions {
   /** Write objects with O_DIRECT where the file system allows it (default true); false: always buffered. */
@@ -81,6 +92,10 @@ export class FsObjectStore implements ObjectStore {
   private readonly openDirect: (path: string) => Promise<FileHandle>;
   /** Whether gets still read with O_DIRECT (false once the file system refused it). */
   private directReads: boolean;
+  /** Folders this store made or wrote into (a put there needs no mkdir). */
+  private readonly knownDirs = new Set<string>();
+  /** Open handles of folders, for their fsync after a rename; oldest first. */
+  private readonly dirHandles = new Map<string, Promise<FileHandle>>();
 
   constructor(root: string, options: FsObjectStoreOptions = {}) {
     this.root = resolve(root);
@@ -114,15 +129,20 @@ export class FsObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
     const path = this.pathOf(key);
+    await this.write(path, Buffer.isBuffer(body) ? [body] : body);
+  }
+
+  /** Writes `chunks` durably at `path`: temp file, fsync, rename, fsync of the folder. */
+  private async write(path: string, chunks: readonly Buffer[]): Promise<void> {
     const dir = dirname(path);
-    const firstCreated = await mkdir(dir, { recursive: true });
-    const chunks = Buffer.isBuffer(body) ? [body] : body;
+    let firstCreated: string | undefined;
+    if (!this.knownDirs.has(dir)) firstCreated = await this.makeDir(dir);
     let tmp = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
     let fh: FileHandle | undefined;
     try {
       if (this.direct) {
         try {
-          fh = await this.openDirect(tmp);
+          fh = await this.openTemp(tmp, dir, () => this.openDirect(tmp), (d) => { firstCreated ??= d; });
           await writeDirect(fh, chunks);
         } catch (err) {
           if (!isDirectIoRefusal(err)) throw err;
@@ -134,19 +154,24 @@ export class FsObjectStore implements ObjectStore {
         }
       }
       if (fh === undefined) {
-        fh = await open(tmp, 'wx', 0o644);
+        fh = await this.openTemp(tmp, dir, () => open(tmp, 'wx', 0o644), (d) => { firstCreated ??= d; });
         await writeAll(fh, chunks);
       }
       await fh.sync();
-      await fh.close();
+      // The bytes are durable: the file is closed while it is renamed (a step less to wait for).
+      const closed = fh.close();
       fh = undefined;
-      await rename(tmp, path);
+      try {
+        await rename(tmp, path);
+      } finally {
+        await closed.catch(() => undefined);
+      }
     } catch (err) {
       await fh?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    await fsyncDir(dir);
+    await this.syncDir(dir);
     if (firstCreated !== undefined) {
       // New folders: make their entries durable too, up to the first folder that already existed.
       for (let d = dirname(dir); ; d = dirname(d)) {
@@ -154,6 +179,57 @@ export class FsObjectStore implements ObjectStore {
         if (d === dirname(firstCreated) || d === this.root || d === dirname(d)) break;
       }
     }
+  }
+
+  /** mkdir -p, remembered; the first folder it created, if any. */
+  private async makeDir(dir: string): Promise<string | undefined> {
+    const created = await mkdir(dir, { recursive: true });
+    if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
+    this.knownDirs.add(dir);
+    return created;
+  }
+
+  /**
+   * Opens a new temp file in `dir`; if the folder is gone (removed behind the store's back since it was
+   * known), forgets it, makes it again (telling `onCreated` the first folder made) and opens once more.
+   */
+  private async openTemp(tmp: string, dir: string, openIt: () => Promise<FileHandle>, onCreated: (first: string) => void): Promise<FileHandle> {
+    try {
+      return await openIt();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.knownDirs.delete(dir);
+      this.dropDirHandle(dir);
+      const created = await this.makeDir(dir);
+      if (created !== undefined) onCreated(created);
+      return openIt();
+    }
+  }
+
+  /** fsync of a folder through a handle kept open (opened on first use; the oldest closed past MAX_DIR_HANDLES). */
+  private async syncDir(dir: string): Promise<void> {
+    let handle = this.dirHandles.get(dir);
+    if (handle === undefined) {
+      handle = open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+      handle.catch(() => undefined);
+      this.dirHandles.set(dir, handle);
+      if (this.dirHandles.size > MAX_DIR_HANDLES) this.dropDirHandle(this.dirHandles.keys().next().value!);
+    }
+    try {
+      await (await handle).sync();
+    } catch (err) {
+      // Not kept: the next put opens the folder afresh.
+      this.dropDirHandle(dir);
+      throw err;
+    }
+  }
+
+  private dropDirHandle(dir: string): void {
+    const handle = this.dirHandles.get(dir);
+    if (handle === undefined) return;
+    this.dirHandles.delete(dir);
+    // A put may still be syncing through it: closed once that is done (an fsync in flight holds its own reference).
+    void handle.then((h) => h.close()).catch(() => undefined);
   }
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
@@ -274,7 +350,9 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
-    // Nothing held open between calls.
+    const handles = [...this.dirHandles.values()];
+    this.dirHandles.clear();
+    await Promise.all(handles.map((h) => h.then((fh) => fh.close()).catch(() => undefined)));
   }
 }
 

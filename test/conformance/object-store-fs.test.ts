@@ -1,6 +1,6 @@
 /** The object-store conformance suite on FsObjectStore, plus checks specific to a folder. */
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FsObjectStore, InvalidObjectKeyError } from '../../src/objectstore/fs.ts';
@@ -76,4 +76,18 @@ describe('FsObjectStore specifics', () => {
     assert.equal((await other.get('shared/o')).toString(), 'persisted');
     await other.close();
   });
+
+  test('a folder removed behind the store is made again by the next put, and the object is durable there', async () => {
+    const own = new FsObjectStore(join(dir, 'removed'));
+    await own.put('wal/a', Buffer.from('first'));
+    await rm(join(dir, 'removed', 'wal'), { recursive: true });
+    await own.put('wal/b', Buffer.from('second'));
+    assert.equal((await own.get('wal/b')).toString(), 'second');
+    await assert.rejects(() => own.get('wal/a'), ObjectNotFoundError);
+    await rm(join(dir, 'removed'), { recursive: true });
+    await own.put('wal/c', Buffer.from('third'));
+    assert.equal((await own.get('wal/c')).toString(), 'third');
+    await own.close();
+  });
+
 });

@@ -3,7 +3,7 @@
  * and releases: commits happen in seal order even when a later upload finishes first, nothing is
  * acknowledged before its object is stored and committed, a failed upload answers a retriable error, and
  * back-pressure engages past the pending-bytes bound and releases when commits drain; an object's PUT carries
- * the CRC-32C of its bytes.
+ * the CRC-32C of its bytes; an append that finds the open object due seals it when the interval timer is late.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,4 +96,27 @@ test('an object is PUT with the CRC-32C of its bytes, made from its batches\' ow
   await Promise.all(appends);
   const body = store.objects.get(store.pending[0]!.key)!;
   assert.equal(store.pending[0]!.crc32c, crc32c(body), 'the PUT\'s checksum is the CRC-32C of the whole body');
+});
+
+test('an append that finds the open object past its interval seals it though the timer has not run (a late event loop)', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 30, bufferMaxBytes: 10_000, maxPendingBytes: 100_000, keyPrefix: 't/', onCommitted: () => {},
+  });
+  const first = writer.append({ topicId, partition: 0, batches: [batch(100)] });
+  // The event loop is held past the interval, so the timer cannot run.
+  const until = performance.now() + 40;
+  while (performance.now() < until) { /* busy */ }
+  const second = writer.append({ topicId, partition: 0, batches: [batch(100)] });
+  assert.equal(store.pending.length, 1, 'sealed by the append, before the timer ran');
+  assert.equal(writer.stats.sealed.interval, 1);
+  const third = writer.append({ topicId, partition: 0, batches: [batch(100)] }); // opens the next object
+  assert.equal(store.pending.length, 1);
+  store.pending[0]!.release();
+  const [a, b] = await Promise.all([first, second]);
+  assert.equal(b.baseOffset, a.baseOffset + 1, 'the due object held both appends');
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(store.pending.length, 2, 'the next object sealed by its own timer');
+  store.pending[1]!.release();
+  assert.equal((await third).baseOffset, b.baseOffset + 1);
 });

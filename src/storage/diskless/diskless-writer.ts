@@ -5,6 +5,9 @@
  * then are the waiting requests answered. A failed upload or commit answers every batch of the object
  * with a retriable error; nothing is acknowledged that is not both stored and committed.
  *
+ * An append that finds the open object due (its first batch `commitIntervalMs` old, the timer not yet run
+ * because the event loop is late) seals it, so a late timer does not stretch the object's open time.
+ *
  * Near saturation the queue that grows is that of sealed objects uploading or waiting, in seal order, behind
  * a slow PUT: `maxPendingBytes` bounds it (back-pressure: the broker stops reading requests). A PUT
  * slower than `hedgePercentile` of recent PUTs is hedged: sent again with the same key and bytes, the first
@@ -178,7 +181,10 @@ export class DisklessWriter {
       if (this.pendingBytes > this.stats.pendingBytesPeak) this.stats.pendingBytesPeak = this.pendingBytes;
       if (!wasPaused && this.paused) this.stats.backPressureEvents++;
       if (this.open.bytes >= this.options.bufferMaxBytes) this.seal('size');
+      // The timer is late when the event loop is (a busy machine, a long poll phase of socket reads): an append
+      // that finds the object due seals it on time rather than adding to it until the timer runs.
       else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal('interval'), this.options.commitIntervalMs);
+      else if (performance.now() - this.open.openedAt >= this.options.commitIntervalMs) this.seal('interval');
     });
   }
 
