@@ -182,9 +182,11 @@ test('s3rver with slow PUTs injected: hedged objects commit once, in seal order,
 test('s3rver: a lone slow object, nothing uploading behind it, is hedged and answered long before its slow PUT ends', async () => {
   const server = await sharedS3();
   const s3 = s3Store(server, await freshBucket());
-  // 30 PUTs of 5 ms (the threshold's samples), then one of 4 s; its hedge takes 5 ms.
-  let puts = 0;
-  const oneSlow: LatencyProfile = { name: 'test', sample: (op) => (op === 'put' && ++puts === 31 ? 4_000 : 5) };
+  // 30 objects whose PUTs take 5 ms (the threshold's samples), then one whose PUT takes 4 s; its hedge takes
+  // 5 ms. The slow PUT is the first one after `slowNext` is set, not the 31st: a busy s3rver may have made the
+  // writer hedge one of the 30, which is a PUT too.
+  let slowNext = false;
+  const oneSlow: LatencyProfile = { name: 'test', sample: (op) => (op === 'put' && slowNext ? ((slowNext = false), 4_000) : 5) };
   const store = new FaultyObjectStore(s3, { latency: oneSlow, seed: 7 });
   const writer = new DisklessWriter(store, coordinator, {
     brokerId: 1, commitIntervalMs: 10_000, bufferMaxBytes: 1_000, maxPendingBytes: 1_000_000, keyPrefix: 'lone/',
@@ -194,6 +196,7 @@ test('s3rver: a lone slow object, nothing uploading behind it, is hedged and ans
   // (s3rver's own time varies: one of those may have been hedged too)
   const { hedgedPuts, hedgeWins } = writer.stats;
   const started = performance.now();
+  slowNext = true;
   const slow = await writer.append({ topicId, partition: 0, batches: [batch(1_000, 9)] });
   const tookMs = performance.now() - started;
   assert.equal(slow.errorCode, 0);
