@@ -127,13 +127,10 @@ export class FsObjectStore implements ObjectStore {
     return path;
   }
 
+  /** Durably: temp file, fsync, rename, fsync of the folder. */
   async put(key: string, body: Buffer | readonly Buffer[]): Promise<void> {
     const path = this.pathOf(key);
-    await this.write(path, Buffer.isBuffer(body) ? [body] : body);
-  }
-
-  /** Writes `chunks` durably at `path`: temp file, fsync, rename, fsync of the folder. */
-  private async write(path: string, chunks: readonly Buffer[]): Promise<void> {
+    const chunks = Buffer.isBuffer(body) ? [body] : body;
     const dir = dirname(path);
     let firstCreated: string | undefined;
     if (!this.knownDirs.has(dir)) firstCreated = await this.makeDir(dir);
