@@ -1,6 +1,7 @@
 /**
  * Connection behaviour: idle reaping (connections.max.idle.ms), responses in request order when later
- * requests finish first, and requests read whole however the bytes arrive (direct reads, connection.ts).
+ * requests finish first, and requests read whole however the bytes arrive (direct reads, connection.ts, and
+ * the network threads' own, network-thread-source.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,7 +84,12 @@ async function sendInPieces(c: RawClient, topic: string, seed: number): Promise<
   }
 }
 
-for (const [what, config] of [['', {}], [', reading paused by a small queued.max.request.bytes', { 'queued.max.request.bytes': 100_000 }]] as const) {
+for (const [what, config] of [
+  ['', {}],
+  [', reading paused by a small queued.max.request.bytes', { 'queued.max.request.bytes': 100_000 }],
+  [', over a network thread', { 'num.network.threads': 1 }],
+  [', over network threads, reading paused by a small queued.max.request.bytes', { 'num.network.threads': 2, 'queued.max.request.bytes': 100_000 }],
+] as const) {
   test(`pipelined requests of every size, sent in pieces of every size on two connections at once, are read whole and answered in order${what}`, async () => {
     const broker = await startTestBroker(config);
     const [a, b] = await Promise.all([RawClient.connect(broker.port), RawClient.connect(broker.port)]);
