@@ -35,7 +35,9 @@
  *   load below one full object per commit interval, on the pg-s3 backend.
  * - cores: ingress on each diskless backend with the broker pinned to 1 core (`taskset -c 0`) and to 2 cores,
  *   with num.network.threads 0 (the default) and 1 on 1 core, 0, 1 and 3 (Kafka's default) on 2: MB/s, CPU-s/GiB, PUTs per
- *   commit interval (the load generator is not pinned; on a 2-core machine it shares the cores).
+ *   commit interval (the load generator is not pinned; on a 2-core machine it shares the cores). At the broker's
+ *   default diskless.cache.max.bytes (256 MiB, full and evicting within seconds: the steady state a user's
+ *   broker runs in), not (1)'s 4 GiB, unless --cache-max-bytes or --broker-config sets it.
  * - security: one folder-backend broker with a PLAINTEXT and a SASL_SSL listener (TLS from an openssl CA,
  *   SASL/PLAIN): produce as fast as one producer goes, then read it all back, over each listener in turn;
  *   throughput and broker CPU-s/GiB side by side (what TLS and SASL cost).
@@ -384,7 +386,9 @@ async function runCores(): Promise<CoresRow[]> {
   for (const id of ['folder', 'pg-s3'] as const) {
     for (const [cpus, threads] of [['0', 0], ['0', 1], ['0,1', 0], ['0,1', 1], ['0,1', 3]] as const) {
       const tag = `cores-${cpus.replace(',', '')}-t${threads}`;
-      const broker = await launch(id, join(workDir, `${id}-${tag}`), { ...(await brokerOverrides(id)), 'num.network.threads': threads }, tag, cpus);
+      const overrides = await brokerOverrides(id);
+      if (values['cache-max-bytes'] === undefined && !('diskless.cache.max.bytes' in extraBrokerConfig)) delete overrides['diskless.cache.max.bytes'];
+      const broker = await launch(id, join(workDir, `${id}-${tag}`), { ...overrides, 'num.network.threads': threads }, tag, cpus);
       try {
         const topic = 'cores';
         await createTopics(broker.bootstrap, [{ name: topic, partitions: settings.topicPartitions }]);
@@ -416,7 +420,7 @@ async function runCores(): Promise<CoresRow[]> {
 
 function formatCores(rows: NonNullable<BenchResults['cores']>): string {
   const lines = [
-    'Ingress by cores (broker pinned with taskset; one producer, 1 KiB records, acks=all; main thread: the serial part)',
+    `Ingress by cores (broker pinned with taskset; one producer, 1 KiB records, acks=all; object cache ${values['cache-max-bytes'] === undefined && !('diskless.cache.max.bytes' in extraBrokerConfig) ? "at the broker's default, full and evicting" : 'as set'}; main thread: the serial part)`,
     '  backend  cpus  network threads   MB/s  CPU-s/GiB  MiB/s per core  main-thread CPU-s/GiB  MiB/s per main-thread core  PUTs/interval',
   ];
   for (const r of rows) lines.push(`  ${r.backend.padEnd(7)}  ${r.cpus.padEnd(4)}  ${String(r.networkThreads).padStart(15)}  ${String(r.MBps).padStart(5)}  ${String(r.brokerCpuSecondsPerGiB).padStart(9)}  ${String(r.MiBpsPerBrokerCore).padStart(14)}  ${String(r.mainThreadCpuSecondsPerGiB).padStart(21)}  ${String(r.MiBpsPerMainThreadCore).padStart(26)}  ${String(r.putsPerCommitInterval).padStart(13)}`);
