@@ -105,7 +105,7 @@ test('classic group: its coordinator killed (SIGKILL) as members join and leave;
       WHERE g.group_id = $1 AND t.name = $2 ORDER BY g.partition`, [GROUP, TOPIC]);
   const [fetched] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
   t.diagnostic(`group failover: no commit succeeded for ${afterJoin} ms after the kill during a join, ${afterLeave} ms after the kill after a leave; ` +
-    `${log.commitTimes.length} commits acknowledged, ${log.failures.length} failed; ${log.consumed.size} records consumed`);
+    `${log.commitTimes.length} commits acknowledged, ${log.failures.length} failed${log.failures.length > 0 ? ` (${JSON.stringify(log.failures.slice(-3))})` : ''}; ${log.consumed.size} records consumed`);
   await admin.disconnect();
   const expected = Object.fromEntries([...ends].map(([p, end]) => [p, end]));
   assert.deepEqual(Object.fromEntries(stored.map((r) => [r.partition, Number(r.committed_offset)])), expected, 'stored offsets: the last commits, at the ends');
