@@ -377,17 +377,18 @@ async function runSecurity(): Promise<SecurityRow[]> {
   return rows;
 }
 
-interface CoresRow { backend: BackendId; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null }
+interface CoresRow { backend: BackendId; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null; defaultObjectCache: boolean }
 
 /** Ingress with the broker pinned to 1 and 2 cores, without network threads (the default) and with 1, and 3 (Kafka's) on 2. */
 async function runCores(): Promise<CoresRow[]> {
   const rows: CoresRow[] = [];
+  const defaultObjectCache = values['cache-max-bytes'] === undefined && !('diskless.cache.max.bytes' in extraBrokerConfig);
   const seconds = Math.min(settings.produceSeconds, 8);
   for (const id of ['folder', 'pg-s3'] as const) {
     for (const [cpus, threads] of [['0', 0], ['0', 1], ['0,1', 0], ['0,1', 1], ['0,1', 3]] as const) {
       const tag = `cores-${cpus.replace(',', '')}-t${threads}`;
       const overrides = await brokerOverrides(id);
-      if (values['cache-max-bytes'] === undefined && !('diskless.cache.max.bytes' in extraBrokerConfig)) delete overrides['diskless.cache.max.bytes'];
+      if (defaultObjectCache) delete overrides['diskless.cache.max.bytes'];
       const broker = await launch(id, join(workDir, `${id}-${tag}`), { ...overrides, 'num.network.threads': threads }, tag, cpus);
       try {
         const topic = 'cores';
@@ -407,6 +408,7 @@ async function runCores(): Promise<CoresRow[]> {
           mainThreadCpuSecondsPerGiB: gib > 0 ? round(mainCpu / gib, 2) : null,
           MiBpsPerMainThreadCore: mainCpu > 0 ? round(run.r.bytes / MIB / mainCpu, 1) : null,
           putsPerCommitInterval: round(req.puts / run.steady.seconds * settings.commitIntervalMs / 1000, 2),
+          defaultObjectCache,
         };
         rows.push(row);
         say(`cores: ${id}, cpus ${cpus}, threads ${threads}: ${row.MBps} MB/s, ${row.brokerCpuSecondsPerGiB} CPU-s/GiB (main thread ${row.mainThreadCpuSecondsPerGiB}), ${row.putsPerCommitInterval} PUTs per interval`);
@@ -420,7 +422,7 @@ async function runCores(): Promise<CoresRow[]> {
 
 function formatCores(rows: NonNullable<BenchResults['cores']>): string {
   const lines = [
-    `Ingress by cores (broker pinned with taskset; one producer, 1 KiB records, acks=all; object cache ${values['cache-max-bytes'] === undefined && !('diskless.cache.max.bytes' in extraBrokerConfig) ? "at the broker's default, full and evicting" : 'as set'}; main thread: the serial part)`,
+    `Ingress by cores (broker pinned with taskset; one producer, 1 KiB records, acks=all; object cache ${rows.every((r) => r.defaultObjectCache) ? "at the broker's default, full and evicting" : 'as set'}; main thread: the serial part)`,
     '  backend  cpus  network threads   MB/s  CPU-s/GiB  MiB/s per core  main-thread CPU-s/GiB  MiB/s per main-thread core  PUTs/interval',
   ];
   for (const r of rows) lines.push(`  ${r.backend.padEnd(7)}  ${r.cpus.padEnd(4)}  ${String(r.networkThreads).padStart(15)}  ${String(r.MBps).padStart(5)}  ${String(r.brokerCpuSecondsPerGiB).padStart(9)}  ${String(r.MiBpsPerBrokerCore).padStart(14)}  ${String(r.mainThreadCpuSecondsPerGiB).padStart(21)}  ${String(r.MiBpsPerMainThreadCore).padStart(26)}  ${String(r.putsPerCommitInterval).padStart(13)}`);

@@ -123,7 +123,7 @@ export interface BenchResults {
   /** RSS of every broker process once started and at its peak (VmHWM), in MiB (absent in older results). */
   memory?: { broker: string; startRssMiB: number | null; peakRssMiB: number | null }[];
   /** Ingress with the broker pinned to 1 and 2 cores (`cores` scenario). */
-  cores?: { backend: string; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null }[];
+  cores?: { backend: string; cpus: string; networkThreads: number; MBps: number | null; brokerCpuSecondsPerGiB: number | null; MiBpsPerBrokerCore: number | null; mainThreadCpuSecondsPerGiB: number | null; MiBpsPerMainThreadCore: number | null; putsPerCommitInterval: number | null; defaultObjectCache?: boolean }[];
 }
 
 export const LABELS: Record<string, string> = {
@@ -138,6 +138,12 @@ const pct = (load: number) => `${Math.round(load * 100)}%`;
 
 // ---------------------------------------------------------------- targets
 
+/** The cores scenario's rows at the defaults (every core, no network threads, the default object cache). */
+function steadyIngress(r: BenchResults): NonNullable<BenchResults['cores']> {
+  const all = Math.max(0, ...(r.cores ?? []).map((c) => c.cpus.split(',').length));
+  return (r.cores ?? []).filter((c) => c.defaultObjectCache === true && c.networkThreads === 0 && c.cpus.split(',').length === all && c.MiBpsPerBrokerCore !== null);
+}
+
 /** The table issue 19 opened with (`npm run bench` then), each beside the same figure of this run. */
 function startingFigures(r: BenchResults): string[][] {
   const rows: string[][] = [];
@@ -147,6 +153,8 @@ function startingFigures(r: BenchResults): string[][] {
   for (const [id, mibps, cpu] of [['folder', '102.6', '9.98'], ['pg-s3', '160.0', '6.40']] as const) {
     const p = backend(id)?.produce;
     if (p) rows.push([`ingress MiB/s per broker core, ${LABELS[id]}`, `${mibps} (${cpu} CPU-s/GiB)`, `${fmt(p.MiBpsPerBrokerCore)} (${fmt(p.brokerCpuSecondsPerGiB, 2)} CPU-s/GiB)`]);
+    const steady = steadyIngress(r).find((c) => c.backend === id);
+    if (steady) rows.push(['  the same at the default object cache (cores scenario)', '–', `${fmt(steady.MiBpsPerBrokerCore)} (${fmt(steady.brokerCpuSecondsPerGiB, 2)} CPU-s/GiB)`]);
   }
   const tails = r.backends.filter((b) => b.diskless && b.tailRead).map((b) => b.tailRead!.MiBpsPerBrokerCore ?? 0);
   if (tails.length > 0) rows.push(['diskless tail egress MiB/s per broker core (best backend)', '2,259', fmt(Math.max(...tails))]);
@@ -168,7 +176,12 @@ export function evaluateTargets(r: BenchResults): Target[] {
   // 1. Ingress per core.
   for (const b of diskless) {
     if (!b.produce || b.produce.MiBpsPerBrokerCore === null) continue;
-    out.push({ target: 'diskless ingress ≥ 300 MiB/s per broker CPU core', scope: LABELS[b.id]!, measured: `${fmt(b.produce.MiBpsPerBrokerCore)} MiB/s per core (${fmt(b.produce.brokerCpuSecondsPerGiB, 2)} CPU-s/GiB)`, met: b.produce.MiBpsPerBrokerCore >= 300 });
+    out.push({ target: `diskless ingress ≥ 300 MiB/s per broker CPU core, object cache growing to ${fmt(r.settings.cacheMaxBytes / 2 ** 30, 0)} GiB (produce phase)`, scope: LABELS[b.id]!, measured: `${fmt(b.produce.MiBpsPerBrokerCore)} MiB/s per core (${fmt(b.produce.brokerCpuSecondsPerGiB, 2)} CPU-s/GiB)`, met: b.produce.MiBpsPerBrokerCore >= 300 });
+  }
+  // The same at the broker's default object cache, full and evicting (a user's broker after its first 256 MiB):
+  // the cores scenario's row with every core and no network threads (the defaults).
+  for (const c of steadyIngress(r)) {
+    out.push({ target: "diskless ingress ≥ 300 MiB/s per broker CPU core, at the broker's default object cache (cores scenario, all cores)", scope: LABELS[c.backend]!, measured: `${fmt(c.MiBpsPerBrokerCore)} MiB/s per core (${fmt(c.brokerCpuSecondsPerGiB, 2)} CPU-s/GiB)`, met: c.MiBpsPerBrokerCore! >= 300 });
   }
   // 2. Half of the mock broker.
   if (r.mock?.MBps) {
