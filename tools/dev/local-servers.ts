@@ -8,7 +8,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,14 +19,47 @@ const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const isRoot = process.getuid?.() === 0;
 
-/** A free TCP port on 127.0.0.1 (released before returning: a tiny race, fine for tests). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * A free TCP port on 127.0.0.1 (released before returning: a tiny race, fine for tests), chosen below the
+ * kernel's ephemeral range (Linux: net.ipv4.ip_local_port_range) where there is one: a server stopped and
+ * started again on its port (a killed broker, a restarted PostgreSQL) would otherwise find it taken by an
+ * outgoing connection that was given it as its local port meanwhile ("address already in use", seen in CI).
+ * Any free port where the range is unknown or no port below it was free.
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralPortsFrom();
+  if (low !== null && low > FIXED_PORTS_FROM + 1000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = FIXED_PORTS_FROM + Math.floor(Math.random() * (low - FIXED_PORTS_FROM));
+      if ((await listenOnce(port)) !== null) return port;
+    }
+  }
+  const any = await listenOnce(0);
+  if (any === null) throw new Error('no free port on 127.0.0.1');
+  return any;
+}
+
+/** Below the ephemeral range, from here up (under it: well-known and commonly configured services' ports). */
+const FIXED_PORTS_FROM = 10000;
+
+/** The first port of the kernel's ephemeral range, or null where it cannot be read. */
+function ephemeralPortsFrom(): number | null {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Listens on 127.0.0.1:port and closes again: the port listened on, or null if it could not. */
+function listenOnce(port: number): Promise<number | null> {
+  return new Promise((res) => {
     const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
+    srv.once('error', () => res(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: bound } = srv.address() as { port: number };
+      srv.close(() => res(bound));
     });
   });
 }
