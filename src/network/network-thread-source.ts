@@ -22,7 +22,8 @@
  *
  * Kept as plain JavaScript in a string, run with `new Worker(source, { eval: true })`: the same text runs
  * from the TypeScript sources (tsx) and from the single-file bundle, and a worker cannot load either of those
- * module graphs by path. It depends on node built-ins only and holds no broker state.
+ * module graphs by path. It depends on node built-ins only (the scratch buffer's size is written into the text
+ * from connection.ts) and holds no broker state.
  *
  * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab,
  * paid: the bytes of its whole frames reserved};
@@ -30,6 +31,8 @@
  * Messages from it: write {id, ab}; pause/resume/end/destroy {id}; stop (close the listener); exit (end the
  * thread, once the messages before it are handled).
  */
+import { DIRECT_READS_SCRATCH_BYTES } from './connection.ts';
+
 export const NETWORK_THREAD_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
@@ -74,7 +77,7 @@ function whenAvailable(wake) {
 
 // Headers and small requests are read here by every socket of this thread (each read is handled before the
 // next one of any socket, and what is left of it is copied out).
-const scratch = Buffer.allocUnsafeSlow(64 * 1024);
+const scratch = Buffer.allocUnsafeSlow(${DIRECT_READS_SCRATCH_BYTES});
 
 // Accepted paused, then moved to a socket that reads into the buffers nextReadBuffer hands out (net.Server has
 // no onread option for the sockets it accepts; server.ts does the same on the main thread).
