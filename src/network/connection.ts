@@ -11,15 +11,12 @@
  * network thread's ThreadSocket the thread has reserved whole frames already: they come paid for (the 'data'
  * event's second argument) and are released the same way, or given back if the connection drops them.
  *
- * Direct reads (a plain TCP socket from server.ts, `DirectReads`): the kernel reads a request straight into
- * the buffer the request will live in, instead of into a fresh 64 KiB chunk per read that is then copied into
- * the frame. Headers and small requests are read into a scratch buffer the listener's connections share
- * (each read is handled before the next one of any socket, and what is left of it is copied out, as it is
- * small); once a frame's size is known and reserved, the rest of it is read into its own buffer.
- * That spares a copy of every byte of large requests, and the 64 KiB ArrayBuffers whose bytes made V8
- * collect garbage (young and full collections "for external memory pressure") as often as the frames did.
+ * Direct reads (a plain TCP socket from server.ts, direct-reads.ts): the kernel reads a request straight into
+ * the buffer the request will live in; the connection cuts frames from the rest of each read and copies out of
+ * the shared scratch buffer what it keeps.
  */
 import type { Socket } from 'node:net';
+import type { DirectReads } from './direct-reads.ts';
 import { UNBOUNDED_REQUEST_MEMORY, type RequestMemoryPool } from './request-memory-pool.ts';
 
 export class ProtocolViolation extends Error {
@@ -68,29 +65,6 @@ interface Slot {
 
 let nextConnectionId = 1;
 
-/** Bytes of the scratch buffer of direct reads (Node's own read size). */
-export const DIRECT_READS_SCRATCH_BYTES = 64 * 1024;
-
-/**
- * The `onread` option of a net.Socket (server.ts) that reads into the buffers its Connection hands out.
- * Made before the Connection (the socket needs it first); the Connection attaches itself.
- */
-export class DirectReads {
-  /** Set by the Connection; the socket is made paused and resumed only after that (server.ts). */
-  target: Connection | null = null;
-
-  /** @param scratch headers and small requests are read here (shared by a listener's connections) */
-  constructor(readonly scratch: Buffer) {}
-
-  readonly onread = {
-    buffer: (): Buffer => this.target?.nextReadBuffer() ?? this.scratch,
-    callback: (bytes: number, into: Uint8Array): boolean => {
-      this.target?.onDirectRead(bytes, into as Buffer);
-      return true;
-    },
-  };
-}
-
 export class Connection {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
@@ -127,11 +101,13 @@ export class Connection {
   private prepaid = 0;
   private readonly memory: RequestMemoryPool;
   private idleTimer: NodeJS.Timeout | null;
-  /** Direct reads: the shared buffer for headers and small requests (its bytes never stay in `pending`). */
-  private scratch: Buffer | null = null;
-  /** Direct reads: the frame (with its 4-byte size) the kernel is reading into, and how much of it is in. */
-  private direct: Buffer | null = null;
-  private directFilled = 0;
+  /** Direct reads: the buffers the socket reads into (bytes in its scratch buffer never stay in `pending`). */
+  private readonly reads: DirectReads | null;
+  /** Direct reads: a frame read whole into its own buffer goes to the front of the frames to cut. */
+  private readonly pushWholeFrame = (frame: Buffer): void => {
+    this.pending.push(frame);
+    this.pendingBytes += frame.length;
+  };
 
   constructor(
     readonly socket: Socket,
@@ -139,6 +115,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly onClose: (conn: Connection, reason: string) => void,
     readonly listener: ListenerInfo = PLAINTEXT_LISTENER,
+    /** The socket reads through these (server.ts), calling onDirectRead; absent: its 'data' events. */
     directReads?: DirectReads,
   ) {
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -146,10 +123,8 @@ export class Connection {
     this.authenticated = listener.securityProtocol !== 'SASL_PLAINTEXT' && listener.securityProtocol !== 'SASL_SSL';
     this.memory = limits.requestMemory ?? UNBOUNDED_REQUEST_MEMORY;
     socket.setNoDelay(true);
-    if (directReads) {
-      this.scratch = directReads.scratch;
-      directReads.target = this;
-    } else {
+    this.reads = directReads ?? null;
+    if (!directReads) {
       // A ThreadSocket adds the bytes its network thread reserved for the whole frames at the front of `chunk`.
       socket.on('data', (chunk: Buffer, paid?: number) => this.onData(chunk, paid ?? 0));
     }
@@ -174,7 +149,7 @@ export class Connection {
     if (this.muteTimer) clearTimeout(this.muteTimer);
     this.socket.destroy();
     this.pending = [];
-    this.direct = null;
+    this.reads?.drop();
     this.releaseReserved();
     this.onClose(this, reason);
   }
@@ -213,7 +188,7 @@ export class Connection {
     this.socket.pause();
     this.pending = [];
     this.pendingBytes = 0;
-    this.direct = null;
+    this.reads?.drop();
     this.releaseReserved();
     if (this.inFlight === 0) this.endNow();
   }
@@ -253,66 +228,28 @@ export class Connection {
     this.processFrames();
   }
 
-  /** Direct reads: the buffer the next socket read goes into (the rest of a frame, or the scratch buffer). */
-  nextReadBuffer(): Buffer {
-    return this.direct !== null ? this.direct.subarray(this.directFilled) : this.scratch!;
-  }
-
-  /** Direct reads: `bytes` were read into the start of `into` (what nextReadBuffer returned). */
+  /** Direct reads: `bytes` were read into the start of `into` (the buffer the DirectReads handed out). */
   onDirectRead(bytes: number, into: Buffer): void {
     if (this.ending !== null || this.closed) return;
     this.idleTimer?.refresh();
     this.limits.meter?.networkBytesIn.inc(bytes);
-    let rest = bytes;
-    if (this.direct !== null) {
-      const frame = this.direct;
-      if (into.buffer === frame.buffer && into.byteOffset === frame.byteOffset + this.directFilled) {
-        this.directFilled += bytes;
-        rest = 0;
-      } else {
-        // Read into the scratch buffer handed out before the frame got its own (it got it when reading
-        // resumed, after that buffer was given to the socket): the frame's bytes move over.
-        const n = Math.min(bytes, frame.length - this.directFilled);
-        into.copy(frame, this.directFilled, 0, n);
-        this.directFilled += n;
-        rest = bytes - n;
-      }
-      if (this.directFilled < frame.length) return;
-      // Whole and reserved already: processFrames hands it over as it is (one chunk holding one frame).
-      this.pending.push(frame);
-      this.pendingBytes += frame.length;
-      this.direct = null;
-      this.directFilled = 0;
+    const rest = this.reads!.take(bytes, into, this.pushWholeFrame);
+    if (rest !== null) {
+      this.pending.push(rest);
+      this.pendingBytes += rest.length;
     }
-    if (rest > 0) {
-      this.pending.push(into.subarray(bytes - rest, bytes));
-      this.pendingBytes += rest;
-    }
+    // Part of a frame read into its own buffer: nothing to cut yet.
+    if (this.pendingBytes === 0) return;
     this.processFrames();
     this.keepDirectReadsOwned();
   }
 
-  /**
-   * After a scratch read was processed: a frame whose size is known and reserved but which is not all in yet
-   * gets its own buffer, which its first bytes move to and the kernel fills; whatever else is left (a partial
-   * header, frames waiting while reading is paused) is copied out of the scratch buffer the next read reuses.
-   */
+  /** After a scratch read was processed: what is left is moved or copied out of the scratch buffer (DirectReads.keepOwned). */
   private keepDirectReadsOwned(): void {
     if (this.closed || this.ending !== null || this.pending.length === 0) return;
-    if (this.direct === null && this.reserved > 0 && this.pendingBytes < this.reserved) {
-      const frame = Buffer.allocUnsafe(this.reserved);
-      let at = 0;
-      for (const chunk of this.pending) at += chunk.copy(frame, at);
+    if (this.reads!.keepOwned(this.pending, this.pendingBytes, this.reserved)) {
       this.pending = [];
       this.pendingBytes = 0;
-      this.direct = frame;
-      this.directFilled = at;
-      return;
-    }
-    const scratch = this.scratch!.buffer;
-    for (let i = 0; i < this.pending.length; i++) {
-      const chunk = this.pending[i]!;
-      if (chunk.buffer === scratch) this.pending[i] = Buffer.from(chunk);
     }
   }
 
@@ -383,7 +320,7 @@ export class Connection {
     }
     this.socket.resume();
     this.processFrames();
-    if (this.scratch !== null) this.keepDirectReadsOwned();
+    if (this.reads !== null) this.keepDirectReadsOwned();
   }
 
   private peekSize(): number {
@@ -401,7 +338,7 @@ export class Connection {
       if (first.length === n) this.pending.shift();
       else this.pending[0] = first.subarray(n);
       // A frame in the scratch buffer of direct reads is copied out: the next read reuses that buffer.
-      return this.scratch !== null && first.buffer === this.scratch.buffer ? Buffer.from(first.subarray(0, n)) : first.subarray(0, n);
+      return this.reads !== null && first.buffer === this.reads.scratch.buffer ? Buffer.from(first.subarray(0, n)) : first.subarray(0, n);
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;

@@ -6,12 +6,13 @@
  * size-prefixed frames (the main thread takes views of them). It writes the responses the main thread sends,
  * and pauses or resumes reading when told to.
  *
- * Direct reads, as on the main thread's listeners (connection.ts): headers and small requests are read into
- * one 64 KiB scratch buffer per thread, and the whole frames of a read are copied out of it together into one
- * ArrayBuffer; once a frame's size is known and reserved and it is not all in, it gets an ArrayBuffer of its
- * own, which the kernel reads the rest of it into and which is transferred as it is. So a large request is
- * not copied at all on its way to the main thread, and the thread makes no 64 KiB chunk per socket read,
- * whose garbage it held until its own GC ran (measured: +40-90 MiB of peak RSS in a flood of 16 MiB requests).
+ * Direct reads, with the main thread's class (direct-reads.ts, its text written in here): headers and small
+ * requests are read into one 64 KiB scratch buffer per thread, and the whole frames of a read are copied out
+ * of it together into one ArrayBuffer; once a frame's size is known and reserved and it is not all in, it
+ * gets an ArrayBuffer of its own, which the kernel reads the rest of it into and which is transferred as it
+ * is. So a large request is not copied at all on its way to the main thread, and the thread makes no 64 KiB
+ * chunk per socket read, whose garbage it held until its own GC ran (measured: +40-90 MiB of peak RSS in a
+ * flood of 16 MiB requests).
  *
  * queued.max.request.bytes: each frame's 4 + size is reserved from the broker's shared request memory
  * (workerData.requestMemory, request-memory-pool.ts's cells) as soon as its size header is read, before its
@@ -22,8 +23,8 @@
  *
  * Kept as plain JavaScript in a string, run with `new Worker(source, { eval: true })`: the same text runs
  * from the TypeScript sources (tsx) and from the single-file bundle, and a worker cannot load either of those
- * module graphs by path. It depends on node built-ins only (the scratch buffer's size is written into the text
- * from connection.ts) and holds no broker state.
+ * module graphs by path. It depends on node built-ins only (DirectReads and its scratch buffer's size are
+ * written into the text from direct-reads.ts) and holds no broker state.
  *
  * Messages to the main thread: listening {port, fd}; open {id, remoteAddress, remotePort}; frames {id, ab,
  * paid: the bytes of its whole frames reserved};
@@ -31,7 +32,7 @@
  * Messages from it: write {id, ab}; pause/resume/end/destroy {id}; stop (close the listener); exit (end the
  * thread, once the messages before it are handled).
  */
-import { DIRECT_READS_SCRATCH_BYTES } from './connection.ts';
+import { DIRECT_READS_SCRATCH_BYTES, DirectReads } from './direct-reads.ts';
 
 export const NETWORK_THREAD_SOURCE = String.raw`
 'use strict';
@@ -75,25 +76,39 @@ function whenAvailable(wake) {
   else whenAvailable(wake);
 }
 
+// direct-reads.ts's class. __name: the no-op that tsx's transform of the sources wraps class names in (the
+// bundle's text has none).
+const __name = (target) => target;
+const DirectReads = ${DirectReads.toString()};
+
 // Headers and small requests are read here by every socket of this thread (each read is handled before the
 // next one of any socket, and what is left of it is copied out).
 const scratch = Buffer.allocUnsafeSlow(${DIRECT_READS_SCRATCH_BYTES});
+// A frame read into its own buffer owns its ArrayBuffer, which is transferred to the main thread as it is.
+const allocateFrame = (bytes) => Buffer.from(new ArrayBuffer(bytes));
 
-// Accepted paused, then moved to a socket that reads into the buffers nextReadBuffer hands out (net.Server has
+// Accepted paused, then moved to a socket that reads into the buffers its DirectReads hands out (net.Server has
 // no onread option for the sockets it accepts; server.ts does the same on the main thread).
 const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
   const id = nextId++;
   // reserved: bytes reserved for the frame being read (0: none yet). invalid: a size the main thread refuses
-  // was read; the rest of the stream goes to it unpaid, and it closes the connection. direct: the frame (with
-  // its size) the kernel reads into, directFilled: how much of it is in (direct reads only).
-  const c = { socket: accepted, directReads: false, direct: null, directFilled: 0, pending: [], pendingBytes: 0, scanned: 0, paid: 0, reserved: 0, invalid: false, pausedByMain: false, waitingForMemory: false, closed: false, error: null };
+  // was read; the rest of the stream goes to it unpaid, and it closes the connection. reads: the socket's
+  // DirectReads (null: its 'data' path); wholeFrame: where they put a frame read whole into its own buffer.
+  const c = { socket: accepted, reads: null, wholeFrame: null, pending: [], pendingBytes: 0, scanned: 0, paid: 0, reserved: 0, invalid: false, pausedByMain: false, waitingForMemory: false, closed: false, error: null };
   const handle = accepted._handle;
   if (handle) {
     accepted._handle = null;
     accepted.destroy();
-    c.directReads = true;
+    const reads = new DirectReads(scratch, allocateFrame);
+    c.reads = reads;
+    // Reserved since its size was read: handed over as it is.
+    c.wholeFrame = (frame) => {
+      const paid = c.reserved;
+      c.reserved = 0;
+      parentPort.postMessage({ t: 'frames', id, ab: frame.buffer, paid }, [frame.buffer]);
+    };
     c.socket = new net.Socket({ handle, pauseOnCreate: true, onread: {
-      buffer: () => (c.direct !== null ? c.direct.subarray(c.directFilled) : scratch),
+      buffer: () => reads.nextBuffer(),
       callback: (bytes, into) => { onDirectRead(id, c, bytes, into); return true; },
     } });
   } else {
@@ -119,7 +134,7 @@ function forget(c) {
   c.closed = true;
   release(c.reserved);
   c.reserved = 0;
-  c.direct = null;
+  if (c.reads !== null) c.reads.drop();
   c.pending = [];
   c.pendingBytes = 0;
   c.scanned = 0;
@@ -146,57 +161,26 @@ function onData(id, c, chunk) {
   cut(id, c);
 }
 
-/** Direct reads: bytes were read into the start of into (what the socket's onread buffer() returned). */
+/** Direct reads: bytes were read into the start of into (what the socket's DirectReads handed out). */
 function onDirectRead(id, c, bytes, into) {
   if (c.closed) return;
-  let rest = bytes;
-  if (c.direct !== null) {
-    const frame = c.direct;
-    if (into.buffer === frame.buffer && into.byteOffset === frame.byteOffset + c.directFilled) {
-      c.directFilled += bytes;
-      rest = 0;
-    } else {
-      // Read into the scratch buffer handed out before the frame got its own: the frame's bytes move over.
-      const n = Math.min(bytes, frame.length - c.directFilled);
-      into.copy(frame, c.directFilled, 0, n);
-      c.directFilled += n;
-      rest = bytes - n;
-    }
-    if (c.directFilled < frame.length) return;
-    // Whole, and reserved since its size was read: handed over as it is.
-    const paid = c.reserved;
-    c.reserved = 0;
-    c.direct = null;
-    c.directFilled = 0;
-    parentPort.postMessage({ t: 'frames', id, ab: frame.buffer, paid }, [frame.buffer]);
+  const rest = c.reads.take(bytes, into, c.wholeFrame);
+  if (rest !== null) {
+    c.pending.push(rest);
+    c.pendingBytes += rest.length;
   }
-  if (rest > 0) {
-    c.pending.push(into.subarray(bytes - rest, bytes));
-    c.pendingBytes += rest;
-  }
+  // Part of a frame read into its own buffer: nothing to cut yet.
+  if (c.pendingBytes === 0) return;
   cut(id, c);
   keepOwned(c);
 }
 
-/**
- * Direct reads, after cut(): a frame whose size is known and reserved but which is not all in gets an
- * ArrayBuffer of its own, which its first bytes move to and the kernel fills; whatever else is left (a
- * partial size, bytes waiting for request memory) is copied out of the scratch buffer the next read reuses.
- */
+/** Direct reads, after cut(): what is left is moved or copied out of the scratch buffer (DirectReads.keepOwned). */
 function keepOwned(c) {
-  if (!c.directReads || c.closed || c.pending.length === 0) return;
-  if (c.direct === null && !c.invalid && c.reserved > 0 && c.pendingBytes < c.reserved) {
-    const frame = Buffer.from(new ArrayBuffer(c.reserved));
-    let at = 0;
-    for (const chunk of c.pending) at += chunk.copy(frame, at);
+  if (c.reads === null || c.closed || c.pending.length === 0) return;
+  if (c.reads.keepOwned(c.pending, c.pendingBytes, c.invalid ? 0 : c.reserved)) {
     c.pending = [];
     c.pendingBytes = 0;
-    c.direct = frame;
-    c.directFilled = at;
-    return;
-  }
-  for (let i = 0; i < c.pending.length; i++) {
-    if (c.pending[i].buffer === scratch.buffer) c.pending[i] = Buffer.from(c.pending[i]);
   }
 }
 

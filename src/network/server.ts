@@ -6,7 +6,8 @@
  */
 import { createServer, Socket, type Server } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { Connection, DIRECT_READS_SCRATCH_BYTES, DirectReads, type ConnectionLimits, type Dispatcher, type ListenerInfo } from './connection.ts';
+import { Connection, type ConnectionLimits, type Dispatcher, type ListenerInfo } from './connection.ts';
+import { DIRECT_READS_SCRATCH_BYTES, DirectReads } from './direct-reads.ts';
 
 export interface ListenerOptions extends ConnectionLimits {
   host: string;
@@ -22,6 +23,8 @@ export interface ListenerOptions extends ConnectionLimits {
   onTlsError?: (err: Error, remoteAddress: string | undefined) => void;
 }
 
+const allocateFrame = (bytes: number): Buffer => Buffer.allocUnsafe(bytes);
+
 export class KafkaServer {
   private server: Server | TlsServer;
   readonly connections = new Set<Connection>();
@@ -35,6 +38,7 @@ export class KafkaServer {
       this.connections.add(conn);
       this.options.onConnection?.(conn);
       if (directReads) socket.resume();
+      return conn;
     };
     if (options.tls) {
       const server = createTlsServer(options.tls);
@@ -45,10 +49,10 @@ export class KafkaServer {
       });
       this.server = server;
     } else {
-      // Accepted paused, then moved to a socket that reads into the Connection's buffers (connection.ts,
-      // "Direct reads"): net.Server has no `onread` option for the sockets it accepts, so the accepted
-      // socket hands its handle over and is let go (which also drops it from the server's count; close()
-      // drains the connections itself).
+      // Accepted paused, then moved to a socket that reads into the buffers of a DirectReads (direct-reads.ts):
+      // net.Server has no `onread` option for the sockets it accepts, so the accepted socket hands its handle
+      // over and is let go (which also drops it from the server's count; close() drains the connections
+      // itself). The new socket is made paused, and resumed once its Connection is there to take its reads.
       const scratch = Buffer.allocUnsafeSlow(DIRECT_READS_SCRATCH_BYTES);
       this.server = createServer({ pauseOnConnect: true }, (accepted) => {
         const handle = (accepted as unknown as { _handle: unknown })._handle;
@@ -60,9 +64,17 @@ export class KafkaServer {
         }
         (accepted as unknown as { _handle: unknown })._handle = null;
         accepted.destroy();
-        const reads = new DirectReads(scratch);
-        const socket = new Socket({ handle, onread: reads.onread, pauseOnCreate: true } as ConstructorParameters<typeof Socket>[0]);
-        accept(socket, reads);
+        const reads = new DirectReads(scratch, allocateFrame);
+        let conn: Connection | null = null;
+        const onread = {
+          buffer: () => reads.nextBuffer(),
+          callback: (bytes: number, into: Uint8Array) => {
+            conn!.onDirectRead(bytes, into as Buffer);
+            return true;
+          },
+        };
+        const socket = new Socket({ handle, onread, pauseOnCreate: true } as ConstructorParameters<typeof Socket>[0]);
+        conn = accept(socket, reads);
       });
     }
   }

@@ -58,9 +58,12 @@ export interface BrokerProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `floe start` as a child process (with `env` added to this process's environment) and waits until it listens. */
-export async function spawnBroker(dataDir: string, overrides: Record<string, string | number> = {}, port = 0, env: Record<string, string> = {}): Promise<BrokerProcess> {
-  const args = [join(ROOT, 'bin/floe.js'), 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `data.dir=${dataDir}`];
+/**
+ * Starts `floe start` as a child process (with `env` added to this process's environment) and waits until it
+ * listens; `script` is the command's file under the root (the sources' bin/floe.js, or the bundle's dist/cli/floe.js).
+ */
+export async function spawnBroker(dataDir: string, overrides: Record<string, string | number> = {}, port = 0, env: Record<string, string> = {}, script = 'bin/floe.js'): Promise<BrokerProcess> {
+  const args = [join(ROOT, script), 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `data.dir=${dataDir}`];
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOE_LOG_LEVEL: 'info', ...env } });
   let text = '';
