@@ -8,6 +8,7 @@
  * whole thing).
  *
  *   npx tsx bench/hedging-model.ts [--seconds 60] [--rate 27500] [--percentiles 0,95,75] [--commit-ms 10] [--seed 1]
+ *                                  [--buffer-mib 8] (diskless.buffer.max.bytes in MiB: the size objects are sealed at)
  *
  * Per hedging percentile: produce latency p50 / p99 / p99.9 (append to answer, ms), PUTs per object, hedges.
  */
@@ -25,11 +26,13 @@ const { values } = parseArgs({
     percentiles: { type: 'string', default: '0,95,75' },
     'commit-ms': { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
+    'buffer-mib': { type: 'string', default: '8' },
   },
 });
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
 const commitMs = Number(values['commit-ms']);
+const bufferMib = Number(values['buffer-mib']);
 const PARTITIONS = 8;
 const LINGER_MS = 5;
 const RECORD = 1024;
@@ -62,7 +65,7 @@ function stubCoordinator(): Coordinator {
 async function run(percentile: number): Promise<string> {
   const faulty = new FaultyObjectStore(new NullStore(), { latency: 's3-standard', seed: Number(values.seed) });
   const writer = new DisklessWriter(faulty, stubCoordinator(), {
-    brokerId: 1, commitIntervalMs: 250, bufferMaxBytes: 8 * 1024 * 1024, maxPendingBytes: 64 * 1024 * 1024, keyPrefix: 'm/',
+    brokerId: 1, commitIntervalMs: 250, bufferMaxBytes: bufferMib * 1024 * 1024, maxPendingBytes: 64 * 1024 * 1024, keyPrefix: 'm/',
     onCommitted: () => {}, hedgePercentile: percentile,
   });
   const recordsPerBatch = Math.max(1, Math.round((rate * LINGER_MS) / 1000 / PARTITIONS));
@@ -98,5 +101,5 @@ async function run(percentile: number): Promise<string> {
 const percentiles = values.percentiles!.split(',').map(Number);
 // All at once: each needs little CPU, and they share whatever the machine does meanwhile.
 const lines = await Promise.all(percentiles.map((p) => run(p)));
-console.log(`${rate} records/s of 1 KiB, ${PARTITIONS} partitions, 250 ms interval, s3-standard PUTs, commits ${commitMs} ms, ${seconds} s measured`);
+console.log(`${rate} records/s of 1 KiB, ${PARTITIONS} partitions, 250 ms interval, objects sealed at ${bufferMib} MiB, s3-standard PUTs, commits ${commitMs} ms, ${seconds} s measured`);
 for (const l of lines) console.log(l);
