@@ -77,6 +77,7 @@ export function requestFigures(p: PhaseStats) {
     hedgedPuts: m.get('floe_diskless_upload_hedges_total', { result: 'sent' }),
     sealedBySize: m.get('floe_diskless_objects_sealed_total', { reason: 'size' }),
     sealedByInterval: m.get('floe_diskless_objects_sealed_total', { reason: 'interval' }),
+    sealedIdle: m.get('floe_diskless_objects_sealed_total', { reason: 'idle' }),
     /** The broker's event-loop delay over the phase (prom-client's default metrics: reset at each scrape). */
     eventLoopLagP99Ms: ms(m.now('nodejs_eventloop_lag_p99_seconds')),
     eventLoopLagMaxMs: ms(m.now('nodejs_eventloop_lag_max_seconds')),

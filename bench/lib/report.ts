@@ -323,13 +323,13 @@ export function formatReport(r: BenchResults): string {
     for (const l of b.latency) {
       const st = l.requests.stages;
       const f = (k: string) => (st?.[k] ? `${fmt(st[k]![0], 0)} / ${fmt(st[k]![1], 0)}` : '–');
-      stageRows.push([LABELS[b.id]!, pct(l.load), f('open'), f('upload'), f('ordering'), f('commit'), f('total'), `${l.requests.sealedBySize ?? '–'} / ${l.requests.sealedByInterval ?? '–'}`, l.requests.hedgedPuts ?? '–',
+      stageRows.push([LABELS[b.id]!, pct(l.load), f('open'), f('upload'), f('ordering'), f('commit'), f('total'), `${l.requests.sealedBySize ?? '–'} / ${l.requests.sealedByInterval ?? '–'} / ${l.requests.sealedIdle ?? '–'}`, l.requests.hedgedPuts ?? '–',
         `${fmt(l.requests.eventLoopLagP99Ms, 0)} / ${fmt(l.requests.eventLoopLagMaxMs, 0)}`, fmt(l.requests.pendingPeakMiB, 1), l.requests.backPressureEvents ?? '–']);
     }
   }
   if (stageRows.length > 0) {
-    out.push('\nDiskless write path by stage (per object, ms p50 / p99): open = first append to seal, upload = seal to PUT done, ordering = waiting for earlier objects\' commits, commit = coordinator commit, total = first append to answer; objects sealed by size / by interval; hedged PUTs (diskless.upload.hedge.percentile); broker event-loop delay p99 / max; peak pending = the most MiB open, uploading or waiting for a commit at once (the write path\'s queue, bounded by diskless.buffer.max.pending.bytes, 64 MiB by default), and the times that bound stopped the broker reading requests');
-    out.push(table(['backend', 'load', 'open', 'upload', 'ordering', 'commit', 'total', 'sealed size/interval', 'hedged PUTs', 'event-loop delay', 'peak pending MiB', 'back-pressure'], stageRows));
+    out.push('\nDiskless write path by stage (per object, ms p50 / p99): open = first append to seal, upload = seal to PUT done, ordering = waiting for earlier objects\' commits, commit = coordinator commit, total = first append to answer; objects sealed by size / by interval / idle (diskless.buffer.idle.ms); hedged PUTs (diskless.upload.hedge.percentile); broker event-loop delay p99 / max; peak pending = the most MiB open, uploading or waiting for a commit at once (the write path\'s queue, bounded by diskless.buffer.max.pending.bytes, 64 MiB by default), and the times that bound stopped the broker reading requests');
+    out.push(table(['backend', 'load', 'open', 'upload', 'ordering', 'commit', 'total', 'sealed size/interval/idle', 'hedged PUTs', 'event-loop delay', 'peak pending MiB', 'back-pressure'], stageRows));
   }
 
   const classicRows: (string | number)[][] = [];

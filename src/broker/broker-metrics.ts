@@ -105,7 +105,7 @@ export function instrumentBroker(parts: MeteredParts, servers: readonly Pick<Kaf
   metrics.observe('floe_diskless_backpressure_events_total', 'Times producers were made to wait because too many bytes were pending.', 'counter',
     () => storage.writer.stats.backPressureEvents);
   storage.writer.onStage = (stage, seconds) => metrics.disklessWriteStageSeconds.observe({ stage }, seconds);
-  metrics.observe('floe_diskless_objects_sealed_total', 'WAL objects sealed, by reason: interval (diskless.commit.interval.ms), size (diskless.buffer.max.bytes), flush (shutdown).', 'counter',
+  metrics.observe('floe_diskless_objects_sealed_total', 'WAL objects sealed, by reason: interval (diskless.commit.interval.ms), size (diskless.buffer.max.bytes), idle (diskless.buffer.idle.ms), flush (shutdown).', 'counter',
     () => ({ ...storage.writer.stats.sealed }), 'reason');
   metrics.observe('floe_diskless_upload_hedges_total', 'Hedged object uploads (diskless.upload.hedge.percentile): second PUTs sent, those that finished first, and those the hedging budget refused, by result (sent, won, over_budget).', 'counter',
     () => ({ sent: storage.writer.stats.hedgedPuts, won: storage.writer.stats.hedgeWins, over_budget: storage.writer.stats.hedgesOverBudget }), 'result');

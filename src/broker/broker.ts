@@ -95,6 +95,8 @@ export class Broker implements BrokerServices {
         commitIntervalMs: config.disklessCommitIntervalMs,
         bufferMaxBytes: config.disklessBufferMaxBytes,
         ...(config.disklessBufferMaxPendingBytes !== undefined ? { maxPendingBytes: config.disklessBufferMaxPendingBytes } : {}),
+        idleSealMs: config.disklessBufferIdleMs ?? 0,
+        ...(config.disklessBufferIdleMinBytes !== undefined ? { idleSealMinBytes: config.disklessBufferIdleMinBytes } : {}),
         // A local folder is never hedged: a second write to the same disk only lengthens its queue.
         uploadHedgePercentile: backendConfig(config).objectStore.url.startsWith('s3://') ? config.disklessUploadHedgePercentile ?? 0 : 0,
         cacheMaxBytes: config.disklessCacheMaxBytes,

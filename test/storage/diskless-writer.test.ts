@@ -3,7 +3,9 @@
  * and releases: commits happen in seal order even when a later upload finishes first, nothing is
  * acknowledged before its object is stored and committed, a failed upload answers a retriable error, and
  * back-pressure engages past the pending-bytes bound and releases when commits drain; an object's PUT carries
- * the CRC-32C of its bytes; an append that finds the open object due seals it when the interval timer is late.
+ * the CRC-32C of its bytes; an append that finds the open object due seals it when the interval timer is late;
+ * an object of at least idleSealMinBytes is sealed once idle for idleSealMs (not below that size, not while
+ * batches keep joining, not on a timer that ran late), and never without idleSealMs.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,3 +122,70 @@ test('an append that finds the open object past its interval seals it though the
   store.pending[1]!.release();
   assert.equal((await third).baseOffset, b.baseOffset + 1);
 });
+
+test('an object of at least idleSealMinBytes that no batch joins for idleSealMs is sealed then, long before its interval', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 5_000, bufferMaxBytes: 100_000, maxPendingBytes: 1_000_000, keyPrefix: 't/', onCommitted: () => {},
+    idleSealMs: 20, idleSealMinBytes: 1_000,
+  });
+  // Below the least size: idleness does not seal it.
+  const small = writer.append({ topicId, partition: 0, batches: [batch(500)] });
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(store.pending.length, 0, 'an object below idleSealMinBytes waits for its interval or size');
+  // Appends that keep coming (every 5 ms, under idleSealMs) keep it open though it is past the least size.
+  const kept: Promise<unknown>[] = [small];
+  for (let i = 0; i < 8; i++) {
+    kept.push(writer.append({ topicId, partition: 0, batches: [batch(500)] }));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(store.pending.length, 0, 'not idle while batches keep joining');
+  const openedIdleAt = performance.now();
+  await waitUntil(() => store.pending.length === 1, 1_000);
+  assert.ok(performance.now() - openedIdleAt < 500, 'sealed within idleSealMs of the last append, not at the 5 s interval');
+  assert.equal(writer.stats.sealed.idle, 1);
+  assert.equal(writer.stats.sealed.interval, 0);
+  store.pending[0]!.release();
+  const results = await Promise.all(kept) as { baseOffset: number }[];
+  assert.deepEqual(results.map((r) => r.baseOffset - results[0]!.baseOffset), results.map((_, i) => i), 'one object held them all, in order');
+});
+
+test('an idle timer that fires late (the event loop was held) does not seal: appends may be waiting behind it', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 5_000, bufferMaxBytes: 100_000, maxPendingBytes: 1_000_000, keyPrefix: 't/', onCommitted: () => {},
+    idleSealMs: 20, idleSealMinBytes: 1_000,
+  });
+  const first = writer.append({ topicId, partition: 0, batches: [batch(2_000)] });
+  // Held past the idle time and half again: the timer runs late, before any I/O queued meanwhile.
+  const until = performance.now() + 60;
+  while (performance.now() < until) { /* busy */ }
+  await new Promise((r) => setTimeout(r, 1)); // the idle timer, due long ago, runs before this one
+  assert.equal(store.pending.length, 0, 'the late timer set itself again instead of sealing');
+  await waitUntil(() => store.pending.length === 1, 1_000);
+  assert.equal(writer.stats.sealed.idle, 1, 'sealed once it was seen idle on time');
+  store.pending[0]!.release();
+  await first;
+});
+
+test('idleSealMs unset: an object stays open until its interval', async () => {
+  const store = new GatedStore();
+  const writer = new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 150, bufferMaxBytes: 100_000, maxPendingBytes: 1_000_000, keyPrefix: 't/', onCommitted: () => {},
+  });
+  const first = writer.append({ topicId, partition: 0, batches: [batch(50_000)] });
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(store.pending.length, 0);
+  await waitUntil(() => store.pending.length === 1, 1_000);
+  assert.equal(writer.stats.sealed.interval, 1);
+  store.pending[0]!.release();
+  await first;
+});
+
+async function waitUntil(done: () => boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`not done in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

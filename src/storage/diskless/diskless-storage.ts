@@ -35,6 +35,9 @@ export interface DisklessStorageOptions {
   maxPendingBytes?: number;
   /** See DisklessWriter's hedgePercentile (default 0: no hedged uploads). */
   uploadHedgePercentile?: number;
+  /** See DisklessWriter's idleSealMs (default 0: objects are not sealed for being idle) and idleSealMinBytes. */
+  idleSealMs?: number;
+  idleSealMinBytes?: number;
   cacheMaxBytes: number;
   /** The lagging read cache (lagging-read-cache.ts) and read-ahead; defaults as the broker config's. */
   laggingCacheMaxBytes?: number;
@@ -122,6 +125,8 @@ export class DisklessStorage {
       // Room for the open object and the uploading ones before producers are made to wait.
       maxPendingBytes: Math.max(options.maxPendingBytes ?? options.bufferMaxBytes * 4, options.bufferMaxBytes * 2),
       hedgePercentile: options.uploadHedgePercentile ?? 0,
+      idleSealMs: options.idleSealMs ?? 0,
+      ...(options.idleSealMinBytes !== undefined ? { idleSealMinBytes: options.idleSealMinBytes } : {}),
       keyPrefix: WAL_KEY_PREFIX,
       ...(this.keys ? { keys: this.keys } : {}),
       onCommitted: (parts, batches, mark) => this.onCommitted(parts, batches, mark),

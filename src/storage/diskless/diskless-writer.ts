@@ -8,6 +8,13 @@
  * An append that finds the open object due (its first batch `commitIntervalMs` old, the timer not yet run
  * because the event loop is late) seals it, so a late timer does not stretch the object's open time.
  *
+ * An object of at least `idleSealMinBytes` that no batch has joined for `idleSealMs` is sealed then (`idle`):
+ * a producer with all its requests in flight (an idempotent one may have 5; each request waits for its
+ * object's commit) sends nothing more until they are answered, so waiting out the interval would only add to
+ * every round trip. The least size bounds the PUTs this adds: at most one per idleSealMinBytes written.
+ * A timer that fired late (the event loop was busy, and appends waited behind it) proves no idleness, so it
+ * is set again instead.
+ *
  * Near saturation the queue that grows is that of sealed objects uploading or waiting, in seal order, behind
  * a slow PUT: `maxPendingBytes` bounds it (back-pressure: the broker stops reading requests). A PUT
  * slower than `hedgePercentile` of recent PUTs is hedged: sent again with the same key and bytes, the first
@@ -90,6 +97,10 @@ export interface WriterOptions {
   hedgePercentile?: number;
   /** The hedger's clock (tests). */
   hedgeClock?: HedgeClock;
+  /** Seal an object of at least idleSealMinBytes once no batch joined it for this long (0 or unset: never). */
+  idleSealMs?: number;
+  /** The least size of an object sealed for being idle (default bufferMaxBytes / 4, as the broker config's). */
+  idleSealMinBytes?: number;
 }
 
 interface Entry {
@@ -104,7 +115,12 @@ interface OpenObject {
   timer: NodeJS.Timeout | null;
   /** performance.now() of the first append. */
   openedAt: number;
+  /** performance.now() of the latest append, and the timer that seals the object once idle (idleSealMs). */
+  lastAppendAt: number;
+  idleTimer: NodeJS.Timeout | null;
 }
+
+const emptyObject = (): OpenObject => ({ entries: [], bytes: 0, timer: null, openedAt: 0, lastAppendAt: 0, idleTimer: null });
 
 /**
  * The stages of an object's way from its first append to its producers' answer, timed per object:
@@ -113,8 +129,11 @@ interface OpenObject {
  * append to answer: the longest a request of the object waited).
  */
 export type WriteStage = 'open' | 'upload' | 'ordering' | 'commit' | 'total';
-/** Why an object was sealed: its first batch was commitIntervalMs old, it reached bufferMaxBytes, or flush(). */
-export type SealReason = 'interval' | 'size' | 'flush';
+/**
+ * Why an object was sealed: its first batch was commitIntervalMs old, it reached bufferMaxBytes, it held
+ * idleSealMinBytes and was idle for idleSealMs, or flush().
+ */
+export type SealReason = 'interval' | 'size' | 'idle' | 'flush';
 
 export interface WriterStats extends HedgeStats {
   objectsCommitted: number;
@@ -131,12 +150,12 @@ export interface WriterStats extends HedgeStats {
 }
 
 export class DisklessWriter {
-  private open: OpenObject = { entries: [], bytes: 0, timer: null, openedAt: 0 };
+  private open: OpenObject = emptyObject();
   private commitChain: Promise<void> = Promise.resolve();
   private arrivals = 0;
   private pendingBytes = 0;
   private resumeWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, hedgesOverBudget: 0, pendingBytes: 0, pendingBytesPeak: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, flush: 0 } };
+  readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, hedgesOverBudget: 0, pendingBytes: 0, pendingBytesPeak: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, idle: 0, flush: 0 } };
   private readonly hedger: UploadHedger;
   /** Observer of each object's stage times (seconds); set by the broker's metrics. */
   onStage: ((stage: WriteStage, seconds: number) => void) | null = null;
@@ -173,7 +192,9 @@ export class DisklessWriter {
   append(append: PartitionAppend): Promise<AppendResult> {
     return new Promise((resolve) => {
       const wasPaused = this.paused;
-      if (this.open.entries.length === 0) this.open.openedAt = performance.now();
+      const now = performance.now();
+      if (this.open.entries.length === 0) this.open.openedAt = now;
+      this.open.lastAppendAt = now;
       this.open.entries.push({ append, arrival: this.arrivals++, resolve });
       for (const batch of append.batches) this.open.bytes += batch.data.length;
       for (const batch of append.batches) this.pendingBytes += batch.data.length;
@@ -184,8 +205,25 @@ export class DisklessWriter {
       // The timer is late when the event loop is (a busy machine, a long poll phase of socket reads): an append
       // that finds the object due seals it on time rather than adding to it until the timer runs.
       else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal('interval'), this.options.commitIntervalMs);
-      else if (performance.now() - this.open.openedAt >= this.options.commitIntervalMs) this.seal('interval');
+      else if (now - this.open.openedAt >= this.options.commitIntervalMs) this.seal('interval');
+      if (this.open.idleTimer === null && this.options.idleSealMs && this.open.bytes >= (this.options.idleSealMinBytes ?? this.options.bufferMaxBytes / 4)) this.watchIdle(this.open, this.options.idleSealMs);
     });
+  }
+
+  /** Seals `object` once no batch has joined it for idleSealMs, checking again in `ms`. */
+  private watchIdle(object: OpenObject, ms: number): void {
+    const idleMs = this.options.idleSealMs!;
+    const armedAt = performance.now();
+    object.idleTimer = setTimeout(() => {
+      object.idleTimer = null;
+      if (this.open !== object) return;
+      const now = performance.now();
+      const idleFor = now - object.lastAppendAt;
+      // Late by more than half the idle time: appends may have waited behind whatever held the event loop.
+      if (now - armedAt > ms + idleMs / 2) this.watchIdle(object, idleMs);
+      else if (idleFor >= idleMs) this.seal('idle');
+      else this.watchIdle(object, idleMs - idleFor);
+    }, ms);
   }
 
   /** Seals the open object now and waits until everything sealed so far is committed (or failed). */
@@ -197,7 +235,8 @@ export class DisklessWriter {
   private seal(reason: SealReason): void {
     const sealed = this.open;
     if (sealed.timer) clearTimeout(sealed.timer);
-    this.open = { entries: [], bytes: 0, timer: null, openedAt: 0 };
+    if (sealed.idleTimer) clearTimeout(sealed.idleTimer);
+    this.open = emptyObject();
     if (sealed.entries.length === 0) return;
     this.stats.sealed[reason]++;
     const times: StageTimes = { opened: sealed.openedAt, sealed: performance.now(), uploaded: 0 };
