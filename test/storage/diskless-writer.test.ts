@@ -125,10 +125,7 @@ test('an append that finds the open object past its interval seals it though the
 
 test('an object of at least idleSealMinBytes that no batch joins for idleSealMs is sealed then, long before its interval', async () => {
   const store = new GatedStore();
-  const writer = new DisklessWriter(store, coordinator, {
-    brokerId: 1, commitIntervalMs: 5_000, bufferMaxBytes: 100_000, maxPendingBytes: 1_000_000, keyPrefix: 't/', onCommitted: () => {},
-    idleSealMs: 20, idleSealMinBytes: 1_000,
-  });
+  const writer = idleSealingWriter(store);
   // Below the least size: idleness does not seal it.
   const small = writer.append({ topicId, partition: 0, batches: [batch(500)] });
   await new Promise((r) => setTimeout(r, 60));
@@ -152,10 +149,7 @@ test('an object of at least idleSealMinBytes that no batch joins for idleSealMs 
 
 test('an idle timer that fires late (the event loop was held) does not seal: appends may be waiting behind it', async () => {
   const store = new GatedStore();
-  const writer = new DisklessWriter(store, coordinator, {
-    brokerId: 1, commitIntervalMs: 5_000, bufferMaxBytes: 100_000, maxPendingBytes: 1_000_000, keyPrefix: 't/', onCommitted: () => {},
-    idleSealMs: 20, idleSealMinBytes: 1_000,
-  });
+  const writer = idleSealingWriter(store);
   const first = writer.append({ topicId, partition: 0, batches: [batch(2_000)] });
   // Held past the idle time and half again: the timer runs late, before any I/O queued meanwhile.
   const until = performance.now() + 60;
@@ -181,6 +175,14 @@ test('idleSealMs unset: an object stays open until its interval', async () => {
   store.pending[0]!.release();
   await first;
 });
+
+/** A writer whose objects seal once idle for 20 ms from 1,000 bytes; its interval (5 s) never comes in these tests. */
+function idleSealingWriter(store: GatedStore): DisklessWriter {
+  return new DisklessWriter(store, coordinator, {
+    brokerId: 1, commitIntervalMs: 5_000, bufferMaxBytes: 100_000, maxPendingBytes: 1_000_000, keyPrefix: 't/', onCommitted: () => {},
+    idleSealMs: 20, idleSealMinBytes: 1_000,
+  });
+}
 
 async function waitUntil(done: () => boolean, ms: number): Promise<void> {
   const deadline = performance.now() + ms;

@@ -157,6 +157,8 @@ export class DisklessWriter {
   private resumeWaiters: (() => void)[] = [];
   readonly stats: WriterStats = { objectsCommitted: 0, uploadFailures: 0, commitFailures: 0, commitRetries: 0, hedgedPuts: 0, hedgeWins: 0, hedgesOverBudget: 0, pendingBytes: 0, pendingBytesPeak: 0, backPressureEvents: 0, recordsCommitted: 0, bytesCommitted: 0, sealed: { interval: 0, size: 0, idle: 0, flush: 0 } };
   private readonly hedger: UploadHedger;
+  /** The size from which an idle open object is sealed (Infinity: idleSealMs off), worked out once, not per append. */
+  private readonly idleSealFrom: number;
   /** Observer of each object's stage times (seconds); set by the broker's metrics. */
   onStage: ((stage: WriteStage, seconds: number) => void) | null = null;
 
@@ -166,6 +168,7 @@ export class DisklessWriter {
     private readonly options: WriterOptions,
   ) {
     this.hedger = new UploadHedger(options.hedgePercentile ?? 0, options.hedgeClock, this.stats);
+    this.idleSealFrom = options.idleSealMs ? options.idleSealMinBytes ?? options.bufferMaxBytes / 4 : Infinity;
   }
 
   /** The most bytes pending at once since the last call (a scrape's view of the queue's peak), then starts over from now. */
@@ -206,7 +209,7 @@ export class DisklessWriter {
       // that finds the object due seals it on time rather than adding to it until the timer runs.
       else if (this.open.timer === null) this.open.timer = setTimeout(() => this.seal('interval'), this.options.commitIntervalMs);
       else if (now - this.open.openedAt >= this.options.commitIntervalMs) this.seal('interval');
-      if (this.open.idleTimer === null && this.options.idleSealMs && this.open.bytes >= (this.options.idleSealMinBytes ?? this.options.bufferMaxBytes / 4)) this.watchIdle(this.open, this.options.idleSealMs);
+      if (this.open.idleTimer === null && this.open.bytes >= this.idleSealFrom) this.watchIdle(this.open, this.options.idleSealMs!);
     });
   }
 
